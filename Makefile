@@ -1,0 +1,63 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+QUEUES ?= gpu
+PYTEST_ARGS ?=
+
+.PHONY: run worker test install install-test migrate lint format browser clean-var
+
+$(VENV)/bin/python:
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip wheel
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(PIP) install -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(PIP) install -r requirements-test.txt
+	@touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+# Installs, migrates, makes sure an admin exists, then runs the embedded Redis (when
+# REDIS_URL is unset), one Celery worker on both queues and the web server. Ctrl-C stops all.
+run: migrate
+	$(PY) manage.py ensure_admin
+	$(PY) -m webapp.devstack --host $(HOST) --port $(PORT)
+
+# A worker only, e.g. on a GPU node sharing DATABASE_URL, REDIS_URL and storage settings.
+worker: install
+	$(VENV)/bin/celery -A webapp worker -Q $(QUEUES) -c 1 --prefetch-multiplier 1 -l INFO
+
+# Headless Chromium for the browser tests: Debian's package, installed when we are root.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for the browser tests..."; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "NOTE: /usr/bin/chromium is missing: browser tests will be skipped."; \
+	  echo "      Install it with: sudo apt-get install chromium"; \
+	fi
+
+test: install-test browser
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-test
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .

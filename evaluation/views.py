@@ -1,0 +1,11 @@
+from django.shortcuts import render
+
+from labeling.access import project_page
+from labeling.models import Role
+
+
+@project_page(Role.VIEWER)
+def evaluation_home(request, project):
+    """Placeholder until evaluation lands."""
+    return render(request, "webapp/coming_soon.html",
+                  {"project": project, "nav": "evaluate", "what": "Evaluation"})

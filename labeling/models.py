@@ -1,0 +1,231 @@
+"""Projects, members, label classes, frame sources (videos and image sets), frames, boxes
+and dataset versions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from webapp.models import Job
+
+
+class Role(models.TextChoices):
+    """Ordered from least to most rights; see :data:`ROLE_RANK`."""
+
+    VIEWER = "viewer", "Viewer"
+    ANNOTATOR = "annotator", "Annotator"
+    OWNER = "owner", "Owner"
+
+
+ROLE_RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.OWNER: 2}
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    # Dataset split defaults (the seed paper used 50/25/25).
+    split_train = models.PositiveSmallIntegerField(default=50)
+    split_val = models.PositiveSmallIntegerField(default=25)
+    split_test = models.PositiveSmallIntegerField(default=25)
+    split_seed = models.PositiveIntegerField(default=0)
+    split_by_video = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="ProjectMembership", related_name="projects"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectMembership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")
+        ]
+        ordering = ["project", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"
+
+
+class LabelClass(models.Model):
+    """A detection class. ``index`` is the class id written to YOLO files (0-based)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="classes")
+    name = models.CharField(max_length=64)
+    index = models.PositiveSmallIntegerField()
+    color = models.CharField(max_length=7, default="#e6194b")  # #rrggbb
+
+    class Meta:
+        ordering = ["project", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="class_name_unique"),
+            models.UniqueConstraint(fields=["project", "index"], name="class_index_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Video(models.Model):
+    """A frame source: an uploaded or registered video, or an image set (zip/images)."""
+
+    class Kind(models.TextChoices):
+        VIDEO = "video", "Video"
+        IMAGE_SET = "imageset", "Image set"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="videos")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.VIDEO)
+    # Display text only (escaped when shown); stored names are generated.
+    original_name = models.CharField(max_length=255)
+    # Exactly one of: a file in media storage, or a path on allowed shared storage.
+    file = models.FileField(max_length=500, blank=True)
+    external_path = models.CharField(max_length=1000, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    frame_count = models.PositiveIntegerField(default=0)
+    fps = models.FloatField(default=0.0)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    duration_s = models.FloatField(default=0.0)
+    codec = models.CharField(max_length=32, blank=True)
+    thumbnail = models.ImageField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class FrameSamplingJob(Job):
+    """Frames taken from one video by one strategy (runs on the ``default`` queue)."""
+
+    class Strategy(models.TextChoices):
+        EVERY_SECONDS = "every_seconds", "Every N seconds"
+        UNIFORM = "uniform", "N frames spread uniformly"
+        KMEANS = "kmeans", "N visually diverse frames (k-means)"
+        INDICES = "indices", "These frame indices"
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="sampling_jobs")
+    strategy = models.CharField(max_length=16, choices=Strategy.choices)
+    params = models.JSONField(default=dict)  # e.g. {"seconds": 1.5, "skip_similar": 0.02}
+    frames_created = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class Split(models.TextChoices):
+    NONE = "", "Unassigned"
+    TRAIN = "train", "Train"
+    VAL = "val", "Validation"
+    TEST = "test", "Test"
+
+
+class Frame(models.Model):
+    """One image to label, taken from a video or an image set."""
+
+    class Status(models.TextChoices):
+        UNLABELED = "unlabeled", "Unlabeled"
+        LABELED = "labeled", "Labeled"
+        REVIEWED = "reviewed", "Reviewed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="frames")
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="frames")
+    frame_index = models.PositiveIntegerField()  # decode order index in the source
+    # Presentation timestamp from the container (not index/fps: that drifts on VFR files).
+    timestamp_s = models.FloatField(default=0.0)
+    image = models.ImageField(max_length=500)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.UNLABELED, db_index=True
+    )
+    # A labeled negative: the annotator says there is no animal in this frame.
+    is_negative = models.BooleanField(default=False)
+    split = models.CharField(max_length=8, choices=Split.choices, blank=True, db_index=True)
+    # Optimistic concurrency: every accepted save increments the version.
+    annotation_version = models.PositiveIntegerField(default=0)
+    last_request_id = models.CharField(max_length=64, blank=True)
+    annotated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    annotated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["video", "frame_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["video", "frame_index"], name="frame_once_per_video")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.video} #{self.frame_index}"
+
+
+class Box(models.Model):
+    """A ground-truth box in original-image pixels: (x, y) is the top-left corner,
+    origin at the image's top-left, x to the right, y down; ``w``/``h`` > 0."""
+
+    frame = models.ForeignKey(Frame, on_delete=models.CASCADE, related_name="boxes")
+    label_class = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="boxes")
+    x = models.FloatField()
+    y = models.FloatField()
+    w = models.FloatField()
+    h = models.FloatField()
+
+    class Meta:
+        ordering = ["frame", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(w__gt=0) & Q(h__gt=0), name="box_positive_size")
+        ]
+
+
+class DatasetVersion(models.Model):
+    """An immutable snapshot of a project's labeled frames, boxes, split and classes.
+
+    ``manifest`` is a JSON file in media storage::
+
+        {"classes": ["mouse"], "frames": [{"frame_id", "image", "width", "height",
+         "split", "video_id", "boxes": [{"class_index", "x", "y", "w", "h"}]}]}
+
+    Boxes are in original-image pixels, top-left corner plus size. ``content_hash`` is the
+    sha256 of the manifest, so two versions with the same content have the same hash.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dataset_versions")
+    name = models.CharField(max_length=120)
+    manifest = models.FileField(max_length=500)
+    content_hash = models.CharField(max_length=64, db_index=True)
+    classes = models.JSONField(default=list)  # class names by index
+    frame_counts = models.JSONField(default=dict)  # {"train": n, "val": n, "test": n}
+    box_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.project} / {self.name}"

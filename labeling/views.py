@@ -1,0 +1,163 @@
+"""Project pages: list, create, overview, members, classes."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import services
+from .access import can_write, project_page
+from .forms import LabelClassForm, MemberForm, ProjectForm, SplitForm
+from .models import Frame, Role
+from .selectors import project_list_with_counts
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@login_required
+def project_list(request):
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.project_create(owner=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Project “{project.name}” created.")
+            return redirect("project-detail", project.pk)
+    projects = project_list_with_counts(user=request.user)
+    return render(request, "labeling/project_list.html",
+                  {"projects": projects, "form": form, "nav": "projects"})
+
+
+def _project_context(request, project, **extra):
+    memberships = project.memberships.select_related("user").order_by("user__username")
+    classes = project.classes.annotate(box_count=Count("boxes"))
+    status_counts = dict(
+        project.frames.values_list("status").annotate(n=Count("id")).order_by()
+    )
+    split_counts = dict(project.frames.values_list("split").annotate(n=Count("id")).order_by())
+    context = {
+        "project": project,
+        "nav": "projects",
+        "memberships": memberships,
+        "classes": classes,
+        "is_owner": request.project_role == Role.OWNER,
+        "can_write": can_write(request),
+        "role": request.project_role,
+        "status_counts": {s.label: status_counts.get(s.value, 0) for s in Frame.Status},
+        "split_counts": {
+            "Train": split_counts.get("train", 0), "Validation": split_counts.get("val", 0),
+            "Test": split_counts.get("test", 0), "Unassigned": split_counts.get("", 0),
+        },
+        "member_form": MemberForm(),
+        "class_form": LabelClassForm(),
+        "split_form": SplitForm(initial={
+            "split_train": project.split_train, "split_val": project.split_val,
+            "split_test": project.split_test, "split_seed": project.split_seed,
+            "split_by_video": project.split_by_video,
+        }),
+    }
+    context.update(extra)
+    return context
+
+
+@project_page(Role.VIEWER)
+def project_detail(request, project):
+    return render(request, "labeling/project_detail.html", _project_context(request, project))
+
+
+@require_POST
+@project_page(Role.OWNER)
+def member_add(request, project):
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        try:
+            services.member_set(project=project, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"{form.cleaned_data['username']} is now "
+                                      f"{form.cleaned_data['role']} of this project.")
+            return redirect("project-detail", project.pk)
+    return render(request, "labeling/project_detail.html",
+                  _project_context(request, project, member_form=form), status=400)
+
+
+@require_POST
+@project_page(Role.OWNER)
+def member_remove(request, project, user_id: int):
+    membership = get_object_or_404(project.memberships, user_id=user_id)
+    try:
+        services.member_remove(project=project, user_id=membership.user_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user.username} was removed from the project.")
+    return redirect("project-detail", project.pk)
+
+
+@require_POST
+@project_page(Role.OWNER)
+def label_class_add(request, project):
+    form = LabelClassForm(request.POST)
+    if form.is_valid():
+        try:
+            services.label_class_add(project=project, name=form.cleaned_data["name"])
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Class “{form.cleaned_data['name']}” added.")
+            return redirect("project-detail", project.pk)
+    return render(request, "labeling/project_detail.html",
+                  _project_context(request, project, class_form=form), status=400)
+
+
+@require_POST
+@project_page(Role.OWNER)
+def label_class_delete(request, project, class_id: int):
+    label_class = get_object_or_404(project.classes, pk=class_id)
+    try:
+        services.label_class_delete(label_class=label_class)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Class “{label_class.name}” deleted.")
+    return redirect("project-detail", project.pk)
+
+
+@require_POST
+@project_page(Role.OWNER)
+def project_split_settings(request, project):
+    form = SplitForm(request.POST)
+    if form.is_valid():
+        try:
+            services.project_update(project=project, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Split settings saved.")
+            return redirect("project-detail", project.pk)
+    return render(request, "labeling/project_detail.html",
+                  _project_context(request, project, split_form=form), status=400)
+
+
+@project_page(Role.VIEWER)
+def video_list(request, project):
+    """Placeholder until the videos pages land."""
+    return render(request, "webapp/coming_soon.html",
+                  {"project": project, "nav": "videos", "what": "Videos"})
+
+
+@project_page(Role.VIEWER)
+def label_editor(request, project):
+    """Placeholder until the labeling editor lands."""
+    return render(request, "webapp/coming_soon.html",
+                  {"project": project, "nav": "label", "what": "The labeling editor"})

@@ -1,0 +1,32 @@
+"""API plumbing shared by every app: error shapes and the project-role permission."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .jobs import BrokerUnavailable
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A backing service is unavailable; try again shortly."
+    default_code = "service_unavailable"
+
+
+def validation_error_detail(exc: DjangoValidationError) -> dict | list:
+    if hasattr(exc, "error_dict"):
+        return {field: [str(m) for e in errors for m in e.messages]
+                for field, errors in exc.error_dict.items()}
+    return {"detail": exc.messages}
+
+
+def exception_handler(exc, context):
+    """Services raise Django's ValidationError: it becomes a 400 naming the field."""
+    if isinstance(exc, DjangoValidationError):
+        return Response(validation_error_detail(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, BrokerUnavailable):
+        exc = ServiceUnavailable(str(exc))
+    return drf_exception_handler(exc, context)

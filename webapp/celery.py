@@ -1,0 +1,64 @@
+"""The Celery app: queue names and per-queue limits are defined here and nowhere else.
+
+``default`` takes CPU work (frame sampling, imports, exports); ``gpu`` takes training,
+evaluation and whole-video inference. Start a GPU node's worker with
+``celery -A webapp worker -Q gpu -c 1 --prefetch-multiplier 1``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+
+QUEUE_DEFAULT = "default"
+QUEUE_GPU = "gpu"
+QUEUES = (QUEUE_DEFAULT, QUEUE_GPU)
+
+app = Celery("webapp")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = tuple(Queue(name, routing_key=name) for name in QUEUES)
+app.conf.task_default_queue = QUEUE_DEFAULT
+
+
+def route_by_declared_queue(name, args, kwargs, options, task=None, **kw):
+    """Send each task to the queue it was declared for (see :func:`queue_task_options`)."""
+    return {"queue": getattr(task, "mousetrack_queue", QUEUE_DEFAULT)}
+
+
+app.conf.task_routes = (route_by_declared_queue,)
+app.conf.beat_schedule = {
+    "fail-stale-jobs": {
+        "task": "webapp.tasks.jobs_fail_stale",
+        "schedule": 60.0,
+        "options": {"queue": QUEUE_DEFAULT, "expires": 55},
+    },
+}
+app.autodiscover_tasks()
+
+
+def queue_task_options(queue: str) -> dict[str, Any]:
+    """Options every task on ``queue`` is declared with (``@shared_task(**...)``).
+
+    Tasks are idempotent (their services claim the row), so they may be acknowledged late
+    and redelivered when a worker is lost.
+    """
+    from django.conf import settings
+
+    if queue == QUEUE_GPU:
+        soft, hard = settings.GPU_QUEUE_SOFT_TIME_LIMIT, settings.GPU_QUEUE_TIME_LIMIT
+    elif queue == QUEUE_DEFAULT:
+        soft, hard = settings.DEFAULT_QUEUE_SOFT_TIME_LIMIT, settings.DEFAULT_QUEUE_TIME_LIMIT
+    else:
+        raise ValueError(f"unknown queue {queue!r}; expected one of {QUEUES}")
+    return {
+        "mousetrack_queue": queue,
+        "acks_late": True,
+        "reject_on_worker_lost": True,
+        "soft_time_limit": soft,
+        "time_limit": hard,
+    }

@@ -1,0 +1,86 @@
+"""`make run`: the embedded Redis (when REDIS_URL is unset), one Celery worker on both
+queues (with the beat that fails stale jobs), and the web server. Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", default="8000")
+    parser.add_argument("--concurrency", default="2")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from .embedded_redis import start_embedded_redis
+
+    children: list[subprocess.Popen] = []
+    redis_proc = None
+    if settings.USING_EMBEDDED_REDIS:
+        redis_proc = start_embedded_redis(settings.EMBEDDED_REDIS_SOCKET)
+        if redis_proc is not None:
+            children.append(redis_proc)
+        print(f"Embedded Redis on {settings.EMBEDDED_REDIS_SOCKET}", flush=True)
+
+    def spawn(cmd: list[str]) -> subprocess.Popen:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT)
+        children.append(proc)
+        return proc
+
+    spawn([
+        sys.executable, "-m", "celery", "-A", "webapp", "worker", "-B",
+        "-Q", "default,gpu", "-c", args.concurrency, "--prefetch-multiplier", "1",
+        "-l", "INFO", "-s", str(settings.VAR_DIR / "celerybeat-schedule"),
+    ])
+    web = [sys.executable, "manage.py", "runserver", f"{args.host}:{args.port}", "--noreload"]
+    spawn(web)
+    print(f"MouseTrack Studio on http://{args.host}:{args.port}/  (Ctrl-C stops everything)",
+          flush=True)
+
+    stopping = False
+
+    def stop(signum, frame):  # noqa: ARG001
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    status = 0
+    while not stopping:
+        for proc in children:
+            if proc.poll() is not None:
+                print(f"{proc.args[0:4]} exited with {proc.returncode}; stopping.", flush=True)
+                stopping, status = True, 1
+                break
+        time.sleep(0.5)
+
+    # Web and worker first (the worker finishes its current task's ack), Redis last.
+    for proc in reversed(children):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    print("Stopped.", flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

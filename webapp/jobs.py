@@ -1,0 +1,150 @@
+"""Claiming, heartbeating, finishing and dispatching :class:`webapp.models.Job` rows.
+
+Every concrete job model (``FrameSamplingJob``, ``TrainingJob``, ``EvaluationRun``...)
+goes through these functions, so redelivery, crashes and cancellation behave the same
+everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import TERMINAL_STATUSES, Job, JobStatus
+
+log = logging.getLogger(__name__)
+J = TypeVar("J", bound=Job)
+
+
+class BrokerUnavailable(Exception):
+    """The job could not be handed to the broker; nothing was kept."""
+
+
+class JobCancelled(Exception):
+    """Raised inside a job's work loop when a user asked it to stop."""
+
+
+def job_dispatch(*, job: Job, task: Any, **apply_kwargs: Any) -> None:
+    """Publish ``task(job.pk)``; on a broker failure delete the row and raise.
+
+    Call this after the transaction that created the row has committed, so the worker
+    can see the row, and so a broker outage leaves no orphan "queued" job behind.
+    """
+    if transaction.get_connection().in_atomic_block:
+        raise RuntimeError("job_dispatch must run after the creating transaction commits")
+    try:
+        result = task.apply_async(args=[job.pk], retry=False, **apply_kwargs)
+    except Exception as exc:  # kombu raises OperationalError, redis its own errors
+        log.warning("broker unavailable, dropping %s %s: %s", type(job).__name__, job.pk, exc)
+        job.delete()
+        raise BrokerUnavailable("The job queue (Redis) is not reachable; try again.") from exc
+    type(job).objects.filter(pk=job.pk).update(celery_task_id=result.id or "")
+    job.celery_task_id = result.id or ""
+
+
+def _heartbeat_is_fresh(job: Job, now) -> bool:
+    return bool(
+        job.heartbeat_at and now - job.heartbeat_at < timedelta(seconds=settings.JOB_STALE_AFTER)
+    )
+
+
+def job_claim(*, model: type[J], job_id: int) -> J | None:
+    """Take the job for this worker, or return None if there is nothing to do.
+
+    Nothing to do: the row is gone, already finished, running elsewhere with a fresh
+    heartbeat (a duplicate delivery), or out of attempts (then it is marked FAILED, which
+    ends a crash-redelivery loop).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        job = model.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in TERMINAL_STATUSES:
+            return None
+        if job.status == JobStatus.RUNNING and _heartbeat_is_fresh(job, now):
+            return None
+        if job.cancel_requested:
+            job.status, job.finished_at = JobStatus.CANCELLED, now
+            job.save(update_fields=["status", "finished_at"])
+            return None
+        if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+            job.status, job.finished_at = JobStatus.FAILED, now
+            job.error = (job.error + "\n" if job.error else "") + (
+                f"Gave up after {job.attempts} attempts."
+            )
+            job.save(update_fields=["status", "finished_at", "error"])
+            return None
+        job.status = JobStatus.RUNNING
+        job.attempts += 1
+        job.heartbeat_at = now
+        job.started_at = job.started_at or now
+        job.worker = socket.gethostname()
+        job.save(update_fields=["status", "attempts", "heartbeat_at", "started_at", "worker"])
+        return job
+
+
+def job_heartbeat(*, job: Job, progress: float | None = None, message: str | None = None) -> None:
+    """Record that the worker is alive; raise :class:`JobCancelled` if a stop was asked."""
+    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if progress is not None:
+        fields["progress"] = job.progress = max(0.0, min(1.0, float(progress)))
+    if message is not None:
+        fields["message"] = job.message = message[:500]
+    model = type(job)
+    # Only a running job's row is touched: a job marked FAILED by the stale check must
+    # not be revived by a late heartbeat.
+    updated = model.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(**fields)
+    job.heartbeat_at = fields["heartbeat_at"]
+    state = model.objects.filter(pk=job.pk).values("cancel_requested", "status").first()
+    if not updated or state is None or state["cancel_requested"]:
+        raise JobCancelled()
+
+
+def job_finish(*, job: Job, status: str, error: str = "", message: str | None = None) -> None:
+    """Move a running job to a terminal status (no-op when it already ended)."""
+    fields: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "error": error}
+    if status == JobStatus.SUCCEEDED:
+        fields["progress"] = 1.0
+    if message is not None:
+        fields["message"] = message[:500]
+    type(job).objects.filter(pk=job.pk).exclude(status__in=TERMINAL_STATUSES).update(**fields)
+    job.refresh_from_db()
+
+
+def job_request_cancel(*, job: Job) -> None:
+    """Ask a job to stop; a queued job is cancelled at once, a running one at its next beat."""
+    model = type(job)
+    now = timezone.now()
+    model.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now
+    )
+    model.objects.filter(pk=job.pk).exclude(status__in=TERMINAL_STATUSES).update(
+        cancel_requested=True
+    )
+    job.refresh_from_db()
+
+
+def job_models() -> list[type[Job]]:
+    return [m for m in apps.get_models() if issubclass(m, Job)]
+
+
+def jobs_fail_stale() -> int:
+    """Mark RUNNING jobs whose heartbeat went silent as FAILED; return how many."""
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER)
+    total = 0
+    for model in job_models():
+        total += (
+            model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
+            .update(
+                status=JobStatus.FAILED,
+                finished_at=timezone.now(),
+                error="The worker stopped responding (no heartbeat); the job can be retried.",
+            )
+        )
+    return total

@@ -1,0 +1,31 @@
+from celery import shared_task
+
+from .celery import QUEUE_DEFAULT, QUEUE_GPU, queue_task_options
+from .jobs import jobs_fail_stale as _jobs_fail_stale
+
+
+@shared_task(name="webapp.tasks.jobs_fail_stale", ignore_result=True)
+def jobs_fail_stale() -> int:
+    return _jobs_fail_stale()
+
+
+@shared_task(name="webapp.tasks.ping_default", **queue_task_options(QUEUE_DEFAULT))
+def ping_default(token: str) -> str:
+    """Round trip used by /healthz and the tests to prove a worker consumes ``default``."""
+    return _ping(token, QUEUE_DEFAULT)
+
+
+@shared_task(name="webapp.tasks.ping_gpu", **queue_task_options(QUEUE_GPU))
+def ping_gpu(token: str) -> str:
+    return _ping(token, QUEUE_GPU)
+
+
+def _ping(token: str, queue: str) -> str:
+    import socket
+
+    from .models import WorkerPing
+
+    WorkerPing.objects.update_or_create(
+        token=token, defaults={"queue": queue, "worker": socket.gethostname()}
+    )
+    return token
