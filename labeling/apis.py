@@ -57,6 +57,7 @@ class ProjectDetailApi(APIView):
         project = services.project_update(project=project, **payload.validated_data)
         return Response(ProjectOutput(project, context={"roles": _roles(request.user)}).data)
 
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
         project.delete()
@@ -91,6 +92,7 @@ class MemberDetailApi(APIView):
         )
         return Response(MembershipOutput(membership).data)
 
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request, project_id: int, user_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
         get_object_or_404(project.memberships, user_id=user_id)
@@ -125,6 +127,7 @@ class LabelClassDetailApi(APIView):
         )
         return Response(LabelClassOutput(label_class).data)
 
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request, project_id: int, class_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
         services.label_class_delete(label_class=get_object_or_404(project.classes, pk=class_id))

@@ -237,9 +237,19 @@ def page(browser, live_server):
     page.set_default_timeout(20_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Script errors, and static assets that failed to load. HTTP 4xx answers to forms and
+    # API calls are part of the app's behaviour and are checked by the tests themselves.
     page.on(
         "console",
-        lambda msg: errors.append(msg.text) if msg.type == "error" else None,
+        lambda msg: errors.append(msg.text)
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+        else None,
+    )
+    page.on(
+        "response",
+        lambda r: errors.append(f"{r.status} {r.url}")
+        if r.status >= 400 and "/static/" in r.url
+        else None,
     )
     page.js_errors = errors
     yield page

@@ -1,0 +1,71 @@
+"""The one place that turns stored media into local files and back.
+
+Media may live on a shared filesystem or in S3-compatible object storage (settings
+choose); code never builds paths under MEDIA_ROOT by hand. A worker that needs a real
+file (OpenCV, Ultralytics) asks for a local copy, which is the file itself when the
+storage is a local filesystem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+
+def scratch_dir(*parts: str) -> Path:
+    """A directory under the worker's scratch space (created)."""
+    path = Path(settings.SCRATCH_DIR).joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def local_copy(name: str, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a local path holding the stored file ``name``; temp copies are removed after."""
+    try:
+        yield Path(default_storage.path(name))
+        return
+    except NotImplementedError:
+        pass  # remote storage: download to scratch
+    suffix = suffix if suffix is not None else Path(name).suffix
+    with tempfile.NamedTemporaryFile(dir=scratch_dir("downloads"), suffix=suffix,
+                                     delete=False) as tmp:
+        with default_storage.open(name, "rb") as src:
+            shutil.copyfileobj(src, tmp, length=1024 * 1024)
+        tmp_path = Path(tmp.name)
+    try:
+        yield tmp_path
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def store_file(*, local_path: Path, name: str) -> str:
+    """Copy a local file into storage under (a free variant of) ``name``; return the name."""
+    with open(local_path, "rb") as fh:
+        return default_storage.save(name, File(fh, name=Path(name).name))
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def delete_quietly(*names: str) -> None:
+    """Remove stored files (missing ones are fine): cleanup on failure paths."""
+    for name in names:
+        if name:
+            try:
+                default_storage.delete(name)
+            except FileNotFoundError:
+                pass
