@@ -31,6 +31,9 @@ class EvaluationRun(Job):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"Evaluation #{self.pk} of {self.model_id} on {self.split}"
+
 
 class FramePrediction(models.Model):
     """A model's detections on one frame; pixel boxes like labeling.Box, plus a score."""
@@ -45,3 +48,6 @@ class FramePrediction(models.Model):
 
     class Meta:
         ordering = ["run", "frame"]
+
+    def __str__(self) -> str:
+        return f"Predictions of run {self.run_id} on frame {self.frame_id}"

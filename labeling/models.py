@@ -199,6 +199,9 @@ class Box(models.Model):
             models.CheckConstraint(condition=Q(w__gt=0) & Q(h__gt=0), name="box_positive_size")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.label_class_id} at ({self.x:.0f}, {self.y:.0f}, {self.w:.0f}, {self.h:.0f})"
+
 
 class DatasetVersion(models.Model):
     """An immutable snapshot of a project's labeled frames, boxes, split and classes.

@@ -62,6 +62,9 @@ class EpochMetric(models.Model):
         ordering = ["job", "epoch"]
         constraints = [models.UniqueConstraint(fields=["job", "epoch"], name="one_row_per_epoch")]
 
+    def __str__(self) -> str:
+        return f"Epoch {self.epoch} of job {self.job_id}"
+
 
 class TrainedModel(models.Model):
     """A registered model: the weights of a finished job and how they were made."""

@@ -70,3 +70,6 @@ class WorkerPing(models.Model):
     queue = models.CharField(max_length=16)
     worker = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.queue} ping by {self.worker}"

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+
 from django.utils import timezone
 
 from labeling.models import FrameSamplingJob, Video
@@ -70,7 +71,9 @@ def test_a_job_that_always_crashes_stops_after_max_attempts(project, settings):
 
 
 @pytest.mark.django_db
-def test_stale_running_job_is_marked_failed_and_late_heartbeat_does_not_revive_it(project, settings):
+def test_stale_running_job_is_marked_failed_and_late_heartbeat_does_not_revive_it(
+    project, settings
+):
     job = jobs.job_claim(model=FrameSamplingJob, job_id=_sampling_job(project).pk)
     FrameSamplingJob.objects.filter(pk=job.pk).update(
         heartbeat_at=timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER + 1)
