@@ -4,6 +4,7 @@ S3-compatible object storage (a real S3 API served by moto on localhost)."""
 from __future__ import annotations
 
 import pytest
+
 from django.core.files.base import ContentFile
 
 from webapp import storage as media
