@@ -1,3 +1,6 @@
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -8,7 +11,14 @@ from . import views
 
 api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    # Swagger UI sets style attributes from its script; only this page allows them.
+    path(
+        "docs/",
+        csp_update({"style-src": [UNSAFE_INLINE]})(
+            SpectacularSwaggerSplitView.as_view(url_name="schema")
+        ),
+        name="swagger-ui",
+    ),
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("", include("labeling.api_urls")),
     path("", include("training.api_urls")),
