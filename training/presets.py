@@ -1,0 +1,194 @@
+"""Model presets and training hyperparameters (pure: no Django, no Ultralytics import).
+
+A preset names an Ultralytics model YAML (the architecture, trained from scratch) and the
+hyperparameters a job starts from. ``TrainingJob.preset`` stores a key of ``PRESETS`` and
+``TrainingJob.hyperparameters`` stores ``Hyperparameters.to_dict()``.
+
+The two YOLOv3 presets reproduce the seed paper (Peixoto et al., YOLOv3 Full and Tiny). They
+use Ultralytics' anchor-free "u" variants of the Darknet architectures (``yolov3u``,
+``yolov3-tinyu``): Ultralytics cannot train the original anchor-based heads. Their SGD momentum
+and weight decay are the paper's Darknet values (0.9, 5e-4) and their input size is Darknet's
+YOLOv3 416x416.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+# 'auto' = first GPU if there is one, else CPU. Only one device: multi-GPU (DDP) training runs
+# in child processes, where the epoch callbacks and cancellation of training.trainer can't reach.
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|\d{1,2})$")
+
+
+class HyperparameterError(ValueError):
+    """Invalid hyperparameters; ``errors`` maps each bad field name to the reason."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in self.errors.items()))
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """What a user may set for one training run.
+
+    ``augment`` switches Ultralytics' training augmentations (mosaic, HSV jitter, translate,
+    scale, horizontal flip) on or off as a whole; ``training.trainer`` maps it to Ultralytics
+    arguments. The optimizer is always SGD: Ultralytics' ``optimizer=auto`` would silently
+    replace ``lr0`` and ``momentum``.
+    """
+
+    epochs: int = 100
+    imgsz: int = 640  # square network input in pixels, a multiple of 32
+    batch: int = 16
+    lr0: float = 0.01  # initial SGD learning rate (Ultralytics' SGD default)
+    momentum: float = 0.9  # seed paper (Darknet)
+    weight_decay: float = 5e-4  # seed paper (Darknet)
+    patience: int = 50  # epochs without validation improvement before stopping; 0 = never
+    seed: int = 0
+    augment: bool = True
+    device: str = "auto"  # 'auto' | 'cpu' | 'mps' | a CUDA index such as '0'
+    workers: int = 4  # dataloader processes; Ultralytics uses 0 on CPU anyway
+
+    def validate(self) -> Hyperparameters:
+        """Return ``self`` if every field is valid, else raise ``HyperparameterError``.
+
+        The error names every bad field, e.g. ``"epochs: must be an integer from 1 to 10000"``.
+        """
+        errors: dict[str, str] = {}
+
+        def check_int(name: str, low: int, high: int) -> None:
+            value = getattr(self, name)
+            # bool is an int subclass: reject it, True epochs is a caller bug.
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                errors[name] = f"must be an integer from {low} to {high}"
+
+        def check_float(name: str, low: float, high: float, *, low_open: bool) -> None:
+            value = getattr(self, name)
+            ok = (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+                and (low < value if low_open else low <= value)
+                and value < high
+            )
+            if not ok:
+                interval = f"{'(' if low_open else '['}{low}, {high})"
+                errors[name] = f"must be a number in {interval}"
+
+        check_int("epochs", 1, 10_000)
+        check_int("imgsz", 32, 2048)
+        if "imgsz" not in errors and self.imgsz % 32:
+            errors["imgsz"] = "must be a multiple of 32 (the largest network stride)"
+        check_int("batch", 1, 1024)
+        check_float("lr0", 0.0, 1.0, low_open=True)
+        check_float("momentum", 0.0, 1.0, low_open=False)
+        check_float("weight_decay", 0.0, 1.0, low_open=False)
+        check_int("patience", 0, 10_000)
+        check_int("seed", 0, 2**31 - 1)
+        if not isinstance(self.augment, bool):
+            errors["augment"] = "must be true or false"
+        if not isinstance(self.device, str) or not _DEVICE_RE.match(self.device):
+            errors["device"] = (
+                "must be 'auto', 'cpu', 'mps' or one GPU index such as '0' "
+                "(multi-GPU training is not supported)"
+            )
+        check_int("workers", 0, 32)
+        if errors:
+            raise HyperparameterError(errors)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (for ``TrainingJob.hyperparameters``)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(
+        cls, data: dict[str, Any], *, base: Hyperparameters | None = None
+    ) -> Hyperparameters:
+        """Build and validate from user input; missing keys come from ``base`` (or the defaults).
+
+        Unknown keys raise ``HyperparameterError`` rather than being dropped, so a typo such as
+        ``"epoch"`` is reported instead of silently training with the default.
+        """
+        if not isinstance(data, dict):
+            raise HyperparameterError({"hyperparameters": "must be an object"})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise HyperparameterError({name: "unknown hyperparameter" for name in unknown})
+        return replace(base or cls(), **data).validate()
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One choice in the "new training" form.
+
+    ``model_yaml`` is an Ultralytics model YAML name (resolved inside the installed package); the
+    scale letter in it (``yolo11n``, ``yolo11s``) picks the width/depth of the family's YAML.
+    """
+
+    key: str
+    label: str
+    model_yaml: str
+    description: str  # one line: speed versus accuracy
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    paper: bool = False  # one of the seed paper's two models
+
+
+PRESETS: dict[str, Preset] = {
+    p.key: p
+    for p in (
+        Preset(
+            key="yolov3-tiny",
+            label="YOLOv3 Tiny (paper)",
+            model_yaml="yolov3-tinyu.yaml",
+            description="Fastest of the paper's two models, about 12M parameters; slightly less "
+            "accurate on small or partly hidden animals.",
+            hyperparameters=Hyperparameters(imgsz=416, batch=16),
+            paper=True,
+        ),
+        Preset(
+            key="yolov3",
+            label="YOLOv3 Full (paper)",
+            model_yaml="yolov3u.yaml",
+            description="The paper's full model, about 100M parameters: accurate but several "
+            "times slower to train and run than the others; wants a GPU.",
+            hyperparameters=Hyperparameters(imgsz=416, batch=8),
+            paper=True,
+        ),
+        Preset(
+            key="yolo11n",
+            label="YOLO11 nano",
+            model_yaml="yolo11n.yaml",
+            description="Very fast, about 2.6M parameters; good accuracy for one clearly visible "
+            "animal, usable on a CPU.",
+        ),
+        Preset(
+            key="yolo11s",
+            label="YOLO11 small",
+            model_yaml="yolo11s.yaml",
+            description="Fast, about 9.5M parameters; more accurate than nano for several or "
+            "occluded animals.",
+        ),
+        Preset(
+            key="yolo26n",
+            label="YOLO26 nano",
+            model_yaml="yolo26n.yaml",
+            description="Newest family, about 2.6M parameters, NMS-free; as fast as YOLO11 nano "
+            "and a little more accurate.",
+        ),
+    )
+}
+DEFAULT_PRESET = "yolo11n"
+
+
+def preset_get(key: str) -> Preset:
+    """Return the preset or raise ``KeyError`` with the valid keys in the message."""
+    try:
+        return PRESETS[key]
+    except KeyError:
+        raise KeyError(f"Unknown preset {key!r}; choose one of {', '.join(PRESETS)}") from None
