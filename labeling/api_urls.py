@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis
+from . import annotation_apis, apis, dataset_apis, dataset_version_apis, video_apis
 
 urlpatterns = [
     path("projects/", apis.ProjectListApi.as_view(), name="api-project-list"),
@@ -13,4 +13,40 @@ urlpatterns = [
          name="api-class-list"),
     path("projects/<int:project_id>/classes/<int:class_id>/", apis.LabelClassDetailApi.as_view(),
          name="api-class-detail"),
+    # The labeling editor: frames, counts, one frame's annotation and image.
+    path("projects/<int:project_id>/frames/", annotation_apis.FrameListApi.as_view(),
+         name="api-frame-list"),
+    path("projects/<int:project_id>/frames/counts/", annotation_apis.FrameCountsApi.as_view(),
+         name="api-frame-counts"),
+    path("frames/<int:frame_id>/annotation/", annotation_apis.FrameAnnotationApi.as_view(),
+         name="api-frame-annotation"),
+    path("frames/<int:frame_id>/image/", annotation_apis.FrameImageApi.as_view(),
+         name="api-frame-image"),
+    # Frame sources (videos, image sets) and frame sampling.
+    path("projects/<int:project_id>/videos/", video_apis.VideoListApi.as_view(),
+         name="api-video-list"),
+    path("projects/<int:project_id>/videos/register/", video_apis.VideoRegisterApi.as_view(),
+         name="api-video-register"),
+    path("videos/<int:video_id>/", video_apis.VideoDetailApi.as_view(), name="api-video-detail"),
+    path("videos/<int:video_id>/sample/", video_apis.VideoSampleApi.as_view(),
+         name="api-video-sample"),
+    path("videos/<int:video_id>/sampling-jobs/", video_apis.VideoSamplingJobListApi.as_view(),
+         name="api-video-sampling-jobs"),
+    path("sampling-jobs/<int:job_id>/", video_apis.SamplingJobDetailApi.as_view(),
+         name="api-sampling-job-detail"),
+    path("sampling-jobs/<int:job_id>/cancel/", video_apis.SamplingJobCancelApi.as_view(),
+         name="api-sampling-job-cancel"),
+    # Dataset versions (labeling.dataset_versions).
+    path("projects/<int:project_id>/dataset-versions/",
+         dataset_version_apis.DatasetVersionListApi.as_view(), name="api-dataset-version-list"),
+    path("dataset-versions/<int:version_id>/",
+         dataset_version_apis.DatasetVersionDetailApi.as_view(),
+         name="api-dataset-version-detail"),
+    # Dataset export (zip), import (zip upload) and counts (labeling.dataset_io).
+    path("projects/<int:project_id>/dataset/export/", dataset_apis.DatasetExportApi.as_view(),
+         name="api-dataset-export"),
+    path("projects/<int:project_id>/dataset/import/", dataset_apis.DatasetImportApi.as_view(),
+         name="api-dataset-import"),
+    path("projects/<int:project_id>/dataset/stats/", dataset_apis.DatasetStatsApi.as_view(),
+         name="api-dataset-stats"),
 ]

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from . import services
@@ -158,6 +159,21 @@ def video_list(request, project):
 
 @project_page(Role.VIEWER)
 def label_editor(request, project):
-    """Placeholder until the labeling editor lands."""
-    return render(request, "webapp/coming_soon.html",
-                  {"project": project, "nav": "label", "what": "The labeling editor"})
+    """The labeling editor: the page is a shell, editor.js talks to the annotation API."""
+    def url_template(name: str) -> str:
+        return reverse(name, args=[0]).replace("/0/", "/{id}/")
+
+    classes = [{"id": c.pk, "name": c.name, "index": c.index, "color": c.color}
+               for c in project.classes.all()]
+    return render(request, "labeling/editor.html", {
+        "project": project,
+        "nav": "label",
+        "can_write": can_write(request),
+        "role": request.project_role,
+        "classes": classes,
+        "videos": project.videos.order_by("original_name", "id").only("id", "original_name"),
+        "statuses": Frame.Status.choices,
+        "frames_url": reverse("api-frame-list", args=[project.pk]),
+        "counts_url": reverse("api-frame-counts", args=[project.pk]),
+        "annotation_url": url_template("api-frame-annotation"),
+    })
