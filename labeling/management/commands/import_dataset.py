@@ -1,0 +1,106 @@
+"""``manage.py import_dataset --project NAME [--create] --format FMT PATH``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from labeling.dataset_io import AUTO, FORMAT_NAMES, dataset_import
+from labeling.models import Project
+from labeling.services import label_class_delete, project_create
+
+
+def error_text(exc: ValidationError) -> str:
+    """One readable block from a service's ValidationError (field: messages, one a line)."""
+    if hasattr(exc, "error_dict"):
+        lines = []
+        for field, errors in exc.message_dict.items():
+            lines.append(f"{field}: {errors[0]}")
+            lines += [f"  - {m}" for m in errors[1:]]
+        return "\n".join(lines)
+    return "\n".join(exc.messages)
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a YOLO, COCO, Pascal VOC or CVAT dataset (a folder or a .zip) into a project. "
+        "All or nothing: any problem is listed and nothing is imported. Images named "
+        "v<video>_f<frame>.<ext> (as exported) update the project's frames; others become "
+        "an image set."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", help="dataset folder or .zip file")
+        parser.add_argument("--project", required=True, help="project name")
+        parser.add_argument("--format", required=True, choices=[*FORMAT_NAMES, AUTO],
+                            help="dataset format (auto: guess from the marker files)")
+        parser.add_argument("--create", action="store_true",
+                            help="create the project if it does not exist; it takes its "
+                                 "classes from the dataset")
+        parser.add_argument("--owner", help="owner of a project made by --create (default: "
+                                            "the first superuser); also recorded as importer")
+        parser.add_argument("--create-classes", action="store_true",
+                            help="add classes the project lacks instead of failing")
+
+    def handle(self, *args, **options) -> None:
+        path = Path(options["path"])
+        if not path.exists():
+            raise CommandError(f"{path} does not exist.")
+        owner = self._owner(options["owner"])
+        name = options["project"].strip()
+        project = Project.objects.filter(name__iexact=name).first()
+        created = False
+        if project is None:
+            if not options["create"]:
+                raise CommandError(f"No project named “{name}”. Use --create to make it.")
+            if owner is None:
+                raise CommandError("--create needs --owner USERNAME or an existing superuser.")
+            project, created = self._create(name, owner), True
+        try:
+            result = dataset_import(
+                project=project, fmt=options["format"], path=path, created_by=owner,
+                create_missing_classes=created or options["create_classes"],
+            )
+        except ValidationError as exc:
+            if created:
+                project.delete()  # all or nothing: no empty project left behind
+            raise CommandError("Nothing was imported.\n" + error_text(exc)) from None
+        except BaseException:
+            if created:
+                project.delete()
+            raise
+        parts = [f"{result.frames_created} new frames"
+                 + (f" (image set #{result.imageset_id})" if result.imageset_id else ""),
+                 f"{result.frames_updated} updated", f"{result.frames_unchanged} unchanged"]
+        if result.frames_left_unlabeled:
+            parts.append(f"{result.frames_left_unlabeled} left unlabeled")
+        self.stdout.write(self.style.SUCCESS(
+            f"Imported {result.images} images ({result.fmt}) into “{project.name}”"
+            f"{' (created)' if created else ''}: {', '.join(parts)}; {result.boxes} boxes."
+            + (f" New classes: {', '.join(result.classes_created)}."
+               if result.classes_created else "")
+        ))
+
+    def _owner(self, username: str | None):
+        users = get_user_model().objects
+        if username:
+            user = users.filter(username=username).first()
+            if user is None:
+                raise CommandError(f"No user named “{username}”.")
+            return user
+        return users.filter(is_superuser=True, is_active=True).order_by("pk").first()
+
+    @transaction.atomic
+    def _create(self, name: str, owner) -> Project:
+        try:
+            project = project_create(name=name, owner=owner)
+        except ValidationError as exc:
+            raise CommandError(error_text(exc)) from None
+        # The dataset brings its own classes, in its own order (the YOLO class ids).
+        for label_class in project.classes.order_by("-index"):
+            label_class_delete(label_class=label_class)
+        return project

@@ -1,0 +1,91 @@
+"""In real Chromium: open the Dataset page, export a zip, import zips (a re-import, a new
+image set, a broken archive), assign splits."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from labeling.dataset_io import dataset_export
+from labeling.models import Frame, Video
+from labeling.services import label_class_add, project_create
+from tests.conftest import login, screenshot
+from tests.labeling.dataset_helpers import make_frame, make_source, populate, write_zip
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_and_import_through_the_dataset_page(page, project, owner, tmp_path):
+    populate(project)
+    label_class_add(project=project, name="nest")
+    extra = make_source(project, "openfield-m3v1.mp4", kind=Video.Kind.VIDEO)
+    for i in range(4):
+        make_frame(extra, 30 * i, boxes=[("mouse", 8 + i, 6, 20, 14)],
+                   status=Frame.Status.LABELED)  # no split yet
+    # A dataset from another lab: same classes plus one this project lacks.
+    other = project_create(name="Other lab", owner=owner, class_names=["mouse", "nest", "pup"])
+    source = make_source(other, "home cage")
+    for i in range(3):
+        make_frame(source, i, boxes=[("pup", 4, 4, 10, 8), ("mouse", 20, 10, 30, 20)],
+                   split="train")
+    dataset_export(project=other, fmt="coco", zip_path=tmp_path / "other-lab-coco.zip")
+
+    login(page, owner)
+    page.goto(f"/projects/{project.pk}/")
+    page.click("#dataset-link")
+    page.wait_for_selector("#export-form")
+    assert page.locator("#metric-unassigned").inner_text() == "4"
+
+    # Assign the frames that have no split yet (YOLO has no "unassigned" subset).
+    page.click("#assign-splits-form button[type=submit]")
+    page.wait_for_selector("text=Assigned unassigned frames")
+    assert page.locator("#metric-unassigned").inner_text() == "0"
+
+    # Export: a zip download in the chosen format and split.
+    page.select_option("#export-format", "yolo")
+    with page.expect_download() as info:
+        page.click("#export-form button[type=submit]")
+    download = info.value
+    assert download.suggested_filename == "open-field-yolo.zip"
+    exported = tmp_path / download.suggested_filename
+    download.save_as(exported)
+    with zipfile.ZipFile(exported) as zf:
+        assert "data.yaml" in zf.namelist()
+
+    # Re-importing our own export updates in place: no new frames.
+    frames = Frame.objects.count()
+    page.set_input_files("#import-file", str(exported))
+    page.click("#import-submit")
+    page.wait_for_selector(".alert-success")
+    assert "0 new frames" in page.locator(".alert-success").inner_text()
+    assert Frame.objects.count() == frames
+
+    # A broken archive: the problems are listed and nothing is imported.
+    broken = write_zip(tmp_path / "broken.zip", {
+        "../../escape.txt": "x",
+        "annotations/instances_train.json": "{not json",
+    })
+    page.set_input_files("#import-file", str(broken))
+    page.click("#import-submit")
+    page.wait_for_selector("#import-errors")
+    errors = page.locator("#import-errors").inner_text()
+    assert "nothing was imported" in errors and "escapes" in errors
+    assert Frame.objects.count() == frames
+    screenshot(page, "dataset-import-errors")
+
+    # Another lab's COCO zip becomes an image set, adding its missing class.
+    page.set_input_files("#import-file", str(tmp_path / "other-lab-coco.zip"))
+    page.select_option("#import-format", "coco")
+    page.check("#import-create-classes")
+    page.click("#import-submit")
+    page.wait_for_selector(".alert-success")
+    message = page.locator(".alert-success").inner_text()
+    assert "Imported 3 images (COCO): 3 new frames" in message and "New classes: pup" in message
+    assert project.videos.filter(kind=Video.Kind.IMAGE_SET,
+                                 original_name__startswith="other-lab-coco.zip").exists()
+    assert page.locator("#class-table >> text=pup").is_visible()
+    assert page.locator("#source-table >> text=other-lab-coco.zip (COCO import)").is_visible()
+    assert not page.js_errors, page.js_errors
+    screenshot(page, "dataset-page")
