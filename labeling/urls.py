@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import dataset_views, video_views, views
 
 urlpatterns = [
     path("projects/", views.project_list, name="project-list"),
@@ -12,6 +12,22 @@ urlpatterns = [
     path("projects/<int:project_id>/classes/<int:class_id>/delete/", views.label_class_delete,
          name="class-delete"),
     path("projects/<int:project_id>/split/", views.project_split_settings, name="project-split"),
-    path("projects/<int:project_id>/videos/", views.video_list, name="video-list"),
+    path("projects/<int:project_id>/videos/", video_views.video_list, name="video-list"),
+    path("projects/<int:project_id>/videos/<int:video_id>/", video_views.video_detail,
+         name="video-detail"),
+    path("projects/<int:project_id>/videos/<int:video_id>/file", video_views.video_file,
+         name="video-file"),
+    path("projects/<int:project_id>/videos/<int:video_id>/thumbnail", video_views.video_thumbnail,
+         name="video-thumbnail"),
+    path("projects/<int:project_id>/videos/<int:video_id>/delete/", video_views.video_delete,
+         name="video-delete"),
     path("projects/<int:project_id>/label/", views.label_editor, name="label-editor"),
+    # The dataset page: counts, export, import, split assignment.
+    path("projects/<int:project_id>/dataset/", dataset_views.dataset_page, name="dataset"),
+    path("projects/<int:project_id>/dataset/export/", dataset_views.dataset_export,
+         name="dataset-export"),
+    path("projects/<int:project_id>/dataset/import/", dataset_views.dataset_import_upload,
+         name="dataset-import"),
+    path("projects/<int:project_id>/dataset/splits/", dataset_views.dataset_assign_splits,
+         name="dataset-splits"),
 ]

@@ -254,6 +254,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Jobs and frames both have a "status" choice field: one schema enum name each.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "webapp.models.JobStatus",
+        "FrameStatusEnum": "labeling.models.Frame.Status",
+    },
 }
 
 # --- Security -------------------------------------------------------------------------

@@ -1,0 +1,83 @@
+"""``manage.py add_video --project NAME PATH [--sample-every SECONDS] [--in-place]``
+
+Adds a video (or a zip of images) to a project exactly as an upload would: the file is
+decoded first and refused if it is not usable, so nothing is created on failure. Prints
+the new frame source's id on stdout (details go to stderr, so scripts can capture the id).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from labeling import video_services
+from labeling.models import FrameSamplingJob, Project
+from webapp.jobs import BrokerUnavailable
+
+
+class Command(BaseCommand):
+    help = "Add a video file (or a zip of images) to a project; prints the new video's id."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("path", help="the video file (or a zip of images)")
+        parser.add_argument("--project", required=True, help="the project's name")
+        parser.add_argument(
+            "--sample-every",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="then queue sampling of one frame every SECONDS (e.g. 1.5)",
+        )
+        parser.add_argument(
+            "--in-place",
+            action="store_true",
+            help="register the file where it is (it must be under SHARED_VIDEO_ROOTS) "
+            "instead of copying it into media storage",
+        )
+
+    def handle(
+        self, *args, path: str, project: str, sample_every: float | None, in_place: bool, **options
+    ) -> None:
+        target = Project.objects.filter(name__iexact=project.strip()).first()
+        if target is None:
+            raise CommandError(f"No project named {project!r}.")
+        if sample_every is not None and not 0.01 <= sample_every <= 3600:
+            raise CommandError("--sample-every must be between 0.01 and 3600 seconds.")
+        source = Path(path)
+        try:
+            if in_place:
+                video = video_services.video_register(
+                    project=target, user=None, path=str(source.absolute())
+                )
+            else:
+                if not source.is_file():
+                    raise CommandError(f"{path}: no such file.")
+                incoming = video_services.IncomingFile(
+                    path=source, name=source.name, size=source.stat().st_size
+                )
+                video = video_services.frame_source_upload(
+                    project=target, user=None, files=[incoming]
+                )
+        except ValidationError as exc:
+            raise CommandError(f"{path}: {' '.join(exc.messages)}") from None
+
+        if sample_every is not None and video.kind == video.Kind.VIDEO:
+            try:
+                job = video_services.sampling_job_start(
+                    video=video,
+                    user=None,
+                    strategy=FrameSamplingJob.Strategy.EVERY_SECONDS,
+                    params={"seconds": sample_every},
+                )
+            except BrokerUnavailable as exc:
+                # All or nothing: without its sampling the command did not do what was asked.
+                video_services.video_delete(video=video)
+                raise CommandError(f"Sampling could not be queued: {exc}") from None
+            self.stderr.write(f"Sampling job {job.pk} queued (one frame every {sample_every} s).")
+        self.stderr.write(
+            f"Added “{video.original_name}” to {target.name}: {video.frame_count} frames, "
+            f"{video.width}×{video.height}."
+        )
+        self.stdout.write(str(video.pk))
