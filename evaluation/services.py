@@ -1,0 +1,483 @@
+"""Every write of the evaluation app: create, dispatch and execute evaluation runs.
+
+``evaluation_run_create`` checks the input and records a QUEUED run;
+``evaluation_run_dispatch`` hands it to the ``gpu`` queue after commit;
+``evaluation_run_execute`` (the Celery task, or ``manage.py evaluate`` in process) claims
+it, runs the model over the split's frames, scores the detections with
+``evaluation.metrics`` and stores metrics, timing and one FramePrediction per frame.
+``evaluation_run_after_training`` is what a finished training job calls.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import math
+import re
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
+from django.db import transaction
+
+from labeling.models import DatasetVersion, Frame
+from training.models import TrainedModel
+from webapp.jobs import (
+    BrokerUnavailable,
+    JobCancelled,
+    job_claim,
+    job_dispatch,
+    job_finish,
+    job_heartbeat,
+)
+from webapp.models import JobStatus
+from webapp.storage import local_copy
+
+from .inference import class_mapping, run_inference, timing_summary
+from .metrics import DetectionBox, GroundTruthBox, ImageSummary, evaluate_detections
+from .models import EvaluationRun, FramePrediction
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("test", "val", "train", "all")
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|\d{1,2})$")
+FALLBACK_NOTE = "The test split is empty; evaluated on the validation split instead."
+
+
+class EvaluationError(Exception):
+    """The run cannot be done as asked (missing files, broken manifest); shown to the user."""
+
+
+# --- create and dispatch ---------------------------------------------------------------
+def _split_size(dataset_version: DatasetVersion, split: str) -> int:
+    counts = dataset_version.frame_counts or {}
+    if split == "all":
+        return sum(int(v or 0) for v in counts.values())
+    return int(counts.get(split) or 0)
+
+
+def _number(value: Any, field: str, low: float, high: float, *, low_open: bool) -> float:
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (low < value if low_open else low <= value)
+        and value <= high
+    )
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low}, {high}]"
+        raise ValidationError({field: f"Must be a number in {interval}."})
+    return float(value)
+
+
+def evaluation_run_create(
+    *,
+    model: TrainedModel,
+    user=None,
+    dataset_version: DatasetVersion | None = None,
+    split: str = "test",
+    iou_threshold: float = 0.5,
+    conf_threshold: float = 0.25,
+    imgsz: int | None = None,
+    device: str = "auto",
+    origin: str = EvaluationRun.Origin.USER,
+    fallback_to_val: bool = False,
+) -> EvaluationRun:
+    """Record a QUEUED evaluation of ``model``; :func:`evaluation_run_dispatch` sends it.
+
+    ``dataset_version`` defaults to the one the model was trained on; the caller checks that
+    the user may see it. ``fallback_to_val``: an empty test split is replaced by the
+    validation split (the run's message says so) instead of being refused.
+    Raises ``ValidationError`` naming the field.
+    """
+    if split not in SPLITS:
+        raise ValidationError({"split": f"Must be one of {', '.join(SPLITS)}."})
+    dataset_version = dataset_version or model.dataset_version
+    if dataset_version is None:
+        raise ValidationError(
+            {"dataset_version": "The model has no dataset version; choose one to evaluate on."}
+        )
+    iou = _number(iou_threshold, "iou_threshold", 0.0, 1.0, low_open=True)
+    conf = _number(conf_threshold, "conf_threshold", 0.0, 1.0, low_open=False)
+    imgsz = model.imgsz if imgsz is None else imgsz
+    if (
+        isinstance(imgsz, bool)
+        or not isinstance(imgsz, int)
+        or not 32 <= imgsz <= 4096
+        or (imgsz % 32)
+    ):
+        raise ValidationError({"imgsz": "Must be a multiple of 32 from 32 to 4096."})
+    if not isinstance(device, str) or not _DEVICE_RE.match(device):
+        raise ValidationError({"device": "Must be 'auto', 'cpu', 'mps' or a GPU index."})
+    class_map = class_mapping(model.class_names or [], dataset_version.classes or [])
+    if not class_map:
+        raise ValidationError(
+            {
+                "dataset_version": "None of the model's classes "
+                f"({', '.join(model.class_names) or 'none'}) is a class of this dataset version "
+                f"({', '.join(dataset_version.classes) or 'none'})."
+            }
+        )
+    requested, message = split, ""
+    if _split_size(dataset_version, split) == 0:
+        if split == "test" and fallback_to_val and _split_size(dataset_version, "val"):
+            split = "val"
+            message = FALLBACK_NOTE
+        else:
+            raise ValidationError(
+                {"split": f"The {split} split of “{dataset_version.name}” has no frames."}
+            )
+    return EvaluationRun.objects.create(
+        project=model.project,
+        model=model,
+        dataset_version=dataset_version,
+        split=split,
+        requested_split=requested,
+        origin=origin,
+        iou_threshold=iou,
+        conf_threshold=conf,
+        imgsz=imgsz,
+        device=device,
+        class_map={str(k): v for k, v in class_map.items()},
+        message=message,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+
+
+def evaluation_run_dispatch(*, run: EvaluationRun) -> None:
+    """Hand the run to the ``gpu`` queue (call after commit); on a broker outage the row is
+    deleted and :class:`webapp.jobs.BrokerUnavailable` raised (the API answers 503)."""
+    from .tasks import evaluation_run_task  # the task module imports this one
+
+    job_dispatch(job=run, task=evaluation_run_task)
+
+
+def evaluation_run_start(**kwargs: Any) -> EvaluationRun:
+    """Create and dispatch (the API and the pages); arguments as :func:`evaluation_run_create`."""
+    run = evaluation_run_create(**kwargs)
+    evaluation_run_dispatch(run=run)
+    return run
+
+
+def evaluation_run_after_training(*, model: TrainedModel, user=None) -> EvaluationRun | None:
+    """Queue the test-split evaluation every successful training job ends with.
+
+    Called by ``training.services`` once the model is registered and the job finished. An
+    empty test split falls back to val. Returns None when nothing was queued (no test or
+    val frames, no shared class, broker down, anything unexpected): that is logged and never
+    raised, since training itself has succeeded.
+    """
+    try:
+        run = evaluation_run_create(
+            model=model,
+            user=user,
+            split="test",
+            origin=EvaluationRun.Origin.TRAINING,
+            fallback_to_val=True,
+        )
+    except ValidationError as exc:
+        log.warning("model %s: no evaluation after training: %s", model.pk, exc.messages)
+        return None
+    except Exception:
+        log.exception("model %s: the evaluation after training could not be created", model.pk)
+        return None
+
+    def send() -> None:
+        try:
+            evaluation_run_dispatch(run=run)
+        except BrokerUnavailable as exc:  # the row is gone; evaluate later by hand
+            log.warning("model %s: evaluation not queued: %s", model.pk, exc)
+        except Exception:
+            log.exception("model %s: the evaluation after training was not queued", model.pk)
+            EvaluationRun.objects.filter(pk=run.pk).delete()  # never a run queued forever
+
+    transaction.on_commit(send)  # runs at once when no transaction is open
+    return run if run.pk is not None else None
+
+
+def evaluation_run_delete(*, run: EvaluationRun) -> None:
+    """Remove a run and its predictions; a worker still running it stops at its next beat
+    (its heartbeat finds no running row and raises JobCancelled)."""
+    run.delete()
+
+
+# --- execute ---------------------------------------------------------------------------
+def evaluation_run_execute(*, run_id: int) -> None:
+    """Run an evaluation in this process: claim, infer, score, store. Safe to run twice: a
+    second delivery finds the run claimed or finished; a retry after a crash starts over."""
+    run = job_claim(model=EvaluationRun, job_id=run_id)
+    if run is None:
+        return
+    try:
+        message = _evaluate(run)
+    except JobCancelled:
+        _abandon(run, status=JobStatus.CANCELLED, message="Cancelled.")
+    except SoftTimeLimitExceeded:
+        _abandon(run, status=JobStatus.TIMED_OUT, error="The run passed the queue's time limit.")
+    except EvaluationError as exc:
+        _abandon(run, status=JobStatus.FAILED, error=str(exc))
+    except EvaluationRun.DoesNotExist:
+        pass  # the model (and with it the run) was deleted while it ran
+    except Exception as exc:
+        log.exception("evaluation run %s failed", run.pk)
+        _abandon(
+            run, status=JobStatus.FAILED, error=f"Unexpected error: {type(exc).__name__}: {exc}"
+        )
+    else:
+        _finish(run, status=JobStatus.SUCCEEDED, message=message)
+    finally:
+        _release_memory()
+
+
+def _release_memory() -> None:
+    """Give the GPU memory of the detector back before the worker's next job."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _finish(run: EvaluationRun, **kwargs: Any) -> None:
+    try:
+        job_finish(job=run, **kwargs)
+    except EvaluationRun.DoesNotExist:
+        pass
+
+
+def _abandon(run: EvaluationRun, **kwargs: Any) -> None:
+    """A run that did not finish keeps no half-written predictions."""
+    FramePrediction.objects.filter(run_id=run.pk).delete()
+    _finish(run, **kwargs)
+
+
+class _Beat:
+    """Heartbeat with progress, at most every JOB_HEARTBEAT_INTERVAL seconds."""
+
+    def __init__(self, run: EvaluationRun):
+        self.run = run
+        self.next_at = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now >= self.next_at or done == total:
+            self.next_at = now + settings.JOB_HEARTBEAT_INTERVAL
+            job_heartbeat(
+                job=self.run,
+                progress=0.05 + 0.85 * done / max(total, 1),
+                message=f"Inference: {done}/{total} frames",
+            )
+
+
+def _load_manifest(dataset_version: DatasetVersion) -> dict:
+    try:
+        with local_copy(dataset_version.manifest.name, suffix=".json") as path:
+            manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, SuspiciousFileOperation, ValueError, OSError) as exc:
+        raise EvaluationError(
+            f"The manifest of dataset version “{dataset_version.name}” cannot be read ({exc})."
+        ) from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("frames"), list):
+        raise EvaluationError(f"The manifest of “{dataset_version.name}” has no frame list.")
+    return manifest
+
+
+def _frames_of_split(manifest: dict, split: str) -> list[dict]:
+    frames = []
+    for n, frame in enumerate(manifest["frames"]):
+        if not isinstance(frame, dict):
+            raise EvaluationError(f"Manifest frames[{n}] is not an object.")
+        if split != "all" and frame.get("split") != split:
+            continue
+        try:
+            boxes = [
+                GroundTruthBox(
+                    int(b["class_index"]),
+                    float(b["x"]),
+                    float(b["y"]),
+                    float(b["w"]),
+                    float(b["h"]),
+                )
+                for b in frame.get("boxes") or []
+            ]
+            frames.append(
+                {
+                    "frame_id": frame["frame_id"],
+                    "image": str(frame["image"]),
+                    "boxes": boxes,
+                }
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EvaluationError(f"Manifest frames[{n}] is malformed ({exc}).") from exc
+    return frames
+
+
+def _evaluate(run: EvaluationRun) -> str:
+    """The work of one run; returns the summary message. Raises EvaluationError."""
+    from training.trainer import CheckpointError, configure_offline, model_info
+
+    configure_offline(Path(settings.VAR_DIR))
+    FramePrediction.objects.filter(run_id=run.pk).delete()  # a retry starts over
+    job_heartbeat(job=run, progress=0.0, message="Reading the dataset version")
+    version = run.dataset_version
+    frames = _frames_of_split(_load_manifest(version), run.split)
+    if not frames:
+        raise EvaluationError(f"The {run.split} split of “{version.name}” has no frames.")
+    model = run.model
+    class_map = {int(k): int(v) for k, v in run.class_map.items()}
+    with ExitStack() as stack:
+        try:
+            weights = stack.enter_context(local_copy(model.weights.name, suffix=".pt"))
+            images = [stack.enter_context(local_copy(f["image"])) for f in frames]
+        except (FileNotFoundError, SuspiciousFileOperation, OSError) as exc:
+            raise EvaluationError(f"A file of the model or dataset is missing ({exc}).") from exc
+        if not Path(weights).is_file():
+            raise EvaluationError(f"The weights of model “{model.name}” are missing.")
+        for frame, path in zip(frames, images, strict=True):
+            if not Path(path).is_file():
+                raise EvaluationError(f"The image of frame {frame['frame_id']} is missing.")
+        try:
+            result = run_inference(
+                Path(weights),
+                [Path(p) for p in images],
+                imgsz=run.imgsz,
+                class_map=class_map,
+                device=run.device or "auto",
+                on_image=_Beat(run),
+            )
+            info = model_info(Path(weights), run.imgsz)
+        except CheckpointError as exc:
+            raise EvaluationError(str(exc)) from exc
+        size = Path(weights).stat().st_size
+
+    job_heartbeat(job=run, progress=0.92, message="Scoring")
+    ground_truth = {f["frame_id"]: f["boxes"] for f in frames}
+    detections = {f["frame_id"]: d for f, d in zip(frames, result.detections, strict=True)}
+    try:
+        scored = evaluate_detections(
+            ground_truth,
+            detections,
+            iou_threshold=run.iou_threshold,
+            conf_threshold=run.conf_threshold,
+            class_names=list(version.classes),
+        )
+    except ValueError as exc:  # e.g. a manifest box of a class the version does not name
+        raise EvaluationError(f"The dataset version cannot be scored: {exc}") from exc
+
+    existing = set(
+        Frame.objects.filter(project_id=version.project_id, pk__in=list(ground_truth)).values_list(
+            "pk", flat=True
+        )
+    )
+    predictions = [
+        _frame_prediction(
+            run,
+            frame_id=f["frame_id"],
+            detections=d,
+            truth=f["boxes"],
+            summary=scored.per_image[f["frame_id"]],
+            inference_ms=ms,
+        )
+        for f, d, ms in zip(frames, result.detections, result.inference_ms, strict=True)
+        if f["frame_id"] in existing
+    ]
+    timing = timing_summary(result.inference_ms, result.total_ms, total_s=result.total_s)
+    timing.update(
+        device=result.device,
+        device_name=result.device_name,
+        warmup_images=result.warmup_images,
+        imgsz=run.imgsz,
+    )
+    metrics = scored.to_dict()
+    with transaction.atomic():
+        # Deleted or given up on by the stale check meanwhile: store nothing.
+        if not (
+            EvaluationRun.objects.select_for_update()
+            .filter(pk=run.pk, status=JobStatus.RUNNING)
+            .exists()
+        ):
+            raise JobCancelled()
+        FramePrediction.objects.bulk_create(predictions, batch_size=500)
+        run.metrics, run.timing = metrics, timing
+        run.device = result.device
+        run.frame_count = len(frames)
+        run.parameters, run.gflops, run.model_size_bytes = info.parameters, info.gflops, size
+        run.save(
+            update_fields=[
+                "metrics",
+                "timing",
+                "device",
+                "frame_count",
+                "parameters",
+                "gflops",
+                "model_size_bytes",
+            ]
+        )
+    parts = [
+        f"{len(frames)} {run.split} frames",
+        _fmt("mAP50 (VOC 11-pt)", metrics.get("map50_voc11")),
+        _fmt("F1", metrics.get("f1")),
+        f"{timing['per_image_ms_mean']:.1f} ± {timing['per_image_ms_std']:.1f} ms/image "
+        f"on {result.device}",
+    ]
+    if len(existing) < len(frames):
+        parts.append(f"{len(frames) - len(existing)} frames deleted since the version was made")
+    prefix = FALLBACK_NOTE + " " if run.requested_split and run.requested_split != run.split else ""
+    return prefix + "; ".join(parts) + "."
+
+
+def _fmt(label: str, value: float | None) -> str:
+    return f"{label} {'n/a' if value is None else f'{value:.3f}'}"
+
+
+def _frame_prediction(
+    run: EvaluationRun,
+    *,
+    frame_id: int,
+    detections: list[DetectionBox],
+    truth: list[GroundTruthBox],
+    summary: ImageSummary,
+    inference_ms: float,
+) -> FramePrediction:
+    """Keep the detections at the operating point, each with its match, and the truth."""
+    matched = {m.detection_index: m for m in summary.matches}
+    hit = {m.ground_truth_index for m in summary.matches}
+    kept = sorted(
+        (i for i, d in enumerate(detections) if d.score >= run.conf_threshold),
+        key=lambda i: -detections[i].score,
+    )
+    boxes = [
+        {
+            "class_index": detections[i].class_index,
+            "x": round(detections[i].x, 2),
+            "y": round(detections[i].y, 2),
+            "w": round(detections[i].w, 2),
+            "h": round(detections[i].h, 2),
+            "score": round(detections[i].score, 4),
+            "match": matched[i].ground_truth_index if i in matched else -1,
+            "iou": round(matched[i].iou, 4) if i in matched else 0.0,
+        }
+        for i in kept
+    ]
+    ground_truth = [
+        {"class_index": g.class_index, "x": g.x, "y": g.y, "w": g.w, "h": g.h, "matched": j in hit}
+        for j, g in enumerate(truth)
+    ]
+    return FramePrediction(
+        run=run,
+        frame_id=frame_id,
+        boxes=boxes,
+        ground_truth=ground_truth,
+        inference_ms=round(inference_ms, 4),
+        true_positives=summary.true_positives,
+        false_positives=summary.false_positives,
+        misses=summary.misses,
+        min_iou=summary.min_iou,
+        error_count=summary.false_positives + summary.misses,
+    )
