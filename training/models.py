@@ -15,6 +15,7 @@ class TrainingJob(Job):
         SCRATCH = "scratch", "From scratch (model YAML)"
         MODEL = "model", "A model trained in this app"
         UPLOAD = "upload", "An uploaded .pt checkpoint"
+        OFFICIAL = "official", "Official weights installed on the workers"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_jobs")
     dataset_version = models.ForeignKey(
@@ -28,12 +29,24 @@ class TrainingJob(Job):
         "TrainedModel", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     start_checkpoint = models.FileField(max_length=500, blank=True)  # uploaded .pt
+    start_checkpoint_name = models.CharField(max_length=255, blank=True)  # display text only
+    # Official weights named by file (e.g. "yolo11n.pt") that an administrator placed in the
+    # workers' Ultralytics weights folder; nothing is ever downloaded.
+    start_weights_name = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=120, blank=True)  # given to the registered model
     hyperparameters = models.JSONField(default=dict)  # epochs, imgsz, batch, lr0, ...
     epochs_total = models.PositiveIntegerField(default=0)
+    # When it was (last) handed to the queue: a retry queues again behind newer jobs.
+    queued_at = models.DateTimeField(null=True, blank=True, db_index=True)
     epochs_done = models.PositiveIntegerField(default=0)
     device = models.CharField(max_length=32, blank=True)  # as resolved on the worker
     # Last checkpoint kept in storage so a retry on any worker can resume.
     checkpoint = models.FileField(max_length=500, blank=True)
+    # best.pt so far (highest validation mAP50-95): a resumed run starts from it, since
+    # Ultralytics only rewrites best.pt when a later epoch beats the checkpoint's best.
+    best_checkpoint = models.FileField(max_length=500, blank=True)
+    eta_s = models.FloatField(null=True, blank=True)  # estimate while running
+    training_time_s = models.FloatField(default=0.0)  # summed over attempts
     log_tail = models.TextField(blank=True)
 
     class Meta:
@@ -78,11 +91,19 @@ class TrainedModel(models.Model):
     dataset_version = models.ForeignKey(
         DatasetVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    start_weights = models.CharField(max_length=300, blank=True)  # how training started
+    hyperparameters = models.JSONField(default=dict)
+    # Registered from a cancelled or timed-out job: the best weights before it stopped.
+    partial = models.BooleanField(default=False)
+    stopped = models.CharField(max_length=16, blank=True)  # completed|early_stopping|cancelled...
+    epochs_trained = models.PositiveIntegerField(default=0)
+    device = models.CharField(max_length=64, blank=True)  # as trained on, e.g. "cpu (CPU)"
     weights = models.FileField(max_length=500)  # .pt
     weights_sha256 = models.CharField(max_length=64)
     weights_size = models.BigIntegerField(default=0)
     onnx = models.FileField(max_length=500, blank=True)
     onnx_sha256 = models.CharField(max_length=64, blank=True)
+    onnx_size = models.BigIntegerField(default=0)
     imgsz = models.PositiveIntegerField(default=640)
     class_names = models.JSONField(default=list)
     parameters = models.BigIntegerField(null=True)

@@ -1,11 +1,210 @@
-from django.shortcuts import render
+"""Training pages: jobs and models of a project, the new-training form, a job (live), a model."""
 
-from labeling.access import project_page
-from labeling.models import Role
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
+
+from labeling.access import can_write, project_page
+from labeling.models import DatasetVersion, Frame, Role
+from labeling.selectors import has_role
+from labeling.uploads import LimitedUploadHandler, UploadTooLarge
+from webapp.jobs import BrokerUnavailable
+
+from . import services
+from .forms import TrainingForm
+from .model_card import card_markdown
+from .models import TrainedModel
+from .presets import PRESETS
+from .selectors import (
+    epoch_series,
+    trained_model_for_user,
+    trained_models_of_project,
+    training_job_for_user,
+    training_jobs_of_project,
+    training_queue_positions,
+)
+from .services import MAX_CHECKPOINT_BYTES, IncomingCheckpoint
 
 
 @project_page(Role.VIEWER)
 def training_list(request, project):
-    """Placeholder until training jobs land."""
-    return render(request, "webapp/coming_soon.html",
-                  {"project": project, "nav": "train", "what": "Training"})
+    jobs = list(training_jobs_of_project(project=project)[:200])
+    positions = training_queue_positions(jobs)
+    for job in jobs:
+        job.queue_ahead = positions.get(job.pk)
+    return render(
+        request,
+        "training/training_list.html",
+        {
+            "project": project,
+            "nav": "train",
+            "jobs": jobs,
+            "models": trained_models_of_project(project=project),
+            "can_write": can_write(request),
+            "presets": PRESETS,
+        },
+    )
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@csrf_exempt  # the CSRF check happens below, after the upload handler is in place
+@project_page(Role.ANNOTATOR)
+def training_new(request, project):
+    if request.method == "POST":
+        # Before the body is read: a size limit enforced while the checkpoint streams in.
+        request.upload_handlers = [LimitedUploadHandler(request, max_bytes=MAX_CHECKPOINT_BYTES)]
+    return _training_new(request, project)
+
+
+@csrf_protect
+def _training_new(request, project):
+    status = 200
+    try:
+        form = TrainingForm(request.POST or None, request.FILES or None, project=project)
+    except UploadTooLarge as exc:
+        form = TrainingForm(project=project)
+        form.add_error("checkpoint", str(exc.detail["file"][0]))
+        status = 413
+    if request.method == "POST" and status == 200 and form.is_valid():
+        data = form.cleaned_data
+        version = (
+            DatasetVersion.objects.filter(project=project, pk=data["dataset_version"]).first()
+            if data["dataset_version"]
+            else None
+        )
+        start_model = (
+            TrainedModel.objects.filter(project=project, pk=data["start_model"]).first()
+            if data["start_model"]
+            else None
+        )
+        upload = data.get("checkpoint")
+        checkpoint = None
+        if upload is not None and hasattr(upload, "temporary_file_path"):
+            checkpoint = IncomingCheckpoint(
+                path=Path(upload.temporary_file_path()), name=upload.name, size=upload.size
+            )
+        try:
+            job = services.training_job_create(
+                project=project,
+                created_by=request.user,
+                preset=data["preset"],
+                hyperparameters=form.hyperparameters(),
+                dataset_version=version,
+                start_from=data["start_from"],
+                start_model=start_model,
+                checkpoint=checkpoint,
+                start_weights_name=data["start_weights_name"],
+                name=data["name"],
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+            status = 400
+        except BrokerUnavailable as exc:
+            form.add_error(None, str(exc))
+            status = 503
+        else:
+            messages.success(request, f"Training job #{job.pk} queued.")
+            return redirect("training-job-detail", job.pk)
+    elif request.method == "POST" and status == 200:
+        status = 400
+    labeled = project.frames.exclude(status=Frame.Status.UNLABELED).count()
+    return render(
+        request,
+        "training/training_new.html",
+        {
+            "project": project,
+            "nav": "train",
+            "form": form,
+            "hp_fields": [
+                form[name]
+                for name in (
+                    "epochs",
+                    "imgsz",
+                    "batch",
+                    "patience",
+                    "lr0",
+                    "momentum",
+                    "weight_decay",
+                    "seed",
+                )
+            ],
+            "presets": PRESETS.values(),
+            "preset_defaults": TrainingForm.preset_defaults_json(),
+            "labeled_frames": labeled,
+        },
+        status=status,
+    )
+
+
+@login_required
+def training_job_detail(request, job_id: int):
+    job = training_job_for_user(user=request.user, job_id=job_id)
+    project = job.project
+    return render(
+        request,
+        "training/job_detail.html",
+        {
+            "project": project,
+            "nav": "train",
+            "job": job,
+            "preset": PRESETS.get(job.preset),
+            "epochs": epoch_series(job=job),
+            "queue_ahead": training_queue_positions([job]).get(job.pk),
+            "can_write": has_role(user=request.user, project=project, role=Role.ANNOTATOR),
+            "model": getattr(job, "model", None),
+        },
+    )
+
+
+@login_required
+@require_POST
+def training_job_cancel(request, job_id: int):
+    job = training_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
+    try:
+        services.training_job_cancel(job=job)
+        messages.info(request, "Cancel requested: training stops after the current batch.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("training-job-detail", job.pk)
+
+
+@login_required
+@require_POST
+def training_job_retry(request, job_id: int):
+    job = training_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
+    try:
+        services.training_job_retry(job=job)
+        messages.success(request, "Queued again.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except BrokerUnavailable as exc:
+        messages.error(request, str(exc))
+    return redirect("training-job-detail", job.pk)
+
+
+@login_required
+def trained_model_detail(request, model_id: int):
+    model = trained_model_for_user(user=request.user, model_id=model_id)
+    return render(
+        request,
+        "training/model_detail.html",
+        {
+            "project": model.project,
+            "nav": "train",
+            "model": model,
+            "preset": PRESETS.get(model.preset),
+            "card_md": card_markdown(model.card, model_id=model.pk),
+            "hyperparameters": sorted((model.hyperparameters or {}).items()),
+        },
+    )

@@ -1,0 +1,67 @@
+"""In real Chromium with a real worker: start a training from the form, watch the job page
+update live (progress, curves, log), open the registered model."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import login, screenshot
+from tests.training.helpers import make_frames
+from training.models import TrainedModel, TrainingJob
+
+pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.slow]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_start_a_training_and_follow_it_live(page, celery_worker, project, owner):
+    make_frames(project)
+    login(page, owner)
+    page.goto(f"/projects/{project.pk}/training/")
+    page.click("#new-training")
+    page.wait_for_selector("#training-form")
+    # Picking a preset fills in its defaults; a field changed by hand is kept.
+    page.check("#preset-yolov3")
+    assert page.input_value("#id_batch") == "8"
+    page.check("#preset-yolo11n")
+    assert page.input_value("#id_imgsz") == "640"
+    page.fill("#id_epochs", "3")
+    page.fill("#id_imgsz", "64")
+    page.fill("#id_batch", "4")
+    page.select_option("#id_device", "cpu")
+    page.uncheck("#id_augment")
+    page.fill("#id_name", "Browser run")
+    screenshot(page, "training-new")
+
+    page.click("#start-training")
+    page.wait_for_url("**/training/jobs/*/")
+    job = TrainingJob.objects.get()
+    assert job.hyperparameters["epochs"] == 3 and job.hyperparameters["augment"] is False
+
+    # The page follows the job by polling: the epoch counter and the table move on their own.
+    # (Locators, not wait_for_function: the CSP forbids the eval it uses.)
+    page.wait_for_selector("#epoch-table tbody tr:nth-child(2)", timeout=300_000)
+    assert int(page.inner_text("#job-epochs")) >= 2
+    assert page.locator("#job-log").inner_text().count("epoch ") >= 2
+    screenshot(page, "training-job-running")
+
+    page.wait_for_selector("#job-status[data-status=succeeded]", timeout=300_000)
+    page.wait_for_selector("#model-link:not([hidden])")
+    width = page.eval_on_selector("#job-progress", "el => el.style.width")
+    assert width == "100%"
+    assert page.locator("#cancel-form").is_hidden()
+    screenshot(page, "training-job-done")
+
+    page.click("#model-link")
+    model = TrainedModel.objects.get(job=job)
+    page.wait_for_url(f"**/training/models/{model.pk}/")
+    assert page.locator("#download-pt").inner_text().count(model.weights_sha256) == 1
+    assert page.locator("#download-onnx").is_visible()
+    assert "Model card: Browser run" in page.locator("#model-card").inner_text()
+    screenshot(page, "training-model")
+
+    page.goto(f"/projects/{project.pk}/training/")
+    page.wait_for_selector("#trained-models")
+    assert page.locator("#training-jobs [data-field=status]").inner_text() == "Succeeded"
+    screenshot(page, "training-list")
+    assert not page.js_errors, page.js_errors

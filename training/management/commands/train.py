@@ -1,0 +1,131 @@
+"""Queue a training job from the command line, and optionally follow it to the end.
+
+    python manage.py train --project "Open field" --preset tiny --epochs 150 --wait
+
+Without ``--dataset-version`` a new version is made from the current labels. With ``--wait``
+it prints one line per epoch and, as its last line, the final metrics as JSON; the exit
+status is 0 only if the job succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from labeling.models import DatasetVersion, Project
+from training import services
+from training.models import TrainingJob
+from training.presets import PRESETS
+from webapp.jobs import BrokerUnavailable
+from webapp.models import TERMINAL_STATUSES, JobStatus
+
+
+class Command(BaseCommand):
+    help = "Queue a training job for a project (and with --wait, follow it to the end)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True, help="Project name")
+        parser.add_argument(
+            "--preset",
+            required=True,
+            choices=[*services.PRESET_ALIASES, *PRESETS],
+            help="tiny = YOLOv3-tiny, full = YOLOv3 (the seed paper's two models), or a preset",
+        )
+        parser.add_argument("--epochs", type=int)
+        parser.add_argument("--imgsz", type=int)
+        parser.add_argument("--batch", type=int)
+        parser.add_argument("--device", help="auto, cpu or a GPU index such as 0")
+        parser.add_argument("--dataset-version", type=int, help="Id of a dataset version")
+        parser.add_argument("--name", default="")
+        parser.add_argument("--wait", action="store_true", help="Follow the job until it ends")
+        parser.add_argument("--poll", type=float, default=2.0, help=argparse_hidden())
+
+    def handle(self, *args, **options):
+        project = Project.objects.filter(name=options["project"]).first()
+        if project is None:
+            raise CommandError(f"No project named “{options['project']}”.")
+        version = None
+        if options["dataset_version"] is not None:
+            version = DatasetVersion.objects.filter(
+                project=project, pk=options["dataset_version"]
+            ).first()
+            if version is None:
+                raise CommandError(
+                    f"Project “{project}” has no dataset version {options['dataset_version']}."
+                )
+        hyperparameters = {
+            key: options[key]
+            for key in ("epochs", "imgsz", "batch", "device")
+            if options[key] is not None
+        }
+        try:
+            job = services.training_job_create(
+                project=project,
+                created_by=None,
+                preset=options["preset"],
+                hyperparameters=hyperparameters,
+                dataset_version=version,
+                name=options["name"],
+            )
+        except ValidationError as exc:
+            raise CommandError(_messages(exc)) from None
+        except BrokerUnavailable as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"Queued training job {job.pk}: {job.preset}, {job.epochs_total} epochs, "
+            f"dataset version {job.dataset_version_id} “{job.dataset_version.name}”"
+        )
+        if not options["wait"]:
+            return
+        self._follow(job, poll=max(0.2, options["poll"]))
+
+    def _follow(self, job: TrainingJob, *, poll: float) -> None:
+        reported = 0
+        try:
+            while True:
+                job.refresh_from_db()
+                for metric in job.epoch_metrics.filter(epoch__gt=reported).order_by("epoch"):
+                    self.stdout.write(
+                        f"epoch {metric.epoch}/{job.epochs_total}  "
+                        f"mAP50 {_fmt(metric.map50)}  mAP50-95 {_fmt(metric.map50_95)}  "
+                        f"box {_fmt(metric.box_loss)}  {_fmt(metric.epoch_time_s, 1)} s"
+                    )
+                    reported = metric.epoch
+                if job.status in TERMINAL_STATUSES:
+                    break
+                time.sleep(poll)
+        except KeyboardInterrupt:
+            raise CommandError(f"Stopped following; job {job.pk} goes on.") from None
+        model = getattr(job, "model", None)
+        summary = {
+            "job": job.pk,
+            "status": job.status,
+            "epochs": job.epochs_done,
+            "model": model.pk if model else None,
+            "metrics": model.metrics if model else {},
+            "training_time_s": job.training_time_s,
+        }
+        if job.error:
+            summary["error"] = job.error.splitlines()[0]
+        self.stdout.write(json.dumps(summary))
+        if job.status != JobStatus.SUCCEEDED:
+            raise CommandError(f"Training job {job.pk} ended {job.get_status_display().lower()}.")
+
+
+def argparse_hidden():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _messages(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return " ".join(exc.messages)

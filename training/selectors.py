@@ -1,0 +1,98 @@
+"""Reads shared by the training pages, the API and the ``train`` command.
+
+Every lookup by id goes through the user's projects: a job or model of a project the user is
+not a member of is a 404, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from labeling.models import Project, Role
+from labeling.selectors import has_role, projects_visible_to
+from webapp.models import JobStatus
+
+from .models import TrainedModel, TrainingJob
+
+
+def _check_role(*, user, project: Project, role: str) -> None:
+    if not has_role(user=user, project=project, role=role):
+        raise PermissionDenied(f"This needs the {Role(role).label.lower()} role in the project.")
+
+
+def training_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -> TrainingJob:
+    """The job if ``user`` holds at least ``role`` in its project (404 / 403 otherwise)."""
+    try:
+        job = (
+            TrainingJob.objects.select_related(
+                "project", "dataset_version", "start_model", "created_by", "model"
+            )
+            .filter(project__in=projects_visible_to(user))
+            .get(pk=int(job_id))
+        )
+    except (TrainingJob.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such training job.") from None
+    _check_role(user=user, project=job.project, role=role)
+    return job
+
+
+def trained_model_for_user(*, user, model_id: int | str, role: str = Role.VIEWER) -> TrainedModel:
+    """The registered model if ``user`` holds at least ``role`` in its project."""
+    try:
+        model = (
+            TrainedModel.objects.select_related("project", "dataset_version", "job")
+            .filter(project__in=projects_visible_to(user))
+            .get(pk=int(model_id))
+        )
+    except (TrainedModel.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such model.") from None
+    _check_role(user=user, project=model.project, role=role)
+    return model
+
+
+def training_jobs_of_project(*, project: Project) -> QuerySet[TrainingJob]:
+    return TrainingJob.objects.filter(project=project).select_related(
+        "dataset_version", "created_by", "model"
+    )
+
+
+def trained_models_of_project(*, project: Project) -> QuerySet[TrainedModel]:
+    return TrainedModel.objects.filter(project=project).select_related("dataset_version", "job")
+
+
+def training_queue_positions(jobs: Iterable[TrainingJob]) -> dict[int, int]:
+    """``{job id: queued jobs ahead of it}`` for the queued jobs among ``jobs``.
+
+    Counts queued training jobs of every project (they share the GPU workers) that were
+    queued before; one query whatever the number of jobs.
+    """
+    wanted = {job.pk for job in jobs if job.status == JobStatus.QUEUED}
+    if not wanted:
+        return {}
+    order = TrainingJob.objects.filter(status=JobStatus.QUEUED).order_by("queued_at", "pk")
+    positions: dict[int, int] = {}
+    for ahead, job_id in enumerate(order.values_list("pk", flat=True)):
+        if job_id in wanted:
+            positions[job_id] = ahead
+    return positions
+
+
+def epoch_series(*, job: TrainingJob) -> list[dict]:
+    """Per-epoch figures for the curves, oldest first."""
+    return list(
+        job.epoch_metrics.order_by("epoch").values(
+            "epoch",
+            "box_loss",
+            "cls_loss",
+            "dfl_loss",
+            "precision",
+            "recall",
+            "map50",
+            "map50_95",
+            "epoch_time_s",
+        )
+    )
