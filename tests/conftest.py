@@ -157,6 +157,22 @@ def _wait_for_ping(queue: str, worker: WorkerProcess, timeout: float = 90.0) -> 
     raise RuntimeError(f"celery worker did not answer on {queue!r}:\n{worker.log()[-4000:]}")
 
 
+@pytest.fixture
+def broker_down(monkeypatch):
+    """Publishing goes to a Redis that is not there (a real connection failure).
+
+    Fresh, empty connection pools are swapped in; undoing the patches puts the working
+    pools back untouched (closing them would break later tests' publishing).
+    """
+    from webapp.celery import app
+
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")  # nothing listens
+    yield
+    monkeypatch.undo()
+
+
 @pytest.fixture(scope="session")
 def start_worker(broker, django_db_setup, django_db_blocker, tmp_path_factory):
     """``start_worker(queues=("default", "gpu"), env={...})`` starts a worker process that

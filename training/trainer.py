@@ -187,6 +187,7 @@ def configure_offline(var_dir: Path) -> OfflineConfig:
         ul_utils.LOGGER.setLevel(logging.WARNING)
         _install_fonts(Path(ul_checks.USER_CONFIG_DIR))
         _block_downloads(ul_downloads, ul_data_utils)
+        _restore_pillow_open()
         _config = config
         return config
 
@@ -236,6 +237,22 @@ def _block_downloads(ul_downloads: Any, ul_data_utils: Any) -> None:
     ul_downloads.get_github_assets = refuse_assets
     ul_downloads.is_url = is_url_offline
     ul_data_utils.safe_download = refuse_download  # imported by name there
+
+
+def _restore_pillow_open() -> None:
+    """Undo Ultralytics' wrapper around ``PIL.Image.open``.
+
+    On the first file Pillow cannot identify, the wrapper runs ``check_requirements("pi-heif")``
+    (a pip install, or a ModuleNotFoundError offline) and retries. Every process that trains
+    or evaluates also opens uploaded images, and an unreadable upload must stay a plain
+    ``UnidentifiedImageError``; HEIC input is not supported anyway.
+    """
+    import ultralytics.utils.patches as ul_patches
+    from PIL import Image
+
+    original = getattr(ul_patches, "_image_open", None)
+    if callable(original):
+        Image.open = original
 
 
 def _require_offline() -> OfflineConfig:

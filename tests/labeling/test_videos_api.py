@@ -626,13 +626,10 @@ def test_an_image_set_cannot_be_sampled(api_client_for, owner, project):
 
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_sampling_answers_503_and_keeps_no_job(
-    api_client_for, owner, project, monkeypatch
+    api_client_for, owner, project, request
 ):
-    def refuse(*args, **kwargs):
-        raise OperationalError("Error 111 connecting to redis: Connection refused.")
-
-    monkeypatch.setattr(tasks.frame_sampling_run, "apply_async", refuse)
     video = _stored_video(project)
+    request.getfixturevalue("broker_down")
     response = api_client_for(owner).post(
         f"/api/videos/{video.pk}/sample/", {"strategy": "uniform", "n": 3}, format="json"
     )

@@ -389,3 +389,15 @@ def test_model_info_counts_parameters_and_gflops(offline, trained):
         assert info.parameters > 1_000_000 and info.gflops > 1.0
     with pytest.raises(ValueError, match="neither a file nor shipped"):
         trainer.model_info("yolo99z.yaml")
+
+
+def test_configure_offline_gives_pillow_its_own_open_back(offline, tmp_path):
+    """An unreadable upload stays UnidentifiedImageError in a process that imported Ultralytics
+    (its wrapper would try to pip-install pi-heif)."""
+    from PIL import Image, UnidentifiedImageError
+
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"not an image at all" * 10)
+    assert Image.open.__module__ == "PIL.Image"
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(junk)

@@ -200,17 +200,10 @@ def test_a_valid_uploaded_checkpoint_is_stored_and_sets_the_architecture(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_broker_down_is_a_503_and_leaves_no_row(project, owner, api_client_for, monkeypatch):
-    from webapp.celery import app
-
+def test_broker_down_is_a_503_and_leaves_no_row(project, owner, api_client_for, request):
     make_frames(project)
-    # Fresh connection pools to a broker that is not there; undoing the patches puts the
-    # working pools back untouched (closing them would break later tests' publishing).
-    monkeypatch.setattr(app, "_pool", None)
-    monkeypatch.setattr(app.amqp, "_producer_pool", None)
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")  # nothing listens
+    request.getfixturevalue("broker_down")
     response = _post_job(api_client_for(owner), project)
-    monkeypatch.undo()
     assert response.status_code == 503, response.content
     assert not TrainingJob.objects.exists()
     assert not DatasetVersion.objects.exists()  # the version made for it went too

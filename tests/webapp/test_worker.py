@@ -99,17 +99,16 @@ def test_cancel_of_a_queued_job_is_immediate_and_running_job_sees_it(project):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_dispatch_with_the_broker_down_deletes_the_row(project, settings):
-    from webapp.celery import app
-
+def test_dispatch_with_the_broker_down_deletes_the_row(project, broker_down):
     job = _sampling_job(project)
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    app.pool.force_close_all()
-    try:
-        with pytest.raises(jobs.BrokerUnavailable):
-            jobs.job_dispatch(job=job, task=tasks.ping_default)
-    finally:
-        app.conf.broker_url = original
-        app.pool.force_close_all()
+    with pytest.raises(jobs.BrokerUnavailable):
+        jobs.job_dispatch(job=job, task=tasks.ping_default)
     assert not FrameSamplingJob.objects.filter(pk=job.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publishing_works_again_after_a_broker_outage(celery_worker, broker_down, monkeypatch):
+    monkeypatch.undo()  # the broker is back
+    token = uuid.uuid4().hex
+    tasks.ping_default.apply_async(args=[token])
+    wait_for(lambda: WorkerPing.objects.filter(token=token).exists(), what="ping after outage")
