@@ -2,7 +2,7 @@
 writing a version in the YOLO layout for training.
 
 A version is created in one go: frames that are labeled (or reviewed) and have no split yet
-get one (``labeling.splits.assign_splits`` with the project's ratios, seed and
+get one (``labeling.split_services.frames_assign_splits``: the project's ratios, seed and
 "keep each video in one split" setting; frames that already have a split keep it), then the
 manifest (format: :class:`labeling.models.DatasetVersion`) is written to media storage and
 the row records its sha256 and counts. Later edits to frames never change a version.
@@ -27,37 +27,11 @@ from .formats import yolo
 from .formats.base import Dataset, DatasetImage
 from .formats.manifest import manifest_canonical_json, manifest_hash, manifest_to_dataset
 from .models import Box, DatasetVersion, Frame, Project
-from .splits import assign_splits
+from .split_services import frames_assign_splits
 
 LABELED_STATUSES = (Frame.Status.LABELED, Frame.Status.REVIEWED)
 # Splits a training run cannot do without: Ultralytics trains on one and validates on the other.
 REQUIRED_SPLITS = ("train", "val")
-
-
-def _assign_missing_splits(*, project: Project) -> None:
-    """Give every labeled frame without a split one; frames with a split keep it."""
-    rows = list(project.frames.values_list("id", "video_id", "split", "status"))
-    labeled = [(fid, vid, split) for fid, vid, split, status in rows if status in LABELED_STATUSES]
-    missing = [fid for fid, _, split in labeled if not split]
-    if not missing:
-        return
-    # Every frame that has a split (labeled or not) tells its video's split when videos are
-    # kept whole, so new frames of a video land where its other frames already are.
-    existing = {fid: split for fid, _, split, _ in rows if split}
-    if project.split_by_video:
-        items = {fid: vid for fid, vid, _ in labeled}
-        items.update({fid: vid for fid, vid, split, _ in rows if split})
-    else:
-        items = [fid for fid, _, _ in labeled]
-    splits = assign_splits(
-        items,
-        ratios=(project.split_train, project.split_val, project.split_test),
-        seed=project.split_seed,
-        by_group=project.split_by_video,
-        existing=existing,
-    )
-    frames = [Frame(pk=fid, split=splits[fid]) for fid in missing]
-    Frame.objects.bulk_update(frames, ["split"], batch_size=500)
 
 
 def _build_manifest(*, project: Project) -> dict:
@@ -123,7 +97,7 @@ def dataset_version_create(*, project: Project, name: str, created_by) -> Datase
                         "negatives) first."
                     }
                 )
-            _assign_missing_splits(project=project)
+            frames_assign_splits(project=project)
             manifest = _build_manifest(project=project)
             counts, box_count = _counts(manifest)
             empty = [split for split in REQUIRED_SPLITS if not counts[split]]

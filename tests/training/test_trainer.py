@@ -52,7 +52,10 @@ def network_attempts() -> Iterator[list[str]]:
 
 @pytest.fixture(scope="module")
 def offline(tmp_path_factory, network_attempts) -> trainer.OfflineConfig:
-    return trainer.configure_offline(tmp_path_factory.mktemp("var"))
+    # Ultralytics fixes its config directory at first import, so share the test run's var/
+    # with every other test that trains (a fresh temp dir only without Django).
+    var_dir = os.environ.get("MOUSETRACK_VAR_DIR") or tmp_path_factory.mktemp("var")
+    return trainer.configure_offline(Path(var_dir))
 
 
 def make_dataset(root: Path, names: list[str], seed: int = 0) -> Path:
