@@ -4,15 +4,16 @@ Pure module: no Django import. For labs that extracted frames themselves (DeepLa
 ``labeled-data/<video>/img0042.png`` folders, ffmpeg output, camera software exports).
 
 What a hostile archive cannot do here
-- Write outside the scratch folder: entries are written under generated names
-  (``000001.img``), never the archive's, and names that would escape anyway (``..``,
-  absolute, drive letters, backslashes, NUL, control and bidi characters such as the RTL
-  mark) are refused, as are symlinks, encrypted entries and duplicate names.
-- Exhaust disk or memory: the number of entries, each entry's and the total uncompressed
-  size, and compression ratios far beyond images' (zip bombs) are checked from the
-  archive's directory BEFORE anything is extracted; while extracting, the bytes really
-  inflated are counted, so a directory that lies about sizes is caught too. The entry
-  count is read from the end record before Python's zipfile parses the directory.
+- Anything the zip checks of :mod:`labeling.archives` stop (the one place they live): write
+  outside the scratch folder (names that would escape, absolute, drive letters,
+  backslashes, NUL, control and bidi characters such as the RTL mark; symlinks), hide
+  behind encryption or duplicate names (equal but for case, here), or exhaust disk or
+  memory (the entry count read from the end record before Python's zipfile parses the
+  directory; each entry's and the total uncompressed size and compression ratios far
+  beyond images' checked from the directory BEFORE anything is extracted; the bytes
+  really inflated counted while extracting). On top of that, entries are written under
+  generated names (``000001.img``), never the archive's, and only stored or deflated
+  entries are accepted.
 - Smuggle other files in as images: each file is decoded in full (Pillow, restricted to
   ``ALLOWED_IMAGE_FORMATS``, the decision made from the content, never the name), with
   limits on its dimensions checked before the pixels are decoded.
@@ -29,7 +30,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import stat
 import struct
 import tempfile
 import unicodedata
@@ -42,13 +42,14 @@ from pathlib import Path
 
 from PIL import Image
 
+from . import archives
+
 # Pillow's format names; a JPEG from a phone may come back as "MPO" (JPEG + extra views).
 ALLOWED_IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
-# Files that archivers and desktops add beside the images; skipped quietly.
-_JUNK = re.compile(r"(^|/)(__MACOSX/|\._[^/]*$|\.DS_Store$|Thumbs\.db$|desktop\.ini$)", re.I)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _MAX_PROBLEMS = 10
-_CHUNK = 1 << 20
+# Images' ratios are judged from 64 KiB (archives' default, 1 MiB, suits mixed datasets).
+_RATIO_MIN_BYTES = 64 * 1024
 
 
 class ImageSetError(Exception):
@@ -206,86 +207,32 @@ def _duplicate_problems(names: Sequence[str]) -> list[str]:
     return problems
 
 
-def _zip_entry_count(path: Path) -> tuple[int, int]:
-    """(entries, central directory bytes) from the end record, read without parsing the
-    directory, so a crafted count cannot make zipfile build millions of objects."""
-    size = path.stat().st_size
-    with path.open("rb") as fp:
-        tail_size = min(size, 22 + 65535)
-        fp.seek(size - tail_size)
-        tail = fp.read(tail_size)
-        at = tail.rfind(b"PK\x05\x06")
-        if at < 0 or len(tail) - at < 22:
-            raise ImageSetError(["not a zip archive"])
-        _, _, _, _, entries, cd_size, _, _ = struct.unpack("<4s4H2LH", tail[at : at + 22])
-        if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
-            # Zip64: the real numbers are in the zip64 end record, found via its locator.
-            locator = tail[at - 20 : at] if at >= 20 else b""
-            if len(locator) != 20 or locator[:4] != b"PK\x06\x07":
-                raise ImageSetError(["damaged zip64 archive"])
-            (record_at,) = struct.unpack("<Q", locator[8:16])
-            if record_at > size - 56:
-                raise ImageSetError(["damaged zip64 archive"])
-            fp.seek(record_at)
-            record = fp.read(56)
-            if record[:4] != b"PK\x06\x06":
-                raise ImageSetError(["damaged zip64 archive"])
-            entries, cd_size = struct.unpack("<QQ", record[32:48])
-    return entries, cd_size
+def _archive_limits(limits: ImageSetLimits) -> archives.ArchiveLimits:
+    return archives.ArchiveLimits(
+        max_entries=limits.max_entries,
+        max_total_bytes=limits.max_total_bytes,
+        max_ratio=limits.max_ratio,
+        max_entry_bytes=limits.max_entry_bytes,
+        ratio_min_bytes=_RATIO_MIN_BYTES,
+        methods=frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}),
+        # Names are only shown to people: two that read the same are one too many.
+        fold_case=True,
+    )
 
 
 def _read_zip(path: Path, directory: Path, limits: ImageSetLimits) -> ImageSet:
+    extracted = []
     try:
-        entries_claimed, cd_size = _zip_entry_count(path)
-    except OSError as exc:
-        raise ImageSetError([f"cannot read the archive ({exc.strerror})"]) from None
-    problems = _count_problems(entries_claimed, limits)
-    # No directory record is under 46 bytes; allow generous names and extras beyond that.
-    if not problems and cd_size > limits.max_entries * 2048:
-        problems = [f"the archive's directory is {cd_size:,} bytes, far too large"]
-    if problems:
-        raise ImageSetError(problems)
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise ImageSetError([f"not a readable zip archive ({exc})"]) from None
-    with archive:
-        infos = archive.infolist()
-        problems = _count_problems(len(infos), limits) if len(infos) > limits.max_entries else []
-        wanted: list[zipfile.ZipInfo] = []
-        skipped: list[str] = []
-        for info in infos:
-            problem = _entry_problem(info, limits)
-            if problem:
-                problems.append(problem)
-            elif info.is_dir():
-                continue
-            elif _JUNK.search(info.filename):
-                skipped.append(info.filename)
-            else:
-                wanted.append(info)
-        problems += _duplicate_problems([i.filename for i in wanted])
-        total = sum(i.file_size for i in wanted)
-        if total > limits.max_total_bytes:
-            problems.append(
-                f"{total:,} bytes uncompressed in all, more than {limits.max_total_bytes:,}"
-            )
-        packed = max(1, path.stat().st_size)
-        if total > _CHUNK and total / packed > limits.max_ratio:
-            problems.append(
-                f"the archive expands {total / packed:,.0f} times, more than images do "
-                "(a zip bomb?)"
-            )
-        if not wanted and not problems:
-            problems.append("no images in the archive")
-        if problems:
-            raise ImageSetError(problems)
-        # Only now is anything written.
-        extracted = []
-        for number, info in enumerate(wanted, start=1):
-            target = directory / f"{number:06d}.img"
-            _extract(archive, info, target)
-            extracted.append((info.filename, target, info.file_size))
+        with archives.open_checked_zip(path, _archive_limits(limits)) as archive:
+            if not archive.members:
+                raise ImageSetError(["no images in the archive"])
+            for number, info in enumerate(archive.members, start=1):
+                target = directory / f"{number:06d}.img"
+                size = archive.extract(info, target)
+                extracted.append((info.filename, target, size))
+            skipped = archive.skipped
+    except archives.ArchiveError as exc:
+        raise ImageSetError(exc.problems) from None
     entries, problems = _verify_all(extracted, limits)
     if problems:
         raise ImageSetError(problems)
@@ -294,51 +241,6 @@ def _read_zip(path: Path, directory: Path, limits: ImageSetLimits) -> ImageSet:
         skipped=tuple(sorted(skipped, key=natural_key)),
         directory=directory,
     )
-
-
-def _entry_problem(info: zipfile.ZipInfo, limits: ImageSetLimits) -> str | None:
-    # orig_filename: zipfile cuts ``filename`` at a NUL, hiding the trick.
-    name = info.orig_filename
-    problem = name_problem(name.rstrip("/") if info.is_dir() else name)
-    if problem:
-        return problem
-    shown = ascii(name)[1:-1][:120]
-    # Unix file type bits; many archivers leave them 0, which reads as a plain file.
-    kind = stat.S_IFMT(info.external_attr >> 16)
-    if kind == stat.S_IFLNK:
-        return f"“{shown}”: a symbolic link"
-    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-        return f"“{shown}”: not a regular file"
-    if info.is_dir():
-        return None
-    if info.flag_bits & 0x1:
-        return f"“{shown}”: encrypted"
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        return f"“{shown}”: unsupported compression method {info.compress_type}"
-    if info.file_size > limits.max_entry_bytes:
-        return f"“{shown}”: {info.file_size:,} bytes, more than {limits.max_entry_bytes:,}"
-    ratio = info.file_size / max(1, info.compress_size)
-    # Tiny entries are left to the total limits: a ratio means nothing for 300 bytes.
-    if info.file_size > 64 * 1024 and ratio > limits.max_ratio:
-        return f"“{shown}”: expands {ratio:,.0f} times, more than images do (a zip bomb?)"
-    return None
-
-
-def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
-    """Copy one entry, counting the bytes really inflated against its declared size."""
-    shown = ascii(info.filename)[1:-1][:120]
-    written = 0
-    try:
-        with archive.open(info) as source, target.open("xb") as sink:
-            while chunk := source.read(_CHUNK):
-                written += len(chunk)
-                if written > info.file_size:
-                    raise ImageSetError([f"“{shown}”: larger than the archive says"])
-                sink.write(chunk)
-    except ImageSetError:
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise ImageSetError([f"“{shown}”: cannot be extracted ({exc})"]) from None
 
 
 def _verify_all(

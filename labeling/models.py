@@ -151,7 +151,8 @@ class Frame(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="frames")
     video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="frames")
-    frame_index = models.PositiveIntegerField()  # decode order index in the source
+    # Index in display order among the frames shown, as OpenCV counts (not decode order).
+    frame_index = models.PositiveIntegerField()
     # Presentation timestamp from the container (not index/fps: that drifts on VFR files).
     timestamp_s = models.FloatField(default=0.0)
     image = models.ImageField(max_length=500)

@@ -500,6 +500,17 @@ def test_extract_zip_checks_everything_before_writing(tmp_path):
     assert list(dest.iterdir()) == []
 
 
+def test_extract_zip_refuses_lzma_entries_before_decompressing(tmp_path):
+    archive = tmp_path / "lzma.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_LZMA) as zf:
+        zf.writestr("labels/a.txt", "0 0.5 0.5 0.1 0.1\n" * 100)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(ValueError, match="compress"):
+        extract_zip(archive, dest, ArchiveLimits())
+    assert list(dest.iterdir()) == []
+
+
 def test_extract_zip_skips_os_litter_and_refuses_duplicates(tmp_path):
     assert is_junk("__MACOSX/a/._b.jpg") and is_junk("x/.DS_Store") and not is_junk("a/b.jpg")
     archive = write_zip(tmp_path / "ok.zip", {"a/b.txt": "1", "a/.DS_Store": "x"})

@@ -281,12 +281,6 @@ def test_the_worker_samples_the_open_field_video_every_1_5_s(
     assert video.frames.count() == 53
 
 
-@pytest.mark.xfail(
-    reason="labeling.video.sample_indices decodes a lone frame past the first GOP of the "
-    "open-field video as green garbage (decoding starts at the GOP's IDR without the first "
-    "one); reported to the owner of labeling/video.py",
-    strict=False,
-)
 @pytest.mark.django_db
 def test_a_frame_taken_alone_and_the_thumbnail_show_the_videos_pixels(project, openfield_video):
     reference = _decoded(openfield_video, 1000)

@@ -6,10 +6,12 @@ test can tell from the pixels which frame the sampler really decoded.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import cv2
@@ -17,7 +19,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from labeling import video
+from labeling import video, video_sandbox, video_worker
 from labeling.video import (
     SampledFrame,
     SampleProgress,
@@ -222,6 +224,35 @@ def test_rejects_the_lab_recording_cut_in_half(tmp_path: Path):
         probe_video(cut)
 
 
+def plain_decode(path: Path, indices: set[int]) -> dict[int, np.ndarray]:
+    """The frames at ``indices`` from one decode of every frame from the start (PyAV, no
+    skipping, no seeking): what players and OpenCV show."""
+    frames = {}
+    with av.open(str(path)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i in indices:
+                frames[i] = frame.to_ndarray(format="bgr24")
+            if len(frames) == len(indices):
+                break
+    return frames
+
+
+@needs_real
+def test_frames_taken_alone_past_the_first_gop_of_the_lab_recording_are_its_pixels():
+    # The recording's x264 (core 148) wrote its version in the first picture only, and the
+    # decoder needs it for every GOP: decoding from a later keyframe without having seen
+    # it gave green garbage. 233 is the video thumbnail (10%), 1500 a "take this frame".
+    alone = {i: list(sample_indices(REAL, [i])) for i in (233, 1500, 2329)}
+    picks = list(sample_kmeans(REAL, 4, scan_frames=40))
+    assert len(picks) == 4 and max(f.index for f in picks) > 182  # past the first GOP
+    reference = plain_decode(REAL, {*alone, *(f.index for f in picks)})
+    for i, frames in alone.items():
+        assert [f.index for f in frames] == [i]
+        assert np.array_equal(frames[0].image, reference[i]), f"frame {i}"
+    for frame in picks:
+        assert np.array_equal(frame.image, reference[frame.index]), f"frame {frame.index}"
+
+
 # --------------------------------------------------------------------------------------
 # Synthetic videos: what gets decoded is what was asked for
 
@@ -245,6 +276,113 @@ def test_h264_with_b_frames_and_short_gops_decodes_the_right_frames(h264_90: Pat
     picks = [3, 4, 9, 10, 11, 47, 88, 89]
     assert_frames_are(list(sample_indices(h264_90, picks)), picks)
     assert_frames_are(list(sample_uniform(h264_90, 4)), [0, 30, 59, 89])
+
+
+# Open GOPs: keyframes every 18 frames are I-pictures, not IDR, and the B-picture shown just
+# before each (17, 35, 53, 71) is decoded after it and refers to the GOP before.
+X264_OPEN_GOP = {
+    "x264-params": "keyint=18:min-keyint=18:scenecut=0:bframes=3:b-adapt=0:open-gop=1",
+    "preset": "veryfast",
+}
+
+
+@pytest.mark.parametrize("suffix", ["mp4", "mkv", "ts"])
+def test_open_gop_h264_frames_taken_alone_are_those_of_a_full_pass(tmp_path: Path, suffix: str):
+    path = write_av(
+        tmp_path / f"open.{suffix}", [coded_frame(i) for i in range(90)], options=X264_OPEN_GOP
+    )
+    # Their recovery-point SEI makes the I-pictures entry points: GOPs are still skipped.
+    assert len(video_worker._build_index(str(path), 1, strict=False).entry_pos) == 5
+    full = {f.index: f.image for f in sample_uniform(path, 90)}
+    for picks in ([17], [40], [35, 36, 60, 89]):
+        frames = list(sample_indices(path, picks))
+        assert_frames_are(frames, picks)
+        for frame in frames:
+            assert np.array_equal(frame.image, full[frame.index]), f"frame {frame.index}"
+
+
+def decode_in_process(
+    path: Path, index: video_worker._Index, i: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[np.ndarray, list[bool]]:
+    """Frame ``i`` decoded alone by the worker's code, run here (no child), and whether
+    each pass over the file jumped."""
+    passes: list[bool] = []
+    one_pass = video_worker._decode_pass
+
+    def counted(*args, jump: bool, **kwargs):
+        passes.append(jump)
+        return one_pass(*args, jump=jump, **kwargs)
+
+    monkeypatch.setattr(video_worker, "_decode_pass", counted)
+    got: dict[int, np.ndarray] = {}
+    pts = int(index.pts[i])
+    video_worker._decode(
+        str(path), 1, index, {pts}, lambda f, p: got.setdefault(p, f.to_ndarray(format="bgr24"))
+    )
+    return got[pts], passes
+
+
+def test_a_jump_to_a_picture_that_is_no_clean_start_decodes_again_from_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    path = write_av(
+        tmp_path / "open.mp4", [coded_frame(i) for i in range(90)], options=X264_OPEN_GOP
+    )
+    index = video_worker._build_index(str(path), 1, strict=False)
+    full = {f.index: f.image for f in sample_uniform(path, 90)}
+    target = int(np.searchsorted(index.pts, index.dec_pts[49]))  # in the GOP at 35
+
+    image, passes = decode_in_process(path, index, target, monkeypatch)
+    assert passes == [True] and np.array_equal(image, full[target])  # trusted: one pass
+
+    # An index that takes a P-picture (decoded 45th) for an entry point, as a file with
+    # wrong keyframe flags would: the jump is noticed and the frame still comes out right.
+    lying = dataclasses.replace(index, entry_pos=np.array([0, 17, 35, 45, 53, 71]))
+    image, passes = decode_in_process(path, lying, target, monkeypatch)
+    assert passes == [True, False] and np.array_equal(image, full[target])
+
+
+def sei(*messages: tuple[int, bytes]) -> bytes:
+    """An H.264 SEI NAL unit; payloads as written (a size counts no emulation bytes)."""
+    body = b"".join(
+        bytes([kind, len(payload.replace(b"\x00\x00\x03", b"\x00\x00"))]) + payload
+        for kind, payload in messages
+    )
+    return b"\x06" + body + b"\x80"
+
+
+def test_h264_entry_points_are_idr_or_exact_recovery_points():
+    idr, slice_ = b"\x65\x88\x84", b"\x41\x9a\x02"
+    # recovery_frame_cnt ue(v) first: "1" is 0, "011" is 2 (then the message's flags)
+    at_once, after_two = (6, b"\xc4"), (6, b"\x71")
+    user_data = (5, b"x264 - core 148\x00\x00\x03\x01")  # with an emulation byte
+    assert video_worker._h264_entry([sei(user_data), idr])
+    assert video_worker._h264_entry([sei(user_data, at_once), slice_])
+    assert not video_worker._h264_entry([sei(user_data), slice_])  # an I-slice alone
+    assert not video_worker._h264_entry([sei(after_two), slice_])  # gradual refresh
+    assert not video_worker._h264_entry([slice_, sei(at_once)])  # SEI after: not this one
+    # What the index calls, on a packet in Annex B form: broken headers are not trusted.
+    h264 = SimpleNamespace(codec=SimpleNamespace(canonical_name="h264"), extradata=None)
+    is_entry = video_worker._entry_point_test(h264)
+    assert is_entry(b"\x00\x00\x00\x01" + sei(user_data, at_once) + b"\x00\x00\x01" + slice_)
+    assert not is_entry(b"\x00\x00\x01\x06\xff\xff")
+    assert not is_entry(b"\x00\x00\x01\x06\x06\x01\x00\x80\x00\x00\x01" + slice_)
+
+
+def test_hevc_entry_points_are_irap_pictures():
+    prefix_sei, cra, idr, trail = b"\x4e\x01\x05", b"\x2a\x01", b"\x26\x01", b"\x02\x01"
+    assert video_worker._hevc_entry([prefix_sei, cra])
+    assert video_worker._hevc_entry([idr])
+    assert not video_worker._hevc_entry([prefix_sei, trail])
+
+
+def test_nal_units_are_split_by_length_prefix_or_start_code():
+    units = [b"\x67\x01", b"\x68", b"\x65\x00\x00\x03\x01"]
+    prefixed = b"".join(len(u).to_bytes(4, "big") + u for u in units)
+    assert list(video_worker._nal_units(prefixed, 4)) == units
+    annex_b = b"".join(b"\x00\x00\x00\x01" + u for u in units)
+    assert [u.rstrip(b"\x00") for u in video_worker._nal_units(annex_b, None)] == units
+    assert list(video_worker._nal_units(b"\x00\x00\x00\x09\x65", 4)) == []  # cut short
 
 
 def test_mjpeg_avi_uniform(tmp_path: Path):
@@ -447,9 +585,11 @@ def test_a_hanging_child_is_killed(monkeypatch: pytest.MonkeyPatch, mp4v_40: Pat
         started.append(real_popen(*args, **kwargs))
         return started[-1]
 
-    monkeypatch.setattr(video.subprocess, "Popen", popen)
+    monkeypatch.setattr(video_sandbox.subprocess, "Popen", popen)
     monkeypatch.setattr(
-        video, "_worker_command", lambda: [sys.executable, "-c", "import time; time.sleep(60)"]
+        video_sandbox,
+        "_worker_command",
+        lambda: [sys.executable, "-c", "import time; time.sleep(60)"],
     )
     with pytest.raises(VideoProbeError, match="took longer"):
         probe_video(mp4v_40, timeout_s=0.5)
@@ -458,7 +598,7 @@ def test_a_hanging_child_is_killed(monkeypatch: pytest.MonkeyPatch, mp4v_40: Pat
 
 def test_a_crashing_decoder_is_a_probe_error(monkeypatch: pytest.MonkeyPatch, mp4v_40: Path):
     crash = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
-    monkeypatch.setattr(video, "_worker_command", lambda: [sys.executable, "-c", crash])
+    monkeypatch.setattr(video_sandbox, "_worker_command", lambda: [sys.executable, "-c", crash])
     with pytest.raises(VideoProbeError, match="crashed"):
         probe_video(mp4v_40)
 
@@ -481,7 +621,7 @@ def test_closing_the_generator_stops_the_decoder(monkeypatch: pytest.MonkeyPatch
         started.append(real_popen(*args, **kwargs))
         return started[-1]
 
-    monkeypatch.setattr(video.subprocess, "Popen", popen)
+    monkeypatch.setattr(video_sandbox.subprocess, "Popen", popen)
     frames = sample_uniform(mp4v_40, 40)
     first = next(frames)
     assert first.index == 0
