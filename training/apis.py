@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, HttpResponseNotModified
@@ -69,24 +65,6 @@ class PresetListApi(APIView):
         return Response(PresetOutput(presets, many=True).data)
 
 
-@contextmanager
-def _incoming(upload):
-    """The uploaded file as a local path (streamed uploads already are one)."""
-    if upload is None:
-        yield None
-        return
-    if hasattr(upload, "temporary_file_path"):
-        yield IncomingCheckpoint(
-            path=Path(upload.temporary_file_path()), name=upload.name, size=upload.size
-        )
-        return
-    with tempfile.NamedTemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR, suffix=".pt") as tmp:
-        for chunk in upload.chunks():
-            tmp.write(chunk)
-        tmp.flush()
-        yield IncomingCheckpoint(path=Path(tmp.name), name=upload.name, size=upload.size)
-
-
 class TrainingJobListApi(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
@@ -139,19 +117,18 @@ class TrainingJobListApi(APIView):
             ).first()
             if start_model is None:
                 raise ValidationError({"start_model": "No such model in this project."})
-        with _incoming(data["checkpoint"]) as checkpoint:
-            job = services.training_job_create(
-                project=project,
-                created_by=request.user,
-                preset=data["preset"],
-                hyperparameters=payload.hyperparameters(),
-                dataset_version=version,
-                start_from=data["start_from"],
-                start_model=start_model,
-                checkpoint=checkpoint,
-                start_weights_name=data["start_weights_name"],
-                name=data["name"],
-            )
+        job = services.training_job_create(
+            project=project,
+            created_by=request.user,
+            preset=data["preset"],
+            hyperparameters=payload.hyperparameters(),
+            dataset_version=version,
+            start_from=data["start_from"],
+            start_model=start_model,
+            checkpoint=IncomingCheckpoint.from_upload(data["checkpoint"]),
+            start_weights_name=data["start_weights_name"],
+            name=data["name"],
+        )
         context = {"queue_positions": training_queue_positions([job])}
         return Response(
             TrainingJobOutput(job, context=context).data, status=status.HTTP_201_CREATED
@@ -242,7 +219,7 @@ class TrainedModelDownloadApi(APIView):
         if fmt not in ("pt", "onnx"):
             raise ValidationError({"format": "Choose pt or onnx."})
         # A model row exists only once its files are completely stored and hashed: it is
-        # created in the transaction that finishes its job (training.services._register).
+        # created in the transaction that finishes its job (training.registry).
         name, sha256 = (
             (model.weights.name, model.weights_sha256)
             if fmt == "pt"

@@ -6,9 +6,9 @@ from celery import shared_task
 
 from webapp.celery import QUEUE_GPU, queue_task_options
 
-from . import services
+from .execution import training_job_execute
 
 
 @shared_task(name="training.tasks.training_job_run", **queue_task_options(QUEUE_GPU))
 def training_job_run(job_id: int) -> None:
-    services.training_job_execute(job_id=job_id)
+    training_job_execute(job_id=job_id)

@@ -511,6 +511,10 @@ def train(
             "epochs": hyperparameters.epochs,
             "imgsz": hyperparameters.imgsz,
             "batch": hyperparameters.batch,
+            # No gradient accumulation up to Ultralytics' nominal batch of 64: a lab's dataset
+            # is tens to hundreds of frames, and accumulating would leave a handful of
+            # optimizer steps per run. Each step sees the batch the user chose.
+            "nbs": hyperparameters.batch,
             "optimizer": "SGD",  # 'auto' would override lr0 and momentum
             "lr0": hyperparameters.lr0,
             "momentum": hyperparameters.momentum,

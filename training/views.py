@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -88,12 +86,6 @@ def _training_new(request, project):
             if data["start_model"]
             else None
         )
-        upload = data.get("checkpoint")
-        checkpoint = None
-        if upload is not None and hasattr(upload, "temporary_file_path"):
-            checkpoint = IncomingCheckpoint(
-                path=Path(upload.temporary_file_path()), name=upload.name, size=upload.size
-            )
         try:
             job = services.training_job_create(
                 project=project,
@@ -103,7 +95,7 @@ def _training_new(request, project):
                 dataset_version=version,
                 start_from=data["start_from"],
                 start_model=start_model,
-                checkpoint=checkpoint,
+                checkpoint=IncomingCheckpoint.from_upload(data.get("checkpoint")),
                 start_weights_name=data["start_weights_name"],
                 name=data["name"],
             )

@@ -1,4 +1,4 @@
-"""Every successful training job ends with an evaluation (the hook in training.services)."""
+"""Every successful training job ends with an evaluation (the hook in training.execution)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from evaluation import services as evaluation_services
 from evaluation.models import EvaluationRun
 from labeling.dataset_versions import dataset_version_create
 from tests.training.helpers import make_frames, record_dispatch
-from training import services as training_services
+from training.execution import training_job_execute
 from training.models import TrainedModel, TrainingJob
 from training.presets import Hyperparameters
 from webapp.models import JobStatus
@@ -39,7 +39,7 @@ def test_a_finished_training_job_queues_its_evaluation(project, owner, monkeypat
         created_by=owner,
         queued_at=timezone.now(),
     )
-    training_services.training_job_execute(job_id=job.pk)
+    training_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.log_tail
 
