@@ -10,12 +10,10 @@ it, runs the model over the split's frames, scores the detections with
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import math
 import re
-import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -29,6 +27,7 @@ from django.db import transaction
 
 from labeling.models import DatasetVersion, Frame
 from training.models import TrainedModel
+from training.trainer import release_memory
 from webapp.jobs import (
     BrokerUnavailable,
     JobCancelled,
@@ -233,15 +232,7 @@ def evaluation_run_execute(*, run_id: int) -> None:
     else:
         _finish(run, status=JobStatus.SUCCEEDED, message=message)
     finally:
-        _release_memory()
-
-
-def _release_memory() -> None:
-    """Give the GPU memory of the detector back before the worker's next job."""
-    gc.collect()
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
+        release_memory()
 
 
 def _finish(run: EvaluationRun, **kwargs: Any) -> None:

@@ -151,13 +151,6 @@ def project_split_settings(request, project):
 
 
 @project_page(Role.VIEWER)
-def video_list(request, project):
-    """Placeholder until the videos pages land."""
-    return render(request, "webapp/coming_soon.html",
-                  {"project": project, "nav": "videos", "what": "Videos"})
-
-
-@project_page(Role.VIEWER)
 def label_editor(request, project):
     """The labeling editor: the page is a shell, editor.js talks to the annotation API."""
     def url_template(name: str) -> str:

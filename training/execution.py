@@ -24,12 +24,9 @@ How a run survives trouble:
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import shutil
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -52,6 +49,7 @@ from .joblog import error_text, log_lines_with
 from .models import EpochMetric, TrainingJob
 from .presets import Hyperparameters
 from .registry import trained_model_register
+from .trainer import release_memory
 
 log = logging.getLogger(__name__)
 
@@ -120,15 +118,6 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{round(seconds / 60)} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def _release_memory() -> None:
-    """Free what a finished or interrupted run left on the GPU for the next job."""
-    gc.collect()
-    with contextlib.suppress(Exception):
-        torch = sys.modules.get("torch")
-        if torch is not None and torch.cuda.is_available():
-            torch.cuda.empty_cache()
 
 
 class _Heartbeat:
@@ -343,7 +332,7 @@ class _Run:
             self._end(JobStatus.FAILED, "Training failed", error=error_text(exc))
         finally:
             self.heartbeat = None
-            _release_memory()
+            release_memory()
             shutil.rmtree(self.work, ignore_errors=True)
 
     def _end(self, status: str, message: str, *, error: str = "") -> None:

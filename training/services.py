@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from labeling.dataset_versions import dataset_version_create
@@ -203,8 +204,15 @@ def training_job_create(
     except BrokerUnavailable:
         delete_quietly(stored_checkpoint)
         if made_version is not None:
-            delete_quietly(made_version.manifest.name)
-            made_version.delete()
+            # Row first: if another job picked this version meanwhile, it stays, manifest
+            # and all. (Splits it gave to unsplit frames stay too: they are stable anyway.)
+            manifest = made_version.manifest.name
+            try:
+                made_version.delete()
+            except ProtectedError:
+                pass
+            else:
+                delete_quietly(manifest)
         raise
     return job
 

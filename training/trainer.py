@@ -255,6 +255,17 @@ def _restore_pillow_open() -> None:
         Image.open = original
 
 
+def release_memory() -> None:
+    """Free what a finished or interrupted run left on the GPU before the worker's next job."""
+    import gc
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    with contextlib.suppress(Exception):
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
 def _require_offline() -> OfflineConfig:
     if _config is None:
         raise RuntimeError(
