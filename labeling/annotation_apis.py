@@ -136,11 +136,17 @@ class AnnotationPutInput(serializers.Serializer):
     boxes = BoxSerializer(many=True, max_length=MAX_BOXES_PER_FRAME)
     is_negative = StrictBooleanField(required=False, default=False)
     status = serializers.ChoiceField(
-        choices=Frame.Status.choices, required=False, allow_null=True, default=None,
+        choices=Frame.Status.choices,
+        required=False,
+        allow_null=True,
+        default=None,
         help_text="Omitted: labeled if there are boxes or is_negative, else unlabeled.",
     )
     request_id = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=64,
         validators=[RegexValidator(r"^[A-Za-z0-9._:-]*$", "Letters, digits and ._:- only.")],
         help_text="A client-made id: a retry with the same id returns the stored result.",
     )
@@ -171,8 +177,21 @@ class FrameOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Frame
-        fields = ["id", "video", "video_name", "frame_index", "timestamp_s", "width", "height",
-                  "status", "is_negative", "split", "version", "box_count", "image_url"]
+        fields = [
+            "id",
+            "video",
+            "video_name",
+            "frame_index",
+            "timestamp_s",
+            "width",
+            "height",
+            "status",
+            "is_negative",
+            "split",
+            "version",
+            "box_count",
+            "image_url",
+        ]
 
     def get_image_url(self, frame) -> str:
         return reverse("api-frame-image", args=[frame.pk])
@@ -190,9 +209,7 @@ class FrameListApi(APIView):
             OpenApiParameter("status", enum=Frame.Status.values),
             OpenApiParameter("video", int),
             OpenApiParameter("split", enum=list(SPLIT_FILTERS)),
-            OpenApiParameter(
-                "ordering", enum=[p + k for k in FRAME_ORDERINGS for p in ("", "-")]
-            ),
+            OpenApiParameter("ordering", enum=[p + k for k in FRAME_ORDERINGS for p in ("", "-")]),
         ],
         responses=FrameOutput(many=True),
     )
@@ -200,8 +217,11 @@ class FrameListApi(APIView):
         project = project_for_user(user=request.user, project_id=project_id)
         params = request.query_params
         frames = frame_list(
-            project=project, status=params.get("status", ""), video=params.get("video", ""),
-            split=params.get("split", ""), ordering=params.get("ordering", ""),
+            project=project,
+            status=params.get("status", ""),
+            video=params.get("video", ""),
+            split=params.get("split", ""),
+            ordering=params.get("ordering", ""),
         )
         paginator = FramePagination()
         page = paginator.paginate_queryset(frames, request, view=self)
@@ -235,14 +255,18 @@ class FrameAnnotationApi(APIView):
         data = payload.validated_data
         try:
             state = annotation_save(
-                frame=frame, user=request.user, version=data["version"],
-                boxes=[BoxInput(**b) for b in data["boxes"]], is_negative=data["is_negative"],
-                status=data["status"], request_id=data["request_id"],
+                frame=frame,
+                user=request.user,
+                version=data["version"],
+                boxes=[BoxInput(**b) for b in data["boxes"]],
+                is_negative=data["is_negative"],
+                status=data["status"],
+                request_id=data["request_id"],
             )
         except AnnotationConflict as conflict:
             body = {
                 "detail": "This frame was changed by someone else since your version "
-                          f"{data['version']}; it is now at version {conflict.current.version}.",
+                f"{data['version']}; it is now at version {conflict.current.version}.",
                 "code": "version_conflict",
                 "current": AnnotationOutput(asdict(conflict.current)).data,
             }
@@ -284,7 +308,9 @@ class FrameImageApi(APIView):
         handle.seek(0)
         content_type, ext = _sniffed_type(head)
         response = FileResponse(
-            handle, content_type=content_type, as_attachment=ext == "bin",
+            handle,
+            content_type=content_type,
+            as_attachment=ext == "bin",
             filename=f"frame-{frame.pk}.{ext}",
         )
         response["X-Content-Type-Options"] = "nosniff"

@@ -52,6 +52,4 @@ def clip_box(box: PixelBox, *, width: int, height: int) -> PixelBox:
             f"The box is empty once clipped to the {width}x{height} image "
             f"(each side needs at least {MIN_BOX_SIDE_PX:g} px inside it)."
         )
-    return PixelBox(
-        x=x0, y=y0, w=round(x1 - x0, COORD_DECIMALS), h=round(y1 - y0, COORD_DECIMALS)
-    )
+    return PixelBox(x=x0, y=y0, w=round(x1 - x0, COORD_DECIMALS), h=round(y1 - y0, COORD_DECIMALS))

@@ -86,7 +86,10 @@ def annotation_counts(*, project: Project) -> dict:
         "split": {name: by_split.get(value, 0) for name, value in SPLIT_FILTERS.items()},
         "classes": [
             {
-                "id": c.pk, "name": c.name, "index": c.index, "color": c.color,
+                "id": c.pk,
+                "name": c.name,
+                "index": c.index,
+                "color": c.color,
                 "boxes": per_class.get(c.pk, {}).get("boxes", 0),
                 "frames": per_class.get(c.pk, {}).get("frames", 0),
             }

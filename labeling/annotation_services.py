@@ -100,10 +100,12 @@ def _validated_status(*, status: str | None, has_content: bool) -> str:
     if status not in Frame.Status.values:
         raise ValidationError({"status": f"Status must be one of {', '.join(Frame.Status)}."})
     if status != Frame.Status.UNLABELED and not has_content:
-        raise ValidationError({
-            "status": "A frame with no boxes must be marked “no animal” (is_negative) "
-                      "before it can be labeled or reviewed."
-        })
+        raise ValidationError(
+            {
+                "status": "A frame with no boxes must be marked “no animal” (is_negative) "
+                "before it can be labeled or reviewed."
+            }
+        )
     if status == Frame.Status.UNLABELED and has_content:
         raise ValidationError({"status": "A frame with boxes or “no animal” is not unlabeled."})
     return status
@@ -156,8 +158,14 @@ def annotation_save(
         locked.last_request_id = request_id
         locked.annotated_by = user
         locked.annotated_at = timezone.now()
-        locked.save(update_fields=[
-            "annotation_version", "is_negative", "status", "last_request_id",
-            "annotated_by", "annotated_at",
-        ])
+        locked.save(
+            update_fields=[
+                "annotation_version",
+                "is_negative",
+                "status",
+                "last_request_id",
+                "annotated_by",
+                "annotated_at",
+            ]
+        )
         return annotation_state(frame=locked)

@@ -40,8 +40,7 @@ class DatasetFormatNegotiation(DefaultContentNegotiation):
 # --- export ---------------------------------------------------------------------------
 class DatasetExportQuery(serializers.Serializer):
     format = serializers.ChoiceField(choices=FORMAT_NAMES)
-    split = serializers.ChoiceField(choices=[*EXPORT_SPLITS, "", "all"], required=False,
-                                    default="")
+    split = serializers.ChoiceField(choices=[*EXPORT_SPLITS, "", "all"], required=False, default="")
     include_unlabeled = serializers.BooleanField(required=False, default=False)
 
 
@@ -50,17 +49,27 @@ class DatasetExportApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("format", str, enum=list(FORMAT_NAMES), required=True,
-                             description="Dataset format."),
-            OpenApiParameter("split", str, enum=[*EXPORT_SPLITS, "all"], required=False,
-                             description="Only this split (default: all frames)."),
-            OpenApiParameter("include_unlabeled", bool, required=False,
-                             description="Also write unlabeled frames (as empty images)."),
+            OpenApiParameter(
+                "format", str, enum=list(FORMAT_NAMES), required=True, description="Dataset format."
+            ),
+            OpenApiParameter(
+                "split",
+                str,
+                enum=[*EXPORT_SPLITS, "all"],
+                required=False,
+                description="Only this split (default: all frames).",
+            ),
+            OpenApiParameter(
+                "include_unlabeled",
+                bool,
+                required=False,
+                description="Also write unlabeled frames (as empty images).",
+            ),
         ],
         request=None,
         responses={(200, "application/zip"): OpenApiTypes.BINARY},
         description="The project's labeled and reviewed frames (negatives as images "
-                    "without boxes) as a zip in the chosen format.",
+        "without boxes) as a zip in the chosen format.",
     )
     def get(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id)
@@ -68,12 +77,14 @@ class DatasetExportApi(APIView):
         query.is_valid(raise_exception=True)
         split = query.validated_data["split"]
         handle, filename = dataset_export_download(
-            project=project, fmt=query.validated_data["format"],
+            project=project,
+            fmt=query.validated_data["format"],
             split=None if split in ("", "all") else split,
             include_unlabeled=query.validated_data["include_unlabeled"],
         )
-        return FileResponse(handle, as_attachment=True, filename=filename,
-                            content_type="application/zip")
+        return FileResponse(
+            handle, as_attachment=True, filename=filename, content_type="application/zip"
+        )
 
 
 # --- import ---------------------------------------------------------------------------
@@ -81,9 +92,10 @@ class DatasetImportInput(serializers.Serializer):
     file = serializers.FileField(help_text="A zip of a YOLO, COCO, Pascal VOC or CVAT dataset.")
     format = serializers.ChoiceField(choices=[*FORMAT_NAMES, AUTO])
     create_missing_classes = serializers.BooleanField(
-        required=False, default=False,
+        required=False,
+        default=False,
         help_text="Add the dataset's classes the project lacks (owner only); otherwise an "
-                  "unknown class is an error.",
+        "unknown class is an error.",
     )
 
 
@@ -117,30 +129,39 @@ class DatasetImportApi(APIView):
             request.upload_handlers = [self.upload_handler]
         return super().initialize_request(request, *args, **kwargs)
 
-    @extend_schema(request={"multipart/form-data": DatasetImportInput},
-                   responses={201: DatasetImportOutput},
-                   description="All or nothing: any problem answers 400 listing the first "
-                               "problems, and nothing is imported.")
+    @extend_schema(
+        request={"multipart/form-data": DatasetImportInput},
+        responses={201: DatasetImportOutput},
+        description="All or nothing: any problem answers 400 listing the first "
+        "problems, and nothing is imported.",
+    )
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
         uploads = []
         try:
             uploads = request.FILES.getlist("file")
-            payload = DatasetImportInput(data={
-                "file": uploads[0] if uploads else None,
-                **{k: request.data[k] for k in ("format", "create_missing_classes")
-                   if k in request.data},
-            })
+            payload = DatasetImportInput(
+                data={
+                    "file": uploads[0] if uploads else None,
+                    **{
+                        k: request.data[k]
+                        for k in ("format", "create_missing_classes")
+                        if k in request.data
+                    },
+                }
+            )
             payload.is_valid(raise_exception=True)
             create_classes = payload.validated_data["create_missing_classes"]
-            if create_classes and not has_role(user=request.user, project=project,
-                                               role=Role.OWNER):
+            if create_classes and not has_role(user=request.user, project=project, role=Role.OWNER):
                 raise PermissionDenied("Adding classes needs the owner role in the project.")
             upload = payload.validated_data["file"]
             result = dataset_import(
-                project=project, fmt=payload.validated_data["format"],
-                path=_temp_path(upload), created_by=request.user,
-                create_missing_classes=create_classes, source_name=upload.name or "",
+                project=project,
+                fmt=payload.validated_data["format"],
+                path=_temp_path(upload),
+                created_by=request.user,
+                create_missing_classes=create_classes,
+                source_name=upload.name or "",
             )
         finally:
             for upload in uploads:

@@ -95,8 +95,9 @@ def frame_key_from_name(file_name: str) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-def _problem_messages(problems: list[str], total: int | None = None, *,
-                      what: str = "nothing was imported") -> list[str]:
+def _problem_messages(
+    problems: list[str], total: int | None = None, *, what: str = "nothing was imported"
+) -> list[str]:
     total = max(total or 0, len(problems))
     noun = "problem" if total == 1 else "problems"
     head = f"{total} {noun} found; {what}."
@@ -135,8 +136,9 @@ def dataset_for_export(
     for frame in dataset_frames(project=project, split=split, include_unlabeled=include_unlabeled):
         boxes = [DatasetBox(b.label_class.name, b.x, b.y, b.w, b.h) for b in frame.boxes.all()]
         name = export_file_name(frame)
-        images.append(DatasetImage(name, frame.width, frame.height, frame.split, boxes,
-                                   is_negative=not boxes))
+        images.append(
+            DatasetImage(name, frame.width, frame.height, frame.split, boxes, is_negative=not boxes)
+        )
         stored[name] = frame.image.name
     return Dataset(classes=classes, images=images), stored
 
@@ -220,8 +222,9 @@ def dataset_export(
         source.close()
     boxes = sum(len(im.boxes) for im in dataset.images)
     negatives = sum(1 for im in dataset.images if not im.boxes)
-    return ExportResult(fmt=fmt, images=len(dataset.images), boxes=boxes,
-                        negatives=negatives, path=path)
+    return ExportResult(
+        fmt=fmt, images=len(dataset.images), boxes=boxes, negatives=negatives, path=path
+    )
 
 
 def dataset_export_download(
@@ -232,8 +235,13 @@ def dataset_export_download(
     work = Path(tempfile.mkdtemp(prefix="download-", dir=scratch_dir("exports")))
     try:
         zip_path = work / "dataset.zip"
-        dataset_export(project=project, fmt=fmt, zip_path=zip_path, split=split or None,
-                       include_unlabeled=include_unlabeled)
+        dataset_export(
+            project=project,
+            fmt=fmt,
+            zip_path=zip_path,
+            split=split or None,
+            include_unlabeled=include_unlabeled,
+        )
         handle = open(zip_path, "rb")  # the response closes it
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -343,43 +351,65 @@ def dataset_import(
         detected = detect_format(root)
         if fmt == AUTO:
             if detected is None:
-                raise ValidationError({"format": (
-                    "Could not tell the dataset format: expected data.yaml (YOLO), "
-                    "annotations/instances_*.json (COCO), Annotations/ (VOC) or "
-                    "annotations.xml (CVAT) at the top of the archive."
-                )})
+                raise ValidationError(
+                    {
+                        "format": (
+                            "Could not tell the dataset format: expected data.yaml (YOLO), "
+                            "annotations/instances_*.json (COCO), Annotations/ (VOC) or "
+                            "annotations.xml (CVAT) at the top of the archive."
+                        )
+                    }
+                )
             fmt = detected
         try:
             dataset, resolve = FORMATS[fmt].read(root)
         except FormatError as exc:
             problems = list(exc.problems)
             if detected and detected != fmt:
-                problems.insert(0, f"this looks like a {detected.upper()} dataset, not "
-                                   f"{fmt.upper()}")
+                problems.insert(
+                    0, f"this looks like a {detected.upper()} dataset, not {fmt.upper()}"
+                )
             raise ValidationError({"file": _problem_messages(problems, exc.total)}) from None
-        incoming, to_create = _plan(project=project, dataset=dataset, resolve=resolve,
-                                    create_missing_classes=create_missing_classes)
-        return _apply(project=project, fmt=fmt, incoming=incoming, to_create=to_create,
-                      created_by=created_by, source_name=source_name)
+        incoming, to_create = _plan(
+            project=project,
+            dataset=dataset,
+            resolve=resolve,
+            create_missing_classes=create_missing_classes,
+        )
+        return _apply(
+            project=project,
+            fmt=fmt,
+            incoming=incoming,
+            to_create=to_create,
+            created_by=created_by,
+            source_name=source_name,
+        )
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _plan(*, project: Project, dataset: Dataset, resolve, create_missing_classes: bool
-          ) -> tuple[list[_Incoming], list[str]]:
+def _plan(
+    *, project: Project, dataset: Dataset, resolve, create_missing_classes: bool
+) -> tuple[list[_Incoming], list[str]]:
     """Check everything the database and storage will need; ValidationError lists problems."""
     problems: list[str] = []
     if not dataset.images:
         raise ValidationError({"file": "The dataset holds no images."})
-    to_create = _plan_classes(project=project, dataset=dataset,
-                              create_missing_classes=create_missing_classes, problems=problems)
+    to_create = _plan_classes(
+        project=project,
+        dataset=dataset,
+        create_missing_classes=create_missing_classes,
+        problems=problems,
+    )
     incoming: list[_Incoming] = []
     for image in dataset.images:
         item = _Incoming(image=image, source=resolve(image))
         if len(image.boxes) > MAX_BOXES_PER_IMAGE:
-            problems.append(f"{image.file_name}: {len(image.boxes)} boxes (at most "
-                            f"{MAX_BOXES_PER_IMAGE} per image)")
+            problems.append(
+                f"{image.file_name}: {len(image.boxes)} boxes (at most "
+                f"{MAX_BOXES_PER_IMAGE} per image)"
+            )
         reason = _inspect_image(item)
         if reason:
             problems.append(f"{image.file_name}: {reason}")
@@ -391,8 +421,9 @@ def _plan(*, project: Project, dataset: Dataset, resolve, create_missing_classes
     return incoming, to_create
 
 
-def _plan_classes(*, project: Project, dataset: Dataset, create_missing_classes: bool,
-                  problems: list[str]) -> list[str]:
+def _plan_classes(
+    *, project: Project, dataset: Dataset, create_missing_classes: bool, problems: list[str]
+) -> list[str]:
     """Names of classes to create; class names match the project's ignoring case."""
     known = {c.casefold(): c for c in project.classes.values_list("name", flat=True)}
     used: Counter[str] = Counter()
@@ -417,8 +448,9 @@ def _plan_classes(*, project: Project, dataset: Dataset, create_missing_classes:
         if not create_missing_classes:
             continue  # declared but unused: nothing needs it
         if not name.strip() or len(name.strip()) > MAX_CLASS_NAME_CHARS:
-            problems.append(f"class {name[:80]!r}: a class name needs 1 to "
-                            f"{MAX_CLASS_NAME_CHARS} characters")
+            problems.append(
+                f"class {name[:80]!r}: a class name needs 1 to {MAX_CLASS_NAME_CHARS} characters"
+            )
         to_create.append(name.strip())
         known[key] = name
     return to_create
@@ -450,8 +482,10 @@ def _inspect_image(item: _Incoming) -> str | None:
     elif size == raw:
         item.transpose = False  # boxes drawn on the raw pixels: store those, without EXIF
     else:
-        return (f"declared size {size[0]}x{size[1]} differs from the image's "
-                f"{displayed[0]}x{displayed[1]}")
+        return (
+            f"declared size {size[0]}x{size[1]} differs from the image's "
+            f"{displayed[0]}x{displayed[1]}"
+        )
     item.convert = rotating or kind not in _KEPT_TYPES
     item.ext = "jpg" if kind in ("JPEG", "MPO") else ("png" if item.convert else _KEPT_TYPES[kind])
     item.digest = sha256_of_file(item.source)
@@ -464,7 +498,7 @@ def _content_name(project: Project, item: _Incoming) -> str:
 
 def _chunks(values: list, size: int = _ID_CHUNK) -> Iterable[list]:
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 def _match_frames(*, project: Project, incoming: list[_Incoming], problems: list[str]) -> None:
@@ -489,9 +523,11 @@ def _match_frames(*, project: Project, incoming: list[_Incoming], problems: list
             continue
         image = item.image
         if (frame.width, frame.height) != (image.width, image.height):
-            problems.append(f"{image.file_name}: is {image.width}x{image.height} but frame "
-                            f"{frame.frame_index} of source #{frame.video_id} it re-imports is "
-                            f"{frame.width}x{frame.height}")
+            problems.append(
+                f"{image.file_name}: is {image.width}x{image.height} but frame "
+                f"{frame.frame_index} of source #{frame.video_id} it re-imports is "
+                f"{frame.width}x{frame.height}"
+            )
             continue
         other = claimed.setdefault(frame.pk, image.file_name)
         if other != image.file_name:
@@ -518,8 +554,15 @@ def _store_image(project: Project, item: _Incoming) -> str:
     return default_storage.save(name, ContentFile(buffer.getvalue()))
 
 
-def _apply(*, project: Project, fmt: str, incoming: list[_Incoming], to_create: list[str],
-           created_by, source_name: str) -> ImportResult:
+def _apply(
+    *,
+    project: Project,
+    fmt: str,
+    incoming: list[_Incoming],
+    to_create: list[str],
+    created_by,
+    source_name: str,
+) -> ImportResult:
     new = [item for item in incoming if item.frame is None]
     stored: list[str] = []
     try:
@@ -527,17 +570,31 @@ def _apply(*, project: Project, fmt: str, incoming: list[_Incoming], to_create: 
             item.stored = _store_image(project, item)
             stored.append(item.stored)
         with transaction.atomic():
-            result = _write_rows(project=project, fmt=fmt, incoming=incoming, new=new,
-                                 to_create=to_create, created_by=created_by,
-                                 source_name=source_name)
+            result = _write_rows(
+                project=project,
+                fmt=fmt,
+                incoming=incoming,
+                new=new,
+                to_create=to_create,
+                created_by=created_by,
+                source_name=source_name,
+            )
     except BaseException:
         delete_quietly(*stored)
         raise
     return result
 
 
-def _write_rows(*, project: Project, fmt: str, incoming: list[_Incoming], new: list[_Incoming],
-                to_create: list[str], created_by, source_name: str) -> ImportResult:
+def _write_rows(
+    *,
+    project: Project,
+    fmt: str,
+    incoming: list[_Incoming],
+    new: list[_Incoming],
+    to_create: list[str],
+    created_by,
+    source_name: str,
+) -> ImportResult:
     for name in to_create:
         label_class_add(project=project, name=name)
     class_ids = {c.casefold(): pk for pk, c in project.classes.values_list("pk", "name")}
@@ -562,23 +619,36 @@ def _write_rows(*, project: Project, fmt: str, incoming: list[_Incoming], new: l
         )
         frames = Frame.objects.bulk_create(
             [
-                Frame(project=project, video=imageset, frame_index=i, image=item.stored,
-                      width=item.image.width, height=item.image.height,
-                      status=Frame.Status.LABELED, is_negative=not item.boxes,
-                      split=item.image.split, annotation_version=1,
-                      annotated_by=created_by, annotated_at=now)
+                Frame(
+                    project=project,
+                    video=imageset,
+                    frame_index=i,
+                    image=item.stored,
+                    width=item.image.width,
+                    height=item.image.height,
+                    status=Frame.Status.LABELED,
+                    is_negative=not item.boxes,
+                    split=item.image.split,
+                    annotation_version=1,
+                    annotated_by=created_by,
+                    annotated_at=now,
+                )
                 for i, item in enumerate(new)
             ],
             batch_size=_ID_CHUNK,
         )
         Box.objects.bulk_create(
-            [Box(frame=frame, label_class_id=c, x=x, y=y, w=w, h=h)
-             for frame, item in zip(frames, new, strict=True) for c, x, y, w, h in item.boxes],
+            [
+                Box(frame=frame, label_class_id=c, x=x, y=y, w=w, h=h)
+                for frame, item in zip(frames, new, strict=True)
+                for c, x, y, w, h in item.boxes
+            ],
             batch_size=_ID_CHUNK,
         )
     updated, unchanged, left_unlabeled = _update_frames(
         incoming=[item for item in incoming if item.frame is not None],
-        created_by=created_by, now=now,
+        created_by=created_by,
+        now=now,
     )
     return ImportResult(
         fmt=fmt,
@@ -617,8 +687,12 @@ def _update_frames(*, incoming: list[_Incoming], created_by, now) -> tuple[int, 
     for item in incoming:
         frame = locked.get(item.frame.pk)
         if frame is None:
-            raise ValidationError({"file": f"{item.image.file_name}: its frame was deleted "
-                                           "during the import; nothing was imported."})
+            raise ValidationError(
+                {
+                    "file": f"{item.image.file_name}: its frame was deleted "
+                    "during the import; nothing was imported."
+                }
+            )
         if not item.boxes and frame.status == Frame.Status.UNLABELED:
             left_unlabeled += 1
             continue
@@ -643,15 +717,23 @@ def _update_frames(*, incoming: list[_Incoming], created_by, now) -> tuple[int, 
         frame.annotated_by = created_by
         frame.annotated_at = now
         replaced.append(frame)
-        new_boxes += [Box(frame=frame, label_class_id=c, x=x, y=y, w=w, h=h)
-                      for c, x, y, w, h in item.boxes]
+        new_boxes += [
+            Box(frame=frame, label_class_id=c, x=x, y=y, w=w, h=h) for c, x, y, w, h in item.boxes
+        ]
     for chunk in _chunks([f.pk for f in replaced]):
         Box.objects.filter(frame_id__in=chunk).delete()
     Box.objects.bulk_create(new_boxes, batch_size=_ID_CHUNK)
     Frame.objects.bulk_update(
         replaced,
-        ["split", "status", "is_negative", "annotation_version", "last_request_id",
-         "annotated_by", "annotated_at"],
+        [
+            "split",
+            "status",
+            "is_negative",
+            "annotation_version",
+            "last_request_id",
+            "annotated_by",
+            "annotated_at",
+        ],
         batch_size=_ID_CHUNK,
     )
     Frame.objects.bulk_update(split_only, ["split"], batch_size=_ID_CHUNK)

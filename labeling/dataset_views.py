@@ -70,15 +70,18 @@ def dataset_export(request, project):
     split = request.GET.get("split", "")
     try:
         handle, filename = dataset_export_download(
-            project=project, fmt=fmt, split=None if split in ("", "all") else split,
+            project=project,
+            fmt=fmt,
+            split=None if split in ("", "all") else split,
             include_unlabeled=request.GET.get("include_unlabeled") == "on",
         )
     except ValidationError as exc:
         for message in _error_list(exc)[:5]:
             messages.error(request, message)
         return redirect("dataset", project.pk)
-    return FileResponse(handle, as_attachment=True, filename=filename,
-                        content_type="application/zip")
+    return FileResponse(
+        handle, as_attachment=True, filename=filename, content_type="application/zip"
+    )
 
 
 @csrf_exempt  # checked by csrf_protect below, once the upload handler is in place
@@ -95,8 +98,9 @@ def dataset_import_upload(request, project):
         errors = [str(m) for m in exc.detail.get("file", [])]
         return _render(request, project, status=413, import_errors=errors)
     except MultiPartParserError:
-        return _render(request, project, status=400,
-                       import_errors=["The upload was malformed; try again."])
+        return _render(
+            request, project, status=400, import_errors=["The upload was malformed; try again."]
+        )
     finally:
         handler.upload_interrupted()  # a temp file cut off midway is removed now
 
@@ -107,28 +111,47 @@ def _dataset_import(request, project):
     fmt = request.POST.get("format", AUTO)
     create_classes = request.POST.get("create_missing_classes") == "on"
     if upload is None:
-        return _render(request, project, status=400, import_format=fmt,
-                       import_errors=["Choose a zip file to import."])
+        return _render(
+            request,
+            project,
+            status=400,
+            import_format=fmt,
+            import_errors=["Choose a zip file to import."],
+        )
     if create_classes and request.project_role != Role.OWNER:
-        return _render(request, project, status=403, import_format=fmt,
-                       import_errors=["Adding classes needs the owner role in the project."])
+        return _render(
+            request,
+            project,
+            status=403,
+            import_format=fmt,
+            import_errors=["Adding classes needs the owner role in the project."],
+        )
     try:
         result = dataset_import(
-            project=project, fmt=fmt, path=Path(upload.temporary_file_path()),
-            created_by=request.user, create_missing_classes=create_classes,
+            project=project,
+            fmt=fmt,
+            path=Path(upload.temporary_file_path()),
+            created_by=request.user,
+            create_missing_classes=create_classes,
             source_name=upload.name or "",
         )
     except ValidationError as exc:
-        return _render(request, project, status=400, import_format=fmt,
-                       import_errors=_error_list(exc))
+        return _render(
+            request, project, status=400, import_format=fmt, import_errors=_error_list(exc)
+        )
     finally:
         upload.close()  # removes the temp file now rather than at the end of the response
-    parts = [f"{result.frames_created} new frames", f"{result.frames_updated} updated",
-             f"{result.frames_unchanged} unchanged"]
+    parts = [
+        f"{result.frames_created} new frames",
+        f"{result.frames_updated} updated",
+        f"{result.frames_unchanged} unchanged",
+    ]
     if result.frames_left_unlabeled:
         parts.append(f"{result.frames_left_unlabeled} left unlabeled")
-    text = (f"Imported {result.images} images ({result.fmt.upper()}): {', '.join(parts)}; "
-            f"{result.boxes} boxes.")
+    text = (
+        f"Imported {result.images} images ({result.fmt.upper()}): {', '.join(parts)}; "
+        f"{result.boxes} boxes."
+    )
     if result.classes_created:
         text += f" New classes: {', '.join(result.classes_created)}."
     messages.success(request, text)

@@ -15,8 +15,19 @@ class ProjectOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "classes", "split_train", "split_val",
-                  "split_test", "split_seed", "split_by_video", "created_at", "role"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "classes",
+            "split_train",
+            "split_val",
+            "split_test",
+            "split_seed",
+            "split_by_video",
+            "created_at",
+            "role",
+        ]
 
     def get_role(self, project) -> str | None:
         roles = self.context.get("roles", {})

@@ -10,8 +10,16 @@ from .models import LabelClass, Project, ProjectMembership, Role
 
 DEFAULT_CLASS_NAMES = ("mouse",)
 CLASS_COLORS = (
-    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
-    "#42d4f4", "#f032e6", "#bfef45", "#fabed4", "#469990",
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#42d4f4",
+    "#f032e6",
+    "#bfef45",
+    "#fabed4",
+    "#469990",
 )
 
 
@@ -30,8 +38,15 @@ def project_create(*, name: str, owner, description: str = "", class_names=None)
 
 
 def project_update(*, project: Project, **fields) -> Project:
-    allowed = {"name", "description", "split_train", "split_val", "split_test",
-               "split_seed", "split_by_video"}
+    allowed = {
+        "name",
+        "description",
+        "split_train",
+        "split_val",
+        "split_test",
+        "split_seed",
+        "split_by_video",
+    }
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError({k: "This field cannot be changed here." for k in unknown})
@@ -68,9 +83,11 @@ def member_set(*, project: Project, username: str, role: str) -> ProjectMembersh
 
 @transaction.atomic
 def member_remove(*, project: Project, user_id: int) -> None:
-    membership = ProjectMembership.objects.select_for_update().filter(
-        project=project, user_id=user_id
-    ).first()
+    membership = (
+        ProjectMembership.objects.select_for_update()
+        .filter(project=project, user_id=user_id)
+        .first()
+    )
     if membership is None:
         return
     _refuse_removing_last_owner(project=project, membership=membership, new_role=None)
@@ -92,7 +109,9 @@ def label_class_add(*, project: Project, name: str, color: str | None = None) ->
         raise ValidationError({"name": f"The class “{name}” already exists."})
     index = project.classes.count()
     return LabelClass.objects.create(
-        project=project, name=name, index=index,
+        project=project,
+        name=name,
+        index=index,
         color=color or CLASS_COLORS[index % len(CLASS_COLORS)],
     )
 

@@ -46,14 +46,20 @@ def frames_assign_splits(*, project: Project, reassign: bool = False) -> int:
         existing = {fid: split for fid, split in before.items() if split}
         # Frames that already hold a split take part too, so a video keeps its split.
         items = {
-            fid: vid for fid, vid, split, status in rows
+            fid: vid
+            for fid, vid, split, status in rows
             if split or status != Frame.Status.UNLABELED
         }
     try:
-        target.update(assign_splits(
-            items, ratios=ratios, seed=project.split_seed,
-            by_group=project.split_by_video, existing=existing,
-        ))
+        target.update(
+            assign_splits(
+                items,
+                ratios=ratios,
+                seed=project.split_seed,
+                by_group=project.split_by_video,
+                existing=existing,
+            )
+        )
     except ValueError as exc:
         raise ValidationError(
             {"split_train": f"The project's split settings are unusable: {exc}."}
@@ -64,5 +70,5 @@ def frames_assign_splits(*, project: Project, reassign: bool = False) -> int:
             changes[split].append(fid)
     for split, ids in changes.items():
         for start in range(0, len(ids), _UPDATE_CHUNK):
-            Frame.objects.filter(id__in=ids[start:start + _UPDATE_CHUNK]).update(split=split)
+            Frame.objects.filter(id__in=ids[start : start + _UPDATE_CHUNK]).update(split=split)
     return sum(len(ids) for ids in changes.values())

@@ -34,16 +34,17 @@ def project_list(request):
             messages.success(request, f"Project “{project.name}” created.")
             return redirect("project-detail", project.pk)
     projects = project_list_with_counts(user=request.user)
-    return render(request, "labeling/project_list.html",
-                  {"projects": projects, "form": form, "nav": "projects"})
+    return render(
+        request,
+        "labeling/project_list.html",
+        {"projects": projects, "form": form, "nav": "projects"},
+    )
 
 
 def _project_context(request, project, **extra):
     memberships = project.memberships.select_related("user").order_by("user__username")
     classes = project.classes.annotate(box_count=Count("boxes"))
-    status_counts = dict(
-        project.frames.values_list("status").annotate(n=Count("id")).order_by()
-    )
+    status_counts = dict(project.frames.values_list("status").annotate(n=Count("id")).order_by())
     split_counts = dict(project.frames.values_list("split").annotate(n=Count("id")).order_by())
     context = {
         "project": project,
@@ -55,16 +56,22 @@ def _project_context(request, project, **extra):
         "role": request.project_role,
         "status_counts": {s.label: status_counts.get(s.value, 0) for s in Frame.Status},
         "split_counts": {
-            "Train": split_counts.get("train", 0), "Validation": split_counts.get("val", 0),
-            "Test": split_counts.get("test", 0), "Unassigned": split_counts.get("", 0),
+            "Train": split_counts.get("train", 0),
+            "Validation": split_counts.get("val", 0),
+            "Test": split_counts.get("test", 0),
+            "Unassigned": split_counts.get("", 0),
         },
         "member_form": MemberForm(),
         "class_form": LabelClassForm(),
-        "split_form": SplitForm(initial={
-            "split_train": project.split_train, "split_val": project.split_val,
-            "split_test": project.split_test, "split_seed": project.split_seed,
-            "split_by_video": project.split_by_video,
-        }),
+        "split_form": SplitForm(
+            initial={
+                "split_train": project.split_train,
+                "split_val": project.split_val,
+                "split_test": project.split_test,
+                "split_seed": project.split_seed,
+                "split_by_video": project.split_by_video,
+            }
+        ),
     }
     context.update(extra)
     return context
@@ -85,11 +92,18 @@ def member_add(request, project):
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
-            messages.success(request, f"{form.cleaned_data['username']} is now "
-                                      f"{form.cleaned_data['role']} of this project.")
+            messages.success(
+                request,
+                f"{form.cleaned_data['username']} is now "
+                f"{form.cleaned_data['role']} of this project.",
+            )
             return redirect("project-detail", project.pk)
-    return render(request, "labeling/project_detail.html",
-                  _project_context(request, project, member_form=form), status=400)
+    return render(
+        request,
+        "labeling/project_detail.html",
+        _project_context(request, project, member_form=form),
+        status=400,
+    )
 
 
 @require_POST
@@ -117,8 +131,12 @@ def label_class_add(request, project):
         else:
             messages.success(request, f"Class “{form.cleaned_data['name']}” added.")
             return redirect("project-detail", project.pk)
-    return render(request, "labeling/project_detail.html",
-                  _project_context(request, project, class_form=form), status=400)
+    return render(
+        request,
+        "labeling/project_detail.html",
+        _project_context(request, project, class_form=form),
+        status=400,
+    )
 
 
 @require_POST
@@ -146,27 +164,38 @@ def project_split_settings(request, project):
         else:
             messages.success(request, "Split settings saved.")
             return redirect("project-detail", project.pk)
-    return render(request, "labeling/project_detail.html",
-                  _project_context(request, project, split_form=form), status=400)
+    return render(
+        request,
+        "labeling/project_detail.html",
+        _project_context(request, project, split_form=form),
+        status=400,
+    )
 
 
 @project_page(Role.VIEWER)
 def label_editor(request, project):
     """The labeling editor: the page is a shell, editor.js talks to the annotation API."""
+
     def url_template(name: str) -> str:
         return reverse(name, args=[0]).replace("/0/", "/{id}/")
 
-    classes = [{"id": c.pk, "name": c.name, "index": c.index, "color": c.color}
-               for c in project.classes.all()]
-    return render(request, "labeling/editor.html", {
-        "project": project,
-        "nav": "label",
-        "can_write": can_write(request),
-        "role": request.project_role,
-        "classes": classes,
-        "videos": project.videos.order_by("original_name", "id").only("id", "original_name"),
-        "statuses": Frame.Status.choices,
-        "frames_url": reverse("api-frame-list", args=[project.pk]),
-        "counts_url": reverse("api-frame-counts", args=[project.pk]),
-        "annotation_url": url_template("api-frame-annotation"),
-    })
+    classes = [
+        {"id": c.pk, "name": c.name, "index": c.index, "color": c.color}
+        for c in project.classes.all()
+    ]
+    return render(
+        request,
+        "labeling/editor.html",
+        {
+            "project": project,
+            "nav": "label",
+            "can_write": can_write(request),
+            "role": request.project_role,
+            "classes": classes,
+            "videos": project.videos.order_by("original_name", "id").only("id", "original_name"),
+            "statuses": Frame.Status.choices,
+            "frames_url": reverse("api-frame-list", args=[project.pk]),
+            "counts_url": reverse("api-frame-counts", args=[project.pk]),
+            "annotation_url": url_template("api-frame-annotation"),
+        },
+    )

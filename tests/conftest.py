@@ -89,9 +89,11 @@ def broker() -> Iterator[str]:
 
     from webapp.embedded_redis import start_embedded_redis
 
-    proc = start_embedded_redis(settings.EMBEDDED_REDIS_SOCKET) if (
-        settings.USING_EMBEDDED_REDIS
-    ) else None
+    proc = (
+        start_embedded_redis(settings.EMBEDDED_REDIS_SOCKET)
+        if (settings.USING_EMBEDDED_REDIS)
+        else None
+    )
     yield settings.REDIS_URL
     if proc is not None:
         proc.terminate()
@@ -186,14 +188,33 @@ def start_worker(broker, django_db_setup, django_db_blocker, tmp_path_factory):
         name = f"test-{uuid.uuid4().hex[:6]}@%h"
         log_path = log_dir / "worker.log"
         cmd = [
-            sys.executable, "-m", "celery", "-A", "webapp", "worker",
-            "-Q", ",".join(queues), "-c", "1", "--prefetch-multiplier", "1",
-            "-n", name, "--without-gossip", "--without-mingle", "-l", "INFO",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "webapp",
+            "worker",
+            "-Q",
+            ",".join(queues),
+            "-c",
+            "1",
+            "--prefetch-multiplier",
+            "1",
+            "-n",
+            name,
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "INFO",
         ]
         with open(log_path, "wb") as log_file:
             proc = subprocess.Popen(
-                cmd, cwd=REPO_ROOT, env=worker_env, stdout=log_file,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                cmd,
+                cwd=REPO_ROOT,
+                env=worker_env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         worker = WorkerProcess(proc=proc, log_path=log_path, queues=tuple(queues), env=worker_env)
         started.append(worker)
@@ -237,9 +258,14 @@ def browser():
             executable_path=CHROMIUM,
             headless=True,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-dev-shm-usage",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
             ],
         )
         yield browser
@@ -257,15 +283,19 @@ def page(browser, live_server):
     # API calls are part of the app's behaviour and are checked by the tests themselves.
     page.on(
         "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-        else None,
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     page.on(
         "response",
-        lambda r: errors.append(f"{r.status} {r.url}")
-        if r.status >= 400 and "/static/" in r.url
-        else None,
+        lambda r: (
+            errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and "/static/" in r.url
+            else None
+        ),
     )
     page.js_errors = errors
     yield page

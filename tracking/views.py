@@ -7,5 +7,8 @@ from labeling.models import Role
 @project_page(Role.VIEWER)
 def tracking_home(request, project):
     """Placeholder until tracking lands."""
-    return render(request, "webapp/coming_soon.html",
-                  {"project": project, "nav": "track", "what": "Whole-video tracking"})
+    return render(
+        request,
+        "webapp/coming_soon.html",
+        {"project": project, "nav": "track", "what": "Whole-video tracking"},
+    )

@@ -18,8 +18,10 @@ class ServiceUnavailable(exceptions.APIException):
 
 def validation_error_detail(exc: DjangoValidationError) -> dict | list:
     if hasattr(exc, "error_dict"):
-        return {field: [str(m) for e in errors for m in e.messages]
-                for field, errors in exc.error_dict.items()}
+        return {
+            field: [str(m) for e in errors for m in e.messages]
+            for field, errors in exc.error_dict.items()
+        }
     return {"detail": exc.messages}
 
 

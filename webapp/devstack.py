@@ -42,15 +42,33 @@ def main(argv: list[str] | None = None) -> int:
         children.append(proc)
         return proc
 
-    spawn([
-        sys.executable, "-m", "celery", "-A", "webapp", "worker", "-B",
-        "-Q", "default,gpu", "-c", args.concurrency, "--prefetch-multiplier", "1",
-        "-l", "INFO", "-s", str(settings.VAR_DIR / "celerybeat-schedule"),
-    ])
+    spawn(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "webapp",
+            "worker",
+            "-B",
+            "-Q",
+            "default,gpu",
+            "-c",
+            args.concurrency,
+            "--prefetch-multiplier",
+            "1",
+            "-l",
+            "INFO",
+            "-s",
+            str(settings.VAR_DIR / "celerybeat-schedule"),
+        ]
+    )
     web = [sys.executable, "manage.py", "runserver", f"{args.host}:{args.port}", "--noreload"]
     spawn(web)
-    print(f"MouseTrack Studio on http://{args.host}:{args.port}/  (Ctrl-C stops everything)",
-          flush=True)
+    print(
+        f"MouseTrack Studio on http://{args.host}:{args.port}/  (Ctrl-C stops everything)",
+        flush=True,
+    )
 
     stopping = False
 

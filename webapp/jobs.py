@@ -139,12 +139,9 @@ def jobs_fail_stale() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER)
     total = 0
     for model in job_models():
-        total += (
-            model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
-            .update(
-                status=JobStatus.FAILED,
-                finished_at=timezone.now(),
-                error="The worker stopped responding (no heartbeat); the job can be retried.",
-            )
+        total += model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            error="The worker stopped responding (no heartbeat); the job can be retried.",
         )
     return total

@@ -36,8 +36,9 @@ def local_copy(name: str, *, suffix: str | None = None) -> Iterator[Path]:
     except NotImplementedError:
         pass  # remote storage: download to scratch
     suffix = suffix if suffix is not None else Path(name).suffix
-    with tempfile.NamedTemporaryFile(dir=scratch_dir("downloads"), suffix=suffix,
-                                     delete=False) as tmp:
+    with tempfile.NamedTemporaryFile(
+        dir=scratch_dir("downloads"), suffix=suffix, delete=False
+    ) as tmp:
         with default_storage.open(name, "rb") as src:
             shutil.copyfileobj(src, tmp, length=1024 * 1024)
         tmp_path = Path(tmp.name)

@@ -54,9 +54,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """Database, broker, and which workers consume each queue. 503 unless db+broker are up."""
     database = _check_database()
     broker = _check_broker()
-    queues = _check_workers() if broker["ok"] else {
-        q: {"ok": False, "workers": []} for q in QUEUES
-    }
+    queues = _check_workers() if broker["ok"] else {q: {"ok": False, "workers": []} for q in QUEUES}
     ok = database["ok"] and broker["ok"]
     body = {"ok": ok, "database": database, "broker": broker, "queues": queues}
     return JsonResponse(body, status=200 if ok else 503)

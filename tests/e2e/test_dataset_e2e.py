@@ -22,14 +22,16 @@ def test_export_and_import_through_the_dataset_page(page, project, owner, tmp_pa
     label_class_add(project=project, name="nest")
     extra = make_source(project, "openfield-m3v1.mp4", kind=Video.Kind.VIDEO)
     for i in range(4):
-        make_frame(extra, 30 * i, boxes=[("mouse", 8 + i, 6, 20, 14)],
-                   status=Frame.Status.LABELED)  # no split yet
+        make_frame(
+            extra, 30 * i, boxes=[("mouse", 8 + i, 6, 20, 14)], status=Frame.Status.LABELED
+        )  # no split yet
     # A dataset from another lab: same classes plus one this project lacks.
     other = project_create(name="Other lab", owner=owner, class_names=["mouse", "nest", "pup"])
     source = make_source(other, "home cage")
     for i in range(3):
-        make_frame(source, i, boxes=[("pup", 4, 4, 10, 8), ("mouse", 20, 10, 30, 20)],
-                   split="train")
+        make_frame(
+            source, i, boxes=[("pup", 4, 4, 10, 8), ("mouse", 20, 10, 30, 20)], split="train"
+        )
     dataset_export(project=other, fmt="coco", zip_path=tmp_path / "other-lab-coco.zip")
 
     login(page, owner)
@@ -63,10 +65,13 @@ def test_export_and_import_through_the_dataset_page(page, project, owner, tmp_pa
     assert Frame.objects.count() == frames
 
     # A broken archive: the problems are listed and nothing is imported.
-    broken = write_zip(tmp_path / "broken.zip", {
-        "../../escape.txt": "x",
-        "annotations/instances_train.json": "{not json",
-    })
+    broken = write_zip(
+        tmp_path / "broken.zip",
+        {
+            "../../escape.txt": "x",
+            "annotations/instances_train.json": "{not json",
+        },
+    )
     page.set_input_files("#import-file", str(broken))
     page.click("#import-submit")
     page.wait_for_selector("#import-errors")
@@ -83,8 +88,9 @@ def test_export_and_import_through_the_dataset_page(page, project, owner, tmp_pa
     page.wait_for_selector(".alert-success")
     message = page.locator(".alert-success").inner_text()
     assert "Imported 3 images (COCO): 3 new frames" in message and "New classes: pup" in message
-    assert project.videos.filter(kind=Video.Kind.IMAGE_SET,
-                                 original_name__startswith="other-lab-coco.zip").exists()
+    assert project.videos.filter(
+        kind=Video.Kind.IMAGE_SET, original_name__startswith="other-lab-coco.zip"
+    ).exists()
     assert page.locator("#class-table >> text=pup").is_visible()
     assert page.locator("#source-table >> text=other-lab-coco.zip (COCO import)").is_visible()
     assert not page.js_errors, page.js_errors

@@ -28,8 +28,12 @@ def frames(project, openfield_video) -> list[Frame]:
 
     capture = cv2.VideoCapture(str(openfield_video))
     video = Video.objects.create(
-        project=project, original_name="openfield <b>m3v1</b>.mp4", width=640, height=480,
-        fps=30.0, frame_count=2330,
+        project=project,
+        original_name="openfield <b>m3v1</b>.mp4",
+        width=640,
+        height=480,
+        fps=30.0,
+        frame_count=2330,
     )
     frames = []
     try:
@@ -38,13 +42,21 @@ def frames(project, openfield_video) -> list[Frame]:
             ok, image = capture.read()
             assert ok, f"could not decode frame {index}"
             ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-            name = default_storage.save(f"frames/e2e-{uuid.uuid4().hex}.jpg",
-                                        ContentFile(jpeg.tobytes()))
+            name = default_storage.save(
+                f"frames/e2e-{uuid.uuid4().hex}.jpg", ContentFile(jpeg.tobytes())
+            )
             height, width = image.shape[:2]
-            frames.append(Frame.objects.create(
-                project=project, video=video, frame_index=index, timestamp_s=index / 30,
-                image=name, width=width, height=height,
-            ))
+            frames.append(
+                Frame.objects.create(
+                    project=project,
+                    video=video,
+                    frame_index=index,
+                    timestamp_s=index / 30,
+                    image=name,
+                    width=width,
+                    height=height,
+                )
+            )
     finally:
         capture.release()
     return frames
@@ -70,8 +82,9 @@ def box_count_is(page, n: int) -> None:
 
 def screen_of(page):
     """Map original-image pixels to page coordinates with the editor's current view."""
-    view = page.eval_on_selector("#editor", "e => [+e.dataset.viewScale, +e.dataset.viewX,"
-                                            " +e.dataset.viewY]")
+    view = page.eval_on_selector(
+        "#editor", "e => [+e.dataset.viewScale, +e.dataset.viewX, +e.dataset.viewY]"
+    )
     canvas = page.locator("#editor-canvas").bounding_box()
     scale, ox, oy = view
 
@@ -165,8 +178,11 @@ def test_draw_autosave_reload_nudge_and_resolve_a_conflict(
     colleague = api_client_for(member_of(make_user("colleague"), Role.ANNOTATOR))
     current = colleague.get(f"/api/frames/{frames[0].pk}/annotation/").json()
     theirs = [{"class_id": project.classes.get().pk, "x": 300, "y": 200, "w": 80, "h": 60}]
-    response = colleague.put(f"/api/frames/{frames[0].pk}/annotation/",
-                             {"version": current["version"], "boxes": theirs}, format="json")
+    response = colleague.put(
+        f"/api/frames/{frames[0].pk}/annotation/",
+        {"version": current["version"], "boxes": theirs},
+        format="json",
+    )
     assert response.status_code == 200
     # ...so this page's next edit is refused with a 409 and the page says so.
     page.keyboard.press("ArrowLeft")
@@ -267,8 +283,9 @@ def test_viewers_see_the_boxes_but_cannot_change_them(
     page, owner, project, frames, api_client_for, make_user, member_of
 ):
     box = {"class_id": project.classes.get().pk, "x": 200, "y": 100, "w": 120, "h": 90}
-    api_client_for(owner).put(f"/api/frames/{frames[0].pk}/annotation/",
-                              {"version": 0, "boxes": [box]}, format="json")
+    api_client_for(owner).put(
+        f"/api/frames/{frames[0].pk}/annotation/", {"version": 0, "boxes": [box]}, format="json"
+    )
     viewer = member_of(make_user("vera"), Role.VIEWER)
     login(page, viewer)
     page.goto(f"/projects/{project.pk}/label/")

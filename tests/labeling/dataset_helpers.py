@@ -26,16 +26,16 @@ def image_bytes(seed: int, size: tuple[int, int] = (W, H), fmt: str = "JPEG") ->
     """A small image whose pixels depend on ``seed`` (distinct content, distinct sha256)."""
     img = Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256))
     draw = ImageDraw.Draw(img)
-    draw.rectangle([seed % size[0], seed % size[1], size[0] - 1, size[1] - 1],
-                   outline=(255, 255, 255))
+    draw.rectangle(
+        [seed % size[0], seed % size[1], size[0] - 1, size[1] - 1], outline=(255, 255, 255)
+    )
     buffer = io.BytesIO()
     img.save(buffer, fmt, **({"quality": 95} if fmt == "JPEG" else {}))
     return buffer.getvalue()
 
 
 def make_source(project: Project, name: str = "cage A", kind: str = Video.Kind.IMAGE_SET) -> Video:
-    return Video.objects.create(project=project, kind=kind, original_name=name,
-                                width=W, height=H)
+    return Video.objects.create(project=project, kind=kind, original_name=name, width=W, height=H)
 
 
 def make_frame(
@@ -58,8 +58,15 @@ def make_frame(
     if negative is None:
         negative = status != Frame.Status.UNLABELED and not boxes
     frame = Frame.objects.create(
-        project_id=video.project_id, video=video, frame_index=index, image=name,
-        width=size[0], height=size[1], status=status, split=split, is_negative=negative,
+        project_id=video.project_id,
+        video=video,
+        frame_index=index,
+        image=name,
+        width=size[0],
+        height=size[1],
+        status=status,
+        split=split,
+        is_negative=negative,
     )
     classes = {c.name: c for c in LabelClass.objects.filter(project_id=video.project_id)}
     for class_name, x, y, w, h in boxes:
@@ -78,11 +85,16 @@ def populate(project: Project) -> list[Frame]:
     cage_b = make_source(project, "cage B", kind=Video.Kind.VIDEO)
     return [
         make_frame(cage_a, 0, boxes=[("mouse", 10, 5, 20, 12)], split="train"),
-        make_frame(cage_a, 1, boxes=[("mouse", 3.25, 4.5, 17.75, 9.5),
-                                     ("rat", 30, 20, 33.5, 27.25)], split="train"),
+        make_frame(
+            cage_a,
+            1,
+            boxes=[("mouse", 3.25, 4.5, 17.75, 9.5), ("rat", 30, 20, 33.5, 27.25)],
+            split="train",
+        ),
         make_frame(cage_a, 2, split="val"),  # negative
-        make_frame(cage_a, 3, boxes=[("rat", 0, 0, 64, 48)], split="test",
-                   status=Frame.Status.REVIEWED),
+        make_frame(
+            cage_a, 3, boxes=[("rat", 0, 0, 64, 48)], split="test", status=Frame.Status.REVIEWED
+        ),
         make_frame(cage_b, 10, boxes=[("mouse", 40.5, 30.5, 12, 10)], split="val"),
         make_frame(cage_b, 11, split="train"),  # negative
         make_frame(cage_b, 12, status=Frame.Status.UNLABELED),
@@ -92,8 +104,7 @@ def populate(project: Project) -> list[Frame]:
 def annotation_of(frame: Frame) -> tuple:
     """What a round trip must keep: size, split, negative flag and boxes by class name."""
     boxes = sorted(
-        (b.label_class.name, b.x, b.y, b.w, b.h)
-        for b in frame.boxes.select_related("label_class")
+        (b.label_class.name, b.x, b.y, b.w, b.h) for b in frame.boxes.select_related("label_class")
     )
     return (frame.width, frame.height, frame.split, frame.is_negative, boxes)
 
@@ -130,10 +141,12 @@ def table_counts() -> dict[str, int]:
         "videos": Video.objects.count(),
         "frames": Frame.objects.count(),
         "boxes": Box.objects.count(),
-        "box_rows": sorted(Box.objects.values_list("frame_id", "label_class_id", "x", "y", "w",
-                                                   "h")),
-        "frame_rows": sorted(Frame.objects.values_list("id", "status", "split", "is_negative",
-                                                       "annotation_version")),
+        "box_rows": sorted(
+            Box.objects.values_list("frame_id", "label_class_id", "x", "y", "w", "h")
+        ),
+        "frame_rows": sorted(
+            Frame.objects.values_list("id", "status", "split", "is_negative", "annotation_version")
+        ),
     }
 
 

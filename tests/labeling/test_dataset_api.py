@@ -59,8 +59,15 @@ def upload(client, project, path, **fields):
 
 # --- export ---------------------------------------------------------------------------
 @pytest.mark.django_db
-@pytest.mark.parametrize("fmt,marker", [("yolo", "data.yaml"), ("coco", "annotations/"),
-                                        ("voc", "Annotations/"), ("cvat", "annotations.xml")])
+@pytest.mark.parametrize(
+    "fmt,marker",
+    [
+        ("yolo", "data.yaml"),
+        ("coco", "annotations/"),
+        ("voc", "Annotations/"),
+        ("cvat", "annotations.xml"),
+    ],
+)
 def test_export_answers_a_zip_attachment(fmt, marker, project, owner, api_client_for):
     populate(project)
     response = api_client_for(owner).get(export_url(project, format=fmt))
@@ -94,10 +101,12 @@ def test_export_bad_parameters_are_400_naming_the_field(project, owner, api_clie
 
 # --- import ---------------------------------------------------------------------------
 @pytest.mark.django_db
-def test_import_creates_an_image_set_and_reports_counts(project, owner, api_client_for,
-                                                        exported_zip):
-    response = upload(api_client_for(owner), project, exported_zip, format="coco",
-                      create_missing_classes="true")
+def test_import_creates_an_image_set_and_reports_counts(
+    project, owner, api_client_for, exported_zip
+):
+    response = upload(
+        api_client_for(owner), project, exported_zip, format="coco", create_missing_classes="true"
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["frames_created"] == 6 and body["classes_created"] == ["rat"]
@@ -112,8 +121,10 @@ def test_import_creates_an_image_set_and_reports_counts(project, owner, api_clie
 def test_import_problems_are_400_and_import_nothing(project, owner, api_client_for, tmp_path):
     populate(project)
     before, temp = snapshot(), upload_temp_files()
-    bad = write_zip(tmp_path / "bad.zip", {"annotations.xml": "<annotations><image",
-                                           "images/a.jpg": b"not an image"})
+    bad = write_zip(
+        tmp_path / "bad.zip",
+        {"annotations.xml": "<annotations><image", "images/a.jpg": b"not an image"},
+    )
     response = upload(api_client_for(owner), project, bad, format="cvat")
     assert response.status_code == 400
     problems = response.json()["file"]
@@ -125,8 +136,9 @@ def test_import_problems_are_400_and_import_nothing(project, owner, api_client_f
     not_zip.write_bytes(b"GIF89a nope")
     response = upload(api_client_for(owner), project, not_zip, format="auto")
     assert response.status_code == 400 and "zip" in response.json()["file"][0]
-    response = api_client_for(owner).post(import_url(project), {"format": "coco"},
-                                          format="multipart")
+    response = api_client_for(owner).post(
+        import_url(project), {"format": "coco"}, format="multipart"
+    )
     assert response.status_code == 400 and "file" in response.json()
     response = upload(api_client_for(owner), project, slip, format="darknet")
     assert response.status_code == 400 and "format" in response.json()
@@ -136,8 +148,9 @@ def test_import_problems_are_400_and_import_nothing(project, owner, api_client_f
 
 
 @pytest.mark.django_db
-def test_import_over_the_size_limit_is_413_and_stores_nothing(project, owner, api_client_for,
-                                                              exported_zip, settings):
+def test_import_over_the_size_limit_is_413_and_stores_nothing(
+    project, owner, api_client_for, exported_zip, settings
+):
     settings.MAX_UPLOAD_BYTES = 1024
     before, temp = snapshot(), upload_temp_files()
     response = upload(api_client_for(owner), project, exported_zip, format="coco")
@@ -148,14 +161,27 @@ def test_import_over_the_size_limit_is_413_and_stores_nothing(project, owner, ap
 
 # --- permissions ----------------------------------------------------------------------
 @pytest.mark.django_db
-@pytest.mark.parametrize("role,export,stats,imports,create_classes", [
-    (None, 404, 404, 404, 404),
-    (Role.VIEWER, 200, 200, 403, 403),
-    (Role.ANNOTATOR, 200, 200, 201, 403),
-    (Role.OWNER, 200, 200, 201, 201),
-])
-def test_permission_matrix(role, export, stats, imports, create_classes, project, make_user,
-                           member_of, api_client_for, exported_zip):
+@pytest.mark.parametrize(
+    "role,export,stats,imports,create_classes",
+    [
+        (None, 404, 404, 404, 404),
+        (Role.VIEWER, 200, 200, 403, 403),
+        (Role.ANNOTATOR, 200, 200, 201, 403),
+        (Role.OWNER, 200, 200, 201, 201),
+    ],
+)
+def test_permission_matrix(
+    role,
+    export,
+    stats,
+    imports,
+    create_classes,
+    project,
+    make_user,
+    member_of,
+    api_client_for,
+    exported_zip,
+):
     populate(project)
     user = make_user("someone")
     if role:
@@ -202,15 +228,21 @@ def page_client(client, user):
 
 
 @pytest.mark.django_db
-def test_dataset_page_shows_counts_and_actions_by_role(client, project, owner, make_user,
-                                                       member_of):
+def test_dataset_page_shows_counts_and_actions_by_role(
+    client, project, owner, make_user, member_of
+):
     populate(project)
     detail = page_client(client, owner).get(reverse("project-detail", args=[project.pk]))
     assert reverse("dataset", args=[project.pk]).encode() in detail.content
     page = client.get(reverse("dataset", args=[project.pk]))
     assert page.status_code == 200
-    for text in (b'id="export-form"', b'id="import-form"', b'id="reassign-splits-form"',
-                 b"cage A", b"rat"):
+    for text in (
+        b'id="export-form"',
+        b'id="import-form"',
+        b'id="reassign-splits-form"',
+        b"cage A",
+        b"rat",
+    ):
         assert text in page.content
     viewer = member_of(make_user("viewer"), Role.VIEWER)
     client.logout()
@@ -220,21 +252,24 @@ def test_dataset_page_shows_counts_and_actions_by_role(client, project, owner, m
     client.logout()
     page_client(client, stranger)
     assert client.get(reverse("dataset", args=[project.pk])).status_code == 404
-    assert client.get(reverse("dataset-export", args=[project.pk]) + "?format=yolo"
-                      ).status_code == 404
+    assert (
+        client.get(reverse("dataset-export", args=[project.pk]) + "?format=yolo").status_code == 404
+    )
 
 
 @pytest.mark.django_db
 def test_page_export_and_import(client, project, owner, exported_zip):
     populate(project)
     page_client(client, owner)
-    response = client.get(reverse("dataset-export", args=[project.pk]),
-                          {"format": "cvat", "split": ""})
+    response = client.get(
+        reverse("dataset-export", args=[project.pk]), {"format": "cvat", "split": ""}
+    )
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
     with open(exported_zip, "rb") as fh:
-        response = client.post(reverse("dataset-import", args=[project.pk]),
-                               {"file": fh, "format": "auto"})
+        response = client.post(
+            reverse("dataset-import", args=[project.pk]), {"file": fh, "format": "auto"}
+        )
     assert response.status_code == 302
     follow = client.get(response["Location"])
     assert b"Imported 6 images (COCO): 6 new frames" in follow.content
@@ -245,29 +280,33 @@ def test_page_import_errors_are_listed(client, project, owner, tmp_path):
     page_client(client, owner)
     bad = write_zip(tmp_path / "bad.zip", {"data.yaml": "names: [mouse]\ntrain: ../up\n"})
     with open(bad, "rb") as fh:
-        response = client.post(reverse("dataset-import", args=[project.pk]),
-                               {"file": fh, "format": "yolo"})
+        response = client.post(
+            reverse("dataset-import", args=[project.pk]), {"file": fh, "format": "yolo"}
+        )
     assert response.status_code == 400
     assert b"nothing was imported" in response.content and b"escapes" in response.content
 
 
 @pytest.mark.django_db
-def test_page_import_needs_csrf_and_the_annotator_role(project, owner, make_user, member_of,
-                                                       exported_zip):
+def test_page_import_needs_csrf_and_the_annotator_role(
+    project, owner, make_user, member_of, exported_zip
+):
     from django.test import Client
 
     strict = Client(enforce_csrf_checks=True)
     page_client(strict, owner)
     with open(exported_zip, "rb") as fh:
-        response = strict.post(reverse("dataset-import", args=[project.pk]),
-                               {"file": fh, "format": "coco"})
+        response = strict.post(
+            reverse("dataset-import", args=[project.pk]), {"file": fh, "format": "coco"}
+        )
     assert response.status_code == 403
     viewer = member_of(make_user("viewer"), Role.VIEWER)
     other = Client()
     page_client(other, viewer)
     with open(exported_zip, "rb") as fh:
-        response = other.post(reverse("dataset-import", args=[project.pk]),
-                              {"file": fh, "format": "coco"})
+        response = other.post(
+            reverse("dataset-import", args=[project.pk]), {"file": fh, "format": "coco"}
+        )
     assert response.status_code == 403
     assert not project.frames.exists()
 
@@ -295,8 +334,9 @@ def test_page_import_over_the_size_limit_is_refused_and_stores_nothing(
     page_client(client, owner)
     before, temp = snapshot(), upload_temp_files()
     with open(exported_zip, "rb") as fh:
-        response = client.post(reverse("dataset-import", args=[project.pk]),
-                               {"file": fh, "format": "coco"})
+        response = client.post(
+            reverse("dataset-import", args=[project.pk]), {"file": fh, "format": "coco"}
+        )
     assert response.status_code == 413
     assert b"larger than the limit" in response.content
     assert snapshot() == before

@@ -26,8 +26,16 @@ def test_export_to_a_folder_and_to_a_zip(project, tmp_path):
     text = run("export_dataset", "--project", "open field", "--format", "yolo", str(tmp_path / "y"))
     assert "Exported 6 images (2 negatives), 5 boxes" in text
     assert (tmp_path / "y/data.yaml").is_file()
-    run("export_dataset", "--project", project.name, "--format", "coco", "--split", "train",
-        str(tmp_path / "train.zip"))
+    run(
+        "export_dataset",
+        "--project",
+        project.name,
+        "--format",
+        "coco",
+        "--split",
+        "train",
+        str(tmp_path / "train.zip"),
+    )
     with zipfile.ZipFile(tmp_path / "train.zip") as zf:
         assert "annotations/instances_train.json" in zf.namelist()
         assert not [n for n in zf.namelist() if "instances_val" in n]
@@ -42,14 +50,20 @@ def test_export_errors_are_clear(project, tmp_path):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy/a").write_text("a")
     with pytest.raises(CommandError, match="not an empty folder"):
-        run("export_dataset", "--project", project.name, "--format", "voc",
-            str(tmp_path / "busy"))
+        run("export_dataset", "--project", project.name, "--format", "voc", str(tmp_path / "busy"))
     with pytest.raises(CommandError, match="does not exist"):
-        run("export_dataset", "--project", project.name, "--format", "voc",
-            str(tmp_path / "missing/dir/out.zip"))
+        run(
+            "export_dataset",
+            "--project",
+            project.name,
+            "--format",
+            "voc",
+            str(tmp_path / "missing/dir/out.zip"),
+        )
     with pytest.raises(CommandError, match="invalid choice"):
-        run("export_dataset", "--project", project.name, "--format", "tfrecord",
-            str(tmp_path / "x"))
+        run(
+            "export_dataset", "--project", project.name, "--format", "tfrecord", str(tmp_path / "x")
+        )
 
 
 @pytest.mark.django_db
@@ -61,8 +75,17 @@ def test_import_with_create_makes_the_project_with_the_datasets_classes(
     run("export_dataset", "--project", project.name, "--format", fmt, str(tmp_path / "a.zip"))
     make_user("root", is_superuser=True, is_staff=True)
     lab = make_user("lab-head")
-    text = run("import_dataset", "--project", "Copy", "--create", "--owner", "lab-head",
-               "--format", fmt, str(tmp_path / "a.zip"))
+    text = run(
+        "import_dataset",
+        "--project",
+        "Copy",
+        "--create",
+        "--owner",
+        "lab-head",
+        "--format",
+        fmt,
+        str(tmp_path / "a.zip"),
+    )
     assert "Imported 6 images" in text and "(created)" in text
     copy = Project.objects.get(name="Copy")
     assert ProjectMembership.objects.get(project=copy).user == lab
@@ -77,8 +100,15 @@ def test_import_with_create_defaults_to_the_first_superuser(project, make_user, 
     populate(project)
     run("export_dataset", "--project", project.name, "--format", "coco", str(tmp_path / "c"))
     admin = make_user("admin", is_superuser=True, is_staff=True)
-    run("import_dataset", "--project", "By admin", "--create", "--format", "auto",
-        str(tmp_path / "c"))
+    run(
+        "import_dataset",
+        "--project",
+        "By admin",
+        "--create",
+        "--format",
+        "auto",
+        str(tmp_path / "c"),
+    )
     assert Project.objects.get(name="By admin").created_by == admin
 
 
@@ -87,8 +117,7 @@ def test_reimport_through_the_command_updates_in_place(project, tmp_path):
     populate(project)
     run("export_dataset", "--project", project.name, "--format", "voc", str(tmp_path / "v"))
     frames = Frame.objects.count()
-    text = run("import_dataset", "--project", project.name, "--format", "voc",
-               str(tmp_path / "v"))
+    text = run("import_dataset", "--project", project.name, "--format", "voc", str(tmp_path / "v"))
     assert "0 new frames" in text
     assert Frame.objects.count() == frames
 
@@ -102,11 +131,26 @@ def test_import_errors_are_clear_and_import_nothing(project, make_user, tmp_path
     with pytest.raises(CommandError, match="--create needs --owner"):
         run("import_dataset", "--project", "Nope", "--create", "--format", "yolo", str(tmp_path))
     with pytest.raises(CommandError, match="No user named “ghost”"):
-        run("import_dataset", "--project", "Nope", "--create", "--owner", "ghost",
-            "--format", "yolo", str(tmp_path))
+        run(
+            "import_dataset",
+            "--project",
+            "Nope",
+            "--create",
+            "--owner",
+            "ghost",
+            "--format",
+            "yolo",
+            str(tmp_path),
+        )
     with pytest.raises(CommandError, match="does not exist"):
-        run("import_dataset", "--project", project.name, "--format", "yolo",
-            str(tmp_path / "nothing-here"))
+        run(
+            "import_dataset",
+            "--project",
+            project.name,
+            "--format",
+            "yolo",
+            str(tmp_path / "nothing-here"),
+        )
     slip = write_zip(tmp_path / "slip.zip", {"../../evil.txt": "x"})
     make_user("boss", is_superuser=True)
     with pytest.raises(CommandError) as exc:
@@ -120,7 +164,10 @@ def test_import_errors_are_clear_and_import_nothing(project, make_user, tmp_path
     counts, media = before
     after_counts, after_media = snapshot()
     assert (after_counts["frames"], after_counts["boxes"], after_counts["videos"]) == (
-        counts["frames"], counts["boxes"], counts["videos"])
+        counts["frames"],
+        counts["boxes"],
+        counts["videos"],
+    )
     assert after_media == media
 
 
@@ -133,6 +180,13 @@ def test_unknown_classes_need_create_classes(project, tmp_path, owner):
     project_create(name="Mice only", owner=owner)
     with pytest.raises(CommandError, match="'rat'"):
         run("import_dataset", "--project", "Mice only", "--format", "coco", str(tmp_path / "c"))
-    text = run("import_dataset", "--project", "Mice only", "--format", "coco",
-               "--create-classes", str(tmp_path / "c"))
+    text = run(
+        "import_dataset",
+        "--project",
+        "Mice only",
+        "--format",
+        "coco",
+        "--create-classes",
+        str(tmp_path / "c"),
+    )
     assert "New classes: rat." in text

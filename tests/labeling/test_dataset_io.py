@@ -83,16 +83,16 @@ def test_export_yolo_writes_labeled_frames_negatives_as_empty_and_classes_by_ind
 @pytest.mark.django_db
 def test_export_one_split_and_unlabeled_on_request(project, tmp_path):
     populate(project)
-    result = dataset_export(project=project, fmt="coco", zip_path=tmp_path / "val.zip",
-                            split="val")
+    result = dataset_export(project=project, fmt="coco", zip_path=tmp_path / "val.zip", split="val")
     assert result.images == 2
     with zipfile.ZipFile(tmp_path / "val.zip") as zf:
         names = zf.namelist()
         doc = json.loads(zf.read("annotations/instances_val.json"))
     assert [n for n in names if n.startswith("annotations/")] == ["annotations/instances_val.json"]
     assert len(doc["images"]) == 2
-    everything = dataset_export(project=project, fmt="cvat", out_dir=tmp_path / "all",
-                                include_unlabeled=True)
+    everything = dataset_export(
+        project=project, fmt="cvat", out_dir=tmp_path / "all", include_unlabeled=True
+    )
     assert everything.images == 7
 
 
@@ -134,12 +134,18 @@ def test_export_names_carry_the_frame_identity():
 # --- round trips ----------------------------------------------------------------------
 @pytest.mark.django_db
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_round_trip_into_an_empty_project_keeps_every_box(fmt, project, empty_project, owner,
-                                                          tmp_path):
+def test_round_trip_into_an_empty_project_keeps_every_box(
+    fmt, project, empty_project, owner, tmp_path
+):
     frames = _exported(populate(project))
     dataset_export(project=project, fmt=fmt, zip_path=tmp_path / "a.zip")
-    result = dataset_import(project=empty_project, fmt=fmt, path=tmp_path / "a.zip",
-                            created_by=owner, create_missing_classes=True)
+    result = dataset_import(
+        project=empty_project,
+        fmt=fmt,
+        path=tmp_path / "a.zip",
+        created_by=owner,
+        create_missing_classes=True,
+    )
     assert (result.images, result.frames_created, result.frames_updated) == (6, 6, 0)
     assert result.classes_created == ["rat"]
     imageset = Video.objects.get(pk=result.imageset_id)
@@ -171,8 +177,9 @@ def test_reimport_into_the_same_project_updates_frames_instead_of_duplicating(
     edited_before = annotation_of(edited)
     Box.objects.filter(frame=edited).delete()
     Frame.objects.filter(pk=edited.pk).update(is_negative=True)
-    Box.objects.create(frame=negative, label_class=project.classes.get(name="mouse"),
-                       x=1, y=1, w=5, h=5)
+    Box.objects.create(
+        frame=negative, label_class=project.classes.get(name="mouse"), x=1, y=1, w=5, h=5
+    )
     Frame.objects.filter(pk=negative.pk).update(is_negative=False)
 
     result = dataset_import(project=project, fmt=fmt, path=tmp_path / "ds", created_by=owner)
@@ -222,18 +229,23 @@ def test_imported_splits_and_auto_detection(project, owner, tmp_path):
     populate(project)
     dataset_export(project=project, fmt="voc", zip_path=tmp_path / "voc.zip")
     other = project_create(name="Other", owner=owner, class_names=["mouse", "rat"])
-    result = dataset_import(project=other, fmt="auto", path=tmp_path / "voc.zip",
-                            created_by=owner)
+    result = dataset_import(project=other, fmt="auto", path=tmp_path / "voc.zip", created_by=owner)
     assert result.fmt == "voc"
-    assert Counter(other.frames.values_list("split", flat=True)) == {"train": 3, "val": 2,
-                                                                     "test": 1}
+    assert Counter(other.frames.values_list("split", flat=True)) == {
+        "train": 3,
+        "val": 2,
+        "test": 1,
+    }
 
 
 @pytest.mark.django_db
 def test_a_zip_wrapping_the_dataset_in_one_folder_is_found(project, owner, tmp_path):
     ds = _coco_folder(tmp_path / "ds")
-    files = {f"my-dataset/{p.relative_to(ds).as_posix()}": p.read_bytes()
-             for p in ds.rglob("*") if p.is_file()}
+    files = {
+        f"my-dataset/{p.relative_to(ds).as_posix()}": p.read_bytes()
+        for p in ds.rglob("*")
+        if p.is_file()
+    }
     files["__MACOSX/my-dataset/._x.jpg"] = b"junk"
     archive = write_zip(tmp_path / "wrapped.zip", files)
     result = dataset_import(project=project, fmt="auto", path=archive, created_by=owner)
@@ -278,8 +290,14 @@ def test_exif_rotated_jpegs_are_stored_upright(project, owner, tmp_path):
 
 
 # --- malformed input: a clear error and nothing imported ------------------------------
-def _coco_folder(root, *, boxes=([2, 3, 10, 10],), file_names=("a.jpg", "b.jpg"),
-                 category="mouse", write_images=True):
+def _coco_folder(
+    root,
+    *,
+    boxes=([2, 3, 10, 10],),
+    file_names=("a.jpg", "b.jpg"),
+    category="mouse",
+    write_images=True,
+):
     (root / "annotations").mkdir(parents=True)
     (root / "images/train").mkdir(parents=True)
     images, annotations = [], []
@@ -288,10 +306,21 @@ def _coco_folder(root, *, boxes=([2, 3, 10, 10],), file_names=("a.jpg", "b.jpg")
         if write_images and "/" not in name:
             (root / "images/train" / name).write_bytes(image_bytes(500 + i))
     for j, bbox in enumerate(boxes, 1):
-        annotations.append({"id": j, "image_id": 1, "category_id": 1, "bbox": list(bbox),
-                            "area": bbox[2] * bbox[3], "iscrowd": 0})
-    doc = {"images": images, "annotations": annotations,
-           "categories": [{"id": 1, "name": category}]}
+        annotations.append(
+            {
+                "id": j,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": list(bbox),
+                "area": bbox[2] * bbox[3],
+                "iscrowd": 0,
+            }
+        )
+    doc = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": category}],
+    }
     (root / "annotations/instances_train.json").write_text(json.dumps(doc))
     return root
 
@@ -333,8 +362,11 @@ def _malformed_cases(tmp_path):
         return "coco", _coco_folder(tmp_path / "miss", write_images=False), "missing"
 
     def escaping():
-        return "coco", _coco_folder(tmp_path / "esc", file_names=("../../etc/passwd.jpg",)), \
-            "escapes"
+        return (
+            "coco",
+            _coco_folder(tmp_path / "esc", file_names=("../../etc/passwd.jpg",)),
+            "escapes",
+        )
 
     def escaping_yaml():
         ds = _yolo_folder(tmp_path / "escy")
@@ -350,12 +382,33 @@ def _malformed_cases(tmp_path):
     def wrong_format():
         return "yolo", _coco_folder(tmp_path / "wrong"), "looks like a COCO dataset"
 
-    return {f.__name__: f for f in (bad_json, bad_xml, outside, unknown_class, missing_image,
-                                    escaping, escaping_yaml, truncated_image, wrong_format)}
+    return {
+        f.__name__: f
+        for f in (
+            bad_json,
+            bad_xml,
+            outside,
+            unknown_class,
+            missing_image,
+            escaping,
+            escaping_yaml,
+            truncated_image,
+            wrong_format,
+        )
+    }
 
 
-MALFORMED = ["bad_json", "bad_xml", "outside", "unknown_class", "missing_image", "escaping",
-             "escaping_yaml", "truncated_image", "wrong_format"]
+MALFORMED = [
+    "bad_json",
+    "bad_xml",
+    "outside",
+    "unknown_class",
+    "missing_image",
+    "escaping",
+    "escaping_yaml",
+    "truncated_image",
+    "wrong_format",
+]
 
 
 @pytest.mark.django_db
@@ -389,8 +442,9 @@ def test_problems_are_listed_up_to_a_limit_with_the_total(project, owner, tmp_pa
 @pytest.mark.django_db
 def test_unknown_classes_are_added_only_on_request(project, owner, tmp_path):
     ds = _coco_folder(tmp_path / "ds", category="Hamster")
-    result = dataset_import(project=project, fmt="coco", path=ds, created_by=owner,
-                            create_missing_classes=True)
+    result = dataset_import(
+        project=project, fmt="coco", path=ds, created_by=owner, create_missing_classes=True
+    )
     assert result.classes_created == ["Hamster"]
     assert Box.objects.get().label_class.name == "Hamster"
 
@@ -403,8 +457,7 @@ def test_class_names_match_ignoring_case(project, owner, tmp_path):
 
 
 @pytest.mark.django_db
-def test_a_failing_database_write_removes_the_stored_images(project, owner, tmp_path,
-                                                             monkeypatch):
+def test_a_failing_database_write_removes_the_stored_images(project, owner, tmp_path, monkeypatch):
     populate(project)
     dataset_export(project=project, fmt="coco", zip_path=tmp_path / "a.zip")
     other = project_create(name="Other", owner=owner, class_names=["mouse", "rat"])
@@ -457,7 +510,7 @@ def _crafted_count_zip(path):
     write_zip(path, {"a.txt": "x"})
     data = bytearray(path.read_bytes())
     at = data.rfind(b"PK\x05\x06")
-    data[at + 8:at + 12] = (65534).to_bytes(2, "little") * 2
+    data[at + 8 : at + 12] = (65534).to_bytes(2, "little") * 2
     path.write_bytes(bytes(data))
     return path
 
@@ -465,8 +518,10 @@ def _crafted_count_zip(path):
 ARCHIVES = {
     "nul_name": (_nul_name_zip, "control or invisible character"),
     "crafted_count": (_crafted_count_zip, "65534 entries"),
-    "zip_slip": (lambda p: write_zip(p, {"../../evil.txt": "x", "data.yaml": "names: [m]"}),
-                 "escapes"),
+    "zip_slip": (
+        lambda p: write_zip(p, {"../../evil.txt": "x", "data.yaml": "names: [m]"}),
+        "escapes",
+    ),
     "absolute": (lambda p: write_zip(p, {"/tmp/evil.txt": "x"}), "absolute"),
     "symlink": (_symlink_zip, "symbolic link"),
     "bomb": (_bomb_zip, "zip bomb"),
@@ -477,8 +532,9 @@ ARCHIVES = {
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", sorted(ARCHIVES))
-def test_unsafe_archives_are_refused_and_leave_no_temp_files(case, project, owner, tmp_path,
-                                                             settings):
+def test_unsafe_archives_are_refused_and_leave_no_temp_files(
+    case, project, owner, tmp_path, settings
+):
     settings.DATASET_IMPORT_MAX_ENTRIES = 20
     build, expected = ARCHIVES[case]
     archive = build(tmp_path / f"{case}.zip")
@@ -601,4 +657,3 @@ def test_stats_count_classes_splits_and_sources(project):
     cage_a, cage_b = stats.sources
     assert (cage_a.annotated, cage_a.negatives, cage_a.boxes) == (4, 1, 4)
     assert (cage_b.frames, cage_b.annotated, cage_b.splits["val"]) == (3, 2, 1)
-

@@ -102,11 +102,17 @@ def test_anonymous_api_request_is_refused(api_client_for, project):
 @pytest.mark.django_db
 def test_owner_manages_members_and_classes(api_client_for, project, owner, people):
     client = api_client_for(owner)
-    added = client.post(f"/api/projects/{project.pk}/members/",
-                        {"username": "oscar", "role": "viewer"}, format="json")
+    added = client.post(
+        f"/api/projects/{project.pk}/members/",
+        {"username": "oscar", "role": "viewer"},
+        format="json",
+    )
     assert added.status_code == 201 and added.json()["role"] == "viewer"
-    promoted = client.patch(f"/api/projects/{project.pk}/members/{people['outsider'].pk}/",
-                            {"role": "annotator"}, format="json")
+    promoted = client.patch(
+        f"/api/projects/{project.pk}/members/{people['outsider'].pk}/",
+        {"role": "annotator"},
+        format="json",
+    )
     assert promoted.json()["role"] == "annotator"
     rat = client.post(f"/api/projects/{project.pk}/classes/", {"name": "rat"}, format="json")
     assert rat.json()["index"] == 1
@@ -125,10 +131,12 @@ def test_owner_manages_members_and_classes(api_client_for, project, owner, peopl
         ({"username": "ann", "role": "admin"}, "role"),
     ],
 )
-def test_bad_member_input_is_a_400_naming_the_field(api_client_for, project, owner, people,
-                                                    payload, field):
-    response = api_client_for(owner).post(f"/api/projects/{project.pk}/members/", payload,
-                                          format="json")
+def test_bad_member_input_is_a_400_naming_the_field(
+    api_client_for, project, owner, people, payload, field
+):
+    response = api_client_for(owner).post(
+        f"/api/projects/{project.pk}/members/", payload, format="json"
+    )
     assert response.status_code == 400
     assert field in response.json()
 
@@ -136,8 +144,9 @@ def test_bad_member_input_is_a_400_naming_the_field(api_client_for, project, own
 @pytest.mark.django_db
 def test_the_last_owner_cannot_be_demoted_or_removed(api_client_for, project, owner):
     client = api_client_for(owner)
-    demote = client.patch(f"/api/projects/{project.pk}/members/{owner.pk}/", {"role": "viewer"},
-                          format="json")
+    demote = client.patch(
+        f"/api/projects/{project.pk}/members/{owner.pk}/", {"role": "viewer"}, format="json"
+    )
     assert demote.status_code == 400 and "owner" in str(demote.json())
     assert client.delete(f"/api/projects/{project.pk}/members/{owner.pk}/").status_code == 400
     assert ProjectMembership.objects.get(project=project, user=owner).role == Role.OWNER
@@ -174,8 +183,9 @@ def test_role_cannot_be_mass_assigned_on_project_creation(api_client_for, owner,
 
 # --- pages ------------------------------------------------------------------------------
 @pytest.mark.django_db
-@pytest.mark.parametrize("suffix", ["", "videos/", "label/", "training/", "evaluation/",
-                                    "tracking/"])
+@pytest.mark.parametrize(
+    "suffix", ["", "videos/", "label/", "training/", "evaluation/", "tracking/"]
+)
 def test_project_pages_are_404_for_non_members(client, project, people, suffix):
     client.force_login(people["outsider"])
     assert client.get(f"/projects/{project.pk}/{suffix}").status_code == 404
@@ -192,8 +202,9 @@ def test_pages_need_login(client, project):
 @pytest.mark.django_db
 def test_viewer_cannot_post_member_changes_through_the_page(client, project, people):
     client.force_login(people["viewer"])
-    response = client.post(f"/projects/{project.pk}/members/",
-                           {"username": "oscar", "role": "owner"})
+    response = client.post(
+        f"/projects/{project.pk}/members/", {"username": "oscar", "role": "owner"}
+    )
     assert response.status_code == 403
     assert not ProjectMembership.objects.filter(user=people["outsider"]).exists()
 
@@ -202,8 +213,9 @@ def test_viewer_cannot_post_member_changes_through_the_page(client, project, peo
 def test_user_text_is_escaped_in_pages(client, owner):
     from labeling.services import project_create
 
-    project = project_create(name="<script>alert(1)</script>", owner=owner,
-                             description="<img src=x onerror=alert(2)>")
+    project = project_create(
+        name="<script>alert(1)</script>", owner=owner, description="<img src=x onerror=alert(2)>"
+    )
     client.force_login(owner)
     for url in ("/projects/", f"/projects/{project.pk}/"):
         html = client.get(url).content.decode()

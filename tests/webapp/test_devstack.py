@@ -35,21 +35,39 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def test_run_serves_the_login_page_with_embedded_services_and_stops_cleanly(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MOUSETRACK_", "PYTEST_", "DJANGO_"))
-           and k not in ("DATABASE_URL", "REDIS_URL", "MEDIA_ROOT")}
-    env.update(MOUSETRACK_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1",
-               DJANGO_SUPERUSER_USERNAME="pi", DJANGO_SUPERUSER_PASSWORD="a-long-pass-phrase")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MOUSETRACK_", "PYTEST_", "DJANGO_"))
+        and k not in ("DATABASE_URL", "REDIS_URL", "MEDIA_ROOT")
+    }
+    env.update(
+        MOUSETRACK_VAR_DIR=str(tmp_path / "var"),
+        PYTHONUNBUFFERED="1",
+        DJANGO_SUPERUSER_USERNAME="pi",
+        DJANGO_SUPERUSER_PASSWORD="a-long-pass-phrase",
+    )
     for args in (["migrate", "--noinput"], ["ensure_admin"]):
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr
     assert (tmp_path / "var" / "db.sqlite3").exists()
 
     port = _free_port()
     log = open(tmp_path / "devstack.log", "wb")
-    stack = subprocess.Popen([sys.executable, "-m", "webapp.devstack", "--port", str(port)],
-                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "webapp.devstack", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 120
         health = {}

@@ -12,25 +12,40 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("MOUSETRACK_", "DJANGO_", "PYTEST_")) and k != "SECRET_KEY"}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env={**clean, **env},
-                          capture_output=True, text=True, timeout=120)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MOUSETRACK_", "DJANGO_", "PYTEST_")) and k != "SECRET_KEY"
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_production_settings_pass_check_deploy(tmp_path):
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        env={"DJANGO_ENV": "production", "SECRET_KEY": "p" * 20 + os.urandom(32).hex(),
-             "ALLOWED_HOSTS": "mousetrack.lab.example", "MOUSETRACK_VAR_DIR": str(tmp_path)},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={
+            "DJANGO_ENV": "production",
+            "SECRET_KEY": "p" * 20 + os.urandom(32).hex(),
+            "ALLOWED_HOSTS": "mousetrack.lab.example",
+            "MOUSETRACK_VAR_DIR": str(tmp_path),
+        },
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
-    result = _manage("check", env={"DJANGO_ENV": "production",
-                                   "MOUSETRACK_VAR_DIR": str(tmp_path)})
+    result = _manage("check", env={"DJANGO_ENV": "production", "MOUSETRACK_VAR_DIR": str(tmp_path)})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
@@ -53,9 +68,18 @@ def test_s3_storage_is_chosen_by_settings(tmp_path):
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MOUSETRACK_", "PYTEST_"))}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "webapp.settings", "STORAGE_BACKEND": "s3",
-             "AWS_STORAGE_BUCKET_NAME": "lab-media", "MOUSETRACK_VAR_DIR": str(tmp_path)},
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "webapp.settings",
+            "STORAGE_BACKEND": "s3",
+            "AWS_STORAGE_BUCKET_NAME": "lab-media",
+            "MOUSETRACK_VAR_DIR": str(tmp_path),
+        },
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["storages.backends.s3", "lab-media"]

@@ -11,10 +11,13 @@ from webapp import storage as media
 
 
 def test_filesystem_storage_gives_the_file_itself_and_stores_copies(settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path)},
-    }}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
     from django.core.files.storage import default_storage
 
     name = default_storage.save("checks/hello.bin", ContentFile(b"\x00mouse\xff" * 1000))
@@ -38,20 +41,32 @@ def s3_endpoint():
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                 aws_access_key_id="test", aws_secret_access_key="test").create_bucket(
-        Bucket="lab-media")
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="lab-media")
     yield endpoint
     server.stop()
 
 
 def test_s3_storage_roundtrip_downloads_a_local_copy_and_cleans_it(settings, s3_endpoint):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {"bucket_name": "lab-media", "endpoint_url": s3_endpoint,
-                    "region_name": "us-east-1", "access_key": "test", "secret_key": "test",
-                    "file_overwrite": False},
-    }}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "lab-media",
+                "endpoint_url": s3_endpoint,
+                "region_name": "us-east-1",
+                "access_key": "test",
+                "secret_key": "test",
+                "file_overwrite": False,
+            },
+        },
+    }
     from django.core.files.storage import default_storage
 
     name = default_storage.save("videos/clip.bin", ContentFile(b"frame" * 5000))

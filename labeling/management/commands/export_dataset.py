@@ -24,8 +24,11 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True, help="project name")
         parser.add_argument("--format", required=True, choices=FORMAT_NAMES)
         parser.add_argument("--split", choices=EXPORT_SPLITS, help="only this split")
-        parser.add_argument("--include-unlabeled", action="store_true",
-                            help="also write unlabeled frames (as images without boxes)")
+        parser.add_argument(
+            "--include-unlabeled",
+            action="store_true",
+            help="also write unlabeled frames (as images without boxes)",
+        )
 
     def handle(self, *args, **options) -> None:
         name = options["project"].strip()
@@ -40,13 +43,18 @@ class Command(BaseCommand):
             raise CommandError(f"{out} exists and is not an empty folder.")
         try:
             result = dataset_export(
-                project=project, fmt=options["format"],
-                zip_path=out if is_zip else None, out_dir=None if is_zip else out,
-                split=options["split"], include_unlabeled=options["include_unlabeled"],
+                project=project,
+                fmt=options["format"],
+                zip_path=out if is_zip else None,
+                out_dir=None if is_zip else out,
+                split=options["split"],
+                include_unlabeled=options["include_unlabeled"],
             )
         except ValidationError as exc:
             raise CommandError("Nothing was exported.\n" + error_text(exc)) from None
-        self.stdout.write(self.style.SUCCESS(
-            f"Exported {result.images} images ({result.negatives} negatives), {result.boxes} "
-            f"boxes of “{project.name}” as {result.fmt} to {result.path}."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Exported {result.images} images ({result.negatives} negatives), {result.boxes} "
+                f"boxes of “{project.name}” as {result.fmt} to {result.path}."
+            )
+        )

@@ -36,15 +36,27 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", help="dataset folder or .zip file")
         parser.add_argument("--project", required=True, help="project name")
-        parser.add_argument("--format", required=True, choices=[*FORMAT_NAMES, AUTO],
-                            help="dataset format (auto: guess from the marker files)")
-        parser.add_argument("--create", action="store_true",
-                            help="create the project if it does not exist; it takes its "
-                                 "classes from the dataset")
-        parser.add_argument("--owner", help="owner of a project made by --create (default: "
-                                            "the first superuser); also recorded as importer")
-        parser.add_argument("--create-classes", action="store_true",
-                            help="add classes the project lacks instead of failing")
+        parser.add_argument(
+            "--format",
+            required=True,
+            choices=[*FORMAT_NAMES, AUTO],
+            help="dataset format (auto: guess from the marker files)",
+        )
+        parser.add_argument(
+            "--create",
+            action="store_true",
+            help="create the project if it does not exist; it takes its classes from the dataset",
+        )
+        parser.add_argument(
+            "--owner",
+            help="owner of a project made by --create (default: "
+            "the first superuser); also recorded as importer",
+        )
+        parser.add_argument(
+            "--create-classes",
+            action="store_true",
+            help="add classes the project lacks instead of failing",
+        )
 
     def handle(self, *args, **options) -> None:
         path = Path(options["path"])
@@ -62,7 +74,10 @@ class Command(BaseCommand):
             project, created = self._create(name, owner), True
         try:
             result = dataset_import(
-                project=project, fmt=options["format"], path=path, created_by=owner,
+                project=project,
+                fmt=options["format"],
+                path=path,
+                created_by=owner,
                 create_missing_classes=created or options["create_classes"],
             )
         except ValidationError as exc:
@@ -73,17 +88,25 @@ class Command(BaseCommand):
             if created:
                 project.delete()
             raise
-        parts = [f"{result.frames_created} new frames"
-                 + (f" (image set #{result.imageset_id})" if result.imageset_id else ""),
-                 f"{result.frames_updated} updated", f"{result.frames_unchanged} unchanged"]
+        parts = [
+            f"{result.frames_created} new frames"
+            + (f" (image set #{result.imageset_id})" if result.imageset_id else ""),
+            f"{result.frames_updated} updated",
+            f"{result.frames_unchanged} unchanged",
+        ]
         if result.frames_left_unlabeled:
             parts.append(f"{result.frames_left_unlabeled} left unlabeled")
-        self.stdout.write(self.style.SUCCESS(
-            f"Imported {result.images} images ({result.fmt}) into “{project.name}”"
-            f"{' (created)' if created else ''}: {', '.join(parts)}; {result.boxes} boxes."
-            + (f" New classes: {', '.join(result.classes_created)}."
-               if result.classes_created else "")
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {result.images} images ({result.fmt}) into “{project.name}”"
+                f"{' (created)' if created else ''}: {', '.join(parts)}; {result.boxes} boxes."
+                + (
+                    f" New classes: {', '.join(result.classes_created)}."
+                    if result.classes_created
+                    else ""
+                )
+            )
+        )
 
     def _owner(self, username: str | None):
         users = get_user_model().objects

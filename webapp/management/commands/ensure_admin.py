@@ -35,8 +35,10 @@ class Command(BaseCommand):
             return
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser(username="admin", email="", password=password)
-        self.stdout.write(self.style.WARNING(
-            "Created the admin account.\n"
-            f"    username: admin\n    password: {password}\n"
-            "This password is shown only now; change it after logging in."
-        ))
+        self.stdout.write(
+            self.style.WARNING(
+                "Created the admin account.\n"
+                f"    username: admin\n    password: {password}\n"
+                "This password is shown only now; change it after logging in."
+            )
+        )
