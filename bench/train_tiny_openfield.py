@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--imgsz", type=int, default=320)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=4)  # small set: more optimizer steps per epoch
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if not args.video.exists():
