@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from django.test import Client
 
 from tests.conftest import PASSWORD
