@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from labeling.models import Role
 from labeling.selectors import project_for_user
+from training.selectors import trained_model_for_user
 
 from . import selectors, services
 from .exports import comparison_csv, metrics_csv
@@ -70,15 +71,13 @@ def run_export_dict(run) -> dict:
 class ModelEvaluationListApi(APIView):
     @extend_schema(responses=EvaluationRunOutput(many=True))
     def get(self, request, model_id: int):
-        model = selectors.trained_model_for_user(user=request.user, model_id=model_id)
+        model = trained_model_for_user(user=request.user, model_id=model_id)
         runs = selectors.evaluation_runs_of_model(user=request.user, model=model)
         return Response(EvaluationRunOutput(runs, many=True).data)
 
     @extend_schema(request=EvaluationRunCreateInput, responses={201: EvaluationRunOutput})
     def post(self, request, model_id: int):
-        model = selectors.trained_model_for_user(
-            user=request.user, model_id=model_id, role=Role.ANNOTATOR
-        )
+        model = trained_model_for_user(user=request.user, model_id=model_id, role=Role.ANNOTATOR)
         payload = EvaluationRunCreateInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)

@@ -15,7 +15,8 @@ from django.http import Http404
 
 from labeling.models import DatasetVersion, Project, Role
 from labeling.selectors import project_for_user, projects_visible_to
-from training.models import EpochMetric, TrainedModel
+from training.models import TrainedModel
+from training.selectors import epoch_series, trained_models_of_project
 from webapp.models import JobStatus
 
 from .models import EvaluationRun, FramePrediction
@@ -29,20 +30,6 @@ PREDICTION_ORDERS: dict[str, list[Any]] = {
     "frame": ["frame_id"],
     "slowest": [F("inference_ms").desc(), "frame_id"],
 }
-
-
-def trained_model_for_user(*, user, model_id: int | str, role: str = Role.VIEWER) -> TrainedModel:
-    """The model if the user holds ``role`` in its project (404 non-members, 403 role)."""
-    try:
-        model = (
-            TrainedModel.objects.select_related("project", "dataset_version", "job")
-            .filter(project__in=projects_visible_to(user))
-            .get(pk=int(model_id))
-        )
-    except (TrainedModel.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such model.") from None
-    project_for_user(user=user, project_id=model.project_id, role=role)
-    return model
 
 
 def _runs_visible_to(user) -> QuerySet[EvaluationRun]:
@@ -109,25 +96,7 @@ def epoch_curve(*, model: TrainedModel) -> list[dict[str, Any]]:
     """The training job's per-epoch validation and loss figures (empty without a job)."""
     if model.job_id is None:
         return []
-    rows = EpochMetric.objects.filter(job_id=model.job_id).order_by("epoch")
-    return [
-        {
-            "epoch": r.epoch,
-            "box_loss": r.box_loss,
-            "cls_loss": r.cls_loss,
-            "dfl_loss": r.dfl_loss,
-            "precision": r.precision,
-            "recall": r.recall,
-            "map50": r.map50,
-            "map50_95": r.map50_95,
-            "epoch_time_s": r.epoch_time_s,
-        }
-        for r in rows
-    ]
-
-
-def models_of_project(*, project: Project) -> QuerySet[TrainedModel]:
-    return TrainedModel.objects.filter(project=project).select_related("dataset_version", "job")
+    return epoch_series(job_id=model.job_id)
 
 
 # --- comparison ------------------------------------------------------------------------
@@ -213,7 +182,7 @@ def comparison(*, user, project: Project, model_ids: list[int]) -> Comparison:
 
     Raises ``ValueError`` naming the first id that is not a model of ``project``.
     """
-    models = {m.pk: m for m in models_of_project(project=project).filter(pk__in=model_ids)}
+    models = {m.pk: m for m in trained_models_of_project(project=project).filter(pk__in=model_ids)}
     for model_id in model_ids:
         if model_id not in models:
             raise ValueError(f"{model_id} is not a model of this project")

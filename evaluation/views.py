@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from labeling.access import can_write, project_page
 from labeling.models import DatasetVersion, Role
 from labeling.selectors import projects_visible_to, role_of
+from training.selectors import trained_model_for_user, trained_models_of_project
 from webapp.jobs import BrokerUnavailable
 from webapp.models import JobStatus
 
@@ -61,7 +62,7 @@ def _latest_runs(*, user, models) -> dict[int, EvaluationRun]:
 @project_page(Role.VIEWER)
 def evaluation_home(request: HttpRequest, project):
     """The project's models with their latest evaluation, and recent runs."""
-    models = list(selectors.models_of_project(project=project).order_by("-created_at"))
+    models = list(trained_models_of_project(project=project).order_by("-created_at"))
     latest = _latest_runs(user=request.user, models=models)
     visible = projects_visible_to(request.user)
     recent = (
@@ -132,7 +133,7 @@ def _model_page_context(request: HttpRequest, model) -> dict[str, Any]:
 @login_required
 def model_evaluation(request: HttpRequest, model_id: int):
     """A model's evaluation dashboard: metric cards, curves, timing, training history."""
-    model = selectors.trained_model_for_user(user=request.user, model_id=model_id)
+    model = trained_model_for_user(user=request.user, model_id=model_id)
     return render(request, "evaluation/model.html", _model_page_context(request, model))
 
 
@@ -150,9 +151,7 @@ def _form_float(request: HttpRequest, name: str, default: float) -> float | str:
 @require_POST
 def evaluation_start(request: HttpRequest, model_id: int):
     """The "Evaluate" form of the model page."""
-    model = selectors.trained_model_for_user(
-        user=request.user, model_id=model_id, role=Role.ANNOTATOR
-    )
+    model = trained_model_for_user(user=request.user, model_id=model_id, role=Role.ANNOTATOR)
     page = reverse("model-evaluation", args=[model.pk])
     version = None
     if request.POST.get("dataset_version"):
@@ -217,7 +216,7 @@ BEST_COLUMNS = {
 def evaluation_compare(request: HttpRequest, project):
     """Two or more models side by side, as the seed paper's Tables 2-4 and Fig. 5."""
     raw = ",".join(request.GET.getlist("models"))
-    models = list(selectors.models_of_project(project=project).order_by("-created_at"))
+    models = list(trained_models_of_project(project=project).order_by("-created_at"))
     context: dict[str, Any] = {
         "project": project,
         "nav": "evaluate",

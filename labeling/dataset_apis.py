@@ -6,10 +6,6 @@ Non-members get 404; viewers may export and read counts, importing needs the ann
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -24,7 +20,7 @@ from .dataset_io import AUTO, EXPORT_SPLITS, FORMAT_NAMES, dataset_export_downlo
 from .dataset_selectors import dataset_stats
 from .models import Role
 from .selectors import has_role, project_for_user
-from .uploads import LimitedUploadHandler
+from .uploads import ProjectUploadMixin, upload_temp_path
 
 
 class _NoFormatOverride:
@@ -111,23 +107,8 @@ class DatasetImportOutput(serializers.Serializer):
     imageset_id = serializers.IntegerField(allow_null=True)
 
 
-class DatasetImportApi(APIView):
+class DatasetImportApi(ProjectUploadMixin, APIView):
     parser_classes = [MultiPartParser, FormParser]
-
-    def initialize_request(self, request, *args, **kwargs):
-        # Before anything reads the body (session auth reads it for the CSRF token): the size
-        # limit while streaming, and the role check before a byte is stored.
-        if request.method == "POST":
-            project_id = kwargs.get("project_id")
-
-            def may_import() -> None:
-                project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-
-            self.upload_handler = LimitedUploadHandler(
-                request, max_bytes=settings.MAX_UPLOAD_BYTES, before_parse=may_import
-            )
-            request.upload_handlers = [self.upload_handler]
-        return super().initialize_request(request, *args, **kwargs)
 
     @extend_schema(
         request={"multipart/form-data": DatasetImportInput},
@@ -158,25 +139,14 @@ class DatasetImportApi(APIView):
             result = dataset_import(
                 project=project,
                 fmt=payload.validated_data["format"],
-                path=_temp_path(upload),
+                path=upload_temp_path(upload),
                 created_by=request.user,
                 create_missing_classes=create_classes,
                 source_name=upload.name or "",
             )
         finally:
-            for upload in uploads:
-                upload.close()  # removes the temp file
-            handler = getattr(self, "upload_handler", None)
-            if handler is not None:
-                handler.upload_interrupted()
+            self.release_uploads(uploads)
         return Response(DatasetImportOutput(result).data, status=status.HTTP_201_CREATED)
-
-
-def _temp_path(upload) -> Path:
-    try:
-        return Path(upload.temporary_file_path())
-    except AttributeError:
-        raise ValidationError({"file": "The upload could not be stored."}) from None
 
 
 # --- counts ---------------------------------------------------------------------------

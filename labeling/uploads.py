@@ -7,7 +7,8 @@ temp file being written is removed at once (the parser closes, and so removes, t
 already finished), so an over-limit upload leaves nothing in ``FILE_UPLOAD_TEMP_DIR``.
 
 Install it before anything reads the body; for a DRF view, in ``initialize_request``
-(session authentication reads ``request.POST`` for the CSRF token, before the view runs).
+(session authentication reads ``request.POST`` for the CSRF token, before the view runs):
+:class:`ProjectUploadMixin` does that for the views that upload into a project.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from rest_framework import status
 from rest_framework.exceptions import APIException
+
+from .models import Role
+from .selectors import project_for_user
 
 # Multipart headers and small form fields ride along with the files in Content-Length.
 FORM_OVERHEAD_BYTES = 256 * 1024
@@ -119,6 +124,46 @@ class LimitedUploadHandler(FileUploadHandler):
         if file is not None:
             file.close()
             del self.file
+
+
+class ProjectUploadMixin:
+    """For an ``APIView`` whose POST streams files into the project ``project_id`` of the URL.
+
+    Installs a :class:`LimitedUploadHandler` before anything reads the body, so the size
+    limit holds while streaming and a non-member or viewer is refused (404/403) before a
+    byte is stored. ``release_uploads`` in the view's ``finally`` removes the temp files.
+    """
+
+    def upload_max_bytes(self) -> int:
+        return settings.MAX_UPLOAD_BYTES  # read per request, not at import
+
+    def initialize_request(self, request, *args, **kwargs):
+        if request.method == "POST":
+            project_id = kwargs.get("project_id")
+
+            def may_upload() -> None:
+                project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
+
+            self.upload_handler = LimitedUploadHandler(
+                request, max_bytes=self.upload_max_bytes(), before_parse=may_upload
+            )
+            request.upload_handlers = [self.upload_handler]
+        return super().initialize_request(request, *args, **kwargs)
+
+    def release_uploads(self, uploads) -> None:
+        for upload in uploads:
+            upload.close()  # removes the temp file
+        handler = getattr(self, "upload_handler", None)
+        if handler is not None:
+            handler.upload_interrupted()
+
+
+def upload_temp_path(upload) -> Path:
+    """Where ``upload`` was streamed; a 400 on ``file`` if it was not streamed to disk."""
+    try:
+        return Path(upload.temporary_file_path())
+    except AttributeError:  # only our streaming handler is installed; be explicit anyway
+        raise ValidationError({"file": "The upload could not be stored."}) from None
 
 
 def _human(n: int) -> str:

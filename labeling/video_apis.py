@@ -6,10 +6,6 @@ upload, register, sample, cancel or delete (403).
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -22,7 +18,7 @@ from webapp.jobs import BrokerUnavailable
 from . import video_services
 from .models import FrameSamplingJob, Role, Video
 from .selectors import project_for_user
-from .uploads import LimitedUploadHandler
+from .uploads import ProjectUploadMixin, upload_temp_path
 from .video_selectors import (
     sampling_job_for_user,
     video_for_user,
@@ -184,23 +180,8 @@ def _start_sampling(*, video: Video, user, seconds: float | None):
 
 
 # --- views ----------------------------------------------------------------------------
-class VideoListApi(APIView):
+class VideoListApi(ProjectUploadMixin, APIView):
     parser_classes = [MultiPartParser, FormParser]
-
-    def initialize_request(self, request, *args, **kwargs):
-        # Before anything reads the body (session auth reads it for the CSRF token): the
-        # size limit while streaming, and the role check before a byte is stored.
-        if request.method == "POST":
-            project_id = kwargs.get("project_id")
-
-            def may_upload() -> None:
-                project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-
-            self.upload_handler = LimitedUploadHandler(
-                request, max_bytes=settings.MAX_UPLOAD_BYTES, before_parse=may_upload
-            )
-            request.upload_handlers = [self.upload_handler]
-        return super().initialize_request(request, *args, **kwargs)
 
     @extend_schema(responses=VideoOutput(many=True))
     def get(self, request, project_id: int):
@@ -227,31 +208,20 @@ class VideoListApi(APIView):
             )
             payload.is_valid(raise_exception=True)
             files = [
-                IncomingFile(path=_temp_path(f), name=f.name or "", size=f.size or 0)
+                IncomingFile(path=upload_temp_path(f), name=f.name or "", size=f.size or 0)
                 for f in uploads
             ]
             video = video_services.frame_source_upload(
                 project=project, user=request.user, files=files
             )
         finally:
-            for upload in uploads:
-                upload.close()  # removes the temp file
-            handler = getattr(self, "upload_handler", None)
-            if handler is not None:
-                handler.upload_interrupted()
+            self.release_uploads(uploads)
         job, error = _start_sampling(
             video=video, user=request.user, seconds=payload.validated_data.get("sample_every")
         )
         context = {"sampling_job": job, "sampling_error": error}
         out = VideoUploadOutput(video_with_counts(video=video), context=context)
         return Response(out.data, status=status.HTTP_201_CREATED)
-
-
-def _temp_path(upload) -> Path:
-    try:
-        return Path(upload.temporary_file_path())
-    except AttributeError:  # only our streaming handler is installed; be explicit anyway
-        raise ValidationError({"file": "The upload could not be stored."}) from None
 
 
 class VideoRegisterApi(APIView):

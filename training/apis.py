@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from labeling.models import DatasetVersion, Role
 from labeling.selectors import project_for_user
-from labeling.uploads import LimitedUploadHandler
+from labeling.uploads import ProjectUploadMixin
 
 from . import services
 from .model_card import card_markdown
@@ -65,24 +65,11 @@ class PresetListApi(APIView):
         return Response(PresetOutput(presets, many=True).data)
 
 
-class TrainingJobListApi(APIView):
+class TrainingJobListApi(ProjectUploadMixin, APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    def initialize_request(self, request, *args, **kwargs):
-        # Before anything reads the body: the size limit while streaming, and the role check
-        # before a byte of an uploaded checkpoint is stored.
-        if request.method == "POST":
-            project_id = kwargs.get("project_id")
-
-            def may_write() -> None:
-                project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-
-            request.upload_handlers = [
-                LimitedUploadHandler(
-                    request, max_bytes=MAX_CHECKPOINT_BYTES, before_parse=may_write
-                )
-            ]
-        return super().initialize_request(request, *args, **kwargs)
+    def upload_max_bytes(self) -> int:
+        return MAX_CHECKPOINT_BYTES  # a starting checkpoint may be uploaded
 
     @extend_schema(responses=TrainingJobOutput(many=True))
     def get(self, request, project_id: int):

@@ -1,4 +1,4 @@
-"""Reads shared by the training pages, the API and the ``train`` command.
+"""Reads shared by the training pages, the API, the ``train`` command and evaluation.
 
 Every lookup by id goes through the user's projects: a job or model of a project the user is
 not a member of is a 404, exactly like a missing one.
@@ -16,7 +16,7 @@ from labeling.models import Project, Role
 from labeling.selectors import has_role, projects_visible_to
 from webapp.models import JobStatus
 
-from .models import TrainedModel, TrainingJob
+from .models import EpochMetric, TrainedModel, TrainingJob
 
 
 def _check_role(*, user, project: Project, role: str) -> None:
@@ -81,10 +81,12 @@ def training_queue_positions(jobs: Iterable[TrainingJob]) -> dict[int, int]:
     return positions
 
 
-def epoch_series(*, job: TrainingJob) -> list[dict]:
-    """Per-epoch figures for the curves, oldest first."""
+def epoch_series(*, job_id: int) -> list[dict]:
+    """The training job's per-epoch loss and validation figures for the curves, oldest first."""
     return list(
-        job.epoch_metrics.order_by("epoch").values(
+        EpochMetric.objects.filter(job_id=job_id)
+        .order_by("epoch")
+        .values(
             "epoch",
             "box_loss",
             "cls_loss",

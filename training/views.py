@@ -151,7 +151,7 @@ def training_job_detail(request, job_id: int):
             "nav": "train",
             "job": job,
             "preset": PRESETS.get(job.preset),
-            "epochs": epoch_series(job=job),
+            "epochs": epoch_series(job_id=job.pk),
             "queue_ahead": training_queue_positions([job]).get(job.pk),
             "can_write": has_role(user=request.user, project=project, role=Role.ANNOTATOR),
             "model": getattr(job, "model", None),

@@ -28,7 +28,7 @@ import os
 import shutil
 import stat
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -180,6 +180,25 @@ def resolve_inside(root: Path, name: str) -> tuple[Path | None, str | None]:
         if stat.S_ISLNK(mode):
             return None, "is a symbolic link"
     return root / name, None
+
+
+def find_inside(
+    root: Path, candidates: Sequence[str], where: str, problems: Problems, missing: str
+) -> Path | None:
+    """The first of ``candidates`` (names under ``root``, tried in order) that exists.
+
+    An unsafe candidate stops the search with its reason as a problem; when none exists,
+    ``where: missing`` is the problem. Either way the answer is None.
+    """
+    for name in candidates:
+        path, reason = resolve_inside(root, name)
+        if path is None:
+            problems.add(f"{where}: {reason}")
+            return None
+        if path.exists():
+            return path
+    problems.add(f"{where}: {missing}")
+    return None
 
 
 def relative_posix(path: Path, root: Path) -> str:

@@ -39,6 +39,7 @@ from .base import (
     check_image_file,
     check_root,
     class_name_problem,
+    find_inside,
     finish_read,
     is_number,
     is_positive_int,
@@ -241,15 +242,13 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
 
 
 def _image_path(root: Path, subset: str, name: str, where: str, problems: Problems) -> Path | None:
-    for rel in (f"{IMAGES_DIR}/{subset}/{name}", f"{IMAGES_DIR}/{name}"):
-        path, reason = resolve_inside(root, rel)
-        if path is None:
-            problems.add(f"{where}: {reason}")
-            return None
-        if path.exists():
-            return path
-    problems.add(f"{where}: image file missing (in {IMAGES_DIR}/{subset}/ and {IMAGES_DIR}/)")
-    return None
+    return find_inside(
+        root,
+        [f"{IMAGES_DIR}/{subset}/{name}", f"{IMAGES_DIR}/{name}"],
+        where,
+        problems,
+        f"image file missing (in {IMAGES_DIR}/{subset}/ and {IMAGES_DIR}/)",
+    )
 
 
 def _annotations(

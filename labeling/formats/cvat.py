@@ -34,13 +34,13 @@ from .base import (
     check_image_file,
     check_root,
     class_name_problem,
+    find_inside,
     finish_read,
     make_resolver,
     parse_int,
     parse_number,
     path_problem,
     read_limited,
-    resolve_inside,
     split_from_subset,
     validated,
 )
@@ -188,12 +188,4 @@ def _image_path(root: Path, subset: str, name: str, where: str, problems: Proble
     candidates = [f"{IMAGES_DIR}/{name}"]
     if subset and not path_problem(subset) and "/" not in subset:
         candidates.append(f"{IMAGES_DIR}/{subset}/{name}")
-    for rel in candidates:
-        path, reason = resolve_inside(root, rel)
-        if path is None:
-            problems.add(f"{where}: {reason}")
-            return None
-        if path.exists():
-            return path
-    problems.add(f"{where}: image file missing from {IMAGES_DIR}/")
-    return None
+    return find_inside(root, candidates, where, problems, f"image file missing from {IMAGES_DIR}/")

@@ -23,6 +23,26 @@ import numpy as np
 WIDTH, HEIGHT = 128, 96
 IMGSZ = 64
 SPLITS = {"train": 8, "val": 3, "test": 4}
+# Figures every stored evaluation (``EvaluationRun.metrics``, ``evaluate --json``) carries.
+METRIC_KEYS = frozenset(
+    {
+        "map50_voc11",
+        "map50_voc_all",
+        "coco_ap50",
+        "coco_ap50_95",
+        "precision",
+        "recall",
+        "f1",
+        "average_iou",
+        "average_iou_darknet",
+        "tp",
+        "fp",
+        "fn",
+        "pr_curve",
+        "f1_curve",
+        "per_class",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -11,28 +11,17 @@ from evaluation import services
 from evaluation.inference import class_mapping, timing_summary
 from evaluation.models import EvaluationRun, FramePrediction
 from tests.conftest import wait_for
-from tests.evaluation.helpers import SPLITS, register_model, store_dataset, tiny_model
+from tests.evaluation.helpers import (
+    METRIC_KEYS,
+    SPLITS,
+    register_model,
+    store_dataset,
+    tiny_model,
+)
 from webapp.models import JobStatus
 
 pytestmark = pytest.mark.slow
 
-METRIC_KEYS = {
-    "map50_voc11",
-    "map50_voc_all",
-    "coco_ap50",
-    "coco_ap50_95",
-    "precision",
-    "recall",
-    "f1",
-    "average_iou",
-    "average_iou_darknet",
-    "tp",
-    "fp",
-    "fn",
-    "pr_curve",
-    "f1_curve",
-    "per_class",
-}
 TIMING_KEYS = {
     "per_image_ms_mean",
     "per_image_ms_std",

@@ -111,6 +111,18 @@ def fake_model(project, *, name: str = "m", onnx: bool = True):
     )
 
 
+def stored_files(prefix: str) -> set[str]:
+    """Every file name in default storage under ``prefix`` (empty if the folder is absent)."""
+    try:
+        dirs, files = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return set()
+    found = {f"{prefix}/{f}" for f in files}
+    for d in dirs:
+        found |= stored_files(f"{prefix}/{d}")
+    return found
+
+
 def record_dispatch(monkeypatch) -> list[int]:
     """Record training jobs handed to the queue instead of publishing them, so that no
     worker of this test run trains them. Returns the recorded job ids."""

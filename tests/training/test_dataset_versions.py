@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 
 from labeling.dataset_versions import (
     dataset_version_create,
@@ -16,18 +15,7 @@ from labeling.formats import yolo
 from labeling.formats.manifest import manifest_hash
 from labeling.models import DatasetVersion, Frame, Role, Video
 from labeling.services import label_class_add, project_create
-from tests.training.helpers import HEIGHT, WIDTH, make_frames
-
-
-def _stored_files(prefix: str) -> set[str]:
-    try:
-        dirs, files = default_storage.listdir(prefix)
-    except FileNotFoundError:
-        return set()
-    found = {f"{prefix}/{f}" for f in files}
-    for d in dirs:
-        found |= _stored_files(f"{prefix}/{d}")
-    return found
+from tests.training.helpers import HEIGHT, WIDTH, make_frames, stored_files
 
 
 @pytest.mark.django_db
@@ -110,7 +98,7 @@ def test_split_by_video_keeps_each_video_in_one_split(project, owner):
 
 @pytest.mark.django_db
 def test_refuses_without_labeled_frames_or_without_train_and_val(project, owner):
-    before = _stored_files("datasets")  # media is shared by the tests of one run
+    before = stored_files("datasets")  # media is shared by the tests of one run
     make_frames(project, splits=[], unlabeled=4)
     with pytest.raises(ValidationError) as exc:
         dataset_version_create(project=project, name="x", created_by=owner)
@@ -121,7 +109,7 @@ def test_refuses_without_labeled_frames_or_without_train_and_val(project, owner)
         dataset_version_create(project=project, name="x", created_by=owner)
     assert "val" in exc.value.message_dict["split"][0]
     assert not DatasetVersion.objects.exists()
-    assert _stored_files("datasets") == before  # no manifest left behind
+    assert stored_files("datasets") == before  # no manifest left behind
 
 
 @pytest.mark.django_db
@@ -195,10 +183,10 @@ def test_dataset_version_api_is_scoped_by_membership(
 
 @pytest.mark.django_db
 def test_dataset_version_api_refusal_is_a_400_naming_the_field(project, owner, api_client_for):
-    before = _stored_files("datasets")
+    before = stored_files("datasets")
     response = api_client_for(owner).post(
         f"/api/projects/{project.pk}/dataset-versions/", {}, format="json"
     )
     assert response.status_code == 400
     assert "frames" in response.json()
-    assert _stored_files("datasets") == before and not DatasetVersion.objects.exists()
+    assert stored_files("datasets") == before and not DatasetVersion.objects.exists()

@@ -18,7 +18,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeling.models import DatasetVersion, Role
 from labeling.services import project_create
-from tests.training.helpers import FAST_HP, fake_model, make_frames, record_dispatch
+from tests.training.helpers import (
+    FAST_HP,
+    fake_model,
+    make_frames,
+    record_dispatch,
+    stored_files,
+)
 from training.models import TrainedModel, TrainingJob
 from webapp.models import JobStatus
 
@@ -26,17 +32,6 @@ from webapp.models import JobStatus
 @pytest.fixture
 def dispatched(monkeypatch):
     return record_dispatch(monkeypatch)
-
-
-def _files_under(prefix: str) -> set[str]:
-    try:
-        dirs, files = default_storage.listdir(prefix)
-    except FileNotFoundError:
-        return set()
-    found = {f"{prefix}/{f}" for f in files}
-    for d in dirs:
-        found |= _files_under(f"{prefix}/{d}")
-    return found
 
 
 def _upload_tmp() -> set[str]:
@@ -144,7 +139,7 @@ def test_a_bad_uploaded_checkpoint_is_refused_and_nothing_is_stored(
     project, owner, api_client_for, dispatched
 ):
     make_frames(project)
-    stored_before, tmp_before = _files_under("training"), _upload_tmp()
+    stored_before, tmp_before = stored_files("training"), _upload_tmp()
     for name, content in (
         ("weights.pt", os.urandom(4096)),
         ("notes.txt", b"hello"),
@@ -161,7 +156,7 @@ def test_a_bad_uploaded_checkpoint_is_refused_and_nothing_is_stored(
             assert name in reason  # the person's own file name, not a server path
         assert str(django_settings.SCRATCH_DIR) not in reason
     assert not TrainingJob.objects.exists() and not DatasetVersion.objects.exists()
-    assert _files_under("training") == stored_before
+    assert stored_files("training") == stored_before
     assert _upload_tmp() == tmp_before
     assert dispatched == []
 
