@@ -74,6 +74,11 @@ def test_upload_sample_browse_and_take_a_frame(
     row = page.locator(f'tr[data-video-id="{video.pk}"]')
     assert "52" in row.text_content() and "1:18" in row.text_content()
     assert "640×480" in row.text_content()
+    # Thumbnails are made on first request (a sandboxed decode): wait for them to load.
+    page.wait_for_function(
+        "() => { const i = document.querySelector('img.video-thumb');"
+        " return i.complete && i.naturalWidth > 0; }"
+    )
     assert page.evaluate("() => document.querySelector('img.video-thumb').naturalWidth") == 320
     screenshot(page, "videos-list")
 
