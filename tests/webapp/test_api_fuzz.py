@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.django_db(transaction=True)
-def test_no_generated_request_gets_a_server_error(live_server, broker, owner, project):
+def test_no_generated_request_gets_a_server_error(live_server, broker, owner, project, tmp_path):
     from rest_framework.authtoken.models import Token
 
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
