@@ -40,6 +40,7 @@ def test_no_generated_request_gets_a_server_error(live_server, broker, owner, pr
         capture_output=True,
         text=True,
         timeout=900,
+        cwd=tmp_path,  # the CLI writes its own files here, not in the repository
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "passed" in result.stdout
