@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
-from django.http import Http404
 
 from labeling.models import DatasetVersion, Project, Role
-from labeling.selectors import project_for_user, projects_visible_to
+from labeling.selectors import object_for_user, projects_visible_to
 from training.models import TrainedModel
 from training.selectors import epoch_series, trained_models_of_project
 from webapp.models import JobStatus
@@ -40,12 +39,9 @@ def _runs_visible_to(user) -> QuerySet[EvaluationRun]:
 
 
 def evaluation_run_for_user(*, user, run_id: int | str, role: str = Role.VIEWER) -> EvaluationRun:
-    try:
-        run = _runs_visible_to(user).get(pk=int(run_id))
-    except (EvaluationRun.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such evaluation.") from None
-    project_for_user(user=user, project_id=run.project_id, role=role)
-    return run
+    return object_for_user(
+        _runs_visible_to(user), user=user, pk=run_id, role=role, what="evaluation"
+    )
 
 
 def evaluation_runs_of_model(*, user, model: TrainedModel) -> QuerySet[EvaluationRun]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404
 
 from .models import Box, Frame, Project, Role, Split
-from .selectors import project_for_user, projects_visible_to
+from .selectors import object_for_user
 
 #: ``?ordering=`` values the frame list accepts (each also with a leading ``-``), and the
 #: columns they sort by. Anything else is refused so a query cannot order by, and so probe,
@@ -27,15 +26,13 @@ SPLIT_FILTERS = {"train": Split.TRAIN, "val": Split.VAL, "test": Split.TEST, "no
 
 def frame_for_user(*, user, frame_id: int | str, role: str = Role.VIEWER) -> Frame:
     """The frame if ``user`` holds at least ``role`` in its project (404 / 403 otherwise)."""
-    frame = (
-        Frame.objects.filter(pk=frame_id, project__in=projects_visible_to(user))
-        .select_related("project", "video", "annotated_by")
-        .first()
+    return object_for_user(
+        Frame.objects.select_related("project", "video", "annotated_by"),
+        user=user,
+        pk=frame_id,
+        role=role,
+        what="frame",
     )
-    if frame is None:
-        raise Http404("No such frame.")
-    project_for_user(user=user, project_id=frame.project_id, role=role)
-    return frame
 
 
 def frame_list(

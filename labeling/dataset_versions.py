@@ -184,15 +184,11 @@ def dataset_version_write_yolo(*, version: DatasetVersion, out_dir: Path) -> Pat
 
 def dataset_version_for_user(*, user, version_id: int | str) -> DatasetVersion:
     """The version if ``user`` is a member of its project; 404 otherwise."""
-    from django.http import Http404
+    from .selectors import object_for_user
 
-    from .selectors import projects_visible_to
-
-    try:
-        return (
-            DatasetVersion.objects.select_related("project", "created_by")
-            .filter(project__in=projects_visible_to(user))
-            .get(pk=int(version_id))
-        )
-    except (DatasetVersion.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such dataset version.") from None
+    return object_for_user(
+        DatasetVersion.objects.select_related("project", "created_by"),
+        user=user,
+        pk=version_id,
+        what="dataset version",
+    )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Model, Q, QuerySet
 from django.http import Http404
 
 from .models import ROLE_RANK, Project, ProjectMembership, Role
+
+M = TypeVar("M", bound=Model)
 
 
 def projects_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
@@ -31,21 +36,62 @@ def has_role(*, user, project: Project, role: str) -> bool:
     return actual is not None and ROLE_RANK[Role(actual)] >= ROLE_RANK[Role(role)]
 
 
+def require_role(*, user, project: Project | int, role: str) -> None:
+    """Raise :class:`PermissionDenied` (403) unless ``user`` holds at least ``role``."""
+    if not has_role(user=user, project=project, role=role):
+        raise PermissionDenied(f"This needs the {Role(role).label.lower()} role in the project.")
+
+
 def project_for_user(*, user, project_id: int | str, role: str = Role.VIEWER) -> Project:
     """The project if ``user`` holds at least ``role`` in it.
 
     A non-member gets 404 (the project's existence is not revealed); a member with too
     small a role gets :class:`PermissionDenied` (403).
     """
-    from django.core.exceptions import PermissionDenied
+    return object_for_user(
+        Project.objects.all(),
+        user=user,
+        pk=project_id,
+        role=role,
+        what="project",
+        project_path="",
+    )
 
+
+def object_for_user(
+    queryset: QuerySet[M],
+    *,
+    user,
+    pk: int | str,
+    what: str,
+    role: str = Role.VIEWER,
+    project_path: str = "project",
+) -> M:
+    """The row ``pk`` of ``queryset`` if ``user`` holds at least ``role`` in its project.
+
+    ``project_path`` is the lookup from the row to its project (``"video__project"``;
+    ``""`` for a project itself). A non-member gets 404 "No such <what>." whether or not
+    the row exists; a member with too small a role gets 403. Every id-bearing page and
+    endpoint goes through here, so lists and details are scoped the same way.
+    """
+    in_visible = f"{project_path}__in" if project_path else "pk__in"
     try:
-        project = projects_visible_to(user).get(pk=int(project_id))
-    except (Project.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such project.") from None
-    if not has_role(user=user, project=project, role=role):
-        raise PermissionDenied(f"This needs the {Role(role).label.lower()} role in the project.")
-    return project
+        obj = queryset.filter(**{in_visible: projects_visible_to(user)}).get(pk=int(pk))
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404(f"No such {what}.") from None
+    if role != Role.VIEWER:  # being a member, which the filter checked, is enough to read
+        require_role(user=user, project=_project_id_of(obj, project_path), role=role)
+    return obj
+
+
+def _project_id_of(obj: Model, project_path: str) -> int:
+    """Follow ``project_path`` (``"video__project"``) from ``obj`` to its project's id."""
+    if not project_path:
+        return obj.pk
+    *hops, last = project_path.split("__")
+    for hop in hops:
+        obj = getattr(obj, hop)
+    return getattr(obj, f"{last}_id")
 
 
 def project_list_with_counts(*, user) -> QuerySet[Project]:

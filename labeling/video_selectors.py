@@ -4,45 +4,33 @@ through the user's projects (non-members get 404, too small a role 403)."""
 from __future__ import annotations
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.http import Http404
 
 from webapp.models import TERMINAL_STATUSES
 
 from .models import Box, Frame, FrameSamplingJob, Project, Role, Video
-from .selectors import project_for_user, projects_visible_to
+from .selectors import object_for_user
 
 
 def video_for_user(*, user, video_id: int | str, role: str = Role.VIEWER) -> Video:
     """The frame source if ``user`` holds at least ``role`` in its project."""
-    try:
-        video_id = int(video_id)
-    except (TypeError, ValueError):
-        raise Http404("No such video.") from None
-    video = (
-        Video.objects.filter(pk=video_id, project__in=projects_visible_to(user))
-        .select_related("project", "created_by")
-        .first()
+    return object_for_user(
+        Video.objects.select_related("project", "created_by"),
+        user=user,
+        pk=video_id,
+        role=role,
+        what="video",
     )
-    if video is None:
-        raise Http404("No such video.")
-    project_for_user(user=user, project_id=video.project_id, role=role)
-    return video
 
 
 def sampling_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -> FrameSamplingJob:
-    try:
-        job_id = int(job_id)
-    except (TypeError, ValueError):
-        raise Http404("No such sampling job.") from None
-    job = (
-        FrameSamplingJob.objects.filter(pk=job_id, video__project__in=projects_visible_to(user))
-        .select_related("video", "video__project")
-        .first()
+    return object_for_user(
+        FrameSamplingJob.objects.select_related("video", "video__project"),
+        user=user,
+        pk=job_id,
+        role=role,
+        what="sampling job",
+        project_path="video__project",
     )
-    if job is None:
-        raise Http404("No such sampling job.")
-    project_for_user(user=user, project_id=job.video.project_id, role=role)
-    return job
 
 
 def video_list_with_counts(*, project: Project) -> QuerySet[Video]:

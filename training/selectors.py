@@ -8,50 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404
 
 from labeling.models import Project, Role
-from labeling.selectors import has_role, projects_visible_to
+from labeling.selectors import object_for_user
 from webapp.models import JobStatus
 
 from .models import EpochMetric, TrainedModel, TrainingJob
 
 
-def _check_role(*, user, project: Project, role: str) -> None:
-    if not has_role(user=user, project=project, role=role):
-        raise PermissionDenied(f"This needs the {Role(role).label.lower()} role in the project.")
-
-
 def training_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -> TrainingJob:
     """The job if ``user`` holds at least ``role`` in its project (404 / 403 otherwise)."""
-    try:
-        job = (
-            TrainingJob.objects.select_related(
-                "project", "dataset_version", "start_model", "created_by", "model"
-            )
-            .filter(project__in=projects_visible_to(user))
-            .get(pk=int(job_id))
-        )
-    except (TrainingJob.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such training job.") from None
-    _check_role(user=user, project=job.project, role=role)
-    return job
+    return object_for_user(
+        TrainingJob.objects.select_related(
+            "project", "dataset_version", "start_model", "created_by", "model"
+        ),
+        user=user,
+        pk=job_id,
+        role=role,
+        what="training job",
+    )
 
 
 def trained_model_for_user(*, user, model_id: int | str, role: str = Role.VIEWER) -> TrainedModel:
     """The registered model if ``user`` holds at least ``role`` in its project."""
-    try:
-        model = (
-            TrainedModel.objects.select_related("project", "dataset_version", "job")
-            .filter(project__in=projects_visible_to(user))
-            .get(pk=int(model_id))
-        )
-    except (TrainedModel.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such model.") from None
-    _check_role(user=user, project=model.project, role=role)
-    return model
+    return object_for_user(
+        TrainedModel.objects.select_related("project", "dataset_version", "job"),
+        user=user,
+        pk=model_id,
+        role=role,
+        what="model",
+    )
 
 
 def training_jobs_of_project(*, project: Project) -> QuerySet[TrainingJob]:
