@@ -36,9 +36,10 @@ Definitions (distances in the output ``units``: cm when calibrated, else px):
   inside is one visit). **Entry**: outside → inside, at the first inside sample's time;
   **exit**: inside → outside, at the first outside sample's time. Being inside at the
   window's first tracked sample is a visit but counts as an entry only with
-  ``count_initial_entry`` (default False, like EthoTrack's "first true entry"; ANY-maze and
-  EthoVision count it). So ``entries - exits`` is in {0, 1} with the option, {-1, 0, 1}
-  without. **Latency**: time from the window (or bin) start to the first *counted* entry —
+  ``count_initial_entry`` (default False: EthoTrack's "first true entry"; ANY-maze by default
+  scores the start position as an entry and has an option to wait for the first true one).
+  So ``entries - exits`` is in {0, 1} with the option, {-1, 0, 1} without.
+  **Latency**: time from the window (or bin) start to the first *counted* entry —
   with the option an animal inside from the start has latency 0 (if tracked from the first
   frame); None if no counted entry. **Bouts**: every visit (maximal run of inside samples)
   with entry time, exit time (None if still inside at the end), duration (tracked time inside)
@@ -316,7 +317,7 @@ def analyze_trajectory(
     return AnimalResult(
         animal=animal,
         units=calibration.units,
-        fps=(1.0 / mi) if mi > 0 else None,
+        fps=round(1.0 / mi, 6) if mi > 0 else None,
         totals=totals,
         bins=per_bin if params.bin_s is not None else [],
         bouts=bouts,

@@ -22,7 +22,7 @@ import shapely
 import shapely.affinity
 
 from .errors import BehaviorInputError, finite_number, positive_number
-from .zones import CircleZone, PolygonZone, RectZone, Zone, validate_zones
+from .zones import CircleZone, PolygonZone, RectZone, Zone, ZoneError, check_zone, validate_zones
 
 # Measures for unions of zones the preset returns (see measures.AnalysisParams.unions).
 EPM_UNIONS: dict[str, list[str]] = {
@@ -47,7 +47,7 @@ class _Quad:
             self.is_rect = False
         else:
             raise BehaviorInputError(field, "must be a rect or a 4-corner polygon")
-        validate_zones([outline], field_name=field)
+        check_zone(outline, field)
         if not self.is_rect:
             geom = outline.geometry()
             if geom.convex_hull.area - geom.area > 1e-9 * geom.area:
@@ -104,12 +104,12 @@ def open_field(
         shell = quad.ring(0, 0, 1, 1)
     else:
         if isinstance(outline, CircleZone):
-            validate_zones([outline], field_name="outline")
+            check_zone(outline, "outline")
             arena = shapely.Point(outline.cx, outline.cy).buffer(
                 outline.r, quad_segs=CIRCLE_VERTICES // 4
             )
         elif isinstance(outline, PolygonZone) and not outline.holes:
-            validate_zones([outline], field_name="outline")
+            check_zone(outline, "outline")
             arena = outline.geometry()
         else:
             raise BehaviorInputError("outline", "must be a rect, circle or polygon without holes")
@@ -225,5 +225,11 @@ def novel_object_recognition(
             raise BehaviorInputError(where, "must be a point (x, y)")
         x, y = finite_number(point[0], where), finite_number(point[1], where)
         zones.append(CircleZone(str(name), x, y, r))
-    validate_zones(zones, frame_width=frame_width, frame_height=frame_height)
+    try:
+        validate_zones(zones, frame_width=frame_width, frame_height=frame_height)
+    except ZoneError as exc:
+        # "zones[1].r" means nothing to the caller; name the object it came from.
+        k = exc.field.split("]")[0].removeprefix("zones[")
+        field = f"objects[{k}]" if k.isdigit() else "objects"
+        raise BehaviorInputError(field, exc.message) from None
     return zones

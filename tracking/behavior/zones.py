@@ -239,7 +239,7 @@ def validate_zones(
         seen[key] = i
         if zone.group is not None:
             _check_name(zone.group, f"{where}.group")
-        _check_geometry(zone, where)
+        check_zone(zone, where)
         if frame_width is not None and frame_height is not None:
             _check_in_frame(zone, where, frame_width, frame_height)
     _check_groups(zones, field_name)
@@ -326,7 +326,9 @@ def _check_name(name: Any, where: str) -> None:
         raise ZoneError(where, "may not contain control characters")
 
 
-def _check_geometry(zone: Zone, where: str) -> None:
+def check_zone(zone: Zone, where: str) -> None:
+    """The shape checks of one zone (numbers, sizes, simple polygon); ``where`` prefixes
+    the field named in the ZoneError (``"outline"`` -> ``"outline.w"``)."""
     if isinstance(zone, RectZone):
         for key in ("x", "y", "w", "h"):
             _number(getattr(zone, key), f"{where}.{key}")
@@ -525,13 +527,13 @@ def fit_zones(
 ) -> list[Zone]:
     """A template drawn on arena rect ``source`` ({x, y, w, h}) moved and scaled onto arena
     rect ``target`` — the usual nudge when the camera moved between sessions."""
-    src = [_positive_or_any(source, k, "source") for k in ("x", "y", "w", "h")]
-    dst = [_positive_or_any(target, k, "target") for k in ("x", "y", "w", "h")]
+    src = [_rect_value(source, k, "source") for k in ("x", "y", "w", "h")]
+    dst = [_rect_value(target, k, "target") for k in ("x", "y", "w", "h")]
     scaled = scale_zones(zones, dst[2] / src[2], dst[3] / src[3], origin=(src[0], src[1]))
     return translate_zones(scaled, dst[0] - src[0], dst[1] - src[1])
 
 
-def _positive_or_any(rect: Mapping[str, float], key: str, where: str) -> float:
+def _rect_value(rect: Mapping[str, float], key: str, where: str) -> float:
     if not isinstance(rect, Mapping) or key not in rect:
         raise BehaviorInputError(f"{where}.{key}", "is required")
     value = finite_number(rect[key], f"{where}.{key}", limit=HUGE)
