@@ -20,7 +20,7 @@ from training.models import TrainedModel
 from webapp.jobs import BrokerUnavailable, job_dispatch, job_request_cancel
 from webapp.models import TERMINAL_STATUSES, JobStatus
 
-from .models import TrackingBatch, TrackingEdit, TrackingRun, TrackingRender
+from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
 
 MAX_ANIMALS = 20
 MAX_VIDEOS_PER_BATCH = 200
