@@ -14,13 +14,13 @@ from PIL import Image
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
-from labeling import dataset_io
-from labeling.archives import ArchiveLimits, extract_zip, is_junk
-from labeling.dataset_io import dataset_export, dataset_import, frame_key_from_name
-from labeling.dataset_selectors import dataset_stats
+from labeling.datasets import importing as dataset_io
+from labeling.datasets.archives import ArchiveLimits, extract_zip, is_junk
+from labeling.datasets.importing import dataset_export, dataset_import, frame_key_from_name
+from labeling.datasets.selectors import dataset_stats
+from labeling.datasets.split_services import frames_assign_splits
 from labeling.models import Box, Frame, Video
 from labeling.services import project_create
-from labeling.split_services import frames_assign_splits
 from tests.labeling.dataset_helpers import (
     H,
     W,

@@ -13,9 +13,9 @@ from PIL import Image
 
 from django.core.files.storage import default_storage
 
-from labeling import video_services
 from labeling.models import Box, Frame, FrameSamplingJob, Video
-from labeling.video_services import IncomingFile
+from labeling.videos import services as video_services
+from labeling.videos.services import IncomingFile
 from tests.conftest import wait_for
 from tests.labeling.video_helpers import files_on_disk, upload, write_video
 from webapp.jobs import job_request_cancel

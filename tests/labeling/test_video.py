@@ -1,4 +1,4 @@
-"""labeling.video: probing and sampling, on tiny synthetic videos and the lab recording.
+"""labeling.videos.sampling: probing and sampling, on tiny synthetic videos and the lab recording.
 
 Each synthetic frame carries its own index as an 8-bit code (8 black/white blocks), so a
 test can tell from the pixels which frame the sampler really decoded.
@@ -19,8 +19,10 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from labeling import video, video_sandbox, video_worker
-from labeling.video import (
+from labeling.videos import sampling as video
+from labeling.videos import sandbox as video_sandbox
+from labeling.videos import worker as video_worker
+from labeling.videos.sampling import (
     SampledFrame,
     SampleProgress,
     VideoInfo,

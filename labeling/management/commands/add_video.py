@@ -12,8 +12,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling import video_services
 from labeling.models import FrameSamplingJob, Project
+from labeling.videos import services as video_services
 from webapp.jobs import BrokerUnavailable
 
 

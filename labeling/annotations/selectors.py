@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
-from .models import Box, Frame, Project, Role, Split
-from .selectors import object_for_user
+from ..models import Box, Frame, Project, Role, Split
+from ..selectors import object_for_user
 
 #: ``?ordering=`` values the frame list accepts (each also with a leading ``-``), and the
 #: columns they sort by. Anything else is refused so a query cannot order by, and so probe,

@@ -15,17 +15,17 @@ from rest_framework.views import APIView
 
 from webapp.jobs import BrokerUnavailable
 
-from . import video_services
-from .models import FrameSamplingJob, Role, Video
-from .selectors import project_for_user
-from .uploads import ProjectUploadMixin, upload_temp_path
-from .video_selectors import (
+from ..models import FrameSamplingJob, Role, Video
+from ..selectors import project_for_user
+from ..uploads import ProjectUploadMixin, upload_temp_path
+from . import services as video_services
+from .selectors import (
     sampling_job_for_user,
     video_for_user,
     video_list_with_counts,
     video_with_counts,
 )
-from .video_services import IncomingFile
+from .services import IncomingFile
 
 
 # --- output ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""REST endpoints for dataset versions (thin: labeling.dataset_versions does the work)."""
+"""REST endpoints for dataset versions (thin: labeling.datasets.versions does the work)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .dataset_versions import dataset_version_create, dataset_version_for_user
-from .models import DatasetVersion, Role
-from .selectors import project_for_user
+from ..models import DatasetVersion, Role
+from ..selectors import project_for_user
+from .versions import dataset_version_create, dataset_version_for_user
 
 
 class DatasetVersionOutput(serializers.ModelSerializer):

@@ -2,7 +2,7 @@
 writing a version in the YOLO layout for training.
 
 A version is created in one go: frames that are labeled (or reviewed) and have no split yet
-get one (``labeling.split_services.frames_assign_splits``: the project's ratios, seed and
+get one (``labeling.datasets.split_services.frames_assign_splits``: the project's ratios, seed and
 "keep each video in one split" setting; frames that already have a split keep it), then the
 manifest (format: :class:`labeling.models.DatasetVersion`) is written to media storage and
 the row records its sha256 and counts. Later edits to frames never change a version.
@@ -23,10 +23,10 @@ from django.utils import timezone
 
 from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
 
+from ..models import Box, DatasetVersion, Frame, Project
 from .formats import yolo
 from .formats.base import Dataset, DatasetImage
 from .formats.manifest import manifest_canonical_json, manifest_hash, manifest_to_dataset
-from .models import Box, DatasetVersion, Frame, Project
 from .split_services import frames_assign_splits
 
 LABELED_STATUSES = (Frame.Status.LABELED, Frame.Status.REVIEWED)
@@ -184,7 +184,7 @@ def dataset_version_write_yolo(*, version: DatasetVersion, out_dir: Path) -> Pat
 
 def dataset_version_for_user(*, user, version_id: int | str) -> DatasetVersion:
     """The version if ``user`` is a member of its project; 404 otherwise."""
-    from .selectors import object_for_user
+    from ..selectors import object_for_user
 
     return object_for_user(
         DatasetVersion.objects.select_related("project", "created_by"),

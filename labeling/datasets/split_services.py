@@ -1,6 +1,6 @@
 """Writes to frames' train/val/test split, from the project's split settings.
 
-The assignment itself is :func:`labeling.splits.assign_splits` (seeded, stable: a frame's
+The assignment itself is :func:`labeling.datasets.splits.assign_splits` (seeded, stable: a frame's
 split depends only on its own id, or its video's with ``split_by_video``). Only annotated
 frames (labeled or reviewed) get a split here: they are what exports and dataset versions
 take; an unlabeled frame gets its split once it is labeled and this runs again.
@@ -13,7 +13,7 @@ from collections import defaultdict
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .models import Frame, Project
+from ..models import Frame, Project
 from .splits import assign_splits
 
 _UPDATE_CHUNK = 500  # ids per UPDATE (SQLite limits bound variables)

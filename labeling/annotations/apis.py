@@ -20,22 +20,22 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .annotation_selectors import (
+from ..models import Frame, Role
+from ..selectors import project_for_user
+from .selectors import (
     FRAME_ORDERINGS,
     SPLIT_FILTERS,
     annotation_counts,
     frame_for_user,
     frame_list,
 )
-from .annotation_services import (
+from .services import (
     MAX_BOXES_PER_FRAME,
     AnnotationConflict,
     BoxInput,
     annotation_save,
     annotation_state,
 )
-from .models import Frame, Role
-from .selectors import project_for_user
 
 
 # --- strict JSON fields: "12" is not a number and 1 is not a boolean here -----------------

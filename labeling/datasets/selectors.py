@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, QuerySet
 
-from .models import Box, Frame, Project
+from ..models import Box, Frame, Project
 
 ANNOTATED_STATUSES = (Frame.Status.LABELED, Frame.Status.REVIEWED)
 SPLIT_KEYS = ("train", "val", "test", "unassigned")

@@ -4,7 +4,7 @@ Pure module: no Django import. For labs that extracted frames themselves (DeepLa
 ``labeled-data/<video>/img0042.png`` folders, ffmpeg output, camera software exports).
 
 What a hostile archive cannot do here
-- Anything the zip checks of :mod:`labeling.archives` stop (the one place they live): write
+- Anything the zip checks of :mod:`labeling.datasets.archives` stop (the one place they live): write
   outside the scratch folder (names that would escape, absolute, drive letters,
   backslashes, NUL, control and bidi characters such as the RTL mark; symlinks), hide
   behind encryption or duplicate names (equal but for case, here), or exhaust disk or
@@ -42,7 +42,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import archives
+from ..datasets import archives
 
 # Pillow's format names; a JPEG from a phone may come back as "MPO" (JPEG + extra views).
 ALLOWED_IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")

@@ -7,8 +7,8 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from webapp.models import TERMINAL_STATUSES
 
-from .models import Box, Frame, FrameSamplingJob, Project, Role, Video
-from .selectors import object_for_user
+from ..models import Box, Frame, FrameSamplingJob, Project, Role, Video
+from ..selectors import object_for_user
 
 
 def video_for_user(*, user, video_id: int | str, role: str = Role.VIEWER) -> Video:

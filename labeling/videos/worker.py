@@ -1,16 +1,16 @@
-"""The decoding half of :mod:`labeling.video`: what runs inside the sandboxed child.
+"""The decoding half of :mod:`labeling.videos.sampling`: what runs inside the sandboxed child.
 
-:mod:`labeling.video_sandbox` runs this file as a script (``python -I video_worker.py
+:mod:`labeling.videos.sandbox` runs this file as a script (``python -I worker.py
 --video-worker``) under resource limits; it reads one JSON request on stdin and answers
 with messages on stdout (``[4-byte length][JSON header][payload]``). Because ``-I`` keeps
 the project off ``sys.path`` (nothing beside this file may shadow a module in the child),
 this module imports only the standard library, numpy and PyAV, and holds everything the
 child needs: what files are acceptable, which frames a plan selects, the packet index,
-the decoding loop, probing and sampling. :mod:`labeling.video` re-exports the public
+the decoding loop, probing and sampling. :mod:`labeling.videos.sampling` re-exports the public
 pieces (the constants and the ``indices_*`` helpers). PyAV is only imported inside
 functions, so importing this module in the web or Celery process does not load ffmpeg.
 
-Frame indices, timestamps and images follow the conventions of :mod:`labeling.video`.
+Frame indices, timestamps and images follow the conventions of :mod:`labeling.videos.sampling`.
 
 Speed: a sampler demuxes the file once to index its packets (cheap: no decoding), works
 out which frames it wants, then decodes once, in order, with these savings measured on the
@@ -201,7 +201,7 @@ class _Out:
 
 
 def worker_main() -> int:
-    """Serve one request read from stdin (see :func:`labeling.video_sandbox.run_worker`)."""
+    """Serve one request read from stdin (see :func:`labeling.videos.sandbox.run_worker`)."""
     request = json.loads(sys.stdin.buffer.read())
     _apply_limits(request["memory_limit_bytes"], request["cpu_limit_s"])
     out = _Out()
@@ -699,7 +699,7 @@ def _decode_pass(
 
 
 def _probe(path: str, threads: int, *, strict: bool, out: _Out | None = None) -> dict[str, Any]:
-    """The fields of a ``labeling.video.VideoInfo``."""
+    """The fields of a ``labeling.videos.sampling.VideoInfo``."""
     index = _build_index(path, threads, strict=strict, alive=out.alive if out else None)
     container, stream = _open(path, threads)
     codec = stream.codec_context.codec.canonical_name

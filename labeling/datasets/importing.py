@@ -1,7 +1,7 @@
 """Export a project's annotations as a YOLO, COCO, Pascal VOC or CVAT dataset, and import one.
 
 Boxes are original-image pixels, ``(x, y)`` top-left corner plus ``w``/``h``, here and in
-:mod:`labeling.formats` (which does the file layouts).
+:mod:`labeling.datasets.formats` (which does the file layouts).
 
 Export (:func:`dataset_export`) takes the project's labeled and reviewed frames (negatives as
 images without boxes), classes by their index, and copies each stored image under the name
@@ -9,11 +9,11 @@ images without boxes), classes by their index, and copies each stored image unde
 the export back into the same project updates those frames instead of duplicating them.
 
 Import (:func:`dataset_import`) is all or nothing. It unpacks a zip safely
-(:mod:`labeling.archives`), reads and checks the whole dataset with the format's reader, checks
-every image by decoding it, and maps class names to the project's classes; any problem raises
-one ``ValidationError`` listing the first problems, and nothing is stored. Images are then
-copied into storage, and the rows are written in one transaction; if that fails, the stored
-files are deleted again. Each image either
+(:mod:`labeling.datasets.archives`), reads and checks the whole dataset with the format's
+reader, checks every image by decoding it, and maps class names to the project's classes; any
+problem raises one ``ValidationError`` listing the first problems, and nothing is stored.
+Images are then copied into storage, and the rows are written in one transaction; if that
+fails, the stored files are deleted again. Each image either
 
 - matches a frame of this project: by an exported name ``v{video_id}_f{frame_index}`` of one
   of the project's videos, or by content (imported images are stored under their sha256, so
@@ -54,12 +54,12 @@ from django.utils.text import slugify
 
 from webapp.storage import delete_quietly, local_copy, scratch_dir, sha256_of_file, store_file
 
+from ..models import Box, Frame, Project, Video
+from ..services import label_class_add
 from . import archives
-from .dataset_selectors import dataset_frames
 from .formats import FORMATS, Dataset, DatasetBox, DatasetImage, FormatError, detect_format
 from .formats.base import _pillow_open
-from .models import Box, Frame, Project, Video
-from .services import label_class_add
+from .selectors import dataset_frames
 
 FORMAT_NAMES = tuple(FORMATS)  # ("yolo", "coco", "voc", "cvat")
 AUTO = "auto"

@@ -1,5 +1,5 @@
 """Annotation formats: YOLO, COCO, Pascal VOC and CVAT for images, plus the dataset-version
-manifest. Pure modules (no Django import); see :mod:`labeling.formats.base` for the shared
+manifest. Pure modules (no Django import); see :mod:`labeling.datasets.formats.base` for the shared
 :class:`Dataset` model, the box convention and the read/write contract.
 
 Each format module has ``write(dataset, out_dir, image_source, *, link=False)`` and

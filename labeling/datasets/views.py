@@ -14,8 +14,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from .access import can_write, project_page
-from .dataset_io import (
+from ..access import can_write, project_page
+from ..models import Role, Split
+from ..uploads import LimitedUploadHandler, UploadTooLarge
+from .importing import (
     AUTO,
     EXPORT_SPLITS,
     FORMAT_LABELS,
@@ -23,10 +25,8 @@ from .dataset_io import (
     dataset_export_download,
     dataset_import,
 )
-from .dataset_selectors import dataset_stats
-from .models import Role, Split
+from .selectors import dataset_stats
 from .split_services import frames_assign_splits
-from .uploads import LimitedUploadHandler, UploadTooLarge
 
 SPLIT_LABELS = {s.value: s.label for s in Split if s.value}
 

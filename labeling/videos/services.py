@@ -1,8 +1,8 @@
 """Every write to frame sources (videos and image sets) and their frames: upload,
 registration in place, deletion, and frame sampling (run by a Celery task).
 
-Untrusted files are only ever opened by :mod:`labeling.video` (a limited subprocess) and
-:mod:`labeling.imagesets`; a file that fails there ends as a ``ValidationError`` naming the
+Untrusted files are only ever opened by :mod:`labeling.videos.sampling` (a limited subprocess) and
+:mod:`labeling.videos.imagesets`; a file that fails there ends as a ``ValidationError`` naming the
 field, with nothing left in storage or in the database.
 
 Frames are stored as JPEG at quality 95: the source is already lossy (H.264), and at q95
@@ -39,10 +39,10 @@ from webapp.jobs import JobCancelled, job_claim, job_dispatch, job_finish, job_h
 from webapp.models import JobStatus
 from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
 
+from ..models import Frame, FrameSamplingJob, Project, Video
 from . import imagesets
-from . import video as video_io
-from .models import Frame, FrameSamplingJob, Project, Video
-from .video_selectors import video_annotated_frame_count
+from . import sampling as video_io
+from .selectors import video_annotated_frame_count
 
 log = logging.getLogger(__name__)
 
@@ -535,7 +535,7 @@ def sampling_job_create(*, video: Video, user, strategy: str, params: dict) -> F
 def sampling_job_dispatch(*, job: FrameSamplingJob) -> None:
     """Hand the job to the ``default`` queue; on a broker outage the row is deleted and
     :class:`webapp.jobs.BrokerUnavailable` raised (the API answers 503)."""
-    from .tasks import frame_sampling_run  # the task module imports this one
+    from ..tasks import frame_sampling_run  # the task module imports this one
 
     job_dispatch(job=job, task=frame_sampling_run)
 

@@ -2,14 +2,14 @@
 export. Pure module: no Django import.
 
 Used by dataset import (:func:`extract_zip`, which keeps the archive's folder tree) and by
-image-set upload (:mod:`labeling.imagesets`, which unpacks through :func:`open_checked_zip`
+image-set upload (:mod:`labeling.videos.imagesets`, which unpacks through :func:`open_checked_zip`
 under generated names and then verifies each image).
 
 :func:`open_checked_zip` checks the whole central directory before a byte is written, and
 refuses (:class:`ArchiveError`, listing every problem):
 
 - entry names that are not plain relative paths (``../x``, ``/etc/x``, ``C:x``, backslashes,
-  NUL, control or bidi characters: :func:`labeling.formats.base.path_problem`);
+  NUL, control or bidi characters: :func:`labeling.datasets.formats.base.path_problem`);
 - more entries than allowed, counted from the end record before :mod:`zipfile` parses the
   central directory (a crafted count could otherwise exhaust memory), and a central
   directory far larger than that many entries need;

@@ -16,11 +16,11 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .dataset_io import AUTO, EXPORT_SPLITS, FORMAT_NAMES, dataset_export_download, dataset_import
-from .dataset_selectors import dataset_stats
-from .models import Role
-from .selectors import has_role, project_for_user
-from .uploads import ProjectUploadMixin, upload_temp_path
+from ..models import Role
+from ..selectors import has_role, project_for_user
+from ..uploads import ProjectUploadMixin, upload_temp_path
+from .importing import AUTO, EXPORT_SPLITS, FORMAT_NAMES, dataset_export_download, dataset_import
+from .selectors import dataset_stats
 
 
 class _NoFormatOverride:

@@ -14,8 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .annotation_geometry import PixelBox, clip_box
-from .models import Box, Frame
+from ..models import Box, Frame
+from .geometry import PixelBox, clip_box
 
 MAX_BOXES_PER_FRAME = 1000
 

@@ -3,12 +3,12 @@
 Pure module: no Django import. Plain values and dataclasses in and out. This is the public
 face; the work is split in two modules:
 
-- :mod:`labeling.video_sandbox` runs the decoding in a child Python under limits on
+- :mod:`labeling.videos.sandbox` runs the decoding in a child Python under limits on
   address space, CPU seconds, core files and written file size, with a wall-clock limit,
   and kills it on a timeout. Uploaded videos are untrusted, and a crafted file can make a
   decoder crash, loop or allocate without bound: that ends as a ``VideoError`` carrying a
   message for a person, never as a dead web or Celery worker.
-- :mod:`labeling.video_worker` is what runs in the child: opening a file with only the
+- :mod:`labeling.videos.worker` is what runs in the child: opening a file with only the
   allowed demuxers, indexing its packets, and decoding only what the chosen frames need
   (its notes say how, and when jumping ahead is safe).
 
@@ -51,8 +51,8 @@ import numpy as np
 
 # What files are acceptable and which frames a plan selects are decided in the child, so
 # they live in the worker module (which may import nothing from the project).
-from .video_sandbox import STALL_TIMEOUT_S, run_worker
-from .video_worker import (
+from .sandbox import STALL_TIMEOUT_S, run_worker
+from .worker import (
     ALLOWED_CODECS,
     ALLOWED_CONTAINERS,
     CONTAINER_NAMES,

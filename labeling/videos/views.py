@@ -19,10 +19,10 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirec
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from . import video_services
-from .access import can_write, project_page
-from .models import FrameSamplingJob, Role, Video
-from .video_selectors import (
+from ..access import can_write, project_page
+from ..models import FrameSamplingJob, Role, Video
+from . import services as video_services
+from .selectors import (
     active_sampling_job,
     sampling_jobs_of,
     video_annotated_frame_count,
