@@ -43,7 +43,8 @@ import cv2  # noqa: E402
 import imageio_ffmpeg  # noqa: E402
 import numpy as np  # noqa: E402
 
-from labeling.videos.sampling import probe_video, sample_every_seconds  # noqa: E402
+from labeling.videos.probe import probe_video  # noqa: E402
+from labeling.videos.sampling import sample_every_seconds  # noqa: E402
 
 SOURCE = ROOT.parent / "shared" / "data" / "openfield-m3v1.mp4"
 CACHE = ROOT / "var" / "bench"

@@ -91,7 +91,7 @@ urlpatterns = [
         dataset_version_apis.DatasetVersionDetailApi.as_view(),
         name="api-dataset-version-detail",
     ),
-    # Dataset export (zip), import (zip upload) and counts (labeling.datasets.importing).
+    # Dataset export (zip), import (zip upload) and counts (labeling.datasets).
     path(
         "projects/<int:project_id>/dataset/export/",
         dataset_apis.DatasetExportApi.as_view(),

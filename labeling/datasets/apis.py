@@ -19,7 +19,9 @@ from rest_framework.views import APIView
 from ..models import Role
 from ..selectors import has_role, project_for_user
 from ..uploads import ProjectUploadMixin, upload_temp_path
-from .importing import AUTO, EXPORT_SPLITS, FORMAT_NAMES, dataset_export_download, dataset_import
+from .exchange import AUTO, EXPORT_SPLITS, FORMAT_NAMES
+from .exporting import dataset_export_download
+from .importing import dataset_import
 from .selectors import dataset_stats
 
 

@@ -9,7 +9,7 @@ under generated names and then verifies each image).
 refuses (:class:`ArchiveError`, listing every problem):
 
 - entry names that are not plain relative paths (``../x``, ``/etc/x``, ``C:x``, backslashes,
-  NUL, control or bidi characters: :func:`labeling.datasets.formats.base.path_problem`);
+  NUL, control or bidi characters: :func:`labeling.datasets.formats.files.path_problem`);
 - more entries than allowed, counted from the end record before :mod:`zipfile` parses the
   central directory (a crafted count could otherwise exhaust memory), and a central
   directory far larger than that many entries need;
@@ -41,7 +41,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .formats.base import IMAGE_EXTENSIONS, SHOWN_PROBLEMS, path_problem
+from .formats.base import SHOWN_PROBLEMS
+from .formats.files import IMAGE_EXTENSIONS, path_problem
 
 #: Ratios are only judged for entries at least this large (tiny files compress oddly).
 RATIO_MIN_BYTES = 1024 * 1024

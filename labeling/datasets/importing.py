@@ -1,12 +1,9 @@
-"""Export a project's annotations as a YOLO, COCO, Pascal VOC or CVAT dataset, and import one.
+"""Import a YOLO, COCO, Pascal VOC or CVAT dataset into a project.
 
 Boxes are original-image pixels, ``(x, y)`` top-left corner plus ``w``/``h``, here and in
-:mod:`labeling.datasets.formats` (which does the file layouts).
-
-Export (:func:`dataset_export`) takes the project's labeled and reviewed frames (negatives as
-images without boxes), classes by their index, and copies each stored image under the name
-``v{video_id}_f{frame_index:06d}.<ext>``. Those names carry the frame's identity, so importing
-the export back into the same project updates those frames instead of duplicating them.
+:mod:`labeling.datasets.formats` (which does the file layouts). Export is
+:mod:`labeling.datasets.exporting`; the file names that carry a frame's identity
+(``v{video_id}_f{frame_index:06d}.<ext>``) are :mod:`labeling.datasets.exchange`'s.
 
 Import (:func:`dataset_import`) is all or nothing. It unpacks a zip safely
 (:mod:`labeling.datasets.archives`), reads and checks the whole dataset with the format's
@@ -31,16 +28,13 @@ leaves an *unlabeled* frame it matches unlabeled: formats cannot tell "not label
 from __future__ import annotations
 
 import io
-import re
 import shutil
 import tempfile
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from pathlib import Path
 
 from PIL import Image, ImageOps
 
@@ -50,209 +44,24 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
-from webapp.storage import delete_quietly, local_copy, scratch_dir, sha256_of_file, store_file
+from webapp.storage import delete_quietly, scratch_dir, sha256_of_file, store_file
 
 from ..models import Box, Frame, Project, Video
 from ..services import label_class_add
 from . import archives
-from .formats import FORMATS, Dataset, DatasetBox, DatasetImage, FormatError, detect_format
-from .formats.base import _pillow_open
-from .selectors import dataset_frames
+from .exchange import AUTO, check_format, frame_key_from_name, problem_messages
+from .formats import FORMATS, Dataset, DatasetImage, FormatError, detect_format
+from .formats.files import pillow_open
 
-FORMAT_NAMES = tuple(FORMATS)  # ("yolo", "coco", "voc", "cvat")
-AUTO = "auto"
-FORMAT_LABELS = {
-    "yolo": "YOLO (Ultralytics)",
-    "coco": "COCO JSON",
-    "voc": "Pascal VOC XML",
-    "cvat": "CVAT for images 1.1",
-}
-EXPORT_SPLITS = ("train", "val", "test")
-#: How many problems an import error lists (the count of all of them comes first).
-SHOWN_PROBLEMS = 20
 MAX_BOXES_PER_IMAGE = 1000  # as the editor allows per frame
 #: Decoded size limit per image (an 8000x8000 RGB image is ~190 MB in memory).
 MAX_IMAGE_PIXELS = 64_000_000
 MAX_CLASS_NAME_CHARS = 64
 # Pillow types stored as they are (browsers show them); BMP and TIFF become PNG.
 _KEPT_TYPES = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}
-_FRAME_NAME = re.compile(r"v(\d{1,12})_f(\d{1,12})\.[A-Za-z]{3,4}")
 _ROTATING = (2, 3, 4, 5, 6, 7, 8)  # EXIF orientations that change the displayed pixels
 _ID_CHUNK = 500
-
-
-def export_file_name(frame: Frame) -> str:
-    """``v{video_id}_f{frame_index:06d}.<ext>``: the frame's identity survives a round trip."""
-    ext = PurePosixPath(frame.image.name).suffix.lower() or ".jpg"
-    return f"v{frame.video_id}_f{frame.frame_index:06d}{ext}"
-
-
-def frame_key_from_name(file_name: str) -> tuple[int, int] | None:
-    """``(video_id, frame_index)`` from an exported image name (any folder), or None."""
-    match = _FRAME_NAME.fullmatch(PurePosixPath(file_name).name)
-    return (int(match[1]), int(match[2])) if match else None
-
-
-def _problem_messages(
-    problems: list[str], total: int | None = None, *, what: str = "nothing was imported"
-) -> list[str]:
-    total = max(total or 0, len(problems))
-    noun = "problem" if total == 1 else "problems"
-    head = f"{total} {noun} found; {what}."
-    more = total - min(len(problems), SHOWN_PROBLEMS)
-    tail = [f"... and {more} more."] if more > 0 else []
-    return [head, *problems[:SHOWN_PROBLEMS], *tail]
-
-
-def _check_format(fmt: str, *, allow_auto: bool) -> None:
-    allowed = (*FORMAT_NAMES, AUTO) if allow_auto else FORMAT_NAMES
-    if fmt not in allowed:
-        raise ValidationError({"format": f"Format must be one of {', '.join(allowed)}."})
-
-
-# ---------------------------------------------------------------------------------------------
-# Export
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    fmt: str
-    images: int
-    boxes: int
-    negatives: int
-    path: Path
-
-
-def dataset_for_export(
-    *, project: Project, split: str | None = None, include_unlabeled: bool = False
-) -> tuple[Dataset, dict[str, str]]:
-    """The project's annotated frames as a :class:`Dataset`, and ``{file_name: stored image
-    name}``. Class order is the classes' index (the YOLO class id)."""
-    classes = list(project.classes.order_by("index").values_list("name", flat=True))
-    images: list[DatasetImage] = []
-    stored: dict[str, str] = {}
-    for frame in dataset_frames(project=project, split=split, include_unlabeled=include_unlabeled):
-        boxes = [DatasetBox(b.label_class.name, b.x, b.y, b.w, b.h) for b in frame.boxes.all()]
-        name = export_file_name(frame)
-        images.append(
-            DatasetImage(name, frame.width, frame.height, frame.split, boxes, is_negative=not boxes)
-        )
-        stored[name] = frame.image.name
-    return Dataset(classes=classes, images=images), stored
-
-
-class _StoredImages:
-    """The writers' image source: a local file for each frame's stored image.
-
-    Writers place one image before asking for the next, so each call releases the previous
-    local copy (only a download from remote storage is a real copy)."""
-
-    def __init__(self, stored: dict[str, str]) -> None:
-        self.stored = stored
-        self._stack = ExitStack()
-
-    def __call__(self, image: DatasetImage) -> Path:
-        self._stack.close()
-        self._stack = ExitStack()
-        return self._stack.enter_context(local_copy(self.stored[image.file_name]))
-
-    def close(self) -> None:
-        self._stack.close()
-
-
-def dataset_export(
-    *,
-    project: Project,
-    fmt: str,
-    out_dir: Path | None = None,
-    zip_path: Path | None = None,
-    split: str | None = None,
-    include_unlabeled: bool = False,
-) -> ExportResult:
-    """Write the project's labeled/reviewed frames in ``fmt`` into ``out_dir`` (absent or
-    empty) or as a new zip file ``zip_path`` (exactly one of them).
-
-    ``split`` keeps one of train/val/test. Frames without a split go where the format puts
-    unassigned images (YOLO: train; COCO and CVAT: the ``default`` subset; VOC: no ImageSets
-    list). ``include_unlabeled`` adds unlabeled frames as images without boxes, which every
-    format reads as negatives (see the module docstring for what importing them back does).
-    ValidationError names the problem; nothing is left behind on failure.
-    """
-    _check_format(fmt, allow_auto=False)
-    if (out_dir is None) == (zip_path is None):
-        raise ValueError("give exactly one of out_dir and zip_path")
-    if split in ("", "all"):
-        split = None
-    if split is not None and split not in EXPORT_SPLITS:
-        raise ValidationError({"split": f"Split must be one of {', '.join(EXPORT_SPLITS)}."})
-    if zip_path is not None and Path(zip_path).exists():
-        raise ValidationError({"out": f"{zip_path} already exists."})
-    dataset, stored = dataset_for_export(
-        project=project, split=split, include_unlabeled=include_unlabeled
-    )
-    if not dataset.images:
-        which = f"in the {split} split" if split else "in this project"
-        raise ValidationError({"split": f"There are no labeled frames {which} to export."})
-    writer = FORMATS[fmt]
-    options = {"absolute_path": zip_path is None} if fmt == "yolo" else {}
-    source = _StoredImages(stored)
-    try:
-        if out_dir is not None:
-            writer.write(dataset, Path(out_dir), source, **options)
-            path = Path(out_dir)
-        else:
-            work = Path(tempfile.mkdtemp(prefix="export-", dir=scratch_dir("exports")))
-            try:
-                writer.write(dataset, work / "dataset", source, **options)
-                source.close()
-                archives.write_zip(work / "dataset", Path(zip_path))
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-            path = Path(zip_path)
-    except FormatError as exc:
-        raise ValidationError(
-            {"out": _problem_messages(exc.problems, exc.total, what="nothing was exported")}
-        ) from None
-    except FileNotFoundError as exc:
-        # A frame whose stored image vanished: the writers removed what they wrote.
-        raise ValidationError({"out": f"A stored image is missing: {exc.filename}."}) from None
-    finally:
-        source.close()
-    boxes = sum(len(im.boxes) for im in dataset.images)
-    negatives = sum(1 for im in dataset.images if not im.boxes)
-    return ExportResult(
-        fmt=fmt, images=len(dataset.images), boxes=boxes, negatives=negatives, path=path
-    )
-
-
-def dataset_export_download(
-    *, project: Project, fmt: str, split: str | None = None, include_unlabeled: bool = False
-) -> tuple[BinaryIO, str]:
-    """The export as an open zip file and a download name; the file has no name on disk any
-    more (it vanishes once closed), so a dropped download leaves nothing behind."""
-    work = Path(tempfile.mkdtemp(prefix="download-", dir=scratch_dir("exports")))
-    try:
-        zip_path = work / "dataset.zip"
-        dataset_export(
-            project=project,
-            fmt=fmt,
-            zip_path=zip_path,
-            split=split or None,
-            include_unlabeled=include_unlabeled,
-        )
-        handle = open(zip_path, "rb")  # the response closes it
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    parts = [slugify(project.name) or f"project-{project.pk}", fmt]
-    if split:
-        parts.append(split)
-    return handle, "-".join(parts) + ".zip"
-
-
-# ---------------------------------------------------------------------------------------------
-# Import
 
 
 @dataclass(frozen=True)
@@ -327,7 +136,7 @@ def dataset_import(
     ValidationError (``format``, ``file`` or ``classes``) lists the problems; then no row
     and no stored file was added.
     """
-    _check_format(fmt, allow_auto=True)
+    check_format(fmt, allow_auto=True)
     path = Path(path)
     source_name = _display_name(source_name or path.name)
     work: Path | None = None
@@ -342,7 +151,7 @@ def dataset_import(
                 archives.extract_zip(path, work, _archive_limits())
             except archives.ArchiveError as exc:
                 raise ValidationError(
-                    {"file": _problem_messages([f"archive: {p}" for p in exc.problems])}
+                    {"file": problem_messages([f"archive: {p}" for p in exc.problems])}
                 ) from None
             root = work
         else:
@@ -369,7 +178,7 @@ def dataset_import(
                 problems.insert(
                     0, f"this looks like a {detected.upper()} dataset, not {fmt.upper()}"
                 )
-            raise ValidationError({"file": _problem_messages(problems, exc.total)}) from None
+            raise ValidationError({"file": problem_messages(problems, exc.total)}) from None
         incoming, to_create = _plan(
             project=project,
             dataset=dataset,
@@ -417,7 +226,7 @@ def _plan(
     if not problems:
         _match_frames(project=project, incoming=incoming, problems=problems)
     if problems:
-        raise ValidationError({"file": _problem_messages(problems)})
+        raise ValidationError({"file": problem_messages(problems)})
     return incoming, to_create
 
 
@@ -460,7 +269,7 @@ def _inspect_image(item: _Incoming) -> str | None:
     """Decode the image fully (a truncated file is a problem) and decide how to store it."""
     image = item.image
     try:
-        with _pillow_open()(item.source) as img:
+        with pillow_open()(item.source) as img:
             kind = img.format
             raw = img.size
             if raw[0] * raw[1] > MAX_IMAGE_PIXELS:
@@ -540,7 +349,7 @@ def _store_image(project: Project, item: _Incoming) -> str:
     name = _content_name(project, item)
     if not item.convert:
         return store_file(local_path=item.source, name=name)
-    with _pillow_open()(item.source) as img:
+    with pillow_open()(item.source) as img:
         out = ImageOps.exif_transpose(img) if item.transpose else img.copy()
     buffer = io.BytesIO()
     if item.ext == "jpg":

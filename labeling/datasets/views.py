@@ -17,14 +17,9 @@ from django.views.decorators.http import require_GET, require_POST
 from ..access import can_write, project_page
 from ..models import Role, Split
 from ..uploads import LimitedUploadHandler, UploadTooLarge
-from .importing import (
-    AUTO,
-    EXPORT_SPLITS,
-    FORMAT_LABELS,
-    FORMAT_NAMES,
-    dataset_export_download,
-    dataset_import,
-)
+from .exchange import AUTO, EXPORT_SPLITS, FORMAT_LABELS, FORMAT_NAMES
+from .exporting import dataset_export_download
+from .importing import dataset_import
 from .selectors import dataset_stats
 from .split_services import frames_assign_splits
 

@@ -18,7 +18,7 @@ from webapp.jobs import BrokerUnavailable
 from ..models import FrameSamplingJob, Role, Video
 from ..selectors import project_for_user
 from ..uploads import ProjectUploadMixin, upload_temp_path
-from . import services as video_services
+from . import sampling_services, services
 from .selectors import (
     sampling_job_for_user,
     video_for_user,
@@ -151,7 +151,7 @@ class SamplingInput(serializers.Serializer):
     indices = serializers.ListField(
         child=serializers.IntegerField(),
         required=False,
-        max_length=video_services.MAX_INDICES,
+        max_length=sampling_services.MAX_INDICES,
         help_text="indices: the frames to take (0-based).",
     )
     skip_similar = serializers.FloatField(
@@ -168,7 +168,7 @@ def _start_sampling(*, video: Video, user, seconds: float | None):
     if seconds is None or video.kind != Video.Kind.VIDEO:
         return None, None
     try:
-        job = video_services.sampling_job_start(
+        job = sampling_services.sampling_job_start(
             video=video,
             user=user,
             strategy=FrameSamplingJob.Strategy.EVERY_SECONDS,
@@ -211,9 +211,7 @@ class VideoListApi(ProjectUploadMixin, APIView):
                 IncomingFile(path=upload_temp_path(f), name=f.name or "", size=f.size or 0)
                 for f in uploads
             ]
-            video = video_services.frame_source_upload(
-                project=project, user=request.user, files=files
-            )
+            video = services.frame_source_upload(project=project, user=request.user, files=files)
         finally:
             self.release_uploads(uploads)
         job, error = _start_sampling(
@@ -232,7 +230,7 @@ class VideoRegisterApi(APIView):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
         payload = VideoRegisterInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        video = video_services.video_register(
+        video = services.video_register(
             project=project, user=request.user, path=payload.validated_data["path"]
         )
         job, error = _start_sampling(
@@ -252,7 +250,7 @@ class VideoDetailApi(APIView):
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, video_id: int):
         video = video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
-        video_services.video_delete(video=video)
+        services.video_delete(video=video)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -266,7 +264,7 @@ class VideoSampleApi(APIView):
         payload.is_valid(raise_exception=True)
         params = dict(payload.validated_data)
         strategy = params.pop("strategy")
-        job = video_services.sampling_job_start(
+        job = sampling_services.sampling_job_start(
             video=video, user=request.user, strategy=strategy, params=params
         )
         return Response(SamplingJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
@@ -291,5 +289,5 @@ class SamplingJobCancelApi(APIView):
     @extend_schema(request=None, responses={202: SamplingJobOutput})
     def post(self, request, job_id: int):
         job = sampling_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = video_services.sampling_job_cancel(job=job)
+        job = sampling_services.sampling_job_cancel(job=job)
         return Response(SamplingJobOutput(job).data, status=status.HTTP_202_ACCEPTED)

@@ -1,8 +1,9 @@
 """Run :mod:`labeling.videos.worker` in a sandboxed child process and read its messages.
 
-The parent half of :mod:`labeling.videos.sampling`'s sandbox. Uploaded videos are untrusted, and a
+The parent half of the video sandbox (:mod:`labeling.videos.probe` and
+:mod:`labeling.videos.sampling` call it). Uploaded videos are untrusted, and a
 crafted file can make a decoder crash, loop or allocate without bound, so every decode of
-a file runs in a child Python (``worker.py`` run as a script) under
+a file runs in a child Python (``worker/__main__.py`` run as a script) under
 ``resource.setrlimit`` limits on address space, CPU seconds, core files and written file
 size, with a wall-clock limit enforced here: the child's process group is killed. A crash,
 a hang or an out-of-memory ends as an exception of the class the caller names, carrying a
@@ -28,14 +29,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import worker
+from .worker import rules
 
 # The child reports progress several times a second; silence this long means a hang.
 STALL_TIMEOUT_S = 120.0
-WORKER_SCRIPT = os.path.abspath(worker.__file__)
+WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(worker.__file__)), "__main__.py")
 
 _MAX_HEADER_BYTES = 1 << 20
 # The largest payload: one BGR frame of the largest size accepted.
-_MAX_PAYLOAD_BYTES = worker.MAX_DIMENSION * worker.MAX_DIMENSION * 3
+_MAX_PAYLOAD_BYTES = rules.MAX_DIMENSION * rules.MAX_DIMENSION * 3
 
 #: An exception class built as ``cls(message_for_a_person, detail_for_logs)``.
 ErrorClass = Callable[[str, str], Exception]

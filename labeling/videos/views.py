@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from ..access import can_write, project_page
 from ..models import FrameSamplingJob, Role, Video
-from . import services as video_services
+from . import sampling_services, services
 from .selectors import (
     active_sampling_job,
     sampling_jobs_of,
@@ -63,7 +63,7 @@ def video_list(request, project):
             "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
             "can_register": bool(settings.SHARED_VIDEO_ROOTS),
             "shared_roots": [str(r) for r in settings.SHARED_VIDEO_ROOTS],
-            "default_seconds": video_services.DEFAULT_SAMPLE_SECONDS,
+            "default_seconds": sampling_services.DEFAULT_SAMPLE_SECONDS,
         },
     )
 
@@ -88,7 +88,7 @@ def video_detail(request, project, video_id: int):
             "annotated_count": video_annotated_frame_count(video=video),
             "can_write": can_write(request),
             "strategies": FrameSamplingJob.Strategy,
-            "default_seconds": video_services.DEFAULT_SAMPLE_SECONDS,
+            "default_seconds": sampling_services.DEFAULT_SAMPLE_SECONDS,
         },
     )
 
@@ -99,7 +99,7 @@ def video_delete(request, project, video_id: int):
     video = get_object_or_404(project.videos, pk=video_id)
     name = video.original_name
     try:
-        video_services.video_delete(video=video)
+        services.video_delete(video=video)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("video-detail", project.pk, video.pk)
@@ -115,7 +115,7 @@ def video_file(request, project, video_id: int):
     video = get_object_or_404(project.videos, pk=video_id, kind=Video.Kind.VIDEO)
     if video.external_path:
         try:
-            path = video_services.shared_video_path(video.external_path)
+            path = services.shared_video_path(video.external_path)
         except ValidationError:
             raise Http404("The registered file is no longer available.") from None
         ext = path.suffix.lower().lstrip(".")

@@ -13,14 +13,8 @@ from pathlib import Path
 from types import ModuleType
 
 from . import coco, cvat, voc, yolo
-from .base import (
-    SPLITS,
-    Dataset,
-    DatasetBox,
-    DatasetImage,
-    FormatError,
-    path_problem,
-)
+from .base import SPLITS, Dataset, DatasetBox, DatasetImage, FormatError
+from .files import path_problem
 
 FORMATS: dict[str, ModuleType] = {"yolo": yolo, "coco": coco, "voc": voc, "cvat": cvat}
 

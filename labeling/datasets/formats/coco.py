@@ -33,23 +33,27 @@ from .base import (
     FormatError,
     ImageResolver,
     ImageSource,
-    OutputFolder,
     Problems,
+    split_folder,
+    split_from_subset,
+)
+from .checks import (
     box_from_edges,
-    check_image_file,
-    check_root,
     class_name_problem,
-    find_inside,
     finish_read,
     is_number,
     is_positive_int,
     make_resolver,
+    validated,
+)
+from .files import (
+    OutputFolder,
+    check_image_file,
+    check_root,
+    find_inside,
     path_problem,
     read_limited,
     resolve_inside,
-    split_folder,
-    split_from_subset,
-    validated,
 )
 
 ANNOTATIONS_DIR = "annotations"

@@ -28,21 +28,25 @@ from .base import (
     FormatError,
     ImageResolver,
     ImageSource,
-    OutputFolder,
     Problems,
+    split_from_subset,
+)
+from .checks import (
     box_from_edges,
-    check_image_file,
-    check_root,
     class_name_problem,
-    find_inside,
     finish_read,
     make_resolver,
     parse_int,
     parse_number,
+    validated,
+)
+from .files import (
+    OutputFolder,
+    check_image_file,
+    check_root,
+    find_inside,
     path_problem,
     read_limited,
-    split_from_subset,
-    validated,
 )
 from .voc import parse_xml
 

@@ -26,19 +26,9 @@ import json
 import math
 from typing import Any
 
-from .base import (
-    SPLIT_VALUES,
-    Dataset,
-    DatasetBox,
-    DatasetImage,
-    FormatError,
-    Problems,
-    check_classes,
-    dataset_problems,
-    is_number,
-    is_positive_int,
-    path_problem,
-)
+from .base import SPLIT_VALUES, Dataset, DatasetBox, DatasetImage, FormatError, Problems
+from .checks import check_classes, dataset_problems, is_number, is_positive_int
+from .files import path_problem
 
 
 def _canonical(value: Any) -> Any:

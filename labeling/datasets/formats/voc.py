@@ -29,28 +29,24 @@ from xml.etree.ElementTree import Element, ParseError, SubElement, tostring
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from .base import (
-    SPLITS,
-    Dataset,
-    DatasetImage,
-    FormatError,
-    ImageResolver,
-    ImageSource,
-    OutputFolder,
-    Problems,
+from .base import SPLITS, Dataset, DatasetImage, FormatError, ImageResolver, ImageSource, Problems
+from .checks import (
     box_from_edges,
-    check_image_file,
-    check_root,
     class_name_problem,
     finish_read,
     make_resolver,
     parse_int,
     parse_number,
+    validated,
+)
+from .files import (
+    OutputFolder,
+    check_image_file,
+    check_root,
     path_problem,
     read_limited,
     relative_posix,
     resolve_inside,
-    validated,
     walk_files,
 )
 

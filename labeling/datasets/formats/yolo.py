@@ -25,28 +25,24 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from .base import (
-    SPLITS,
-    Dataset,
-    DatasetImage,
-    FormatError,
-    ImageResolver,
-    ImageSource,
-    OutputFolder,
-    Problems,
+from .base import SPLITS, Dataset, DatasetImage, FormatError, ImageResolver, ImageSource, Problems
+from .checks import (
     box_from_edges,
     check_classes,
-    check_image_file,
     finish_read,
-    has_image_extension,
     make_resolver,
     parse_int,
     parse_number,
+    validated,
+)
+from .files import (
+    OutputFolder,
+    check_image_file,
+    has_image_extension,
     path_problem,
     read_limited,
     relative_posix,
     resolve_inside,
-    validated,
     walk_files,
 )
 
