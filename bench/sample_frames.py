@@ -8,8 +8,9 @@ frames with B-frames) looped by remuxing its packets, without re-encoding, so th
 decodes exactly what a lab camera file holds; a synthetic H.264 video when that file is
 absent. Then, in the same run, times each way of getting one frame every 1.5 s:
 
-- ours: ``labeling.video.sample_every_seconds`` (sandboxed child, skip_frame + GOP skipping,
-  colour conversion of kept frames only), frames in memory, and frames written as JPEG;
+- ours: ``labeling.videos.sampling.sample_every_seconds`` (sandboxed child, skip_frame +
+  GOP skipping, colour conversion of kept frames only), frames in memory, and frames
+  written as JPEG;
 - the ffmpeg CLI (imageio-ffmpeg's binary): ``-vf fps=1/1.5`` writing JPEGs;
 - OpenCV: the naive loop (``read()`` every frame, keep every 45th), and ``grab()`` every
   frame with ``retrieve()`` of kept ones only;
@@ -42,7 +43,8 @@ import cv2  # noqa: E402
 import imageio_ffmpeg  # noqa: E402
 import numpy as np  # noqa: E402
 
-from labeling.video import probe_video, sample_every_seconds  # noqa: E402
+from labeling.videos.probe import probe_video  # noqa: E402
+from labeling.videos.sampling import sample_every_seconds  # noqa: E402
 
 SOURCE = ROOT.parent / "shared" / "data" / "openfield-m3v1.mp4"
 CACHE = ROOT / "var" / "bench"

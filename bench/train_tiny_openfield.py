@@ -20,8 +20,8 @@ A bench, not a test: the full run (150 epochs at 320 px on a CPU) takes a long t
    - the box is the bounding box of the largest remaining blob. Frames whose blob is
      implausibly small or large (mouse hidden, lighting jump) are dropped.
 
-3. Splits the frames 50/25/25 (the seed paper's ratio) with ``labeling.splits``, writes
-   them in the YOLO layout with ``labeling.formats.yolo`` and trains ``yolov3-tiny`` with
+3. Splits the frames 50/25/25 (the seed paper's ratio) with ``labeling.datasets.splits``, writes
+   them in the YOLO layout with ``labeling.datasets.formats.yolo`` and trains ``yolov3-tiny`` with
    ``training.trainer`` (offline, Ultralytics files under var/).
 4. Prints validation mAP50 and mAP50-95 of the best weights, the wall time, and, as its last
    line, the same as JSON.
@@ -44,9 +44,9 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from labeling.formats import yolo  # noqa: E402
-from labeling.formats.base import Dataset, DatasetBox, DatasetImage  # noqa: E402
-from labeling.splits import assign_splits  # noqa: E402
+from labeling.datasets.formats import yolo  # noqa: E402
+from labeling.datasets.formats.base import Dataset, DatasetBox, DatasetImage  # noqa: E402
+from labeling.datasets.splits import assign_splits  # noqa: E402
 from training import trainer  # noqa: E402
 from training.presets import PRESETS, Hyperparameters  # noqa: E402
 

@@ -1,6 +1,10 @@
 from django.urls import path
 
-from . import annotation_apis, apis, dataset_apis, dataset_version_apis, video_apis
+from . import apis
+from .annotations import apis as annotation_apis
+from .datasets import apis as dataset_apis
+from .datasets import version_apis as dataset_version_apis
+from .videos import apis as video_apis
 
 urlpatterns = [
     path("projects/", apis.ProjectListApi.as_view(), name="api-project-list"),
@@ -76,7 +80,7 @@ urlpatterns = [
         video_apis.SamplingJobCancelApi.as_view(),
         name="api-sampling-job-cancel",
     ),
-    # Dataset versions (labeling.dataset_versions).
+    # Dataset versions (labeling.datasets.versions).
     path(
         "projects/<int:project_id>/dataset-versions/",
         dataset_version_apis.DatasetVersionListApi.as_view(),
@@ -87,7 +91,7 @@ urlpatterns = [
         dataset_version_apis.DatasetVersionDetailApi.as_view(),
         name="api-dataset-version-detail",
     ),
-    # Dataset export (zip), import (zip upload) and counts (labeling.dataset_io).
+    # Dataset export (zip), import (zip upload) and counts (labeling.datasets).
     path(
         "projects/<int:project_id>/dataset/export/",
         dataset_apis.DatasetExportApi.as_view(),

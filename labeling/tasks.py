@@ -4,7 +4,7 @@ from celery import shared_task
 
 from webapp.celery import QUEUE_DEFAULT, queue_task_options
 
-from .video_services import sampling_job_execute
+from .videos.sampling_services import sampling_job_execute
 
 
 @shared_task(name="labeling.tasks.frame_sampling_run", **queue_task_options(QUEUE_DEFAULT))

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import dataset_views, video_views, views
+from . import views
+from .datasets import views as dataset_views
+from .videos import views as video_views
 
 urlpatterns = [
     path("projects/", views.project_list, name="project-list"),

@@ -40,7 +40,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from labeling.dataset_versions import dataset_version_write_yolo
+from labeling.datasets.versions import dataset_version_write_yolo
 from webapp.jobs import JobCancelled, job_claim, job_heartbeat
 from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from labeling.dataset_versions import dataset_version_create
+from labeling.datasets.versions import dataset_version_create
 from labeling.models import DatasetVersion, Project
 from webapp.jobs import BrokerUnavailable, job_dispatch, job_request_cancel
 from webapp.models import TERMINAL_STATUSES, JobStatus

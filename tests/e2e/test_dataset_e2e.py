@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from labeling.dataset_io import dataset_export
+from labeling.datasets.exporting import dataset_export
 from labeling.models import Frame, Video
 from labeling.services import label_class_add, project_create
 from tests.conftest import login, screenshot

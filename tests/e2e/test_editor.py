@@ -231,7 +231,7 @@ def test_draw_autosave_reload_nudge_and_resolve_a_conflict(
 def test_a_failed_save_is_shown_kept_across_a_reload_and_retried(
     page, owner, project, frames, api_client_for, monkeypatch
 ):
-    from labeling import annotation_apis
+    from labeling.annotations import apis as annotation_apis
     from webapp.api import ServiceUnavailable
 
     # The live server runs in this process: make every save fail as an outage would.

@@ -162,11 +162,11 @@ def test_a_bad_file_dropped_in_the_browser_says_why_and_is_not_kept(
 
 @pytest.mark.django_db(transaction=True)
 def test_delete_a_video_after_confirming(page, owner, project, tmp_path, member_of, make_user):
-    from labeling import video_services
-    from labeling.video_services import IncomingFile
+    from labeling.videos import services
+    from labeling.videos.services import IncomingFile
 
     path = write_video(tmp_path / "wrong camera.mp4")
-    video = video_services.video_upload(
+    video = services.video_upload(
         project=project,
         user=owner,
         incoming=IncomingFile(path=path, name=path.name, size=path.stat().st_size),

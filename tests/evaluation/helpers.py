@@ -164,7 +164,7 @@ def store_dataset(*, project, user, name: str = "v1", test_split: bool = True):
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    from labeling.formats.manifest import manifest_canonical_json, manifest_hash
+    from labeling.datasets.formats.manifest import manifest_canonical_json, manifest_hash
     from labeling.models import Box, DatasetVersion, Frame, Video
 
     label_class = project.classes.get(index=0)

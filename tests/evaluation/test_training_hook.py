@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from evaluation import services as evaluation_services
 from evaluation.models import EvaluationRun
-from labeling.dataset_versions import dataset_version_create
+from labeling.datasets.versions import dataset_version_create
 from tests.training.helpers import make_frames, record_dispatch
 from training.execution import training_job_execute
 from training.models import TrainedModel, TrainingJob

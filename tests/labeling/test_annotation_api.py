@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from labeling.annotation_geometry import EmptyBox, PixelBox, clip_box
+from labeling.annotations.geometry import EmptyBox, PixelBox, clip_box
 from labeling.models import Box, Frame, Role
 from labeling.services import project_create
 from tests.labeling.annotation_helpers import make_frames, make_video, store_image

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from labeling.dataset_io import dataset_export
+from labeling.datasets.exporting import dataset_export
 from labeling.models import Frame, Role
 from labeling.services import project_create
 from tests.conftest import PASSWORD

@@ -14,13 +14,15 @@ from PIL import Image
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
-from labeling import dataset_io
-from labeling.archives import ArchiveLimits, extract_zip, is_junk
-from labeling.dataset_io import dataset_export, dataset_import, frame_key_from_name
-from labeling.dataset_selectors import dataset_stats
+from labeling.datasets import exchange, importing
+from labeling.datasets.archives import ArchiveLimits, extract_zip, is_junk
+from labeling.datasets.exchange import frame_key_from_name
+from labeling.datasets.exporting import dataset_export
+from labeling.datasets.importing import dataset_import
+from labeling.datasets.selectors import dataset_stats
+from labeling.datasets.split_services import frames_assign_splits
 from labeling.models import Box, Frame, Video
 from labeling.services import project_create
-from labeling.split_services import frames_assign_splits
 from tests.labeling.dataset_helpers import (
     H,
     W,
@@ -152,7 +154,7 @@ def test_round_trip_into_an_empty_project_keeps_every_box(
     assert imageset.kind == Video.Kind.IMAGE_SET and imageset.project == empty_project
     imported = list(imageset.frames.order_by("frame_index"))
     # Image-set frames follow the sorted exported names, i.e. (video id, frame index).
-    originals = sorted(frames, key=lambda f: dataset_io.export_file_name(f))
+    originals = sorted(frames, key=lambda f: exchange.export_file_name(f))
     # VOC stores whole pixels: each edge may move by up to half a pixel.
     tolerance = 0.5 + 1e-9 if fmt == "voc" else 1e-9
     for before, after in zip(originals, imported, strict=True):
@@ -435,7 +437,7 @@ def test_problems_are_listed_up_to_a_limit_with_the_total(project, owner, tmp_pa
         dataset_import(project=project, fmt="coco", path=ds, created_by=owner)
     messages = exc.value.message_dict["file"]
     assert messages[0].startswith("30 problems found")
-    assert len(messages) == 1 + dataset_io.SHOWN_PROBLEMS + 1
+    assert len(messages) == 1 + exchange.SHOWN_PROBLEMS + 1
     assert messages[-1] == "... and 10 more."
 
 
@@ -466,7 +468,7 @@ def test_a_failing_database_write_removes_the_stored_images(project, owner, tmp_
     def fail(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(dataset_io, "_update_frames", fail)
+    monkeypatch.setattr(importing, "_update_frames", fail)
     with pytest.raises(RuntimeError):
         dataset_import(project=other, fmt="coco", path=tmp_path / "a.zip", created_by=owner)
     assert snapshot() == before

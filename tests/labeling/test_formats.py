@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from labeling.formats import (
+from labeling.datasets.formats import (
     FORMATS,
     Dataset,
     DatasetBox,
@@ -32,7 +32,11 @@ from labeling.formats import (
     voc,
     yolo,
 )
-from labeling.formats.manifest import manifest_canonical_json, manifest_hash, manifest_to_dataset
+from labeling.datasets.formats.manifest import (
+    manifest_canonical_json,
+    manifest_hash,
+    manifest_to_dataset,
+)
 
 FORMAT_NAMES = sorted(FORMATS)
 # Edge error allowed after a round trip of float boxes: 0.01 px grid (+ float noise), and VOC's

@@ -1,4 +1,4 @@
-"""labeling.imagesets: zips and lists of frames, including hostile ones."""
+"""labeling.videos.imagesets: zips and lists of frames, including hostile ones."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from labeling.imagesets import (
+from labeling.videos.imagesets import (
     ImageSetError,
     ImageSetLimits,
     natural_key,

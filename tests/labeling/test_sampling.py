@@ -13,9 +13,9 @@ from PIL import Image
 
 from django.core.files.storage import default_storage
 
-from labeling import video_services
 from labeling.models import Box, Frame, FrameSamplingJob, Video
-from labeling.video_services import IncomingFile
+from labeling.videos import sampling_services, services
+from labeling.videos.services import IncomingFile
 from tests.conftest import wait_for
 from tests.labeling.video_helpers import files_on_disk, upload, write_video
 from webapp.jobs import job_request_cancel
@@ -35,7 +35,7 @@ def still_path(tmp_path_factory) -> Path:
 
 
 def _video(project, path: Path) -> Video:
-    return video_services.video_upload(
+    return services.video_upload(
         project=project,
         user=None,
         incoming=IncomingFile(path=path, name=path.name, size=path.stat().st_size),
@@ -43,10 +43,10 @@ def _video(project, path: Path) -> Video:
 
 
 def _run(video: Video, strategy: str, **params) -> FrameSamplingJob:
-    job = video_services.sampling_job_create(
+    job = sampling_services.sampling_job_create(
         video=video, user=None, strategy=strategy, params=params
     )
-    video_services.sampling_job_execute(job_id=job.pk)
+    sampling_services.sampling_job_execute(job_id=job.pk)
     job.refresh_from_db()
     return job
 
@@ -78,7 +78,7 @@ def test_a_redelivered_job_does_nothing(project, tiny_path):
     video = _video(project, tiny_path)
     job = _run(video, "every_seconds", seconds=0.5)
     before = list(video.frames.values_list("id", "image"))
-    video_services.sampling_job_execute(job_id=job.pk)  # the same message again
+    sampling_services.sampling_job_execute(job_id=job.pk)  # the same message again
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and job.attempts == 1
     assert list(video.frames.values_list("id", "image")) == before
@@ -134,11 +134,11 @@ def test_kmeans_picks_at_most_n_diverse_frames(project, tiny_path):
 @pytest.mark.django_db
 def test_a_job_cancelled_before_it_starts_samples_nothing(project, tiny_path):
     video = _video(project, tiny_path)
-    job = video_services.sampling_job_create(
+    job = sampling_services.sampling_job_create(
         video=video, user=None, strategy="uniform", params={"n": 5}
     )
     job_request_cancel(job=job)
-    video_services.sampling_job_execute(job_id=job.pk)
+    sampling_services.sampling_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and not video.frames.exists()
 
@@ -149,18 +149,18 @@ def test_a_job_cancelled_while_running_stops_and_keeps_what_it_stored(
 ):
     settings.JOB_HEARTBEAT_INTERVAL = 0  # beat at every frame
     video = _video(project, tiny_path)
-    job = video_services.sampling_job_create(
+    job = sampling_services.sampling_job_create(
         video=video, user=None, strategy="uniform", params={"n": 12}
     )
-    real_store = video_services.frame_store
+    real_store = sampling_services.frame_store
 
     def store_then_cancel(**kwargs):
         frame = real_store(**kwargs)
         job_request_cancel(job=FrameSamplingJob.objects.get(pk=job.pk))
         return frame
 
-    monkeypatch.setattr(video_services, "frame_store", store_then_cancel)
-    video_services.sampling_job_execute(job_id=job.pk)
+    monkeypatch.setattr(sampling_services, "frame_store", store_then_cancel)
+    sampling_services.sampling_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
     assert job.frames_created == 1 and _indices(video) == [0]
@@ -174,18 +174,18 @@ def test_deleting_the_video_while_it_is_sampled_leaves_no_frame_files(
     settings.JOB_HEARTBEAT_INTERVAL = 0
     video = _video(project, tiny_path)
     before = files_on_disk()
-    job = video_services.sampling_job_create(
+    job = sampling_services.sampling_job_create(
         video=video, user=None, strategy="uniform", params={"n": 12}
     )
-    real_store = video_services.frame_store
+    real_store = sampling_services.frame_store
 
     def store_then_delete(**kwargs):
         frame = real_store(**kwargs)
-        video_services.video_delete(video=Video.objects.get(pk=video.pk))
+        services.video_delete(video=Video.objects.get(pk=video.pk))
         return frame
 
-    monkeypatch.setattr(video_services, "frame_store", store_then_delete)
-    video_services.sampling_job_execute(job_id=job.pk)
+    monkeypatch.setattr(sampling_services, "frame_store", store_then_delete)
+    sampling_services.sampling_job_execute(job_id=job.pk)
     assert not FrameSamplingJob.objects.filter(pk=job.pk).exists()
     assert not Frame.objects.exists()
     left = files_on_disk() - before
@@ -209,7 +209,7 @@ def test_a_registered_file_moved_out_of_the_shared_roots_fails_the_job(
     settings.SHARED_VIDEO_ROOTS = [tmp_path]
     target = tmp_path / "m.mp4"
     target.write_bytes(tiny_path.read_bytes())
-    video = video_services.video_register(project=project, user=None, path=str(target))
+    video = services.video_register(project=project, user=None, path=str(target))
     settings.SHARED_VIDEO_ROOTS = []
     job = _run(video, "every_seconds", seconds=0.5)
     assert job.status == JobStatus.FAILED and "no longer available" in job.error

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labeling.splits import assign_splits, unit_hash, validate_ratios
+from labeling.datasets.splits import assign_splits, unit_hash, validate_ratios
 
 
 def test_same_inputs_give_the_same_assignment():

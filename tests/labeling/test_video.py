@@ -1,4 +1,5 @@
-"""labeling.video: probing and sampling, on tiny synthetic videos and the lab recording.
+"""labeling.videos.probe and .sampling: probing and sampling, on tiny synthetic videos and
+the lab recording.
 
 Each synthetic frame carries its own index as an 8-bit code (8 black/white blocks), so a
 test can tell from the pixels which frame the sampler really decoded.
@@ -19,22 +20,20 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from labeling import video, video_sandbox, video_worker
-from labeling.video import (
+from labeling.videos import probe, sandbox
+from labeling.videos.probe import VideoInfo, VideoProbeError, VideoSampleError, probe_video
+from labeling.videos.sampling import (
     SampledFrame,
     SampleProgress,
-    VideoInfo,
-    VideoProbeError,
-    VideoSampleError,
     indices_every_seconds,
     indices_uniform,
     pick_kmeans_indices,
-    probe_video,
     sample_every_seconds,
     sample_indices,
     sample_kmeans,
     sample_uniform,
 )
+from labeling.videos.worker import decode, entry_points, packets
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "openfield-m3v1.mp4"
 needs_real = pytest.mark.skipif(
@@ -292,7 +291,7 @@ def test_open_gop_h264_frames_taken_alone_are_those_of_a_full_pass(tmp_path: Pat
         tmp_path / f"open.{suffix}", [coded_frame(i) for i in range(90)], options=X264_OPEN_GOP
     )
     # Their recovery-point SEI makes the I-pictures entry points: GOPs are still skipped.
-    assert len(video_worker._build_index(str(path), 1, strict=False).entry_pos) == 5
+    assert len(packets._build_index(str(path), 1, strict=False).entry_pos) == 5
     full = {f.index: f.image for f in sample_uniform(path, 90)}
     for picks in ([17], [40], [35, 36, 60, 89]):
         frames = list(sample_indices(path, picks))
@@ -302,21 +301,21 @@ def test_open_gop_h264_frames_taken_alone_are_those_of_a_full_pass(tmp_path: Pat
 
 
 def decode_in_process(
-    path: Path, index: video_worker._Index, i: int, monkeypatch: pytest.MonkeyPatch
+    path: Path, index: packets._Index, i: int, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[np.ndarray, list[bool]]:
     """Frame ``i`` decoded alone by the worker's code, run here (no child), and whether
     each pass over the file jumped."""
     passes: list[bool] = []
-    one_pass = video_worker._decode_pass
+    one_pass = decode._decode_pass
 
     def counted(*args, jump: bool, **kwargs):
         passes.append(jump)
         return one_pass(*args, jump=jump, **kwargs)
 
-    monkeypatch.setattr(video_worker, "_decode_pass", counted)
+    monkeypatch.setattr(decode, "_decode_pass", counted)
     got: dict[int, np.ndarray] = {}
     pts = int(index.pts[i])
-    video_worker._decode(
+    decode._decode(
         str(path), 1, index, {pts}, lambda f, p: got.setdefault(p, f.to_ndarray(format="bgr24"))
     )
     return got[pts], passes
@@ -328,7 +327,7 @@ def test_a_jump_to_a_picture_that_is_no_clean_start_decodes_again_from_the_start
     path = write_av(
         tmp_path / "open.mp4", [coded_frame(i) for i in range(90)], options=X264_OPEN_GOP
     )
-    index = video_worker._build_index(str(path), 1, strict=False)
+    index = packets._build_index(str(path), 1, strict=False)
     full = {f.index: f.image for f in sample_uniform(path, 90)}
     target = int(np.searchsorted(index.pts, index.dec_pts[49]))  # in the GOP at 35
 
@@ -356,14 +355,14 @@ def test_h264_entry_points_are_idr_or_exact_recovery_points():
     # recovery_frame_cnt ue(v) first: "1" is 0, "011" is 2 (then the message's flags)
     at_once, after_two = (6, b"\xc4"), (6, b"\x71")
     user_data = (5, b"x264 - core 148\x00\x00\x03\x01")  # with an emulation byte
-    assert video_worker._h264_entry([sei(user_data), idr])
-    assert video_worker._h264_entry([sei(user_data, at_once), slice_])
-    assert not video_worker._h264_entry([sei(user_data), slice_])  # an I-slice alone
-    assert not video_worker._h264_entry([sei(after_two), slice_])  # gradual refresh
-    assert not video_worker._h264_entry([slice_, sei(at_once)])  # SEI after: not this one
+    assert entry_points._h264_entry([sei(user_data), idr])
+    assert entry_points._h264_entry([sei(user_data, at_once), slice_])
+    assert not entry_points._h264_entry([sei(user_data), slice_])  # an I-slice alone
+    assert not entry_points._h264_entry([sei(after_two), slice_])  # gradual refresh
+    assert not entry_points._h264_entry([slice_, sei(at_once)])  # SEI after: not this one
     # What the index calls, on a packet in Annex B form: broken headers are not trusted.
     h264 = SimpleNamespace(codec=SimpleNamespace(canonical_name="h264"), extradata=None)
-    is_entry = video_worker._entry_point_test(h264)
+    is_entry = entry_points._entry_point_test(h264)
     assert is_entry(b"\x00\x00\x00\x01" + sei(user_data, at_once) + b"\x00\x00\x01" + slice_)
     assert not is_entry(b"\x00\x00\x01\x06\xff\xff")
     assert not is_entry(b"\x00\x00\x01\x06\x06\x01\x00\x80\x00\x00\x01" + slice_)
@@ -371,18 +370,18 @@ def test_h264_entry_points_are_idr_or_exact_recovery_points():
 
 def test_hevc_entry_points_are_irap_pictures():
     prefix_sei, cra, idr, trail = b"\x4e\x01\x05", b"\x2a\x01", b"\x26\x01", b"\x02\x01"
-    assert video_worker._hevc_entry([prefix_sei, cra])
-    assert video_worker._hevc_entry([idr])
-    assert not video_worker._hevc_entry([prefix_sei, trail])
+    assert entry_points._hevc_entry([prefix_sei, cra])
+    assert entry_points._hevc_entry([idr])
+    assert not entry_points._hevc_entry([prefix_sei, trail])
 
 
 def test_nal_units_are_split_by_length_prefix_or_start_code():
     units = [b"\x67\x01", b"\x68", b"\x65\x00\x00\x03\x01"]
     prefixed = b"".join(len(u).to_bytes(4, "big") + u for u in units)
-    assert list(video_worker._nal_units(prefixed, 4)) == units
+    assert list(entry_points._nal_units(prefixed, 4)) == units
     annex_b = b"".join(b"\x00\x00\x00\x01" + u for u in units)
-    assert [u.rstrip(b"\x00") for u in video_worker._nal_units(annex_b, None)] == units
-    assert list(video_worker._nal_units(b"\x00\x00\x00\x09\x65", 4)) == []  # cut short
+    assert [u.rstrip(b"\x00") for u in entry_points._nal_units(annex_b, None)] == units
+    assert list(entry_points._nal_units(b"\x00\x00\x00\x09\x65", 4)) == []  # cut short
 
 
 def test_mjpeg_avi_uniform(tmp_path: Path):
@@ -585,9 +584,9 @@ def test_a_hanging_child_is_killed(monkeypatch: pytest.MonkeyPatch, mp4v_40: Pat
         started.append(real_popen(*args, **kwargs))
         return started[-1]
 
-    monkeypatch.setattr(video_sandbox.subprocess, "Popen", popen)
+    monkeypatch.setattr(sandbox.subprocess, "Popen", popen)
     monkeypatch.setattr(
-        video_sandbox,
+        sandbox,
         "_worker_command",
         lambda: [sys.executable, "-c", "import time; time.sleep(60)"],
     )
@@ -598,7 +597,7 @@ def test_a_hanging_child_is_killed(monkeypatch: pytest.MonkeyPatch, mp4v_40: Pat
 
 def test_a_crashing_decoder_is_a_probe_error(monkeypatch: pytest.MonkeyPatch, mp4v_40: Path):
     crash = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
-    monkeypatch.setattr(video_sandbox, "_worker_command", lambda: [sys.executable, "-c", crash])
+    monkeypatch.setattr(sandbox, "_worker_command", lambda: [sys.executable, "-c", crash])
     with pytest.raises(VideoProbeError, match="crashed"):
         probe_video(mp4v_40)
 
@@ -608,7 +607,7 @@ def test_a_memory_limit_too_small_for_the_decoder_is_reported(
 ):
     with pytest.raises(ValueError):
         probe_video(mp4v_40, memory_limit_bytes=1024)
-    monkeypatch.setattr(video, "MIN_MEMORY_LIMIT_BYTES", 0)
+    monkeypatch.setattr(probe, "MIN_MEMORY_LIMIT_BYTES", 0)
     with pytest.raises(VideoProbeError, match="memory limit"):
         probe_video(mp4v_40, memory_limit_bytes=100 * 1024**2)
 
@@ -621,7 +620,7 @@ def test_closing_the_generator_stops_the_decoder(monkeypatch: pytest.MonkeyPatch
         started.append(real_popen(*args, **kwargs))
         return started[-1]
 
-    monkeypatch.setattr(video_sandbox.subprocess, "Popen", popen)
+    monkeypatch.setattr(sandbox.subprocess, "Popen", popen)
     frames = sample_uniform(mp4v_40, 40)
     first = next(frames)
     assert first.index == 0

@@ -6,13 +6,13 @@ import pytest
 
 from django.core.exceptions import ValidationError
 
-from labeling.dataset_versions import (
+from labeling.datasets.formats import yolo
+from labeling.datasets.formats.manifest import manifest_hash
+from labeling.datasets.versions import (
     dataset_version_create,
     dataset_version_manifest,
     dataset_version_write_yolo,
 )
-from labeling.formats import yolo
-from labeling.formats.manifest import manifest_hash
 from labeling.models import DatasetVersion, Frame, Role, Video
 from labeling.services import label_class_add, project_create
 from tests.training.helpers import HEIGHT, WIDTH, make_frames, stored_files

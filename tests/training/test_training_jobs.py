@@ -20,7 +20,7 @@ from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from labeling.dataset_versions import dataset_version_create
+from labeling.datasets.versions import dataset_version_create
 from tests.conftest import wait_for
 from tests.training.helpers import FAST_HP, make_frames, record_dispatch
 from training import execution, services, tasks

@@ -12,8 +12,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling import video_services
 from labeling.models import FrameSamplingJob, Project
+from labeling.videos import sampling_services, services
 from webapp.jobs import BrokerUnavailable
 
 
@@ -48,24 +48,22 @@ class Command(BaseCommand):
         source = Path(path)
         try:
             if in_place:
-                video = video_services.video_register(
+                video = services.video_register(
                     project=target, user=None, path=str(source.absolute())
                 )
             else:
                 if not source.is_file():
                     raise CommandError(f"{path}: no such file.")
-                incoming = video_services.IncomingFile(
+                incoming = services.IncomingFile(
                     path=source, name=source.name, size=source.stat().st_size
                 )
-                video = video_services.frame_source_upload(
-                    project=target, user=None, files=[incoming]
-                )
+                video = services.frame_source_upload(project=target, user=None, files=[incoming])
         except ValidationError as exc:
             raise CommandError(f"{path}: {' '.join(exc.messages)}") from None
 
         if sample_every is not None and video.kind == video.Kind.VIDEO:
             try:
-                job = video_services.sampling_job_start(
+                job = sampling_services.sampling_job_start(
                     video=video,
                     user=None,
                     strategy=FrameSamplingJob.Strategy.EVERY_SECONDS,
@@ -73,7 +71,7 @@ class Command(BaseCommand):
                 )
             except BrokerUnavailable as exc:
                 # All or nothing: without its sampling the command did not do what was asked.
-                video_services.video_delete(video=video)
+                services.video_delete(video=video)
                 raise CommandError(f"Sampling could not be queued: {exc}") from None
             self.stderr.write(f"Sampling job {job.pk} queued (one frame every {sample_every} s).")
         self.stderr.write(

@@ -7,7 +7,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeling.dataset_io import EXPORT_SPLITS, FORMAT_NAMES, dataset_export
+from labeling.datasets.exchange import EXPORT_SPLITS, FORMAT_NAMES
+from labeling.datasets.exporting import dataset_export
 from labeling.management.commands.import_dataset import error_text
 from labeling.models import Project
 

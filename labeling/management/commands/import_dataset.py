@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from labeling.dataset_io import AUTO, FORMAT_NAMES, dataset_import
+from labeling.datasets.exchange import AUTO, FORMAT_NAMES
+from labeling.datasets.importing import dataset_import
 from labeling.models import Project
 from labeling.services import label_class_delete, project_create
 

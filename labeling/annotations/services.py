@@ -1,0 +1,171 @@
+"""Writes to a frame's annotation: versioned, idempotent, all-or-nothing.
+
+A frame's annotation is its boxes plus ``is_negative`` and ``status``; every accepted save
+replaces all of them at once and increments ``Frame.annotation_version``. Boxes are in
+original-image pixels, ``(x, y)`` top-left corner plus ``w``/``h``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Box, Frame
+from .geometry import PixelBox, clip_box
+
+MAX_BOXES_PER_FRAME = 1000
+
+
+@dataclass(frozen=True)
+class BoxInput:
+    """A box as a client sent it: a LabelClass id and original-image pixels."""
+
+    class_id: int
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+@dataclass(frozen=True)
+class AnnotationState:
+    """What the server holds for one frame; ``request_id`` is the last accepted save's."""
+
+    frame_id: int
+    version: int
+    boxes: list[dict]  # [{"class_id", "x", "y", "w", "h"}], original-image pixels
+    is_negative: bool
+    status: str
+    request_id: str
+    annotated_by: str | None
+    annotated_at: datetime | None
+
+
+class AnnotationConflict(Exception):
+    """The save was based on an older version; ``current`` is the server's state."""
+
+    def __init__(self, current: AnnotationState):
+        super().__init__(f"Frame {current.frame_id} is at version {current.version}.")
+        self.current = current
+
+
+def annotation_state(*, frame: Frame) -> AnnotationState:
+    boxes = [
+        {"class_id": b.label_class_id, "x": b.x, "y": b.y, "w": b.w, "h": b.h}
+        for b in Box.objects.filter(frame_id=frame.pk).order_by("id")
+    ]
+    return AnnotationState(
+        frame_id=frame.pk,
+        version=frame.annotation_version,
+        boxes=boxes,
+        is_negative=frame.is_negative,
+        status=frame.status,
+        request_id=frame.last_request_id,
+        annotated_by=frame.annotated_by.get_username() if frame.annotated_by else None,
+        annotated_at=frame.annotated_at,
+    )
+
+
+def _validated_boxes(*, frame: Frame, boxes: list[BoxInput]) -> list[tuple[int, PixelBox]]:
+    if len(boxes) > MAX_BOXES_PER_FRAME:
+        raise ValidationError({"boxes": f"At most {MAX_BOXES_PER_FRAME} boxes per frame."})
+    class_ids = set(frame.project.classes.values_list("id", flat=True))
+    errors: dict[str, str] = {}
+    clipped = []
+    for i, box in enumerate(boxes):
+        if box.class_id not in class_ids:
+            errors[f"boxes[{i}].class_id"] = "No such class in this project."
+            continue
+        try:
+            pixels = clip_box(
+                PixelBox(box.x, box.y, box.w, box.h), width=frame.width, height=frame.height
+            )
+        except ValueError as exc:
+            errors[f"boxes[{i}]"] = str(exc)
+            continue
+        clipped.append((box.class_id, pixels))
+    if errors:
+        raise ValidationError(errors)
+    return clipped
+
+
+def _validated_status(*, status: str | None, has_content: bool) -> str:
+    """``None`` derives the status from the content; an explicit one must agree with it."""
+    if status is None:
+        return Frame.Status.LABELED if has_content else Frame.Status.UNLABELED
+    if status not in Frame.Status.values:
+        raise ValidationError({"status": f"Status must be one of {', '.join(Frame.Status)}."})
+    if status != Frame.Status.UNLABELED and not has_content:
+        raise ValidationError(
+            {
+                "status": "A frame with no boxes must be marked “no animal” (is_negative) "
+                "before it can be labeled or reviewed."
+            }
+        )
+    if status == Frame.Status.UNLABELED and has_content:
+        raise ValidationError({"status": "A frame with boxes or “no animal” is not unlabeled."})
+    return status
+
+
+def annotation_save(
+    *,
+    frame: Frame,
+    user,
+    version: int,
+    boxes: list[BoxInput],
+    is_negative: bool,
+    status: str | None = None,
+    request_id: str = "",
+) -> AnnotationState:
+    """Replace the frame's annotation if ``version`` is still the current one.
+
+    Raises :class:`ValidationError` (field-named, nothing written) for bad input and
+    :class:`AnnotationConflict` when another save got there first. A retry whose
+    ``request_id`` is the frame's last accepted save returns that save's result instead
+    of writing again (an autosave whose response was lost).
+    """
+    clipped = _validated_boxes(frame=frame, boxes=boxes)
+    if is_negative and clipped:
+        raise ValidationError({"is_negative": "A frame marked “no animal” cannot have boxes."})
+    status = _validated_status(status=status, has_content=bool(clipped) or is_negative)
+
+    with transaction.atomic():
+        # The row lock serialises saves to one frame: a concurrent writer waits here, then
+        # sees the new version and gets a conflict (PostgreSQL re-reads the locked row; on
+        # SQLite the IMMEDIATE transaction already holds the write lock).
+        # of=("self",): PostgreSQL cannot lock the nullable side of the annotated_by join.
+        locked = (
+            Frame.objects.select_for_update(of=("self",))
+            .select_related("annotated_by")
+            .get(pk=frame.pk)
+        )
+        if request_id and locked.last_request_id == request_id:
+            return annotation_state(frame=locked)
+        if locked.annotation_version != version:
+            raise AnnotationConflict(annotation_state(frame=locked))
+        Box.objects.filter(frame_id=locked.pk).delete()
+        Box.objects.bulk_create(
+            Box(frame_id=locked.pk, label_class_id=class_id, x=b.x, y=b.y, w=b.w, h=b.h)
+            for class_id, b in clipped
+        )
+        locked.annotation_version = version + 1
+        locked.is_negative = is_negative
+        locked.status = status
+        locked.last_request_id = request_id
+        locked.annotated_by = user
+        locked.annotated_at = timezone.now()
+        locked.save(
+            update_fields=[
+                "annotation_version",
+                "is_negative",
+                "status",
+                "last_request_id",
+                "annotated_by",
+                "annotated_at",
+            ]
+        )
+        return annotation_state(frame=locked)

@@ -1,0 +1,165 @@
+"""Export a project's annotations as a YOLO, COCO, Pascal VOC or CVAT dataset.
+
+Boxes are original-image pixels, ``(x, y)`` top-left corner plus ``w``/``h``, here and in
+:mod:`labeling.datasets.formats` (which does the file layouts).
+
+Export (:func:`dataset_export`) takes the project's labeled and reviewed frames (negatives as
+images without boxes), classes by their index, and copies each stored image under the name
+:func:`labeling.datasets.exchange.export_file_name` gives (``v{video_id}_f{frame_index:06d}``:
+importing it back updates those frames, see :mod:`labeling.datasets.importing`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from django.core.exceptions import ValidationError
+from django.utils.text import slugify
+
+from webapp.storage import local_copy, scratch_dir
+
+from ..models import Project
+from . import archives
+from .exchange import EXPORT_SPLITS, check_format, export_file_name, problem_messages
+from .formats import FORMATS, Dataset, DatasetBox, DatasetImage, FormatError
+from .selectors import dataset_frames
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    fmt: str
+    images: int
+    boxes: int
+    negatives: int
+    path: Path
+
+
+def dataset_for_export(
+    *, project: Project, split: str | None = None, include_unlabeled: bool = False
+) -> tuple[Dataset, dict[str, str]]:
+    """The project's annotated frames as a :class:`Dataset`, and ``{file_name: stored image
+    name}``. Class order is the classes' index (the YOLO class id)."""
+    classes = list(project.classes.order_by("index").values_list("name", flat=True))
+    images: list[DatasetImage] = []
+    stored: dict[str, str] = {}
+    for frame in dataset_frames(project=project, split=split, include_unlabeled=include_unlabeled):
+        boxes = [DatasetBox(b.label_class.name, b.x, b.y, b.w, b.h) for b in frame.boxes.all()]
+        name = export_file_name(frame)
+        images.append(
+            DatasetImage(name, frame.width, frame.height, frame.split, boxes, is_negative=not boxes)
+        )
+        stored[name] = frame.image.name
+    return Dataset(classes=classes, images=images), stored
+
+
+class _StoredImages:
+    """The writers' image source: a local file for each frame's stored image.
+
+    Writers place one image before asking for the next, so each call releases the previous
+    local copy (only a download from remote storage is a real copy)."""
+
+    def __init__(self, stored: dict[str, str]) -> None:
+        self.stored = stored
+        self._stack = ExitStack()
+
+    def __call__(self, image: DatasetImage) -> Path:
+        self._stack.close()
+        self._stack = ExitStack()
+        return self._stack.enter_context(local_copy(self.stored[image.file_name]))
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def dataset_export(
+    *,
+    project: Project,
+    fmt: str,
+    out_dir: Path | None = None,
+    zip_path: Path | None = None,
+    split: str | None = None,
+    include_unlabeled: bool = False,
+) -> ExportResult:
+    """Write the project's labeled/reviewed frames in ``fmt`` into ``out_dir`` (absent or
+    empty) or as a new zip file ``zip_path`` (exactly one of them).
+
+    ``split`` keeps one of train/val/test. Frames without a split go where the format puts
+    unassigned images (YOLO: train; COCO and CVAT: the ``default`` subset; VOC: no ImageSets
+    list). ``include_unlabeled`` adds unlabeled frames as images without boxes, which every
+    format reads as negatives (see the module docstring for what importing them back does).
+    ValidationError names the problem; nothing is left behind on failure.
+    """
+    check_format(fmt, allow_auto=False)
+    if (out_dir is None) == (zip_path is None):
+        raise ValueError("give exactly one of out_dir and zip_path")
+    if split in ("", "all"):
+        split = None
+    if split is not None and split not in EXPORT_SPLITS:
+        raise ValidationError({"split": f"Split must be one of {', '.join(EXPORT_SPLITS)}."})
+    if zip_path is not None and Path(zip_path).exists():
+        raise ValidationError({"out": f"{zip_path} already exists."})
+    dataset, stored = dataset_for_export(
+        project=project, split=split, include_unlabeled=include_unlabeled
+    )
+    if not dataset.images:
+        which = f"in the {split} split" if split else "in this project"
+        raise ValidationError({"split": f"There are no labeled frames {which} to export."})
+    writer = FORMATS[fmt]
+    options = {"absolute_path": zip_path is None} if fmt == "yolo" else {}
+    source = _StoredImages(stored)
+    try:
+        if out_dir is not None:
+            writer.write(dataset, Path(out_dir), source, **options)
+            path = Path(out_dir)
+        else:
+            work = Path(tempfile.mkdtemp(prefix="export-", dir=scratch_dir("exports")))
+            try:
+                writer.write(dataset, work / "dataset", source, **options)
+                source.close()
+                archives.write_zip(work / "dataset", Path(zip_path))
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            path = Path(zip_path)
+    except FormatError as exc:
+        raise ValidationError(
+            {"out": problem_messages(exc.problems, exc.total, what="nothing was exported")}
+        ) from None
+    except FileNotFoundError as exc:
+        # A frame whose stored image vanished: the writers removed what they wrote.
+        raise ValidationError({"out": f"A stored image is missing: {exc.filename}."}) from None
+    finally:
+        source.close()
+    boxes = sum(len(im.boxes) for im in dataset.images)
+    negatives = sum(1 for im in dataset.images if not im.boxes)
+    return ExportResult(
+        fmt=fmt, images=len(dataset.images), boxes=boxes, negatives=negatives, path=path
+    )
+
+
+def dataset_export_download(
+    *, project: Project, fmt: str, split: str | None = None, include_unlabeled: bool = False
+) -> tuple[BinaryIO, str]:
+    """The export as an open zip file and a download name; the file has no name on disk any
+    more (it vanishes once closed), so a dropped download leaves nothing behind."""
+    work = Path(tempfile.mkdtemp(prefix="download-", dir=scratch_dir("exports")))
+    try:
+        zip_path = work / "dataset.zip"
+        dataset_export(
+            project=project,
+            fmt=fmt,
+            zip_path=zip_path,
+            split=split or None,
+            include_unlabeled=include_unlabeled,
+        )
+        handle = open(zip_path, "rb")  # the response closes it
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    parts = [slugify(project.name) or f"project-{project.pk}", fmt]
+    if split:
+        parts.append(split)
+    return handle, "-".join(parts) + ".zip"

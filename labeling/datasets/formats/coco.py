@@ -1,0 +1,302 @@
+"""COCO detection ("instances") JSON, one file per split.
+
+::
+
+    annotations/instances_{train,val,test,default}.json
+    images/{train,val,test,default}/<file_name>
+
+This is the COCO 2017 / CVAT export layout: each split is its own JSON file with its own image
+folder; images without a split form the ``default`` subset. Each JSON holds ``images``
+(``id``, ``file_name`` relative to the subset's image folder, ``width``, ``height``),
+``annotations`` (``id``, ``image_id``, ``category_id``, ``bbox`` = [x, y, w, h] in pixels,
+top-left corner, ``area``, ``iscrowd``) and ``categories`` (``id``, ``name``).
+
+Writing numbers categories 1..N in class order (0 is often read as background) and gives
+images and annotations ids unique across all files. Boxes are written as exact floats.
+
+Reading takes every ``annotations/instances_<subset>.json``: subset ``train``/``val``/``test``
+(also ``Train``, ``validation``...) gives the split, anything else none. Category ids may be any
+integers or strings; classes are ordered by id (integers) or as listed. A category id must mean
+the same name in every file. An image file is looked up in ``images/<subset>/`` and then in
+``images/``. ``iscrowd`` boxes are read as ordinary boxes; segmentations are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .base import (
+    Dataset,
+    DatasetBox,
+    DatasetImage,
+    FormatError,
+    ImageResolver,
+    ImageSource,
+    Problems,
+    split_folder,
+    split_from_subset,
+)
+from .checks import (
+    box_from_edges,
+    class_name_problem,
+    finish_read,
+    is_number,
+    is_positive_int,
+    make_resolver,
+    validated,
+)
+from .files import (
+    OutputFolder,
+    check_image_file,
+    check_root,
+    find_inside,
+    path_problem,
+    read_limited,
+    resolve_inside,
+)
+
+ANNOTATIONS_DIR = "annotations"
+IMAGES_DIR = "images"
+
+
+def write(
+    dataset: Dataset,
+    out_dir: Path,
+    image_source: ImageSource,
+    *,
+    link: bool = False,
+) -> None:
+    """Write ``dataset`` as COCO JSON files (one per split) into ``out_dir`` (absent/empty)."""
+    dataset = validated(dataset)
+    category_id = {name: i + 1 for i, name in enumerate(dataset.classes)}
+    categories = [
+        {"id": category_id[name], "name": name, "supercategory": ""} for name in dataset.classes
+    ]
+    subsets: dict[str, list[DatasetImage]] = {}
+    for image in dataset.images:
+        subsets.setdefault(split_folder(image.split), []).append(image)
+    if not subsets:
+        subsets["default"] = []
+    image_id = annotation_id = 0
+    with OutputFolder(out_dir) as out:
+        for subset, images in subsets.items():
+            doc: dict[str, object] = {
+                "info": {"description": "MouseTrack Studio export", "version": "1.0"},
+                "licenses": [],
+                "categories": categories,
+                "images": [],
+                "annotations": [],
+            }
+            for image in images:
+                image_id += 1
+                doc["images"].append(
+                    {
+                        "id": image_id,
+                        "file_name": image.file_name,
+                        "width": image.width,
+                        "height": image.height,
+                    }
+                )
+                for box in image.boxes:
+                    annotation_id += 1
+                    doc["annotations"].append(
+                        {
+                            "id": annotation_id,
+                            "image_id": image_id,
+                            "category_id": category_id[box.class_name],
+                            "bbox": [box.x, box.y, box.w, box.h],
+                            "area": box.w * box.h,
+                            "iscrowd": 0,
+                            "segmentation": [],
+                        }
+                    )
+                rel = f"{IMAGES_DIR}/{subset}/{image.file_name}"
+                out.place_image(rel, image, image_source, link)
+            out.write_text(
+                f"{ANNOTATIONS_DIR}/instances_{subset}.json",
+                json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=1),
+            )
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _load(path: Path, label: str, problems: Problems) -> dict | None:
+    raw = read_limited(path, label, problems)
+    if raw is None:
+        return None
+    try:
+        # NaN/Infinity are Python extensions, not JSON: refuse them.
+        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        problems.add(f"{label}: not UTF-8 text")
+        return None
+    except json.JSONDecodeError as exc:
+        problems.add(f"{label}: not valid JSON (line {exc.lineno}, column {exc.colno})")
+        return None
+    except (ValueError, RecursionError) as exc:
+        problems.add(f"{label}: not valid JSON ({exc})")
+        return None
+    if not isinstance(doc, dict):
+        problems.add(f"{label}: top level is not an object")
+        return None
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(doc.get(key), list):
+            problems.add(f"{label}: '{key}' missing or not a list")
+            return None
+    return doc
+
+
+def _is_id(value: object) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
+
+
+def _categories(
+    files: list[tuple[str, dict]], problems: Problems
+) -> tuple[dict[object, str], list[str]]:
+    names_by_id: dict[object, str] = {}
+    for label, doc in files:
+        names_in_file: set[str] = set()
+        for i, cat in enumerate(doc["categories"]):
+            where = f"{label}: categories[{i}]"
+            if not isinstance(cat, dict) or not _is_id(cat.get("id")):
+                problems.add(f"{where}: needs an integer or string 'id'")
+                continue
+            name, cid = cat.get("name"), cat["id"]
+            reason = class_name_problem(name)
+            if reason:
+                problems.add(f"{where}: name {reason}")
+                continue
+            if name in names_in_file:
+                problems.add(f"{where}: duplicate category name {name!r}")
+                continue
+            names_in_file.add(name)
+            known = names_by_id.setdefault(cid, name)
+            if known != name:
+                problems.add(f"{where}: id {cid!r} is {name!r} here but {known!r} elsewhere")
+    ids = list(names_by_id)
+    if all(isinstance(i, int) for i in ids):
+        ids.sort()
+    classes = [names_by_id[i] for i in ids]
+    if len(set(classes)) != len(classes):
+        problems.add("categories: one name has several ids")
+    return names_by_id, classes
+
+
+def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, ImageResolver]:
+    """Read a COCO folder (``annotations/instances_*.json`` + ``images/``).
+
+    FormatError lists every problem. ``classes`` imposes a class list: a box of any other
+    class is a problem.
+    """
+    root = check_root(path)
+    ann_dir, reason = resolve_inside(root, ANNOTATIONS_DIR)
+    if ann_dir is None:
+        raise FormatError([f"{ANNOTATIONS_DIR}/: {reason}"])
+    json_files = sorted(ann_dir.glob("instances_*.json")) if ann_dir.is_dir() else []
+    if not json_files:
+        raise FormatError([f"{ANNOTATIONS_DIR}/instances_<split>.json: none found"])
+    problems = Problems()
+    files: list[tuple[str, str, dict]] = []
+    for file in json_files:
+        label = f"{ANNOTATIONS_DIR}/{file.name}"
+        doc = _load(file, label, problems)
+        if doc is not None:
+            files.append((label, file.stem[len("instances_") :], doc))
+    if problems:
+        problems.raise_if_any()
+    names_by_id, file_classes = _categories([(lb, doc) for lb, _, doc in files], problems)
+
+    images: list[DatasetImage] = []
+    paths: dict[str, Path] = {}
+    for label, subset, doc in files:
+        split = split_from_subset(subset)
+        by_id: dict[object, DatasetImage] = {}
+        for i, entry in enumerate(doc["images"]):
+            where = f"{label}: images[{i}]"
+            if not isinstance(entry, dict) or not _is_id(entry.get("id")):
+                problems.add(f"{where}: needs an integer or string 'id'")
+                continue
+            name = entry.get("file_name")
+            reason = path_problem(name)
+            if reason:
+                problems.add(f"{where}: file_name {name!r} {reason}")
+                continue
+            where = f"{label}: {name}"
+            if entry["id"] in by_id:
+                problems.add(f"{where}: duplicate image id {entry['id']!r}")
+                continue
+            width, height = entry.get("width"), entry.get("height")
+            if not (is_positive_int(width) and is_positive_int(height)):
+                problems.add(f"{where}: width and height must be positive integers")
+                continue
+            file = _image_path(root, subset, name, where, problems)
+            if file is None or check_image_file(file, where, problems, (width, height)) is None:
+                continue
+            image = DatasetImage(name, width, height, split)
+            by_id[entry["id"]] = image
+            images.append(image)
+            paths[name] = file
+        _annotations(label, doc, by_id, names_by_id, problems)
+
+    dataset = finish_read(file_classes, images, classes, problems)
+    return dataset, make_resolver(paths)
+
+
+def _image_path(root: Path, subset: str, name: str, where: str, problems: Problems) -> Path | None:
+    return find_inside(
+        root,
+        [f"{IMAGES_DIR}/{subset}/{name}", f"{IMAGES_DIR}/{name}"],
+        where,
+        problems,
+        f"image file missing (in {IMAGES_DIR}/{subset}/ and {IMAGES_DIR}/)",
+    )
+
+
+def _annotations(
+    label: str,
+    doc: dict,
+    by_id: dict[object, DatasetImage],
+    names_by_id: dict[object, str],
+    problems: Problems,
+) -> None:
+    listed = {
+        entry.get("id")
+        for entry in doc["images"]
+        if isinstance(entry, dict) and _is_id(entry.get("id"))
+    }
+    for i, ann in enumerate(doc["annotations"]):
+        where = f"{label}: annotations[{i}]"
+        if not isinstance(ann, dict):
+            problems.add(f"{where}: not an object")
+            continue
+        image_id, category = ann.get("image_id"), ann.get("category_id")
+        if not _is_id(image_id) or image_id not in listed:
+            problems.add(f"{where}: image_id {image_id!r} is not an image of this file")
+            continue
+        if not _is_id(category) or category not in names_by_id:
+            problems.add(f"{where}: category_id {category!r} is not a category")
+            continue
+        bbox = ann.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4 or not all(is_number(v) for v in bbox):
+            problems.add(f"{where}: bbox must be 4 finite numbers [x, y, w, h]")
+            continue
+        image = by_id.get(image_id)
+        if image is None:
+            continue  # the image itself was a problem, already reported
+        x, y, w, h = (float(v) for v in bbox)
+        box: DatasetBox | None = box_from_edges(
+            names_by_id[category],
+            x,
+            y,
+            x + w,
+            y + h,
+            image.width,
+            image.height,
+            f"{where} ({image.file_name})",
+            problems,
+        )
+        if box is not None:
+            image.boxes.append(box)

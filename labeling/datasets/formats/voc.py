@@ -1,0 +1,301 @@
+"""Pascal VOC XML (the seed paper's label format).
+
+::
+
+    Annotations/<id>.xml            one per image: <filename>, <size>, <object>s
+    JPEGImages/<file_name>          <id> is the file name without its extension
+    ImageSets/Main/{train,val,test}.txt   one <id> per line
+
+VOC boxes are integer pixel indices, 1-based and inclusive: a box covering pixel columns
+``x .. x+w-1`` (0-based) is ``xmin = x + 1``, ``xmax = x + w``. So reading gives
+``x = xmin - 1``, ``w = xmax - xmin + 1``, and integer boxes round-trip exactly. Float boxes are
+rounded on write, each edge to the nearest pixel (half up), so each edge moves at most
+0.5 px; a box narrower than one pixel is widened to one pixel.
+
+Reading takes every ``Annotations/**/*.xml``; ``ImageSets/Main/{train,val,test}.txt`` give the
+splits (other ImageSets files such as ``trainval.txt`` are ignored; an image in none of them
+has no split). Coordinates may be written as floats. Because some tools write 0-based VOC,
+a box may overhang the image by up to one pixel before it is a problem; it is clipped.
+``<difficult>``/``<truncated>`` are not kept. XML is parsed with defusedxml with DTDs refused
+(no entity expansion, no external references).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path, PurePosixPath
+from xml.etree.ElementTree import Element, ParseError, SubElement, tostring
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from .base import SPLITS, Dataset, DatasetImage, FormatError, ImageResolver, ImageSource, Problems
+from .checks import (
+    box_from_edges,
+    class_name_problem,
+    finish_read,
+    make_resolver,
+    parse_int,
+    parse_number,
+    validated,
+)
+from .files import (
+    OutputFolder,
+    check_image_file,
+    check_root,
+    path_problem,
+    read_limited,
+    relative_posix,
+    resolve_inside,
+    walk_files,
+)
+
+ANNOTATIONS_DIR = "Annotations"
+IMAGES_DIR = "JPEGImages"
+SETS_DIR = "ImageSets/Main"
+#: Some VOC writers are 0-based; allow their boxes to touch "pixel 0".
+VOC_TOLERANCE_PX = 1.0
+
+
+def parse_xml(raw: bytes, label: str, problems: Problems) -> Element | None:
+    """Parse untrusted XML: DTDs, entities and external references are refused."""
+    try:
+        return fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        problems.add(f"{label}: refused XML ({type(exc).__name__})")
+    except ParseError as exc:
+        line, column = getattr(exc, "position", (0, 0))
+        problems.add(f"{label}: not well-formed XML (line {line}, column {column + 1})")
+    except (ValueError, RecursionError) as exc:
+        problems.add(f"{label}: not well-formed XML ({type(exc).__name__})")
+    return None
+
+
+def _round_half_up(value: float) -> int:
+    return math.floor(value + 0.5)
+
+
+def pixel_edges(start: float, size: float, limit: int) -> tuple[int, int]:
+    """0-based ``[a, b)`` integer pixel edges for a float interval, at least 1 px wide."""
+    a, b = _round_half_up(start), _round_half_up(start + size)
+    a, b = max(0, min(a, limit)), max(0, min(b, limit))
+    if b <= a:
+        b = a + 1
+        if b > limit:
+            a, b = limit - 1, limit
+    return a, b
+
+
+def voc_id(file_name: str) -> str:
+    return str(PurePosixPath(file_name).with_suffix(""))
+
+
+def _text(parent: Element, tag: str, text: object) -> Element:
+    child = SubElement(parent, tag)
+    child.text = str(text)
+    return child
+
+
+def write(
+    dataset: Dataset,
+    out_dir: Path,
+    image_source: ImageSource,
+    *,
+    link: bool = False,
+) -> None:
+    """Write ``dataset`` as Pascal VOC into ``out_dir`` (absent or empty)."""
+    dataset = validated(dataset)
+    problems = Problems()
+    ids: dict[str, str] = {}
+    for image in dataset.images:
+        other = ids.setdefault(voc_id(image.file_name), image.file_name)
+        if other != image.file_name:
+            problems.add(f"{image.file_name}: same VOC id as {other}")
+    problems.raise_if_any()
+    sets: dict[str, list[str]] = {split: [] for split in SPLITS}
+    with OutputFolder(out_dir) as out:
+        out.mkdir(ANNOTATIONS_DIR)
+        out.mkdir(IMAGES_DIR)
+        for image in dataset.images:
+            root = Element("annotation")
+            _text(root, "folder", IMAGES_DIR)
+            _text(root, "filename", image.file_name)
+            source = SubElement(root, "source")
+            _text(source, "database", "MouseTrack Studio")
+            size = SubElement(root, "size")
+            _text(size, "width", image.width)
+            _text(size, "height", image.height)
+            _text(size, "depth", 3)
+            _text(root, "segmented", 0)
+            for box in image.boxes:
+                x0, x1 = pixel_edges(box.x, box.w, image.width)
+                y0, y1 = pixel_edges(box.y, box.h, image.height)
+                obj = SubElement(root, "object")
+                _text(obj, "name", box.class_name)
+                _text(obj, "pose", "Unspecified")
+                _text(obj, "truncated", 0)
+                _text(obj, "difficult", 0)
+                bndbox = SubElement(obj, "bndbox")
+                _text(bndbox, "xmin", x0 + 1)
+                _text(bndbox, "ymin", y0 + 1)
+                _text(bndbox, "xmax", x1)
+                _text(bndbox, "ymax", y1)
+            ident = voc_id(image.file_name)
+            out.write_bytes(
+                f"{ANNOTATIONS_DIR}/{ident}.xml",
+                tostring(root, encoding="utf-8", xml_declaration=True),
+            )
+            out.place_image(f"{IMAGES_DIR}/{image.file_name}", image, image_source, link)
+            if image.split:
+                sets[image.split].append(ident)
+        for split, members in sets.items():
+            out.write_text(f"{SETS_DIR}/{split}.txt", "".join(f"{m}\n" for m in members))
+
+
+def _read_sets(root: Path, problems: Problems) -> dict[str, str]:
+    """``{voc id: split}`` from ImageSets/Main/{train,val,test}.txt."""
+    split_of: dict[str, str] = {}
+    for split in SPLITS:
+        label = f"{SETS_DIR}/{split}.txt"
+        path, reason = resolve_inside(root, label)
+        if path is None:
+            problems.add(f"{label}: {reason}")
+            continue
+        if not path.exists():
+            continue
+        raw = read_limited(path, label, problems)
+        if raw is None:
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.add(f"{label}: not UTF-8 text")
+            continue
+        for lineno, line in enumerate(text.splitlines(), 1):
+            # Main/{train,val,test}.txt hold one id per line (ids may contain spaces).
+            ident = line.strip()
+            if not ident:
+                continue
+            reason = path_problem(ident)
+            if reason:
+                problems.add(f"{label}:{lineno}: id {ident!r} {reason}")
+                continue
+            other = split_of.setdefault(ident, split)
+            if other != split:
+                problems.add(f"{label}:{lineno}: {ident} is also in {other}.txt")
+    return split_of
+
+
+def _child_text(node: Element, tag: str) -> str | None:
+    child = node.find(tag)
+    return child.text.strip() if child is not None and child.text is not None else None
+
+
+def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, ImageResolver]:
+    """Read a Pascal VOC folder; FormatError lists every problem.
+
+    ``classes`` imposes a class list: a box of any other class is a problem. Without it the
+    classes are the object names found, sorted.
+    """
+    root = check_root(path)
+    ann_root, reason = resolve_inside(root, ANNOTATIONS_DIR)
+    if ann_root is None:
+        raise FormatError([f"{ANNOTATIONS_DIR}/: {reason}"])
+    if not ann_root.is_dir():
+        raise FormatError([f"{ANNOTATIONS_DIR}/: missing"])
+    problems = Problems()
+    split_of = _read_sets(root, problems)
+    images: list[DatasetImage] = []
+    paths: dict[str, Path] = {}
+    names_seen: set[str] = set()
+    ids_read: set[str] = set()
+    for file in walk_files(ann_root, problems, ANNOTATIONS_DIR):
+        if file.suffix.lower() != ".xml":
+            continue
+        ident = str(PurePosixPath(relative_posix(file, ann_root)).with_suffix(""))
+        label = f"{ANNOTATIONS_DIR}/{relative_posix(file, ann_root)}"
+        ids_read.add(ident)
+        raw = read_limited(file, label, problems)
+        node = parse_xml(raw, label, problems) if raw is not None else None
+        if node is None:
+            continue
+        image = _read_one(root, node, ident, label, split_of.get(ident, ""), problems, paths)
+        if image is not None:
+            images.append(image)
+            names_seen.update(box.class_name for box in image.boxes)
+    for ident in sorted(set(split_of) - ids_read):
+        problems.add(f"{SETS_DIR}: {ident} has no {ANNOTATIONS_DIR}/{ident}.xml")
+    dataset = finish_read(sorted(names_seen), images, classes, problems)
+    return dataset, make_resolver(paths)
+
+
+def _read_one(
+    root: Path,
+    node: Element,
+    ident: str,
+    label: str,
+    split: str,
+    problems: Problems,
+    paths: dict[str, Path],
+) -> DatasetImage | None:
+    if node.tag != "annotation":
+        problems.add(f"{label}: root element is <{node.tag}>, not <annotation>")
+        return None
+    file_name = _child_text(node, "filename")
+    if file_name is None:
+        problems.add(f"{label}: <filename> missing")
+        return None
+    reason = path_problem(file_name)
+    if reason:
+        problems.add(f"{label}: <filename> {file_name!r} {reason}")
+        return None
+    image_path, reason = resolve_inside(root, f"{IMAGES_DIR}/{file_name}")
+    if image_path is None:
+        problems.add(f"{label}: {reason}")
+        return None
+    declared: tuple[int | None, int | None] = (None, None)
+    size = node.find("size")
+    if size is not None:
+        width = parse_int(_child_text(size, "width"))
+        height = parse_int(_child_text(size, "height"))
+        if not width or not height:
+            problems.add(f"{label}: <size> width and height must be positive integers")
+            return None
+        declared = (width, height)
+    real = check_image_file(image_path, f"{label} ({IMAGES_DIR}/{file_name})", problems, declared)
+    if real is None:
+        return None
+    width, height = real
+    image = DatasetImage(file_name, width, height, split)
+    paths[file_name] = image_path
+    for i, obj in enumerate(node.findall("object"), 1):
+        where = f"{label}: object {i}"
+        name = _child_text(obj, "name")
+        reason = class_name_problem(name or "")
+        if reason:
+            problems.add(f"{where}: <name> {reason}")
+            continue
+        bndbox = obj.find("bndbox")
+        if bndbox is None:
+            problems.add(f"{where}: <bndbox> missing")
+            continue
+        values = [parse_number(_child_text(bndbox, t)) for t in ("xmin", "ymin", "xmax", "ymax")]
+        if any(v is None for v in values):
+            problems.add(f"{where}: xmin, ymin, xmax and ymax must be finite numbers")
+            continue
+        xmin, ymin, xmax, ymax = values
+        box = box_from_edges(
+            name,
+            xmin - 1,
+            ymin - 1,
+            xmax,
+            ymax,
+            width,
+            height,
+            where,
+            problems,
+            VOC_TOLERANCE_PX,
+        )
+        if box is not None:
+            image.boxes.append(box)
+    return image

@@ -1,0 +1,549 @@
+"""Import a YOLO, COCO, Pascal VOC or CVAT dataset into a project.
+
+Boxes are original-image pixels, ``(x, y)`` top-left corner plus ``w``/``h``, here and in
+:mod:`labeling.datasets.formats` (which does the file layouts). Export is
+:mod:`labeling.datasets.exporting`; the file names that carry a frame's identity
+(``v{video_id}_f{frame_index:06d}.<ext>``) are :mod:`labeling.datasets.exchange`'s.
+
+Import (:func:`dataset_import`) is all or nothing. It unpacks a zip safely
+(:mod:`labeling.datasets.archives`), reads and checks the whole dataset with the format's
+reader, checks every image by decoding it, and maps class names to the project's classes; any
+problem raises one ``ValidationError`` listing the first problems, and nothing is stored.
+Images are then copied into storage, and the rows are written in one transaction; if that
+fails, the stored files are deleted again. Each image either
+
+- matches a frame of this project: by an exported name ``v{video_id}_f{frame_index}`` of one
+  of the project's videos, or by content (imported images are stored under their sha256, so
+  re-importing a third-party dataset also updates rather than duplicates). Its boxes, negative
+  flag and split are replaced (status ``labeled``, annotation version + 1) unless they are
+  already the same; or
+- becomes a frame of a new image set (a ``Video`` of kind ``imageset``) made for this import,
+  with status ``labeled``.
+
+An image without boxes is a labeled negative, as every format defines it; except that it
+leaves an *unlabeled* frame it matches unlabeled: formats cannot tell "not labeled yet" from
+"no animal", and marking unlabeled frames as empty would teach a detector to miss mice.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from webapp.storage import delete_quietly, scratch_dir, sha256_of_file, store_file
+
+from ..models import Box, Frame, Project, Video
+from ..services import label_class_add
+from . import archives
+from .exchange import AUTO, check_format, frame_key_from_name, problem_messages
+from .formats import FORMATS, Dataset, DatasetImage, FormatError, detect_format
+from .formats.files import pillow_open
+
+MAX_BOXES_PER_IMAGE = 1000  # as the editor allows per frame
+#: Decoded size limit per image (an 8000x8000 RGB image is ~190 MB in memory).
+MAX_IMAGE_PIXELS = 64_000_000
+MAX_CLASS_NAME_CHARS = 64
+# Pillow types stored as they are (browsers show them); BMP and TIFF become PNG.
+_KEPT_TYPES = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}
+_ROTATING = (2, 3, 4, 5, 6, 7, 8)  # EXIF orientations that change the displayed pixels
+_ID_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    fmt: str
+    images: int
+    frames_created: int
+    frames_updated: int
+    frames_unchanged: int
+    frames_left_unlabeled: int
+    boxes: int
+    classes_created: list[str]
+    imageset_id: int | None
+
+
+@dataclass
+class _Incoming:
+    """One image of the dataset on its way in."""
+
+    image: DatasetImage
+    source: Path
+    digest: str = ""
+    ext: str = ""
+    convert: bool = False  # re-encode: a type browsers cannot show, or an EXIF rotation
+    transpose: bool = False  # apply the EXIF orientation while re-encoding
+    frame: Frame | None = None
+    stored: str = ""
+    boxes: list[tuple[int, float, float, float, float]] = field(default_factory=list)
+
+
+def _archive_limits() -> archives.ArchiveLimits:
+    default = archives.ArchiveLimits()
+    return archives.ArchiveLimits(
+        max_entries=getattr(settings, "DATASET_IMPORT_MAX_ENTRIES", default.max_entries),
+        max_total_bytes=getattr(settings, "DATASET_IMPORT_MAX_BYTES", default.max_total_bytes),
+        max_ratio=getattr(settings, "DATASET_IMPORT_MAX_RATIO", default.max_ratio),
+    )
+
+
+def _dataset_root(root: Path) -> Path:
+    """Look into folders that hold nothing but one folder: zips often wrap the dataset."""
+    for _ in range(3):
+        if detect_format(root) is not None:
+            break
+        entries = [p for p in root.iterdir() if not archives.is_junk(p.name)]
+        if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
+            root = entries[0]
+        else:
+            break
+    return root
+
+
+def _display_name(name: str) -> str:
+    """Display text: no control or invisible characters (RTL overrides hide extensions)."""
+    cleaned = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    return cleaned[:200] or "dataset"
+
+
+def dataset_import(
+    *,
+    project: Project,
+    fmt: str,
+    path: Path,
+    created_by,
+    create_missing_classes: bool = False,
+    source_name: str = "",
+) -> ImportResult:
+    """Import the dataset at ``path`` (a zip file or a folder) in format ``fmt`` (or
+    ``"auto"``) into ``project``; see the module docstring. ``source_name`` is display text
+    for the new image set (defaults to the file or folder name).
+
+    ValidationError (``format``, ``file`` or ``classes``) lists the problems; then no row
+    and no stored file was added.
+    """
+    check_format(fmt, allow_auto=True)
+    path = Path(path)
+    source_name = _display_name(source_name or path.name)
+    work: Path | None = None
+    try:
+        if path.is_dir():
+            root = path
+        elif path.is_file():
+            if not archives.is_zip(path):
+                raise ValidationError({"file": "The dataset must be a zip archive."})
+            work = Path(tempfile.mkdtemp(prefix="import-", dir=scratch_dir("imports")))
+            try:
+                archives.extract_zip(path, work, _archive_limits())
+            except archives.ArchiveError as exc:
+                raise ValidationError(
+                    {"file": problem_messages([f"archive: {p}" for p in exc.problems])}
+                ) from None
+            root = work
+        else:
+            raise ValidationError({"file": f"{path} is neither a zip file nor a folder."})
+        root = _dataset_root(root)
+        detected = detect_format(root)
+        if fmt == AUTO:
+            if detected is None:
+                raise ValidationError(
+                    {
+                        "format": (
+                            "Could not tell the dataset format: expected data.yaml (YOLO), "
+                            "annotations/instances_*.json (COCO), Annotations/ (VOC) or "
+                            "annotations.xml (CVAT) at the top of the archive."
+                        )
+                    }
+                )
+            fmt = detected
+        try:
+            dataset, resolve = FORMATS[fmt].read(root)
+        except FormatError as exc:
+            problems = list(exc.problems)
+            if detected and detected != fmt:
+                problems.insert(
+                    0, f"this looks like a {detected.upper()} dataset, not {fmt.upper()}"
+                )
+            raise ValidationError({"file": problem_messages(problems, exc.total)}) from None
+        incoming, to_create = _plan(
+            project=project,
+            dataset=dataset,
+            resolve=resolve,
+            create_missing_classes=create_missing_classes,
+        )
+        return _apply(
+            project=project,
+            fmt=fmt,
+            incoming=incoming,
+            to_create=to_create,
+            created_by=created_by,
+            source_name=source_name,
+        )
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _plan(
+    *, project: Project, dataset: Dataset, resolve, create_missing_classes: bool
+) -> tuple[list[_Incoming], list[str]]:
+    """Check everything the database and storage will need; ValidationError lists problems."""
+    problems: list[str] = []
+    if not dataset.images:
+        raise ValidationError({"file": "The dataset holds no images."})
+    to_create = _plan_classes(
+        project=project,
+        dataset=dataset,
+        create_missing_classes=create_missing_classes,
+        problems=problems,
+    )
+    incoming: list[_Incoming] = []
+    for image in dataset.images:
+        item = _Incoming(image=image, source=resolve(image))
+        if len(image.boxes) > MAX_BOXES_PER_IMAGE:
+            problems.append(
+                f"{image.file_name}: {len(image.boxes)} boxes (at most "
+                f"{MAX_BOXES_PER_IMAGE} per image)"
+            )
+        reason = _inspect_image(item)
+        if reason:
+            problems.append(f"{image.file_name}: {reason}")
+        incoming.append(item)
+    if not problems:
+        _match_frames(project=project, incoming=incoming, problems=problems)
+    if problems:
+        raise ValidationError({"file": problem_messages(problems)})
+    return incoming, to_create
+
+
+def _plan_classes(
+    *, project: Project, dataset: Dataset, create_missing_classes: bool, problems: list[str]
+) -> list[str]:
+    """Names of classes to create; class names match the project's ignoring case."""
+    known = {c.casefold(): c for c in project.classes.values_list("name", flat=True)}
+    used: Counter[str] = Counter()
+    first_use: dict[str, str] = {}
+    for image in dataset.images:
+        for box in image.boxes:
+            used[box.class_name] += 1
+            first_use.setdefault(box.class_name, image.file_name)
+    to_create: list[str] = []
+    for name in [*dataset.classes, *used]:
+        key = name.strip().casefold()
+        if key in known:
+            continue
+        if name in used and not create_missing_classes:
+            listed = ", ".join(sorted(known.values())) or "none"
+            problems.append(
+                f"class {name!r} ({used[name]} box{'es' if used[name] != 1 else ''}, e.g. in "
+                f"{first_use[name]}) is not one of the project's classes ({listed})"
+            )
+            known[key] = name  # reported once
+            continue
+        if not create_missing_classes:
+            continue  # declared but unused: nothing needs it
+        if not name.strip() or len(name.strip()) > MAX_CLASS_NAME_CHARS:
+            problems.append(
+                f"class {name[:80]!r}: a class name needs 1 to {MAX_CLASS_NAME_CHARS} characters"
+            )
+        to_create.append(name.strip())
+        known[key] = name
+    return to_create
+
+
+def _inspect_image(item: _Incoming) -> str | None:
+    """Decode the image fully (a truncated file is a problem) and decide how to store it."""
+    image = item.image
+    try:
+        with pillow_open()(item.source) as img:
+            kind = img.format
+            raw = img.size
+            if raw[0] * raw[1] > MAX_IMAGE_PIXELS:
+                return f"image is too large ({raw[0]}x{raw[1]}; at most {MAX_IMAGE_PIXELS} pixels)"
+            try:
+                orientation = img.getexif().get(0x0112)
+            except Exception:  # a broken EXIF block must not hide a readable image
+                orientation = None
+            img.load()
+    except Image.DecompressionBombError:
+        return "image is too large"
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        return f"image cannot be decoded ({type(exc).__name__}); it may be truncated"
+    rotating = orientation in _ROTATING
+    displayed = raw[::-1] if orientation in (5, 6, 7, 8) else raw
+    size = (image.width, image.height)
+    if size == displayed:
+        item.transpose = rotating
+    elif size == raw:
+        item.transpose = False  # boxes drawn on the raw pixels: store those, without EXIF
+    else:
+        return (
+            f"declared size {size[0]}x{size[1]} differs from the image's "
+            f"{displayed[0]}x{displayed[1]}"
+        )
+    item.convert = rotating or kind not in _KEPT_TYPES
+    item.ext = "jpg" if kind in ("JPEG", "MPO") else ("png" if item.convert else _KEPT_TYPES[kind])
+    item.digest = sha256_of_file(item.source)
+    return None
+
+
+def _content_name(project: Project, item: _Incoming) -> str:
+    return f"frames/{project.pk}/imported/{item.digest}.{item.ext}"
+
+
+def _chunks(values: list, size: int = _ID_CHUNK) -> Iterable[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _match_frames(*, project: Project, incoming: list[_Incoming], problems: list[str]) -> None:
+    """Point each image at the project frame it re-imports, if any."""
+    keys = {id(item): frame_key_from_name(item.image.file_name) for item in incoming}
+    video_ids = sorted({k[0] for k in keys.values() if k})
+    by_key: dict[tuple[int, int], Frame] = {}
+    for chunk in _chunks(video_ids):
+        for frame in Frame.objects.filter(project=project, video_id__in=chunk):
+            by_key[(frame.video_id, frame.frame_index)] = frame
+    names = sorted({_content_name(project, item) for item in incoming})
+    by_name: dict[str, Frame] = {}
+    for chunk in _chunks(names):
+        for frame in Frame.objects.filter(project=project, image__in=chunk):
+            by_name[frame.image.name] = frame
+    claimed: dict[int, str] = {}
+    for item in incoming:
+        key = keys[id(item)]
+        frame = by_key.get(key) if key else None
+        frame = frame or by_name.get(_content_name(project, item))
+        if frame is None:
+            continue
+        image = item.image
+        if (frame.width, frame.height) != (image.width, image.height):
+            problems.append(
+                f"{image.file_name}: is {image.width}x{image.height} but frame "
+                f"{frame.frame_index} of source #{frame.video_id} it re-imports is "
+                f"{frame.width}x{frame.height}"
+            )
+            continue
+        other = claimed.setdefault(frame.pk, image.file_name)
+        if other != image.file_name:
+            problems.append(f"{image.file_name}: re-imports the same frame as {other}")
+            continue
+        item.frame = frame
+
+
+def _store_image(project: Project, item: _Incoming) -> str:
+    name = _content_name(project, item)
+    if not item.convert:
+        return store_file(local_path=item.source, name=name)
+    with pillow_open()(item.source) as img:
+        out = ImageOps.exif_transpose(img) if item.transpose else img.copy()
+    buffer = io.BytesIO()
+    if item.ext == "jpg":
+        if out.mode not in ("RGB", "L", "CMYK"):
+            out = out.convert("RGB")
+        out.save(buffer, "JPEG", quality=95)
+    else:
+        if out.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
+            out = out.convert("RGBA" if "A" in out.getbands() else "RGB")
+        out.save(buffer, "PNG")
+    return default_storage.save(name, ContentFile(buffer.getvalue()))
+
+
+def _apply(
+    *,
+    project: Project,
+    fmt: str,
+    incoming: list[_Incoming],
+    to_create: list[str],
+    created_by,
+    source_name: str,
+) -> ImportResult:
+    new = [item for item in incoming if item.frame is None]
+    stored: list[str] = []
+    try:
+        for item in new:
+            item.stored = _store_image(project, item)
+            stored.append(item.stored)
+        with transaction.atomic():
+            result = _write_rows(
+                project=project,
+                fmt=fmt,
+                incoming=incoming,
+                new=new,
+                to_create=to_create,
+                created_by=created_by,
+                source_name=source_name,
+            )
+    except BaseException:
+        delete_quietly(*stored)
+        raise
+    return result
+
+
+def _write_rows(
+    *,
+    project: Project,
+    fmt: str,
+    incoming: list[_Incoming],
+    new: list[_Incoming],
+    to_create: list[str],
+    created_by,
+    source_name: str,
+) -> ImportResult:
+    for name in to_create:
+        label_class_add(project=project, name=name)
+    class_ids = {c.casefold(): pk for pk, c in project.classes.values_list("pk", "name")}
+    for item in incoming:
+        item.boxes = sorted(
+            (class_ids[b.class_name.strip().casefold()], b.x, b.y, b.w, b.h)
+            for b in item.image.boxes
+        )
+    now = timezone.now()
+    imageset = None
+    if new:
+        first = new[0].image
+        imageset = Video.objects.create(
+            project=project,
+            kind=Video.Kind.IMAGE_SET,
+            original_name=f"{source_name} ({fmt.upper()} import)"[:255],
+            frame_count=len(new),
+            width=first.width,
+            height=first.height,
+            size_bytes=sum(item.source.stat().st_size for item in new),
+            created_by=created_by,
+        )
+        frames = Frame.objects.bulk_create(
+            [
+                Frame(
+                    project=project,
+                    video=imageset,
+                    frame_index=i,
+                    image=item.stored,
+                    width=item.image.width,
+                    height=item.image.height,
+                    status=Frame.Status.LABELED,
+                    is_negative=not item.boxes,
+                    split=item.image.split,
+                    annotation_version=1,
+                    annotated_by=created_by,
+                    annotated_at=now,
+                )
+                for i, item in enumerate(new)
+            ],
+            batch_size=_ID_CHUNK,
+        )
+        Box.objects.bulk_create(
+            [
+                Box(frame=frame, label_class_id=c, x=x, y=y, w=w, h=h)
+                for frame, item in zip(frames, new, strict=True)
+                for c, x, y, w, h in item.boxes
+            ],
+            batch_size=_ID_CHUNK,
+        )
+    updated, unchanged, left_unlabeled = _update_frames(
+        incoming=[item for item in incoming if item.frame is not None],
+        created_by=created_by,
+        now=now,
+    )
+    return ImportResult(
+        fmt=fmt,
+        images=len(incoming),
+        frames_created=len(new),
+        frames_updated=updated,
+        frames_unchanged=unchanged,
+        frames_left_unlabeled=left_unlabeled,
+        boxes=sum(len(item.boxes) for item in incoming),
+        classes_created=to_create,
+        imageset_id=imageset.pk if imageset else None,
+    )
+
+
+def _box_key(box: tuple) -> tuple:
+    return (box[0], *(round(v, 2) for v in box[1:]))
+
+
+def _update_frames(*, incoming: list[_Incoming], created_by, now) -> tuple[int, int, int]:
+    """Replace matched frames' annotations where they differ; (updated, unchanged, left
+    unlabeled). Locked rows: a save from the editor meanwhile either lands before (and is
+    replaced, its version bumped so the editor reloads) or waits and gets a conflict."""
+    ids = [item.frame.pk for item in incoming]
+    locked: dict[int, Frame] = {}
+    current: dict[int, list[tuple]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        locked.update(Frame.objects.select_for_update().in_bulk(chunk))
+        for row in Box.objects.filter(frame_id__in=chunk).values_list(
+            "frame_id", "label_class_id", "x", "y", "w", "h"
+        ):
+            current[row[0]].append(row[1:])
+    replaced: list[Frame] = []
+    split_only: list[Frame] = []
+    new_boxes: list[Box] = []
+    unchanged = left_unlabeled = 0
+    for item in incoming:
+        frame = locked.get(item.frame.pk)
+        if frame is None:
+            raise ValidationError(
+                {
+                    "file": f"{item.image.file_name}: its frame was deleted "
+                    "during the import; nothing was imported."
+                }
+            )
+        if not item.boxes and frame.status == Frame.Status.UNLABELED:
+            left_unlabeled += 1
+            continue
+        same = (
+            frame.status != Frame.Status.UNLABELED
+            and frame.is_negative == (not item.boxes)
+            and sorted(map(_box_key, current[frame.pk])) == sorted(map(_box_key, item.boxes))
+        )
+        new_split = item.image.split or frame.split
+        if same:
+            if new_split != frame.split:
+                frame.split = new_split
+                split_only.append(frame)
+            else:
+                unchanged += 1
+            continue
+        frame.split = new_split
+        frame.status = Frame.Status.LABELED
+        frame.is_negative = not item.boxes
+        frame.annotation_version += 1
+        frame.last_request_id = ""
+        frame.annotated_by = created_by
+        frame.annotated_at = now
+        replaced.append(frame)
+        new_boxes += [
+            Box(frame=frame, label_class_id=c, x=x, y=y, w=w, h=h) for c, x, y, w, h in item.boxes
+        ]
+    for chunk in _chunks([f.pk for f in replaced]):
+        Box.objects.filter(frame_id__in=chunk).delete()
+    Box.objects.bulk_create(new_boxes, batch_size=_ID_CHUNK)
+    Frame.objects.bulk_update(
+        replaced,
+        [
+            "split",
+            "status",
+            "is_negative",
+            "annotation_version",
+            "last_request_id",
+            "annotated_by",
+            "annotated_at",
+        ],
+        batch_size=_ID_CHUNK,
+    )
+    Frame.objects.bulk_update(split_only, ["split"], batch_size=_ID_CHUNK)
+    return len(replaced) + len(split_only), unchanged, left_unlabeled

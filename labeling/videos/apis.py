@@ -1,0 +1,293 @@
+"""REST endpoints for frame sources (videos, image sets) and frame sampling jobs.
+
+Every lookup goes through the user's projects: non-members get 404, viewers cannot
+upload, register, sample, cancel or delete (403).
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webapp.jobs import BrokerUnavailable
+
+from ..models import FrameSamplingJob, Role, Video
+from ..selectors import project_for_user
+from ..uploads import ProjectUploadMixin, upload_temp_path
+from . import sampling_services, services
+from .selectors import (
+    sampling_job_for_user,
+    video_for_user,
+    video_list_with_counts,
+    video_with_counts,
+)
+from .services import IncomingFile
+
+
+# --- output ---------------------------------------------------------------------------
+class VideoOutput(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", default=None)
+    is_external = serializers.SerializerMethodField()
+    frames_sampled = serializers.IntegerField(read_only=True, default=0)
+    frames_labeled = serializers.IntegerField(read_only=True, default=0)
+    page_url = serializers.SerializerMethodField()
+    file_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Video
+        fields = [
+            "id",
+            "project",
+            "kind",
+            "original_name",
+            "size_bytes",
+            "frame_count",
+            "fps",
+            "width",
+            "height",
+            "duration_s",
+            "codec",
+            "is_external",
+            "created_by",
+            "created_at",
+            "frames_sampled",
+            "frames_labeled",
+            "page_url",
+            "file_url",
+            "thumbnail_url",
+        ]
+
+    def get_is_external(self, video: Video) -> bool:
+        return bool(video.external_path)
+
+    def get_page_url(self, video: Video) -> str:
+        return reverse("video-detail", args=[video.project_id, video.pk])
+
+    def get_file_url(self, video: Video) -> str | None:
+        if video.kind != Video.Kind.VIDEO:
+            return None
+        return reverse("video-file", args=[video.project_id, video.pk])
+
+    def get_thumbnail_url(self, video: Video) -> str | None:
+        if not video.thumbnail:
+            return None
+        return reverse("video-thumbnail", args=[video.project_id, video.pk])
+
+
+class SamplingJobOutput(serializers.ModelSerializer):
+    video = serializers.IntegerField(source="video_id")
+    is_finished = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = FrameSamplingJob
+        fields = [
+            "id",
+            "video",
+            "strategy",
+            "params",
+            "status",
+            "is_finished",
+            "progress",
+            "message",
+            "error",
+            "frames_created",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class VideoUploadOutput(VideoOutput):
+    sampling_job = serializers.SerializerMethodField()
+    sampling_error = serializers.SerializerMethodField()
+
+    class Meta(VideoOutput.Meta):
+        fields = [*VideoOutput.Meta.fields, "sampling_job", "sampling_error"]
+
+    def get_sampling_job(self, video: Video) -> int | None:
+        job = self.context.get("sampling_job")
+        return job.pk if job is not None else None
+
+    def get_sampling_error(self, video: Video) -> str | None:
+        return self.context.get("sampling_error")
+
+
+# --- input ----------------------------------------------------------------------------
+class VideoUploadInput(serializers.Serializer):
+    file = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        min_length=1,
+        help_text="One video, one zip of images, or several images (an image set).",
+    )
+    sample_every = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0.01,
+        max_value=3600,
+        help_text="Start sampling a frame every this many seconds once the video is in.",
+    )
+
+
+class VideoRegisterInput(serializers.Serializer):
+    path = serializers.CharField(max_length=4096, trim_whitespace=True)
+    sample_every = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.01, max_value=3600
+    )
+
+
+class SamplingInput(serializers.Serializer):
+    strategy = serializers.ChoiceField(choices=FrameSamplingJob.Strategy.choices)
+    seconds = serializers.FloatField(
+        required=False, allow_null=True, help_text="every_seconds: the interval (default 1.5)."
+    )
+    n = serializers.IntegerField(
+        required=False, allow_null=True, help_text="uniform, kmeans: how many frames."
+    )
+    indices = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        max_length=sampling_services.MAX_INDICES,
+        help_text="indices: the frames to take (0-based).",
+    )
+    skip_similar = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="Skip frames whose mean difference from the last kept one is below this "
+        "fraction of full scale (0.02 is about 5 grey levels).",
+    )
+
+
+def _start_sampling(*, video: Video, user, seconds: float | None):
+    """(job, error) for the optional "sample after upload": a broker outage does not undo
+    the upload, the answer says sampling was not started."""
+    if seconds is None or video.kind != Video.Kind.VIDEO:
+        return None, None
+    try:
+        job = sampling_services.sampling_job_start(
+            video=video,
+            user=user,
+            strategy=FrameSamplingJob.Strategy.EVERY_SECONDS,
+            params={"seconds": seconds},
+        )
+    except BrokerUnavailable as exc:
+        return None, f"Sampling was not started: {exc}"
+    return job, None
+
+
+# --- views ----------------------------------------------------------------------------
+class VideoListApi(ProjectUploadMixin, APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses=VideoOutput(many=True))
+    def get(self, request, project_id: int):
+        project = project_for_user(user=request.user, project_id=project_id)
+        return Response(VideoOutput(video_list_with_counts(project=project), many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": VideoUploadInput}, responses={201: VideoUploadOutput}
+    )
+    def post(self, request, project_id: int):
+        project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
+        uploads = []
+        try:
+            uploads = request.FILES.getlist("file")
+            payload = VideoUploadInput(
+                data={
+                    "file": uploads,
+                    **(
+                        {"sample_every": request.data["sample_every"]}
+                        if request.data.get("sample_every") not in (None, "")
+                        else {}
+                    ),
+                }
+            )
+            payload.is_valid(raise_exception=True)
+            files = [
+                IncomingFile(path=upload_temp_path(f), name=f.name or "", size=f.size or 0)
+                for f in uploads
+            ]
+            video = services.frame_source_upload(project=project, user=request.user, files=files)
+        finally:
+            self.release_uploads(uploads)
+        job, error = _start_sampling(
+            video=video, user=request.user, seconds=payload.validated_data.get("sample_every")
+        )
+        context = {"sampling_job": job, "sampling_error": error}
+        out = VideoUploadOutput(video_with_counts(video=video), context=context)
+        return Response(out.data, status=status.HTTP_201_CREATED)
+
+
+class VideoRegisterApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=VideoRegisterInput, responses={201: VideoUploadOutput})
+    def post(self, request, project_id: int):
+        project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
+        payload = VideoRegisterInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        video = services.video_register(
+            project=project, user=request.user, path=payload.validated_data["path"]
+        )
+        job, error = _start_sampling(
+            video=video, user=request.user, seconds=payload.validated_data.get("sample_every")
+        )
+        context = {"sampling_job": job, "sampling_error": error}
+        out = VideoUploadOutput(video_with_counts(video=video), context=context)
+        return Response(out.data, status=status.HTTP_201_CREATED)
+
+
+class VideoDetailApi(APIView):
+    @extend_schema(responses=VideoOutput)
+    def get(self, request, video_id: int):
+        video = video_for_user(user=request.user, video_id=video_id)
+        return Response(VideoOutput(video_with_counts(video=video)).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, video_id: int):
+        video = video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
+        services.video_delete(video=video)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VideoSampleApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=SamplingInput, responses={202: SamplingJobOutput})
+    def post(self, request, video_id: int):
+        video = video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
+        payload = SamplingInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        params = dict(payload.validated_data)
+        strategy = params.pop("strategy")
+        job = sampling_services.sampling_job_start(
+            video=video, user=request.user, strategy=strategy, params=params
+        )
+        return Response(SamplingJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class VideoSamplingJobListApi(APIView):
+    @extend_schema(responses=SamplingJobOutput(many=True))
+    def get(self, request, video_id: int):
+        video = video_for_user(user=request.user, video_id=video_id)
+        jobs = video.sampling_jobs.order_by("-created_at", "-id")[:50]
+        return Response(SamplingJobOutput(jobs, many=True).data)
+
+
+class SamplingJobDetailApi(APIView):
+    @extend_schema(responses=SamplingJobOutput)
+    def get(self, request, job_id: int):
+        job = sampling_job_for_user(user=request.user, job_id=job_id)
+        return Response(SamplingJobOutput(job).data)
+
+
+class SamplingJobCancelApi(APIView):
+    @extend_schema(request=None, responses={202: SamplingJobOutput})
+    def post(self, request, job_id: int):
+        job = sampling_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
+        job = sampling_services.sampling_job_cancel(job=job)
+        return Response(SamplingJobOutput(job).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,292 @@
+"""Read an image set safely: a zip of frames, or image files already uploaded one by one.
+
+Pure module: no Django import. For labs that extracted frames themselves (DeepLabCut's
+``labeled-data/<video>/img0042.png`` folders, ffmpeg output, camera software exports).
+
+What a hostile archive cannot do here
+- Anything the zip checks of :mod:`labeling.datasets.archives` stop (the one place they live): write
+  outside the scratch folder (names that would escape, absolute, drive letters,
+  backslashes, NUL, control and bidi characters such as the RTL mark; symlinks), hide
+  behind encryption or duplicate names (equal but for case, here), or exhaust disk or
+  memory (the entry count read from the end record before Python's zipfile parses the
+  directory; each entry's and the total uncompressed size and compression ratios far
+  beyond images' checked from the directory BEFORE anything is extracted; the bytes
+  really inflated counted while extracting). On top of that, entries are written under
+  generated names (``000001.img``), never the archive's, and only stored or deflated
+  entries are accepted.
+- Smuggle other files in as images: each file is decoded in full (Pillow, restricted to
+  ``ALLOWED_IMAGE_FORMATS``, the decision made from the content, never the name), with
+  limits on its dimensions checked before the pixels are decoded.
+
+Every failure raises ``ImageSetError`` listing the first problems, and the scratch folder
+is removed on every path (``open_zip_images`` is a context manager).
+
+Order: entries come back in natural order of their names (``img2`` before ``img10``),
+folder by folder, case-insensitively.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import tempfile
+import unicodedata
+import warnings
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from ..datasets import archives
+
+# Pillow's format names; a JPEG from a phone may come back as "MPO" (JPEG + extra views).
+ALLOWED_IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_MAX_PROBLEMS = 10
+# Images' ratios are judged from 64 KiB (archives' default, 1 MiB, suits mixed datasets).
+_RATIO_MIN_BYTES = 64 * 1024
+
+
+class ImageSetError(Exception):
+    """The image set was refused. ``problems`` lists what was wrong (the first ones);
+    ``str(error)`` joins them into one message for a person."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)[:_MAX_PROBLEMS]
+        more = len(problems) - len(self.problems)
+        text = "; ".join(self.problems) + (f"; and {more} more" if more > 0 else "")
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class ImageSetLimits:
+    """Limits for one image set. Sizes in bytes; ``max_ratio`` is uncompressed size over
+    compressed size (JPEG/PNG barely compress, about 1.0-1.1; BMP/TIFF of a bright arena
+    reach tens; deflate bombs reach 1000)."""
+
+    max_entries: int = 20_000
+    max_entry_bytes: int = 64 * 1024**2
+    max_total_bytes: int = 4 * 1024**3
+    max_ratio: float = 200.0
+    max_dimension: int = 8192
+    min_dimension: int = 8
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """One verified image. ``name`` is its path in the archive (or the name given with
+    the file): display text only, never used as a file name. ``path`` is where the bytes
+    are (a generated name inside the scratch folder for archives)."""
+
+    name: str
+    path: Path
+    width: int
+    height: int
+    format: str
+    mode: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """The verified images in natural order, and the junk entries skipped."""
+
+    entries: tuple[ImageEntry, ...]
+    skipped: tuple[str, ...] = ()
+    directory: Path | None = field(default=None, repr=False)
+
+
+def natural_key(name: str) -> tuple[tuple[tuple[int, int | str], ...], ...]:
+    """Sort key: folder by folder; within a name, digit runs compare as numbers
+    (``img2`` before ``img10``) and text case-insensitively."""
+    return tuple(
+        tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", part) if p)
+        for part in name.replace("\\", "/").casefold().split("/")
+    )
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` (from an archive or an upload) cannot be accepted, or None."""
+    shown = ascii(name)[1:-1][:120]
+    if not name or name in (".", ".."):
+        return f"“{shown}”: empty name"
+    if "\x00" in name:
+        return f"“{shown}”: contains NUL"
+    if "\\" in name:
+        return f"“{shown}”: contains a backslash"
+    if name.startswith("/") or _DRIVE.match(name):
+        return f"“{shown}”: absolute path"
+    if any(part == ".." for part in name.split("/")):
+        return f"“{shown}”: climbs out of the folder (..)"
+    # Control characters, and format characters such as U+202E (right-to-left override)
+    # that make "gpj.exe" display as "exe.jpg".
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
+        return f"“{shown}”: contains control or text-direction characters"
+    if len(name.encode("utf-8", "surrogateescape")) > 1024:
+        return f"“{shown}...”: name too long"
+    return None
+
+
+@contextmanager
+def open_zip_images(
+    path: str | os.PathLike[str],
+    *,
+    limits: ImageSetLimits = ImageSetLimits(),
+    scratch_dir: str | os.PathLike[str] | None = None,
+) -> Iterator[ImageSet]:
+    """Check, extract and verify a zip of images; yield the ``ImageSet``.
+
+    The images live in a fresh folder under ``scratch_dir`` (the system temp folder by
+    default) until the ``with`` block ends; copy what you keep before then. The folder
+    is removed on every path, errors included.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="imageset-", dir=scratch_dir))
+    try:
+        yield _read_zip(Path(path), directory, limits)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def read_image_files(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    names: Sequence[str] | None = None,
+    limits: ImageSetLimits = ImageSetLimits(),
+) -> ImageSet:
+    """Verify image files uploaded one by one. ``names`` are their original names (for
+    order and display; the paths' own names by default). Nothing is copied."""
+    files = [Path(p) for p in paths]
+    shown = list(names) if names is not None else [p.name for p in files]
+    if len(shown) != len(files):
+        raise ValueError("names must match paths one to one")
+    problems = _count_problems(len(files), limits)
+    problems += [p for p in (name_problem(n) for n in shown) if p]
+    problems += _duplicate_problems(shown)
+    total = 0
+    for name, file in zip(shown, files, strict=True):
+        size = file.stat().st_size
+        total += size
+        if size > limits.max_entry_bytes:
+            problems.append(f"“{name}”: {size:,} bytes, more than {limits.max_entry_bytes:,}")
+    if total > limits.max_total_bytes:
+        problems.append(f"{total:,} bytes in all, more than {limits.max_total_bytes:,}")
+    if problems:
+        raise ImageSetError(problems)
+    entries, problems = _verify_all(
+        [(n, f, f.stat().st_size) for n, f in zip(shown, files, strict=True)], limits
+    )
+    if problems:
+        raise ImageSetError(problems)
+    return ImageSet(entries=entries)
+
+
+# --------------------------------------------------------------------------------------
+
+
+def _count_problems(count: int, limits: ImageSetLimits) -> list[str]:
+    if count == 0:
+        return ["no images"]
+    if count > limits.max_entries:
+        return [f"{count:,} files, more than the {limits.max_entries:,} allowed"]
+    return []
+
+
+def _duplicate_problems(names: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    problems = []
+    for name in names:
+        key = unicodedata.normalize("NFC", name).casefold()
+        if key in seen:
+            problems.append(f"“{ascii(name)[1:-1]}”: appears twice")
+        seen.add(key)
+    return problems
+
+
+def _archive_limits(limits: ImageSetLimits) -> archives.ArchiveLimits:
+    return archives.ArchiveLimits(
+        max_entries=limits.max_entries,
+        max_total_bytes=limits.max_total_bytes,
+        max_ratio=limits.max_ratio,
+        max_entry_bytes=limits.max_entry_bytes,
+        ratio_min_bytes=_RATIO_MIN_BYTES,
+        methods=frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}),
+        # Names are only shown to people: two that read the same are one too many.
+        fold_case=True,
+    )
+
+
+def _read_zip(path: Path, directory: Path, limits: ImageSetLimits) -> ImageSet:
+    extracted = []
+    try:
+        with archives.open_checked_zip(path, _archive_limits(limits)) as archive:
+            if not archive.members:
+                raise ImageSetError(["no images in the archive"])
+            for number, info in enumerate(archive.members, start=1):
+                target = directory / f"{number:06d}.img"
+                size = archive.extract(info, target)
+                extracted.append((info.filename, target, size))
+            skipped = archive.skipped
+    except archives.ArchiveError as exc:
+        raise ImageSetError(exc.problems) from None
+    entries, problems = _verify_all(extracted, limits)
+    if problems:
+        raise ImageSetError(problems)
+    return ImageSet(
+        entries=entries,
+        skipped=tuple(sorted(skipped, key=natural_key)),
+        directory=directory,
+    )
+
+
+def _verify_all(
+    files: Sequence[tuple[str, Path, int]], limits: ImageSetLimits
+) -> tuple[tuple[ImageEntry, ...], list[str]]:
+    entries = []
+    problems = []
+    for name, file, size in files:
+        entry = _verify_image(name, file, size, limits)
+        if isinstance(entry, str):
+            problems.append(entry)
+        else:
+            entries.append(entry)
+    entries.sort(key=lambda e: natural_key(e.name))
+    return tuple(entries), problems
+
+
+def _verify_image(name: str, file: Path, size: int, limits: ImageSetLimits) -> ImageEntry | str:
+    shown = ascii(name)[1:-1][:120]
+    try:
+        with warnings.catch_warnings():
+            # Our own dimension limit is checked below; make Pillow's bomb warning fatal
+            # rather than printing it.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(file, formats=ALLOWED_IMAGE_FORMATS) as image:
+                width, height = image.size
+                if max(width, height) > limits.max_dimension:
+                    return (
+                        f"“{shown}”: {width}×{height} pixels, more than "
+                        f"{limits.max_dimension} on a side"
+                    )
+                if min(width, height) < limits.min_dimension:
+                    return f"“{shown}”: {width}×{height} pixels, too small"
+                image.load()  # decodes every pixel: truncated or corrupt data fails here
+                return ImageEntry(
+                    name=name,
+                    path=file,
+                    width=width,
+                    height=height,
+                    format=image.format or "",
+                    mode=image.mode,
+                    size_bytes=size,
+                )
+    except Image.UnidentifiedImageError:
+        return f"“{shown}”: not an image (or not {', '.join(ALLOWED_IMAGE_FORMATS)})"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return f"“{shown}”: too many pixels"
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        return f"“{shown}”: damaged image ({exc})"

@@ -1,0 +1,84 @@
+"""Reads for the video pages and API: frame sources, sampling jobs, counts; always scoped
+through the user's projects (non-members get 404, too small a role 403)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from webapp.models import TERMINAL_STATUSES
+
+from ..models import Box, Frame, FrameSamplingJob, Project, Role, Video
+from ..selectors import object_for_user
+
+
+def video_for_user(*, user, video_id: int | str, role: str = Role.VIEWER) -> Video:
+    """The frame source if ``user`` holds at least ``role`` in its project."""
+    return object_for_user(
+        Video.objects.select_related("project", "created_by"),
+        user=user,
+        pk=video_id,
+        role=role,
+        what="video",
+    )
+
+
+def sampling_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -> FrameSamplingJob:
+    return object_for_user(
+        FrameSamplingJob.objects.select_related("video", "video__project"),
+        user=user,
+        pk=job_id,
+        role=role,
+        what="sampling job",
+        project_path="video__project",
+    )
+
+
+def video_list_with_counts(*, project: Project) -> QuerySet[Video]:
+    """The project's frame sources, newest first, with frames sampled and labeled."""
+    return (
+        project.videos.select_related("created_by")
+        .annotate(
+            frames_sampled=Count("frames", distinct=True),
+            frames_labeled=Count(
+                "frames",
+                filter=~Q(frames__status=Frame.Status.UNLABELED),
+                distinct=True,
+            ),
+            active_jobs=Count(
+                "sampling_jobs",
+                filter=~Q(sampling_jobs__status__in=TERMINAL_STATUSES),
+                distinct=True,
+            ),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def video_with_counts(*, video: Video) -> Video:
+    return video_list_with_counts(project=video.project).get(pk=video.pk)
+
+
+def video_frames(*, video: Video) -> QuerySet[Frame]:
+    """The video's frames in index order, each with its box count."""
+    return video.frames.annotate(box_count=Count("boxes")).order_by("frame_index")
+
+
+def video_annotated_frame_count(*, video: Video) -> int:
+    """Frames a person said something about: boxes, a labeled negative, or a status past
+    "unlabeled". Those are never deleted silently."""
+    has_boxes = Exists(Box.objects.filter(frame=OuterRef("pk")))
+    return video.frames.filter(
+        has_boxes | Q(is_negative=True) | ~Q(status=Frame.Status.UNLABELED)
+    ).count()
+
+
+def sampling_jobs_of(*, video: Video, limit: int = 10) -> list[FrameSamplingJob]:
+    return list(video.sampling_jobs.order_by("-created_at", "-id")[:limit])
+
+
+def active_sampling_job(*, video: Video) -> FrameSamplingJob | None:
+    return (
+        video.sampling_jobs.exclude(status__in=TERMINAL_STATUSES)
+        .order_by("-created_at", "-id")
+        .first()
+    )

@@ -1,0 +1,222 @@
+"""Video pages: the project's frame sources with the upload drop zone, one video's page
+(player, frame scrubber, sampling, frames), and the permission-checked media behind them.
+
+Media is never served from MEDIA_URL: every file goes through a view that first resolves
+the project through the user's memberships (non-members get 404).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST, require_safe
+
+from ..access import can_write, project_page
+from ..models import FrameSamplingJob, Role, Video
+from . import sampling_services, services
+from .selectors import (
+    active_sampling_job,
+    sampling_jobs_of,
+    video_annotated_frame_count,
+    video_frames,
+    video_list_with_counts,
+    video_with_counts,
+)
+
+FRAMES_PER_PAGE = 96
+# Served Content-Type by stored extension: chosen by the server, never sniffed.
+VIDEO_CONTENT_TYPES = {
+    "mp4": "video/mp4",
+    # Registered files keep their own names; the probe already found an ISO-BMFF container.
+    "mov": "video/mp4",
+    "m4v": "video/mp4",
+    "webm": "video/webm",
+    "avi": "video/x-msvideo",
+    "mkv": "video/x-matroska",
+    "mpg": "video/mpeg",
+    "ts": "video/mp2t",
+}
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CHUNK = 256 * 1024
+
+
+@project_page(Role.VIEWER)
+def video_list(request, project):
+    videos = list(video_list_with_counts(project=project))
+    return render(
+        request,
+        "labeling/video_list.html",
+        {
+            "project": project,
+            "nav": "videos",
+            "videos": videos,
+            "can_write": can_write(request),
+            "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
+            "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+            "can_register": bool(settings.SHARED_VIDEO_ROOTS),
+            "shared_roots": [str(r) for r in settings.SHARED_VIDEO_ROOTS],
+            "default_seconds": sampling_services.DEFAULT_SAMPLE_SECONDS,
+        },
+    )
+
+
+@project_page(Role.VIEWER)
+def video_detail(request, project, video_id: int):
+    video = video_with_counts(video=get_object_or_404(project.videos, pk=video_id))
+    frames_page = Paginator(video_frames(video=video), FRAMES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    active = active_sampling_job(video=video)
+    return render(
+        request,
+        "labeling/video_detail.html",
+        {
+            "project": project,
+            "nav": "videos",
+            "video": video,
+            "frames_page": frames_page,
+            "jobs": sampling_jobs_of(video=video),
+            "active_job": active,
+            "annotated_count": video_annotated_frame_count(video=video),
+            "can_write": can_write(request),
+            "strategies": FrameSamplingJob.Strategy,
+            "default_seconds": sampling_services.DEFAULT_SAMPLE_SECONDS,
+        },
+    )
+
+
+@require_POST
+@project_page(Role.ANNOTATOR)
+def video_delete(request, project, video_id: int):
+    video = get_object_or_404(project.videos, pk=video_id)
+    name = video.original_name
+    try:
+        services.video_delete(video=video)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("video-detail", project.pk, video.pk)
+    messages.success(request, f"“{name}” was deleted.")
+    return redirect("video-list", project.pk)
+
+
+@require_safe
+@project_page(Role.VIEWER)
+def video_file(request, project, video_id: int):
+    """The video's bytes for the page's <video> player, with HTTP Range support (the
+    player seeks by asking for byte ranges; Django's FileResponse ignores them)."""
+    video = get_object_or_404(project.videos, pk=video_id, kind=Video.Kind.VIDEO)
+    if video.external_path:
+        try:
+            path = services.shared_video_path(video.external_path)
+        except ValidationError:
+            raise Http404("The registered file is no longer available.") from None
+        ext = path.suffix.lower().lstrip(".")
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the response
+    else:
+        if not video.file:
+            raise Http404("No video file.")
+        name = video.file.name
+        ext = name.rsplit(".", 1)[-1].lower()
+        try:
+            default_storage.path(name)
+        except NotImplementedError:
+            # Object storage: a short-lived signed URL, handed out after the check above.
+            return HttpResponseRedirect(default_storage.url(name))
+        try:
+            handle = default_storage.open(name, "rb")
+        except FileNotFoundError:
+            raise Http404("The video file is missing.") from None
+    content_type = VIDEO_CONTENT_TYPES.get(ext, "application/octet-stream")
+    return ranged_file_response(
+        request, handle, content_type=content_type, filename=f"video-{video.pk}.{ext}"
+    )
+
+
+@require_safe
+@project_page(Role.VIEWER)
+def video_thumbnail(request, project, video_id: int):
+    video = get_object_or_404(project.videos, pk=video_id)
+    if not video.thumbnail:
+        raise Http404("No thumbnail.")
+    try:
+        handle = video.thumbnail.open("rb")
+    except FileNotFoundError:
+        raise Http404("The thumbnail is missing.") from None
+    # Thumbnails are JPEGs the server wrote itself.
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+class _RangeReader(io.RawIOBase):
+    """Reads at most ``length`` bytes of ``handle`` from where it stands (no fileno(), so
+    a server cannot sendfile() past the range)."""
+
+    def __init__(self, handle, length: int) -> None:
+        self.handle = handle
+        self.left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.handle.read(size)
+        self.left -= len(data)
+        return data
+
+    def close(self) -> None:
+        try:
+            self.handle.close()
+        finally:
+            super().close()
+
+
+def ranged_file_response(request, handle, *, content_type: str, filename: str) -> HttpResponse:
+    """Serve an open binary file, honouring one ``Range: bytes=a-b`` (206), answering 416
+    to a range past the end, and the whole file (200) otherwise."""
+    handle.seek(0, io.SEEK_END)
+    size = handle.tell()
+    handle.seek(0)
+    start, end = 0, size - 1
+    status = 200
+    match = _RANGE.match(request.headers.get("Range", "").strip())
+    if match and (match[1] or match[2]):
+        if match[1]:
+            start = int(match[1])
+            end = min(int(match[2]), size - 1) if match[2] else size - 1
+        else:  # "bytes=-500": the last 500 bytes
+            start = max(0, size - int(match[2]))
+        if start >= size or end < start or (not match[1] and int(match[2]) == 0):
+            handle.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        status = 206
+    # Several ranges ("bytes=0-1,5-6") are allowed to be answered with the whole file.
+    handle.seek(start)
+    length = max(0, end - start + 1)
+    response = FileResponse(
+        _RangeReader(handle, length),
+        status=status,
+        content_type=content_type,
+        as_attachment=False,
+        filename=filename,
+    )
+    response.block_size = _CHUNK
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response

@@ -1,0 +1,115 @@
+"""The child process: its limits, its message channel and the dispatch of one request.
+
+:mod:`labeling.videos.sandbox` starts the child (``__main__.py``) and reads what it sends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import sys
+import time
+from typing import Any
+
+from .ops import _probe, _sample_in_child
+from .rules import _Fail, _Reject
+
+_PROGRESS_INTERVAL_S = 0.2
+_STDERR_LIMIT_BYTES = 1 << 20
+
+
+def _apply_limits(memory_limit_bytes: int, cpu_limit_s: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit_s, cpu_limit_s + 5))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # The child writes no files; stderr (a temp file) is capped, and going over the cap
+    # fails the write instead of killing the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (_STDERR_LIMIT_BYTES, _STDERR_LIMIT_BYTES))
+
+
+class _Out:
+    """The child's message channel: a private copy of stdout, so that a C library
+    printing to fd 1 cannot corrupt the protocol."""
+
+    def __init__(self) -> None:
+        self._file = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
+        self._last_progress = 0.0
+
+    def send(self, header: dict[str, Any], payload: Any = None) -> None:
+        if payload is not None:
+            header["nbytes"] = memoryview(payload).nbytes
+        data = json.dumps(header).encode()
+        self._file.write(struct.pack(">I", len(data)) + data)
+        if payload is not None:
+            self._file.write(payload)
+        self._file.flush()
+
+    def alive(self) -> None:
+        """Tell the parent the child is working (it ignores the message)."""
+        now = time.monotonic()
+        if now - self._last_progress >= _PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            self.send({"type": "alive"})
+
+    def progress(self, force: bool = False, **values: int) -> None:
+        now = time.monotonic()
+        if force or now - self._last_progress >= _PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            self.send({"type": "progress", "progress": values})
+
+
+def worker_main() -> int:
+    """Serve one request read from stdin (see :func:`labeling.videos.sandbox.run_worker`)."""
+    request = json.loads(sys.stdin.buffer.read())
+    _apply_limits(request["memory_limit_bytes"], request["cpu_limit_s"])
+    out = _Out()
+    try:
+        import av  # noqa: F401 - loaded under the limits, before the file is touched
+    except (ImportError, MemoryError, OSError) as exc:
+        out.send(
+            {
+                "type": "error",
+                "message": "The video decoder could not start within its memory limit "
+                f"({request['memory_limit_bytes'] // 1024**2} MiB); raise the limit.",
+                "detail": repr(exc),
+            }
+        )
+        return 0
+    try:
+        if request["op"] == "probe":
+            info = _probe(request["path"], request["threads"], strict=request["strict"], out=out)
+            out.send({"type": "info", "info": info})
+        else:
+            _sample_in_child(request, out)
+        out.send({"type": "done"})
+    except _Reject as exc:
+        out.send({"type": "error", "reject": True, "message": str(exc)})
+    except _Fail as exc:
+        out.send({"type": "error", "message": str(exc)})
+    except MemoryError:
+        out.send(
+            {
+                "type": "error",
+                "message": "Decoding the video needed more than the "
+                f"{request['memory_limit_bytes'] // 1024**2} MiB of memory allowed.",
+            }
+        )
+    except BrokenPipeError:
+        return 1  # the parent stopped listening (generator closed)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's fault
+        import traceback
+
+        out.send(
+            {
+                "type": "error",
+                "message": "The video could not be decoded; it is damaged or not supported.",
+                "detail": "".join(traceback.format_exception(exc))[-4000:],
+            }
+        )
+    return 0
