@@ -22,7 +22,7 @@ A bench, not a test: the full run (150 epochs at 320 px on a CPU) takes a long t
 
 3. Splits the frames 50/25/25 (the seed paper's ratio) with ``labeling.datasets.splits``, writes
    them in the YOLO layout with ``labeling.datasets.formats.yolo`` and trains ``yolov3-tiny`` with
-   ``training.trainer`` (offline, Ultralytics files under var/).
+   ``training.trainer`` (offline: ``training.ultralytics_setup``, files under var/).
 4. Prints validation mAP50 and mAP50-95 of the best weights, the wall time, and, as its last
    line, the same as JSON.
 
@@ -49,6 +49,7 @@ from labeling.datasets.formats.base import Dataset, DatasetBox, DatasetImage  # 
 from labeling.datasets.splits import assign_splits  # noqa: E402
 from training import trainer  # noqa: E402
 from training.presets import PRESETS, Hyperparameters  # noqa: E402
+from training.ultralytics_setup import configure_offline  # noqa: E402
 
 SOURCE = ROOT.parent / "shared" / "data" / "openfield-m3v1.mp4"
 OUT = ROOT / "var" / "bench" / "tiny-openfield"
@@ -143,7 +144,7 @@ def main() -> None:
         flush=True,
     )
 
-    trainer.configure_offline(ROOT / "var")
+    configure_offline(ROOT / "var")
     hp = Hyperparameters(
         epochs=args.epochs,
         imgsz=args.imgsz,

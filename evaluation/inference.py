@@ -78,7 +78,7 @@ def run_inference(
     ``weights`` a .pt checkpoint, ``images`` local image files. ``on_image(done, total)`` is
     called after every image (heartbeat, progress); exceptions from it propagate (cancel).
     """
-    from training.trainer import Detector
+    from training.runtime import Detector
 
     detector = Detector(weights, device=device)
     if images:

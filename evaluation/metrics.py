@@ -1,25 +1,15 @@
-"""Object-detection metrics: IoU, matching, AP (VOC and COCO), P/R/F1, average IoU, curves.
+"""Object-detection metrics: AP (VOC and COCO), P/R/F1, average IoU, per-image errors.
 
-Pure Python + NumPy (no Django), dataclasses in and out.
+Pure Python + NumPy (no Django), dataclasses in and out. :func:`evaluate_detections` is the
+entry point; it builds on :mod:`evaluation.matching` (IoU, the VOC and COCO matching rules),
+:mod:`evaluation.average_precision` (the AP formulas) and :mod:`evaluation.curves`.
 
 Boxes: every box given to or returned by this module's public API is in original-image
 pixels as ``(x, y, w, h)`` floats: ``(x, y)`` the top-left corner, ``w``/``h`` the size.
-Array inputs are ``(N, 4)`` in that order. ``xywh_to_xyxy``/``xyxy_to_xywh`` convert to and
-from corner form ``(x1, y1, x2, y2)``.
 
-Two matching rules are implemented because the two reference implementations differ:
-
-* ``"voc"`` (PASCAL VOC ``voc_eval``, darknet ``detector map`` as used by Peixoto et al.):
-  detections of one image and class are taken by descending score; each goes to the ground
-  truth box with the highest IoU among *all* boxes of that class; it is a true positive when
-  that IoU is strictly greater than the threshold and that box is not matched yet, otherwise
-  a false positive. Used for the VOC APs, precision/recall/F1, average IoU and the curves.
-* ``"coco"`` (pycocotools ``COCOeval.evaluateImg``): each detection goes to the *unmatched*
-  box with the highest IoU >= the threshold (ties: the later box), at most 100 detections per
-  image and class. Used for ``coco_ap50`` and ``coco_ap50_95`` so they equal pycocotools'.
-
-Both are greedy and match each ground-truth box at most once. IoU has no "+1 pixel" term:
-boxes are continuous coordinates, as in pycocotools, darknet and Ultralytics.
+VOC matching (see :mod:`evaluation.matching`) gives the VOC APs, precision/recall/F1,
+average IoU and the curves; COCO matching gives ``coco_ap50`` and ``coco_ap50_95`` so they
+equal pycocotools'.
 
 A ratio whose denominator is zero (precision with no detections, recall with no ground truth)
 is reported as 0.0; an AP or mean IoU that is undefined (no ground truth, no true positive)
@@ -31,21 +21,15 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+
+from .average_precision import COCO_IOU_THRESHOLDS, COCO_MAX_DETECTIONS, coco_aps, voc_aps
+from .curves import Curve, curve_of, threshold_grid
+from .matching import MatchJob, check_iou_threshold, match_sorted
 
 ImageId = Hashable
-MatchRule = Literal["voc", "coco"]
-
-# Built exactly as pycocotools builds them, so the float thresholds compare identically.
-COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1)
-COCO_RECALL_POINTS = np.linspace(0.0, 1.0, int(np.round(1.0 / 0.01)) + 1)
-COCO_MAX_DETECTIONS = 100
-# VOC2007 11-point recall levels; np.arange like voc_eval (0.30000000000000004 etc. included).
-VOC07_RECALL_POINTS = np.arange(0.0, 1.1, 0.1)
-CURVE_POINTS = 101
 
 
 # --- data in / out -----------------------------------------------------------------------
@@ -70,17 +54,6 @@ class DetectionBox:
     w: float
     h: float
     score: float
-
-
-@dataclass(frozen=True, slots=True)
-class MatchResult:
-    """Per detection (input order): index of its ground-truth box (-1: false positive), IoU.
-
-    ``iou`` is the IoU with the matched box (0.0 for false positives).
-    """
-
-    gt_index: np.ndarray  # (N,) int
-    iou: np.ndarray  # (N,) float
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,49 +83,6 @@ class ImageSummary:
     matches: tuple[Match, ...]
     false_positive_indices: tuple[int, ...]
     missed_indices: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Curve:
-    """Operating points, one per distinct detection score, highest score first.
-
-    Point i keeps the detections with score >= ``thresholds[i]``. Empty without detections.
-    """
-
-    thresholds: np.ndarray
-    precision: np.ndarray
-    recall: np.ndarray
-    f1: np.ndarray
-
-    def pr_points(self, n: int = CURVE_POINTS) -> dict[str, list[float]]:
-        """Interpolated precision (max precision at recall >= r; 0 past the last point) on
-        ``n`` recall levels from 0 to 1, the form VOC and COCO integrate."""
-        levels = np.linspace(0.0, 1.0, n)
-        if len(self.recall) == 0:
-            return {"recall": _rounded(levels), "precision": [0.0] * n}
-        envelope = np.maximum.accumulate(self.precision[::-1])[::-1]
-        idx = np.searchsorted(self.recall, levels, side="left")
-        precision = np.where(idx < len(envelope), envelope[np.minimum(idx, len(envelope) - 1)], 0)
-        return {"recall": _rounded(levels), "precision": _rounded(precision)}
-
-    def threshold_points(self, grid: np.ndarray) -> dict[str, list[float]]:
-        """Precision, recall and F1 when keeping detections with score >= each grid value."""
-        # thresholds are descending; count points whose threshold is >= t.
-        k = np.searchsorted(-self.thresholds, -grid, side="right")
-        has = k > 0
-        pick = np.maximum(k - 1, 0)
-
-        def at(values: np.ndarray) -> list[float]:
-            if len(values) == 0:
-                return [0.0] * len(grid)
-            return _rounded(np.where(has, values[pick], 0.0))
-
-        return {
-            "threshold": _rounded(grid),
-            "precision": at(self.precision),
-            "recall": at(self.recall),
-            "f1": at(self.f1),
-        }
 
 
 @dataclass(frozen=True)
@@ -219,7 +149,7 @@ class EvaluationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (no per-image data); curves have at most 101 points."""
-        grid = _threshold_grid(self.curve.thresholds)
+        grid = threshold_grid(self.curve.thresholds)
         out: dict[str, Any] = {
             "iou_threshold": float(self.iou_threshold),
             "conf_threshold": float(self.conf_threshold),
@@ -235,254 +165,6 @@ class EvaluationResult:
             for c in self.per_class
         ]
         return out
-
-
-# --- boxes and IoU -----------------------------------------------------------------------
-def xywh_to_xyxy(boxes: ArrayLike) -> np.ndarray:
-    """(x, y, w, h) top-left + size -> (x1, y1, x2, y2) corners; shape (4,) or (N, 4)."""
-    b = np.asarray(boxes, dtype=np.float64)
-    return np.concatenate([b[..., :2], b[..., :2] + b[..., 2:4]], axis=-1)
-
-
-def xyxy_to_xywh(boxes: ArrayLike) -> np.ndarray:
-    """(x1, y1, x2, y2) corners -> (x, y, w, h) top-left + size; shape (4,) or (N, 4)."""
-    b = np.asarray(boxes, dtype=np.float64)
-    return np.concatenate([b[..., :2], b[..., 2:4] - b[..., :2]], axis=-1)
-
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """IoU of two (x, y, w, h) pixel boxes; 0.0 when they do not overlap."""
-    return float(iou_matrix([a], [b])[0, 0])
-
-
-def iou_matrix(a: ArrayLike, b: ArrayLike) -> np.ndarray:
-    """Pairwise IoU of (N, 4) and (M, 4) (x, y, w, h) pixel boxes -> (N, M) array."""
-    a = _as_boxes(a, "a")
-    b = _as_boxes(b, "b")
-    return _iou_xywh(a[:, None, :], b[None, :, :])
-
-
-def _iou_xywh(d: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Broadcast IoU of (..., 4) xywh boxes, computed like pycocotools' bbIou (bit-exact)."""
-    w = np.minimum(d[..., 0] + d[..., 2], g[..., 0] + g[..., 2]) - np.maximum(d[..., 0], g[..., 0])
-    h = np.minimum(d[..., 1] + d[..., 3], g[..., 1] + g[..., 3]) - np.maximum(d[..., 1], g[..., 1])
-    overlap = (w > 0) & (h > 0)
-    inter = np.where(overlap, w * h, 0.0)
-    union = d[..., 2] * d[..., 3] + g[..., 2] * g[..., 3] - inter
-    return np.divide(inter, union, out=np.zeros(inter.shape), where=overlap)
-
-
-def _as_boxes(boxes: ArrayLike, name: str) -> np.ndarray:
-    b = np.asarray(boxes, dtype=np.float64)
-    if b.size == 0:
-        return b.reshape(0, 4)
-    if b.ndim != 2 or b.shape[1] != 4:
-        raise ValueError(f"{name}: expected an (N, 4) array of (x, y, w, h), got {b.shape}")
-    return b
-
-
-# --- matching ----------------------------------------------------------------------------
-def match_detections(
-    ground_truth: ArrayLike,
-    detections: ArrayLike,
-    scores: ArrayLike,
-    *,
-    iou_threshold: float = 0.5,
-    rule: MatchRule = "voc",
-) -> MatchResult:
-    """Greedy matching of one image's detections of one class to its ground truth.
-
-    ``ground_truth`` (M, 4) and ``detections`` (N, 4) are (x, y, w, h) pixel boxes; detections
-    are visited by descending ``scores`` (stable). See the module docstring for the rules.
-    No detection cap is applied here.
-    """
-    gt = _as_boxes(ground_truth, "ground_truth")
-    dt = _as_boxes(detections, "detections")
-    sc = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if len(sc) != len(dt):
-        raise ValueError(f"{len(dt)} detections but {len(sc)} scores")
-    _check_iou_threshold(iou_threshold)
-    order = np.argsort(-sc, kind="stable")
-    n = len(dt)
-    gt_index, match_iou = _match_sorted(
-        d_group=np.zeros(n, np.int64),
-        d_rank=np.arange(n),
-        d_box=dt[order],
-        g_start=np.zeros(n, np.int64),
-        g_count=np.full(n, len(gt), np.int64),
-        g_box=gt,
-        jobs=[_MatchJob(rule, np.array([iou_threshold], dtype=np.float64))],
-    )[0]
-    out_index = np.empty(n, np.int64)
-    out_iou = np.empty(n, np.float64)
-    out_index[order] = gt_index[:, 0]
-    out_iou[order] = match_iou[:, 0]
-    return MatchResult(gt_index=out_index, iou=out_iou)
-
-
-@dataclass(frozen=True)
-class _MatchJob:
-    """One matching pass: a rule, its IoU thresholds, and COCO's per-group detection cap."""
-
-    rule: MatchRule
-    thresholds: np.ndarray
-    max_rank: int | None = None  # detections ranked lower in their group stay unmatched
-
-
-def _match_sorted(
-    *,
-    d_group: np.ndarray,
-    d_rank: np.ndarray,
-    d_box: np.ndarray,
-    g_start: np.ndarray,
-    g_count: np.ndarray,
-    g_box: np.ndarray,
-    jobs: Sequence[_MatchJob],
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Greedy matching of many (image, class) groups at several IoU thresholds at once.
-
-    Detections are ordered by (group, rank), rank 0 being the highest score of its group.
-    Detection i may match ground-truth rows ``g_start[i] : g_start[i] + g_count[i]`` of
-    ``g_box`` (xywh). Per job returns (N, T) matched row of ``g_box`` (-1: none) and (N, T)
-    IoU with it (0.0 when unmatched).
-
-    Greedy matching is sequential within a group, so this loops over ranks and handles every
-    group at that rank in one vectorised step; groups are bucketed by ground-truth count
-    (next power of two) to keep the padding small, and the IoUs of a bucket are computed
-    once for all jobs.
-    """
-    n = len(d_group)
-    outs = [
-        (np.full((n, len(job.thresholds)), -1, np.int64), np.zeros((n, len(job.thresholds))))
-        for job in jobs
-    ]
-    for job in jobs:
-        if job.rule not in ("voc", "coco"):
-            raise ValueError(f"rule must be 'voc' or 'coco', got {job.rule!r}")
-    has_gt = np.flatnonzero(g_count > 0)
-    if len(has_gt) == 0:
-        return outs
-    width = 1 << np.ceil(np.log2(g_count[has_gt])).astype(np.int64)
-    for m in np.unique(width):
-        sel = has_gt[width == m]
-        cols = np.arange(m)
-        valid = cols[None, :] < g_count[sel, None]
-        rows_g = np.where(valid, g_start[sel, None] + cols[None, :], 0)
-        ious = _iou_xywh(d_box[sel][:, None, :], g_box[rows_g])
-        ious[~valid] = -np.inf
-        _, local_group = np.unique(d_group[sel], return_inverse=True)
-        ranks = d_rank[sel]
-        by_rank = np.argsort(ranks, kind="stable")
-        bounds = np.flatnonzero(np.diff(ranks[by_rank])) + 1
-        for job, (out_gt, out_iou) in zip(jobs, outs, strict=True):
-            stop = len(by_rank)
-            if job.max_rank is not None:
-                stop = int(np.searchsorted(ranks[by_rank], job.max_rank, side="left"))
-            j, best, ok = _greedy_by_rank(
-                ious, local_group, np.split(by_rank[:stop], bounds[bounds < stop]), job
-            )
-            det = sel[by_rank[:stop]]
-            out_gt[det] = np.where(ok, g_start[det, None] + j, -1)
-            out_iou[det] = np.where(ok, best, 0.0)
-    return outs
-
-
-def _greedy_by_rank(
-    ious: np.ndarray, local_group: np.ndarray, rank_rows: list[np.ndarray], job: _MatchJob
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run one rule over a bucket; ``ious`` (a, m) with -inf padding, ``rank_rows`` the rows
-    of each rank in turn (one row per group). Returns column, IoU, matched flag, each
-    (rows in rank order, T)."""
-    m = ious.shape[1]
-    t_count = len(job.thresholds)
-    # pycocotools caps the threshold below 1 so that IoU == 1 still matches at t=1.
-    thr = np.minimum(job.thresholds, 1 - 1e-10) if job.rule == "coco" else job.thresholds
-    matched = np.zeros((local_group.max() + 1, t_count, m), dtype=bool)
-    j_all, best_all, ok_all = [], [], []
-    for rows in rank_rows:
-        grp = local_group[rows]
-        iou_r = ious[rows]  # (a, m)
-        if job.rule == "coco":
-            cand = np.where(matched[grp], -1.0, iou_r[:, None, :])
-            cand = np.where(cand >= thr[None, :, None], cand, -1.0)
-            # pycocotools keeps the last of equal best IoUs: argmax on reversed columns.
-            j = m - 1 - np.argmax(cand[:, :, ::-1], axis=2)
-            best = np.take_along_axis(cand, j[:, :, None], axis=2)[:, :, 0]
-            ok = best >= 0
-        else:
-            jmax = np.argmax(iou_r, axis=1)  # first of equal best IoUs, like voc_eval
-            ovmax = iou_r[np.arange(len(rows)), jmax]
-            j = np.broadcast_to(jmax[:, None], (len(rows), t_count))
-            best = np.broadcast_to(ovmax[:, None], j.shape)
-            taken = matched[grp[:, None], np.arange(t_count)[None, :], j]
-            ok = (best > thr[None, :]) & ~taken
-        a_idx, t_idx = np.nonzero(ok)
-        matched[grp[a_idx], t_idx, j[a_idx, t_idx]] = True
-        j_all.append(j)
-        best_all.append(best)
-        ok_all.append(ok)
-    if not j_all:
-        empty = np.zeros((0, t_count))
-        return empty.astype(np.int64), empty, empty.astype(bool)
-    return np.concatenate(j_all), np.concatenate(best_all), np.concatenate(ok_all)
-
-
-# --- AP ----------------------------------------------------------------------------------
-def ap_voc11(recall: ArrayLike, precision: ArrayLike) -> float:
-    """PASCAL VOC2007 11-point AP (``voc_ap(rec, prec, use_07_metric=True)``), the seed
-    paper's metric: mean over r in {0, 0.1, ..., 1} of the max precision at recall >= r."""
-    rec = np.asarray(recall, dtype=np.float64)
-    prec = np.asarray(precision, dtype=np.float64)
-    points = [
-        float(np.max(prec[rec >= t])) if (rec >= t).any() else 0.0 for t in VOC07_RECALL_POINTS
-    ]
-    # sum / 11 rather than voc_ap's running sum of p / 11, so a perfect curve gives 1.0, not
-    # 1.0000000000000002 (differences are at the last bit only).
-    return sum(points) / 11.0
-
-
-def ap_voc_all(recall: ArrayLike, precision: ArrayLike) -> float:
-    """VOC2010+ all-point AP: area under the monotone (right-to-left max) PR envelope."""
-    mrec = np.concatenate(([0.0], np.asarray(recall, dtype=np.float64), [1.0]))
-    mpre = np.concatenate(([0.0], np.asarray(precision, dtype=np.float64), [0.0]))
-    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
-    i = np.flatnonzero(mrec[1:] != mrec[:-1])
-    return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
-
-
-def ap_coco101(recall: ArrayLike, precision: ArrayLike) -> float:
-    """COCO 101-point AP as pycocotools ``accumulate`` computes it for one IoU threshold.
-
-    ``recall``/``precision`` are cumulative over detections sorted by descending score.
-    """
-    return float(np.mean(_coco_precision_at_points(np.asarray(recall), np.asarray(precision))))
-
-
-def _coco_precision_at_points(rc: np.ndarray, pr: np.ndarray) -> np.ndarray:
-    if len(pr) == 0:
-        return np.zeros(len(COCO_RECALL_POINTS))
-    envelope = np.maximum.accumulate(pr[::-1])[::-1]
-    idx = np.searchsorted(rc, COCO_RECALL_POINTS, side="left")
-    return np.where(idx < len(pr), envelope[np.minimum(idx, len(pr) - 1)], 0.0)
-
-
-def _voc_aps(tp: np.ndarray, n_gt: int) -> tuple[float, float]:
-    """(11-point, all-point) AP from TP flags in descending-score order (voc_eval's formulas)."""
-    ctp = np.cumsum(tp, dtype=np.float64)
-    cfp = np.cumsum(~tp, dtype=np.float64)
-    rec = ctp / n_gt
-    prec = ctp / np.maximum(ctp + cfp, np.finfo(np.float64).eps)
-    return ap_voc11(rec, prec), ap_voc_all(rec, prec)
-
-
-def _coco_aps(tp: np.ndarray, n_gt: int) -> tuple[float, float]:
-    """(AP50, AP50:95) from (T, D) TP flags in descending-score order (pycocotools' formulas)."""
-    tps = np.cumsum(tp, axis=1).astype(float)
-    fps = np.cumsum(~tp, axis=1).astype(float)
-    rc = tps / n_gt
-    pr = tps / (fps + tps + np.spacing(1))
-    q = np.stack([_coco_precision_at_points(rc[t], pr[t]) for t in range(len(tp))])
-    return float(np.mean(q[0])), float(np.mean(q))
 
 
 # --- evaluation --------------------------------------------------------------------------
@@ -583,8 +265,8 @@ def _flatten(
     )
 
 
-def _match_flat(f: _Flat, jobs: Sequence[_MatchJob]) -> list[tuple[np.ndarray, np.ndarray]]:
-    return _match_sorted(
+def _match_flat(f: _Flat, jobs: Sequence[MatchJob]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return match_sorted(
         d_group=f.d_group,
         d_rank=f.d_rank,
         d_box=f.d_box,
@@ -621,8 +303,8 @@ def evaluate_detections(
     (voc_gt, voc_iou), (coco_gt, _) = _match_flat(
         f,
         [
-            _MatchJob("voc", np.array(voc_thresholds)),
-            _MatchJob("coco", COCO_IOU_THRESHOLDS, max_rank=COCO_MAX_DETECTIONS),
+            MatchJob("voc", np.array(voc_thresholds)),
+            MatchJob("coco", COCO_IOU_THRESHOLDS, max_rank=COCO_MAX_DETECTIONS),
         ],
     )
     # COCO's maxDets: only the 100 best detections of each image and class count at all.
@@ -646,10 +328,10 @@ def evaluate_detections(
             ("ap50_voc11", "ap50_voc_all", "ap_voc11", "ap_voc_all", "coco_ap50", "coco_ap50_95")
         )
         if n_gt:
-            aps["ap50_voc11"], aps["ap50_voc_all"] = _voc_aps(voc_gt[order, at_50] >= 0, n_gt)
-            aps["ap_voc11"], aps["ap_voc_all"] = _voc_aps(voc_gt[order, at_thr] >= 0, n_gt)
+            aps["ap50_voc11"], aps["ap50_voc_all"] = voc_aps(voc_gt[order, at_50] >= 0, n_gt)
+            aps["ap_voc11"], aps["ap_voc_all"] = voc_aps(voc_gt[order, at_thr] >= 0, n_gt)
             c_order = coco_by_score[coco_cls[coco_by_score] == c]
-            aps["coco_ap50"], aps["coco_ap50_95"] = _coco_aps(coco_gt[c_order].T >= 0, n_gt)
+            aps["coco_ap50"], aps["coco_ap50_95"] = coco_aps(coco_gt[c_order].T >= 0, n_gt)
         per_class.append(
             ClassMetrics(
                 class_index=int(class_index),
@@ -693,7 +375,7 @@ def summarize_images(
     """
     _check_thresholds(iou_threshold, conf_threshold)
     f = _flatten(ground_truth, detections, None)
-    ((gt, match_iou),) = _match_flat(f, [_MatchJob("voc", np.array([float(iou_threshold)]))])
+    ((gt, match_iou),) = _match_flat(f, [MatchJob("voc", np.array([float(iou_threshold)]))])
     return _image_summaries(f, gt[:, 0], match_iou[:, 0], f.d_score >= conf_threshold)
 
 
@@ -713,7 +395,7 @@ def _operating_point(
     precision = _ratio(tp, tp + fp)
     recall = _ratio(tp, n_gt)
     tp_iou = iou_all[order][tp_flags & kept_o]
-    curve = _curve(score[order], tp_flags, n_gt)
+    curve = curve_of(score[order], tp_flags, n_gt)
     best = int(np.argmax(curve.f1)) if len(curve.f1) else -1
     best_f1 = float(curve.f1[best]) if best >= 0 else 0.0
     return {
@@ -731,19 +413,6 @@ def _operating_point(
         "best_f1_threshold": float(curve.thresholds[best]) if best_f1 > 0 else None,
         "curve": curve,
     }
-
-
-def _curve(scores: np.ndarray, tp: np.ndarray, n_gt: int) -> Curve:
-    ctp = np.cumsum(tp, dtype=np.float64)
-    cfp = np.cumsum(~tp, dtype=np.float64)
-    # Only the last detection of a run of equal scores is a reachable operating point.
-    last = np.flatnonzero(np.r_[scores[1:] != scores[:-1], True]) if len(scores) else []
-    ctp, cfp = ctp[last], cfp[last]
-    precision = ctp / np.maximum(ctp + cfp, 1.0)
-    recall = ctp / n_gt if n_gt else np.zeros_like(ctp)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
-    return Curve(thresholds=scores[last], precision=precision, recall=recall, f1=f1)
 
 
 def _image_summaries(
@@ -792,13 +461,8 @@ def _image_summaries(
 
 
 # --- helpers -----------------------------------------------------------------------------
-def _check_iou_threshold(value: float) -> None:
-    if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise ValueError(f"iou_threshold must be within [0, 1], got {value!r}")
-
-
 def _check_thresholds(iou_threshold: float, conf_threshold: float) -> None:
-    _check_iou_threshold(iou_threshold)
+    check_iou_threshold(iou_threshold)
     if not math.isfinite(conf_threshold):
         raise ValueError(f"conf_threshold must be finite, got {conf_threshold!r}")
 
@@ -815,18 +479,6 @@ def _class_name(class_names: Sequence[str] | Mapping[int, str] | None, index: in
     if class_names is None:
         return str(index)
     return str(class_names[index])
-
-
-def _rounded(values: ArrayLike) -> list[float]:
-    return [round(float(v), 6) for v in np.asarray(values).reshape(-1)]
-
-
-def _threshold_grid(thresholds: np.ndarray) -> np.ndarray:
-    """101 score thresholds: 0..1 for probability-like scores, else the observed range."""
-    lo, hi = 0.0, 1.0
-    if len(thresholds) and (thresholds.min() < 0 or thresholds.max() > 1):
-        lo, hi = float(min(thresholds.min(), 0.0)), float(thresholds.max())
-    return np.linspace(lo, hi, CURVE_POINTS)
 
 
 def _summary_dict(m: ClassMetrics | EvaluationResult, grid: np.ndarray, prefix: str) -> dict:

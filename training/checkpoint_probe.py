@@ -1,6 +1,6 @@
 """Check untrusted ``.pt`` files in a child process with a time and memory limit.
 
-A ``.pt`` file is a pickle. ``training.trainer.load_checkpoint_check`` loads it with
+A ``.pt`` file is a pickle. ``training.checkpoints.load_checkpoint_check`` loads it with
 Ultralytics' restricted unpickler, which removes the known code-execution route but not every
 risk (unpickler bugs, a huge or deeply nested file). So the web process never loads an
 uploaded checkpoint itself: it runs the check here, in a child with an address-space and CPU
@@ -35,7 +35,7 @@ class WeightsUnavailable(FileNotFoundError):
 
 @dataclass(frozen=True)
 class CheckpointSummary:
-    """What a checkpoint says about itself (see ``trainer.CheckpointInfo``)."""
+    """What a checkpoint says about itself (see ``checkpoints.CheckpointInfo``)."""
 
     class_names: list[str]
     architecture: str  # model YAML it was built from, e.g. "yolo11n.yaml"
@@ -126,14 +126,15 @@ def _run(args: list[str], timeout_s: float, memory_limit_bytes: int) -> Checkpoi
 
 def _child(mode: str, target: str, var_dir: str) -> dict[str, Any]:
     sys.path.insert(0, str(REPO_ROOT))
-    from training import trainer
+    from training import checkpoints
+    from training.ultralytics_setup import configure_offline
 
-    trainer.configure_offline(Path(var_dir))
+    configure_offline(Path(var_dir))
     try:
         if mode == "official":
             try:
-                path = trainer.resolve_start_weights(target)
-            except trainer.OfflineWeightsError:
+                path = checkpoints.resolve_start_weights(target)
+            except checkpoints.OfflineWeightsError:
                 return {
                     "ok": False,
                     "kind": "unavailable",
@@ -143,8 +144,8 @@ def _child(mode: str, target: str, var_dir: str) -> dict[str, Any]:
                 }
         else:
             path = Path(target)
-        info = trainer.load_checkpoint_check(path)
-    except trainer.CheckpointError as exc:
+        info = checkpoints.load_checkpoint_check(path)
+    except checkpoints.CheckpointError as exc:
         return {"ok": False, "kind": "invalid", "error": str(exc)}
     imgsz = info.train_args.get("imgsz")
     return {

@@ -49,7 +49,7 @@ from .joblog import error_text, log_lines_with
 from .models import EpochMetric, TrainingJob
 from .presets import Hyperparameters
 from .registry import trained_model_register
-from .trainer import release_memory
+from .ultralytics_setup import configure_offline, release_memory
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def _trainer():
     """``training.trainer``, configured to work offline with its files under var/."""
     from . import trainer
 
-    trainer.configure_offline(Path(settings.VAR_DIR))
+    configure_offline(Path(settings.VAR_DIR))
     return trainer
 
 
@@ -321,7 +321,7 @@ class _Run:
                     )
                 except SoftTimeLimitExceeded:
                     timed_out = True
-                self._finish(trainer, result, timed_out=timed_out)
+                self._finish(result, timed_out=timed_out)
         except SoftTimeLimitExceeded:
             # The limit struck outside training (writing the dataset, registering the model).
             self._end(JobStatus.TIMED_OUT, "The time limit was reached; the checkpoint is kept.")
@@ -347,7 +347,7 @@ class _Run:
             training_time_s=F("training_time_s") + (time.monotonic() - self.started),
         )
 
-    def _finish(self, trainer, result, *, timed_out: bool) -> None:
+    def _finish(self, result, *, timed_out: bool) -> None:
         job = self.job
         state = TrainingJob.objects.filter(pk=job.pk).values("status", "cancel_requested").first()
         if state is None or state["status"] != JobStatus.RUNNING:
@@ -382,7 +382,6 @@ class _Run:
             self._end(status, f"{message.split(';')[0]}; no epoch finished, so no model")
             return
         model = trained_model_register(
-            trainer=trainer,
             job=job,
             weights=weights,
             result=result,

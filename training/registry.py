@@ -23,6 +23,8 @@ from labeling.models import DatasetVersion
 from webapp.models import JobStatus
 from webapp.storage import delete_quietly, sha256_of_file, store_file
 
+from .checkpoints import load_checkpoint_check
+from .export import export_onnx, model_info
 from .joblog import error_text
 from .model_card import card_build
 from .models import TrainedModel, TrainingJob
@@ -37,7 +39,6 @@ class _JobEndedElsewhere(Exception):
 
 def trained_model_register(
     *,
-    trainer,
     job: TrainingJob,
     weights: Path,
     result,
@@ -50,8 +51,8 @@ def trained_model_register(
 ) -> TrainedModel | None:
     """Register ``weights`` as the model of ``job`` and end the job with ``status``.
 
-    ``trainer`` is :mod:`training.trainer` (configured offline); ``result`` its
-    ``TrainResult``, or None when training was interrupted (the metrics then come from the
+    Ultralytics must be configured offline (``training.ultralytics_setup``); ``result`` is
+    the ``TrainResult``, or None when training was interrupted (the metrics then come from the
     best epoch recorded, the training time from ``attempt_s``). ``work`` is scratch space.
     Returns None (its files removed) if the job ended elsewhere meanwhile.
     """
@@ -61,16 +62,16 @@ def trained_model_register(
     local_pt = work / "model.pt.part"
     shutil.copyfile(weights, local_pt)
     local_pt = local_pt.rename(work / "model.pt")
-    info = trainer.load_checkpoint_check(local_pt)
+    info = load_checkpoint_check(local_pt)
     imgsz = int(info.train_args.get("imgsz") or hp.imgsz)
     parameters = gflops = None
     try:
-        parameters, gflops = trainer.model_info(local_pt, imgsz=imgsz)
+        parameters, gflops = model_info(local_pt, imgsz=imgsz)
     except Exception as exc:
         log(f"Could not count parameters/GFLOPs: {error_text(exc)}")
     onnx_path, onnx_error = None, ""
     try:
-        onnx_path = trainer.export_onnx(local_pt, imgsz, output=work / "model.onnx")
+        onnx_path = export_onnx(local_pt, imgsz, output=work / "model.onnx")
     except SoftTimeLimitExceeded:
         raise
     except Exception as exc:

@@ -1,18 +1,9 @@
-"""Everything this project does with Ultralytics: offline setup, training, export, inference.
+"""Training a YOLO detector with Ultralytics: the training loop and its monitor.
 
-This is the only module that imports Ultralytics, and it does so lazily, inside functions, after
-``configure_offline(var_dir)`` has set the environment Ultralytics reads at import time. No
-Django import: dataclasses in, dataclasses out.
-
-Boxes returned by ``predict``/``Detector`` are in original-image pixels, (x, y) = top-left
-corner, then width and height, as floats (the project-wide convention).
-
-Offline: the deployment has no internet. Ultralytics otherwise downloads fonts (Arial.ttf for
-plots and dataset checks), weights (hub names such as ``yolo11n.pt``, the ``yolo26n.pt`` its AMP
-check loads on CUDA), pip packages (``check_requirements`` auto-install) and pings PyPI, GitHub,
-Google Analytics and its Platform. ``configure_offline`` switches all of these off; whatever
-still tries to download fails at once with ``OfflineDownloadError`` instead of waiting on a
-network timeout.
+:func:`train` runs Ultralytics' trainer with this project's defaults and reports every epoch,
+polls for cancellation and keeps a resumable checkpoint. Ultralytics is imported lazily,
+inside functions, after ``configure_offline`` (:mod:`training.ultralytics_setup`). No Django
+import: dataclasses in, dataclasses out.
 """
 
 from __future__ import annotations
@@ -20,20 +11,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
-import re
 import shutil
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
-import numpy as np
-
+from training.checkpoints import (
+    CheckpointError,
+    load_checkpoint_check,
+    resolve_model_yaml,
+    resolve_start_weights,
+)
 from training.presets import PRESETS, Hyperparameters
+from training.ultralytics_setup import require_offline, strip_ansi
 
 log = logging.getLogger(__name__)
 
@@ -59,342 +51,7 @@ _AUGMENTATION_OFF = {
 }
 # The seconds between two calls of `should_stop` inside an epoch: it may hit the database.
 STOP_POLL_INTERVAL_S = 1.0
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _MAIN_LOSSES = ("box_loss", "cls_loss", "dfl_loss")  # EpochReport fields; the rest go to extra
-
-
-class OfflineWeightsError(FileNotFoundError):
-    """Starting weights were named that are not on this machine (and can't be downloaded)."""
-
-
-class OfflineDownloadError(ConnectionError):
-    """Ultralytics tried to download something; this installation never does.
-
-    A ``ConnectionError`` on purpose: Ultralytics' own fallbacks (e.g. the AMP check on CUDA,
-    which then keeps AMP on) catch exactly that.
-    """
-
-
-class CheckpointError(ValueError):
-    """A .pt file is not a usable (or resumable) Ultralytics detection checkpoint."""
-
-
-# --------------------------------------------------------------------------------------------
-# Offline configuration
-
-
-@dataclass(frozen=True)
-class OfflineConfig:
-    """Where Ultralytics keeps its files once ``configure_offline`` ran.
-
-    ``config_dir`` holds settings.json and the fonts; ``weights_dir`` is where an administrator
-    may put official ``.pt`` files (``yolo11n.pt``...) so that they can be named as starting
-    weights without a download.
-    """
-
-    config_dir: Path
-    weights_dir: Path
-    datasets_dir: Path
-    runs_dir: Path
-
-
-_config: OfflineConfig | None = None
-_config_lock = threading.Lock()
-
-
-def configure_offline(var_dir: Path) -> OfflineConfig:
-    """Make Ultralytics work without network access; call once per process before anything else.
-
-    Sets, before the first Ultralytics import (it reads them at import time):
-    ``YOLO_CONFIG_DIR=<var_dir>/ultralytics`` (settings.json, fonts), ``YOLO_OFFLINE=1`` (no DNS
-    probe at import, no pip "AutoUpdate", no PyPI version check), ``YOLO_AUTOINSTALL=0`` (never
-    ``pip install``), ``YOLO_VERBOSE=0`` (no progress bars), ``ULTRALYTICS_SAFE_LOAD=1``
-    (checkpoints are unpickled with ``weights_only=True`` against an allow-list), and removes
-    ``ULTRALYTICS_API_KEY`` (no Platform streaming). Then it turns off the settings that phone
-    home (``sync`` = usage events, experiment loggers, Platform key), points the datasets,
-    weights and runs directories under ``var_dir``, copies matplotlib's DejaVu Sans as
-    ``Arial.ttf``/``Arial.Unicode.ttf`` into the config directory (Ultralytics' dataset check and
-    plots want these fonts and would download them), and makes Ultralytics' download functions
-    raise ``OfflineDownloadError`` immediately.
-
-    Idempotent. If Ultralytics was imported before this call, its config directory can no longer
-    move (a warning is logged) but every other switch still takes effect.
-    """
-    global _config
-    with _config_lock:
-        root = Path(var_dir).resolve() / "ultralytics"
-        config = OfflineConfig(
-            config_dir=root / "Ultralytics",  # Ultralytics appends this name to YOLO_CONFIG_DIR
-            weights_dir=root / "weights",
-            datasets_dir=root / "datasets",
-            runs_dir=root / "runs",
-        )
-        if _config == config:
-            return config
-        for path in (config.config_dir, config.weights_dir, config.datasets_dir, config.runs_dir):
-            path.mkdir(parents=True, exist_ok=True)
-
-        imported_before = "ultralytics" in sys.modules
-        os.environ["YOLO_CONFIG_DIR"] = str(root)
-        os.environ["YOLO_OFFLINE"] = "1"
-        os.environ["YOLO_AUTOINSTALL"] = "0"
-        os.environ["YOLO_VERBOSE"] = "0"
-        os.environ["ULTRALYTICS_SAFE_LOAD"] = "1"
-        os.environ.pop("ULTRALYTICS_API_KEY", None)
-
-        import ultralytics.data.utils as ul_data_utils
-        import ultralytics.utils as ul_utils
-        import ultralytics.utils.checks as ul_checks
-        import ultralytics.utils.downloads as ul_downloads
-        import ultralytics.utils.events as ul_events
-
-        if imported_before and Path(ul_utils.USER_CONFIG_DIR) != config.config_dir:
-            log.warning(
-                "Ultralytics was imported before configure_offline(); its settings stay in %s",
-                ul_utils.USER_CONFIG_DIR,
-            )
-        # Constants Ultralytics computed at import; set them too in case it was imported first.
-        ul_utils.ONLINE = ul_checks.ONLINE = ul_events.ONLINE = False
-        ul_utils.AUTOINSTALL = ul_checks.AUTOINSTALL = False
-        ul_utils.SAFE_LOAD = True
-        with contextlib.suppress(ImportError, AttributeError):
-            import ultralytics.nn.tasks as ul_tasks
-
-            ul_tasks.SAFE_LOAD = True
-        ul_events.events.enabled = False
-        ul_utils.SETTINGS.update(
-            sync=False,
-            api_key="",
-            clearml=False,
-            comet=False,
-            dvc=False,
-            mlflow=False,
-            raytune=False,
-            tensorboard=False,
-            wandb=False,
-            vscode_msg=False,
-            openvino_msg=False,
-            datasets_dir=str(config.datasets_dir),
-            weights_dir=str(config.weights_dir),
-            runs_dir=str(config.runs_dir),
-        )
-        # Copies of those settings taken at import (from the defaults, on a first run).
-        ul_utils.DATASETS_DIR = ul_data_utils.DATASETS_DIR = config.datasets_dir
-        ul_utils.WEIGHTS_DIR = config.weights_dir  # where the CUDA AMP check looks for yolo26n.pt
-        ul_utils.RUNS_DIR = config.runs_dir
-        # Warnings stay visible (and are collected into TrainResult.warnings); INFO chatter and
-        # progress bars (shown only at INFO) do not.
-        ul_utils.LOGGER.setLevel(logging.WARNING)
-        _install_fonts(Path(ul_checks.USER_CONFIG_DIR))
-        _block_downloads(ul_downloads, ul_data_utils)
-        _restore_pillow_open()
-        _config = config
-        return config
-
-
-def _install_fonts(font_dir: Path) -> None:
-    """Provide the fonts ``ultralytics.utils.checks.check_font`` would download."""
-    import matplotlib
-
-    source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    for name in ("Arial.ttf", "Arial.Unicode.ttf"):  # DejaVu covers far more than Latin-1
-        target = font_dir / name
-        if not target.exists():
-            tmp = target.with_suffix(".tmp")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)  # never a half-written font for a concurrent process
-
-
-def _block_downloads(ul_downloads: Any, ul_data_utils: Any) -> None:
-    """Replace Ultralytics' download entry points with ones that fail at once.
-
-    ``YOLO_OFFLINE`` alone is not enough: ``safe_download`` always makes one network attempt
-    first (30 s connect timeout) and looks at the offline flag only after it failed.
-    ``attempt_download_asset``, ``download`` and ``check_font`` all go through these names.
-    """
-    if getattr(ul_downloads.safe_download, "_offline_blocked", False):
-        return
-    original_is_url = ul_downloads.is_url
-
-    def refuse_download(url: Any = "", *args: Any, **kwargs: Any) -> Path:
-        url = kwargs.get("url", url)
-        raise OfflineDownloadError(
-            f"Ultralytics tried to download {url}; this installation works offline. Put the file "
-            "on this machine (weights: upload the .pt file) instead."
-        )
-
-    def refuse_assets(repo: str = "", *args: Any, **kwargs: Any) -> tuple[str, list[str]]:
-        raise OfflineDownloadError(
-            f"Ultralytics tried to list the GitHub releases of {repo}; offline."
-        )
-
-    def is_url_offline(url: Any, check: bool = False) -> bool:
-        return False if check else original_is_url(url)  # check=True would send a HEAD request
-
-    for fn in (refuse_download, refuse_assets, is_url_offline):
-        fn._offline_blocked = True  # type: ignore[attr-defined]
-    ul_downloads.safe_download = refuse_download
-    ul_downloads.get_github_assets = refuse_assets
-    ul_downloads.is_url = is_url_offline
-    ul_data_utils.safe_download = refuse_download  # imported by name there
-
-
-def _restore_pillow_open() -> None:
-    """Undo Ultralytics' wrapper around ``PIL.Image.open``.
-
-    On the first file Pillow cannot identify, the wrapper runs ``check_requirements("pi-heif")``
-    (a pip install, or a ModuleNotFoundError offline) and retries. Every process that trains
-    or evaluates also opens uploaded images, and an unreadable upload must stay a plain
-    ``UnidentifiedImageError``; HEIC input is not supported anyway.
-    """
-    import ultralytics.utils.patches as ul_patches
-    from PIL import Image
-
-    original = getattr(ul_patches, "_image_open", None)
-    if callable(original):
-        Image.open = original
-
-
-def release_memory() -> None:
-    """Free what a finished or interrupted run left on the GPU before the worker's next job."""
-    import gc
-
-    gc.collect()
-    torch = sys.modules.get("torch")
-    with contextlib.suppress(Exception):
-        if torch is not None and torch.cuda.is_available():
-            torch.cuda.empty_cache()
-
-
-def _require_offline() -> OfflineConfig:
-    if _config is None:
-        raise RuntimeError(
-            "Call training.trainer.configure_offline(var_dir) before using Ultralytics "
-            "(it must never reach the network)."
-        )
-    return _config
-
-
-def resolve_start_weights(weights: str | Path) -> Path:
-    """Return the local path of starting weights, or raise ``OfflineWeightsError`` at once.
-
-    ``weights`` is a path, or a bare official name such as ``yolo11n.pt``, which is looked up in
-    ``OfflineConfig.weights_dir``. Nothing is downloaded and no connection is made.
-    """
-    config = _require_offline()
-    path = Path(weights)
-    if path.suffix.lower() != ".pt":
-        raise CheckpointError(f"{weights}: starting weights must be a .pt file")
-    if path.is_file():
-        return path
-    if path.name == str(weights) and (config.weights_dir / path.name).is_file():
-        return config.weights_dir / path.name
-    raise OfflineWeightsError(
-        f"{weights} is not on this machine; upload the .pt file or train from scratch "
-        f"(official weights may be placed in {config.weights_dir})"
-    )
-
-
-def _resolve_model_yaml(name: str) -> str:
-    """Return a model YAML Ultralytics can build, or raise ``ValueError``.
-
-    Scale letters are part of the name (``yolo11n.yaml`` builds ``yolo11.yaml`` at scale n), so
-    the name itself (not the resolved file) is what must be handed on.
-    """
-    if Path(name).is_file():
-        return name
-    from ultralytics.utils.checks import check_yaml
-
-    unified = re.sub(r"(\d+)([nslmx])(.+)?$", r"\1\3", name)  # as ultralytics.nn.tasks does
-    for candidate in (name, unified):
-        with contextlib.suppress(Exception):
-            if check_yaml(candidate, hard=False):
-                return name
-    raise ValueError(f"Model YAML {name!r} is neither a file nor shipped with Ultralytics")
-
-
-# --------------------------------------------------------------------------------------------
-# Checkpoints
-
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """What an Ultralytics detection checkpoint says about itself."""
-
-    class_names: list[str]  # index = class id
-    architecture: str  # model YAML it was built from, e.g. "yolo11n.yaml"
-    parameters: int
-    epoch: int  # last finished epoch, 0-based; -1 once training finished (optimizer stripped)
-    resumable: bool  # holds optimizer state and an unfinished epoch count
-    train_args: dict[str, Any]  # imgsz, epochs, batch... as trained; {} if absent
-    ultralytics_version: str
-
-
-def load_checkpoint_check(path: Path) -> CheckpointInfo:
-    """Check that ``path`` is an Ultralytics YOLO *detection* checkpoint; raise ``CheckpointError``.
-
-    Security: a .pt file is a pickle, and ``torch.load(weights_only=False)`` on a pickle runs any
-    code its author put in it. This function (and every load after ``configure_offline``) uses
-    Ultralytics' restricted loader: ``torch.load(weights_only=True)`` with an allow-list of
-    tensor, container, torch.nn and Ultralytics model classes, and model YAMLs rebuilt without
-    ``eval``. Files needing anything else are refused. That removes the known code-execution
-    route but not all risk (bugs in the unpickler or in an allow-listed class, resource
-    exhaustion from a huge or deeply nested file), so uploaded files should be size-limited and
-    checked in a worker process with a time and memory limit, not in the web process.
-    """
-    _require_offline()
-    path = Path(path)
-    if path.suffix.lower() != ".pt":
-        raise CheckpointError(f"{path.name}: a checkpoint must be a .pt file")
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
-    import torch
-    from ultralytics.nn.tasks import DetectionModel, guess_model_task, torch_safe_load
-
-    try:
-        ckpt, _ = torch_safe_load(str(path), safe_only=True)
-    except Exception as e:  # untrusted bytes can fail in any way; all mean "not a checkpoint"
-        message = _ANSI.sub("", str(e)).replace("ERROR ❌️ ", "").strip()
-        raise CheckpointError(
-            f"{path.name} is not a loadable Ultralytics checkpoint: {message.splitlines()[0]}"
-        ) from e
-    model = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None
-    if not isinstance(model, torch.nn.Module):
-        raise CheckpointError(f"{path.name} holds no Ultralytics model")
-    task = getattr(model, "task", None) or guess_model_task(model)
-    # Segment/pose/OBB models subclass DetectionModel: test the exact type and the task.
-    if type(model) is not DetectionModel or task != "detect":
-        raise CheckpointError(
-            f"{path.name} is a {task or type(model).__name__} model; a detection model is needed"
-        )
-    names = getattr(model, "names", None)
-    if isinstance(names, dict):
-        class_names = [str(names[k]) for k in sorted(names)]
-    elif isinstance(names, list | tuple):
-        class_names = [str(n) for n in names]
-    else:
-        raise CheckpointError(f"{path.name} has no class names")
-    if len(class_names) != getattr(model, "nc", len(class_names)) or not class_names:
-        raise CheckpointError(f"{path.name}: class names don't match the model's class count")
-    yaml = getattr(model, "yaml", None) or {}
-    epoch = ckpt.get("epoch", -1)
-    train_args = ckpt.get("train_args") or {}
-    return CheckpointInfo(
-        class_names=class_names,
-        architecture=Path(str(yaml.get("yaml_file", ""))).name if isinstance(yaml, dict) else "",
-        parameters=sum(p.numel() for p in model.parameters()),
-        epoch=int(epoch) if isinstance(epoch, int) else -1,
-        resumable=isinstance(epoch, int)
-        and epoch >= 0
-        and ckpt.get("optimizer") is not None
-        and epoch + 1 < int(train_args.get("epochs", 0) or 0),
-        train_args=dict(train_args),
-        ultralytics_version=str(ckpt.get("version", "")),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Training
 
 
 @dataclass(frozen=True)
@@ -485,7 +142,7 @@ def train(
     anything is written. An exception from Ultralytics, a callback or a Celery soft time limit
     ends training where it is; ``weights/last.pt`` then holds the last finished epoch, resumable.
     """
-    _require_offline()
+    require_offline()
     # Check all input before writing anything.
     hyperparameters.validate()
     data_yaml = Path(data_yaml).resolve()
@@ -549,10 +206,10 @@ def train(
 def _resolve_start(preset_or_model: str | Path) -> str:
     name = str(preset_or_model)
     if name in PRESETS:
-        return _resolve_model_yaml(PRESETS[name].model_yaml)
+        return resolve_model_yaml(PRESETS[name].model_yaml)
     suffix = Path(name).suffix.lower()
     if suffix in {".yaml", ".yml"}:
-        return _resolve_model_yaml(name)
+        return resolve_model_yaml(name)
     if suffix == ".pt":
         path = resolve_start_weights(name)
         load_checkpoint_check(path)
@@ -729,7 +386,7 @@ class _WarningCollector(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if len(self.sink) < self.limit:
-            self.sink.append(_ANSI.sub("", record.getMessage()).strip())
+            self.sink.append(strip_ansi(record.getMessage()).strip())
 
 
 @contextlib.contextmanager
@@ -742,167 +399,3 @@ def _collect_warnings() -> Iterator[list[str]]:
         yield sink
     finally:
         logger.removeHandler(handler)
-
-
-# --------------------------------------------------------------------------------------------
-# Export, information, inference
-
-
-class ModelInfo(NamedTuple):
-    parameters: int
-    gflops: float  # at imgsz x imgsz input
-
-
-def model_info(weights: str | Path, imgsz: int = 640) -> ModelInfo:
-    """Parameter count and GFLOPs of a .pt checkpoint or a model YAML (built with 80 classes)."""
-    _require_offline()
-    from ultralytics import YOLO
-    from ultralytics.utils.torch_utils import get_flops, get_num_params
-
-    name = str(weights)
-    if Path(name).suffix.lower() == ".pt":
-        load_checkpoint_check(Path(name))
-        model = YOLO(name).model
-    else:
-        model = YOLO(_resolve_model_yaml(name)).model
-    return ModelInfo(parameters=int(get_num_params(model)), gflops=float(get_flops(model, imgsz)))
-
-
-def export_onnx(weights: Path, imgsz: int, output: Path | None = None) -> Path:
-    """Export a .pt checkpoint to ONNX (fp32, static 1x3ximgszximgsz input, NMS not embedded).
-
-    Written next to ``weights`` (same stem) unless ``output`` is given. ``simplify`` is off: it
-    needs ``onnxslim``, which is not installed, and Ultralytics would try to pip-install it.
-    The output ``output0`` has shape (1, 4 + classes, anchors): boxes as center x, y, w, h in
-    network-input pixels, then per-class scores; ``Detector`` reads it (letterbox and NMS).
-    """
-    _require_offline()
-    if not isinstance(imgsz, int) or imgsz < 32 or imgsz % 32:
-        raise ValueError("imgsz must be a multiple of 32")
-    weights = Path(weights)
-    load_checkpoint_check(weights)
-    from ultralytics import YOLO
-
-    exported = Path(
-        YOLO(str(weights)).export(
-            format="onnx", imgsz=imgsz, simplify=False, dynamic=False, device="cpu", verbose=False
-        )
-    )
-    if output is not None and Path(output).resolve() != exported.resolve():
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(exported, output)
-        exported = Path(output)
-    return exported
-
-
-@dataclass(frozen=True)
-class Detections:
-    """Detections in one image.
-
-    boxes_xywh: float32 (N, 4), original-image pixels, (x, y) top-left corner, width, height.
-    scores: float32 (N,) in [0, 1]. classes: int64 (N,) class ids.
-    inference_ms: network time for this image (a batch's time divided by its size);
-    total_ms adds Ultralytics' pre- and post-processing (letterbox, NMS).
-    """
-
-    boxes_xywh: np.ndarray
-    scores: np.ndarray
-    classes: np.ndarray
-    inference_ms: float
-    total_ms: float
-
-
-ImageInput = np.ndarray | str | Path  # HxWx3 uint8 BGR (OpenCV order) or a local image file
-
-
-class Detector:
-    """A model loaded once for many images (evaluation, tracking a whole video).
-
-    ``weights``: a .pt checkpoint or an .onnx file from ``export_onnx`` (run by onnxruntime).
-    ``device``: 'auto' | 'cpu' | 'mps' | a CUDA index such as '0'.
-    """
-
-    def __init__(self, weights: str | Path, *, device: str = "auto"):
-        _require_offline()
-        from ultralytics import YOLO
-
-        weights = Path(weights)
-        if weights.suffix.lower() == ".pt":
-            load_checkpoint_check(weights)
-        elif weights.suffix.lower() != ".onnx" or not weights.is_file():
-            raise CheckpointError(f"{weights}: expected an existing .pt or .onnx file")
-        self.weights = weights
-        self.device = "" if device == "auto" else device
-        self.model = YOLO(str(weights), task="detect")
-
-    @property
-    def class_names(self) -> list[str]:
-        names = self.model.names
-        return [str(names[k]) for k in sorted(names)]
-
-    def predict(
-        self,
-        images: Sequence[ImageInput],
-        *,
-        imgsz: int = 640,
-        conf: float = 0.25,
-        iou: float = 0.7,
-        max_det: int = 300,
-        batch_size: int = 16,
-    ) -> list[Detections]:
-        """Detect in every image; one ``Detections`` per input, in order."""
-        import cv2
-
-        if not 0.0 <= conf <= 1.0 or not 0.0 <= iou <= 1.0:
-            raise ValueError("conf and iou must be in [0, 1]")
-        out: list[Detections] = []
-        for start in range(0, len(images), batch_size):
-            batch = []
-            for image in images[start : start + batch_size]:
-                if isinstance(image, str | Path):
-                    # Read it here: Ultralytics would treat a string as a possible URL.
-                    path = str(image)
-                    image = cv2.imread(path, cv2.IMREAD_COLOR)
-                    if image is None:
-                        raise ValueError(f"Cannot read image {path}")
-                if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3):
-                    raise ValueError("images must be HxWx3 BGR arrays or image file paths")
-                batch.append(image)
-            results = self.model.predict(
-                batch,
-                imgsz=imgsz,
-                conf=conf,
-                iou=iou,
-                max_det=max_det,
-                device=self.device,
-                verbose=False,
-                batch=len(batch),
-            )
-            for result in results:
-                boxes = result.boxes
-                xywh = boxes.xywh.cpu().numpy().astype(np.float32).reshape(-1, 4)
-                xywh[:, 0] -= xywh[:, 2] / 2  # center -> top-left corner
-                xywh[:, 1] -= xywh[:, 3] / 2
-                speed = result.speed or {}
-                out.append(
-                    Detections(
-                        boxes_xywh=xywh,
-                        scores=boxes.conf.cpu().numpy().astype(np.float32).reshape(-1),
-                        classes=boxes.cls.cpu().numpy().astype(np.int64).reshape(-1),
-                        inference_ms=float(speed.get("inference") or 0.0),
-                        total_ms=float(sum(v or 0.0 for v in speed.values())),
-                    )
-                )
-        return out
-
-
-def predict(
-    weights: str | Path,
-    images: Sequence[ImageInput],
-    *,
-    imgsz: int = 640,
-    conf: float = 0.25,
-    device: str = "auto",
-) -> list[Detections]:
-    """One-off inference; for many calls with the same model, keep a ``Detector``."""
-    return Detector(weights, device=device).predict(images, imgsz=imgsz, conf=conf)

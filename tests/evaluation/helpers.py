@@ -109,8 +109,9 @@ def tiny_model(model_yaml: str = "yolo11n.yaml") -> TinyModel:
 
     from training import trainer
     from training.presets import Hyperparameters
+    from training.ultralytics_setup import configure_offline
 
-    trainer.configure_offline(settings.VAR_DIR)
+    configure_offline(settings.VAR_DIR)
     root = Path(tempfile.mkdtemp(prefix=f"tiny-{Path(model_yaml).stem}-", dir=settings.VAR_DIR))
     data = _write_yolo_dataset(root / "data")
     epochs: list[dict] = []

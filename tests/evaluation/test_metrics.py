@@ -15,21 +15,9 @@ from hypothesis import strategies as st
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from evaluation.metrics import (
-    COCO_IOU_THRESHOLDS,
-    DetectionBox,
-    GroundTruthBox,
-    ap_coco101,
-    ap_voc11,
-    ap_voc_all,
-    evaluate_detections,
-    iou,
-    iou_matrix,
-    match_detections,
-    summarize_images,
-    xywh_to_xyxy,
-    xyxy_to_xywh,
-)
+from evaluation.average_precision import COCO_IOU_THRESHOLDS, ap_coco101, ap_voc11, ap_voc_all
+from evaluation.matching import iou, iou_matrix, match_detections, xywh_to_xyxy, xyxy_to_xywh
+from evaluation.metrics import DetectionBox, GroundTruthBox, evaluate_detections, summarize_images
 
 GT = GroundTruthBox
 DT = DetectionBox

@@ -6,6 +6,7 @@ import pytest
 
 from django.utils import timezone
 
+from evaluation import execution as evaluation_execution
 from evaluation import services as evaluation_services
 from evaluation.models import EvaluationRun
 from labeling.datasets.versions import dataset_version_create
@@ -51,7 +52,7 @@ def test_a_finished_training_job_queues_its_evaluation(project, owner, monkeypat
     assert run.split == expected and run.requested_split == "test"
     assert f"Evaluation #{run.pk} queued" in job.log_tail
 
-    evaluation_services.evaluation_run_execute(run_id=run.pk)
+    evaluation_execution.evaluation_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert run.frame_count == version.frame_counts[expected]

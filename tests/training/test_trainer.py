@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training import trainer
+from training import checkpoints, export, runtime, trainer, ultralytics_setup
 from training.presets import PRESETS, HyperparameterError, Hyperparameters
 
 pytestmark = pytest.mark.slow
@@ -51,11 +51,11 @@ def network_attempts() -> Iterator[list[str]]:
 
 
 @pytest.fixture(scope="module")
-def offline(tmp_path_factory, network_attempts) -> trainer.OfflineConfig:
+def offline(tmp_path_factory, network_attempts) -> ultralytics_setup.OfflineConfig:
     # Ultralytics fixes its config directory at first import, so share the test run's var/
     # with every other test that trains (a fresh temp dir only without Django).
     var_dir = os.environ.get("MOUSETRACK_VAR_DIR") or tmp_path_factory.mktemp("var")
-    return trainer.configure_offline(Path(var_dir))
+    return ultralytics_setup.configure_offline(Path(var_dir))
 
 
 def make_dataset(root: Path, names: list[str], seed: int = 0) -> Path:
@@ -117,7 +117,8 @@ def test_configure_offline_turns_off_everything_that_phones_home(offline):
     assert not any(settings[k] for k in ("clearml", "comet", "dvc", "mlflow", "wandb"))
     assert settings["weights_dir"] == str(offline.weights_dir)
     assert (offline.config_dir / "Arial.ttf").stat().st_size > 100_000
-    assert trainer.configure_offline(offline.config_dir.parent.parent) == offline  # idempotent
+    again = ultralytics_setup.configure_offline(offline.config_dir.parent.parent)
+    assert again == offline  # idempotent
 
     import ultralytics.utils
     from ultralytics.utils import checks
@@ -131,18 +132,18 @@ def test_configure_offline_turns_off_everything_that_phones_home(offline):
 def test_offline_hub_name_fails_at_once_without_touching_the_network(
     offline, dataset, tmp_path, network_attempts
 ):
-    with pytest.raises(trainer.OfflineWeightsError, match="is not on this machine; upload"):
-        trainer.resolve_start_weights("yolo11n.pt")
-    with pytest.raises(trainer.OfflineWeightsError):
+    with pytest.raises(checkpoints.OfflineWeightsError, match="is not on this machine; upload"):
+        checkpoints.resolve_start_weights("yolo11n.pt")
+    with pytest.raises(checkpoints.OfflineWeightsError):
         _train(dataset, tmp_path / "run", preset_or_model="yolo11n.pt")
     assert not (tmp_path / "run" / "weights").exists()
 
     # Ultralytics' own download paths (hub weights, the AMP check's yolo26n.pt, fonts) refuse too.
     from ultralytics.utils import checks, downloads
 
-    with pytest.raises(trainer.OfflineDownloadError):
+    with pytest.raises(ultralytics_setup.OfflineDownloadError):
         downloads.attempt_download_asset("yolo26n.pt")
-    with pytest.raises(trainer.OfflineDownloadError):
+    with pytest.raises(ultralytics_setup.OfflineDownloadError):
         downloads.attempt_download_asset("some-user/some-release-file.pt")
     assert checks.check_font("NotInstalled.ttf") is None
     assert network_attempts == []
@@ -153,13 +154,13 @@ def test_official_weights_placed_in_the_weights_dir_are_found(offline, trained):
     placed = offline.weights_dir / "mouse-base.pt"
     placed.write_bytes(result.best.read_bytes())
     try:
-        assert trainer.resolve_start_weights("mouse-base.pt") == placed
+        assert checkpoints.resolve_start_weights("mouse-base.pt") == placed
     finally:
         placed.unlink()
 
 
 def test_training_needs_configure_offline_first(monkeypatch, dataset, tmp_path):
-    monkeypatch.setattr(trainer, "_config", None)
+    monkeypatch.setattr(ultralytics_setup, "_config", None)
     with pytest.raises(RuntimeError, match="configure_offline"):
         _train(dataset, tmp_path)
 
@@ -189,7 +190,7 @@ def test_training_reports_every_epoch_and_keeps_best_and_last(trained):
     assert (result.save_dir / "results.csv").is_file()
     assert (result.save_dir / "labels.jpg").is_file()  # plotted with the offline font
 
-    info = trainer.load_checkpoint_check(result.best)
+    info = checkpoints.load_checkpoint_check(result.best)
     assert info.class_names == ["mouse"]
     assert info.architecture == "yolo11n.yaml"
     assert info.train_args["imgsz"] == IMGSZ and info.train_args["optimizer"] == "SGD"
@@ -230,9 +231,9 @@ def test_cancel_after_the_first_epoch_keeps_weights_and_resume_finishes(offline,
     assert result.stopped == "cancelled"
     assert (result.epochs_done, result.epochs_total) == (1, 3)
     assert result.best.is_file() and result.last.is_file()
-    trainer.load_checkpoint_check(result.best)
+    checkpoints.load_checkpoint_check(result.best)
     assert result.resume_checkpoint is not None
-    info = trainer.load_checkpoint_check(result.resume_checkpoint)
+    info = checkpoints.load_checkpoint_check(result.resume_checkpoint)
     assert info.resumable and info.epoch == 0
 
     resumed, more = _train(
@@ -256,7 +257,7 @@ def test_cancel_during_an_epoch_stops_after_the_current_batch(offline, dataset, 
 
 def test_resume_refuses_a_finished_checkpoint(offline, dataset, trained, tmp_path):
     result, _ = trained
-    with pytest.raises(trainer.CheckpointError, match="can't be resumed"):
+    with pytest.raises(checkpoints.CheckpointError, match="can't be resumed"):
         _train(dataset, tmp_path / "run", resume_from=result.best)
 
 
@@ -275,7 +276,7 @@ def test_starting_weights_with_another_class_count_transfer_the_backbone(
         hyperparameters=replace(HP, epochs=1, lr0=1e-12),
     )
     assert len(reports) == 1
-    assert trainer.load_checkpoint_check(tuned.best).class_names == ["mouse", "pellet"]
+    assert checkpoints.load_checkpoint_check(tuned.best).class_names == ["mouse", "pellet"]
 
     def first_conv(path: Path) -> torch.Tensor:
         from ultralytics import YOLO
@@ -299,32 +300,32 @@ def test_load_checkpoint_check_refuses_what_is_not_a_detection_checkpoint(offlin
 
     junk = tmp_path / "junk.pt"
     junk.write_bytes(os.urandom(4096))
-    with pytest.raises(trainer.CheckpointError, match="not a loadable"):
-        trainer.load_checkpoint_check(junk)
+    with pytest.raises(checkpoints.CheckpointError, match="not a loadable"):
+        checkpoints.load_checkpoint_check(junk)
 
     marker = tmp_path / "pwned.txt"
     evil = tmp_path / "evil.pt"
     torch.save({"model": _Exploit(marker)}, evil)
-    with pytest.raises(trainer.CheckpointError):
-        trainer.load_checkpoint_check(evil)
+    with pytest.raises(checkpoints.CheckpointError):
+        checkpoints.load_checkpoint_check(evil)
     assert not marker.exists()  # the pickle's code never ran
 
     weights_only = tmp_path / "state_dict.pt"
     torch.save({"conv.weight": torch.zeros(2, 2)}, weights_only)
-    with pytest.raises(trainer.CheckpointError, match="no Ultralytics model"):
-        trainer.load_checkpoint_check(weights_only)
+    with pytest.raises(checkpoints.CheckpointError, match="no Ultralytics model"):
+        checkpoints.load_checkpoint_check(weights_only)
 
     from ultralytics import YOLO
 
     classifier = tmp_path / "classifier.pt"
     YOLO("yolo11n-cls.yaml").save(classifier)
-    with pytest.raises(trainer.CheckpointError, match="detection model is needed"):
-        trainer.load_checkpoint_check(classifier)
+    with pytest.raises(checkpoints.CheckpointError, match="detection model is needed"):
+        checkpoints.load_checkpoint_check(classifier)
 
-    with pytest.raises(trainer.CheckpointError, match=".pt"):
-        trainer.load_checkpoint_check(tmp_path / "model.onnx")
-    with pytest.raises(trainer.CheckpointError, match="no such file"):
-        trainer.load_checkpoint_check(tmp_path / "missing.pt")
+    with pytest.raises(checkpoints.CheckpointError, match=".pt"):
+        checkpoints.load_checkpoint_check(tmp_path / "model.onnx")
+    with pytest.raises(checkpoints.CheckpointError, match="no such file"):
+        checkpoints.load_checkpoint_check(tmp_path / "missing.pt")
 
 
 # --- export, information, inference -----------------------------------------------------------
@@ -336,7 +337,7 @@ def test_onnx_export_runs_in_onnxruntime_and_matches_the_pt_model(offline, train
     from ultralytics import YOLO
 
     result, _ = trained
-    onnx_path = trainer.export_onnx(result.best, IMGSZ)
+    onnx_path = export.export_onnx(result.best, IMGSZ)
     assert onnx_path.suffix == ".onnx" and onnx_path.is_file()
 
     x = torch.rand(1, 3, IMGSZ, IMGSZ, generator=torch.Generator().manual_seed(0))
@@ -350,8 +351,8 @@ def test_onnx_export_runs_in_onnxruntime_and_matches_the_pt_model(offline, train
     np.testing.assert_allclose(onnx_out, torch_out, rtol=1e-3, atol=1e-2)
 
     images = sorted((dataset.parent / "images" / "val").glob("*.png"))
-    from_pt = trainer.Detector(result.best, device="cpu").predict(images, imgsz=IMGSZ, conf=0.001)
-    from_onnx = trainer.Detector(onnx_path, device="cpu").predict(images, imgsz=IMGSZ, conf=0.001)
+    from_pt = runtime.Detector(result.best, device="cpu").predict(images, imgsz=IMGSZ, conf=0.001)
+    from_onnx = runtime.Detector(onnx_path, device="cpu").predict(images, imgsz=IMGSZ, conf=0.001)
     for a, b in zip(from_pt, from_onnx, strict=True):
         # Compare the best detection: which near-threshold ones survive may differ by rounding.
         assert len(a.scores) and len(b.scores)
@@ -366,7 +367,7 @@ def test_predict_returns_top_left_pixel_boxes_per_image(offline, trained, datase
     result, _ = trained
     paths = sorted((dataset.parent / "images" / "val").glob("*.png"))
     images = [cv2.imread(str(paths[0])), paths[1]]
-    detections = trainer.predict(result.best, images, imgsz=IMGSZ, conf=0.0, device="cpu")
+    detections = runtime.predict(result.best, images, imgsz=IMGSZ, conf=0.0, device="cpu")
     assert len(detections) == 2
     for det in detections:
         n = len(det.scores)
@@ -380,18 +381,18 @@ def test_predict_returns_top_left_pixel_boxes_per_image(offline, trained, datase
             assert (y >= -0.5).all() and (y + h <= 96.5).all()
             assert ((det.scores >= 0) & (det.scores <= 1)).all()
     with pytest.raises(ValueError, match="Cannot read"):
-        trainer.predict(result.best, [dataset.parent / "missing.png"], device="cpu")
+        runtime.predict(result.best, [dataset.parent / "missing.png"], device="cpu")
 
 
 def test_model_info_counts_parameters_and_gflops(offline, trained):
     result, _ = trained
-    params, gflops = trainer.model_info(result.best)
+    params, gflops = export.model_info(result.best)
     assert 2_000_000 < params < 3_000_000 and gflops > 1.0
     for key in ("yolov3-tiny", "yolo11n", "yolo26n"):
-        info = trainer.model_info(PRESETS[key].model_yaml)
+        info = export.model_info(PRESETS[key].model_yaml)
         assert info.parameters > 1_000_000 and info.gflops > 1.0
     with pytest.raises(ValueError, match="neither a file nor shipped"):
-        trainer.model_info("yolo99z.yaml")
+        export.model_info("yolo99z.yaml")
 
 
 def test_configure_offline_gives_pillow_its_own_open_back(offline, tmp_path):

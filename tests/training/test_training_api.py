@@ -166,9 +166,9 @@ def test_a_bad_uploaded_checkpoint_is_refused_and_nothing_is_stored(
 def test_a_valid_uploaded_checkpoint_is_stored_and_sets_the_architecture(
     project, owner, api_client_for, dispatched, tmp_path
 ):
-    from training import trainer
+    from training.ultralytics_setup import configure_offline
 
-    trainer.configure_offline(Path(django_settings.VAR_DIR))
+    configure_offline(Path(django_settings.VAR_DIR))
     from ultralytics import YOLO
 
     checkpoint = tmp_path / "lab-model.pt"

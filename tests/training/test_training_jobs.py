@@ -24,7 +24,9 @@ from labeling.datasets.versions import dataset_version_create
 from tests.conftest import wait_for
 from tests.training.helpers import FAST_HP, make_frames, record_dispatch
 from training import execution, services, tasks
+from training.checkpoints import load_checkpoint_check
 from training.models import EpochMetric, TrainedModel, TrainingJob
+from training.runtime import Detector
 from webapp import jobs
 from webapp.models import JobStatus
 
@@ -33,8 +35,9 @@ pytestmark = pytest.mark.slow
 
 def _trainer():
     from training import trainer
+    from training.ultralytics_setup import configure_offline
 
-    trainer.configure_offline(django_settings.VAR_DIR)
+    configure_offline(django_settings.VAR_DIR)
     return trainer
 
 
@@ -94,7 +97,7 @@ def test_soft_time_limit_keeps_checkpoint_then_retry_resumes_and_finishes(
         open(django_settings.SCRATCH_DIR / "resume-check.pt", "wb") as out,
     ):
         out.write(fh.read())
-    assert trainer.load_checkpoint_check(django_settings.SCRATCH_DIR / "resume-check.pt").resumable
+    assert load_checkpoint_check(django_settings.SCRATCH_DIR / "resume-check.pt").resumable
     partial = TrainedModel.objects.get(job=job)
     assert partial.partial and partial.stopped == "timed_out" and _stored(partial.weights.name)
 
@@ -218,14 +221,14 @@ def test_worker_trains_a_model_and_both_downloads_work(
     # The .pt loads with Ultralytics; the ONNX runs in onnxruntime and finds the same boxes.
     import onnxruntime as ort
 
-    trainer = _trainer()
-    assert trainer.load_checkpoint_check(files["pt"]).class_names == ["mouse"]
+    _trainer()
+    assert load_checkpoint_check(files["pt"]).class_names == ["mouse"]
     session = ort.InferenceSession(str(files["onnx"]), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, 64, 64), np.float32)})
     assert out.shape[:2] == (1, 5)
     images = [default_storage.path(f.image.name) for f in job.project.frames.all()[:3]]
-    from_pt = trainer.Detector(files["pt"], device="cpu").predict(images, imgsz=64, conf=0.001)
-    from_onnx = trainer.Detector(files["onnx"], device="cpu").predict(images, imgsz=64, conf=0.001)
+    from_pt = Detector(files["pt"], device="cpu").predict(images, imgsz=64, conf=0.001)
+    from_onnx = Detector(files["onnx"], device="cpu").predict(images, imgsz=64, conf=0.001)
     for a, b in zip(from_pt, from_onnx, strict=True):
         assert len(a.scores) and len(b.scores)
         i, j = int(np.argmax(a.scores)), int(np.argmax(b.scores))

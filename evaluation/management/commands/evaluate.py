@@ -11,8 +11,9 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from evaluation.execution import evaluation_run_execute
 from evaluation.models import EvaluationRun
-from evaluation.services import SPLITS, evaluation_run_create, evaluation_run_execute
+from evaluation.services import SPLITS, evaluation_run_create
 from labeling.models import DatasetVersion
 from training.models import TrainedModel
 from webapp.models import JobStatus
