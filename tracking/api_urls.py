@@ -1,1 +1,61 @@
-urlpatterns: list = []
+from django.urls import path, re_path
+
+from . import apis
+
+urlpatterns = [
+    path(
+        "projects/<int:project_id>/tracking-runs/",
+        apis.TrackingRunListApi.as_view(),
+        name="api-tracking-run-list",
+    ),
+    path(
+        "tracking-batches/<int:batch_id>/",
+        apis.TrackingBatchDetailApi.as_view(),
+        name="api-tracking-batch-detail",
+    ),
+    path(
+        "tracking-runs/<int:run_id>/",
+        apis.TrackingRunDetailApi.as_view(),
+        name="api-tracking-run-detail",
+    ),
+    path(
+        "tracking-runs/<int:run_id>/cancel/",
+        apis.TrackingRunCancelApi.as_view(),
+        name="api-tracking-run-cancel",
+    ),
+    path(
+        "tracking-runs/<int:run_id>/retry/",
+        apis.TrackingRunRetryApi.as_view(),
+        name="api-tracking-run-retry",
+    ),
+    path(
+        "tracking-runs/<int:run_id>/track/",
+        apis.TrackingRunTrackApi.as_view(),
+        name="api-tracking-run-track",
+    ),
+    re_path(
+        r"^tracking-runs/(?P<run_id>[0-9]{1,18})/trajectory\.(?P<fmt>csv|nwb|mot\.txt|json|parquet)$",
+        apis.TrackingRunExportApi.as_view(),
+        name="api-tracking-run-export",
+    ),
+    path(
+        "tracking-runs/<int:run_id>/edits/",
+        apis.TrackingEditListApi.as_view(),
+        name="api-tracking-edit-list",
+    ),
+    path(
+        "tracking-edits/<int:edit_id>/revert/",
+        apis.TrackingEditRevertApi.as_view(),
+        name="api-tracking-edit-revert",
+    ),
+    path(
+        "tracking-runs/<int:run_id>/renders/",
+        apis.TrackingRenderListApi.as_view(),
+        name="api-tracking-render-list",
+    ),
+    path(
+        "tracking-renders/<int:render_id>/download/",
+        apis.TrackingRenderDownloadApi.as_view(),
+        name="api-tracking-render-download",
+    ),
+]

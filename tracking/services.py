@@ -21,6 +21,7 @@ from webapp.jobs import BrokerUnavailable, job_dispatch, job_request_cancel
 from webapp.models import TERMINAL_STATUSES, JobStatus
 
 from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
+from .tasks import tracking_render_execute_task, tracking_run_execute_task
 
 MAX_ANIMALS = 20
 MAX_VIDEOS_PER_BATCH = 200
@@ -68,7 +69,7 @@ def tracking_params_clean(*, params: Mapping[str, Any] | None, model: TrainedMod
     clean: dict[str, Any] = {}
     for name, (default, low, high) in _NUMBER_PARAMS.items():
         clean[name] = _number(params.get(name, default), f"params.{name}", low, high)
-    trained_at = int((model.hyperparameters or {}).get("imgsz") or 640)
+    trained_at = int(model.imgsz or 640)
     imgsz = _whole(params.get("imgsz", trained_at), "params.imgsz", 32, 4096)
     if imgsz % 32:
         raise ValidationError({"params.imgsz": "Must be a multiple of 32 (the model's stride)."})
@@ -155,8 +156,6 @@ def tracking_runs_create(
 
 
 def _dispatch(run: TrackingRun) -> None:
-    from .tasks import tracking_run_execute_task
-
     job_dispatch(job=run, task=tracking_run_execute_task)
 
 
@@ -186,8 +185,6 @@ def tracking_run_retry(*, run: TrackingRun) -> TrackingRun:
             {"status": "Only failed, timed-out or cancelled runs can be retried."}
         )
     run.refresh_from_db()
-    from .tasks import tracking_run_execute_task
-
     try:
         result = tracking_run_execute_task.apply_async(args=[run.pk], retry=False)
     except Exception as exc:  # kombu and redis raise their own errors
@@ -249,7 +246,5 @@ def tracking_render_create(*, run: TrackingRun, created_by) -> TrackingRender:
     render = TrackingRender.objects.create(
         run=run, created_by=created_by, message="Waiting for a worker"
     )
-    from .tasks import tracking_render_execute_task
-
     job_dispatch(job=render, task=tracking_render_execute_task)
     return render

@@ -4,4 +4,11 @@ from . import views
 
 urlpatterns = [
     path("projects/<int:project_id>/tracking/", views.tracking_home, name="tracking-home"),
+    path("tracking-runs/<int:run_id>/", views.tracking_run_detail, name="tracking-run-detail"),
+    path(
+        "tracking-runs/<int:run_id>/cancel/",
+        views.tracking_run_cancel,
+        name="tracking-run-cancel",
+    ),
+    path("tracking-runs/<int:run_id>/retry/", views.tracking_run_retry, name="tracking-run-retry"),
 ]

@@ -1,3 +1,4 @@
 from .celery import app as celery_app
 
-__all__ = ("celery_app",)
+__version__ = "0.2.0"  # written into every export's sidecar
+__all__ = ("__version__", "celery_app")

@@ -1,0 +1,161 @@
+"""A run's trajectory as the user sees it (edits applied) and its export files.
+
+The stored Parquet is the engine's output; every read goes through
+:func:`tracking_run_trajectory`, which applies the run's active edits in order, so the
+page, every export and the behaviour analysis show the same corrected identities.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from django.core.exceptions import ValidationError
+
+from webapp.storage import local_copy, scratch_dir
+
+from .models import TrackingRun
+from .selectors import tracking_edits_active
+
+EXPORTS = {
+    "csv": "text/csv",
+    "nwb": "application/x-hdf5",
+    "mot.txt": "text/plain",
+    "json": "application/json",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+def _edit_records(run: TrackingRun) -> list[Any]:
+    from tracking.engine.edits import SwapEdit
+
+    return [
+        SwapEdit(
+            animal_a=e.animal_a, animal_b=e.animal_b, from_frame=e.from_frame, to_frame=e.to_frame
+        )
+        for e in tracking_edits_active(run=run)
+    ]
+
+
+def tracking_run_trajectory(*, run: TrackingRun):
+    """The run's :class:`~tracking.engine.trajectory.Trajectory` with its edits applied."""
+    from tracking.engine.edits import apply_edits
+    from tracking.engine.exports.parquet import read_trajectory
+
+    if not run.trajectory:
+        raise ValidationError({"run": "The run has no trajectory yet."})
+    with local_copy(run.trajectory.name, suffix=".parquet") as path:
+        trajectory = read_trajectory(path)
+    return apply_edits(trajectory, _edit_records(run))
+
+
+def trajectory_arrays(*, run: TrackingRun) -> dict:
+    """Compact per-animal arrays for the run page (overlay, timeline): rounded, JSON."""
+    traj = tracking_run_trajectory(run=run)
+    boxes = np.round(traj.boxes.astype(np.float64), 1)
+    conf = np.round(traj.confidence.astype(np.float64), 3)
+    animals = []
+    for a in range(traj.n_animals):
+        b = boxes[:, a, :]
+        animals.append(
+            {
+                "animal": a + 1,
+                "status": traj.status[:, a].astype(int).tolist(),
+                "boxes": [None if np.isnan(row[0]) else row.tolist() for row in b],
+                "confidence": [None if np.isnan(c) else float(c) for c in conf[:, a]],
+            }
+        )
+    return {
+        "run": run.pk,
+        "frames": traj.frames.astype(int).tolist(),
+        "time_s": np.round(traj.time_s, 4).tolist(),
+        "fps": run.video.fps,
+        "width": run.video.width,
+        "height": run.video.height,
+        "animals": animals,
+        "suspected_swaps": run.suspected_swaps,
+        "edits": len(_edit_records(run)),
+    }
+
+
+def _sidecar(run: TrackingRun) -> dict:
+    from webapp import __version__ as app_version
+
+    return {
+        "run": run.pk,
+        "app": "MouseTrack Studio",
+        "app_version": app_version,
+        "model": {"id": run.model_id, "name": run.model.name, "sha256": run.model_sha256},
+        "video": {
+            "id": run.video_id,
+            "name": run.video.original_name,
+            "sha256": run.video_sha256,
+            "fps": run.video.fps,
+            "width": run.video.width,
+            "height": run.video.height,
+        },
+        "n_animals": run.n_animals,
+        "parameters": run.params,
+        "trust": run.trust,
+        "suspected_swaps": run.suspected_swaps,
+        "edits": [
+            {
+                "kind": "swap",
+                "animal_a": e.animal_a,
+                "animal_b": e.animal_b,
+                "from_frame": e.from_frame,
+                "to_frame": e.to_frame,
+            }
+            for e in tracking_edits_active(run=run)
+        ],
+        "failed_at_frame": run.failed_at_frame,
+        "coordinates": "pixels of the original video; x, y = box centre; boxes x1, y1, x2, y2",
+    }
+
+
+@dataclass(frozen=True)
+class Export:
+    path: Path
+    filename: str
+    content_type: str
+
+
+def trajectory_export(*, run: TrackingRun, fmt: str) -> Export:
+    """Write the run's trajectory (edits applied) in ``fmt`` to a scratch file.
+
+    The file lives in a temporary directory that the OS cleans; a response streams it.
+    """
+    from tracking.engine.exports import csv as csv_export
+    from tracking.engine.exports import mot, nwb
+    from tracking.engine.exports.parquet import write_trajectory
+
+    if fmt not in EXPORTS:
+        raise ValidationError({"format": f"Choose one of {', '.join(EXPORTS)}."})
+    tmp = Path(tempfile.mkdtemp(dir=scratch_dir("exports")))
+    stem = f"run{run.pk}-{Path(run.video.original_name).stem}"[:120]
+    path = tmp / f"trajectory.{fmt}"
+    if fmt == "json":
+        path.write_text(json.dumps(_sidecar(run), indent=1))
+        return Export(path, f"{stem}.json", EXPORTS[fmt])
+    trajectory = tracking_run_trajectory(run=run)
+    if fmt == "csv":
+        csv_export.write_csv(trajectory, path)
+    elif fmt == "parquet":
+        write_trajectory(trajectory, path)
+    elif fmt == "mot.txt":
+        mot.write_mot(trajectory, path)
+    else:
+        nwb.write_nwb(
+            trajectory,
+            path,
+            session_description=f"MouseTrack Studio tracking run {run.pk} of "
+            f"{run.video.original_name}",
+            identifier=f"mousetrack-run-{run.pk}-{run.trajectory_sha256[:12]}",
+            source_video=run.video.original_name,
+        )
+    return Export(path, f"{stem}.{fmt}", EXPORTS[fmt])

@@ -1,0 +1,130 @@
+"""Queue tracking runs from the command line, and optionally follow them to the end.
+
+    python manage.py track --project "Open field" --model 3 --animals 2 --wait 12 13 day1.mp4
+
+Each VIDEO is a video id of the project or a path to a video file, which is added to the
+project first (copied, as ``add_video`` does). With ``--wait`` it prints progress on stderr
+and, as its last lines, one JSON summary per run; the exit status is 0 only if every run
+succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from labeling.models import Project, Video
+from labeling.videos import services as video_services
+from tracking import services
+from tracking.models import TrackingRun
+from training.models import TrainedModel
+from webapp.jobs import BrokerUnavailable
+from webapp.models import TERMINAL_STATUSES, JobStatus
+
+
+class Command(BaseCommand):
+    help = "Track whole videos with a registered model (one run per video)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("videos", nargs="+", metavar="VIDEO_ID|PATH")
+        parser.add_argument("--project", required=True, help="Project name")
+        parser.add_argument("--model", required=True, type=int, help="Id of a registered model")
+        parser.add_argument("--animals", type=int, default=1, help="Animals per video (1-20)")
+        parser.add_argument("--conf", type=float, help="Detector confidence (default 0.25)")
+        parser.add_argument("--no-crop", action="store_true", help="Always the full frame")
+        parser.add_argument("--device", help="auto, cpu or a GPU index")
+        parser.add_argument("--wait", action="store_true", help="Follow the runs until they end")
+
+    def handle(self, *args, **options) -> None:
+        project = Project.objects.filter(name__iexact=options["project"].strip()).first()
+        if project is None:
+            raise CommandError(f"No project named {options['project']!r}.")
+        model = TrainedModel.objects.filter(project=project, pk=options["model"]).first()
+        if model is None:
+            raise CommandError(f"Project “{project}” has no model {options['model']}.")
+        videos = [self._video(project, item) for item in options["videos"]]
+        params: dict = {"crop": not options["no_crop"]}
+        if options["conf"] is not None:
+            params["conf"] = options["conf"]
+        if options["device"]:
+            params["device"] = options["device"]
+        try:
+            batch = services.tracking_runs_create(
+                project=project,
+                created_by=None,
+                model=model,
+                videos=videos,
+                n_animals=options["animals"],
+                params=params,
+            )
+        except ValidationError as exc:
+            raise CommandError(_messages(exc)) from None
+        except BrokerUnavailable as exc:
+            raise CommandError(str(exc)) from None
+        runs = list(batch.runs.order_by("pk"))
+        for run in runs:
+            self.stderr.write(f"Queued tracking run {run.pk}: “{run.video.original_name}”")
+        if options["wait"]:
+            self._follow(runs)
+
+    def _video(self, project: Project, item: str) -> Video:
+        if item.isdigit() and not Path(item).exists():
+            video = Video.objects.filter(project=project, pk=int(item)).first()
+            if video is None:
+                raise CommandError(f"Project “{project}” has no video {item}.")
+            return video
+        path = Path(item)
+        if not path.is_file():
+            raise CommandError(f"{item}: no such file and no such video id.")
+        incoming = video_services.IncomingFile(path=path, name=path.name, size=path.stat().st_size)
+        try:
+            video = video_services.video_upload(project=project, user=None, incoming=incoming)
+        except ValidationError as exc:
+            raise CommandError(f"{item}: {' '.join(exc.messages)}") from None
+        self.stderr.write(f"Added “{video.original_name}” to {project}: {video.frame_count} frames")
+        return video
+
+    def _follow(self, runs: list[TrackingRun]) -> None:
+        try:
+            while True:
+                for run in runs:
+                    run.refresh_from_db()
+                line = " · ".join(
+                    f"#{r.pk} {r.status} {r.frames_done}/{r.frames_total}" for r in runs
+                )
+                self.stderr.write(line)
+                if all(r.status in TERMINAL_STATUSES for r in runs):
+                    break
+                time.sleep(2.0)
+        except KeyboardInterrupt:
+            raise CommandError("Stopped following; the runs go on.") from None
+        for run in runs:
+            summary = {
+                "run": run.pk,
+                "video": run.video_id,
+                "status": run.status,
+                "frames": run.frames_done,
+                "fps": run.fps,
+                "device": run.device,
+                "trust": run.trust,
+                "suspected_swaps": len(run.suspected_swaps),
+                "failed_at_frame": run.failed_at_frame,
+            }
+            if run.error:
+                summary["error"] = run.error.splitlines()[0]
+            self.stdout.write(json.dumps(summary))
+        sys.stdout.flush()
+        failed = [r.pk for r in runs if r.status != JobStatus.SUCCEEDED]
+        if failed:
+            raise CommandError(f"Run(s) {', '.join(map(str, failed))} did not succeed.")
+
+
+def _messages(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return " ".join(exc.messages)

@@ -1,0 +1,64 @@
+"""Rendering a run's annotated MP4 on a worker (boxes, ids, trails; edits applied)."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from django.core.files.storage import default_storage
+
+from labeling.videos.services import video_local_path
+from webapp.jobs import JobCancelled, job_claim, job_finish, job_heartbeat
+from webapp.models import JobStatus
+from webapp.storage import scratch_dir, store_file
+
+from .exporting import _edit_records, tracking_run_trajectory
+from .models import TrackingRender
+
+log = logging.getLogger(__name__)
+
+
+def tracking_render_execute(*, render_id: int) -> None:
+    """Claim the render and write the MP4; a duplicate delivery returns at once."""
+    from labeling.videos.streaming import iter_video_frames
+    from tracking.engine.frames import DecoderSource
+    from tracking.engine.render import render_video
+
+    render = job_claim(model=TrackingRender, job_id=render_id)
+    if render is None:
+        return
+    run = render.run
+    video = run.video
+    total = max(run.frames_total, 1)
+
+    def beat(written: int) -> None:
+        if written % 100 == 0:
+            job_heartbeat(job=render, progress=written / total, message=f"Frame {written:,}")
+
+    try:
+        trajectory = tracking_run_trajectory(run=run)
+        with (
+            video_local_path(video=video) as path,
+            tempfile.TemporaryDirectory(dir=scratch_dir("tmp")) as tmp,
+        ):
+            source = DecoderSource(
+                path,
+                decode=iter_video_frames,
+                frame_count=video.frame_count or None,
+                fps=video.fps,
+                size=(video.width, video.height),
+            )
+            output = render_video(source, trajectory, Path(tmp) / "tracked.mp4", on_progress=beat)
+            name = f"tracking/{run.project_id}/{run.pk}/render-{render.pk}.mp4"
+            default_storage.delete(name)
+            stored = store_file(local_path=output, name=name)
+        TrackingRender.objects.filter(pk=render.pk).update(
+            file=stored, edits_applied=len(_edit_records(run))
+        )
+        job_finish(job=render, status=JobStatus.SUCCEEDED, message="Rendered")
+    except JobCancelled:
+        job_finish(job=render, status=JobStatus.CANCELLED, message="Cancelled")
+    except Exception as exc:
+        log.exception("render %s failed", render.pk)
+        job_finish(job=render, status=JobStatus.FAILED, error=str(exc)[:2000])
