@@ -258,6 +258,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "webapp.models.JobStatus",
         "FrameStatusEnum": "labeling.models.Frame.Status",
+        "TrackingEditKindEnum": "tracking.models.TrackingEdit.Kind",
+        "VideoKindEnum": "labeling.models.Video.Kind",
     },
 }
 
