@@ -1,0 +1,1 @@
+"""A trajectory in the forms labs use: Parquet (stored), per-frame CSV, NWB, MOT text."""
