@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import apis
+from . import apis, behavior_apis
 
 urlpatterns = [
     path(
@@ -57,5 +57,86 @@ urlpatterns = [
         "tracking-renders/<int:render_id>/download/",
         apis.TrackingRenderDownloadApi.as_view(),
         name="api-tracking-render-download",
+    ),
+    # Behaviour analysis: arenas, templates, subjects, settings, measures, experiment.
+    path(
+        "videos/<int:video_id>/arena/",
+        behavior_apis.ArenaSetupApi.as_view(),
+        name="api-video-arena",
+    ),
+    path(
+        "videos/<int:video_id>/arena/preset/",
+        behavior_apis.ArenaPresetApi.as_view(),
+        name="api-video-arena-preset",
+    ),
+    path(
+        "projects/<int:project_id>/arena-templates/",
+        behavior_apis.ArenaTemplateListApi.as_view(),
+        name="api-arena-templates",
+    ),
+    path(
+        "arena-templates/<int:template_id>/",
+        behavior_apis.ArenaTemplateDetailApi.as_view(),
+        name="api-arena-template",
+    ),
+    path(
+        "arena-templates/<int:template_id>/apply/",
+        behavior_apis.ArenaTemplateApplyApi.as_view(),
+        name="api-arena-template-apply",
+    ),
+    path(
+        "videos/<int:video_id>/subject/",
+        behavior_apis.SubjectInfoApi.as_view(),
+        name="api-video-subject",
+    ),
+    path(
+        "projects/<int:project_id>/subjects/",
+        behavior_apis.ProjectSubjectListApi.as_view(),
+        name="api-project-subjects",
+    ),
+    path(
+        "projects/<int:project_id>/subjects/import/",
+        behavior_apis.SubjectImportApi.as_view(),
+        name="api-project-subjects-import",
+    ),
+    path(
+        "projects/<int:project_id>/analysis-settings/",
+        behavior_apis.AnalysisSettingsApi.as_view(),
+        name="api-analysis-settings",
+    ),
+    path(
+        "tracking-runs/<int:run_id>/analysis/",
+        behavior_apis.RunAnalysisApi.as_view(),
+        name="api-run-analysis",
+    ),
+    path(
+        "tracking-runs/<int:run_id>/heatmap.png",
+        behavior_apis.RunHeatmapApi.as_view(),
+        name="api-run-heatmap",
+    ),
+    path(
+        "tracking-runs/<int:run_id>/trajectory.png",
+        behavior_apis.RunTrajectoryImageApi.as_view(),
+        name="api-run-trajectory-png",
+    ),
+    path(
+        "projects/<int:project_id>/experiment/",
+        behavior_apis.ExperimentApi.as_view(),
+        name="api-experiment",
+    ),
+    path(
+        "projects/<int:project_id>/experiment.csv",
+        behavior_apis.ExperimentCsvApi.as_view(),
+        name="api-experiment-csv",
+    ),
+    path(
+        "projects/<int:project_id>/experiment.xlsx",
+        behavior_apis.ExperimentXlsxApi.as_view(),
+        name="api-experiment-xlsx",
+    ),
+    path(
+        "projects/<int:project_id>/experiment/plot.png",
+        behavior_apis.ExperimentPlotApi.as_view(),
+        name="api-experiment-plot",
     ),
 ]

@@ -11,16 +11,15 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from django.core.exceptions import ValidationError
 
-from webapp.storage import local_copy, scratch_dir
+from webapp.storage import scratch_dir
 
 from .models import TrackingRun
-from .selectors import tracking_edits_active
+from .selectors import tracking_edits_active, tracking_run_trajectory
 
 EXPORTS = {
     "csv": "text/csv",
@@ -29,29 +28,6 @@ EXPORTS = {
     "json": "application/json",
     "parquet": "application/vnd.apache.parquet",
 }
-
-
-def _edit_records(run: TrackingRun) -> list[Any]:
-    from tracking.engine.edits import SwapEdit
-
-    return [
-        SwapEdit(
-            animal_a=e.animal_a, animal_b=e.animal_b, from_frame=e.from_frame, to_frame=e.to_frame
-        )
-        for e in tracking_edits_active(run=run)
-    ]
-
-
-def tracking_run_trajectory(*, run: TrackingRun):
-    """The run's :class:`~tracking.engine.trajectory.Trajectory` with its edits applied."""
-    from tracking.engine.edits import apply_edits
-    from tracking.engine.exports.parquet import read_trajectory
-
-    if not run.trajectory:
-        raise ValidationError({"run": "The run has no trajectory yet."})
-    with local_copy(run.trajectory.name, suffix=".parquet") as path:
-        trajectory = read_trajectory(path)
-    return apply_edits(trajectory, _edit_records(run))
 
 
 def trajectory_arrays(*, run: TrackingRun) -> dict:
@@ -79,7 +55,7 @@ def trajectory_arrays(*, run: TrackingRun) -> dict:
         "height": run.video.height,
         "animals": animals,
         "suspected_swaps": run.suspected_swaps,
-        "edits": len(_edit_records(run)),
+        "edits": len(tracking_edits_active(run=run)),
     }
 
 

@@ -13,8 +13,8 @@ from webapp.jobs import JobCancelled, job_claim, job_finish, job_heartbeat
 from webapp.models import JobStatus
 from webapp.storage import scratch_dir, store_file
 
-from .exporting import _edit_records, tracking_run_trajectory
 from .models import TrackingRender
+from .selectors import tracking_edits_active, tracking_run_trajectory
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def tracking_render_execute(*, render_id: int) -> None:
             default_storage.delete(name)
             stored = store_file(local_path=output, name=name)
         TrackingRender.objects.filter(pk=render.pk).update(
-            file=stored, edits_applied=len(_edit_records(run))
+            file=stored, edits_applied=len(tracking_edits_active(run=run))
         )
         job_finish(job=render, status=JobStatus.SUCCEEDED, message="Rendered")
     except JobCancelled:

@@ -1,13 +1,69 @@
-"""Reads shared by the tracking pages, the API and the commands (scoped to the user's projects)."""
+"""Reads shared by the tracking pages, the API, the commands and the analysis.
+
+Every lookup by id goes through the user's projects: a run or video of a project the user
+is not a member of is a 404, exactly like a missing one.
+"""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from labeling.models import Project, Role
+from labeling.models import Project, Role, Video
 from labeling.selectors import object_for_user
+from webapp.models import JobStatus
 
-from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
+from .engine.trajectory import Trajectory
+from .models import (
+    AnalysisSettings,
+    TrackingBatch,
+    TrackingEdit,
+    TrackingRender,
+    TrackingRun,
+)
+
+
+def tracked_video_for_user(*, user, video_id: int | str, role: str = Role.VIEWER) -> Video:
+    """A video (not an image set) if ``user`` holds at least ``role`` in its project."""
+    return object_for_user(
+        Video.objects.select_related("project").filter(kind=Video.Kind.VIDEO),
+        user=user,
+        pk=video_id,
+        role=role,
+        what="video",
+    )
+
+
+def finished_runs_of_project(*, project: Project) -> QuerySet[TrackingRun]:
+    """Succeeded runs with a trajectory, newest first."""
+    return (
+        TrackingRun.objects.filter(project=project, status=JobStatus.SUCCEEDED)
+        .exclude(trajectory="")
+        .select_related("video")
+        .order_by("-finished_at", "-created_at", "-pk")
+    )
+
+
+def latest_run_per_video(*, project: Project) -> dict[int, TrackingRun]:
+    """``{video id: its newest succeeded run}`` over the project, in one query."""
+    latest: dict[int, TrackingRun] = {}
+    for run in finished_runs_of_project(project=project):
+        latest.setdefault(run.video_id, run)
+    return latest
+
+
+def analysis_settings_for(*, project: Project) -> AnalysisSettings:
+    """The project's analysis settings, or the defaults (unsaved) when it has none."""
+    return AnalysisSettings.objects.filter(project=project).first() or AnalysisSettings(
+        project=project
+    )
+
+
+def active_edit_state(*, run: TrackingRun) -> list[tuple[int, bool]]:
+    """``[(edit id, reverted?)]``: what a cached analysis of the run depends on."""
+    return [
+        (pk, reverted is not None)
+        for pk, reverted in TrackingEdit.objects.filter(run=run).values_list("id", "reverted_at")
+    ]
 
 
 def tracking_run_for_user(*, user, run_id: int | str, role: str = Role.VIEWER) -> TrackingRun:
@@ -57,3 +113,28 @@ def tracking_runs_of_project(*, project: Project) -> QuerySet[TrackingRun]:
 
 def tracking_edits_active(*, run: TrackingRun) -> list[TrackingEdit]:
     return list(run.edits.filter(reverted_at__isnull=True).order_by("id"))
+
+
+def tracking_run_trajectory(*, run: TrackingRun) -> Trajectory:
+    """The run's dense trajectory (every frame × animal) with its active edits applied.
+
+    Every reader (the run page, each export, the behaviour analysis) goes through here, so
+    all of them show the same corrected identities.
+    """
+    from django.core.exceptions import ValidationError
+
+    from webapp.storage import local_copy
+
+    from .engine.edits import SwapEdit, apply_edits
+    from .engine.exports.parquet import read_trajectory
+
+    if not run.trajectory:
+        raise ValidationError({"run": "The run has no trajectory yet."})
+    with local_copy(run.trajectory.name, suffix=".parquet") as path:
+        trajectory = read_trajectory(path)
+    edits = [
+        SwapEdit(e.animal_a, e.animal_b, e.from_frame, e.to_frame)
+        for e in tracking_edits_active(run=run)
+        if e.kind == TrackingEdit.Kind.SWAP and max(e.animal_a, e.animal_b) <= trajectory.n_animals
+    ]
+    return apply_edits(trajectory, edits)

@@ -1,0 +1,118 @@
+// A run's analysis: the form's parameters go to the JSON API as a query string; measures
+// per animal and zone, time bins, and the heatmap/trajectory PNGs (same parameters).
+(function () {
+  "use strict";
+  const root = document.getElementById("analysis");
+  if (!root) return;
+  const B = window.MTBehavior;
+  const $ = (id) => document.getElementById(id);
+  const form = $("analysis-form");
+  let last = null;
+
+  function query() {
+    const q = new URLSearchParams();
+    new FormData(form).forEach((value, key) => {
+      if (key !== "count_initial_entry") q.set(key, value);
+    });
+    q.set("count_initial_entry", $("p-count_initial_entry").checked ? "true" : "false");
+    return q;
+  }
+
+  function metric(label, value, unit) {
+    const card = B.el("div", { class: "card card-body py-2 px-3" });
+    card.append(B.el("div", { class: "small text-body-secondary", text: label }),
+      B.el("div", { class: "fw-semibold", text: value + (unit && value !== "—" ? ` ${unit}` : "") }));
+    return card;
+  }
+
+  function cell(text, cls) { return B.el("td", { class: cls || "text-end", text }); }
+
+  function binsTable(table, animal, units) {
+    const zones = animal.bins.length ? Object.keys(animal.bins[0].zones) : [];
+    const head = B.el("tr");
+    ["Bin", "Start (s)", "End (s)", `Distance (${units})`, "Moving (s)", "Immobile (s)", "Tracked (s)"]
+      .concat(zones.map((z) => `${z} (s)`), zones.map((z) => `${z} entries`))
+      .forEach((h) => head.append(B.el("th", { class: "text-end", text: h })));
+    table.querySelector("thead").replaceChildren(head);
+    const body = table.querySelector("tbody");
+    body.replaceChildren();
+    animal.bins.forEach((b, i) => {
+      const tr = B.el("tr");
+      tr.append(cell(String(i + 1)), cell(B.fmt(b.start_s, 1)), cell(B.fmt(b.end_s, 1)),
+        cell(B.fmt(b.distance, 1)), cell(B.fmt(b.time_moving_s, 1)), cell(B.fmt(b.time_immobile_s, 1)),
+        cell(B.fmt(b.tracked_time_s, 1)));
+      zones.forEach((z) => tr.append(cell(B.fmt(b.zones[z].time_s, 1))));
+      zones.forEach((z) => tr.append(cell(String(b.zones[z].entries))));
+      body.append(tr);
+    });
+  }
+
+  function render(data, q) {
+    const holder = $("animals");
+    holder.replaceChildren();
+    const u = data.units;
+    data.animals.forEach((a) => {
+      const node = $("animal-template").content.firstElementChild.cloneNode(true);
+      node.dataset.animal = a.animal;
+      node.querySelector(".animal-title").textContent = `Animal ${a.animal}`;
+      node.querySelector(".animal-note").textContent =
+        `${B.fmt(a.tracked_time_s, 1)} s tracked of ${B.fmt(a.analysed_time_s, 1)} s analysed · distances in ${u}`;
+      const metrics = node.querySelector(".animal-metrics");
+      metrics.append(
+        metric("Distance", B.fmt(a.distance, 1), u),
+        metric("Mean speed", B.fmt(a.mean_speed, 2), `${u}/s`),
+        metric("Max speed", B.fmt(a.max_speed, 2), `${u}/s`),
+        metric("Moving", B.fmt(a.time_moving_s, 1), "s"),
+        metric("Immobile", B.fmt(a.time_immobile_s, 1), "s"),
+        metric("Untracked", B.fmt(a.untracked_time_s, 1), "s"),
+      );
+      const body = node.querySelector(".zone-results tbody");
+      const names = Object.keys(a.zones);
+      names.forEach((name) => {
+        const z = a.zones[name];
+        const tr = B.el("tr", { "data-zone": name });
+        tr.append(B.el("td", { text: name }), cell(B.fmt(z.time_s, 1)), cell(B.fmt(z.percent, 1)),
+          cell(String(z.entries)), cell(String(z.exits)), cell(B.fmt(z.latency_s, 2)),
+          cell(`${B.fmt(z.distance, 1)} ${u}`), cell(B.fmt(z.mean_speed, 2)));
+        body.append(tr);
+      });
+      node.querySelector(".no-zones").classList.toggle("d-none", names.length > 0);
+      if (a.bins.length) {
+        node.querySelector(".bins-block").classList.remove("d-none");
+        binsTable(node.querySelector(".bin-results"), a, u);
+      }
+      const iq = new URLSearchParams(q);
+      iq.set("animal", a.animal);
+      node.querySelector(".heatmap-image").src = `${root.dataset.heatmapUrl}?${iq}`;
+      node.querySelector(".trajectory-image").src = `${root.dataset.trajectoryUrl}?${iq}`;
+      holder.append(node);
+    });
+    const p = data.parameters || {};
+    $("analysis-status").textContent = `Window ${B.fmt(p.window_start_s, 2)}–${B.fmt(p.window_end_s, 2)} s` +
+      ` of ${B.fmt(p.recording_end_s, 2)} s · ${data.fps ? data.fps.toFixed(2) + " fps" : ""}` +
+      ` · units ${data.units}${data.calibration && data.calibration.px_per_cm ? ` (${data.calibration.px_per_cm.toFixed(3)} px/cm)` : ""}` +
+      ` · membership ${p.membership}`;
+    $("analysis-status").dataset.ready = "1";
+  }
+
+  async function run() {
+    const q = query();
+    $("analysis-status").textContent = "Computing…";
+    delete $("analysis-status").dataset.ready;
+    try {
+      const data = await B.get(`${root.dataset.analysisUrl}?${q}`);
+      $("analysis-errors").replaceChildren();
+      last = data;
+      render(data, q);
+    } catch (err) {
+      $("analysis-status").textContent = "The analysis could not run with these parameters.";
+      B.showErrors($("analysis-errors"), err);
+    }
+  }
+
+  form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
+  $("analysis-download").addEventListener("click", () => {
+    if (last) B.download(`run-${root.dataset.run}-analysis.json`, JSON.stringify(last, null, 2));
+  });
+  run();
+})();

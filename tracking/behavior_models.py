@@ -1,0 +1,197 @@
+"""Behaviour-analysis settings: a video's arena (calibration and zones), project templates
+of arenas, who each video is about (subject, group, session), and the project's analysis
+parameters.
+
+Measures are not stored: they are computed from the run's trajectory on request
+(``tracking.behavior_analysis``), so they always reflect the current zones, parameters and
+trajectory edits. Every coordinate below is in pixels of the original video (x right,
+y down, origin top-left), the system of ``tracking.behavior`` and of the trajectories.
+
+Imported by ``tracking.models`` so that Django registers these models with the app.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from labeling.models import Project, Video
+
+# The parameters of tracking.behavior.AnalysisParams a project keeps (AnalysisSettings).
+SETTINGS_FIELDS = (
+    "start_s",
+    "end_s",
+    "bin_s",
+    "immobile_speed",
+    "min_immobile_s",
+    "max_gap_s",
+    "smoothing",
+    "smoothing_window",
+    "savgol_polyorder",
+    "count_initial_entry",
+    "box_overlap",
+)
+
+
+class CalibrationMethod(models.TextChoices):
+    NONE = "none", "Not calibrated (pixels)"
+    RULER = "ruler", "Ruler over an object of known length"
+    ARENA = "arena", "Arena outline and its real size"
+
+
+class Membership(models.TextChoices):
+    CENTRE = "centre", "Centre point in the zone"
+    BOX = "box", "Share of the box inside the zone"
+
+
+class Preset(models.TextChoices):
+    NONE = "", "None (drawn by hand)"
+    OPEN_FIELD = "open_field", "Open field"
+    ELEVATED_PLUS_MAZE = "elevated_plus_maze", "Elevated plus maze"
+    LIGHT_DARK_BOX = "light_dark_box", "Light/dark box"
+    NOVEL_OBJECT = "novel_object_recognition", "Novel object recognition"
+
+
+class ArenaFields(models.Model):
+    """What an arena is, shared by a video's setup and a project template.
+
+    ``ruler``: ``{"x1", "y1", "x2", "y2", "length_cm"}`` (px, cm); ``arena``:
+    ``{"outline": <zone JSON>, "width_cm", "height_cm"}``; ``px_per_cm`` is what the chosen
+    method gave (None when not calibrated). ``zones``: the ``tracking.behavior.zones`` JSON
+    list. ``preset``/``preset_params``: the assay preset the zones came from and its inputs
+    (outline, side fraction, ...), kept as a record even if the zones were edited after.
+    ``unions``: named unions of zones measured too (EPM "open_arms").
+    """
+
+    calibration_method = models.CharField(
+        max_length=8, choices=CalibrationMethod.choices, default=CalibrationMethod.NONE
+    )
+    ruler = models.JSONField(null=True, blank=True)
+    arena = models.JSONField(null=True, blank=True)
+    px_per_cm = models.FloatField(null=True, blank=True)
+    zones = models.JSONField(default=list, blank=True)
+    unions = models.JSONField(default=dict, blank=True)
+    preset = models.CharField(max_length=32, choices=Preset.choices, blank=True)
+    preset_params = models.JSONField(default=dict, blank=True)
+    membership = models.CharField(
+        max_length=8, choices=Membership.choices, default=Membership.CENTRE
+    )
+
+    class Meta:
+        abstract = True
+
+    def arena_dict(self) -> dict:
+        """The fields as the API writes and reads them."""
+        return {
+            "calibration": self.calibration_method,
+            "ruler": self.ruler,
+            "arena": self.arena,
+            "px_per_cm": self.px_per_cm,
+            "zones": self.zones,
+            "unions": self.unions,
+            "preset": self.preset or None,
+            "preset_params": self.preset_params,
+            "membership": self.membership,
+        }
+
+
+class ArenaTemplate(ArenaFields):
+    """An arena drawn once and applied to many videos of a project (each with its nudge).
+
+    ``frame_width``/``frame_height``: the size of the video it was drawn on (px).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="arena_templates")
+    name = models.CharField(max_length=120)
+    frame_width = models.PositiveIntegerField()
+    frame_height = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="arena_template_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ArenaSetup(ArenaFields):
+    """The arena of one video: its calibration and zones.
+
+    ``template``/``nudge`` record where it came from: the template applied and the
+    ``{"dx", "dy", "scale"}`` moved onto this video (px; scale about the arena centre).
+    """
+
+    video = models.OneToOneField(Video, on_delete=models.CASCADE, related_name="arena_setup")
+    template = models.ForeignKey(
+        ArenaTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="setups"
+    )
+    nudge = models.JSONField(null=True, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["video"]
+
+    def __str__(self) -> str:
+        return f"Arena of {self.video}"
+
+
+class SubjectInfo(models.Model):
+    """Who a video is about, for the experiment table (every animal of the video shares it)."""
+
+    video = models.OneToOneField(Video, on_delete=models.CASCADE, related_name="subject_info")
+    subject_id = models.CharField(max_length=100, blank=True)
+    group = models.CharField(max_length=100, blank=True)  # treatment / genotype
+    session = models.CharField(max_length=100, blank=True)  # session or day
+    notes = models.TextField(blank=True, max_length=2000)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["video"]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id or 'subject'} ({self.group or 'no group'}) in {self.video}"
+
+
+class AnalysisSettings(models.Model):
+    """The project's default analysis parameters (``tracking.behavior.AnalysisParams``); a
+    request may override any of them, and results echo every value used.
+
+    Times in seconds (container timestamps); ``immobile_speed`` in cm/s when the video is
+    calibrated, else px/s; ``smoothing_window`` in frames.
+    """
+
+    class Smoothing(models.TextChoices):
+        NONE = "", "None"
+        MEDIAN = "median", "Rolling median"
+        SAVGOL = "savgol", "Savitzky–Golay"
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, related_name="analysis_settings"
+    )
+    start_s = models.FloatField(null=True, blank=True)
+    end_s = models.FloatField(null=True, blank=True)
+    bin_s = models.FloatField(null=True, blank=True)
+    immobile_speed = models.FloatField(default=2.0)
+    min_immobile_s = models.FloatField(default=1.0)
+    max_gap_s = models.FloatField(default=0.5)
+    smoothing = models.CharField(max_length=8, choices=Smoothing.choices, blank=True)
+    smoothing_window = models.PositiveIntegerField(default=5)
+    savgol_polyorder = models.PositiveIntegerField(default=2)
+    count_initial_entry = models.BooleanField(default=False)
+    box_overlap = models.FloatField(default=0.5)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "analysis settings"
+
+    def __str__(self) -> str:
+        return f"Analysis settings of {self.project}"
