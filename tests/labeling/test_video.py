@@ -34,32 +34,16 @@ from labeling.videos.sampling import (
     sample_uniform,
 )
 from labeling.videos.worker import decode, entry_points, packets
+from tests.labeling.video_helpers import H, W, coded_frame, read_code
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "openfield-m3v1.mp4"
 needs_real = pytest.mark.skipif(
     not REAL.exists(), reason=f"the lab recording {REAL} is not on this machine"
 )
-W, H = 64, 48
 
 
 # --------------------------------------------------------------------------------------
-# Helpers: frames that say who they are, and writers
-
-
-def coded_frame(i: int, background: int = 128) -> np.ndarray:
-    """A BGR frame whose top band holds ``i`` (0..255) as 8 blocks, most significant
-    bit first, white for 1 and black for 0."""
-    image = np.full((H, W, 3), background, np.uint8)
-    for bit in range(8):
-        on = (i >> (7 - bit)) & 1
-        image[8:24, bit * 8 : bit * 8 + 8] = 240 if on else 16
-    return image
-
-
-def read_code(image: np.ndarray) -> int:
-    band = image[10:22].mean(axis=(0, 2))
-    bits = [int(band[bit * 8 + 2 : bit * 8 + 6].mean() > 128) for bit in range(8)]
-    return int("".join(map(str, bits)), 2)
+# Helpers: writers (frames that say who they are: tests.labeling.video_helpers)
 
 
 def write_cv(path: Path, images: list[np.ndarray], fourcc: str = "mp4v", fps: int = 30) -> Path:

@@ -17,6 +17,26 @@ from django.conf import settings
 
 from labeling.models import Frame, FrameSamplingJob, Video
 
+# The size of coded frames.
+W, H = 64, 48
+
+
+def coded_frame(i: int, background: int = 128) -> np.ndarray:
+    """A BGR frame whose top band holds ``i`` (0..255) as 8 blocks, most significant
+    bit first, white for 1 and black for 0: a test can tell from the pixels which frame
+    a decoder really gave."""
+    image = np.full((H, W, 3), background, np.uint8)
+    for bit in range(8):
+        on = (i >> (7 - bit)) & 1
+        image[8:24, bit * 8 : bit * 8 + 8] = 240 if on else 16
+    return image
+
+
+def read_code(image: np.ndarray) -> int:
+    band = image[10:22].mean(axis=(0, 2))
+    bits = [int(band[bit * 8 + 2 : bit * 8 + 6].mean() > 128) for bit in range(8)]
+    return int("".join(map(str, bits)), 2)
+
 
 def write_video(
     path: Path,

@@ -14,7 +14,7 @@ loads it by file location), never the rest of the project:
 - ``packets``: opening a file with only the allowed demuxers, and its packet index;
 - ``entry_points``: which keyframes a fresh decoder can really start from;
 - ``decode``: decoding chosen frames, skipping what none of them needs;
-- ``ops``: the requests (probe, sample).
+- ``ops``: the requests (probe, sample, stream).
 
 Names with a leading underscore are the worker's own, shared between its modules. PyAV is
 only imported inside functions, so importing these modules in the web or Celery process

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import struct
 import sys
+import threading
 import time
 from typing import Any
 
-from .ops import _probe, _sample_in_child
+from .ops import _probe, _sample_in_child, _stream_in_child
 from .rules import _Fail, _Reject
 
 _PROGRESS_INTERVAL_S = 0.2
@@ -34,21 +36,76 @@ def _apply_limits(memory_limit_bytes: int, cpu_limit_s: int) -> None:
 
 class _Out:
     """The child's message channel: a private copy of stdout, so that a C library
-    printing to fd 1 cannot corrupt the protocol."""
+    printing to fd 1 cannot corrupt the protocol.
+
+    Messages are written as they are sent, unless :meth:`write_ahead` hands the writing to
+    a thread: then the caller goes on decoding while up to that many bytes of messages wait
+    for the parent (a parent busy elsewhere no longer stalls the decoder at once), and
+    blocks beyond that, so memory stays bounded: backpressure still reaches the decoder.
+    """
 
     def __init__(self) -> None:
         self._file = os.fdopen(os.dup(1), "wb")
         os.dup2(2, 1)
         self._last_progress = 0.0
+        self._ahead = 0
+        self._queue: queue.SimpleQueue[tuple[bytes, Any, int] | None] = queue.SimpleQueue()
+        self._room = threading.Condition()
+        self._pending = 0  # bytes queued or being written
+        self._broken = False
+        self._writer: threading.Thread | None = None
+
+    def write_ahead(self, limit_bytes: int) -> None:
+        """Write from a thread, letting up to ``limit_bytes`` (always at least one
+        message) wait for the parent."""
+        self._ahead = limit_bytes
+        self._writer = threading.Thread(target=self._write_queued, daemon=True)
+        self._writer.start()
 
     def send(self, header: dict[str, Any], payload: Any = None) -> None:
+        nbytes = 0
         if payload is not None:
-            header["nbytes"] = memoryview(payload).nbytes
+            nbytes = header["nbytes"] = memoryview(payload).nbytes
         data = json.dumps(header).encode()
-        self._file.write(struct.pack(">I", len(data)) + data)
+        data = struct.pack(">I", len(data)) + data
+        if self._writer is None:
+            self._write(data, payload)
+            return
+        size = len(data) + nbytes
+        with self._room:
+            while self._pending and self._pending + size > self._ahead and not self._broken:
+                self._room.wait()
+            if self._broken:
+                raise BrokenPipeError
+            self._pending += size
+        self._queue.put((data, payload, size))  # the payload stays alive until written
+
+    def close(self) -> None:
+        """Wait until every message sent is written (or the parent has gone)."""
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+
+    def _write(self, data: bytes, payload: Any) -> None:
+        self._file.write(data)
         if payload is not None:
             self._file.write(payload)
         self._file.flush()
+
+    def _write_queued(self) -> None:
+        while (item := self._queue.get()) is not None:
+            data, payload, size = item
+            try:
+                self._write(data, payload)
+            except Exception:  # the parent stopped listening: the sender hears of it
+                with self._room:
+                    self._broken = True
+                    self._room.notify_all()
+                return
+            with self._room:
+                self._pending -= size
+                self._room.notify_all()
 
     def alive(self) -> None:
         """Tell the parent the child is working (it ignores the message)."""
@@ -85,13 +142,15 @@ def worker_main() -> int:
         if request["op"] == "probe":
             info = _probe(request["path"], request["threads"], strict=request["strict"], out=out)
             out.send({"type": "info", "info": info})
+        elif request["op"] == "stream":
+            _stream_in_child(request, out)
         else:
             _sample_in_child(request, out)
         out.send({"type": "done"})
     except _Reject as exc:
         out.send({"type": "error", "reject": True, "message": str(exc)})
     except _Fail as exc:
-        out.send({"type": "error", "message": str(exc)})
+        out.send({"type": "error", "message": str(exc), "context": exc.context})
     except MemoryError:
         out.send(
             {
@@ -112,4 +171,6 @@ def worker_main() -> int:
                 "detail": "".join(traceback.format_exception(exc))[-4000:],
             }
         )
+    finally:
+        out.close()
     return 0

@@ -8,9 +8,6 @@ import numpy as np
 
 from .decode import _decode
 from .packets import _build_index, _Index, _open
-
-if TYPE_CHECKING:
-    from .child import _Out
 from .rules import (
     DEDUP_THUMB_WIDTH,
     MIN_FRAMES,
@@ -20,6 +17,12 @@ from .rules import (
     indices_every_seconds,
     indices_uniform,
 )
+
+if TYPE_CHECKING:
+    from .child import _Out
+
+# Messages a stream may send ahead of the parent: about 9 VGA frames, never under one.
+_STREAM_AHEAD_BYTES = 8 << 20
 
 
 def _probe(path: str, threads: int, *, strict: bool, out: _Out | None = None) -> dict[str, Any]:
@@ -217,4 +220,79 @@ def _sample_in_child(request: dict[str, Any], out: _Out) -> None:
         frames_kept=state["kept"],
         frames_similar=state["similar"],
         frames_failed=len(targets) - len(decoded),
+    )
+
+
+def _stream_in_child(request: dict[str, Any], out: _Out) -> None:
+    """Send frames ``start, start + every, ...`` below ``stop`` (None: to the end) in order,
+    each as soon as it is decoded; the decoder only skips what none of them needs, as a
+    sampler does, so frame ``i`` here is the sampler's frame ``i``, pixels included.
+
+    A frame the file holds but that does not come out of the decoder, and a file that ends
+    before the frames it claims (a header count, or data cut short), stop the stream with
+    ``_Fail`` carrying ``frame_index``: the first frame not sent, all wanted frames before
+    it having been sent.
+    """
+    path = request["path"]
+    threads = request["threads"]
+    start, stop, every = request["start"], request["stop"], request["every"]
+    out.write_ahead(_STREAM_AHEAD_BYTES)
+    index = _build_index(path, threads, strict=False, alive=out.alive)
+    count = int(index.pts.size)
+    if count == 0:
+        raise _Reject("The video has no frames.")
+    container, stream = _open(path, threads)
+    declared = int(stream.frames or 0)
+    container.close()
+    # What the file claims to hold: its header's count (less the frames an edit list hides),
+    # or at least one more than was read when reading stopped at damaged data.
+    claimed = max(count + int(index.truncated), declared - index.discarded)
+    end = count if stop is None else min(stop, count)
+    state: dict[str, Any] = {"next": start, "size": None}
+
+    def on_frame(frame: Any, pts: int) -> None:
+        frame_index = int(np.searchsorted(index.pts, pts))
+        if frame_index != state["next"]:  # a wanted frame did not come out of the decoder
+            raise _Fail(_unreadable(state["next"]), frame_index=state["next"])
+        size = (frame.width, frame.height)
+        if state["size"] is None:
+            _check_size(*size)
+            state["size"] = size
+        elif size != state["size"]:
+            raise _Fail(
+                f"The video changes its frame size at frame {frame_index} "
+                f"({state['size'][0]}×{state['size'][1]} to {size[0]}×{size[1]}); "
+                "this is not supported.",
+                frame_index=frame_index,
+            )
+        # A view of the converted frame's buffer (no copy), written straight to the pipe.
+        image = frame.to_ndarray(format="bgr24")
+        out.send(
+            {
+                "type": "frame",
+                "index": frame_index,
+                "timestamp_s": index.seconds(pts),
+                "shape": list(image.shape),
+            },
+            np.ascontiguousarray(image).data,
+        )
+        state["next"] = frame_index + every
+
+    if start < end:
+        targets = {int(p) for p in index.pts[start:end:every].tolist()}
+        _decode(path, threads, index, targets, on_frame, on_position=lambda pos: out.alive())
+        if state["next"] < end:
+            raise _Fail(_unreadable(state["next"]), frame_index=state["next"])
+    if (stop is None or stop > count) and claimed > count:
+        raise _Fail(
+            f"The video file ends after frame {count - 1} but claims {claimed} frames; it "
+            f"is truncated or damaged (frame {count} cannot be read).",
+            frame_index=count,
+        )
+
+
+def _unreadable(frame_index: int) -> str:
+    return (
+        f"Frame {frame_index} of the video could not be decoded; the file is damaged "
+        "(the frames before it were read)."
     )

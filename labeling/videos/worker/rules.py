@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,12 @@ class _Reject(Exception):
 
 
 class _Fail(Exception):
-    """Sampling cannot go on; the message is for a person."""
+    """Sampling cannot go on; the message is for a person. ``context`` goes with it to the
+    parent, as keyword arguments of the exception raised there."""
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.context = context
 
 
 def _check_size(width: int, height: int, *, allow_unknown: bool = False) -> None:
