@@ -61,6 +61,7 @@ def engine_params(run: TrackingRun) -> Any:
             batch_size=1 if p.get("device") == "cpu" else int(p.get("batch_size", 1)),
         ),
         crop=CropParams(enabled=bool(p["crop"])),
+        chunk_frames=settings.TRACKING_CHUNK_FRAMES,
         identity=identity,
     )
 
@@ -192,7 +193,7 @@ def _execute(run: TrackingRun, run_dir: Path) -> None:
     )
     video = run.video
     with ExitStack() as stack:
-        weights = stack.enter_context(local_copy(run.model.weights.name, suffix=".pt"))
+        weights = stack.enter_context(local_copy(run.model.weights.name))
         path = stack.enter_context(video_local_path(video=video))
         if not run.video_sha256:
             run.video_sha256 = sha256_of_file(path)

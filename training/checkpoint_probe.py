@@ -56,6 +56,60 @@ def probe_checkpoint(
     return _run(["file", str(path), str(var_dir)], timeout_s, memory_limit_bytes)
 
 
+def probe_onnx(
+    path: Path,
+    *,
+    var_dir: Path,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
+) -> CheckpointSummary:
+    """Check an ``.onnx`` detector (opened by ONNX Runtime in the limited child): one image
+    input of 3 channels and an output of shape (batch, 4 + classes, anchors)."""
+    return _run(["onnx", str(path), str(var_dir)], timeout_s, memory_limit_bytes)
+
+
+def _onnx_summary(path: Path) -> dict[str, Any]:
+    import ast
+
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... errors
+        return {"ok": False, "kind": "invalid", "error": f"not a readable ONNX model ({exc})"[:500]}
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    shape = inputs[0].shape if len(inputs) == 1 else []
+    if len(shape) != 4 or shape[1] != 3 or not outputs or len(outputs[0].shape) != 3:
+        return {
+            "ok": False,
+            "kind": "invalid",
+            "error": "not a YOLO detector export: expected one (batch, 3, height, width) input "
+            "and a (batch, 4 + classes, anchors) output",
+        }
+    meta = session.get_modelmeta().custom_metadata_map
+    try:
+        names = ast.literal_eval(meta.get("names", "{}"))
+    except (ValueError, SyntaxError):
+        names = {}
+    channels = outputs[0].shape[1]
+    classes = int(channels) - 4 if isinstance(channels, int) else len(names)
+    class_names = [str(names.get(i, f"class{i}")) for i in range(max(classes, 0))]
+    if not class_names:
+        return {"ok": False, "kind": "invalid", "error": "the model has no classes"}
+    imgsz = shape[2] if isinstance(shape[2], int) else None
+    return {
+        "ok": True,
+        "summary": {
+            "class_names": class_names,
+            "architecture": "onnx",
+            "parameters": 0,
+            "imgsz": imgsz,
+            "ultralytics_version": meta.get("version", ""),
+            "path": str(path),
+        },
+    }
+
+
 def probe_official_weights(
     name: str,
     *,
@@ -130,6 +184,8 @@ def _child(mode: str, target: str, var_dir: str) -> dict[str, Any]:
     from training.ultralytics_setup import configure_offline
 
     configure_offline(Path(var_dir))
+    if mode == "onnx":
+        return _onnx_summary(Path(target))
     try:
         if mode == "official":
             try:

@@ -159,6 +159,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 JOB_HEARTBEAT_INTERVAL = env.int("JOB_HEARTBEAT_INTERVAL", default=15)
 JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=120)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+# Frames of detections a tracking run stores at a time: at most this much work is redone
+# after a crash.
+TRACKING_CHUNK_FRAMES = env.int("TRACKING_CHUNK_FRAMES", default=1000)
 
 # --- Media and storage ----------------------------------------------------------------
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
