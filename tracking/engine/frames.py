@@ -10,13 +10,10 @@ A frame source yields :class:`DecodedFrame` ``(index, time_s, image)`` in decode
 
 Two sources:
 
-- :class:`DecoderSource` wraps a generator function ``decode(path, start=, stop=)``. This is
-  where the product plugs in the sandboxed decoder of ``labeling.video``::
-
-      DecoderSource(path, decode=labeling.video.iter_video_frames,
-                    frame_count=info.frame_count, fps=info.fps, size=(info.width, info.height))
-
-  (untrusted uploads must be decoded in that sandbox; nothing else in the engine changes).
+- :class:`DecoderSource` wraps a generator function ``decode(path, start=, stop=)``.
+  :func:`sandboxed_source` is the one place the product plugs in the sandboxed decoder of
+  ``labeling.video`` (``iter_video_frames``, being added): untrusted uploads must be
+  decoded there; nothing else in the engine changes.
 - :class:`OpenCVSource`, ``cv2.VideoCapture`` with timestamps from ``CAP_PROP_POS_MSEC``, for
   tests and benches on files we made or trust.
 
@@ -112,6 +109,21 @@ class DecoderSource:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()  # a sandboxed decoder ends its child process here
+
+
+def sandboxed_source(path: str | Path, info: Any) -> DecoderSource:
+    """The product's frame source: ``labeling.video.iter_video_frames`` (decoding in a
+    sandboxed child process) over ``path``, with ``info`` from ``labeling.video.probe_video``
+    (``frame_count``, ``fps``, ``width``, ``height``)."""
+    from labeling.video import iter_video_frames  # type: ignore[attr-defined]
+
+    return DecoderSource(
+        path,
+        decode=iter_video_frames,
+        frame_count=info.frame_count,
+        fps=info.fps,
+        size=(info.width, info.height),
+    )
 
 
 class OpenCVSource:

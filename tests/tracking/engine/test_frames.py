@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from tracking.engine.frames import (
     FrameDecodeError,
     OpenCVSource,
     ReadAhead,
+    sandboxed_source,
 )
 
 
@@ -138,3 +140,20 @@ def test_closing_the_reader_early_stops_its_thread_and_closes_the_source():
     reader.close()
     assert not any(t.name == "frame-reader" and t.is_alive() for t in threading.enumerate())
     assert source.closed and source.produced < 10
+
+
+def test_the_product_source_is_the_sandboxed_decoder_of_labeling(monkeypatch):
+    import labeling.video
+
+    calls = []
+
+    def iter_video_frames(path, *, start=0, stop=None):
+        calls.append((str(path), start, stop))
+        yield from _decoder()(path, start=start, stop=stop)
+
+    monkeypatch.setattr(labeling.video, "iter_video_frames", iter_video_frames, raising=False)
+    info = SimpleNamespace(frame_count=10, fps=25.0, width=6, height=4)
+    source = sandboxed_source("upload.mp4", info)
+    assert (source.frame_count, source.fps, source.size) == (10, 25.0, (6, 4))
+    assert [f.index for f in source.frames(start=7)] == [7, 8, 9]
+    assert calls == [("upload.mp4", 7, None)]
