@@ -1,0 +1,398 @@
+"""Track the open-field recording with the engine, and with what a user would write instead.
+
+    .venv/bin/python bench/track_video.py [--weights best.pt] [--frames N] [--imgsz 320]
+                                          [--device cpu] [--no-two-mice] [--train-epochs 100]
+
+A bench, not a test (tests never assert times). Same model, same video, same imgsz, same
+conf/iou/max_det for every contender:
+
+1. decode only: ``OpenCVSource`` over the video;
+2. the naive loop: ``cv2.VideoCapture`` + ``YOLO(pt).predict(frame, imgsz=...)`` per frame;
+3. Ultralytics' own streaming: ``YOLO(pt).predict(source=video, stream=True)``;
+4. the engine end to end (decode -> detections -> chunks -> positions via the identity
+   pipeline), dynamic cropping off, then on.
+
+Printed: fps, ratio to the naive loop, real-time factor (processed fps / video fps),
+per-frame latency, and agreement with the naive loop (share of frames whose boxes all match
+one to one at IoU >= 0.9; and the same for the best box only, the animal's position).
+
+Then, on the two-mouse synthetic video (``tests/tracking/synthetic_video.py``: the mouse of
+another moment pasted into every frame, ground truth known): IDF1, MOTA and ID switches
+(``tracking.engine.scoring``) of the engine against Ultralytics' default BoT-SORT
+(``model.track(frame, persist=True)`` per frame), same model.
+
+Without ``--weights`` it uses ``var/bench/tiny-openfield/run/weights/best.pt`` and trains
+it first if absent (``bench/train_tiny_openfield.py``: a YOLOv3-tiny on auto-labelled
+frames). Output and the last line's JSON go to ``var/bench/track-video/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from tracking.engine.cropping import CropParams  # noqa: E402
+from tracking.engine.frames import OpenCVSource  # noqa: E402
+from tracking.engine.runner import DetectParams, TrackParams, track_video  # noqa: E402
+
+SOURCE = ROOT.parent / "shared" / "data" / "openfield-m3v1.mp4"
+OUT = ROOT / "var" / "bench" / "track-video"
+TINY_WEIGHTS = ROOT / "var" / "bench" / "tiny-openfield" / "run" / "weights" / "best.pt"
+CONF, IOU, MAX_DET = 0.25, 0.7, 300  # Ultralytics' predict defaults, for every contender
+AGREE_IOU = 0.9
+
+
+def runtime():
+    """The model runtime and its offline set-up, from wherever they live now.
+
+    ``training.runtime`` (``Detector(weights, *, device, backend, threads)``) is replacing
+    ``training.trainer``'s; both have the same ``predict``. The ONE place that picks.
+    """
+    try:
+        from training.runtime import Detector
+    except ImportError:
+        from training.trainer import Detector
+    try:
+        from training.runtime import configure_offline
+    except ImportError:
+        from training.trainer import configure_offline
+    return Detector, configure_offline
+
+
+class Limited:
+    """The first ``n`` frames of a source (``None``: all)."""
+
+    def __init__(self, source, n):
+        self.source, self.n = source, n
+        self.fps, self.size = source.fps, source.size
+        count = source.frame_count
+        self.frame_count = count if n is None else min(n, count or n)
+
+    def frames(self, start=0, stop=None):
+        if self.n is not None:
+            stop = self.n if stop is None else min(stop, self.n)
+        return self.source.frames(start, stop)
+
+
+# --------------------------------------------------------------------------------------------
+# Contenders
+
+
+def decode_only(video: Path, n: int | None) -> dict:
+    started = time.perf_counter()
+    count = sum(1 for _ in Limited(OpenCVSource(video), n).frames())
+    wall = time.perf_counter() - started
+    return {"frames": count, "wall_s": wall, "fps": count / wall}
+
+
+def _boxes_of(result) -> tuple[np.ndarray, np.ndarray]:
+    boxes = result.boxes
+    return (
+        boxes.xyxy.cpu().numpy().astype(np.float32).reshape(-1, 4),
+        boxes.conf.cpu().numpy().astype(np.float32).reshape(-1),
+    )
+
+
+def naive_loop(weights: Path, video: Path, n: int | None, imgsz: int, device: str) -> dict:
+    """What a user writes first: read a frame, predict, repeat."""
+    import cv2
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights))
+    cap = cv2.VideoCapture(str(video))
+    ok, frame = cap.read()
+    model.predict(frame, imgsz=imgsz, conf=CONF, iou=IOU, max_det=MAX_DET, device=device,
+                  verbose=False)  # fmt: skip  # warm-up, as every contender gets
+    cap.release()
+    cap = cv2.VideoCapture(str(video))
+    found, latencies = [], []
+    started = time.perf_counter()
+    while n is None or len(found) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        t = time.perf_counter()
+        (result,) = model.predict(
+            frame, imgsz=imgsz, conf=CONF, iou=IOU, max_det=MAX_DET, device=device, verbose=False
+        )
+        latencies.append(time.perf_counter() - t)
+        found.append(_boxes_of(result))
+    wall = time.perf_counter() - started
+    cap.release()
+    return {"frames": len(found), "wall_s": wall, "fps": len(found) / wall,
+            "latencies_s": latencies, "boxes": found}  # fmt: skip
+
+
+def ultralytics_stream(weights: Path, video: Path, n: int | None, imgsz: int, device: str) -> dict:
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights))
+    found, latencies = [], []
+    started = time.perf_counter()
+    for result in model.predict(
+        source=str(video), stream=True, imgsz=imgsz, conf=CONF, iou=IOU, max_det=MAX_DET,
+        device=device, verbose=False,
+    ):  # fmt: skip
+        found.append(_boxes_of(result))
+        latencies.append(sum((result.speed or {}).values()) / 1000)
+        if n is not None and len(found) >= n:
+            break
+    wall = time.perf_counter() - started
+    return {"frames": len(found), "wall_s": wall, "fps": len(found) / wall,
+            "latencies_s": latencies, "boxes": found}  # fmt: skip
+
+
+def engine(detector, video: Path, n: int | None, imgsz: int, *, crop: bool, n_animals: int,
+           run_dir: Path) -> dict:  # fmt: skip
+    shutil.rmtree(run_dir, ignore_errors=True)
+    params = TrackParams(
+        detect=DetectParams(imgsz=imgsz, conf=CONF, iou=IOU, max_det=MAX_DET, batch_size=1),
+        crop=CropParams(enabled=crop),
+    )
+    started = time.perf_counter()
+    result = track_video(
+        Limited(OpenCVSource(video), n),
+        detector,
+        n_animals=n_animals,
+        params=params,
+        run_dir=run_dir,
+    )
+    wall = time.perf_counter() - started
+    s = result.stats
+    return {
+        "frames": s.frames,
+        "wall_s": wall,
+        "fps": s.frames / wall,
+        "detect_fps": s.fps,
+        "inference_fps": s.inference_fps,
+        "decode_fps_in_thread": s.decode_fps,
+        "crop_share": s.crop_share,
+        "full_reruns": s.full_reruns,
+        "fallbacks": s.fallbacks,
+        "latency_ms_mean": s.latency_ms_mean,
+        "latency_ms_p95": s.latency_ms_p95,
+        "boxes": [(d.boxes_xyxy, d.scores) for d in result.detections],
+        "tracking": result.tracking,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Comparisons
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from tracking.engine.scoring import iou_matrix
+
+    return iou_matrix(a, b)
+
+
+def agreement(found, reference) -> dict:
+    """Share of frames whose boxes match the reference's one to one at IoU >= 0.9 (all boxes;
+    and the best-scoring box only, i.e. the position a single animal gets)."""
+    from scipy.optimize import linear_sum_assignment
+
+    frames = min(len(found), len(reference))
+    all_ok = best_ok = 0
+    for (boxes, scores), (ref_boxes, ref_scores) in zip(found[:frames], reference[:frames],
+                                                        strict=True):  # fmt: skip
+        if len(boxes) == len(ref_boxes):
+            if len(boxes) == 0:
+                all_ok += 1
+            else:
+                iou = _iou(boxes, ref_boxes)
+                rows, cols = linear_sum_assignment(-iou)
+                all_ok += bool((iou[rows, cols] >= AGREE_IOU).all())
+        if len(boxes) == 0 or len(ref_boxes) == 0:
+            best_ok += len(boxes) == len(ref_boxes)
+        else:
+            a = boxes[np.argmax(scores)][None]
+            b = ref_boxes[np.argmax(ref_scores)][None]
+            best_ok += bool(_iou(a, b)[0, 0] >= AGREE_IOU)
+    return {"all_boxes": all_ok / frames, "best_box": best_ok / frames, "frames": frames}
+
+
+def botsort(weights: Path, video: Path, imgsz: int, device: str, n: int | None) -> dict:
+    """Ultralytics' default tracker, as its docs show it: ``model.track(persist=True)``."""
+    import cv2
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights))
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    started = time.perf_counter()
+    while n is None or len(frames) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        (result,) = model.track(
+            frame, persist=True, tracker="botsort.yaml", imgsz=imgsz, conf=CONF, iou=IOU,
+            max_det=MAX_DET, device=device, verbose=False,
+        )  # fmt: skip
+        boxes = result.boxes
+        if boxes.id is None:
+            frames.append((np.zeros(0, np.int64), np.zeros((0, 4))))
+        else:
+            frames.append(
+                (boxes.id.cpu().numpy().astype(np.int64), boxes.xyxy.cpu().numpy().astype(float))
+            )
+    wall = time.perf_counter() - started
+    cap.release()
+    return {"frames": len(frames), "wall_s": wall, "fps": len(frames) / wall, "tracks": frames}
+
+
+def two_mouse_video(out: Path):
+    from tests.tracking.synthetic_video import GroundTruth, make_two_mouse_video
+
+    video, truth = out / "two-mice.mp4", out / "two-mice-truth.npz"
+    if video.exists() and truth.exists():
+        return GroundTruth.load(video, truth)
+    gt = make_two_mouse_video(SOURCE, video)
+    gt.save(truth)
+    return gt
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _latency(latencies_s) -> dict:
+    ms = np.asarray(latencies_s) * 1000
+    return {"latency_ms_mean": float(ms.mean()), "latency_ms_p95": float(np.percentile(ms, 95))}
+
+
+def _weights(args) -> Path:
+    if args.weights:
+        return args.weights
+    if not TINY_WEIGHTS.exists():
+        print(f"no --weights: training {TINY_WEIGHTS} first", flush=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "train_tiny_openfield.py"),
+             "--epochs", str(args.train_epochs), "--imgsz", str(args.imgsz)],
+            check=True,
+        )  # fmt: skip
+    return TINY_WEIGHTS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", type=Path)
+    parser.add_argument("--video", type=Path, default=SOURCE)
+    parser.add_argument("--frames", type=int, help="only the first N frames (default: all)")
+    parser.add_argument("--imgsz", type=int, default=320)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--train-epochs", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of all contenders")
+    parser.add_argument("--no-two-mice", action="store_true")
+    args = parser.parse_args()
+    if not args.video.exists():
+        raise SystemExit(f"{args.video} is absent (see ../shared/data/README.md)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    weights = _weights(args)
+    Detector, configure_offline = runtime()
+    configure_offline(ROOT / "var")
+    import torch
+
+    video_fps = OpenCVSource(args.video).fps
+    n, imgsz, device = args.frames, args.imgsz, args.device
+    load_start = os.getloadavg()[0]
+    print(f"weights {weights}\nvideo {args.video} ({video_fps:g} fps), imgsz {imgsz}, "
+          f"device {device}, load average {load_start:.2f}", flush=True)  # fmt: skip
+
+    detector = Detector(weights, device=device)
+    detector.predict([np.zeros((480, 640, 3), np.uint8)], imgsz=imgsz, conf=CONF, iou=IOU,
+                     max_det=MAX_DET, batch_size=1)  # fmt: skip  # warm-up
+    contenders = {
+        "decode only": lambda: decode_only(args.video, n),
+        "naive loop": lambda: naive_loop(weights, args.video, n, imgsz, device),
+        "ultralytics stream": lambda: ultralytics_stream(weights, args.video, n, imgsz, device),
+        "engine, crop off": lambda: engine(detector, args.video, n, imgsz, crop=False,
+                                           n_animals=1, run_dir=OUT / "run-crop-off"),
+        "engine, crop on": lambda: engine(detector, args.video, n, imgsz, crop=True,
+                                          n_animals=1, run_dir=OUT / "run-crop-on"),
+    }  # fmt: skip
+    # The CPU is shared: run the contenders in turn, --repeats times, so that each round
+    # sees about the same load; ratios are taken within a round, then the median.
+    rounds: list[dict[str, dict]] = []
+    for i in range(args.repeats):
+        rounds.append({})
+        for name, run in contenders.items():
+            rounds[-1][name] = run()
+            print(f"round {i + 1}: {name} {rounds[-1][name]['fps']:.1f} fps "
+                  f"(load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
+    results = rounds[0]
+
+    naive = results["naive loop"]
+    print(f"\n{'':22}{'fps':>8}{'x naive':>9}{'x real-time':>12}{'latency ms':>12}"
+          f"{'p95':>7}{'agree all':>11}{'agree pos':>11}{'cropped':>9}")  # fmt: skip
+    summary = {"weights": str(weights), "imgsz": imgsz, "device": device, "video_fps": video_fps,
+               "torch_threads": torch.get_num_threads(), "repeats": args.repeats,
+               "load_average_start": load_start}  # fmt: skip
+    for name, r in results.items():
+        fps = float(np.median([rd[name]["fps"] for rd in rounds]))
+        ratio = float(np.median([rd[name]["fps"] / rd["naive loop"]["fps"] for rd in rounds]))
+        row = {"fps": fps, "x_naive": ratio, "rtf": fps / video_fps, "frames": r["frames"],
+               "fps_rounds": [rd[name]["fps"] for rd in rounds]}  # fmt: skip
+        if "latencies_s" in r:
+            row.update(_latency(r["latencies_s"]))
+        elif "latency_ms_mean" in r:
+            row.update(latency_ms_mean=r["latency_ms_mean"], latency_ms_p95=r["latency_ms_p95"])
+        if "boxes" in r and name != "naive loop":
+            agree = agreement(r["boxes"], naive["boxes"])
+            row.update(agree_all=agree["all_boxes"], agree_position=agree["best_box"])
+        for key in ("crop_share", "full_reruns", "fallbacks", "inference_fps"):
+            if key in r:
+                row[key] = r[key]
+        summary[name] = row
+        print(f"{name:22}{row['fps']:8.1f}{row['x_naive']:9.2f}{row['rtf']:12.2f}"
+              f"{row.get('latency_ms_mean', float('nan')):12.1f}"
+              f"{row.get('latency_ms_p95', float('nan')):7.1f}"
+              f"{row.get('agree_all', float('nan')):11.4f}"
+              f"{row.get('agree_position', float('nan')):11.4f}"
+              f"{row.get('crop_share', float('nan')):9.3f}", flush=True)  # fmt: skip
+    print(f"fallbacks (crop on): {results['engine, crop on']['fallbacks']}")
+
+    if not args.no_two_mice:
+        from tracking.engine.scoring import boxes_as_frames, score_frames, trajectory_as_frames
+
+        gt = two_mouse_video(OUT)
+        print(f"\ntwo mice: {gt.path} ({gt.n_frames} frames)", flush=True)
+        truth = boxes_as_frames(gt.boxes[: n or gt.n_frames])
+        rows = {}
+        for crop in (True, False):
+            e = engine(detector, gt.path, n, imgsz, crop=crop, n_animals=2,
+                       run_dir=OUT / f"run-two-mice-crop-{crop}")  # fmt: skip
+            if e["tracking"] is None:
+                print("engine: the identity pipeline is not there yet")
+                continue
+            hyp = trajectory_as_frames(e["tracking"].trajectory)
+            rows[f"engine, crop {'on' if crop else 'off'}"] = (
+                score_frames(truth, hyp),
+                e["fps"],
+                e["crop_share"],
+            )
+        b = botsort(weights, gt.path, imgsz, device, n)
+        rows["ultralytics BoT-SORT"] = (score_frames(truth, b["tracks"]), b["fps"], 0.0)
+        print(f"{'':22}{'IDF1':>7}{'MOTA':>7}{'ID sw':>7}{'recall':>8}{'prec':>7}{'fps':>7}"
+              f"{'cropped':>9}")  # fmt: skip
+        for name, (s, fps, share) in rows.items():
+            print(f"{name:22}{s.idf1:7.3f}{s.mota:7.3f}{s.id_switches:7d}{s.recall:8.3f}"
+                  f"{s.precision:7.3f}{fps:7.1f}{share:9.3f}")  # fmt: skip
+            summary[f"two mice: {name}"] = {**s.to_dict(), "fps": fps, "crop_share": share}
+
+    summary["load_average_end"] = os.getloadavg()[0]
+    (OUT / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    print(json.dumps(summary, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""Dynamic cropping: run the detector on a window around the animals (no Django import).
+
+Once every animal has been found, the next frame is analysed on a window around their last
+boxes instead of on the whole frame (the idea of DeepLabCut's dynamic cropping). Detection
+then costs a fraction of a full frame, because the window is small, *without* changing what
+the model sees:
+
+- **Same scale.** The full W×H frame at ``imgsz`` S is scaled by ``s = S / max(W, H)``.
+  A window of w×h original pixels is given ``imgsz = max(w, h) * s`` (a multiple of 32), so
+  the model sees the animals at the size it learned, not blown up to S.
+- **Same pixels, same grid.** Window sides are multiples of ``32 / s`` original pixels (one
+  cell of the network's coarsest stride) and its corner sits on the full frame's stride grid
+  (including the offset of the letterbox padding Ultralytics adds to the full frame). The
+  resized window is then exactly a piece of the resized full frame, on the same cells, with
+  no padding of its own: boxes found in it agree with the full frame's to a pixel or so.
+  Where the grid-aligned window passes the frame's edge, that part is filled with the
+  letterbox grey (114), as in the full frame's input.
+
+The window is the union of the last boxes, each grown by ``margin`` times its longer side on
+every side (an animal turning swaps its box's sides), clipped to the frame, then aligned.
+Back to the full frame when: fewer than ``n_animals`` were found in the window, one of the
+best ``n_animals`` scores is under ``min_score``, one of them touches a window edge inside
+the frame (the animal may be cut), the aligned window would cover more than
+``max_area_fraction`` of the frame, and every ``refresh_s`` seconds of video (to catch
+animals entering elsewhere).
+A frame whose window fails these checks is detected again on the full frame, so its result
+is always a full-frame-quality one.
+
+Boxes: ``x1, y1, x2, y2`` (corners) in original-video pixels, float32, unless named xywh
+(``x, y`` top-left, width, height, in the detector input's pixels).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+STRIDE = 32  # the coarsest stride of YOLO detectors; input sizes are multiples of it
+PAD_VALUE = 114  # Ultralytics' letterbox grey
+
+
+@dataclass(frozen=True)
+class CropParams:
+    """Tunables of dynamic cropping (``enabled=False``: always the full frame)."""
+
+    enabled: bool = True
+    # Each last box grows by margin x its longer side, on every side. Half a body is plenty
+    # for 30 fps (a running mouse moves a tenth of its length a frame), and a box that
+    # still reaches the window's edge sends the frame back to the full frame.
+    margin: float = 0.5
+    max_area_fraction: float = 0.6  # larger windows save too little: full frame instead
+    min_score: float = 0.5  # a best-n score under this sends the frame back to full
+    refresh_s: float = 2.0  # at least one full frame per this many seconds of video
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where and how big the detector runs: frame pixels ``x0 <= x < x1``, ``y0 <= y < y1``
+    (may pass the frame's edge by less than one grid cell), input size ``imgsz``."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    imgsz: int
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+def round_up(value: float, multiple: int = STRIDE) -> int:
+    return int(math.ceil(value / multiple - 1e-9)) * multiple
+
+
+def full_window(frame_size: tuple[int, int], imgsz: int) -> Window:
+    width, height = frame_size
+    return Window(0, 0, width, height, imgsz)
+
+
+def crop_imgsz(w: float, h: float, *, frame_size: tuple[int, int], imgsz: int) -> int:
+    """The input size that shows a w×h crop at the scale of the full frame at ``imgsz``:
+    ``max(w, h) * imgsz / max(W, H)`` rounded up to a multiple of 32."""
+    return max(STRIDE, round_up(max(w, h) * imgsz / max(frame_size)))
+
+
+def letterbox_offset(frame_size: tuple[int, int], imgsz: int) -> tuple[float, float]:
+    """Left and top padding, in network pixels, that Ultralytics' ``LetterBox(auto=True)``
+    adds to the full frame at ``imgsz`` (640×480 at 320: (0, 8))."""
+    width, height = frame_size
+    r = min(imgsz / height, imgsz / width)
+    new_w, new_h = round(width * r), round(height * r)
+    dw, dh = (imgsz - new_w) % STRIDE, (imgsz - new_h) % STRIDE
+    return float(round(dw / 2 - 0.1)), float(round(dh / 2 - 0.1))
+
+
+def plan_window(
+    boxes_xyxy: np.ndarray,
+    *,
+    frame_size: tuple[int, int],
+    imgsz: int,
+    params: CropParams,
+) -> Window | None:
+    """The window around ``boxes_xyxy`` (K, 4), or ``None`` where the full frame is better."""
+    if len(boxes_xyxy) == 0:
+        return None
+    width, height = frame_size
+    b = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
+    grow = params.margin * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    x0 = max(0.0, float(np.min(b[:, 0] - grow)))
+    y0 = max(0.0, float(np.min(b[:, 1] - grow)))
+    x1 = min(float(width), float(np.max(b[:, 2] + grow)))
+    y1 = min(float(height), float(np.max(b[:, 3] + grow)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    scale = imgsz / max(width, height)
+    cell = STRIDE / scale  # original pixels per stride-32 cell of the full frame
+    off_x, off_y = letterbox_offset(frame_size, imgsz)
+    phase_x, phase_y = -off_x / scale, -off_y / scale  # where the full frame's cells start
+    gx0 = math.floor((x0 - phase_x) / cell + 1e-9)
+    gy0 = math.floor((y0 - phase_y) / cell + 1e-9)
+    gx1 = math.ceil((x1 - phase_x) / cell - 1e-9)
+    gy1 = math.ceil((y1 - phase_y) / cell - 1e-9)
+    window = Window(
+        x0=round(phase_x + gx0 * cell),
+        y0=round(phase_y + gy0 * cell),
+        x1=round(phase_x + gx1 * cell),
+        y1=round(phase_y + gy1 * cell),
+        imgsz=STRIDE * max(gx1 - gx0, gy1 - gy0),
+    )
+    inside_w = min(window.x1, width) - max(window.x0, 0)
+    inside_h = min(window.y1, height) - max(window.y0, 0)
+    if window.imgsz >= imgsz or inside_w * inside_h > params.max_area_fraction * width * height:
+        return None
+    return window
+
+
+def extract(image: np.ndarray, window: Window) -> np.ndarray:
+    """The detector input for ``window``: a view of ``image`` (H, W, 3) where the window lies
+    inside it, else a copy with the letterbox grey outside the frame."""
+    height, width = image.shape[:2]
+    if window.x0 >= 0 and window.y0 >= 0 and window.x1 <= width and window.y1 <= height:
+        return image[window.y0 : window.y1, window.x0 : window.x1]
+    out = np.full((window.height, window.width, 3), PAD_VALUE, np.uint8)
+    sx0, sy0 = max(0, window.x0), max(0, window.y0)
+    sx1, sy1 = min(width, window.x1), min(height, window.y1)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - window.y0 : sy1 - window.y0, sx0 - window.x0 : sx1 - window.x0] = image[
+            sy0:sy1, sx0:sx1
+        ]
+    return out
+
+
+def to_frame(
+    boxes_xywh: np.ndarray,
+    scores: np.ndarray,
+    window: Window,
+    frame_size: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes found in a window's input (xywh, input pixels) as float32 (K, 4) ``x1, y1, x2,
+    y2`` frame pixels, clipped to the frame as the full frame's boxes are, with their float32
+    scores; boxes left without area by the clipping are dropped."""
+    width, height = frame_size
+    b = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)
+    x1 = np.clip(b[:, 0] + window.x0, 0, width)
+    y1 = np.clip(b[:, 1] + window.y0, 0, height)
+    x2 = np.clip(b[:, 0] + b[:, 2] + window.x0, 0, width)
+    y2 = np.clip(b[:, 1] + b[:, 3] + window.y0, 0, height)
+    out = np.stack([x1, y1, x2, y2], axis=1).astype(np.float32)
+    keep = (out[:, 2] > out[:, 0]) & (out[:, 3] > out[:, 1])
+    return out[keep], np.asarray(scores, np.float32).reshape(-1)[keep]
+
+
+def best(boxes_xyxy: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` highest-scoring boxes and their scores."""
+    order = np.argsort(-np.asarray(scores), kind="stable")[:n]
+    return boxes_xyxy[order], scores[order]
+
+
+def fallback_reason(
+    boxes_xyxy: np.ndarray,
+    scores: np.ndarray,
+    *,
+    window: Window,
+    frame_size: tuple[int, int],
+    n_animals: int,
+    params: CropParams,
+) -> str | None:
+    """Why a window's detections can't stand for the frame (``None``: they can)."""
+    if len(scores) < n_animals:
+        return "fewer_animals"
+    top, top_scores = best(boxes_xyxy, scores, n_animals)
+    if float(np.min(top_scores)) < params.min_score:
+        return "low_score"
+    width, height = frame_size
+    edge = 1.0
+    cut = (
+        ((top[:, 0] <= window.x0 + edge) & (window.x0 > 0))
+        | ((top[:, 1] <= window.y0 + edge) & (window.y0 > 0))
+        | ((top[:, 2] >= window.x1 - edge) & (window.x1 < width))
+        | ((top[:, 3] >= window.y1 - edge) & (window.y1 < height))
+    )
+    if bool(np.any(cut)):
+        return "at_edge"
+    return None
+
+
+class DynamicCropper:
+    """Decides, frame after frame, where the detector runs.
+
+    ``plan(time_s)`` gives the window for the next frame(s) (``None``: the full frame);
+    after detecting, ``check`` says whether a window's result stands, and ``update`` records
+    the frame's final detections. The state is only the last accepted boxes and the time of
+    the last full frame, so a resumed run can be put back where it was with ``update``.
+    """
+
+    def __init__(
+        self, *, frame_size: tuple[int, int], imgsz: int, n_animals: int, params: CropParams
+    ):
+        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        self.imgsz = imgsz
+        self.n_animals = n_animals
+        self.params = params
+        self._last: np.ndarray | None = None  # best n boxes of the last frame, all found
+        self._last_full_s: float | None = None
+
+    def plan(self, time_s: float) -> Window | None:
+        if not self.params.enabled or self._last is None or self._last_full_s is None:
+            return None
+        # (a millisecond's slack: 6 frames at 30 fps are 0.19999 s in container time)
+        if time_s - self._last_full_s >= self.params.refresh_s - 1e-3:
+            return None
+        return plan_window(
+            self._last, frame_size=self.frame_size, imgsz=self.imgsz, params=self.params
+        )
+
+    def check(self, boxes_xyxy: np.ndarray, scores: np.ndarray, window: Window) -> str | None:
+        return fallback_reason(
+            boxes_xyxy,
+            scores,
+            window=window,
+            frame_size=self.frame_size,
+            n_animals=self.n_animals,
+            params=self.params,
+        )
+
+    def update(self, time_s: float, boxes_xyxy: np.ndarray, scores: np.ndarray, *, full: bool):
+        if full:
+            self._last_full_s = time_s
+        if len(scores) >= self.n_animals and (
+            not full
+            or float(np.min(best(boxes_xyxy, scores, self.n_animals)[1])) >= self.params.min_score
+        ):
+            self._last = best(boxes_xyxy, scores, self.n_animals)[0]
+        else:
+            self._last = None  # not all found (well enough): the next frame is a full one
