@@ -179,8 +179,9 @@ def detect_video(
                 raise FrameDecodeError(next_frame, str(e) or type(e).__name__) from e
             if frame is None:
                 break
-            if frame.index < resumed:
-                continue  # a source that ignores start=
+            if frame.index < resumed:  # a source that ignores start=: drop what is stored
+                state.report_if_due()
+                continue
             if frame.index != next_frame:
                 run_batch()
                 raise FrameDecodeError(next_frame, f"the source skipped to frame {frame.index}")

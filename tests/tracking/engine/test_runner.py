@@ -323,6 +323,39 @@ def test_batches_share_one_window_and_fall_back_frame_by_frame(one_mouse, tmp_pa
     assert max(len(c.shapes) for c in detector.calls) == 8
 
 
+def test_a_source_that_cannot_start_midway_is_decoded_from_the_start_and_trimmed(tmp_path):
+    class FromTheStart(ListSource):
+        def frames(self, start=0, stop=None):
+            return super().frames(0, stop)  # ignores start=, as a plain decoder may
+
+    def frame(i):
+        image = np.full((240, 320, 3), 210, np.uint8)
+        image[100:120, 50 + 2 * i : 80 + 2 * i] = 20  # 2 px a frame: the fake's resolution
+        return image
+
+    def cancel(done, total, fps, eta):
+        if done >= 10:
+            raise Cancelled
+
+    params = _params(chunk_frames=8)
+    with pytest.raises(Cancelled):
+        detect_video(
+            FromTheStart(frame, 30),
+            BlobDetector(delay_s=0.01),
+            n_animals=1,
+            params=params,
+            run_dir=tmp_path,
+            on_progress=cancel,
+        )
+    kept = read_chunks(tmp_path).n_frames
+    detector = BlobDetector()
+    stored, _ = detect_video(
+        FromTheStart(frame, 30), detector, n_animals=1, params=params, run_dir=tmp_path
+    )
+    assert detector.images_seen == 30 - kept and stored.n_frames == 30
+    assert [d.boxes_xyxy[0, 0] for d in stored.detections] == [50 + 2 * i for i in range(30)]
+
+
 def test_a_run_directory_made_with_other_settings_is_refused(two_mice, tmp_path):
     detect_video(
         OpenCVSource(two_mice.path), BlobDetector(), n_animals=2, params=_params(), run_dir=tmp_path
