@@ -297,6 +297,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="rounds of all contenders")
     parser.add_argument("--no-two-mice", action="store_true")
     parser.add_argument("--two-mice-crop-off", action="store_true", help="score it too")
+    parser.add_argument("--render", action="store_true", help="annotated two-mouse MP4")
     args = parser.parse_args()
     if not args.video.exists():
         raise SystemExit(f"{args.video} is absent (see ../shared/data/README.md)")
@@ -389,6 +390,12 @@ def main() -> None:
                 print("engine: the identity pipeline is not there yet")
                 continue
             hyp = trajectory_as_frames(e["tracking"].trajectory)
+            if args.render and crop:
+                from tracking.engine.render import render_video
+
+                out = render_video(OpenCVSource(gt.path), e["tracking"].trajectory,
+                                   OUT / "two-mice-annotated.mp4")  # fmt: skip
+                print(f"annotated: {out}")
             rows[f"engine, crop {'on' if crop else 'off'}"] = (
                 score_frames(truth, hyp),
                 e["fps"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 
 import cv2
 import numpy as np
@@ -422,3 +423,25 @@ def test_memory_stays_flat_however_long_the_video(tmp_path):
     )
     assert stored.n_frames == 1500
     assert _rss_bytes() - before < 300 * 2**20
+
+
+def test_the_decoder_runs_ahead_by_a_bounded_amount_of_memory(tmp_path):
+    source = ListSource(lambda i: np.full((720, 1280, 3), 200, np.uint8), 40, size=(1280, 720))
+    ahead = []
+
+    class Slow(BlobDetector):
+        def predict(self, images, **kwargs):
+            time.sleep(0.01)  # the reader fills the queue meanwhile
+            ahead.append(source.yielded - self.images_seen)
+            return super().predict(images, **kwargs)
+
+    frame_bytes = 1280 * 720 * 3
+    detect_video(
+        source,
+        Slow(),
+        n_animals=1,
+        params=_params(queue_frames=32, queue_bytes=3 * frame_bytes),
+        run_dir=tmp_path,
+    )
+    # 3 frames queued, one in the reader's hand, the one being detected
+    assert max(ahead) <= 3 + 1 + 1 and max(ahead) >= 3
