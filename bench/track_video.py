@@ -13,8 +13,11 @@ conf/iou/max_det for every contender:
    pipeline), dynamic cropping off, then on.
 
 Printed: fps, ratio to the naive loop, real-time factor (processed fps / video fps),
-per-frame latency, and agreement with the naive loop (share of frames whose boxes all match
-one to one at IoU >= 0.9; and the same for the best box only, the animal's position).
+per-frame latency, agreement with the naive loop (share of frames whose boxes all match
+one to one at IoU >= 0.9; and the same for the best box only, the animal's position), and
+CPU milliseconds per frame (all threads) with its ratio to the naive loop: on a shared
+machine wall-clock ratios move with the neighbours' load, CPU time much less.
+``--repeats`` runs all contenders in turn that many times (medians are printed).
 
 Then, on the two-mouse synthetic video (``tests/tracking/synthetic_video.py``: the mouse of
 another moment pasted into every frame, ground truth known): IDF1, MOTA and ID switches
@@ -293,6 +296,8 @@ def main() -> None:
     parser.add_argument("--train-epochs", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=1, help="rounds of all contenders")
     parser.add_argument("--no-two-mice", action="store_true")
+    parser.add_argument("--two-mice-crop-off", action="store_true", help="score it too")
+    parser.add_argument("--render", action="store_true", help="annotated two-mouse MP4")
     args = parser.parse_args()
     if not args.video.exists():
         raise SystemExit(f"{args.video} is absent (see ../shared/data/README.md)")
@@ -326,22 +331,31 @@ def main() -> None:
     for i in range(args.repeats):
         rounds.append({})
         for name, run in contenders.items():
+            cpu = time.process_time()
             rounds[-1][name] = run()
+            cpu = time.process_time() - cpu  # every thread of this process
+            rounds[-1][name]["cpu_ms_per_frame"] = cpu / rounds[-1][name]["frames"] * 1000
             print(f"round {i + 1}: {name} {rounds[-1][name]['fps']:.1f} fps "
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
     results = rounds[0]
 
     naive = results["naive loop"]
     print(f"\n{'':22}{'fps':>8}{'x naive':>9}{'x real-time':>12}{'latency ms':>12}"
-          f"{'p95':>7}{'agree all':>11}{'agree pos':>11}{'cropped':>9}")  # fmt: skip
+          f"{'p95':>7}{'agree all':>11}{'agree pos':>11}{'cropped':>9}{'cpu ms':>8}"
+          f"{'x cpu':>7}")  # fmt: skip
     summary = {"weights": str(weights), "imgsz": imgsz, "device": device, "video_fps": video_fps,
                "torch_threads": torch.get_num_threads(), "repeats": args.repeats,
                "load_average_start": load_start}  # fmt: skip
     for name, r in results.items():
         fps = float(np.median([rd[name]["fps"] for rd in rounds]))
         ratio = float(np.median([rd[name]["fps"] / rd["naive loop"]["fps"] for rd in rounds]))
+        cpu = float(np.median([rd[name]["cpu_ms_per_frame"] for rd in rounds]))
+        cpu_ratio = float(np.median(
+            [rd["naive loop"]["cpu_ms_per_frame"] / rd[name]["cpu_ms_per_frame"] for rd in rounds]
+        ))  # fmt: skip
         row = {"fps": fps, "x_naive": ratio, "rtf": fps / video_fps, "frames": r["frames"],
-               "fps_rounds": [rd[name]["fps"] for rd in rounds]}  # fmt: skip
+               "fps_rounds": [rd[name]["fps"] for rd in rounds], "cpu_ms_per_frame": cpu,
+               "x_naive_cpu": cpu_ratio}  # fmt: skip
         if "latencies_s" in r:
             row.update(_latency(r["latencies_s"]))
         elif "latency_ms_mean" in r:
@@ -358,7 +372,8 @@ def main() -> None:
               f"{row.get('latency_ms_p95', float('nan')):7.1f}"
               f"{row.get('agree_all', float('nan')):11.4f}"
               f"{row.get('agree_position', float('nan')):11.4f}"
-              f"{row.get('crop_share', float('nan')):9.3f}", flush=True)  # fmt: skip
+              f"{row.get('crop_share', float('nan')):9.3f}{cpu:8.1f}{cpu_ratio:7.2f}",
+              flush=True)  # fmt: skip
     print(f"fallbacks (crop on): {results['engine, crop on']['fallbacks']}")
 
     if not args.no_two_mice:
@@ -368,13 +383,19 @@ def main() -> None:
         print(f"\ntwo mice: {gt.path} ({gt.n_frames} frames)", flush=True)
         truth = boxes_as_frames(gt.boxes[: n or gt.n_frames])
         rows = {}
-        for crop in (True, False):
+        for crop in (True, False) if args.two_mice_crop_off else (True,):
             e = engine(detector, gt.path, n, imgsz, crop=crop, n_animals=2,
                        run_dir=OUT / f"run-two-mice-crop-{crop}")  # fmt: skip
             if e["tracking"] is None:
                 print("engine: the identity pipeline is not there yet")
                 continue
             hyp = trajectory_as_frames(e["tracking"].trajectory)
+            if args.render and crop:
+                from tracking.engine.render import render_video
+
+                out = render_video(OpenCVSource(gt.path), e["tracking"].trajectory,
+                                   OUT / "two-mice-annotated.mp4")  # fmt: skip
+                print(f"annotated: {out}")
             rows[f"engine, crop {'on' if crop else 'off'}"] = (
                 score_frames(truth, hyp),
                 e["fps"],

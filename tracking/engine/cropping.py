@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 STRIDE = 32  # the coarsest stride of YOLO detectors; input sizes are multiples of it
@@ -53,6 +54,9 @@ class CropParams:
     max_area_fraction: float = 0.6  # larger windows save too little: full frame instead
     min_score: float = 0.5  # a best-n score under this sends the frame back to full
     refresh_s: float = 2.0  # at least one full frame per this many seconds of video
+    # Put windows on the full frame's stride-32 grid (see above). False: the region itself,
+    # long side rounded up to a whole input size; smaller inputs, boxes a pixel or so off.
+    align: bool = True
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,13 @@ def plan_window(
     if x1 <= x0 or y1 <= y0:
         return None
     scale = imgsz / max(width, height)
+    if not params.align:
+        window = _unaligned_window(x0, y0, x1, y1, frame_size=frame_size, scale=scale)
+        if window.imgsz >= imgsz or window.width * window.height > (
+            params.max_area_fraction * width * height
+        ):
+            return None
+        return window
     cell = STRIDE / scale  # original pixels per stride-32 cell of the full frame
     off_x, off_y = letterbox_offset(frame_size, imgsz)
     phase_x, phase_y = -off_x / scale, -off_y / scale  # where the full frame's cells start
@@ -141,20 +152,46 @@ def plan_window(
     return window
 
 
+def _unaligned_window(
+    x0: float, y0: float, x1: float, y1: float, *, frame_size: tuple[int, int], scale: float
+) -> Window:
+    """The region itself, its long side grown to a whole input size (a multiple of 32 at
+    ``scale``) and kept inside the frame; the runtime's letterbox pads the short side."""
+    width, height = frame_size
+    imgsz = max(STRIDE, round_up(max(x1 - x0, y1 - y0) * scale))
+    side = imgsz / scale
+    if x1 - x0 >= y1 - y0:
+        grow = (min(side, width) - (x1 - x0)) / 2
+        x0, x1 = x0 - grow, x1 + grow
+        x0, x1 = x0 - max(0.0, x1 - width), x1 - min(0.0, x0)
+        x0, x1 = max(0.0, x0), min(float(width), x1)
+    else:
+        grow = (min(side, height) - (y1 - y0)) / 2
+        y0, y1 = y0 - grow, y1 + grow
+        y0, y1 = y0 - max(0.0, y1 - height), y1 - min(0.0, y0)
+        y0, y1 = max(0.0, y0), min(float(height), y1)
+    return Window(round(x0), round(y0), round(x1), round(y1), imgsz)
+
+
 def extract(image: np.ndarray, window: Window) -> np.ndarray:
     """The detector input for ``window``: a view of ``image`` (H, W, 3) where the window lies
     inside it, else a copy with the letterbox grey outside the frame."""
     height, width = image.shape[:2]
     if window.x0 >= 0 and window.y0 >= 0 and window.x1 <= width and window.y1 <= height:
         return image[window.y0 : window.y1, window.x0 : window.x1]
-    out = np.full((window.height, window.width, 3), PAD_VALUE, np.uint8)
-    sx0, sy0 = max(0, window.x0), max(0, window.y0)
-    sx1, sy1 = min(width, window.x1), min(height, window.y1)
-    if sx1 > sx0 and sy1 > sy0:
-        out[sy0 - window.y0 : sy1 - window.y0, sx0 - window.x0 : sx1 - window.x0] = image[
-            sy0:sy1, sx0:sx1
-        ]
-    return out
+    sx0, sy0 = min(max(0, window.x0), width), min(max(0, window.y0), height)
+    sx1, sy1 = max(min(width, window.x1), sx0), max(min(height, window.y1), sy0)
+    if sx1 == sx0 or sy1 == sy0:
+        return np.full((window.height, window.width, 3), PAD_VALUE, np.uint8)
+    return cv2.copyMakeBorder(
+        image[sy0:sy1, sx0:sx1],
+        sy0 - window.y0,
+        window.y1 - sy1,
+        sx0 - window.x0,
+        window.x1 - sx1,
+        cv2.BORDER_CONSTANT,
+        value=(PAD_VALUE, PAD_VALUE, PAD_VALUE),
+    )
 
 
 def to_frame(

@@ -70,7 +70,8 @@ class TrackParams:
     detect: DetectParams = field(default_factory=DetectParams)
     crop: CropParams = field(default_factory=CropParams)
     chunk_frames: int = 1000  # frames per stored chunk (what a crash can cost at most)
-    queue_frames: int = 32  # decoded frames waiting for the detector, at most
+    queue_frames: int = 32  # decoded frames waiting for the detector, at most...
+    queue_bytes: int = 256 * 2**20  # ...and at most this much memory (4K frames are 25 MB)
     progress_interval_s: float = 1.0
     identity: Any = None  # tracking.engine.params.TrackingParams for build_trajectory
 
@@ -163,7 +164,9 @@ def detect_video(
         state.done += len(batch)
         batch.clear()
 
-    reader = ReadAhead(source.frames(start=resumed), maxsize=params.queue_frames)
+    frame_bytes = max(1, frame_size[0] * frame_size[1] * 3)
+    queue_size = max(2, min(params.queue_frames, params.queue_bytes // frame_bytes))
+    reader = ReadAhead(source.frames(start=resumed), maxsize=queue_size)
     try:
         while True:
             try:
@@ -179,8 +182,9 @@ def detect_video(
                 raise FrameDecodeError(next_frame, str(e) or type(e).__name__) from e
             if frame is None:
                 break
-            if frame.index < resumed:
-                continue  # a source that ignores start=
+            if frame.index < resumed:  # a source that ignores start=: drop what is stored
+                state.report_if_due()
+                continue
             if frame.index != next_frame:
                 run_batch()
                 raise FrameDecodeError(next_frame, f"the source skipped to frame {frame.index}")

@@ -73,6 +73,16 @@ def test_the_resized_window_is_exactly_a_piece_of_the_full_frames_network_input(
     assert np.array_equal(same, piece)
 
 
+def test_unaligned_windows_keep_the_scale_and_stay_inside_the_frame():
+    params = CropParams(align=False)
+    for box in ([300, 200, 360, 240], [2, 3, 60, 45], [590, 300, 638, 470]):
+        window = plan_window(np.array([box]), frame_size=VGA, imgsz=320, params=params)
+        assert 0 <= window.x0 < window.x1 <= 640 and 0 <= window.y0 < window.y1 <= 480
+        assert window.imgsz / max(window.width, window.height) == 320 / 640
+        x1, y1, x2, y2 = box
+        assert window.x0 <= x1 and window.y0 <= y1 and window.x1 >= x2 and window.y1 >= y2
+
+
 def test_extract_is_a_view_inside_the_frame_and_pads_with_letterbox_grey_outside():
     image = np.arange(480 * 640 * 3, dtype=np.uint32).reshape(480, 640, 3).astype(np.uint8)
     inside = extract(image, Window(64, 48, 192, 176, 64))

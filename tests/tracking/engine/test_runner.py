@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 
 import cv2
 import numpy as np
@@ -323,6 +324,39 @@ def test_batches_share_one_window_and_fall_back_frame_by_frame(one_mouse, tmp_pa
     assert max(len(c.shapes) for c in detector.calls) == 8
 
 
+def test_a_source_that_cannot_start_midway_is_decoded_from_the_start_and_trimmed(tmp_path):
+    class FromTheStart(ListSource):
+        def frames(self, start=0, stop=None):
+            return super().frames(0, stop)  # ignores start=, as a plain decoder may
+
+    def frame(i):
+        image = np.full((240, 320, 3), 210, np.uint8)
+        image[100:120, 50 + 2 * i : 80 + 2 * i] = 20  # 2 px a frame: the fake's resolution
+        return image
+
+    def cancel(done, total, fps, eta):
+        if done >= 10:
+            raise Cancelled
+
+    params = _params(chunk_frames=8)
+    with pytest.raises(Cancelled):
+        detect_video(
+            FromTheStart(frame, 30),
+            BlobDetector(delay_s=0.01),
+            n_animals=1,
+            params=params,
+            run_dir=tmp_path,
+            on_progress=cancel,
+        )
+    kept = read_chunks(tmp_path).n_frames
+    detector = BlobDetector()
+    stored, _ = detect_video(
+        FromTheStart(frame, 30), detector, n_animals=1, params=params, run_dir=tmp_path
+    )
+    assert detector.images_seen == 30 - kept and stored.n_frames == 30
+    assert [d.boxes_xyxy[0, 0] for d in stored.detections] == [50 + 2 * i for i in range(30)]
+
+
 def test_a_run_directory_made_with_other_settings_is_refused(two_mice, tmp_path):
     detect_video(
         OpenCVSource(two_mice.path), BlobDetector(), n_animals=2, params=_params(), run_dir=tmp_path
@@ -389,3 +423,25 @@ def test_memory_stays_flat_however_long_the_video(tmp_path):
     )
     assert stored.n_frames == 1500
     assert _rss_bytes() - before < 300 * 2**20
+
+
+def test_the_decoder_runs_ahead_by_a_bounded_amount_of_memory(tmp_path):
+    source = ListSource(lambda i: np.full((720, 1280, 3), 200, np.uint8), 40, size=(1280, 720))
+    ahead = []
+
+    class Slow(BlobDetector):
+        def predict(self, images, **kwargs):
+            time.sleep(0.01)  # the reader fills the queue meanwhile
+            ahead.append(source.yielded - self.images_seen)
+            return super().predict(images, **kwargs)
+
+    frame_bytes = 1280 * 720 * 3
+    detect_video(
+        source,
+        Slow(),
+        n_animals=1,
+        params=_params(queue_frames=32, queue_bytes=3 * frame_bytes),
+        run_dir=tmp_path,
+    )
+    # 3 frames queued, one in the reader's hand, the one being detected
+    assert max(ahead) <= 3 + 1 + 1 and max(ahead) >= 3
