@@ -62,14 +62,9 @@ def runtime():
     ``training.runtime`` (``Detector(weights, *, device, backend, threads)``) is replacing
     ``training.trainer``'s; both have the same ``predict``. The ONE place that picks.
     """
-    try:
-        from training.runtime import Detector
-    except ImportError:
-        from training.trainer import Detector
-    try:
-        from training.runtime import configure_offline
-    except ImportError:
-        from training.trainer import configure_offline
+    from training.runtime import Detector
+    from training.ultralytics_setup import configure_offline
+
     return Detector, configure_offline
 
 

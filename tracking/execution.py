@@ -176,8 +176,7 @@ def _explain(exc: Exception) -> str:
 
 
 def _execute(run: TrackingRun, run_dir: Path) -> None:
-    from labeling.videos.streaming import iter_video_frames
-    from tracking.engine.frames import DecoderSource, FrameDecodeError
+    from tracking.engine.frames import FrameDecodeError, sandboxed_source
     from tracking.engine.runner import build_trajectory, detect_video
     from training.runtime import Detector
     from training.ultralytics_setup import configure_offline
@@ -208,13 +207,7 @@ def _execute(run: TrackingRun, run_dir: Path) -> None:
         TrackingRun.objects.filter(pk=run.pk).update(
             device=f"{detector.device_name} · {detector.backend}"
         )
-        source = DecoderSource(
-            path,
-            decode=iter_video_frames,
-            frame_count=video.frame_count or None,
-            fps=video.fps,
-            size=(video.width, video.height),
-        )
+        source = sandboxed_source(path, video)
         beat = _Beat(run, sync)
         failure: FrameDecodeError | None = None
         try:

@@ -21,8 +21,7 @@ log = logging.getLogger(__name__)
 
 def tracking_render_execute(*, render_id: int) -> None:
     """Claim the render and write the MP4; a duplicate delivery returns at once."""
-    from labeling.videos.streaming import iter_video_frames
-    from tracking.engine.frames import DecoderSource
+    from tracking.engine.frames import sandboxed_source
     from tracking.engine.render import render_video
 
     render = job_claim(model=TrackingRender, job_id=render_id)
@@ -42,13 +41,7 @@ def tracking_render_execute(*, render_id: int) -> None:
             video_local_path(video=video) as path,
             tempfile.TemporaryDirectory(dir=scratch_dir("tmp")) as tmp,
         ):
-            source = DecoderSource(
-                path,
-                decode=iter_video_frames,
-                frame_count=video.frame_count or None,
-                fps=video.fps,
-                size=(video.width, video.height),
-            )
+            source = sandboxed_source(path, video)
             output = render_video(source, trajectory, Path(tmp) / "tracked.mp4", on_progress=beat)
             name = f"tracking/{run.project_id}/{run.pk}/render-{render.pk}.mp4"
             default_storage.delete(name)

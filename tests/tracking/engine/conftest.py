@@ -6,13 +6,14 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def ultralytics_offline(tmp_path_factory):
-    """Ultralytics' offline set-up, done once for the engine tests, in a temporary directory.
+def ultralytics_offline():
+    """Ultralytics' offline set-up for the engine tests (the test run's var/).
 
     The engine never configures Ultralytics itself: its caller does (the Celery task, the
-    benchmark). This is the ONE place these tests do it; point it at the new home of the
-    set-up function when that moves.
+    benchmark); this is the one place these tests do it.
     """
-    from training.trainer import configure_offline
+    from django.conf import settings
 
-    return configure_offline(tmp_path_factory.mktemp("var"))
+    from training.ultralytics_setup import configure_offline
+
+    return configure_offline(settings.VAR_DIR)

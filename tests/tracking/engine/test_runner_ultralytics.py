@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory, ultralytics_offline):
-    from labeling.formats import yolo
-    from labeling.formats.base import Dataset, DatasetBox, DatasetImage
+    from labeling.datasets.formats import yolo
+    from labeling.datasets.formats.base import Dataset, DatasetBox, DatasetImage
     from training import trainer
     from training.presets import Hyperparameters
 
@@ -58,10 +58,8 @@ def tiny_weights(tmp_path_factory, ultralytics_offline):
 
 @pytest.fixture
 def detector(tiny_weights):
-    try:  # the runtime is moving to training.runtime; the contract is the same
-        from training.runtime import Detector
-    except ImportError:
-        from training.trainer import Detector
+    from training.runtime import Detector
+
     return Detector(tiny_weights, device="cpu")
 
 

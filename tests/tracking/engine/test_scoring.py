@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.tracking.engine.helpers import line, make_trajectory
-from tracking.engine.edits import SwapIdentities, apply_edits
+from tracking.engine.edits import SwapEdit, apply_edits
 from tracking.engine.scoring import iou_matrix, score_frames, score_trajectory
 
 
@@ -25,7 +25,7 @@ def test_a_perfect_trajectory_scores_one():
 
 def test_a_swap_halfway_is_two_switches_and_halves_idf1():
     t, truth = _truth()
-    s = score_trajectory(apply_edits(t, [SwapIdentities(1, 2, 20)]), truth)
+    s = score_trajectory(apply_edits(t, [SwapEdit(1, 2, 20)]), truth)
     assert s.id_switches == 2 and s.idf1 == pytest.approx(0.5)
     assert s.mota == pytest.approx(1 - 2 / 80)
 
