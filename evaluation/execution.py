@@ -25,7 +25,7 @@ from labeling.models import DatasetVersion, Frame
 from training.ultralytics_setup import release_memory
 from webapp.jobs import JobCancelled, job_claim, job_finish, job_heartbeat
 from webapp.models import JobStatus
-from webapp.storage import local_copy
+from webapp.storage import local_copy, scratch_dir
 
 from .inference import run_inference, timing_summary
 from .metrics import DetectionBox, GroundTruthBox, ImageSummary, evaluate_detections
@@ -173,6 +173,8 @@ def _evaluate(run: EvaluationRun) -> str:
                 imgsz=run.imgsz,
                 class_map=class_map,
                 device=run.device or "auto",
+                threads=settings.CPU_THREADS,
+                onnx_cache_dir=scratch_dir("onnx-cache"),
                 on_image=_Beat(run),
             )
             info = model_info(Path(weights), run.imgsz)
@@ -217,6 +219,7 @@ def _evaluate(run: EvaluationRun) -> str:
         device_name=result.device_name,
         warmup_images=result.warmup_images,
         imgsz=run.imgsz,
+        backend=result.backend,
     )
     metrics = scored.to_dict()
     with transaction.atomic():

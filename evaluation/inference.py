@@ -4,8 +4,11 @@ Boxes are original-image pixels, ``(x, y)`` the top-left corner, then ``w``, ``h
 as everywhere in the project; detections come out as ``evaluation.metrics.DetectionBox``
 with the *dataset's* class index (see :func:`class_mapping`).
 
+Inference goes through :class:`training.runtime.Detector` (ONNX Runtime on a CPU, PyTorch on
+a GPU, boxes as Ultralytics' own predict finds them).
+
 Timing follows the seed paper's per-image measurement: images go through the network one
-at a time (batch 1) and the network time Ultralytics reports for each is kept; one warm-up
+at a time (batch 1) and the network time the runtime measures for each is kept; one warm-up
 pass on the first image comes first and is not counted (CUDA context creation and cuDNN
 autotuning would otherwise dominate the first image). ``total_s`` is the wall time of the
 whole timed loop, reading images and NMS included: the paper's "test time".
@@ -34,9 +37,9 @@ MAX_DETECTIONS = 300
 class InferenceResult:
     """Per image (input order): detections and network milliseconds; then run totals.
 
-    ``total_ms`` adds Ultralytics' pre- and post-processing (letterbox, NMS) to each image.
+    ``total_ms`` adds the pre- and post-processing (letterbox, NMS) to each image.
     ``device`` as torch names it ("cpu", "cuda:0"); ``device_name`` is readable ("NVIDIA
-    H100 80GB HBM3", "CPU (AMD EPYC 7B13)").
+    H100 80GB HBM3", "CPU (AMD EPYC 7B13)"); ``backend`` "onnx" or "torch".
     """
 
     detections: list[list[DetectionBox]]
@@ -46,6 +49,7 @@ class InferenceResult:
     device: str
     device_name: str
     warmup_images: int
+    backend: str = ""
 
 
 def class_mapping(model_classes: Sequence[str], dataset_classes: Sequence[str]) -> dict[int, int]:
@@ -71,16 +75,23 @@ def run_inference(
     imgsz: int,
     class_map: Mapping[int, int],
     device: str = "auto",
+    backend: str = "auto",
+    threads: int | None = None,
+    onnx_cache_dir: Path | None = None,
     on_image: Callable[[int, int], None] | None = None,
 ) -> InferenceResult:
     """Detect in each image (batch 1, score >= :data:`AP_CONF`) and time it.
 
-    ``weights`` a .pt checkpoint, ``images`` local image files. ``on_image(done, total)`` is
-    called after every image (heartbeat, progress); exceptions from it propagate (cancel).
+    ``weights`` a .pt checkpoint, ``images`` local image files. ``device``, ``backend``,
+    ``threads`` and ``onnx_cache_dir`` as :class:`training.runtime.Detector` takes them.
+    ``on_image(done, total)`` is called after every image (heartbeat, progress); exceptions
+    from it propagate (cancel).
     """
     from training.runtime import Detector
 
-    detector = Detector(weights, device=device)
+    detector = Detector(
+        weights, device=device, backend=backend, threads=threads, onnx_cache_dir=onnx_cache_dir
+    )
     if images:
         detector.predict([images[0]], imgsz=imgsz, conf=AP_CONF, batch_size=1)  # warm-up
     detections: list[list[DetectionBox]] = []
@@ -106,40 +117,16 @@ def run_inference(
         if on_image is not None:
             on_image(done, len(images))
     total_s = time.perf_counter() - started
-    device_used, device_name = _device_of(detector)
     return InferenceResult(
         detections=detections,
         inference_ms=inference_ms,
         total_ms=total_ms,
         total_s=total_s,
-        device=device_used,
-        device_name=device_name,
+        device=detector.device,
+        device_name=detector.device_name,
         warmup_images=1 if images else 0,
+        backend=detector.backend,
     )
-
-
-def _device_of(detector: Any) -> tuple[str, str]:
-    import torch
-
-    try:
-        device = detector.model.device
-    except (AttributeError, StopIteration):
-        return "cpu", cpu_name()
-    if getattr(device, "type", "cpu") == "cuda":
-        return str(device), torch.cuda.get_device_name(device)
-    return str(device), cpu_name() if getattr(device, "type", "cpu") == "cpu" else str(device)
-
-
-def cpu_name() -> str:
-    """ "CPU (model name)" from /proc/cpuinfo where there is one, else "CPU"."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return f"CPU ({line.split(':', 1)[1].strip()})"
-    except OSError:
-        pass
-    return "CPU"
 
 
 def timing_summary(

@@ -318,6 +318,7 @@ class _Run:
                         on_epoch_end=self.on_epoch_end,
                         should_stop=self.should_stop,
                         resume_from=resume_from,
+                        threads=settings.CPU_THREADS,
                     )
                 except SoftTimeLimitExceeded:
                     timed_out = True

@@ -25,7 +25,12 @@ from training.checkpoints import (
     resolve_start_weights,
 )
 from training.presets import PRESETS, Hyperparameters
-from training.ultralytics_setup import require_offline, strip_ansi
+from training.ultralytics_setup import (
+    default_cpu_threads,
+    require_offline,
+    set_cpu_threads,
+    strip_ansi,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +118,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     resume_from: Path | None = None,
     plots: bool = False,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train a YOLO detector with Ultralytics and return where the weights are.
 
@@ -137,6 +143,10 @@ def train(
     checkpoint's own hyperparameters, except ``device`` and ``workers`` from ``hyperparameters``.
     ``preset_or_model`` is then ignored.
 
+    ``threads``: CPU threads torch may use (:func:`training.ultralytics_setup.set_cpu_threads`,
+    process-wide); None = every core this process may run on. Ultralytics' own choice,
+    ``cpu_count - 1``, would leave a 2-core machine training on one.
+
     Errors: ``HyperparameterError``, ``FileNotFoundError`` (dataset YAML), ``ValueError``
     (unknown preset or model YAML), ``OfflineWeightsError``, ``CheckpointError`` are raised before
     anything is written. An exception from Ultralytics, a callback or a Celery soft time limit
@@ -157,6 +167,7 @@ def train(
         source = str(resume_from)
     else:
         source = _resolve_start(preset_or_model)
+    set_cpu_threads(default_cpu_threads() if threads is None else threads)
     project_dir = Path(project_dir).resolve()
     project_dir.mkdir(parents=True, exist_ok=True)
 

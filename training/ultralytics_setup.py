@@ -1,4 +1,4 @@
-"""Ultralytics' set-up for this project: offline, fonts, no downloads, Pillow, GPU memory.
+"""Ultralytics' set-up for this project: offline, fonts, no downloads, Pillow, threads, memory.
 
 ``configure_offline(var_dir)`` must run once per process before anything imports Ultralytics
 (it sets the environment Ultralytics reads at import time). The modules that use Ultralytics
@@ -67,7 +67,8 @@ def configure_offline(var_dir: Path) -> OfflineConfig:
     probe at import, no pip "AutoUpdate", no PyPI version check), ``YOLO_AUTOINSTALL=0`` (never
     ``pip install``), ``YOLO_VERBOSE=0`` (no progress bars), ``ULTRALYTICS_SAFE_LOAD=1``
     (checkpoints are unpickled with ``weights_only=True`` against an allow-list), and removes
-    ``ULTRALYTICS_API_KEY`` (no Platform streaming). Then it turns off the settings that phone
+    ``ULTRALYTICS_API_KEY`` (no Platform streaming); ``OMP_WAIT_POLICY=PASSIVE`` unless set
+    (only if torch is not loaded yet). Then it turns off the settings that phone
     home (``sync`` = usage events, experiment loggers, Platform key), points the datasets,
     weights and runs directories under ``var_dir``, copies matplotlib's DejaVu Sans as
     ``Arial.ttf``/``Arial.Unicode.ttf`` into the config directory (Ultralytics' dataset check and
@@ -98,6 +99,12 @@ def configure_offline(var_dir: Path) -> OfflineConfig:
         os.environ["YOLO_VERBOSE"] = "0"
         os.environ["ULTRALYTICS_SAFE_LOAD"] = "1"
         os.environ.pop("ULTRALYTICS_API_KEY", None)
+        # torch's OpenMP threads sleep when idle instead of spinning. A worker shares its
+        # cores (video decoding, other workers); with spinning, 2 training threads on a busy
+        # 2-core machine ran 8-10x slower than 1, with sleeping about as fast. Read when
+        # torch loads, so it must be set before that; an explicit value is kept.
+        if "torch" not in sys.modules:
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
         import ultralytics.data.utils as ul_data_utils
         import ultralytics.utils as ul_utils
@@ -231,6 +238,37 @@ def require_offline() -> OfflineConfig:
             "Ultralytics (it must never reach the network)."
         )
     return _config
+
+
+def default_cpu_threads() -> int:
+    """The CPU cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no sched_getaffinity (macOS)
+        return max(1, os.cpu_count() or 1)
+
+
+def set_cpu_threads(threads: int) -> int:
+    """Let torch (and so Ultralytics' training and inference) use ``threads`` CPU threads.
+
+    Ultralytics caps torch at ``cpu_count - 1`` threads: ``select_device`` (called by its
+    trainer, validator, predictor and exporter) runs ``torch.set_num_threads(NUM_THREADS)``
+    with ``ultralytics.utils.NUM_THREADS = min(8, cpu_count - 1)``, and importing
+    ``ultralytics`` sets ``OMP_NUM_THREADS=1`` when unset. On a 2-core worker that is one
+    core. This sets torch's intra-op threads now and the copy of ``NUM_THREADS`` that
+    ``select_device`` reads, so the value survives Ultralytics' later resets. Process-wide;
+    call after ``configure_offline``. Returns ``threads``.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    require_offline()
+    import torch
+    import ultralytics.utils.torch_utils as ul_torch_utils
+
+    ul_torch_utils.NUM_THREADS = threads
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
 
 
 def strip_ansi(text: str) -> str:

@@ -162,6 +162,14 @@ JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 # Frames of detections a tracking run stores at a time: at most this much work is redone
 # after a crash.
 TRACKING_CHUNK_FRAMES = env.int("TRACKING_CHUNK_FRAMES", default=1000)
+# CPU threads a worker gives the network, in training and inference alike (torch's intra-op
+# threads, ONNX Runtime's intra_op_num_threads). Default: every core this process may run on;
+# Ultralytics alone would use cpu_count - 1 (one core on a 2-core machine).
+CPU_THREADS = env.int("MOUSETRACK_CPU_THREADS", default=len(os.sched_getaffinity(0)))
+if CPU_THREADS < 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("MOUSETRACK_CPU_THREADS must be a positive integer.")
 
 # --- Media and storage ----------------------------------------------------------------
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
