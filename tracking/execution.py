@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import shutil
 import tempfile
 import time
@@ -272,16 +273,15 @@ def _store_result(run: TrackingRun, result: Any, stats: Any) -> None:
 
 
 def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        value = dataclasses.asdict(value)
-    if hasattr(value, "to_dict"):
-        value = value.to_dict()
+    """Plain JSON data from the engine's dataclasses and NumPy scalars; NaN becomes null."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = value.to_dict() if hasattr(value, "to_dict") else dataclasses.asdict(value)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, float) and value != value:  # NaN is not JSON
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -61,7 +61,8 @@ class TrackingRun(Job):
     trajectory = models.FileField(max_length=500, blank=True)  # Parquet, before edits
     trajectory_sha256 = models.CharField(max_length=64, blank=True)
     trust = models.JSONField(default=dict)  # tracking.engine.trust figures
-    # [{"start_frame", "end_frame", "animals": [a, b]}]: overlaps to review.
+    # [{"animal_a", "animal_b", "first_frame", "last_frame", "first_time_s", ...}]: overlaps
+    # of two animals to review for an identity swap (tracking.engine.identity.SuspectedSwap).
     suspected_swaps = models.JSONField(default=list)
     timing = models.JSONField(default=dict)  # decode/inference fps, crop share, latency
 

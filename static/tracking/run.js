@@ -161,7 +161,7 @@
     });
     ctx.fillStyle = "rgba(111, 66, 193, 0.8)";
     (track.suspected_swaps || []).forEach(function (s) {
-      const x0 = Math.floor(s.start_frame * w / rows), x1 = Math.ceil((s.end_frame + 1) * w / rows);
+      const x0 = Math.floor(s.first_frame * w / rows), x1 = Math.ceil((s.last_frame + 1) * w / rows);
       ctx.fillRect(x0, timeline.height - 4, Math.max(2, x1 - x0), 4);
     });
     timelineImage = ctx.getImageData(0, 0, timeline.width, timeline.height);
@@ -199,7 +199,7 @@
         t.outliers].forEach(function (v) { tr.appendChild(el("td", {}, String(v))); });
       body.appendChild(tr);
     });
-    const v = (run.trust && run.trust.video) || {};
+    const v = run.trust || {};
     document.getElementById("trust-note").textContent = run.failed_at_frame !== null && run.failed_at_frame !== undefined
       ? "The video stopped decoding at frame " + run.failed_at_frame + ": later frames are not tracked."
       : (v.suspected_swaps ? v.suspected_swaps + " interval(s) where animals touched: check them for identity swaps." : "No contact between animals to review.");
@@ -211,10 +211,10 @@
     const swaps = run.suspected_swaps || [];
     document.getElementById("swap-count").textContent = swaps.length;
     swaps.slice(0, 300).forEach(function (s) {
-      const t = track.time_s[Math.min(s.start_frame, track.time_s.length - 1)] || 0;
       const b = el("button", { type: "button", class: "list-group-item list-group-item-action swap-item" },
-        "Frames " + s.start_frame + "–" + s.end_frame + " (" + t.toFixed(1) + " s): animals " + (s.animals || []).join(" & "));
-      b.addEventListener("click", function () { seekRow(s.start_frame); });
+        "Frames " + s.first_frame + "–" + s.last_frame + " (" + Number(s.first_time_s).toFixed(1) + " s): animals " +
+        s.animal_a + " & " + s.animal_b);
+      b.addEventListener("click", function () { seekRow(s.first_frame); });
       list.appendChild(b);
     });
   }
