@@ -5,9 +5,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import obtain_auth_token
 
-from . import views
+from . import auth_apis, views
 
 api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -19,7 +18,7 @@ api_patterns = [
         ),
         name="swagger-ui",
     ),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", auth_apis.TokenApi.as_view(), name="api-token"),
     path("", include("labeling.api_urls")),
     path("", include("training.api_urls")),
     path("", include("evaluation.api_urls")),

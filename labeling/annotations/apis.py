@@ -16,9 +16,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from webapp.parsers import DepthLimitedJSONParser
 
 from ..models import Frame, Role
 from ..selectors import project_for_user
@@ -84,7 +85,7 @@ class StrictBooleanField(serializers.Field):
         return value
 
 
-class AnnotationJSONParser(JSONParser):
+class AnnotationJSONParser(DepthLimitedJSONParser):
     """NaN/Infinity literals parse, so that validation can name the field holding one."""
 
     strict = False
