@@ -9,6 +9,7 @@ import pytest
 
 from django.test import Client
 
+from labeling.models import Role
 from tests.labeling.annotation_helpers import make_frames, make_video
 from webapp.jsondepth import JSONTooDeep, json_depth, json_depth_check
 
@@ -55,3 +56,83 @@ def test_ordinary_nesting_still_parses(api_client_for, owner, project):
     client = api_client_for(owner)
     response = client.post(f"/api/projects/{project.pk}/classes/", {"name": "rat"}, format="json")
     assert response.status_code == 201
+
+
+HUGE = "99999999999999999999"  # > 2**63 - 1: OverflowError on SQLite, DataError on PostgreSQL
+
+
+def test_bounded_int_accepts_only_the_database_range():
+    from webapp.bounds import DB_INT_MAX, bounded_int
+
+    assert bounded_int("42") == 42 and bounded_int(str(DB_INT_MAX)) == DB_INT_MAX
+    for bad in (str(DB_INT_MAX + 1), HUGE, "9" * 5000, "-1", "", "1e3", "١٢", True, None, 2.0):
+        assert bounded_int(bad) is None, bad
+
+
+@pytest.mark.django_db
+def test_huge_integers_in_query_parameters_are_400s(api_client_for, owner, project):
+    client = api_client_for(owner)
+    urls = [
+        f"/api/projects/{project.pk}/frames/?video={HUGE}",
+        f"/api/projects/{project.pk}/compare/?models={HUGE}",
+        f"/api/projects/{project.pk}/compare.csv?models=1,{HUGE}",
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 400, (url, response.status_code)
+    client.force_login(owner)
+    page = client.get(f"/projects/{project.pk}/compare/?models={HUGE}")
+    assert page.status_code in (200, 400) and b"not a model id" in page.content
+
+
+def test_a_huge_predictions_offset_is_refused():
+    from evaluation.serializers import PredictionListInput
+
+    params = PredictionListInput(data={"offset": HUGE})
+    assert not params.is_valid() and "offset" in params.errors
+
+
+@pytest.mark.django_db
+def test_huge_ids_in_the_path_are_404s(api_client_for, owner, make_user, member_of, project):
+    from labeling.models import ProjectMembership
+
+    member_of(make_user("mia"), Role.ANNOTATOR)
+    client = api_client_for(owner)
+    url = f"/api/projects/{project.pk}/members/{HUGE}/"
+    assert client.patch(url, {"role": "viewer"}, format="json").status_code == 404
+    assert client.delete(url).status_code == 404
+    assert client.get(f"/api/projects/{HUGE}/").status_code == 404
+    assert client.get(f"/api/frames/{'9' * 5000}/annotation/").status_code == 404
+    client.force_login(owner)
+    assert client.post(f"/projects/{project.pk}/members/{HUGE}/remove/").status_code == 404
+    assert ProjectMembership.objects.filter(project=project).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_split_seed_past_the_column_is_a_400(api_client_for, owner, project):
+    client = api_client_for(owner)
+    for seed in (2**63, 2**31):
+        response = client.patch(f"/api/projects/{project.pk}/", {"split_seed": seed}, format="json")
+        assert response.status_code == 400 and "split_seed" in response.json()
+    client.force_login(owner)
+    form = {"split_train": 70, "split_val": 20, "split_test": 10, "split_seed": 2**63}
+    assert client.post(f"/projects/{project.pk}/split/", form).status_code == 400
+    project.refresh_from_db()
+    assert project.split_seed == 0
+
+
+@pytest.mark.django_db
+def test_a_range_header_with_thousands_of_digits_is_a_416_or_the_end(client, owner, project):
+    from django.core.files.base import ContentFile
+
+    video = make_video(project)
+    video.file.save("v.mp4", ContentFile(b"0123456789"), save=True)
+    client.force_login(owner)
+    url = f"/projects/{project.pk}/videos/{video.pk}/file"
+    response = client.get(url, HTTP_RANGE="bytes=" + "5" * 5000 + "-")
+    assert response.status_code == 416
+    response = client.get(url, HTTP_RANGE="bytes=2-" + "9" * 5000)
+    assert response.status_code == 206 and b"".join(response.streaming_content) == b"23456789"
+    response = client.get(url, HTTP_RANGE="bytes=-" + "9" * 5000)
+    assert response.status_code == 206 and b"".join(response.streaming_content) == b"0123456789"
+    assert client.get(url, HTTP_RANGE="bytes=2-4").status_code == 206
