@@ -260,6 +260,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # <id:...> (webapp.bounds.IdConverter) is an integer within the database's range.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
+    },
     # Jobs and frames both have a "status" choice field: one schema enum name each.
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "webapp.models.JobStatus",
