@@ -265,10 +265,21 @@ class FrameAnnotationApi(APIView):
                 request_id=data["request_id"],
             )
         except AnnotationConflict as conflict:
+            if conflict.replayed:
+                detail = (
+                    f"The request id {data['request_id']} belongs to the last accepted save of "
+                    "this frame, which stored other boxes; your changes were not saved."
+                )
+                code = "request_id_reused"
+            else:
+                detail = (
+                    "This frame was changed by someone else since your version "
+                    f"{data['version']}; it is now at version {conflict.current.version}."
+                )
+                code = "version_conflict"
             body = {
-                "detail": "This frame was changed by someone else since your version "
-                f"{data['version']}; it is now at version {conflict.current.version}.",
-                "code": "version_conflict",
+                "detail": detail,
+                "code": code,
                 "current": AnnotationOutput(asdict(conflict.current)).data,
             }
             return Response(body, status=status.HTTP_409_CONFLICT)
