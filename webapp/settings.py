@@ -250,6 +250,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "webapp.api.exception_handler",
+    # Token requests (and, through webapp.throttles, the login form): per client address
+    # and per username, counted in Django's cache (LocMem unless CACHES says otherwise).
+    "DEFAULT_THROTTLE_RATES": {"login_address": "10/min", "login_username": "10/min"},
+    # The client address is REMOTE_ADDR: a client-set X-Forwarded-For must not pick its
+    # throttle bucket. Behind N reverse proxies set NUM_PROXIES=N.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MouseTrack Studio API",
