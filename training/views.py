@@ -106,7 +106,8 @@ def _training_new(request, project):
             form.add_error(None, str(exc))
             status = 503
         else:
-            messages.success(request, f"Training job #{job.pk} queued.")
+            # Tagged so the job page removes it once the job leaves "queued" (training.js).
+            messages.success(request, f"Training job #{job.pk} queued.", extra_tags="job-queued")
             return redirect("training-job-detail", job.pk)
     elif request.method == "POST" and status == 200:
         status = 400

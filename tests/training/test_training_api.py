@@ -340,6 +340,10 @@ def test_the_form_starts_a_job_or_names_what_is_wrong(project, owner, client, di
     page = client.get(url).content.decode()
     for key in ("yolov3-tiny", "yolov3", "yolo11n", "yolo11s"):
         assert f'value="{key}"' in page
+    # The paper's Tiny preset is the default, with its own hyperparameters filled in.
+    assert 'id="preset-yolov3-tiny" checked' in page
+    assert 'id="preset-yolo11n" checked' not in page
+    assert 'name="imgsz" id="id_imgsz" value="416"' in page
 
     bad = client.post(url, {**form, "imgsz": "100"})
     assert bad.status_code == 400 and "multiple of 32" in bad.content.decode()
@@ -351,6 +355,10 @@ def test_the_form_starts_a_job_or_names_what_is_wrong(project, owner, client, di
     assert job.preset == "yolov3-tiny" and job.name == "from the form"
     assert job.hyperparameters["augment"] is False  # the unchecked switch
     assert dispatched == [job.pk]
+    # The "queued" banner is tagged for the page script, which drops it once the job runs.
+    shown = client.get(response["Location"]).content.decode()
+    assert f"Training job #{job.pk} queued." in shown
+    assert 'data-message-tags="job-queued"' in shown
 
 
 def _api(user):
