@@ -367,3 +367,32 @@ def _api(user):
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.mark.django_db
+def test_the_model_page_shows_the_card_as_html_without_markdown_escapes(project, owner, client):
+    model = fake_model(project, name="Tiny <b>run</b>")
+    model.card = {
+        "model": {
+            "name": "Tiny <b>run</b>",
+            "preset": "yolov3-tiny",
+            "preset_label": "YOLOv3-tiny (paper)",
+            "seed_paper_model": True,
+            "class_names": ["mouse_1"],
+            "metrics": {"map50": 0.5},
+            "files": {"pt": {"sha256": "ab" * 32, "bytes": 2048}},
+        },
+        "training": {"id": 7, "status": "succeeded", "hyperparameters": {"epochs": 3}},
+        "dataset": {"name": "v1", "content_hash": "cd" * 32},
+    }
+    model.save(update_fields=["card"])
+    client.force_login(owner)
+    page = client.get(f"/training/models/{model.pk}/").content.decode()
+    card = page[page.index('id="model-card"') :]
+    assert "YOLOv3-tiny (paper) (yolov3-tiny)" in card and "mouse_1" in card
+    assert "\\-" not in card and "\\(" not in card and "\\_" not in card
+    assert "<dt" in card and "<table" in card  # HTML, not a <pre> of Markdown
+    assert "Tiny &lt;b&gt;run&lt;/b&gt;" in card and "<b>run</b>" not in card
+    # The download stays Markdown.
+    md = client.get(f"/api/models/{model.pk}/card/?format=md").content.decode()
+    assert md.startswith("# Model card:") and "YOLOv3\\-tiny" in md
