@@ -76,10 +76,14 @@ class ThrottledLoginView(LoginView):
         wait = login_throttle_wait(request)
         if wait is not None:
             seconds = max(1, math.ceil(wait))
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, f"Too many login attempts; try again in {seconds} seconds.")
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            # An unbound form: validating it would check the password after all.
+            form = self.get_form_class()(
+                request, initial={"username": request.POST.get("username", "")[:150]}
+            )
+            context = self.get_context_data(
+                form=form, throttled=f"Too many login attempts; try again in {seconds} seconds."
+            )
+            response = self.render_to_response(context, status=429)
             response["Retry-After"] = str(seconds)
             return response
         return super().post(request, *args, **kwargs)

@@ -92,6 +92,7 @@ def test_the_login_form_shares_the_token_endpoints_counter(owner):
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert b"Too many login attempts" in response.content
+    assert b'value="olivia"' in response.content
     assert "_auth_user_id" not in client.session
 
 
