@@ -105,9 +105,17 @@ def natural_key(name: str) -> tuple[tuple[tuple[int, int | str], ...], ...]:
     """Sort key: folder by folder; within a name, digit runs compare as numbers
     (``img2`` before ``img10``) and text case-insensitively."""
     return tuple(
-        tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", part) if p)
+        tuple(_natural_chunk(p) for p in re.split(r"(\d+)", part) if p)
         for part in name.replace("\\", "/").casefold().split("/")
     )
+
+
+def _natural_chunk(text: str) -> tuple[int, int | str]:
+    # isdecimal, not isdigit: "²" is a digit int() refuses; and no int() of thousands of
+    # digits (Python raises ValueError past 4,300), which only a hostile name would have.
+    if text.isdecimal() and len(text) <= 100:
+        return (0, int(text))
+    return (1, text)
 
 
 def name_problem(name: str) -> str | None:
