@@ -136,3 +136,15 @@ def test_a_range_header_with_thousands_of_digits_is_a_416_or_the_end(client, own
     response = client.get(url, HTTP_RANGE="bytes=-" + "9" * 5000)
     assert response.status_code == 206 and b"".join(response.streaming_content) == b"0123456789"
     assert client.get(url, HTTP_RANGE="bytes=2-4").status_code == 206
+
+
+@pytest.mark.django_db
+def test_object_for_user_answers_404_for_ids_past_the_range(owner, project):
+    from django.http import Http404
+
+    from labeling.selectors import project_for_user
+
+    for pk in (2**63, 2**64, HUGE, "9" * 5000, "-1", "x", None):
+        with pytest.raises(Http404):
+            project_for_user(user=owner, project_id=pk)
+    assert project_for_user(user=owner, project_id=str(project.pk)) == project
