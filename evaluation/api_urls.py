@@ -4,37 +4,37 @@ from . import apis
 
 urlpatterns = [
     path(
-        "models/<int:model_id>/evaluations/",
+        "models/<id:model_id>/evaluations/",
         apis.ModelEvaluationListApi.as_view(),
         name="api-model-evaluations",
     ),
     path(
-        "evaluations/<int:run_id>/",
+        "evaluations/<id:run_id>/",
         apis.EvaluationRunDetailApi.as_view(),
         name="api-evaluation-detail",
     ),
     path(
-        "evaluations/<int:run_id>/predictions/",
+        "evaluations/<id:run_id>/predictions/",
         apis.EvaluationPredictionListApi.as_view(),
         name="api-evaluation-predictions",
     ),
     path(
-        "evaluations/<int:run_id>/metrics.csv",
+        "evaluations/<id:run_id>/metrics.csv",
         apis.EvaluationMetricsCsvApi.as_view(),
         name="api-evaluation-metrics-csv",
     ),
     path(
-        "evaluations/<int:run_id>/metrics.json",
+        "evaluations/<id:run_id>/metrics.json",
         apis.EvaluationMetricsJsonApi.as_view(),
         name="api-evaluation-metrics-json",
     ),
     path(
-        "projects/<int:project_id>/compare/",
+        "projects/<id:project_id>/compare/",
         apis.ProjectCompareApi.as_view(),
         name="api-project-compare",
     ),
     path(
-        "projects/<int:project_id>/compare.csv",
+        "projects/<id:project_id>/compare.csv",
         apis.ProjectCompareCsvApi.as_view(),
         name="api-project-compare-csv",
     ),

@@ -16,6 +16,7 @@ from labeling.models import DatasetVersion, Project, Role
 from labeling.selectors import object_for_user, projects_visible_to
 from training.models import TrainedModel
 from training.selectors import epoch_series, trained_models_of_project
+from webapp.bounds import bounded_int
 from webapp.models import JobStatus
 
 from .models import EvaluationRun, FramePrediction
@@ -212,10 +213,10 @@ def parse_model_ids(raw: str | None) -> list[int]:
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit():
-            raise ValueError(f"{part!r} is not a model id")
-        if int(part) not in ids:
-            ids.append(int(part))
+        if (model_id := bounded_int(part)) is None:
+            raise ValueError(f"{part[:30]!r} is not a model id")
+        if model_id not in ids:
+            ids.append(model_id)
     if not ids:
         raise ValueError("name at least one model id, e.g. ?models=1,2")
     if len(ids) > 12:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from webapp.bounds import DB_INT_MAX
+
 from .models import EvaluationRun, FramePrediction
 from .selectors import PREDICTION_ORDERS
 from .services import SPLITS
@@ -51,7 +53,7 @@ class PredictionListInput(serializers.Serializer):
         default=False, help_text="Only frames with a false positive, a miss or a low IoU."
     )
     limit = serializers.IntegerField(default=24, min_value=1, max_value=200)
-    offset = serializers.IntegerField(default=0, min_value=0)
+    offset = serializers.IntegerField(default=0, min_value=0, max_value=DB_INT_MAX)
 
 
 class CompareInput(serializers.Serializer):

@@ -21,6 +21,7 @@ from labeling.access import can_write, project_page
 from labeling.models import DatasetVersion, Role
 from labeling.selectors import projects_visible_to, role_of
 from training.selectors import trained_model_for_user, trained_models_of_project
+from webapp.bounds import bounded_int
 from webapp.jobs import BrokerUnavailable
 from webapp.models import JobStatus
 
@@ -94,8 +95,8 @@ def _model_page_context(request: HttpRequest, model) -> dict[str, Any]:
     runs = list(selectors.evaluation_runs_of_model(user=request.user, model=model))
     run = None
     wanted = request.GET.get("run", "")
-    if wanted.isdigit():
-        run = next((r for r in runs if r.pk == int(wanted)), None)
+    if (run_id := bounded_int(wanted)) is not None:
+        run = next((r for r in runs if r.pk == run_id), None)
     if run is None:
         run = next(
             (r for r in runs if r.status == JobStatus.SUCCEEDED and r.split == "test"), None

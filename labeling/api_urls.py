@@ -8,102 +8,100 @@ from .videos import apis as video_apis
 
 urlpatterns = [
     path("projects/", apis.ProjectListApi.as_view(), name="api-project-list"),
-    path("projects/<int:project_id>/", apis.ProjectDetailApi.as_view(), name="api-project-detail"),
+    path("projects/<id:project_id>/", apis.ProjectDetailApi.as_view(), name="api-project-detail"),
+    path("projects/<id:project_id>/members/", apis.MemberListApi.as_view(), name="api-member-list"),
     path(
-        "projects/<int:project_id>/members/", apis.MemberListApi.as_view(), name="api-member-list"
-    ),
-    path(
-        "projects/<int:project_id>/members/<int:user_id>/",
+        "projects/<id:project_id>/members/<id:user_id>/",
         apis.MemberDetailApi.as_view(),
         name="api-member-detail",
     ),
     path(
-        "projects/<int:project_id>/classes/",
+        "projects/<id:project_id>/classes/",
         apis.LabelClassListApi.as_view(),
         name="api-class-list",
     ),
     path(
-        "projects/<int:project_id>/classes/<int:class_id>/",
+        "projects/<id:project_id>/classes/<id:class_id>/",
         apis.LabelClassDetailApi.as_view(),
         name="api-class-detail",
     ),
     # The labeling editor: frames, counts, one frame's annotation and image.
     path(
-        "projects/<int:project_id>/frames/",
+        "projects/<id:project_id>/frames/",
         annotation_apis.FrameListApi.as_view(),
         name="api-frame-list",
     ),
     path(
-        "projects/<int:project_id>/frames/counts/",
+        "projects/<id:project_id>/frames/counts/",
         annotation_apis.FrameCountsApi.as_view(),
         name="api-frame-counts",
     ),
     path(
-        "frames/<int:frame_id>/annotation/",
+        "frames/<id:frame_id>/annotation/",
         annotation_apis.FrameAnnotationApi.as_view(),
         name="api-frame-annotation",
     ),
     path(
-        "frames/<int:frame_id>/image/",
+        "frames/<id:frame_id>/image/",
         annotation_apis.FrameImageApi.as_view(),
         name="api-frame-image",
     ),
     # Frame sources (videos, image sets) and frame sampling.
     path(
-        "projects/<int:project_id>/videos/",
+        "projects/<id:project_id>/videos/",
         video_apis.VideoListApi.as_view(),
         name="api-video-list",
     ),
     path(
-        "projects/<int:project_id>/videos/register/",
+        "projects/<id:project_id>/videos/register/",
         video_apis.VideoRegisterApi.as_view(),
         name="api-video-register",
     ),
-    path("videos/<int:video_id>/", video_apis.VideoDetailApi.as_view(), name="api-video-detail"),
+    path("videos/<id:video_id>/", video_apis.VideoDetailApi.as_view(), name="api-video-detail"),
     path(
-        "videos/<int:video_id>/sample/",
+        "videos/<id:video_id>/sample/",
         video_apis.VideoSampleApi.as_view(),
         name="api-video-sample",
     ),
     path(
-        "videos/<int:video_id>/sampling-jobs/",
+        "videos/<id:video_id>/sampling-jobs/",
         video_apis.VideoSamplingJobListApi.as_view(),
         name="api-video-sampling-jobs",
     ),
     path(
-        "sampling-jobs/<int:job_id>/",
+        "sampling-jobs/<id:job_id>/",
         video_apis.SamplingJobDetailApi.as_view(),
         name="api-sampling-job-detail",
     ),
     path(
-        "sampling-jobs/<int:job_id>/cancel/",
+        "sampling-jobs/<id:job_id>/cancel/",
         video_apis.SamplingJobCancelApi.as_view(),
         name="api-sampling-job-cancel",
     ),
     # Dataset versions (labeling.datasets.versions).
     path(
-        "projects/<int:project_id>/dataset-versions/",
+        "projects/<id:project_id>/dataset-versions/",
         dataset_version_apis.DatasetVersionListApi.as_view(),
         name="api-dataset-version-list",
     ),
     path(
-        "dataset-versions/<int:version_id>/",
+        "dataset-versions/<id:version_id>/",
         dataset_version_apis.DatasetVersionDetailApi.as_view(),
         name="api-dataset-version-detail",
     ),
     # Dataset export (zip), import (zip upload) and counts (labeling.datasets).
     path(
-        "projects/<int:project_id>/dataset/export/",
+        "projects/<id:project_id>/dataset/export/",
         dataset_apis.DatasetExportApi.as_view(),
         name="api-dataset-export",
     ),
     path(
-        "projects/<int:project_id>/dataset/import/",
+        "projects/<id:project_id>/dataset/import/",
         dataset_apis.DatasetImportApi.as_view(),
         name="api-dataset-import",
     ),
     path(
-        "projects/<int:project_id>/dataset/stats/",
+        "projects/<id:project_id>/dataset/stats/",
         dataset_apis.DatasetStatsApi.as_view(),
         name="api-dataset-stats",
     ),

@@ -1,5 +1,7 @@
 from django import forms
 
+from webapp.bounds import DB_INT32_MAX
+
 from .models import Role
 
 
@@ -21,5 +23,5 @@ class SplitForm(forms.Form):
     split_train = forms.IntegerField(min_value=0, max_value=100, label="Train %")
     split_val = forms.IntegerField(min_value=0, max_value=100, label="Validation %")
     split_test = forms.IntegerField(min_value=0, max_value=100, label="Test %")
-    split_seed = forms.IntegerField(min_value=0, label="Seed")
+    split_seed = forms.IntegerField(min_value=0, max_value=DB_INT32_MAX, label="Seed")
     split_by_video = forms.BooleanField(required=False, label="Keep each video in one split")

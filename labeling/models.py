@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from webapp.models import Job
 
@@ -74,7 +75,9 @@ class LabelClass(models.Model):
     class Meta:
         ordering = ["project", "index"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "name"], name="class_name_unique"),
+            # The app matches class names ignoring case (imports, the editor): so does the
+            # database, which also settles parallel adds of "rat1" and "RAT1".
+            models.UniqueConstraint(Lower("name"), "project", name="class_name_ci_unique"),
             models.UniqueConstraint(fields=["project", "index"], name="class_index_unique"),
         ]
 

@@ -9,6 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import Http404
 
+from webapp.bounds import bounded_int
+
 from .models import ROLE_RANK, Project, ProjectMembership, Role
 
 M = TypeVar("M", bound=Model)
@@ -75,9 +77,13 @@ def object_for_user(
     endpoint goes through here, so lists and details are scoped the same way.
     """
     in_visible = f"{project_path}__in" if project_path else "pk__in"
+    # Ids past the database's range (a <int:> path, a query string) are a 404 here, not an
+    # OverflowError (SQLite) or DataError (PostgreSQL) from the query.
+    if (row_id := bounded_int(pk)) is None:
+        raise Http404(f"No such {what}.")
     try:
-        obj = queryset.filter(**{in_visible: projects_visible_to(user)}).get(pk=int(pk))
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        obj = queryset.filter(**{in_visible: projects_visible_to(user)}).get(pk=row_id)
+    except queryset.model.DoesNotExist:
         raise Http404(f"No such {what}.") from None
     if role != Role.VIEWER:  # being a member, which the filter checked, is enough to read
         require_role(user=user, project=_project_id_of(obj, project_path), role=role)

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from webapp.bounds import DB_INT32_MAX
+
 from .models import LabelClass, Project, ProjectMembership, Role
 
 
@@ -48,7 +50,7 @@ class ProjectUpdateInput(serializers.Serializer):
     split_train = serializers.IntegerField(min_value=0, max_value=100, required=False)
     split_val = serializers.IntegerField(min_value=0, max_value=100, required=False)
     split_test = serializers.IntegerField(min_value=0, max_value=100, required=False)
-    split_seed = serializers.IntegerField(min_value=0, required=False)
+    split_seed = serializers.IntegerField(min_value=0, max_value=DB_INT32_MAX, required=False)
     split_by_video = serializers.BooleanField(required=False)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from .models import LabelClass, Project, ProjectMembership, Role
 
@@ -101,19 +101,37 @@ def _refuse_removing_last_owner(*, project, membership, new_role) -> None:
             raise ValidationError({"role": "A project must keep at least one owner."})
 
 
+_CLASS_ADD_ATTEMPTS = 5
+
+
 def label_class_add(*, project: Project, name: str, color: str | None = None) -> LabelClass:
+    """Add a class at the next index; parallel adds get distinct indexes, one name wins.
+
+    The project row is locked (PostgreSQL; SQLite's IMMEDIATE transactions serialize
+    writers anyway) and a unique-constraint race left over is retried, so parallel adds
+    answer 201 or 400, never an IntegrityError 500.
+    """
     name = name.strip()
     if not name or len(name) > 64:
         raise ValidationError({"name": "A class name needs 1 to 64 characters."})
-    if project.classes.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"The class “{name}” already exists."})
-    index = project.classes.count()
-    return LabelClass.objects.create(
-        project=project,
-        name=name,
-        index=index,
-        color=color or CLASS_COLORS[index % len(CLASS_COLORS)],
-    )
+    for _ in range(_CLASS_ADD_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk"))
+                if project.classes.filter(name__iexact=name).exists():
+                    raise ValidationError({"name": f"The class “{name}” already exists."})
+                index = project.classes.count()
+                return LabelClass.objects.create(
+                    project=project,
+                    name=name,
+                    index=index,
+                    color=color or CLASS_COLORS[index % len(CLASS_COLORS)],
+                )
+        except IntegrityError:
+            if project.classes.filter(name__iexact=name).exists():
+                raise ValidationError({"name": f"The class “{name}” already exists."}) from None
+            # Another add took this index first: count again.
+    raise ValidationError({"name": "Classes are being added in parallel; try again."})
 
 
 def label_class_rename(*, label_class: LabelClass, name: str) -> LabelClass:
@@ -124,7 +142,11 @@ def label_class_rename(*, label_class: LabelClass, name: str) -> LabelClass:
     if clash.exists():
         raise ValidationError({"name": f"The class “{name}” already exists."})
     label_class.name = name
-    label_class.save(update_fields=["name"])
+    try:
+        with transaction.atomic():
+            label_class.save(update_fields=["name"])
+    except IntegrityError:  # a parallel rename or add took the name first
+        raise ValidationError({"name": f"The class “{name}” already exists."}) from None
     return label_class
 
 

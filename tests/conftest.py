@@ -316,3 +316,13 @@ def login(page, user, password: str = PASSWORD) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/accounts/login" not in url)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in Django's cache (LocMem, shared by the whole test process):
+    each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

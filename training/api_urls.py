@@ -5,35 +5,35 @@ from . import apis
 urlpatterns = [
     path("training-presets/", apis.PresetListApi.as_view(), name="api-training-presets"),
     path(
-        "projects/<int:project_id>/training-jobs/",
+        "projects/<id:project_id>/training-jobs/",
         apis.TrainingJobListApi.as_view(),
         name="api-training-job-list",
     ),
     path(
-        "training-jobs/<int:job_id>/",
+        "training-jobs/<id:job_id>/",
         apis.TrainingJobDetailApi.as_view(),
         name="api-training-job-detail",
     ),
     path(
-        "training-jobs/<int:job_id>/cancel/",
+        "training-jobs/<id:job_id>/cancel/",
         apis.TrainingJobCancelApi.as_view(),
         name="api-training-job-cancel",
     ),
     path(
-        "training-jobs/<int:job_id>/retry/",
+        "training-jobs/<id:job_id>/retry/",
         apis.TrainingJobRetryApi.as_view(),
         name="api-training-job-retry",
     ),
     path(
-        "projects/<int:project_id>/models/",
+        "projects/<id:project_id>/models/",
         apis.TrainedModelListApi.as_view(),
         name="api-model-list",
     ),
-    path("models/<int:model_id>/", apis.TrainedModelDetailApi.as_view(), name="api-model-detail"),
+    path("models/<id:model_id>/", apis.TrainedModelDetailApi.as_view(), name="api-model-detail"),
     path(
-        "models/<int:model_id>/download/",
+        "models/<id:model_id>/download/",
         apis.TrainedModelDownloadApi.as_view(),
         name="api-model-download",
     ),
-    path("models/<int:model_id>/card/", apis.TrainedModelCardApi.as_view(), name="api-model-card"),
+    path("models/<id:model_id>/card/", apis.TrainedModelCardApi.as_view(), name="api-model-card"),
 ]

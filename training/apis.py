@@ -17,7 +17,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from labeling.models import DatasetVersion, Role
 from labeling.selectors import project_for_user
 from labeling.uploads import ProjectUploadMixin
+from webapp.parsers import DepthLimitedJSONParser
 
 from . import services
 from .model_card import card_markdown
@@ -66,7 +67,7 @@ class PresetListApi(APIView):
 
 
 class TrainingJobListApi(ProjectUploadMixin, APIView):
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [DepthLimitedJSONParser, MultiPartParser, FormParser]
 
     def upload_max_bytes(self) -> int:
         return MAX_CHECKPOINT_BYTES  # a starting checkpoint may be uploaded

@@ -1,4 +1,5 @@
-"""Model cards: how a registered model was made, as JSON and as Markdown.
+"""Model cards: how a registered model was made, as JSON, as Markdown (the download) and as
+plain-text sections (``card_outline``, shown as HTML on the model page).
 
 Pure module (no Django import): plain dicts in, a dict or text out. The card is written once,
 when the model is registered, and stored with it (``TrainedModel.card``); the Markdown is
@@ -22,6 +23,7 @@ Metrics are those of the registered weights on the dataset version's validation 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 CARD_VERSION = 1
@@ -176,3 +178,111 @@ def card_markdown(card: dict[str, Any], *, model_id: int | None = None) -> str:
             lines.append(f"- {label}: not available ({_md(reason.splitlines()[0])})")
     lines.append("")
     return "\n".join(lines)
+
+
+# --- the card as plain text sections, for the model page (HTML, escaped by the template) ---
+@dataclass(frozen=True)
+class CardSection:
+    """One part of the card: ``items`` are (label, text) lines, ``table`` (label, value)
+    rows under ``table_head``; every string is plain text (never Markdown or HTML)."""
+
+    title: str
+    items: list[tuple[str, str]] = field(default_factory=list)
+    table_head: tuple[str, str] | None = None
+    table: list[tuple[str, str]] = field(default_factory=list)
+    note: str = ""
+
+
+def _plain(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".") if value else "0"
+    return str(value)
+
+
+def card_outline(card: dict[str, Any], *, model_id: int | None = None) -> list[CardSection]:
+    """The same content as :func:`card_markdown`, as plain-text sections (no escapes)."""
+    model = card.get("model", {})
+    job = card.get("training", {})
+    data = card.get("dataset", {})
+    notes = []
+    if model_id is not None:
+        notes.append(f"Registry id: {model_id}")
+    if model.get("partial"):
+        notes.append(
+            f"Partial model: training stopped early ({model.get('stopped', '')}); "
+            "these are the best weights before it stopped."
+        )
+    head = CardSection(title=f"Model card: {model.get('name', 'Model')}", note=" · ".join(notes))
+    about = [
+        ("Preset", f"{model.get('preset_label', '')} ({model.get('preset', '')})"),
+        ("Architecture", str(model.get("architecture", ""))),
+    ]
+    if model.get("preset_description"):
+        about.append(("About", str(model["preset_description"])))
+    if model.get("seed_paper_model"):
+        about.append(("Reproduces a model of the seed paper", SEED_PAPER))
+    about += [
+        ("Classes", ", ".join(str(c) for c in model.get("class_names", []))),
+        ("Input size", f"{_plain(model.get('imgsz'))} px"),
+        ("Parameters", _plain(model.get("parameters"))),
+        ("GFLOPs", _plain(model.get("gflops"), 1)),
+    ]
+    metrics = model.get("metrics") or {}
+    hp = job.get("hyperparameters") or {}
+    counts = data.get("frame_counts") or {}
+    files = model.get("files") or {}
+    file_items = []
+    for key, label in (("pt", "PyTorch (.pt)"), ("onnx", "ONNX (.onnx)")):
+        info = files.get(key)
+        if info:
+            file_items.append((label, f"{_size(info.get('bytes'))}, sha256 {info.get('sha256')}"))
+        elif key == "onnx":
+            reason = card.get("onnx_error") or "not exported"
+            file_items.append((label, f"not available ({reason.splitlines()[0]})"))
+    return [
+        head,
+        CardSection(title="Model", items=about),
+        CardSection(
+            title="Validation metrics",
+            table_head=("Metric", "Value"),
+            table=[(label, _plain(metrics.get(key))) for key, label in _METRIC_LABELS],
+        ),
+        CardSection(
+            title="How it was trained",
+            items=[
+                ("Starting weights", str(model.get("start_weights", ""))),
+                (
+                    "Training job",
+                    f"{_plain(job.get('id'))}, {job.get('status', '')}, "
+                    f"{_plain(job.get('epochs_done'))} of {_plain(job.get('epochs_planned'))} "
+                    "epochs",
+                ),
+                (
+                    "Training time",
+                    f"{_plain(model.get('training_time_s'), 1)} s on {_plain(model.get('device'))}",
+                ),
+                ("Started by", str(job.get("created_by") or "–")),
+                ("Ultralytics", str(card.get("software", {}).get("ultralytics", ""))),
+            ],
+            table_head=("Hyperparameter", "Value"),
+            table=[(label, _plain(hp[key], 6)) for key, label in _HP_LABELS if key in hp],
+        ),
+        CardSection(
+            title="Dataset",
+            items=[
+                ("Project", str(data.get("project", ""))),
+                ("Version", f"{data.get('name', '')} (id {_plain(data.get('id'))})"),
+                ("Content sha256", str(data.get("content_hash", ""))),
+                (
+                    "Frames",
+                    f"{_plain(counts.get('train', 0))} train, {_plain(counts.get('val', 0))} val, "
+                    f"{_plain(counts.get('test', 0))} test; {_plain(data.get('box_count'))} boxes",
+                ),
+            ],
+        ),
+        CardSection(title="Files", items=file_items),
+    ]

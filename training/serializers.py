@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from webapp.bounds import DB_INT32_MAX
 from webapp.models import TERMINAL_STATUSES
 
 from .models import EpochMetric, TrainedModel, TrainingJob
@@ -171,7 +172,9 @@ class TrainingJobCreateInput(serializers.Serializer):
     momentum = serializers.FloatField(required=False, allow_null=True)
     weight_decay = serializers.FloatField(required=False, allow_null=True)
     patience = serializers.IntegerField(required=False, allow_null=True)
-    seed = serializers.IntegerField(required=False, allow_null=True)
+    seed = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=DB_INT32_MAX
+    )
     # allow_null: a multipart form that leaves it out means "the default", not False.
     augment = serializers.BooleanField(required=False, allow_null=True, default=None)
     device = serializers.CharField(max_length=8, required=False, allow_null=True)

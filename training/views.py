@@ -17,7 +17,7 @@ from webapp.jobs import BrokerUnavailable
 
 from . import services
 from .forms import TrainingForm
-from .model_card import card_markdown
+from .model_card import card_outline
 from .models import TrainedModel
 from .presets import PRESETS
 from .selectors import (
@@ -106,7 +106,8 @@ def _training_new(request, project):
             form.add_error(None, str(exc))
             status = 503
         else:
-            messages.success(request, f"Training job #{job.pk} queued.")
+            # Tagged so the job page removes it once the job leaves "queued" (training.js).
+            messages.success(request, f"Training job #{job.pk} queued.", extra_tags="job-queued")
             return redirect("training-job-detail", job.pk)
     elif request.method == "POST" and status == 200:
         status = 400
@@ -196,7 +197,7 @@ def trained_model_detail(request, model_id: int):
             "nav": "train",
             "model": model,
             "preset": PRESETS.get(model.preset),
-            "card_md": card_markdown(model.card, model_id=model.pk),
+            "card_sections": card_outline(model.card, model_id=model.pk),
             "hyperparameters": sorted((model.hyperparameters or {}).items()),
         },
     )

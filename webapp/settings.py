@@ -251,10 +251,22 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON nesting is bounded before parsing (deep JSON -> 400, not a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "webapp.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "webapp.api.exception_handler",
+    # Token requests (and, through webapp.throttles, the login form): per client address
+    # and per username, counted in Django's cache (LocMem unless CACHES says otherwise).
+    "DEFAULT_THROTTLE_RATES": {"login_address": "10/min", "login_username": "10/min"},
+    # The client address is REMOTE_ADDR: a client-set X-Forwarded-For must not pick its
+    # throttle bucket. Behind N reverse proxies set NUM_PROXIES=N.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MouseTrack Studio API",
@@ -265,6 +277,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # <id:...> (webapp.bounds.IdConverter) is an integer within the database's range.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
+    },
     # Jobs and frames both have a "status" choice field: one schema enum name each.
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "webapp.models.JobStatus",

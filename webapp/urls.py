@@ -5,9 +5,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import obtain_auth_token
 
-from . import views
+from . import auth_apis, views
 
 api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -19,7 +18,7 @@ api_patterns = [
         ),
         name="swagger-ui",
     ),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", auth_apis.TokenApi.as_view(), name="api-token"),
     path("", include("labeling.api_urls")),
     path("", include("training.api_urls")),
     path("", include("evaluation.api_urls")),
@@ -30,7 +29,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", views.ThrottledLoginView.as_view(), name="login"),
+    path("accounts/", views.account, name="account"),
+    path("accounts/token/rotate/", views.account_token_rotate, name="account-token-rotate"),
+    path("accounts/token/revoke/", views.account_token_revoke, name="account-token-revoke"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include(api_patterns)),
     path("", include("labeling.urls")),

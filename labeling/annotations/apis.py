@@ -16,9 +16,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from webapp.parsers import DepthLimitedJSONParser
 
 from ..models import Frame, Role
 from ..selectors import project_for_user
@@ -84,7 +85,7 @@ class StrictBooleanField(serializers.Field):
         return value
 
 
-class AnnotationJSONParser(JSONParser):
+class AnnotationJSONParser(DepthLimitedJSONParser):
     """NaN/Infinity literals parse, so that validation can name the field holding one."""
 
     strict = False
@@ -264,10 +265,21 @@ class FrameAnnotationApi(APIView):
                 request_id=data["request_id"],
             )
         except AnnotationConflict as conflict:
+            if conflict.replayed:
+                detail = (
+                    f"The request id {data['request_id']} belongs to the last accepted save of "
+                    "this frame, which stored other boxes; your changes were not saved."
+                )
+                code = "request_id_reused"
+            else:
+                detail = (
+                    "This frame was changed by someone else since your version "
+                    f"{data['version']}; it is now at version {conflict.current.version}."
+                )
+                code = "version_conflict"
             body = {
-                "detail": "This frame was changed by someone else since your version "
-                f"{data['version']}; it is now at version {conflict.current.version}.",
-                "code": "version_conflict",
+                "detail": detail,
+                "code": code,
                 "current": AnnotationOutput(asdict(conflict.current)).data,
             }
             return Response(body, status=status.HTTP_409_CONFLICT)

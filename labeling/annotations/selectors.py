@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
+from webapp.bounds import bounded_int
+
 from ..models import Box, Frame, Project, Role, Split
 from ..selectors import object_for_user
 
@@ -45,10 +47,9 @@ def frame_list(
             raise ValidationError({"status": f"Must be one of {', '.join(Frame.Status)}."})
         frames = frames.filter(status=status)
     if video:
-        try:
-            frames = frames.filter(video_id=int(video))
-        except ValueError:
-            raise ValidationError({"video": "Must be a video id."}) from None
+        if (video_id := bounded_int(video)) is None:
+            raise ValidationError({"video": "Must be a video id."})
+        frames = frames.filter(video_id=video_id)
     if split:
         if split not in SPLIT_FILTERS:
             raise ValidationError({"split": f"Must be one of {', '.join(SPLIT_FILTERS)}."})

@@ -46,11 +46,25 @@ class AnnotationState:
 
 
 class AnnotationConflict(Exception):
-    """The save was based on an older version; ``current`` is the server's state."""
+    """The save was based on an older version; ``current`` is the server's state.
 
-    def __init__(self, current: AnnotationState):
+    ``replayed`` marks a save reusing the last accepted save's ``request_id`` with other
+    content: answering it with the stored result would silently drop the new content.
+    """
+
+    def __init__(self, current: AnnotationState, *, replayed: bool = False):
         super().__init__(f"Frame {current.frame_id} is at version {current.version}.")
         self.current = current
+        self.replayed = replayed
+
+
+def _same_content(
+    state: AnnotationState, *, clipped: list[tuple[int, PixelBox]], is_negative: bool, status: str
+) -> bool:
+    """Whether a save would store exactly ``state``'s boxes, flag and status."""
+    stored = sorted((b["class_id"], b["x"], b["y"], b["w"], b["h"]) for b in state.boxes)
+    sent = sorted((class_id, b.x, b.y, b.w, b.h) for class_id, b in clipped)
+    return (stored, state.is_negative, state.status) == (sent, is_negative, status)
 
 
 def annotation_state(*, frame: Frame) -> AnnotationState:
@@ -126,7 +140,8 @@ def annotation_save(
     Raises :class:`ValidationError` (field-named, nothing written) for bad input and
     :class:`AnnotationConflict` when another save got there first. A retry whose
     ``request_id`` is the frame's last accepted save returns that save's result instead
-    of writing again (an autosave whose response was lost).
+    of writing again (an autosave whose response was lost); the same ``request_id`` with
+    different content is an :class:`AnnotationConflict` with ``replayed`` set.
     """
     clipped = _validated_boxes(frame=frame, boxes=boxes)
     if is_negative and clipped:
@@ -144,7 +159,11 @@ def annotation_save(
             .get(pk=frame.pk)
         )
         if request_id and locked.last_request_id == request_id:
-            return annotation_state(frame=locked)
+            stored = annotation_state(frame=locked)
+            same = _same_content(stored, clipped=clipped, is_negative=is_negative, status=status)
+            if not same or stored.version != version + 1:
+                raise AnnotationConflict(stored, replayed=True)
+            return stored
         if locked.annotation_version != version:
             raise AnnotationConflict(annotation_state(frame=locked))
         Box.objects.filter(frame_id=locked.pk).delete()

@@ -49,6 +49,7 @@ from webapp.storage import delete_quietly, scratch_dir, sha256_of_file, store_fi
 
 from ..models import Box, Frame, Project, Video
 from ..services import label_class_add
+from ..videos.imagesets import polyglot_problem
 from . import archives
 from .exchange import AUTO, check_format, frame_key_from_name, problem_messages
 from .formats import FORMATS, Dataset, DatasetImage, FormatError, detect_format
@@ -295,6 +296,10 @@ def _inspect_image(item: _Incoming) -> str | None:
             f"declared size {size[0]}x{size[1]} differs from the image's "
             f"{displayed[0]}x{displayed[1]}"
         )
+    # The same polyglot check as image uploads: HTML or script inside an image is refused.
+    problem = polyglot_problem(item.source.read_bytes(), image_format=kind)
+    if problem:
+        return problem
     item.convert = rotating or kind not in _KEPT_TYPES
     item.ext = "jpg" if kind in ("JPEG", "MPO") else ("png" if item.convert else _KEPT_TYPES[kind])
     item.digest = sha256_of_file(item.source)

@@ -9,11 +9,12 @@ from __future__ import annotations
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.jobs import BrokerUnavailable
+from webapp.parsers import DepthLimitedJSONParser
 
 from ..models import FrameSamplingJob, Role, Video
 from ..selectors import project_for_user
@@ -223,7 +224,7 @@ class VideoListApi(ProjectUploadMixin, APIView):
 
 
 class VideoRegisterApi(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [DepthLimitedJSONParser]
 
     @extend_schema(request=VideoRegisterInput, responses={201: VideoUploadOutput})
     def post(self, request, project_id: int):
@@ -255,7 +256,7 @@ class VideoDetailApi(APIView):
 
 
 class VideoSampleApi(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [DepthLimitedJSONParser]
 
     @extend_schema(request=SamplingInput, responses={202: SamplingJobOutput})
     def post(self, request, video_id: int):

@@ -105,9 +105,17 @@ def natural_key(name: str) -> tuple[tuple[tuple[int, int | str], ...], ...]:
     """Sort key: folder by folder; within a name, digit runs compare as numbers
     (``img2`` before ``img10``) and text case-insensitively."""
     return tuple(
-        tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", part) if p)
+        tuple(_natural_chunk(p) for p in re.split(r"(\d+)", part) if p)
         for part in name.replace("\\", "/").casefold().split("/")
     )
+
+
+def _natural_chunk(text: str) -> tuple[int, int | str]:
+    # isdecimal, not isdigit: "²" is a digit int() refuses; and no int() of thousands of
+    # digits (Python raises ValueError past 4,300), which only a hostile name would have.
+    if text.isdecimal() and len(text) <= 100:
+        return (0, int(text))
+    return (1, text)
 
 
 def name_problem(name: str) -> str | None:
@@ -290,3 +298,32 @@ def _verify_image(name: str, file: Path, size: int, limits: ImageSetLimits) -> I
         return f"“{shown}”: too many pixels"
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         return f"“{shown}”: damaged image ({exc})"
+
+
+# What a browser would take for markup if it ever sniffed the file: an image carrying any
+# of these, or bytes after its end, is an image/HTML (or PHP) polyglot and is refused.
+# Shared by image-set uploads and dataset imports (one check for every way images come in).
+MARKUP_MARKERS = (
+    b"<html",
+    b"<script",
+    b"<body",
+    b"<iframe",
+    b"<svg",
+    b"<!doctype",
+    b"<?php",
+    b"<object",
+    b"<embed",
+    b"javascript:",
+)
+
+
+def polyglot_problem(data: bytes, *, image_format: str) -> str | None:
+    """Why the bytes of a decoded image (Pillow ``format``) are unsafe to serve, or None."""
+    lowered = data.lower()
+    if any(marker in lowered for marker in MARKUP_MARKERS):
+        return "carries HTML or script inside the image (an image/HTML polyglot?)"
+    if image_format == "PNG":
+        end = data.rfind(b"IEND")
+        if end < 0 or len(data) > end + 8:
+            return "has data after the end of the PNG image"
+    return None

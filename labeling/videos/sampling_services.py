@@ -107,7 +107,7 @@ def _whole(value, field: str, low: int, high: int) -> int:
         raise ValidationError({field: "Must be a whole number."})
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 parses as inf
         raise ValidationError({field: "Must be a whole number."}) from None
     if number != value and str(number) != str(value).strip():
         raise ValidationError({field: "Must be a whole number."})

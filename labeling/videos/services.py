@@ -282,20 +282,6 @@ def _content_kind(path: Path) -> str:
 # --------------------------------------------------------------------------------------
 # Image sets
 
-# What a browser would take for markup if it ever sniffed the file: an image carrying any
-# of these, or bytes after its end, is an image/HTML (or PHP) polyglot and is refused.
-_MARKUP = (
-    b"<html",
-    b"<script",
-    b"<body",
-    b"<iframe",
-    b"<svg",
-    b"<!doctype",
-    b"<?php",
-    b"<object",
-    b"<embed",
-    b"javascript:",
-)
 # Stored as uploaded (no generational loss); anything else is re-encoded to PNG.
 _KEEP_AS_IS = {"JPEG": "jpg", "PNG": "png"}
 _KEEP_MODES = {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"}
@@ -377,16 +363,8 @@ def _imageset_create(*, project: Project, user, name: str, entries) -> Video:
 
 
 def _polyglot_problem(entry) -> str | None:
-    data = entry.path.read_bytes()
-    lowered = data.lower()
-    shown = entry.name[:80]
-    if any(marker in lowered for marker in _MARKUP):
-        return f"“{shown}” carries HTML or script inside the image (an image/HTML polyglot?)"
-    if entry.format == "PNG":
-        end = data.rfind(b"IEND")
-        if end < 0 or len(data) > end + 8:
-            return f"“{shown}” has data after the end of the PNG image"
-    return None
+    problem = imagesets.polyglot_problem(entry.path.read_bytes(), image_format=entry.format)
+    return f"“{entry.name[:80]}” {problem}" if problem else None
 
 
 def _upright(image: Image.Image) -> Image.Image:

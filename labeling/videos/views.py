@@ -19,6 +19,8 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirec
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
+from webapp.bounds import bounded_int
+
 from ..access import can_write, project_page
 from ..models import FrameSamplingJob, Role, Video
 from . import sampling_services, services
@@ -192,12 +194,18 @@ def ranged_file_response(request, handle, *, content_type: str, filename: str) -
     status = 200
     match = _RANGE.match(request.headers.get("Range", "").strip())
     if match and (match[1] or match[2]):
+        # Bounds are parsed by bounded_int, never int() (5,000 digits raise ValueError): a
+        # first byte past 2**63 is past the end (416), a last byte past it is the end.
+        first = bounded_int(match[1]) if match[1] else None
+        last = bounded_int(match[2]) if match[2] else None
+        suffix = None
         if match[1]:
-            start = int(match[1])
-            end = min(int(match[2]), size - 1) if match[2] else size - 1
+            start = size if first is None else first
+            end = size - 1 if last is None else min(last, size - 1)
         else:  # "bytes=-500": the last 500 bytes
-            start = max(0, size - int(match[2]))
-        if start >= size or end < start or (not match[1] and int(match[2]) == 0):
+            suffix = size + 1 if last is None else last
+            start = max(0, size - suffix)
+        if start >= size or end < start or suffix == 0:
             handle.close()
             response = HttpResponse(status=416)
             response["Content-Range"] = f"bytes */{size}"

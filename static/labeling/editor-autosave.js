@@ -73,6 +73,7 @@ window.MouseTrackAutosave = (function () {
       this.inflight = null; // {body}: the PUT being sent; retried unchanged (same request_id)
       this.sending = false;
       this.conflict = null; // the server's state from a 409
+      this.conflictReason = null; // the server's explanation when it is not another writer
       this.error = null; // a refusal (400/404): not retried until the next edit
       this.failures = 0;
       this.retryAt = 0;
@@ -143,6 +144,8 @@ window.MouseTrackAutosave = (function () {
         this.inflight = null;
         this.failures = 0;
         this.conflict = res.data.current;
+        // A reused request id (not another writer) gets the server's own explanation.
+        this.conflictReason = res.data.code === "request_id_reused" ? res.data.detail : null;
         this.persist();
         this.env.onConflict(this);
       } else if (res && (res.status === 400 || res.status === 404)) {
@@ -166,6 +169,7 @@ window.MouseTrackAutosave = (function () {
 
     resolve(server, keepMine) {
       this.conflict = null;
+      this.conflictReason = null;
       this.error = null;
       this.server = server;
       if (!keepMine) this.local = annOf(server);

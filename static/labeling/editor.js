@@ -151,10 +151,12 @@
       const theirs = conflictSaver.conflict;
       const who = theirs.annotated_by ? theirs.annotated_by : "another session";
       const onThis = conflictSaver === current;
-      $("conflict-text").textContent = (onThis ? "This frame" : "Frame " + conflictSaver.frameId)
-        + " was saved by " + who + " (now version " + theirs.version + ", "
-        + theirs.boxes.length + " box" + (theirs.boxes.length === 1 ? "" : "es")
-        + ") while you were editing. Your last changes are kept here but were not saved.";
+      const where = onThis ? "This frame" : "Frame " + conflictSaver.frameId;
+      $("conflict-text").textContent = conflictSaver.conflictReason
+        ? where + ": " + conflictSaver.conflictReason + " Your last changes are kept here."
+        : where + " was saved by " + who + " (now version " + theirs.version + ", "
+          + theirs.boxes.length + " box" + (theirs.boxes.length === 1 ? "" : "es")
+          + ") while you were editing. Your last changes are kept here but were not saved.";
       $("conflict-reload").classList.toggle("d-none", !onThis);
       $("conflict-keep").classList.toggle("d-none", !onThis);
       $("conflict-open").classList.toggle("d-none", onThis);

@@ -175,6 +175,11 @@
     }
 
     function render(job) {
+      // "Training job #N queued." is only true while it is queued.
+      if (job.status !== "queued") {
+        document.querySelectorAll('.alert[data-message-tags~="job-queued"]')
+          .forEach(function (el) { el.remove(); });
+      }
       setBadge(document.getElementById("job-status"), job.status, job.status_display);
       setProgress(document.getElementById("job-progress"), job.progress, job.status);
       document.getElementById("job-message").textContent = queueText(job) || job.message || "";

@@ -20,6 +20,7 @@ def test_start_a_training_and_follow_it_live(page, celery_worker, project, owner
     page.goto(f"/projects/{project.pk}/training/")
     page.click("#new-training")
     page.wait_for_selector("#training-form")
+    assert page.is_checked("#preset-yolov3-tiny")  # the paper's Tiny preset by default
     # Picking a preset fills in its defaults; a field changed by hand is kept.
     page.check("#preset-yolov3")
     assert page.input_value("#id_batch") == "8"
@@ -48,6 +49,8 @@ def test_start_a_training_and_follow_it_live(page, celery_worker, project, owner
     screenshot(page, "training-job-running")
 
     page.wait_for_selector("#job-status[data-status=succeeded]", timeout=300_000)
+    # "Training job #N queued." went when the job left the queue.
+    assert page.locator(".alert", has_text="queued.").count() == 0
     page.wait_for_selector("#model-link:not([hidden])")
     width = page.eval_on_selector("#job-progress", "el => el.style.width")
     assert width == "100%"

@@ -177,6 +177,27 @@ def test_a_retried_save_returns_the_stored_result_without_duplicates(
 
 
 @pytest.mark.django_db
+def test_a_replayed_request_id_with_other_boxes_is_a_409_with_a_reason(
+    api_client_for, owner, frame, mouse
+):
+    client = api_client_for(owner)
+    first = client.put(url(frame), body(mouse, request_id="save-7f3a"), format="json")
+    assert first.status_code == 200
+    moved = [{"class_id": mouse.pk, "x": 50, "y": 60, "w": 30, "h": 40}]
+    replay = client.put(url(frame), body(mouse, boxes=moved, request_id="save-7f3a"), format="json")
+    assert replay.status_code == 409
+    answer = replay.json()
+    assert answer["code"] == "request_id_reused" and "save-7f3a" in answer["detail"]
+    assert answer["current"]["boxes"] == first.json()["boxes"]
+    negative = client.put(
+        url(frame), body(mouse, boxes=[], is_negative=True, request_id="save-7f3a"), format="json"
+    )
+    assert negative.status_code == 409
+    stored = Box.objects.get(frame=frame)
+    assert (stored.x, stored.y) == (10, 20)
+
+
+@pytest.mark.django_db
 def test_mark_reviewed_then_an_edit_makes_it_labeled_again(api_client_for, owner, frame, mouse):
     client = api_client_for(owner)
     assert client.put(url(frame), body(mouse), format="json").json()["status"] == "labeled"

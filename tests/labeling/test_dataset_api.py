@@ -15,6 +15,7 @@ from labeling.models import Frame, Role
 from labeling.services import project_create
 from tests.conftest import PASSWORD
 from tests.labeling.dataset_helpers import (
+    image_bytes,
     populate,
     scratch_files,
     snapshot,
@@ -115,6 +116,30 @@ def test_import_creates_an_image_set_and_reports_counts(
     again = upload(api_client_for(owner), project, exported_zip, format="auto")
     assert again.status_code == 201
     assert (again.json()["frames_created"], again.json()["frames_unchanged"]) == (0, 6)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_import_refuses_an_image_html_polyglot_as_uploads_do(
+    fmt, project, owner, api_client_for, tmp_path
+):
+    ext = fmt.lower().replace("jpeg", "jpg")
+    polyglot = image_bytes(1, fmt=fmt) + b"<html><script>alert(1)</script></html>"
+    zip_path = write_zip(
+        tmp_path / "yolo.zip",
+        {
+            "data.yaml": "train: images/train\nval: images/val\nnames: [mouse]\n",
+            f"images/train/a.{ext}": image_bytes(2, fmt=fmt),
+            "labels/train/a.txt": "0 0.5 0.5 0.2 0.2\n",
+            f"images/val/evil.{ext}": polyglot,
+            "labels/val/evil.txt": "0 0.5 0.5 0.2 0.2\n",
+        },
+    )
+    before = snapshot()
+    response = upload(api_client_for(owner), project, zip_path, format="yolo")
+    assert response.status_code == 400, response.json()
+    assert any("evil" in p and "polyglot" in p for p in response.json()["file"])
+    assert snapshot() == before
 
 
 @pytest.mark.django_db

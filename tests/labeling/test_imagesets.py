@@ -51,6 +51,12 @@ def assert_refused(archive: Path, scratch: Path, match: str, **kwargs) -> ImageS
     return caught.value
 
 
+def test_natural_key_survives_odd_digits():
+    names = ["²/a.png", "1" * 5000 + "/b.png", "img10.png", "img2.png"]
+    ordered = sorted(names, key=natural_key)
+    assert ordered.index("img2.png") < ordered.index("img10.png")
+
+
 def test_natural_key_orders_numbers_as_numbers():
     names = ["img10.png", "img2.png", "IMG1.png", "b/img1.png", "a/img11.png", "a/img9.png"]
     assert sorted(names, key=natural_key) == [

@@ -616,6 +616,18 @@ def test_bad_sampling_requests_are_a_400_naming_the_field(
     assert not FrameSamplingJob.objects.exists()
 
 
+@pytest.mark.parametrize("raw", ["1e400", "-1e400", "1" * 30, "1" * 5000])
+def test_sampling_counts_past_any_range_are_a_400(api_client_for, owner, project, raw):
+    video = _stored_video(project)
+    response = api_client_for(owner).post(
+        f"/api/videos/{video.pk}/sample/",
+        '{"strategy": "uniform", "n": ' + raw + "}",
+        content_type="application/json",
+    )
+    assert response.status_code == 400  # naming "n", or the body (5,000 digits)
+    assert not FrameSamplingJob.objects.exists()
+
+
 def test_an_image_set_cannot_be_sampled(api_client_for, owner, project):
     video = Video.objects.create(project=project, kind=Video.Kind.IMAGE_SET, original_name="set")
     response = api_client_for(owner).post(

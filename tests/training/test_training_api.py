@@ -340,6 +340,10 @@ def test_the_form_starts_a_job_or_names_what_is_wrong(project, owner, client, di
     page = client.get(url).content.decode()
     for key in ("yolov3-tiny", "yolov3", "yolo11n", "yolo11s"):
         assert f'value="{key}"' in page
+    # The paper's Tiny preset is the default, with its own hyperparameters filled in.
+    assert 'id="preset-yolov3-tiny" checked' in page
+    assert 'id="preset-yolo11n" checked' not in page
+    assert 'name="imgsz" id="id_imgsz" value="416"' in page
 
     bad = client.post(url, {**form, "imgsz": "100"})
     assert bad.status_code == 400 and "multiple of 32" in bad.content.decode()
@@ -351,6 +355,10 @@ def test_the_form_starts_a_job_or_names_what_is_wrong(project, owner, client, di
     assert job.preset == "yolov3-tiny" and job.name == "from the form"
     assert job.hyperparameters["augment"] is False  # the unchecked switch
     assert dispatched == [job.pk]
+    # The "queued" banner is tagged for the page script, which drops it once the job runs.
+    shown = client.get(response["Location"]).content.decode()
+    assert f"Training job #{job.pk} queued." in shown
+    assert 'data-message-tags="job-queued"' in shown
 
 
 def _api(user):
@@ -359,3 +367,32 @@ def _api(user):
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.mark.django_db
+def test_the_model_page_shows_the_card_as_html_without_markdown_escapes(project, owner, client):
+    model = fake_model(project, name="Tiny <b>run</b>")
+    model.card = {
+        "model": {
+            "name": "Tiny <b>run</b>",
+            "preset": "yolov3-tiny",
+            "preset_label": "YOLOv3-tiny (paper)",
+            "seed_paper_model": True,
+            "class_names": ["mouse_1"],
+            "metrics": {"map50": 0.5},
+            "files": {"pt": {"sha256": "ab" * 32, "bytes": 2048}},
+        },
+        "training": {"id": 7, "status": "succeeded", "hyperparameters": {"epochs": 3}},
+        "dataset": {"name": "v1", "content_hash": "cd" * 32},
+    }
+    model.save(update_fields=["card"])
+    client.force_login(owner)
+    page = client.get(f"/training/models/{model.pk}/").content.decode()
+    card = page[page.index('id="model-card"') :]
+    assert "YOLOv3-tiny (paper) (yolov3-tiny)" in card and "mouse_1" in card
+    assert "\\-" not in card and "\\(" not in card and "\\_" not in card
+    assert "<dt" in card and "<table" in card  # HTML, not a <pre> of Markdown
+    assert "Tiny &lt;b&gt;run&lt;/b&gt;" in card and "<b>run</b>" not in card
+    # The download stays Markdown.
+    md = client.get(f"/api/models/{model.pk}/card/?format=md").content.decode()
+    assert md.startswith("# Model card:") and "YOLOv3\\-tiny" in md
