@@ -338,7 +338,8 @@ class Detector:
     | 'mps'. ``backend``: 'auto' (ONNX Runtime on the CPU when it is installed, PyTorch on a
     GPU) | 'torch' | 'onnx'; an .onnx file always runs in ONNX Runtime. ``threads``: CPU
     threads for the network (torch's intra-op threads or ONNX Runtime's
-    ``intra_op_num_threads``); None = every core this process may use. ``onnx_cache_dir``:
+    ``intra_op_num_threads``; torch's count is process-wide, so the torch backend sets it again
+    when another model changed it); None = every core this process may use. ``onnx_cache_dir``:
     where a .pt's ONNX export is kept for the ONNX backend (default:
     ``<var>/ultralytics/onnx-cache``; the app passes its scratch space).
 
