@@ -74,6 +74,12 @@ def _services():
     return behavior_services
 
 
+def _experiment_services():
+    from . import experiment_services
+
+    return experiment_services
+
+
 def _analysis():
     from . import behavior_analysis
 
@@ -315,7 +321,7 @@ class SubjectInfoApi(APIView):
         video = tracked_video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
         payload = SubjectInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        info = _services().subject_info_save(video=video, **payload.validated_data)
+        info = _experiment_services().subject_info_save(video=video, **payload.validated_data)
         return Response(SubjectOutput(subject_dict(video, info)).data)
 
 
@@ -344,7 +350,7 @@ class SubjectImportApi(APIView):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
         payload = SubjectImportInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        result = _services().subject_info_import_csv(
+        result = _experiment_services().subject_info_import_csv(
             project=project, file=payload.validated_data["file"]
         )
         body = {
@@ -377,7 +383,9 @@ class AnalysisSettingsApi(APIView):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
         payload = AnalysisSettingsInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        row = _services().analysis_settings_save(project=project, **payload.validated_data)
+        row = _experiment_services().analysis_settings_save(
+            project=project, **payload.validated_data
+        )
         return Response(AnalysisSettingsOutput(_settings_dict(row)).data)
 
 

@@ -9,12 +9,13 @@ two backends:
   a dynamic-shape ONNX file in a cache (keyed by the checkpoint's sha256).
 
 Both reproduce what ``YOLO(pt).predict(image, imgsz=...)`` does for one image, so their boxes
-match Ultralytics' own: the rectangular letterbox (aspect kept, ``cv2.INTER_LINEAR``, grey 114
-padding split around the image up to a multiple of the stride: 640x480 at 320 -> 320x256),
-BGR -> RGB, /255, then a score filter (``score > conf``), the best class per anchor and
-class-aware NMS (``torchvision.ops.nms``, classes kept apart by a 7680-pixel offset), at most
-``max_det`` boxes, mapped back to the image and clipped to it. A *static* ONNX file (older
-models, imported files) is letterboxed to its fixed input size instead, as Ultralytics does.
+match Ultralytics' own (the arithmetic is in :mod:`training.yolo_ops`): the rectangular
+letterbox (aspect kept, ``cv2.INTER_LINEAR``, grey 114 padding split around the image up to a
+multiple of the stride: 640x480 at 320 -> 320x256), BGR -> RGB, /255, then a score filter
+(``score > conf``), the best class per anchor and class-aware NMS (``torchvision.ops.nms``,
+classes kept apart by a 7680-pixel offset), at most ``max_det`` boxes, mapped back to the
+image and clipped to it. A *static* ONNX file (older models, imported files) is letterboxed
+to its fixed input size instead, as Ultralytics does.
 
 Batches: images of any size may be mixed; images whose letterboxed shape is the same run
 together (up to ``batch_size``), so every image sees exactly the input it would see alone.
@@ -30,7 +31,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import logging
-import math
 import os
 import platform
 import tempfile
@@ -44,13 +44,20 @@ import numpy as np
 
 from training.checkpoints import CheckpointError, load_checkpoint_check
 from training.ultralytics_setup import default_cpu_threads, require_offline, set_cpu_threads
+from training.yolo_ops import (
+    PAD_VALUE,
+    Letterbox,
+    boxes_to_image,
+    end_to_end_filter,
+    letterbox,
+    letterbox_plan,
+    network_size,
+    non_max_suppression,
+)
 
 log = logging.getLogger(__name__)
 
 Backend = Literal["torch", "onnx"]
-PAD_VALUE = 114  # Ultralytics' LetterBox padding grey
-MAX_NMS = 30_000  # boxes entering NMS, highest scores first (Ultralytics' max_nms)
-CLASS_OFFSET = 7680  # pixels between classes in class-aware NMS (Ultralytics' max_wh)
 # Part of the cache key: bump it when the export settings change.
 ONNX_CACHE_FORMAT = "dynamic-v1"
 ONNX_EXPORT_IMGSZ = 320  # the size traced; a dynamic model runs at any multiple of the stride
@@ -75,125 +82,6 @@ class Detections:
 
 
 ImageInput = np.ndarray | str | Path  # HxWx3 uint8 BGR (OpenCV order) or a local image file
-
-
-# --------------------------------------------------------------------------------------------
-# Letterbox, NMS, rescaling: Ultralytics' arithmetic, reproduced on purpose
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """Where an image of ``image_hw`` lands in a network input of ``input_hw`` (pixels)."""
-
-    image_hw: tuple[int, int]
-    input_hw: tuple[int, int]
-    resized_wh: tuple[int, int]  # cv2.resize's dsize
-    top: int
-    bottom: int
-    left: int
-    right: int
-
-
-def network_size(imgsz: int, stride: int) -> int:
-    """``imgsz`` rounded up to a multiple of ``stride`` (``check_imgsz``'s rule)."""
-    if isinstance(imgsz, bool) or not isinstance(imgsz, int) or imgsz < 1:
-        raise ValueError(f"imgsz must be a positive integer, got {imgsz!r}")
-    return max(math.ceil(imgsz / stride) * stride, stride)
-
-
-def letterbox_plan(
-    image_hw: tuple[int, int], target_hw: tuple[int, int], *, stride: int, auto: bool
-) -> Letterbox:
-    """Ultralytics' ``LetterBox.get_params``: scale to fit ``target_hw`` keeping the aspect;
-    ``auto`` pads only up to the next multiple of ``stride`` (rectangular input)."""
-    h, w = image_hw
-    r = min(target_hw[0] / h, target_hw[1] / w)
-    new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
-    dw, dh = target_hw[1] - new_w, target_hw[0] - new_h
-    if auto:
-        dw, dh = dw % stride, dh % stride
-    dw, dh = dw / 2, dh / 2
-    top, bottom = round(dh - 0.1), round(dh + 0.1)
-    left, right = round(dw - 0.1), round(dw + 0.1)
-    return Letterbox(
-        image_hw=(h, w),
-        input_hw=(new_h + top + bottom, new_w + left + right),
-        resized_wh=(new_w, new_h),
-        top=top,
-        bottom=bottom,
-        left=left,
-        right=right,
-    )
-
-
-def letterbox(image: np.ndarray, plan: Letterbox) -> np.ndarray:
-    """The HxWx3 uint8 network input of ``image`` (still BGR) following ``plan``."""
-    import cv2
-
-    if image.shape[1::-1] != plan.resized_wh:
-        image = cv2.resize(image, plan.resized_wh, interpolation=cv2.INTER_LINEAR)
-    return cv2.copyMakeBorder(
-        image,
-        plan.top,
-        plan.bottom,
-        plan.left,
-        plan.right,
-        cv2.BORDER_CONSTANT,
-        value=(PAD_VALUE,) * 3,
-    )
-
-
-def boxes_to_image(xyxy: np.ndarray, plan: Letterbox) -> np.ndarray:
-    """Network-input (x1, y1, x2, y2) boxes -> original-image pixels, clipped to the image.
-
-    Ultralytics' ``scale_boxes`` (per-axis gains from the rounded resized size, the padding
-    recomputed from the shapes) followed by ``clip_boxes``. float32 (N, 4), in place.
-    """
-    (h1, w1), (h0, w0) = plan.input_hw, plan.image_hw
-    gain = min(h1 / h0, w1 / w0)
-    new_h, new_w = max(round(h0 * gain), 1), max(round(w0 * gain), 1)
-    pad_x, pad_y = round((w1 - new_w) / 2 - 0.1), round((h1 - new_h) / 2 - 0.1)
-    xyxy[:, [0, 2]] -= pad_x
-    xyxy[:, [1, 3]] -= pad_y
-    xyxy[:, [0, 2]] /= new_w / w0
-    xyxy[:, [1, 3]] /= new_h / h0
-    xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w0)
-    xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h0)
-    return xyxy
-
-
-def non_max_suppression(
-    prediction: Any, *, conf: float, iou: float, max_det: int, nc: int
-) -> list[Any]:
-    """Raw YOLO output (B, 4 + nc, anchors) -> per image a (K, 6) tensor x1 y1 x2 y2 score cls.
-
-    Boxes in the output are center x, y, w, h in network-input pixels. Ultralytics'
-    ``non_max_suppression`` for one label per box, step for step (same thresholds, same
-    ``> conf`` comparisons, same class offset, torchvision's NMS), without its time limit.
-    ``prediction`` is a torch tensor on any device.
-    """
-    import torch
-    import torchvision
-
-    candidates = prediction[:, 4 : 4 + nc].amax(1) > conf
-    prediction = prediction.transpose(-1, -2)
-    out = []
-    for x, keep in zip(prediction, candidates, strict=True):
-        x = x[keep]
-        xy, half_wh = x[:, :2], x[:, 2:4] / 2
-        box = torch.cat((xy - half_wh, xy + half_wh), 1)
-        score, cls = x[:, 4 : 4 + nc].max(1, keepdim=True)
-        x = torch.cat((box, score, cls.float()), 1)[score.view(-1) > conf]
-        if x.shape[0] > MAX_NMS:
-            x = x[x[:, 4].argsort(descending=True)[:MAX_NMS]]
-        kept = torchvision.ops.nms(x[:, :4] + x[:, 5:6] * CLASS_OFFSET, x[:, 4], iou)
-        out.append(x[kept[:max_det]])
-    return out
-
-
-def _end_to_end(prediction: Any, *, conf: float, max_det: int) -> list[Any]:
-    """Output of an NMS-free ONNX export (B, N, 6: x1 y1 x2 y2 score cls) -> (K, 6) each."""
-    return [p[p[:, 4] > conf][:max_det] for p in prediction]
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,7 +338,8 @@ class Detector:
     | 'mps'. ``backend``: 'auto' (ONNX Runtime on the CPU when it is installed, PyTorch on a
     GPU) | 'torch' | 'onnx'; an .onnx file always runs in ONNX Runtime. ``threads``: CPU
     threads for the network (torch's intra-op threads or ONNX Runtime's
-    ``intra_op_num_threads``); None = every core this process may use. ``onnx_cache_dir``:
+    ``intra_op_num_threads``; torch's count is process-wide, so the torch backend sets it again
+    when another model changed it); None = every core this process may use. ``onnx_cache_dir``:
     where a .pt's ONNX export is kept for the ONNX backend (default:
     ``<var>/ultralytics/onnx-cache``; the app passes its scratch space).
 
@@ -584,7 +473,7 @@ class Detector:
         raw = engine.forward(x)
         forward_s = time.perf_counter() - forward_started
         if engine.end_to_end:
-            kept = _end_to_end(raw, conf=conf, max_det=max_det)
+            kept = end_to_end_filter(raw, conf=conf, max_det=max_det)
         else:
             kept = non_max_suppression(
                 raw, conf=conf, iou=iou, max_det=max_det, nc=len(self.class_names)

@@ -22,7 +22,8 @@ from tests.tracking.run_helpers import (
     walk_right,
 )
 from tracking.behavior_models import SubjectInfo
-from tracking.behavior_services import arena_setup_save, subject_info_save
+from tracking.behavior_services import arena_setup_save
+from tracking.experiment_services import subject_info_save
 
 pytestmark = pytest.mark.django_db
 

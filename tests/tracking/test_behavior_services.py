@@ -22,13 +22,12 @@ from tests.tracking.run_helpers import (
 )
 from tracking.behavior_models import AnalysisSettings, ArenaSetup, ArenaTemplate
 from tracking.behavior_services import (
-    analysis_settings_save,
     arena_setup_save,
     arena_template_apply,
     arena_template_create,
     run_analysis,
-    subject_info_save,
 )
+from tracking.experiment_services import analysis_settings_save, subject_info_save
 from tracking.models import TrackingEdit
 
 pytestmark = pytest.mark.django_db

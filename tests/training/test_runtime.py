@@ -16,7 +16,7 @@ import pytest
 
 from evaluation.matching import iou_matrix
 from tests.conftest import OPENFIELD_VIDEO
-from training import runtime
+from training import runtime, yolo_ops
 from training.checkpoints import CheckpointError
 from training.export import export_onnx
 from training.presets import Hyperparameters
@@ -43,18 +43,18 @@ def test_letterbox_is_pixel_for_pixel_ultralytics(offline, hw, auto):
 
     rng = np.random.default_rng(sum(hw))
     image = rng.integers(0, 256, (*hw, 3), dtype=np.uint8)
-    plan = runtime.letterbox_plan(hw, (IMGSZ, IMGSZ), stride=32, auto=auto)
-    ours = runtime.letterbox(image, plan)
+    plan = yolo_ops.letterbox_plan(hw, (IMGSZ, IMGSZ), stride=32, auto=auto)
+    ours = yolo_ops.letterbox(image, plan)
     theirs = LetterBox((IMGSZ, IMGSZ), auto=auto, stride=32)(image=image)
     assert ours.shape == theirs.shape == (*plan.input_hw, 3)
     np.testing.assert_array_equal(ours, theirs)
 
 
 def test_a_640x480_frame_is_letterboxed_to_320x256_at_320():
-    plan = runtime.letterbox_plan((480, 640), (320, 320), stride=32, auto=True)
+    plan = yolo_ops.letterbox_plan((480, 640), (320, 320), stride=32, auto=True)
     assert plan.input_hw == (256, 320) and plan.resized_wh == (320, 240)
     assert (plan.top, plan.bottom, plan.left, plan.right) == (8, 8, 0, 0)
-    assert runtime.network_size(300, 32) == 320 and runtime.network_size(320, 32) == 320
+    assert yolo_ops.network_size(300, 32) == 320 and yolo_ops.network_size(320, 32) == 320
 
 
 @pytest.mark.parametrize("hw", SHAPES)
@@ -62,13 +62,13 @@ def test_boxes_go_back_to_image_pixels_as_ultralytics_scale_boxes(offline, hw):
     import torch
     from ultralytics.utils.ops import scale_boxes
 
-    plan = runtime.letterbox_plan(hw, (IMGSZ, IMGSZ), stride=32, auto=True)
+    plan = yolo_ops.letterbox_plan(hw, (IMGSZ, IMGSZ), stride=32, auto=True)
     rng = np.random.default_rng(1)
     h1, w1 = plan.input_hw
     xy = rng.uniform(-20, [w1, h1], (50, 2))
     xyxy = np.concatenate([xy, xy + rng.uniform(0, 200, (50, 2))], 1).astype(np.float32)
     theirs = scale_boxes(plan.input_hw, torch.from_numpy(xyxy.copy()), hw).numpy()
-    ours = runtime.boxes_to_image(xyxy.copy(), plan)
+    ours = yolo_ops.boxes_to_image(xyxy.copy(), plan)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4)
 
 
@@ -86,7 +86,7 @@ def test_nms_keeps_what_ultralytics_keeps(offline, nc, conf, iou):
     scores = torch.rand(batch, nc, anchors, generator=g) ** 3
     prediction = torch.cat([centers, sizes, scores], 1)
     theirs = non_max_suppression(prediction.clone(), conf, iou, max_det=300, nc=nc)
-    ours = runtime.non_max_suppression(prediction.clone(), conf=conf, iou=iou, max_det=300, nc=nc)
+    ours = yolo_ops.non_max_suppression(prediction.clone(), conf=conf, iou=iou, max_det=300, nc=nc)
     for a, b in zip(ours, theirs, strict=True):
         assert a.shape == b.shape
         torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -7,20 +7,25 @@ one. Animals of the same look cannot be told apart by appearance, so identity fo
 1. *Contact*: a detection is ambiguous when another tracklet's box is near it: the same frame's
    box (IoU > ``contact_iou`` or centres closer than ``contact_distance_bl`` body lengths) or the
    last box of a tracklet that vanished / first box of one that appears within
-   ``merge_window_s`` (two boxes merging into one, and splitting again). Padded by
+   ``merge_window_s`` (two boxes merging into one, and splitting again); and when its box is
+   more than ``merged_box_factor`` body lengths across (two animals in one box). Padded by
    ``contact_pad_frames``. The tracker's ids are not trusted there.
 2. Each tracklet is cut into *clean segments* (no contact) and contact stretches.
 3. Clean segments are given identity slots in time order; concurrent segments never share a
-   slot. The cost of a segment for a slot is the motion discontinuity: the slot's last position
-   extrapolated by its last velocity to the segment's start, and the segment's start
-   extrapolated back by its own velocity to the slot's end (body lengths), plus the time gap and
-   the box-size change. Segments starting within ``batch_window_s`` of each other are assigned
-   jointly (Hungarian), so the tracklets that leave an overlap get the identities their motion
-   before it predicts.
+   slot. The cost of a segment for a slot is the negative log-likelihood of the motion
+   discontinuity: the slot's last position extrapolated by its (fading) last velocity to the
+   segment's start, and the segment's start extrapolated back by its own velocity, plus the
+   change of velocity, under a spread that grows with the gap (a long gap says little); plus
+   the box-size change, minus a small bonus where the tracker kept one id through the contact.
+   Segments starting within ``batch_window_s`` of each other are assigned jointly (Hungarian),
+   so the tracklets that leave an overlap get the identities their motion before it predicts.
    A segment that finds every slot busy is surplus: its head is dropped until a slot frees.
 4. Contact detections (and surplus ones) fill each slot's holes frame by frame, matched to the
    slot's bridge: the line between its positions before and after the hole.
 5. Slots become animals 1..N in the order they are first seen.
+
+Where two identical animals huddle and part again, motion may not tell them apart: those
+intervals are what :func:`find_suspected_swaps` lists for review (and an edit can fix).
 
 Body length L: the median box diagonal of all detections. Boxes: x1, y1, x2, y2 pixels.
 """
@@ -290,13 +295,15 @@ def _link_cost(
     backward = np.linalg.norm(start_centre - start_velocity * horizon - slot.end_centre)
     gate = (params.link_gate_bl + params.max_speed_bl_s * gap_s) * body
     if min(forward, backward) > gate:
-        return _INFEASIBLE
+        # Farther than an animal can run. With N known, a lasting segment is still one of the
+        # N (by elimination: a slot is free); a brief one is more likely a false detection.
+        lasting = time_s[seg.end] - time_s[seg.start] >= params.far_link_min_s
+        return params.far_link_cost if lasting else _INFEASIBLE
     size = abs(math.log(max(_diag(seg.boxes[:1])[0], 1e-6) / max(slot.end_diag, 1e-6)))
     # The tracker kept one id through the contact: weak evidence, it breaks near-ties.
-    same_track = params.continuity_bonus_bl if seg.track_id == slot.end_track_id else 0.0
+    same_track = params.continuity_bonus if seg.track_id == slot.end_track_id else 0.0
     # Whoever kept moving that way is the one that was moving that way.
-    fade = math.exp(-gap_s / params.velocity_persistence_s) if params.velocity_persistence_s else 0
-    turn = np.linalg.norm(start_velocity - slot.end_velocity * fade) * params.velocity_weight_s
+    turn = np.linalg.norm(start_velocity - slot.end_velocity) * params.velocity_weight_s
     # Negative log-likelihood of the discontinuity under a Gaussian whose spread grows with the
     # gap: a long gap says little either way, so a short-gap neighbour decides a joint choice.
     miss = ((forward + backward) / 2 + turn) / body / sigma
@@ -349,9 +356,9 @@ def _fill_from_pool(
     """Give pool detections to the slots' holes, row by row, by distance to each slot's bridge.
 
     Bridges are drawn between clean detections only (decided before any fill), so a fill never
-    steers the next one. A slot that took a tracklet's detection in the previous frame gets that
-    tracklet's next one ``continuity_bonus_bl`` cheaper, so that a merged box shared by two
-    animals does not flip between them from frame to frame.
+    steers the next one. A slot that took a tracklet's detection in the previous frame gets
+    that tracklet's next one ``fill_continuity_bl`` body lengths cheaper, so that a merged box
+    shared by two animals does not flip between them from frame to frame.
     """
     if not pool:
         return 0
@@ -376,7 +383,7 @@ def _fill_from_pool(
             gate = (params.link_gate_bl + params.max_speed_bl_s * age_s) * body
             d = np.linalg.norm(det_centres - predicted, axis=1)
             same = (r > 0) & (dets[:, 5] == slot_track[r - 1, k])
-            d = d / body - np.where(same, params.continuity_bonus_bl, 0.0)
+            d = d / body - np.where(same, params.fill_continuity_bl, 0.0)
             cost[:, col] = np.where(d * body <= gate, d, _INFEASIBLE)
         for i, col in zip(*linear_sum_assignment(cost), strict=True):
             if cost[i, col] >= _INFEASIBLE:

@@ -52,33 +52,35 @@ class TrackerConfig:
 class TrackingParams:
     """Parameters of :func:`tracking.engine.pipeline.build_trajectory`.
 
-    Identity (see :mod:`tracking.engine.identity`):
-      ``contact_iou`` / ``contact_distance_bl``: two detections of one frame are *in contact*
-      (identities ambiguous) when their IoU exceeds ``contact_iou`` or their centres are closer
-      than ``contact_distance_bl`` body lengths. ``merge_window_s``: for that long, a vanished
-      track's last box (and a new track's first box) counts as a hidden animal, so two boxes
-      merging into one and splitting again is a contact too. ``contact_pad_frames`` widens each
-      contact on both sides. ``min_segment_frames``: clean stretches shorter than this count as
+    Contacts (where the tracker's ids are not trusted, :mod:`tracking.engine.identity`):
+      two detections of one frame whose IoU exceeds ``contact_iou`` or whose centres are closer
+      than ``contact_distance_bl`` body lengths; a vanished track's last box (and a new track's
+      first box) counts as a hidden animal for ``merge_window_s``; a box more than
+      ``merged_box_factor`` body lengths across is two animals in one (0: off). Each contact
+      widens by ``contact_pad_frames``; clean stretches under ``min_segment_frames`` count as
       contact.
-      A box more than ``merged_box_factor`` x the body length across is likely two animals
-      merged into one: a contact too (0: off).
-      Linking a segment to an identity costs the negative log-likelihood of the motion
-      discontinuity: the distance between the identity's last position extrapolated to the
-      segment's start and that start (and back), with velocities fitted over
-      ``velocity_window_s`` that fade with time constant ``velocity_persistence_s``, plus
-      ``velocity_weight_s`` x the velocity change, over a spread of ``position_sigma_bl`` +
-      ``sigma_growth_bl_s`` x gap (at most ``max_sigma_bl``) body lengths; plus
-      ``size_weight`` x |log| of the box-diagonal ratio; minus ``continuity_bonus_bl`` when the
-      tracker kept one id through the contact. ``new_slot_cost``: the cost of an identity not
-      seen yet. ``link_gate_bl`` + ``max_speed_bl_s`` x gap: the farthest a known animal may be
-      from its predicted position. ``batch_window_s``: segments starting this close together
-      get identities jointly.
+    Linking a clean segment to an identity costs the negative log-likelihood of the motion
+      discontinuity, in body lengths: the identity's last position extrapolated by its velocity
+      (fitted over ``velocity_window_s``, fading with time constant ``velocity_persistence_s``)
+      against the segment's start, and back, plus ``velocity_weight_s`` x the change of
+      velocity, over a spread of ``position_sigma_bl`` + ``sigma_growth_bl_s`` x gap (at most
+      ``max_sigma_bl``); plus ``size_weight`` x |log| box-diagonal ratio; minus
+      ``continuity_bonus`` when the tracker kept one id through the contact (its Kalman
+      filter saw every frame of it). ``new_slot_cost``: an identity not seen yet.
+      ``link_gate_bl`` + ``max_speed_bl_s`` x gap: the farthest an animal can be from its
+      prediction; beyond it a segment lasting ``far_link_min_s`` still takes a free identity
+      (by elimination) at ``far_link_cost``, a shorter one does not. Segments starting within
+      ``batch_window_s`` of each other are assigned jointly.
+    Inside a contact a slot keeps the tracklet it followed a frame ago unless another
+      detection is ``fill_continuity_bl`` body lengths closer to the slot's bridge.
     Gaps (:mod:`tracking.engine.gaps`): ``max_gap_s`` (interpolate gaps up to this long, time
       between the two bounding detections); ``outlier_factor`` (single-frame jumps longer than
       this x the animal's median box diagonal are flagged ``outlier``); ``drop_outliers``.
     Review (:func:`tracking.engine.identity.find_suspected_swaps`): ``swap_iou`` /
       ``swap_distance_bl``.
     ``min_score``: detections below this are discarded before anything else.
+    The defaults were chosen on the two-mouse test video (the real mouse and its pasted copy,
+    the Tiny model's detections) and on simulated crossings; see the identity tests.
     """
 
     min_score: float = 0.1
@@ -90,16 +92,19 @@ class TrackingParams:
     merge_window_s: float = 0.5
     min_segment_frames: int = 3
     velocity_window_s: float = 0.2
-    velocity_persistence_s: float = 1.0
+    velocity_persistence_s: float = 2.0
     link_gate_bl: float = 2.0
     max_speed_bl_s: float = 10.0
     new_slot_cost: float = 3.0
+    far_link_cost: float = 10.0
+    far_link_min_s: float = 0.5
     batch_window_s: float = 1.0
     position_sigma_bl: float = 0.25
-    sigma_growth_bl_s: float = 1.0
+    sigma_growth_bl_s: float = 0.5
     max_sigma_bl: float = 3.0
     velocity_weight_s: float = 0.25
-    continuity_bonus_bl: float = 0.25
+    continuity_bonus: float = 1.0
+    fill_continuity_bl: float = 1.0
     size_weight: float = 0.5
     max_gap_s: float = 0.5
     outlier_factor: float = 1.0
@@ -125,12 +130,15 @@ class TrackingParams:
             "link_gate_bl",
             "max_speed_bl_s",
             "new_slot_cost",
+            "far_link_cost",
+            "far_link_min_s",
             "batch_window_s",
             "position_sigma_bl",
             "sigma_growth_bl_s",
             "max_sigma_bl",
             "velocity_weight_s",
-            "continuity_bonus_bl",
+            "continuity_bonus",
+            "fill_continuity_bl",
             "size_weight",
             "max_gap_s",
             "outlier_factor",
