@@ -52,14 +52,22 @@ def test_track_play_with_overlay_and_swap_identities_from_here(
     assert run.status == JobStatus.SUCCEEDED, f"{run.error}\n{celery_worker.log()[-3000:]}"
 
     page.wait_for_selector("#results:not([hidden])")
-    page.wait_for_function("document.getElementById('run-page').dataset.trackLoaded === '1'")
-    page.wait_for_function("document.getElementById('player').readyState >= 2")
+    page.wait_for_function("() => document.getElementById('run-page').dataset.trackLoaded === '1'")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 2")
     # Seek into the clip: the overlay draws the boxes of the frame shown.
-    page.evaluate("document.getElementById('player').currentTime = 2.0")
-    page.wait_for_function("document.getElementById('frame-now').textContent !== '0'")
+    page.evaluate("() => { document.getElementById('player').currentTime = 2.0; }")
+    page.wait_for_function("() => document.getElementById('frame-now').textContent !== '0'")
     frame_now = int(page.text_content("#frame-now"))
     assert 50 <= frame_now <= 70, frame_now
-    wait_for(lambda: overlay_pixels(page) > 200, timeout=20, what="boxes on the overlay")
+    try:
+        wait_for(lambda: overlay_pixels(page) > 200, timeout=20, what="boxes on the overlay")
+    except AssertionError:
+        screenshot(page, "tracking-run-no-overlay")
+        info = page.evaluate(
+            "() => { const c = document.getElementById('overlay');"
+            " return [c.width, c.height, document.getElementById('frame-now').textContent]; }"
+        )
+        raise AssertionError(f"overlay {info}, pixels {overlay_pixels(page)}") from None
     assert page.locator("#trust-table tbody tr").count() == 2
     screenshot(page, "tracking-run")
 

@@ -54,6 +54,7 @@ def build_trajectory(
     frames = np.array([d.frame for d in detections], dtype=np.int64)
     time_s = np.array([d.time_s for d in detections], dtype=np.float64)
 
+    detections = [_at_most(d, n_animals) for d in detections]
     tracklets = associate(detections, params.tracker, min_score=params.min_score)
     ids = assign_identities(tracklets, time_s, n_animals=n_animals, params=params)
     found = ~np.isnan(ids.scores)
@@ -106,3 +107,37 @@ def _validate(detections: Sequence[FrameDetections], n_animals: int) -> None:
         if boxes.reshape(-1, 4).shape[0] != scores.reshape(-1).shape[0]:
             raise ValueError(f"detections: frame {d.frame} has {len(scores)} scores for its boxes")
         previous_frame, previous_time = d.frame, d.time_s
+
+
+# Duplicates of one animal (a box on its body and one on body + tail) overlap this much.
+_DUPLICATE_IOU = 0.5
+
+
+def _at_most(found: FrameDetections, n_animals: int) -> FrameDetections:
+    """At most ``n_animals`` boxes of one frame: class-agnostic NMS, then the best scores.
+
+    A frame shows at most N animals. A weak detector gives several overlapping boxes per
+    animal; left in, every frame looks like a contact of animals and no identity can be
+    trusted, so a video of clearly separate animals came out all "missing".
+    """
+    scores = np.asarray(found.scores, dtype=np.float32)
+    if len(scores) <= n_animals:
+        return found
+    boxes = np.asarray(found.boxes_xyxy, dtype=np.float32).reshape(-1, 4)
+    order = np.argsort(-scores, kind="stable")
+    kept: list[int] = []
+    for i in order:
+        if all(_iou(boxes[i], boxes[j]) <= _DUPLICATE_IOU for j in kept):
+            kept.append(int(i))
+            if len(kept) == n_animals:
+                break
+    kept.sort()
+    return FrameDetections(found.frame, found.time_s, boxes[kept], scores[kept])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
