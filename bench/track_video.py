@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,15 +58,24 @@ AGREE_IOU = 0.9
 
 
 def runtime():
-    """The model runtime and its offline set-up, from wherever they live now.
-
-    ``training.runtime`` (``Detector(weights, *, device, backend, threads)``) is replacing
-    ``training.trainer``'s; both have the same ``predict``. The ONE place that picks.
-    """
+    """The model runtime (``training.runtime.Detector``) and Ultralytics' offline set-up."""
     from training.runtime import Detector
     from training.ultralytics_setup import configure_offline
 
     return Detector, configure_offline
+
+
+def make_detector(Detector, weights: Path, args) -> Any:  # noqa: N803 - a class
+    """``--backend``/``--threads`` reach the new runtime only; the old one takes neither."""
+    import inspect
+
+    accepted = inspect.signature(Detector).parameters
+    extra = {k: v for k, v in (("backend", args.backend), ("threads", args.threads)) if v}
+    ignored = sorted(set(extra) - set(accepted))
+    if ignored:
+        print(f"this runtime has no {', '.join(ignored)}: ignored", flush=True)
+    kwargs = {k: v for k, v in extra.items() if k in accepted}
+    return Detector(weights, device=args.device, **kwargs)
 
 
 class Limited:
@@ -288,6 +298,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, help="only the first N frames (default: all)")
     parser.add_argument("--imgsz", type=int, default=320)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backend", help="new runtime only: auto | torch | onnx")
+    parser.add_argument("--threads", type=int, help="new runtime only: CPU threads")
     parser.add_argument("--train-epochs", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=1, help="rounds of all contenders")
     parser.add_argument("--no-two-mice", action="store_true")
@@ -308,7 +320,10 @@ def main() -> None:
     print(f"weights {weights}\nvideo {args.video} ({video_fps:g} fps), imgsz {imgsz}, "
           f"device {device}, load average {load_start:.2f}", flush=True)  # fmt: skip
 
-    detector = Detector(weights, device=device)
+    detector = make_detector(Detector, weights, args)
+    print(f"engine runtime: {type(detector).__module__}.Detector, backend "
+          f"{getattr(detector, 'backend', 'ultralytics')}, threads "
+          f"{getattr(detector, 'threads', 'ultralytics default')}", flush=True)  # fmt: skip
     detector.predict([np.zeros((480, 640, 3), np.uint8)], imgsz=imgsz, conf=CONF, iou=IOU,
                      max_det=MAX_DET, batch_size=1)  # fmt: skip  # warm-up
     contenders = {
@@ -339,6 +354,9 @@ def main() -> None:
           f"{'p95':>7}{'agree all':>11}{'agree pos':>11}{'cropped':>9}{'cpu ms':>8}"
           f"{'x cpu':>7}")  # fmt: skip
     summary = {"weights": str(weights), "imgsz": imgsz, "device": device, "video_fps": video_fps,
+               "runtime": f"{type(detector).__module__}.Detector",
+               "backend": getattr(detector, "backend", "ultralytics"),
+               "threads": getattr(detector, "threads", None),
                "torch_threads": torch.get_num_threads(), "repeats": args.repeats,
                "load_average_start": load_start}  # fmt: skip
     for name, r in results.items():
