@@ -17,6 +17,7 @@ from tracking.engine.association import associate
 from tracking.engine.gaps import interpolate_gaps, mark_outliers
 from tracking.engine.identity import SuspectedSwap, assign_identities, find_suspected_swaps
 from tracking.engine.params import TrackingParams
+from tracking.engine.scoring import iou_matrix
 from tracking.engine.trajectory import FrameDetections, Status, Trajectory
 from tracking.engine.trust import TrustReport, trust_report
 
@@ -124,20 +125,12 @@ def _at_most(found: FrameDetections, n_animals: int) -> FrameDetections:
     if len(scores) <= n_animals:
         return found
     boxes = np.asarray(found.boxes_xyxy, dtype=np.float32).reshape(-1, 4)
-    order = np.argsort(-scores, kind="stable")
+    overlap = iou_matrix(boxes, boxes)
     kept: list[int] = []
-    for i in order:
-        if all(_iou(boxes[i], boxes[j]) <= _DUPLICATE_IOU for j in kept):
+    for i in np.argsort(-scores, kind="stable"):
+        if all(overlap[i, j] <= _DUPLICATE_IOU for j in kept):
             kept.append(int(i))
             if len(kept) == n_animals:
                 break
     kept.sort()
     return FrameDetections(found.frame, found.time_s, boxes[kept], scores[kept])
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
