@@ -4,6 +4,7 @@ processes, and headless Chromium driven by Playwright."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -337,4 +338,15 @@ def openfield_weights(tmp_path_factory) -> Path:
 
     if not OPENFIELD_VIDEO.exists():
         pytest.skip(f"the shared open-field video is absent ({OPENFIELD_VIDEO})")
-    return train_openfield_detector(Path(settings.VAR_DIR))
+    # Developers may keep one trained copy between sessions (CI never sets this, so CI
+    # always trains its own): MOUSETRACK_TEST_WEIGHTS_CACHE=/some/dir/openfield.pt
+    cache = os.environ.get("MOUSETRACK_TEST_WEIGHTS_CACHE")
+    if cache and Path(cache).is_file():
+        return Path(cache)
+    weights = train_openfield_detector(Path(settings.VAR_DIR))
+    if cache:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(cache).with_suffix(".partial")
+        shutil.copyfile(weights, tmp)
+        tmp.replace(cache)
+    return weights
