@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from webapp.jobs import RETRYABLE_STATUSES
+
 from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
-from .services import MAX_ANIMALS, MAX_VIDEOS_PER_BATCH, RETRYABLE_STATUSES
+from .services import MAX_ANIMALS, MAX_VIDEOS_PER_BATCH
 
 _ID = {"min_value": 1, "max_value": 2**62}
 

@@ -17,7 +17,12 @@ from django.utils import timezone
 
 from labeling.models import Project, Video
 from training.models import TrainedModel
-from webapp.jobs import BrokerUnavailable, job_dispatch, job_request_cancel
+from webapp.jobs import (
+    BrokerUnavailable,
+    job_dispatch,
+    job_request_cancel,
+    job_requeue,
+)
 from webapp.models import TERMINAL_STATUSES, JobStatus
 
 from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
@@ -25,7 +30,6 @@ from .tasks import tracking_render_execute_task, tracking_run_execute_task
 
 MAX_ANIMALS = 20
 MAX_VIDEOS_PER_BATCH = 200
-RETRYABLE_STATUSES = (JobStatus.FAILED, JobStatus.TIMED_OUT, JobStatus.CANCELLED)
 DEVICES = ("auto", "cpu") + tuple(str(i) for i in range(16))
 BACKENDS = ("auto", "torch", "onnx")
 
@@ -169,31 +173,20 @@ def tracking_run_cancel(*, run: TrackingRun) -> TrackingRun:
 
 def tracking_run_retry(*, run: TrackingRun) -> TrackingRun:
     """Queue a failed, timed-out or cancelled run again; it resumes from its stored chunks."""
-    fields = {
-        "status": JobStatus.QUEUED,
-        "attempts": 0,
-        "error": "",
-        "finished_at": None,
-        "cancel_requested": False,
-        "failed_at_frame": None,
-        "message": "Queued again (resumes from the frames already tracked)",
-    }
-    previous = {name: getattr(run, name) for name in fields}
-    updated = TrackingRun.objects.filter(pk=run.pk, status__in=RETRYABLE_STATUSES).update(**fields)
-    if not updated:
-        raise ValidationError(
-            {"status": "Only failed, timed-out or cancelled runs can be retried."}
-        )
-    run.refresh_from_db()
     try:
-        result = tracking_run_execute_task.apply_async(args=[run.pk], retry=False)
-    except Exception as exc:  # kombu and redis raise their own errors
-        TrackingRun.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(**previous)
-        run.refresh_from_db()
-        raise BrokerUnavailable("The job queue (Redis) is not reachable; try again.") from exc
-    TrackingRun.objects.filter(pk=run.pk).update(celery_task_id=result.id or "")
-    run.refresh_from_db()
-    return run
+        return job_requeue(
+            job=run,
+            task=tracking_run_execute_task,
+            message="Queued again (resumes from the frames already tracked)",
+            extra_fields={"failed_at_frame": None},
+        )
+    except ValueError as exc:
+        raise ValidationError(
+            {
+                "status": "Only failed, timed-out or cancelled runs can be retried; "
+                f"this one is {exc}."
+            }
+        ) from None
 
 
 def _finished_run(run: TrackingRun) -> None:

@@ -6,11 +6,11 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from webapp.bounds import DB_INT32_MAX
+from webapp.jobs import RETRYABLE_STATUSES
 from webapp.models import TERMINAL_STATUSES
 
 from .models import EpochMetric, TrainedModel, TrainingJob
 from .presets import PRESETS
-from .services import RETRYABLE_STATUSES
 
 HYPERPARAMETER_FIELDS = (
     "epochs",

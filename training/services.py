@@ -26,7 +26,12 @@ from django.utils import timezone
 
 from labeling.datasets.versions import dataset_version_create
 from labeling.models import DatasetVersion, Project
-from webapp.jobs import BrokerUnavailable, job_dispatch, job_request_cancel
+from webapp.jobs import (
+    BrokerUnavailable,
+    job_dispatch,
+    job_request_cancel,
+    job_requeue,
+)
 from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, scratch_dir, store_file
 
@@ -40,7 +45,6 @@ from .tasks import training_job_run
 # Short names for the seed paper's two models (the `train` command and the API accept them).
 PRESET_ALIASES = {"tiny": "yolov3-tiny", "full": "yolov3"}
 MAX_CHECKPOINT_BYTES = 2 * 1024**3
-RETRYABLE_STATUSES = (JobStatus.FAILED, JobStatus.TIMED_OUT, JobStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -260,47 +264,20 @@ def training_job_cancel(*, job: TrainingJob) -> TrainingJob:
 
 def training_job_retry(*, job: TrainingJob) -> TrainingJob:
     """Queue a failed, timed-out or cancelled job again; it resumes from its checkpoint."""
-    previous = {
-        "status": job.status,
-        "attempts": job.attempts,
-        "error": job.error,
-        "finished_at": job.finished_at,
-        "cancel_requested": job.cancel_requested,
-        "message": job.message,
-        "queued_at": job.queued_at,
-    }
     resume = f" (resumes after epoch {job.epochs_done})" if job.checkpoint else ""
-    fields = {
-        "status": JobStatus.QUEUED,
-        # attempts counts automatic redeliveries of one request; a person asking again
-        # starts a new count.
-        "attempts": 0,
-        "error": "",
-        "finished_at": None,
-        "cancel_requested": False,
-        "message": f"Queued again{resume}",
-        "queued_at": timezone.now(),
-    }
-    with transaction.atomic():
-        updated = TrainingJob.objects.filter(pk=job.pk, status__in=RETRYABLE_STATUSES).update(
-            **fields
+    try:
+        requeued = job_requeue(
+            job=job,
+            task=training_job_run,
+            message=f"Queued again{resume}",
+            extra_fields={"queued_at": timezone.now()},
         )
-    if not updated:
-        job.refresh_from_db()
+    except ValueError as exc:
         raise ValidationError(
             {
                 "status": f"Only failed, timed-out or cancelled jobs can be retried; this one is "
-                f"{job.get_status_display().lower()}."
+                f"{exc}."
             }
-        )
+        ) from None
     training_job_log_append(job_id=job.pk, text=f"Retry requested{resume}")
-    try:
-        result = training_job_run.apply_async(args=[job.pk], retry=False)
-    except Exception as exc:  # kombu and redis raise their own errors
-        # Unlike a new job, a retried one has history worth keeping: put it back as it was.
-        TrainingJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(**previous)
-        job.refresh_from_db()
-        raise BrokerUnavailable("The job queue (Redis) is not reachable; try again.") from exc
-    TrainingJob.objects.filter(pk=job.pk).update(celery_task_id=result.id or "")
-    job.refresh_from_db()
-    return job
+    return requeued

@@ -130,6 +130,47 @@ def job_request_cancel(*, job: Job) -> None:
     job.refresh_from_db()
 
 
+RETRYABLE_STATUSES = (JobStatus.FAILED, JobStatus.TIMED_OUT, JobStatus.CANCELLED)
+
+
+def job_requeue(
+    *, job: J, task: Any, message: str, extra_fields: dict[str, Any] | None = None
+) -> J:
+    """Queue a failed, timed-out or cancelled job again and publish ``task(job.pk)``.
+
+    Unlike a new job, a retried one has history worth keeping: when the broker is down
+    the row is put back exactly as it was (and :class:`BrokerUnavailable` raised).
+    Raises ``ValueError`` when the job is not in a retryable status.
+    """
+    model = type(job)
+    fields: dict[str, Any] = {
+        "status": JobStatus.QUEUED,
+        # attempts counts automatic redeliveries of one request; a person asking again
+        # starts a new count.
+        "attempts": 0,
+        "error": "",
+        "finished_at": None,
+        "cancel_requested": False,
+        "message": message[:500],
+        **(extra_fields or {}),
+    }
+    previous = {name: getattr(job, name) for name in fields}
+    with transaction.atomic():
+        updated = model.objects.filter(pk=job.pk, status__in=RETRYABLE_STATUSES).update(**fields)
+    job.refresh_from_db()
+    if not updated:
+        raise ValueError(job.get_status_display().lower())
+    try:
+        result = task.apply_async(args=[job.pk], retry=False)
+    except Exception as exc:  # kombu and redis raise their own errors
+        model.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(**previous)
+        job.refresh_from_db()
+        raise BrokerUnavailable("The job queue (Redis) is not reachable; try again.") from exc
+    model.objects.filter(pk=job.pk).update(celery_task_id=result.id or "")
+    job.refresh_from_db()
+    return job
+
+
 def job_models() -> list[type[Job]]:
     return [m for m in apps.get_models() if issubclass(m, Job)]
 

@@ -205,6 +205,24 @@ def test_broker_down_is_a_503_and_leaves_no_row(project, owner, api_client_for, 
 
 
 @pytest.mark.django_db(transaction=True)
+def test_retry_with_the_broker_down_is_a_503_and_keeps_the_jobs_history(
+    project, owner, api_client_for, request
+):
+    make_frames(project)
+    with pytest.MonkeyPatch.context() as patch:
+        record_dispatch(patch)
+        job = TrainingJob.objects.get(pk=_post_job(api_client_for(owner), project).json()["id"])
+    TrainingJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.FAILED, attempts=3, error="CUDA out of memory", message="Failed"
+    )
+    request.getfixturevalue("broker_down")
+    response = api_client_for(owner).post(f"/api/training-jobs/{job.pk}/retry/")
+    assert response.status_code == 503, response.content
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.error) == (JobStatus.FAILED, 3, "CUDA out of memory")
+
+
+@pytest.mark.django_db(transaction=True)
 def test_every_endpoint_is_scoped_by_membership(
     project, owner, make_user, member_of, api_client_for, dispatched
 ):
