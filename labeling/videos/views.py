@@ -101,11 +101,14 @@ def video_delete(request, project, video_id: int):
     video = get_object_or_404(project.videos, pk=video_id)
     name = video.original_name
     try:
-        services.video_delete(video=video)
+        deletion = services.video_delete(video=video)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("video-detail", project.pk, video.pk)
-    messages.success(request, f"“{name}” was deleted.")
+    if deletion.hidden:
+        messages.success(request, f"“{name}” was deleted. {deletion.message}")
+    else:
+        messages.success(request, f"“{name}” was deleted.")
     return redirect("video-list", project.pk)
 
 
