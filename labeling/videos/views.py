@@ -60,6 +60,8 @@ def video_list(request, project):
             "project": project,
             "nav": "videos",
             "videos": videos,
+            # The page polls itself while frames are being sampled (static/labeling/videos.js).
+            "sampling": any(v.active_jobs for v in videos),
             "can_write": can_write(request),
             "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
             "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
