@@ -197,9 +197,9 @@ def _evaluate(run: EvaluationRun) -> str:
         raise EvaluationError(f"The dataset version cannot be scored: {exc}") from exc
 
     existing = set(
-        Frame.objects.filter(project_id=version.project_id, pk__in=list(ground_truth)).values_list(
-            "pk", flat=True
-        )
+        Frame.all_objects.filter(
+            project_id=version.project_id, pk__in=list(ground_truth)
+        ).values_list("pk", flat=True)
     )
     predictions = [
         _frame_prediction(

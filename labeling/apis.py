@@ -60,7 +60,7 @@ class ProjectDetailApi(APIView):
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
-        project.delete()
+        services.project_delete(project=project)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

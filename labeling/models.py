@@ -85,8 +85,24 @@ class LabelClass(models.Model):
         return self.name
 
 
+class VisibleManager(models.Manager):
+    """Rows the project shows: not hidden by a delete that had to keep them.
+
+    The default manager (so ``project.videos``, ``project.frames`` and every lookup by id
+    leave hidden rows out); ``all_objects`` sees them, as related-object access and
+    cascades do (Django uses the base manager there)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(hidden_at__isnull=True)
+
+
 class Video(models.Model):
-    """A frame source: an uploaded or registered video, or an image set (zip/images)."""
+    """A frame source: an uploaded or registered video, or an image set (zip/images).
+
+    ``hidden_at`` is set when a user deleted it while dataset versions still list some of
+    its frames: those frames (rows and images) stay for the versions and the models made
+    from them; the rest, and the video file, are gone, and the project no longer shows it.
+    """
 
     class Kind(models.TextChoices):
         VIDEO = "video", "Video"
@@ -111,6 +127,10 @@ class Video(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    hidden_at = models.DateTimeField(null=True, blank=True)
+
+    objects = VisibleManager()
+    all_objects = models.Manager()  # noqa: DJ012 - ruff takes the custom manager for a field
 
     class Meta:
         ordering = ["project", "-created_at"]
@@ -175,6 +195,11 @@ class Frame(models.Model):
     )
     annotated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set with its video's hidden_at on the frames a dataset version still lists.
+    hidden_at = models.DateTimeField(null=True, blank=True)
+
+    objects = VisibleManager()
+    all_objects = models.Manager()  # noqa: DJ012 - ruff takes the custom manager for a field
 
     class Meta:
         ordering = ["video", "frame_index"]

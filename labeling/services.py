@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
 from .models import LabelClass, Project, ProjectMembership, Role
 
@@ -35,6 +36,37 @@ def project_create(*, name: str, owner, description: str = "", class_names=None)
     for name_ in class_names or DEFAULT_CLASS_NAMES:
         label_class_add(project=project, name=name_)
     return project
+
+
+def project_delete(*, project: Project) -> None:
+    """Delete a project and everything in it, in one transaction.
+
+    Rows inside a project protect one another (a tracking run its model and video, a model
+    its dataset version) so that deleting *one* of them cannot break another; deleting the
+    whole project takes them all, so the protecting rows of this project go first. A row
+    of another project protecting one of this project's is refused (ValidationError).
+    """
+    with transaction.atomic():
+        _delete_with_protecting_rows(project, project_id=project.pk, depth=0)
+
+
+def _delete_with_protecting_rows(obj, *, project_id: int, depth: int) -> None:
+    for _ in range(100):
+        try:
+            obj.delete()
+            return
+        except ProtectedError as exc:
+            blockers = list(exc.protected_objects)
+        if depth > 20:
+            raise ValidationError({"project": "The project's rows refer to each other in a loop."})
+        outside = [b for b in blockers if getattr(b, "project_id", project_id) != project_id]
+        if outside:
+            raise ValidationError(
+                {"project": f"{outside[0]} of another project refers to this project's data."}
+            )
+        for blocker in blockers:
+            _delete_with_protecting_rows(blocker, project_id=project_id, depth=depth + 1)
+    raise ValidationError({"project": "The project could not be deleted; try again."})
 
 
 def project_update(*, project: Project, **fields) -> Project:

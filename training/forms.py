@@ -6,14 +6,55 @@ import json
 
 from django import forms
 
+from webapp.celery import QUEUE_GPU
+
 from .models import TrainingJob
 from .presets import DEFAULT_PRESET, PRESETS
 
-DEVICE_CHOICES = [
-    ("auto", "Auto (first GPU, else CPU)"),
-    ("cpu", "CPU"),
-    *[(str(i), f"GPU {i}") for i in range(4)],
-]
+AUTO_DEVICE = ("auto", "Auto (first GPU, else CPU)")
+DEVICE_CHOICES = [AUTO_DEVICE, ("cpu", "CPU")]
+
+
+def device_choices(report) -> list[tuple[str, str]]:
+    """Auto, CPU, then each GPU index that a worker of the ``gpu`` queue reports (a
+    :class:`webapp.worker_devices.WorkersReport`); Ultralytics' device "0" is the first
+    GPU of whichever worker takes the job."""
+    names: dict[int, set[str]] = {}
+    for worker in report.consuming(QUEUE_GPU):
+        for gpu in worker.gpus:
+            names.setdefault(int(gpu["index"]), set()).add(str(gpu.get("name") or "GPU"))
+    gpus = [(str(i), f"GPU {i} · {', '.join(sorted(names[i]))}") for i in sorted(names)]
+    return [*DEVICE_CHOICES, *gpus]
+
+
+def queue_note(report) -> str:
+    """What happens to a new job, from what the workers of the ``gpu`` queue report."""
+    if not report.reachable:
+        return "The broker cannot be reached right now, so no worker can be asked."
+    workers = report.consuming(QUEUE_GPU)
+    if not workers:
+        return (
+            "No worker consumes the gpu queue right now: the job waits until one starts "
+            "(make worker on a GPU machine, or make run here)."
+        )
+    with_gpu = [w for w in workers if w.gpus]
+    if with_gpu:
+        count = sum(len(w.gpus) for w in with_gpu)
+        return (
+            f"Runs on the next free GPU worker ({len(with_gpu)} worker(s), {count} GPU(s)); "
+            "you can follow it live on its page."
+        )
+    if any(not w.probed for w in workers):
+        return (
+            "A worker consumes the gpu queue (it is still checking its devices); you can "
+            "follow the job live on its page."
+        )
+    return (
+        "The gpu queue is served by CPU-only worker(s), so the job trains on the CPU as soon "
+        "as a worker is free; you can follow it live on its page."
+    )
+
+
 HYPERPARAMETER_FIELDS = (
     "epochs",
     "imgsz",
@@ -61,8 +102,10 @@ class TrainingForm(forms.Form):
     augment = forms.BooleanField(required=False, label="Augmentation (mosaic, flips, colour)")
     device = forms.ChoiceField(choices=DEVICE_CHOICES)
 
-    def __init__(self, *args, project, **kwargs):
+    def __init__(self, *args, project, devices=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if devices is not None:
+            self.fields["device"].choices = devices
         defaults = PRESETS[DEFAULT_PRESET].hyperparameters
         for field in HYPERPARAMETER_FIELDS:
             self.fields[field].initial = getattr(defaults, field)

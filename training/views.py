@@ -14,9 +14,10 @@ from labeling.models import DatasetVersion, Frame, Role
 from labeling.selectors import has_role
 from labeling.uploads import LimitedUploadHandler, UploadTooLarge
 from webapp.jobs import BrokerUnavailable
+from webapp.worker_devices import workers_report
 
 from . import services
-from .forms import TrainingForm
+from .forms import TrainingForm, device_choices, queue_note
 from .model_card import card_outline
 from .models import TrainedModel
 from .presets import PRESETS
@@ -68,10 +69,14 @@ def training_new(request, project):
 @csrf_protect
 def _training_new(request, project):
     status = 200
+    workers = workers_report()
+    devices = device_choices(workers)
     try:
-        form = TrainingForm(request.POST or None, request.FILES or None, project=project)
+        form = TrainingForm(
+            request.POST or None, request.FILES or None, project=project, devices=devices
+        )
     except UploadTooLarge as exc:
-        form = TrainingForm(project=project)
+        form = TrainingForm(project=project, devices=devices)
         form.add_error("checkpoint", str(exc.detail["file"][0]))
         status = 413
     if request.method == "POST" and status == 200 and form.is_valid():
@@ -119,6 +124,7 @@ def _training_new(request, project):
             "project": project,
             "nav": "train",
             "form": form,
+            "queue_note": queue_note(workers),
             "hp_fields": [
                 form[name]
                 for name in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -29,6 +30,13 @@ def exception_handler(exc, context):
     """Services raise Django's ValidationError: it becomes a 400 naming the field."""
     if isinstance(exc, DjangoValidationError):
         return Response(validation_error_detail(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ProtectedError):
+        # A safety net: services refuse such deletes with a reason before reaching here.
+        users = sorted({str(o) for o in exc.protected_objects})[:5]
+        return Response(
+            {"detail": f"Still in use by {', '.join(users)}; delete those first."},
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, BrokerUnavailable):
         exc = ServiceUnavailable(str(exc))
     return drf_exception_handler(exc, context)

@@ -62,3 +62,7 @@ def queue_task_options(queue: str) -> dict[str, Any]:
         "soft_time_limit": soft,
         "time_limit": hard,
     }
+
+
+# Registers the workers' ``mousetrack_devices`` inspect command and their GPU probe.
+from . import worker_devices  # noqa: E402,F401

@@ -311,7 +311,8 @@ class FrameImageApi(APIView):
 
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
     def get(self, request, frame_id: int):
-        frame = frame_for_user(user=request.user, frame_id=frame_id)
+        # Frames kept for dataset versions still show in the evaluation error browser.
+        frame = frame_for_user(user=request.user, frame_id=frame_id, include_hidden=True)
         try:
             handle = frame.image.open("rb")
         except (FileNotFoundError, ValueError):

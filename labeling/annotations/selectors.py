@@ -26,10 +26,14 @@ FRAME_ORDERINGS: dict[str, tuple[str, ...]] = {
 SPLIT_FILTERS = {"train": Split.TRAIN, "val": Split.VAL, "test": Split.TEST, "none": Split.NONE}
 
 
-def frame_for_user(*, user, frame_id: int | str, role: str = Role.VIEWER) -> Frame:
-    """The frame if ``user`` holds at least ``role`` in its project (404 / 403 otherwise)."""
+def frame_for_user(
+    *, user, frame_id: int | str, role: str = Role.VIEWER, include_hidden: bool = False
+) -> Frame:
+    """The frame if ``user`` holds at least ``role`` in its project (404 / 403 otherwise).
+    ``include_hidden``: also a frame kept only for dataset versions (its video deleted)."""
+    manager = Frame.all_objects if include_hidden else Frame.objects
     return object_for_user(
-        Frame.objects.select_related("project", "video", "annotated_by"),
+        manager.select_related("project", "video", "annotated_by"),
         user=user,
         pk=frame_id,
         role=role,

@@ -142,6 +142,23 @@ def dataset_version_manifest(*, version: DatasetVersion) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
 
 
+def dataset_versions_listing_frames(*, project_id: int, frame_ids) -> dict[str, set[int]]:
+    """The project's dataset versions whose manifests list any of ``frame_ids``:
+    {version name: the listed frame ids among them}. Deleting those frames would break
+    the versions (and the models trained or evaluated on them)."""
+    wanted = set(frame_ids)
+    listing: dict[str, set[int]] = {}
+    if not wanted:
+        return listing
+    for version in DatasetVersion.objects.filter(project_id=project_id).order_by("pk"):
+        listed = wanted & {
+            f["frame_id"] for f in dataset_version_manifest(version=version)["frames"]
+        }
+        if listed:
+            listing.setdefault(version.name, set()).update(listed)
+    return listing
+
+
 def dataset_version_write_yolo(*, version: DatasetVersion, out_dir: Path) -> Path:
     """Write ``version`` in the YOLO layout into ``out_dir`` (absent or empty); return
     its ``data.yaml``.

@@ -242,17 +242,29 @@ class VideoRegisterApi(APIView):
         return Response(out.data, status=status.HTTP_201_CREATED)
 
 
+class VideoDeletionOutput(serializers.Serializer):
+    hidden = serializers.BooleanField()
+    deleted_frames = serializers.IntegerField()
+    kept_frames = serializers.IntegerField()
+    kept_for = serializers.ListField(child=serializers.CharField(), help_text="dataset versions")
+    detail = serializers.CharField(source="message")
+
+
 class VideoDetailApi(APIView):
     @extend_schema(responses=VideoOutput)
     def get(self, request, video_id: int):
         video = video_for_user(user=request.user, video_id=video_id)
         return Response(VideoOutput(video_with_counts(video=video)).data)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, 200: VideoDeletionOutput})
     def delete(self, request, video_id: int):
+        """204 when everything went; 200 with what was kept (and why) when dataset versions
+        still list some of its frames (the video is then hidden from the project)."""
         video = video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
-        services.video_delete(video=video)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        deletion = services.video_delete(video=video)
+        if not deletion.hidden:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(VideoDeletionOutput(deletion).data)
 
 
 class VideoSampleApi(APIView):

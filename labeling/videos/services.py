@@ -28,7 +28,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
+from webapp.jobs import job_request_cancel
+from webapp.models import TERMINAL_STATUSES
 from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
 
 from ..models import Frame, Project, Video
@@ -395,17 +398,48 @@ def _store_set_image(entry, *, folder: str, index: int) -> tuple[str, int, int]:
 # Deletion
 
 
-def video_delete(*, video: Video) -> None:
+@dataclass(frozen=True)
+class VideoDeletion:
+    """What :func:`video_delete` did. ``hidden``: the row stays, hidden from the project,
+    holding ``kept_frames`` frames that the dataset versions ``kept_for`` (names) list."""
+
+    hidden: bool
+    deleted_frames: int
+    kept_frames: int
+    kept_for: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        if not self.hidden:
+            return "Deleted, with its frames and files."
+        names = ", ".join(f"“{name}”" for name in self.kept_for)
+        return (
+            f"The video no longer appears in the project and its file and "
+            f"{self.deleted_frames} other frame(s) were deleted; {self.kept_frames} frame "
+            f"image(s) are kept because dataset version(s) {names} use them (training, "
+            "evaluation and exports of those versions, and the models made from them, read "
+            "those images)."
+        )
+
+
+def video_delete(*, video: Video) -> VideoDeletion:
     """Delete a frame source, its frames and its stored files.
 
-    Refused (ValidationError) while any of its frames carries an annotation: frames belong
-    to their video, so deleting the video would silently take the boxes with it.
-    A registered file on shared storage is left alone.
+    Refused (ValidationError) while any of its frames carries an annotation (frames belong
+    to their video, so deleting the video would silently take the boxes with it) or while a
+    tracking run refers to the video (its page plays the video and its exports name it).
+    Frames a dataset version lists are kept, rows and images, even once unlabeled: a
+    version is an immutable snapshot that training, evaluation and exports materialize
+    from those images (and evaluation's per-frame results point at those rows). The video
+    is then hidden instead of removed. A registered file on shared storage is left alone.
     """
+    from labeling.datasets.versions import dataset_versions_listing_frames
+
+    hidden_names: list[str] = []
     with transaction.atomic():
         locked = Video.objects.select_for_update().filter(pk=video.pk).first()
         if locked is None:
-            return
+            return VideoDeletion(hidden=False, deleted_frames=0, kept_frames=0, kept_for=())
         annotated = video_annotated_frame_count(video=locked)
         if annotated:
             raise ValidationError(
@@ -414,8 +448,39 @@ def video_delete(*, video: Video) -> None:
                     "cannot be deleted without losing their boxes."
                 }
             )
+        runs = list(locked.tracking_runs.order_by("pk").values_list("pk", flat=True)[:11])
+        if runs:
+            listed = ", ".join(f"#{pk}" for pk in runs[:10]) + (" …" if len(runs) > 10 else "")
+            raise ValidationError(
+                {
+                    "video": f"Tracking run(s) {listed} use this video (their pages play it and "
+                    "their exports name it); the video cannot be deleted while they exist."
+                }
+            )
+        frames = dict(Frame.all_objects.filter(video=locked).values_list("pk", "image"))
+        kept_by = dataset_versions_listing_frames(project_id=locked.project_id, frame_ids=frames)
+        kept = set().union(*kept_by.values()) if kept_by else set()
         names = [locked.file.name if locked.file else "", locked.thumbnail.name or ""]
-        names += list(locked.frames.values_list("image", flat=True))
-        # A running sampling job sees its row gone at its next heartbeat and stops.
-        locked.delete()
+        names += [image for pk, image in frames.items() if pk not in kept]
+        if not kept:
+            # A running sampling job sees its row gone at its next heartbeat and stops.
+            locked.delete()
+        else:
+            now = timezone.now()
+            Frame.all_objects.filter(video=locked).exclude(pk__in=kept).delete()
+            Frame.all_objects.filter(pk__in=kept).update(hidden_at=now)
+            locked.hidden_at = now
+            locked.file = ""
+            locked.thumbnail = ""
+            locked.save(update_fields=["hidden_at", "file", "thumbnail"])
+            # Sampling into a hidden video would add frames nobody sees.
+            for job in locked.sampling_jobs.exclude(status__in=TERMINAL_STATUSES):
+                job_request_cancel(job=job)
+            hidden_names = sorted(kept_by)
     delete_quietly(*names)
+    return VideoDeletion(
+        hidden=bool(kept),
+        deleted_frames=len(frames) - len(kept),
+        kept_frames=len(kept),
+        kept_for=tuple(hidden_names),
+    )

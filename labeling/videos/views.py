@@ -60,6 +60,8 @@ def video_list(request, project):
             "project": project,
             "nav": "videos",
             "videos": videos,
+            # The page polls itself while frames are being sampled (static/labeling/videos.js).
+            "sampling": any(v.active_jobs for v in videos),
             "can_write": can_write(request),
             "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
             "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
@@ -101,11 +103,14 @@ def video_delete(request, project, video_id: int):
     video = get_object_or_404(project.videos, pk=video_id)
     name = video.original_name
     try:
-        services.video_delete(video=video)
+        deletion = services.video_delete(video=video)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("video-detail", project.pk, video.pk)
-    messages.success(request, f"“{name}” was deleted.")
+    if deletion.hidden:
+        messages.success(request, f"“{name}” was deleted. {deletion.message}")
+    else:
+        messages.success(request, f"“{name}” was deleted.")
     return redirect("video-list", project.pk)
 
 

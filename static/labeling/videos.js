@@ -35,6 +35,34 @@
 
   const IMAGE_EXT = /\.(jpe?g|png|bmp|tiff?|webp)$/i;
 
+  // Replace the list with a fresh copy of it (keeps the upload messages on screen). While
+  // a video is being sampled the fresh copy says so (data-sampling) and the list polls
+  // itself every 2 s, as the job pages do, until sampling ends.
+  const POLL_MS = 2000;
+  let pollTimer = null;
+  function refreshList() {
+    succeeded = 0;
+    clearTimeout(pollTimer);
+    fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("video-list-card");
+        const card = document.getElementById("video-list-card");
+        if (fresh && card) {
+          card.replaceWith(fresh);
+          applyWidths(fresh);
+        }
+        schedulePoll();
+      })
+      .catch(function () { schedulePoll(3 * POLL_MS); });
+  }
+  function schedulePoll(delay) {
+    const card = document.getElementById("video-list-card");
+    if (card && card.dataset.sampling) pollTimer = setTimeout(refreshList, delay || POLL_MS);
+  }
+  let succeeded = 0;
+  schedulePoll();
+
   const zone = document.getElementById("drop-zone");
   if (!zone) return;
   const input = document.getElementById("video-files");
@@ -46,7 +74,6 @@
   const maxFiles = Number(zone.dataset.maxFiles) || 500;
   const queue = [];
   let running = false;
-  let succeeded = 0;
 
   // --- drop zone ------------------------------------------------------------------------
   zone.addEventListener("click", function (event) {
@@ -194,22 +221,6 @@
     xhr.addEventListener("error", function () { fail(job, "Network error: the upload did not finish."); done(); });
     xhr.addEventListener("abort", function () { fail(job, "Upload cancelled."); done(); });
     xhr.send(form);
-  }
-
-  // Replace the list with a fresh copy of it (keeps the upload messages on screen).
-  function refreshList() {
-    succeeded = 0;
-    fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
-      .then(function (html) {
-        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("video-list-card");
-        const card = document.getElementById("video-list-card");
-        if (fresh && card) {
-          card.replaceWith(fresh);
-          applyWidths(fresh);
-        }
-      })
-      .catch(function () { /* the uploads said what happened; a reload shows the list */ });
   }
 
   // --- registration of a file on shared storage ---------------------------------------

@@ -1,0 +1,128 @@
+"""Which compute devices the Celery workers have, as they report them themselves.
+
+Each worker probes its GPUs once, when it is ready, in a child process (importing torch
+and touching CUDA in the worker's parent process would break CUDA in the forked pool
+children), and answers the ``mousetrack_devices`` inspect command with them and the queues
+it consumes. The web side asks every worker at once (:func:`workers_report`, cached a few
+seconds) to fill the training form's device list and to say whether a job will wait.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+
+from celery.signals import worker_ready
+from celery.worker.control import inspect_command
+
+log = logging.getLogger(__name__)
+
+COMMAND = "mousetrack_devices"
+_PROBE_TIMEOUT_S = 120
+# Run in a child: prints [{"index", "name", "memory_gb"}] for the GPUs torch can use.
+_PROBE = """
+import json
+try:
+    import torch
+except Exception:
+    print("[]")
+    raise SystemExit(0)
+gpus = []
+if torch.cuda.is_available():
+    for i in range(torch.cuda.device_count()):
+        p = torch.cuda.get_device_properties(i)
+        gpus.append({"index": i, "name": p.name, "memory_gb": round(p.total_memory / 2**30, 1)})
+print(json.dumps(gpus))
+"""
+
+_reported: dict = {"probed": False, "gpus": []}
+
+
+def probe_gpus() -> list[dict]:
+    """The GPUs a training job on this machine could use (empty: CPU only)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_TIMEOUT_S,
+            check=False,
+        )
+        gpus = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else []
+        return [g for g in gpus if isinstance(g, dict) and "index" in g]
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        log.warning("could not probe the GPUs: %s", exc)
+        return []
+
+
+def _probe_in_background() -> None:
+    _reported["gpus"] = probe_gpus()
+    _reported["probed"] = True
+
+
+@worker_ready.connect
+def _on_worker_ready(**kwargs) -> None:
+    threading.Thread(target=_probe_in_background, name="probe-gpus", daemon=True).start()
+
+
+@inspect_command()
+def mousetrack_devices(state) -> dict:
+    """This worker's queues and GPUs (``probed`` false while the probe still runs)."""
+    consumer = state.consumer.task_consumer
+    queues = sorted(q.name for q in consumer.queues) if consumer else []
+    return {"queues": queues, "gpus": list(_reported["gpus"]), "probed": _reported["probed"]}
+
+
+# --- the web side ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WorkerReport:
+    name: str
+    queues: tuple[str, ...]
+    gpus: tuple[dict, ...]
+    probed: bool
+
+
+@dataclass(frozen=True)
+class WorkersReport:
+    reachable: bool  # False: the broker could not be asked
+    workers: tuple[WorkerReport, ...] = field(default=())
+
+    def consuming(self, queue: str) -> list[WorkerReport]:
+        return [w for w in self.workers if queue in w.queues]
+
+
+def workers_report(*, timeout: float = 1.0, cache_s: int = 10) -> WorkersReport:
+    """Every running worker's queues and GPUs (cached ``cache_s`` seconds)."""
+    from django.core.cache import cache
+
+    from .celery import app
+
+    key = "mousetrack:workers-report"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        replies = app.control.broadcast(COMMAND, reply=True, timeout=timeout) or []
+    except Exception as exc:  # a broker that is down: say so, never crash the page
+        log.warning("could not ask the workers: %s", exc)
+        return WorkersReport(reachable=False)
+    workers = []
+    for reply in replies:
+        for name, answer in reply.items():
+            if not isinstance(answer, dict) or "queues" not in answer:
+                continue  # a worker of an older version of the app
+            workers.append(
+                WorkerReport(
+                    name=name,
+                    queues=tuple(answer.get("queues") or ()),
+                    gpus=tuple(answer.get("gpus") or ()),
+                    probed=bool(answer.get("probed")),
+                )
+            )
+    report = WorkersReport(reachable=True, workers=tuple(sorted(workers, key=lambda w: w.name)))
+    cache.set(key, report, cache_s)
+    return report
