@@ -31,10 +31,10 @@ from .formats.files import path_problem
 FORMAT_NAMES = tuple(FORMATS)  # ("yolo", "coco", "voc", "cvat")
 AUTO = "auto"
 FORMAT_LABELS = {
-    "yolo": "YOLO (Ultralytics or darknet)",
-    "coco": "COCO JSON (also Roboflow, MMDetection)",
+    "yolo": "YOLO (Ultralytics)",
+    "coco": "COCO JSON",
     "voc": "Pascal VOC XML",
-    "cvat": "CVAT for images or video 1.1",
+    "cvat": "CVAT for images 1.1",
 }
 EXPORT_SPLITS = ("train", "val", "test")
 #: How many problems an import or export error lists (the count of all comes first).
