@@ -67,7 +67,14 @@ from .exchange import (
     frame_key_from_name,
     problem_messages,
 )
-from .formats import FORMATS, Dataset, DatasetImage, FormatError, detect_layout
+from .formats import (
+    FORMATS,
+    LAYOUTS_BY_FORMAT,
+    Dataset,
+    DatasetImage,
+    FormatError,
+    detect_layout,
+)
 from .formats.files import pillow_open
 
 MAX_BOXES_PER_IMAGE = 1000  # as the editor allows per frame
@@ -196,6 +203,10 @@ def dataset_import(
             if detected and detected != fmt:
                 problems.insert(
                     0, f"this looks like a {detected.upper()} dataset, not {fmt.upper()}"
+                )
+            elif detected is None:
+                problems.append(
+                    f"{fmt.upper()} layouts accepted: {'; '.join(LAYOUTS_BY_FORMAT[fmt])}"
                 )
             raise ValidationError({"file": problem_messages(problems, exc.total)}) from None
         incoming, to_create = _plan(

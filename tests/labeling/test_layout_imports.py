@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -211,7 +212,7 @@ def test_roboflow_coco_imports_with_its_splits(project, owner, tmp_path):
 @pytest.mark.django_db
 def test_a_refused_tool_layout_stores_nothing(project, owner, tmp_path):
     before = snapshot()
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(ValidationError) as caught:
         dataset_import(
             project=project,
             fmt="auto",
@@ -238,3 +239,12 @@ def test_darknet_zip_imports_with_names_from_its_lists(project, owner, tmp_path)
     frames = {f.source_name: f for f in Frame.objects.filter(video_id=result.imageset_id)}
     assert set(frames) == {"cam1_0001.jpg", "cam1_0002.jpg"}
     assert frames["cam1_0002.jpg"].is_negative and frames["cam1_0001.jpg"].boxes.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_chosen_format_in_an_unknown_layout_lists_that_formats_layouts(project, owner, tmp_path):
+    archive = write_zip(tmp_path / "odd.zip", {"pics/a.jpg": image_bytes(1)})
+    with pytest.raises(ValidationError) as caught:
+        dataset_import(project=project, fmt="coco", path=archive, created_by=owner)
+    text = " ".join(caught.value.message_dict["file"])
+    assert "COCO layouts accepted:" in text and coco.LAYOUT_ROBOFLOW in text

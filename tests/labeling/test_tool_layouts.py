@@ -424,3 +424,35 @@ def test_an_unknown_layout_is_not_detected(tmp_path):
     put_image(tmp_path / "pics/a.png")
     (tmp_path / "labels.csv").write_text("a.png,1,2,3,4\n")
     assert detect_layout(tmp_path) is None
+
+
+def test_darknet_lists_with_absolute_and_windows_paths_and_no_obj_data(tmp_path):
+    root = tmp_path / "darknet"
+    put_image(root / "obj/a.jpg", fmt="JPEG")
+    put_image(root / "obj/b.jpg", fmt="JPEG", value=20)
+    (root / "obj/a.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    (root / "obj.names").write_text("mouse\n")
+    # As darknet users write them: absolute from their machine, or Windows paths.
+    (root / "train.txt").write_text(
+        "/home/lab/darknet/data/obj/a.jpg\r\nC:\\darknet\\data\\obj\\b.jpg\r\n"
+    )
+    layout = detect_layout(root)
+    assert (layout.fmt, layout.name) == ("yolo", yolo.LAYOUT_DARKNET)
+    dataset, _ = yolo.read(root)
+    got = {im.file_name: (im.split, len(im.boxes)) for im in dataset.images}
+    assert got == {"a.jpg": ("train", 1), "b.jpg": ("train", 0)}
+
+
+def test_roboflow_yolo_data_yaml_with_parent_folders_reads_as_ultralytics_does(tmp_path):
+    root = tmp_path / "roboflow-yolo"
+    put_image(root / "train/images/a.jpg", fmt="JPEG")
+    put_image(root / "valid/images/b.jpg", fmt="JPEG", value=20)
+    (root / "train/labels").mkdir(parents=True)
+    (root / "train/labels/a.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    (root / "data.yaml").write_text(
+        "train: ../train/images\nval: ../valid/images\n\nnc: 1\nnames: ['mouse']\n\n"
+        "roboflow:\n  workspace: lab\n  project: mice\n  version: 2\n"
+    )
+    dataset, _ = yolo.read(root)
+    got = {im.file_name: (im.split, len(im.boxes)) for im in dataset.images}
+    assert got == {"a.jpg": ("train", 1), "b.jpg": ("val", 0)}

@@ -20,19 +20,14 @@ from .files import path_problem
 
 FORMATS: dict[str, ModuleType] = {"yolo": yolo, "coco": coco, "voc": voc, "cvat": cvat}
 
-#: Every layout the readers accept, in words (an unknown layout's error lists them).
-ACCEPTED_LAYOUTS: tuple[str, ...] = (
-    yolo.LAYOUT_YAML,
-    yolo.LAYOUT_DARKNET,
-    yolo.LAYOUT_FOLDERS,
-    coco.LAYOUT_COCO,
-    coco.LAYOUT_MMDET,
-    coco.LAYOUT_ROBOFLOW,
-    voc.LAYOUT,
-    cvat.LAYOUT_TASK,
-    cvat.LAYOUT_PROJECT,
-    cvat.LAYOUT_VIDEO,
-)
+#: The layouts each reader accepts, in words (an unknown layout's error lists them).
+LAYOUTS_BY_FORMAT: dict[str, tuple[str, ...]] = {
+    "yolo": (yolo.LAYOUT_YAML, yolo.LAYOUT_DARKNET, yolo.LAYOUT_FOLDERS),
+    "coco": (coco.LAYOUT_COCO, coco.LAYOUT_MMDET, coco.LAYOUT_ROBOFLOW),
+    "voc": (voc.LAYOUT,),
+    "cvat": (cvat.LAYOUT_TASK, cvat.LAYOUT_PROJECT, cvat.LAYOUT_VIDEO),
+}
+ACCEPTED_LAYOUTS: tuple[str, ...] = tuple(n for names in LAYOUTS_BY_FORMAT.values() for n in names)
 
 
 @dataclass(frozen=True)
@@ -65,6 +60,7 @@ def detect_format(path: Path) -> str | None:
 __all__ = [
     "ACCEPTED_LAYOUTS",
     "FORMATS",
+    "LAYOUTS_BY_FORMAT",
     "Layout",
     "SPLITS",
     "Dataset",

@@ -12,7 +12,8 @@ the 0.01 px grid after a round trip (exact for integer boxes up to ~500k px imag
 
 Reading follows Ultralytics: folders named by ``train``/``val``/``test`` are taken relative to
 the YAML file's folder (``path`` is ignored: it is often a stale absolute path, and reading
-stays inside the folder given), the label of ``.../images/.../a.jpg`` is
+stays inside the folder given; ``../train/images`` as Roboflow writes it is ``train/images``
+when that folder exists, as Ultralytics reads it), the label of ``.../images/.../a.jpg`` is
 ``.../labels/.../a.txt`` (last ``images`` component), and an image with no label file is a
 negative. Image sizes come from the image headers. The ``download`` key is never read or
 written (Ultralytics would execute it). Image-list ``.txt`` files instead of folders are not
@@ -23,7 +24,8 @@ Two more layouts are read (never written):
 - darknet's (the seed paper's tool; CVAT's "YOLO 1.1" export)::
 
       obj.data                  classes = N, train = data/train.txt, valid = data/valid.txt,
-                                names = data/obj.names (key = value lines)
+                                names = data/obj.names (key = value lines); without it,
+                                obj.names with train.txt/valid.txt/test.txt beside it
       obj.names                 one class name per line, in class-index order
       train.txt, valid.txt      one image path per line (e.g. data/obj_train_data/a.jpg)
       obj_train_data/a.jpg, a.txt      the label file beside its image
@@ -209,6 +211,10 @@ def _split_dirs(data: dict, root: Path, problems: Problems) -> list[tuple[str, s
             while rel.startswith("./"):
                 rel = rel[2:]
             rel = rel.rstrip("/")
+            if rel.startswith("../") and not path_problem(rel[3:]) and (root / rel[3:]).is_dir():
+                # Ultralytics' own fix for Roboflow's "train: ../train/images": when the
+                # folder above does not hold it, the YAML's folder does.
+                rel = rel[3:]
             path, reason = resolve_inside(root, rel)
             if path is None:
                 problems.add(f"{split}: folder {entry!r} {reason}")
@@ -284,7 +290,7 @@ def detect(path: Path) -> str | None:
     """The layout name when ``path`` holds a YOLO dataset in one of the layouts read."""
     if (path / YAML_NAME).is_file() or any(path.glob("*.yaml")) or any(path.glob("*.yml")):
         return LAYOUT_YAML
-    if (path / DARKNET_DATA).is_file():
+    if _is_darknet(path):
         return LAYOUT_DARKNET
     if (path / "images").is_dir() and (path / "labels").is_dir() and _names_file(path):
         return LAYOUT_FOLDERS
@@ -306,14 +312,26 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
     yaml_path = _yaml_path(path)
     if yaml_path is not None:
         return _read_yaml(path, yaml_path, classes)
-    if (path / DARKNET_DATA).is_file():
+    if _is_darknet(path):
         return _read_darknet(path, classes)
     if (path / "images").is_dir() and _names_file(path):
         return _read_folders(path, classes)
-    _find_yaml(path)  # raises the usual "data.yaml missing" (several YAML files, or none)
+    if any(p.suffix in (".yaml", ".yml") for p in path.iterdir()):
+        _find_yaml(path)  # several YAML files and no data.yaml: says so
     raise FormatError(
-        [f"{YAML_NAME}: missing (expected data.yaml, obj.data, or images/ with classes.txt)"]
+        [
+            f"{YAML_NAME}: missing (expected {YAML_NAME}, darknet's {DARKNET_DATA} or "
+            "obj.names with train.txt, or images/ and labels/ with obj.names or classes.txt)"
+        ]
     )
+
+
+def _is_darknet(path: Path) -> bool:
+    """obj.data, or (darknet's defaults) obj.names beside a train.txt or valid.txt."""
+    if (path / DARKNET_DATA).is_file():
+        return True
+    lists = ("train.txt", "valid.txt")
+    return (path / "obj.names").is_file() and any((path / n).is_file() for n in lists)
 
 
 def _read_yaml(
@@ -498,7 +516,10 @@ def _read_obj_data(root: Path, problems: Problems) -> dict[str, str]:
 
 def _read_darknet(root: Path, classes: list[str] | None) -> tuple[Dataset, ImageResolver]:
     problems = Problems()
-    data = _read_obj_data(root, problems)
+    if (root / DARKNET_DATA).is_file():
+        data = _read_obj_data(root, problems)
+    else:  # darknet's defaults for what obj.data would name
+        data = {k: f"{k}.txt" for k in _DARKNET_SPLITS if (root / f"{k}.txt").is_file()}
     names_rel = _darknet_path(root, data.get("names", "obj.names"), DARKNET_DATA, problems)
     file_classes = _read_names(root, names_rel, problems) if names_rel else None
     declared = data.get("classes")
