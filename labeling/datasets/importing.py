@@ -59,6 +59,9 @@ from webapp.storage import delete_quietly, local_copy, scratch_dir, sha256_of_fi
 from ..models import Box, Frame, Project, Video
 from ..services import label_class_add
 from ..videos.imagesets import polyglot_problem
+from ..videos.probe import VideoProbeError, VideoSampleError
+from ..videos.sampling import sample_indices
+from ..videos.sampling_services import FRAME_JPEG_QUALITY
 from . import archives
 from .exchange import (
     AUTO,
@@ -73,6 +76,7 @@ from .formats import (
     Dataset,
     DatasetImage,
     FormatError,
+    cvat,
     detect_layout,
 )
 from .formats.files import pillow_open
@@ -165,6 +169,7 @@ def dataset_import(
     path = Path(path)
     source_name = _display_name(source_name or path.name)
     work: Path | None = None
+    decoded: Path | None = None
     try:
         if path.is_dir():
             root = path
@@ -196,8 +201,14 @@ def dataset_import(
                     }
                 )
             fmt = detected
+        options = {}
+        if fmt == "cvat":
+            frames_dir = _decode_cvat_video_frames(root)
+            if frames_dir is not None:
+                decoded = frames_dir
+                options["frames_dir"] = frames_dir
         try:
-            dataset, resolve = FORMATS[fmt].read(root)
+            dataset, resolve = FORMATS[fmt].read(root, **options)
         except FormatError as exc:
             problems = list(exc.problems)
             if detected and detected != fmt:
@@ -225,8 +236,33 @@ def dataset_import(
         )
         return replace(result, layout=dataset.layout, warnings=tuple(dataset.warnings))
     finally:
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
+        for folder in (work, decoded):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _decode_cvat_video_frames(root: Path) -> Path | None:
+    """A scratch folder of the frames a CVAT for video dataset covers but holds no image
+    of, decoded (in the sandboxed decoder) from the video beside its annotations.xml; None
+    when nothing needs decoding. The caller removes the folder."""
+    video, needed = cvat.video_frames_needed(root)
+    if video is None or not needed:
+        return None
+    target = Path(tempfile.mkdtemp(prefix="cvat-frames-", dir=scratch_dir("imports")))
+    try:
+        for sampled in sample_indices(video, needed):
+            Image.fromarray(sampled.image[:, :, ::-1]).save(
+                target / f"frame_{sampled.index:06d}.jpg", "JPEG", quality=FRAME_JPEG_QUALITY
+            )
+    except (VideoProbeError, VideoSampleError) as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ValidationError(
+            {"file": f"{video.name}: the frames the tracks cover cannot be decoded: {exc}"}
+        ) from None
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return target
 
 
 def _plan(

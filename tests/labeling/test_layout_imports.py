@@ -9,16 +9,23 @@ import io
 import json
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
+from PIL import Image
 
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.urls import reverse
 
 from labeling.datasets.formats import ACCEPTED_LAYOUTS, coco, cvat, voc, yolo
 from labeling.datasets.importing import dataset_import
 from labeling.models import Box, Frame
-from tests.labeling.dataset_helpers import image_bytes, snapshot, write_zip
+from tests.labeling.dataset_helpers import image_bytes, scratch_files, snapshot, write_zip
+from tests.labeling.video_helpers import H as VH
+from tests.labeling.video_helpers import W as VW
+from tests.labeling.video_helpers import coded_frame, read_code
 
 W, H = 64, 48
 
@@ -248,3 +255,62 @@ def test_a_chosen_format_in_an_unknown_layout_lists_that_formats_layouts(project
         dataset_import(project=project, fmt="coco", path=archive, created_by=owner)
     text = " ".join(caught.value.message_dict["file"])
     assert "COCO layouts accepted:" in text and coco.LAYOUT_ROBOFLOW in text
+
+
+def _coded_mp4(path: Path, count: int) -> Path:
+    """An H.264 MP4 whose frame ``i`` shows ``i`` in its pixels (``read_code``)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30, options={"preset": "veryfast"})
+        stream.height, stream.width, stream.pix_fmt = VH, VW, "yuv420p"
+        for i in range(count):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(coded_frame(i), format="bgr24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.django_db
+def test_cvat_video_without_frame_images_takes_the_frames_from_the_video(project, owner, tmp_path):
+    xml = f"""<?xml version="1.0" encoding="utf-8"?>
+<annotations><version>1.1</version>
+<meta><task><id>1</id><name>m3</name><size>12</size><mode>interpolation</mode>
+<start_frame>0</start_frame><stop_frame>11</stop_frame>
+<labels><label><name>mouse</name></label></labels>
+<original_size><width>{VW}</width><height>{VH}</height></original_size></task></meta>
+<track id="0" label="mouse" source="manual">
+<box frame="3" outside="0" occluded="0" keyframe="1" xtl="0" ytl="0" xbr="10" ybr="10"/>
+<box frame="5" outside="0" occluded="0" keyframe="1" xtl="4" ytl="2" xbr="14" ybr="12"/>
+<box frame="6" outside="1" occluded="0" keyframe="1" xtl="4" ytl="2" xbr="14" ybr="12"/>
+</track></annotations>"""
+    video = _coded_mp4(tmp_path / "m3.mp4", 12)
+    archive = write_zip(
+        tmp_path / "cvat.zip", {"annotations.xml": xml, "m3.mp4": video.read_bytes()}
+    )
+    result = dataset_import(project=project, fmt="auto", path=archive, created_by=owner)
+    assert result.layout == cvat.LAYOUT_VIDEO and result.frames_created == 3
+    frames = list(Frame.objects.filter(video_id=result.imageset_id).order_by("frame_index"))
+    assert [f.source_name for f in frames] == [f"frame_{i:06d}.jpg" for i in (3, 4, 5)]
+    for frame, index in zip(frames, (3, 4, 5), strict=True):
+        with default_storage.open(frame.image.name) as fh:
+            pixels = np.asarray(Image.open(fh).convert("RGB"))[:, :, ::-1]
+        assert read_code(pixels) == index  # the very frame the XML numbers
+    assert list(frames[1].boxes.values_list("x", "y", "w", "h")) == [(2, 1, 10, 10)]
+    assert not [p for p in scratch_files() if p.startswith("imports")]
+
+
+@pytest.mark.django_db
+def test_cvat_video_frames_past_the_end_of_the_video_are_refused(project, owner, tmp_path):
+    xml = f"""<?xml version="1.0" encoding="utf-8"?>
+<annotations><version>1.1</version>
+<meta><task><size>40</size><stop_frame>39</stop_frame>
+<original_size><width>{VW}</width><height>{VH}</height></original_size></task></meta>
+<track id="0" label="mouse"><box frame="30" outside="0" xtl="0" ytl="0" xbr="9" ybr="9"/>
+</track></annotations>"""
+    video = _coded_mp4(tmp_path / "m3.mp4", 12)
+    archive = write_zip(
+        tmp_path / "cvat.zip", {"annotations.xml": xml, "m3.mp4": video.read_bytes()}
+    )
+    before = snapshot()
+    with pytest.raises(ValidationError, match="m3.mp4: the frames the tracks cover cannot"):
+        dataset_import(project=project, fmt="cvat", path=archive, created_by=owner)
+    assert snapshot() == before
+    assert not [p for p in scratch_files() if p.startswith("imports")]

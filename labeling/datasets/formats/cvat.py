@@ -26,7 +26,9 @@ linearly interpolated between them (each corner ``p0 + (p1 - p0) * (f - f0) / (f
 a shape with ``outside="1"`` ends the track until its next shape; after its last shape a track
 that is not outside continues unchanged to the task's ``stop_frame``. Frame ``f`` is the image
 ``images/frame_{f:06d}.<ext>`` (any image extension, as CVAT names them); frames no track
-covers are not imported. The split is the task's ``<subset>``.
+covers are not imported. The split is the task's ``<subset>``. Without the frame images but
+with the video file beside ``annotations.xml``, the importer decodes the covered frames from
+the video (:func:`video_frames_needed`, ``read(..., frames_dir=...)``).
 """
 
 from __future__ import annotations
@@ -70,8 +72,11 @@ IMAGES_DIR = "images"
 LAYOUT_TASK = "CVAT for images 1.1 (annotations.xml, images/)"
 LAYOUT_PROJECT = "CVAT for images 1.1, project export (images/<Subset>/)"
 LAYOUT_VIDEO = "CVAT for video 1.1 (<track>s, images/frame_NNNNNN.*)"
-#: A track may cover at most this many frames (a stop_frame of 10**9 must not loop forever).
-MAX_VIDEO_FRAMES = 1_000_000
+#: Frame numbers stop below this (a stop_frame of 10**9 must not loop forever), and the
+#: tracks may cover at most this many frames in all.
+MAX_VIDEO_FRAMES = 300_000
+#: A video file at the top of a CVAT for video folder without the frame images.
+VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mov", "avi", "mkv", "webm", "mpg", "mpeg", "wmv"})
 
 
 def _fmt(value: float) -> str:
@@ -148,12 +153,17 @@ def detect(path: Path) -> str | None:
     return "CVAT 1.1 (annotations.xml)" if (path / XML_NAME).is_file() else None
 
 
-def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, ImageResolver]:
+def read(
+    path: Path, *, classes: list[str] | None = None, frames_dir: Path | None = None
+) -> tuple[Dataset, ImageResolver]:
     """Read a CVAT for images (task or project export) or CVAT for video 1.1 folder;
     FormatError lists every problem.
 
     ``classes`` imposes a class list: a box of any other class is a problem. Without it the
     classes are the ``<meta>`` labels, or the box labels found (sorted) when there are none.
+    ``frames_dir`` (CVAT for video only, a folder the caller made, e.g. frames decoded from
+    the video, see :func:`video_frames_needed`) holds ``frame_NNNNNN.<ext>`` files used for
+    the frames ``images/`` lacks.
     """
     root_dir = check_root(path)
     problems = Problems()
@@ -166,7 +176,7 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
     if root.find("track") is not None:
         if root.find("image") is not None:
             raise FormatError([f"{XML_NAME}: holds both <image> and <track> elements"])
-        return _read_video(root_dir, root, declared, classes, problems)
+        return _read_video(root_dir, root, declared, classes, problems, frames_dir)
 
     images: list[DatasetImage] = []
     paths: dict[str, Path] = {}
@@ -327,11 +337,12 @@ def track_boxes(
     return covered
 
 
-def _frame_files(root: Path, problems: Problems) -> dict[int, str]:
-    """``{frame number: file name under images/}`` of ``images/frame_NNNNNN.<ext>`` files."""
-    folder, reason = resolve_inside(root, IMAGES_DIR)
+def _frame_files(root: Path, problems: Problems, folder: str = IMAGES_DIR) -> dict[int, str]:
+    """``{frame number: file name}`` of the ``frame_NNNNNN.<ext>`` files in ``root/folder``."""
+    folder_name = folder
+    folder, reason = (root, None) if folder == "." else resolve_inside(root, folder)
     if folder is None:
-        problems.add(f"{IMAGES_DIR}/: {reason}")
+        problems.add(f"{folder_name}/: {reason}")
         return {}
     files: dict[int, str] = {}
     if not folder.is_dir():
@@ -344,42 +355,85 @@ def _frame_files(root: Path, problems: Problems) -> dict[int, str]:
         if number.isdecimal() and len(number) <= 9:
             other = files.setdefault(int(number), entry.name)
             if other != entry.name:
-                problems.add(f"{IMAGES_DIR}/{entry.name}: frame {int(number)} is also {other}")
+                problems.add(f"{folder_name}/{entry.name}: frame {int(number)} is also {other}")
     return files
 
 
-def _read_video(
-    root_dir: Path, root: Element, declared, classes, problems: Problems
-) -> tuple[Dataset, ImageResolver]:
-    width, height = _int_text(root, "original_size/width"), _int_text(root, "original_size/height")
+def _covered(root: Element, declared, problems: Problems) -> dict[int, list]:
+    """``{frame: [(label, corners, track id)]}`` for every frame the tracks cover."""
     stop_frame = _int_text(root, "stop_frame")
     size = _int_text(root, "size")
     if stop_frame is None and size:
         stop_frame = size - 1
-    subset = (root.findtext("meta/task/subset") or "").strip()
     by_frame: dict[int, list] = {}
-    found: set[str] = set()
     for n, track in enumerate(root.findall("track"), 1):
         result = _track_shapes(track, n, declared, problems)
         if result is None:
             continue
         label, shapes = result
-        found.add(label)
         for frame, corners in track_boxes(shapes, stop_frame).items():
             by_frame.setdefault(frame, []).append((label, corners, track.get("id", str(n))))
-    if len(by_frame) > MAX_VIDEO_FRAMES:
-        problems.add(f"{XML_NAME}: tracks cover more than {MAX_VIDEO_FRAMES} frames")
-    problems.raise_if_any()
+        if len(by_frame) > MAX_VIDEO_FRAMES:
+            problems.add(f"{XML_NAME}: tracks cover more than {MAX_VIDEO_FRAMES} frames")
+            break
+    return by_frame
+
+
+def video_frames_needed(path: Path) -> tuple[Path | None, list[int]]:
+    """For a CVAT for video folder whose ``images/`` lacks frames the tracks cover, and that
+    holds one video file at the top: ``(that video, the missing frame numbers)``; otherwise
+    ``(None, [])`` (also when the XML is unreadable: :func:`read` reports that)."""
+    root_dir = Path(path)
+    problems = Problems()
+    raw = read_limited(root_dir / XML_NAME, XML_NAME, problems)
+    root = parse_xml(raw, XML_NAME, problems) if raw is not None else None
+    if root is None or root.tag != "annotations" or root.find("track") is None:
+        return None, []
+    videos = [
+        p
+        for p in sorted(root_dir.iterdir())
+        if p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS and p.is_file() and not p.is_symlink()
+    ]
+    if len(videos) != 1:
+        return None, []
+    covered = _covered(root, _meta_labels(root, problems), problems)
     files = _frame_files(root_dir, problems)
+    if problems:
+        return None, []
+    return videos[0], sorted(set(covered) - set(files))
+
+
+def _read_video(
+    root_dir: Path,
+    root: Element,
+    declared,
+    classes,
+    problems: Problems,
+    frames_dir: Path | None = None,
+) -> tuple[Dataset, ImageResolver]:
+    width, height = _int_text(root, "original_size/width"), _int_text(root, "original_size/height")
+    subset = (root.findtext("meta/task/subset") or "").strip()
+    by_frame = _covered(root, declared, problems)
+    found = {label for boxes in by_frame.values() for label, _, _ in boxes}
+    found |= {
+        t.get("label") for t in root.findall("track") if not class_name_problem(t.get("label"))
+    }
+    problems.raise_if_any()
+    files = {
+        n: root_dir / IMAGES_DIR / name for n, name in _frame_files(root_dir, problems).items()
+    }
+    if frames_dir is not None:
+        for n, name in _frame_files(Path(frames_dir), problems, folder=".").items():
+            files.setdefault(n, Path(frames_dir) / name)
     images: list[DatasetImage] = []
     paths: dict[str, Path] = {}
     for frame in sorted(by_frame):
         where = f"{XML_NAME}: frame {frame}"
-        name = files.get(frame)
-        if name is None:
+        file = files.get(frame)
+        if file is None:
             problems.add(f"{where}: image file missing ({IMAGES_DIR}/frame_{frame:06d}.*)")
             continue
-        file = root_dir / IMAGES_DIR / name
+        name = file.name
         size = check_image_file(file, where, problems, (width, height))
         if size is None:
             continue
