@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from django.urls import reverse
+
 from labeling.datasets.exchange import export_file_names, frame_key_from_name
 from labeling.datasets.exporting import dataset_export
 from labeling.datasets.formats import FORMATS, Dataset, DatasetBox, DatasetImage
@@ -194,3 +196,16 @@ def test_names_fit_the_stored_type_and_yolo_label_rule(project, owner, tmp_path)
     assert export_file_names([frame], "yolo")[frame.pk] == "images_/scan.png"
     dataset_export(project=project, fmt="yolo", out_dir=tmp_path / "yolo")
     assert (tmp_path / "yolo/images/train/images_/scan.png").is_file()
+
+
+@pytest.mark.django_db
+def test_the_frames_api_and_the_source_page_show_the_file_names(
+    project, owner, api_client_for, client, tmp_path
+):
+    video = _upload_set(project, owner, _zip(tmp_path / "set.zip", {"day1/cam 2.png": _png(4)}))
+    response = api_client_for(owner).get(reverse("api-frame-list", args=[project.pk]))
+    assert response.status_code == 200
+    assert [f["source_name"] for f in response.json()["results"]] == ["day1/cam 2.png"]
+    client.force_login(owner)
+    page = client.get(reverse("video-detail", args=[project.pk, video.pk]))
+    assert page.status_code == 200 and 'title="day1/cam 2.png"' in page.content.decode()
