@@ -201,12 +201,9 @@ def dataset_import(
                     }
                 )
             fmt = detected
-        options = {}
-        if fmt == "cvat":
-            frames_dir = _decode_cvat_video_frames(root)
-            if frames_dir is not None:
-                decoded = frames_dir
-                options["frames_dir"] = frames_dir
+        # CVAT for video without its frame images: decode them from the video beside it.
+        decoded = _decode_cvat_video_frames(root) if fmt == "cvat" else None
+        options = {"frames_dir": decoded} if decoded is not None else {}
         try:
             dataset, resolve = FORMATS[fmt].read(root, **options)
         except FormatError as exc:
@@ -534,28 +531,7 @@ def _write_rows(
         )
         frames = Frame.objects.bulk_create(
             [
-                Frame(
-                    project=project,
-                    video=imageset,
-                    frame_index=i,
-                    image=item.stored,
-                    source_name=item.image.file_name[:1024],
-                    width=item.image.width,
-                    height=item.image.height,
-                    **(
-                        {"status": Frame.Status.UNLABELED, "is_negative": False}
-                        if item.image.unlabeled
-                        else {
-                            "status": Frame.Status.LABELED,
-                            "is_negative": not item.boxes,
-                            "annotation_version": 1,
-                            "annotated_by": created_by,
-                            "annotated_at": now,
-                        }
-                    ),
-                    # Unlabeled frames have no split (splits are assigned once labeled).
-                    split="" if item.image.unlabeled else item.image.split,
-                )
+                _new_frame(imageset, i, item, created_by=created_by, now=now)
                 for i, item in enumerate(new)
             ],
             batch_size=_ID_CHUNK,
@@ -584,6 +560,30 @@ def _write_rows(
         classes_created=to_create,
         imageset_id=imageset.pk if imageset else None,
     )
+
+
+def _new_frame(imageset: Video, index: int, item: _Incoming, *, created_by, now) -> Frame:
+    """The row of a new frame of the import's image set (not saved)."""
+    frame = Frame(
+        project_id=imageset.project_id,
+        video=imageset,
+        frame_index=index,
+        image=item.stored,
+        source_name=item.image.file_name[:1024],
+        width=item.image.width,
+        height=item.image.height,
+    )
+    if item.image.unlabeled:
+        # Nobody annotated it: an unlabeled frame, without split (assigned once labeled).
+        frame.status, frame.is_negative, frame.split = Frame.Status.UNLABELED, False, ""
+        return frame
+    frame.status = Frame.Status.LABELED
+    frame.is_negative = not item.boxes
+    frame.split = item.image.split
+    frame.annotation_version = 1
+    frame.annotated_by = created_by
+    frame.annotated_at = now
+    return frame
 
 
 def _box_key(box: tuple) -> tuple:
