@@ -179,6 +179,10 @@ class Frame(models.Model):
     # Presentation timestamp from the container (not index/fps: that drifts on VFR files).
     timestamp_s = models.FloatField(default=0.0)
     image = models.ImageField(max_length=500)
+    # The image's own name and relative folder ("cage1/img0042.png") when it came from an
+    # image set or an imported dataset (blank for frames taken from a video): exports use it,
+    # so a lab can match labels back to its files. Display text, never a storage path.
+    source_name = models.CharField(max_length=1024, blank=True, default="")
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     status = models.CharField(

@@ -184,6 +184,7 @@ class FrameOutput(serializers.ModelSerializer):
             "video_name",
             "frame_index",
             "timestamp_s",
+            "source_name",
             "width",
             "height",
             "status",

@@ -87,7 +87,10 @@ class DatasetExportApi(APIView):
 
 # --- import ---------------------------------------------------------------------------
 class DatasetImportInput(serializers.Serializer):
-    file = serializers.FileField(help_text="A zip of a YOLO, COCO, Pascal VOC or CVAT dataset.")
+    file = serializers.FileField(
+        help_text="A zip of a YOLO (Ultralytics or darknet), COCO (also Roboflow, MMDetection), "
+        "Pascal VOC or CVAT (images, project or video) dataset."
+    )
     format = serializers.ChoiceField(choices=[*FORMAT_NAMES, AUTO])
     create_missing_classes = serializers.BooleanField(
         required=False,
@@ -107,6 +110,14 @@ class DatasetImportOutput(serializers.Serializer):
     boxes = serializers.IntegerField()
     classes_created = serializers.ListField(child=serializers.CharField())
     imageset_id = serializers.IntegerField(allow_null=True)
+    layout = serializers.CharField(
+        help_text="The layout read, in words, e.g. 'COCO as Roboflow exports it "
+        "(<split>/_annotations.coco.json)'."
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What was accepted but deserves a look (e.g. images imported unlabeled).",
+    )
 
 
 class DatasetImportApi(ProjectUploadMixin, APIView):

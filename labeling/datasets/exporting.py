@@ -5,8 +5,9 @@ Boxes are original-image pixels, ``(x, y)`` top-left corner plus ``w``/``h``, he
 
 Export (:func:`dataset_export`) takes the project's labeled and reviewed frames (negatives as
 images without boxes), classes by their index, and copies each stored image under the name
-:func:`labeling.datasets.exchange.export_file_name` gives (``v{video_id}_f{frame_index:06d}``:
-importing it back updates those frames, see :mod:`labeling.datasets.importing`).
+:func:`labeling.datasets.exchange.export_file_names` gives: the image's own name and folder
+for image sets and imported datasets, ``v{video_id}_f{frame_index:06d}`` for video frames
+(importing it back updates those frames, see :mod:`labeling.datasets.importing`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from webapp.storage import local_copy, scratch_dir
 
 from ..models import Project
 from . import archives
-from .exchange import EXPORT_SPLITS, check_format, export_file_name, problem_messages
+from .exchange import EXPORT_SPLITS, check_format, export_file_names, problem_messages
 from .formats import FORMATS, Dataset, DatasetBox, DatasetImage, FormatError
 from .selectors import dataset_frames
 
@@ -40,16 +41,23 @@ class ExportResult:
 
 
 def dataset_for_export(
-    *, project: Project, split: str | None = None, include_unlabeled: bool = False
+    *,
+    project: Project,
+    split: str | None = None,
+    include_unlabeled: bool = False,
+    fmt: str = "",
 ) -> tuple[Dataset, dict[str, str]]:
     """The project's annotated frames as a :class:`Dataset`, and ``{file_name: stored image
-    name}``. Class order is the classes' index (the YOLO class id)."""
+    name}``. Class order is the classes' index (the YOLO class id). ``fmt`` is the format the
+    names are for (YOLO renames an ``images`` folder inside a name)."""
     classes = list(project.classes.order_by("index").values_list("name", flat=True))
     images: list[DatasetImage] = []
     stored: dict[str, str] = {}
-    for frame in dataset_frames(project=project, split=split, include_unlabeled=include_unlabeled):
+    frames = list(dataset_frames(project=project, split=split, include_unlabeled=include_unlabeled))
+    names = export_file_names(frames, fmt)
+    for frame in frames:
         boxes = [DatasetBox(b.label_class.name, b.x, b.y, b.w, b.h) for b in frame.boxes.all()]
-        name = export_file_name(frame)
+        name = names[frame.pk]
         images.append(
             DatasetImage(name, frame.width, frame.height, frame.split, boxes, is_negative=not boxes)
         )
@@ -104,7 +112,7 @@ def dataset_export(
     if zip_path is not None and Path(zip_path).exists():
         raise ValidationError({"out": f"{zip_path} already exists."})
     dataset, stored = dataset_for_export(
-        project=project, split=split, include_unlabeled=include_unlabeled
+        project=project, split=split, include_unlabeled=include_unlabeled, fmt=fmt
     )
     if not dataset.images:
         which = f"in the {split} split" if split else "in this project"

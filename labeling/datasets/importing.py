@@ -22,7 +22,16 @@ fails, the stored files are deleted again. Each image either
 
 An image without boxes is a labeled negative, as every format defines it; except that it
 leaves an *unlabeled* frame it matches unlabeled: formats cannot tell "not labeled yet" from
-"no animal", and marking unlabeled frames as empty would teach a detector to miss mice.
+"no animal", and marking unlabeled frames as empty would teach a detector to miss mice. An image
+the reader marks ``unlabeled`` (a VOC ImageSets id without annotation file) becomes an
+unlabeled frame without split, and changes nothing in a frame it matches.
+
+Each new frame remembers the image's name and folder in the dataset (``Frame.source_name``),
+which exports use again; a re-imported export matches frames of image sets by that name when
+the content is the same (sha256 of the stored file).
+
+The result names the layout read (``ImportResult.layout``, e.g. "COCO as Roboflow exports it
+(<split>/_annotations.coco.json)") and carries the reader's warnings.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import tempfile
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -45,14 +54,31 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.storage import delete_quietly, scratch_dir, sha256_of_file, store_file
+from webapp.storage import delete_quietly, local_copy, scratch_dir, sha256_of_file, store_file
 
 from ..models import Box, Frame, Project, Video
 from ..services import label_class_add
 from ..videos.imagesets import polyglot_problem
+from ..videos.probe import VideoProbeError, VideoSampleError
+from ..videos.sampling import sample_indices
+from ..videos.sampling_services import FRAME_JPEG_QUALITY
 from . import archives
-from .exchange import AUTO, check_format, frame_key_from_name, problem_messages
-from .formats import FORMATS, Dataset, DatasetImage, FormatError, detect_format
+from .exchange import (
+    AUTO,
+    accepted_layouts_text,
+    check_format,
+    frame_key_from_name,
+    problem_messages,
+)
+from .formats import (
+    FORMATS,
+    LAYOUTS_BY_FORMAT,
+    Dataset,
+    DatasetImage,
+    FormatError,
+    cvat,
+    detect_layout,
+)
 from .formats.files import pillow_open
 
 MAX_BOXES_PER_IMAGE = 1000  # as the editor allows per frame
@@ -76,6 +102,8 @@ class ImportResult:
     boxes: int
     classes_created: list[str]
     imageset_id: int | None
+    layout: str = ""
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -105,7 +133,7 @@ def _archive_limits() -> archives.ArchiveLimits:
 def _dataset_root(root: Path) -> Path:
     """Look into folders that hold nothing but one folder: zips often wrap the dataset."""
     for _ in range(3):
-        if detect_format(root) is not None:
+        if detect_layout(root) is not None:
             break
         entries = [p for p in root.iterdir() if not archives.is_junk(p.name)]
         if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
@@ -141,6 +169,7 @@ def dataset_import(
     path = Path(path)
     source_name = _display_name(source_name or path.name)
     work: Path | None = None
+    decoded: Path | None = None
     try:
         if path.is_dir():
             root = path
@@ -158,26 +187,34 @@ def dataset_import(
         else:
             raise ValidationError({"file": f"{path} is neither a zip file nor a folder."})
         root = _dataset_root(root)
-        detected = detect_format(root)
+        layout = detect_layout(root)
+        detected = layout.fmt if layout else None
         if fmt == AUTO:
             if detected is None:
                 raise ValidationError(
                     {
                         "format": (
-                            "Could not tell the dataset format: expected data.yaml (YOLO), "
-                            "annotations/instances_*.json (COCO), Annotations/ (VOC) or "
-                            "annotations.xml (CVAT) at the top of the archive."
+                            "Could not tell the dataset format: no layout it accepts was found "
+                            "at the top of the archive. Accepted layouts: "
+                            f"{accepted_layouts_text()}."
                         )
                     }
                 )
             fmt = detected
+        # CVAT for video without its frame images: decode them from the video beside it.
+        decoded = _decode_cvat_video_frames(root) if fmt == "cvat" else None
+        options = {"frames_dir": decoded} if decoded is not None else {}
         try:
-            dataset, resolve = FORMATS[fmt].read(root)
+            dataset, resolve = FORMATS[fmt].read(root, **options)
         except FormatError as exc:
             problems = list(exc.problems)
             if detected and detected != fmt:
                 problems.insert(
                     0, f"this looks like a {detected.upper()} dataset, not {fmt.upper()}"
+                )
+            elif detected is None:
+                problems.append(
+                    f"{fmt.upper()} layouts accepted: {'; '.join(LAYOUTS_BY_FORMAT[fmt])}"
                 )
             raise ValidationError({"file": problem_messages(problems, exc.total)}) from None
         incoming, to_create = _plan(
@@ -186,7 +223,7 @@ def dataset_import(
             resolve=resolve,
             create_missing_classes=create_missing_classes,
         )
-        return _apply(
+        result = _apply(
             project=project,
             fmt=fmt,
             incoming=incoming,
@@ -194,9 +231,35 @@ def dataset_import(
             created_by=created_by,
             source_name=source_name,
         )
+        return replace(result, layout=dataset.layout, warnings=tuple(dataset.warnings))
     finally:
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
+        for folder in (work, decoded):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _decode_cvat_video_frames(root: Path) -> Path | None:
+    """A scratch folder of the frames a CVAT for video dataset covers but holds no image
+    of, decoded (in the sandboxed decoder) from the video beside its annotations.xml; None
+    when nothing needs decoding. The caller removes the folder."""
+    video, needed = cvat.video_frames_needed(root)
+    if video is None or not needed:
+        return None
+    target = Path(tempfile.mkdtemp(prefix="cvat-frames-", dir=scratch_dir("imports")))
+    try:
+        for sampled in sample_indices(video, needed):
+            Image.fromarray(sampled.image[:, :, ::-1]).save(
+                target / f"frame_{sampled.index:06d}.jpg", "JPEG", quality=FRAME_JPEG_QUALITY
+            )
+    except (VideoProbeError, VideoSampleError) as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ValidationError(
+            {"file": f"{video.name}: the frames the tracks cover cannot be decoded: {exc}"}
+        ) from None
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return target
 
 
 def _plan(
@@ -328,11 +391,21 @@ def _match_frames(*, project: Project, incoming: list[_Incoming], problems: list
     for chunk in _chunks(names):
         for frame in Frame.objects.filter(project=project, image__in=chunk):
             by_name[frame.image.name] = frame
+    by_source = _frames_by_source_name(
+        project=project,
+        incoming=[
+            item
+            for item in incoming
+            if not (keys[id(item)] and keys[id(item)] in by_key)
+            and _content_name(project, item) not in by_name
+        ],
+    )
     claimed: dict[int, str] = {}
     for item in incoming:
         key = keys[id(item)]
         frame = by_key.get(key) if key else None
         frame = frame or by_name.get(_content_name(project, item))
+        frame = frame or by_source.get(id(item))
         if frame is None:
             continue
         image = item.image
@@ -348,6 +421,31 @@ def _match_frames(*, project: Project, incoming: list[_Incoming], problems: list
             problems.append(f"{image.file_name}: re-imports the same frame as {other}")
             continue
         item.frame = frame
+
+
+def _frames_by_source_name(*, project: Project, incoming: list[_Incoming]) -> dict[int, Frame]:
+    """``{id(item): frame}`` for images that are a frame's own file exported under its
+    ``source_name``: same name, same bytes as the stored image (an export copies them)."""
+    wanted: dict[str, list[_Incoming]] = defaultdict(list)
+    for item in incoming:
+        wanted[item.image.file_name].append(item)
+    found: dict[int, Frame] = {}
+    digests: dict[str, str] = {}
+    for chunk in _chunks(sorted(wanted)):
+        for frame in Frame.objects.filter(project=project, source_name__in=chunk).order_by("pk"):
+            for item in wanted[frame.source_name]:
+                if id(item) in found:
+                    continue
+                name = frame.image.name
+                if name not in digests:
+                    try:
+                        with local_copy(name) as path:
+                            digests[name] = sha256_of_file(path)
+                    except OSError:
+                        digests[name] = ""  # a stored image gone missing matches nothing
+                if digests[name] == item.digest:
+                    found[id(item)] = frame
+    return found
 
 
 def _store_image(project: Project, item: _Incoming) -> str:
@@ -433,20 +531,7 @@ def _write_rows(
         )
         frames = Frame.objects.bulk_create(
             [
-                Frame(
-                    project=project,
-                    video=imageset,
-                    frame_index=i,
-                    image=item.stored,
-                    width=item.image.width,
-                    height=item.image.height,
-                    status=Frame.Status.LABELED,
-                    is_negative=not item.boxes,
-                    split=item.image.split,
-                    annotation_version=1,
-                    annotated_by=created_by,
-                    annotated_at=now,
-                )
+                _new_frame(imageset, i, item, created_by=created_by, now=now)
                 for i, item in enumerate(new)
             ],
             batch_size=_ID_CHUNK,
@@ -475,6 +560,30 @@ def _write_rows(
         classes_created=to_create,
         imageset_id=imageset.pk if imageset else None,
     )
+
+
+def _new_frame(imageset: Video, index: int, item: _Incoming, *, created_by, now) -> Frame:
+    """The row of a new frame of the import's image set (not saved)."""
+    frame = Frame(
+        project_id=imageset.project_id,
+        video=imageset,
+        frame_index=index,
+        image=item.stored,
+        source_name=item.image.file_name[:1024],
+        width=item.image.width,
+        height=item.image.height,
+    )
+    if item.image.unlabeled:
+        # Nobody annotated it: an unlabeled frame, without split (assigned once labeled).
+        frame.status, frame.is_negative, frame.split = Frame.Status.UNLABELED, False, ""
+        return frame
+    frame.status = Frame.Status.LABELED
+    frame.is_negative = not item.boxes
+    frame.split = item.image.split
+    frame.annotation_version = 1
+    frame.annotated_by = created_by
+    frame.annotated_at = now
+    return frame
 
 
 def _box_key(box: tuple) -> tuple:
@@ -509,6 +618,9 @@ def _update_frames(*, incoming: list[_Incoming], created_by, now) -> tuple[int, 
             )
         if not item.boxes and frame.status == Frame.Status.UNLABELED:
             left_unlabeled += 1
+            continue
+        if item.image.unlabeled:
+            unchanged += 1  # not annotated in the dataset: it says nothing about the frame
             continue
         same = (
             frame.status != Frame.Status.UNLABELED

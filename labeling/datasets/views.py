@@ -19,6 +19,7 @@ from ..models import Role, Split
 from ..uploads import LimitedUploadHandler, UploadTooLarge
 from .exchange import AUTO, EXPORT_SPLITS, FORMAT_LABELS, FORMAT_NAMES
 from .exporting import dataset_export_download
+from .formats import ACCEPTED_LAYOUTS
 from .importing import dataset_import
 from .selectors import dataset_stats
 from .split_services import frames_assign_splits
@@ -42,6 +43,7 @@ def _render(request, project, *, status: int = 200, **extra):
         "is_owner": request.project_role == Role.OWNER,
         "stats": stats,
         "formats": [(name, FORMAT_LABELS[name]) for name in FORMAT_NAMES],
+        "accepted_layouts": ACCEPTED_LAYOUTS,
         "splits": [(s, SPLIT_LABELS[s]) for s in EXPORT_SPLITS],
         "import_errors": [],
         "import_format": AUTO,
@@ -149,7 +151,11 @@ def _dataset_import(request, project):
     )
     if result.classes_created:
         text += f" New classes: {', '.join(result.classes_created)}."
+    if result.layout:
+        text += f" Layout: {result.layout}."
     messages.success(request, text)
+    for warning in result.warnings:
+        messages.warning(request, f"{warning}.")
     return redirect("dataset", project.pk)
 
 

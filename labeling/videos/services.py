@@ -328,11 +328,11 @@ def _imageset_create(*, project: Project, user, name: str, entries) -> Video:
         for index, entry in enumerate(entries):
             image_name, width, height = _store_set_image(entry, folder=folder, index=index)
             stored.append(image_name)
-            rows.append((index, image_name, width, height))
+            rows.append((index, image_name, width, height, entry.name))
         with Image.open(entries[0].path) as first:
             thumb = _store_thumbnail(_upright(first), project=project)
         stored.append(thumb)
-        sizes = {(w, h) for _, _, w, h in rows}
+        sizes = {(w, h) for _, _, w, h, _ in rows}
         width, height = sizes.pop() if len(sizes) == 1 else (0, 0)
         with transaction.atomic():
             video = Video.objects.create(
@@ -354,10 +354,12 @@ def _imageset_create(*, project: Project, user, name: str, entries) -> Video:
                     frame_index=index,
                     timestamp_s=0.0,
                     image=image_name,
+                    # The name (and folder, in a zip) the lab gave it: exports use it again.
+                    source_name=unicodedata.normalize("NFC", source_name)[:1024],
                     width=w,
                     height=h,
                 )
-                for index, image_name, w, h in rows
+                for index, image_name, w, h, source_name in rows
             )
     except BaseException:
         delete_quietly(*stored)

@@ -859,9 +859,11 @@
       ? "Frame " + (state.index + 1) + " / " + state.frames.length : "No frame";
     $("frame-slider").value = String(Math.max(0, state.index));
     $("frame-video").textContent = frame ? frame.video_name : "";
+    // Image-set frames show the file's own name; video frames their time.
+    const where = frame && frame.source_name
+      ? frame.source_name : frame ? frame.timestamp_s.toFixed(2) + " s" : "";
     $("frame-meta").textContent = frame
-      ? "#" + frame.frame_index + " · " + frame.timestamp_s.toFixed(2) + " s · "
-        + frame.width + "×" + frame.height : "";
+      ? "#" + frame.frame_index + " · " + where + " · " + frame.width + "×" + frame.height : "";
     const split = $("frame-split");
     split.classList.toggle("d-none", !(frame && frame.split));
     split.textContent = frame && frame.split ? SPLIT_LABEL[frame.split] || frame.split : "";

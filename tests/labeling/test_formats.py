@@ -683,7 +683,7 @@ def test_voc_image_sets_are_checked(tmp_path):
         voc.read(tmp_path / "ds")
     text = problems_of(excinfo)
     assert "a is also in train.txt" in text
-    assert "ghost has no Annotations/ghost.xml" in text
+    assert "ghost (no Annotations/ghost.xml): no image JPEGImages/ghost" in text
     assert "escapes" in text
 
 
@@ -715,10 +715,10 @@ def test_cvat_bad_annotations_are_reported(tmp_path, old, new, message):
         cvat.read(tmp_path / "ds")
 
 
-def test_cvat_video_tracks_are_refused(tmp_path):
+def test_cvat_mixing_images_and_video_tracks_is_refused(tmp_path):
     cvat.write(small_dataset(), tmp_path / "ds", png_source)
     edit(tmp_path / "ds/annotations.xml", "</annotations>", '<track id="0"/></annotations>')
-    with pytest.raises(FormatError, match="CVAT for video"):
+    with pytest.raises(FormatError, match="both <image> and <track>"):
         cvat.read(tmp_path / "ds")
 
 

@@ -71,14 +71,24 @@ class DatasetImage:
     split: str = ""
     boxes: list[DatasetBox] = field(default_factory=list)
     is_negative: bool = False
+    #: Listed by the dataset but never annotated (a VOC ImageSets id without an annotation
+    #: file): neither labeled nor a negative. Only readers set it; writers ignore it.
+    unlabeled: bool = False
 
 
 @dataclass
 class Dataset:
-    """Class names (their order is the class index) and images."""
+    """Class names (their order is the class index) and images.
+
+    Readers also fill ``layout`` (which of the format's layouts they read, in words: shown to
+    the user) and ``warnings`` (what they accepted but the user should know, e.g. images
+    imported unlabeled); writers ignore both.
+    """
 
     classes: list[str]
     images: list[DatasetImage]
+    layout: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 class FormatError(ValueError):
@@ -130,7 +140,8 @@ def split_folder(split: str) -> str:
 
 def split_from_subset(subset: str) -> str:
     """Split for a subset name as other tools write it (``Train``, ``validation``...)."""
-    name = subset.strip().lower()
+    # Trailing digits are a year or version (COCO's ``train2017``, MMDetection's layout).
+    name = subset.strip().lower().rstrip("0123456789").rstrip("_-")
     if name in ("train", "training"):
         return "train"
     if name in ("val", "valid", "validation"):

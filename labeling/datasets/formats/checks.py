@@ -207,7 +207,7 @@ def finish_read(
         if image.file_name in seen:
             problems.add(f"{image.file_name}: listed more than once")
         seen.add(image.file_name)
-        image.is_negative = not image.boxes
+        image.is_negative = not image.boxes and not image.unlabeled
     problems.raise_if_any()
     images.sort(key=lambda im: im.file_name)
     return Dataset(classes=classes, images=images)

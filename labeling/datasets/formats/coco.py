@@ -17,8 +17,19 @@ images and annotations ids unique across all files. Boxes are written as exact f
 Reading takes every ``annotations/instances_<subset>.json``: subset ``train``/``val``/``test``
 (also ``Train``, ``validation``...) gives the split, anything else none. Category ids may be any
 integers or strings; classes are ordered by id (integers) or as listed. A category id must mean
-the same name in every file. An image file is looked up in ``images/<subset>/`` and then in
-``images/``. ``iscrowd`` boxes are read as ordinary boxes; segmentations are ignored.
+the same name in every file. An image file is looked up in ``images/<subset>/``, then in
+``images/``, then in ``<subset>/`` at the top (MMDetection's layout:
+``annotations/instances_train2017.json`` with images in ``train2017/``; trailing digits of a
+subset name are a year, so ``train2017`` is the train split). ``iscrowd`` boxes are read as
+ordinary boxes; segmentations are ignored.
+
+Roboflow's export is read too::
+
+    {train,valid,test}/_annotations.coco.json     images beside it in the same folder
+
+Roboflow lists the dataset's name as category 0, the supercategory of the real classes and
+used by no box: a category that no box uses and that is another category's supercategory is
+dropped.
 """
 
 from __future__ import annotations
@@ -58,6 +69,10 @@ from .files import (
 
 ANNOTATIONS_DIR = "annotations"
 IMAGES_DIR = "images"
+ROBOFLOW_NAME = "_annotations.coco.json"
+LAYOUT_COCO = "COCO (annotations/instances_<split>.json, images/<split>/)"
+LAYOUT_MMDET = "COCO, MMDetection layout (annotations/instances_<split>.json, <split>/)"
+LAYOUT_ROBOFLOW = "COCO as Roboflow exports it (<split>/_annotations.coco.json)"
 
 
 def write(
@@ -153,8 +168,26 @@ def _is_id(value: object) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
 
 
+def _unused_supercategories(files: list[tuple[str, dict]]) -> set[object]:
+    """Ids of categories no box uses that are another category's supercategory (Roboflow)."""
+    used: set[object] = set()
+    names: dict[object, str] = {}
+    supers: set[str] = set()
+    for _, doc in files:
+        for ann in doc["annotations"]:
+            if isinstance(ann, dict) and _is_id(ann.get("category_id")):
+                used.add(ann["category_id"])
+        for cat in doc["categories"]:
+            if isinstance(cat, dict) and _is_id(cat.get("id")):
+                names[cat["id"]] = cat.get("name")
+                sup = cat.get("supercategory")
+                if isinstance(sup, str) and sup != cat.get("name"):
+                    supers.add(sup)
+    return {cid for cid, name in names.items() if cid not in used and name in supers}
+
+
 def _categories(
-    files: list[tuple[str, dict]], problems: Problems
+    files: list[tuple[str, dict]], problems: Problems, skip: set[object] = frozenset()
 ) -> tuple[dict[object, str], list[str]]:
     names_by_id: dict[object, str] = {}
     for label, doc in files:
@@ -165,6 +198,8 @@ def _categories(
                 problems.add(f"{where}: needs an integer or string 'id'")
                 continue
             name, cid = cat.get("name"), cat["id"]
+            if cid in skip:
+                continue
             reason = class_name_problem(name)
             if reason:
                 problems.add(f"{where}: name {reason}")
@@ -185,8 +220,32 @@ def _categories(
     return names_by_id, classes
 
 
+def _roboflow_files(root: Path) -> list[tuple[str, str, Path]]:
+    """``(label, subset, path)`` of ``<folder>/_annotations.coco.json`` (no symlinked ones)."""
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+        path, reason = resolve_inside(root, f"{folder.name}/{ROBOFLOW_NAME}")
+        if path is not None and path.is_file() and not path.is_symlink():
+            found.append((f"{folder.name}/{ROBOFLOW_NAME}", folder.name, path))
+    return found
+
+
+def detect(path: Path) -> str | None:
+    """The layout name when ``path`` holds a COCO dataset in one of the layouts read."""
+    ann_dir = path / ANNOTATIONS_DIR
+    if ann_dir.is_dir() and not ann_dir.is_symlink() and any(ann_dir.glob("instances_*.json")):
+        subsets = [p.stem[len("instances_") :] for p in ann_dir.glob("instances_*.json")]
+        if not (path / IMAGES_DIR).is_dir() and any((path / s).is_dir() for s in subsets):
+            return LAYOUT_MMDET
+        return LAYOUT_COCO
+    if _roboflow_files(path):
+        return LAYOUT_ROBOFLOW
+    return None
+
+
 def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, ImageResolver]:
-    """Read a COCO folder (``annotations/instances_*.json`` + ``images/``).
+    """Read a COCO folder: ``annotations/instances_*.json`` with ``images/`` (or MMDetection's
+    ``<split>/`` folders), or Roboflow's ``<split>/_annotations.coco.json``.
 
     FormatError lists every problem. ``classes`` imposes a class list: a box of any other
     class is a problem.
@@ -195,22 +254,39 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
     ann_dir, reason = resolve_inside(root, ANNOTATIONS_DIR)
     if ann_dir is None:
         raise FormatError([f"{ANNOTATIONS_DIR}/: {reason}"])
-    json_files = sorted(ann_dir.glob("instances_*.json")) if ann_dir.is_dir() else []
-    if not json_files:
-        raise FormatError([f"{ANNOTATIONS_DIR}/instances_<split>.json: none found"])
+    sources = [
+        (f"{ANNOTATIONS_DIR}/{file.name}", file.stem[len("instances_") :], file)
+        for file in (sorted(ann_dir.glob("instances_*.json")) if ann_dir.is_dir() else [])
+    ]
+    roboflow = not sources
+    if roboflow:
+        sources = _roboflow_files(root)
+    if not sources:
+        raise FormatError(
+            [f"{ANNOTATIONS_DIR}/instances_<split>.json or <split>/{ROBOFLOW_NAME}: none found"]
+        )
     problems = Problems()
     files: list[tuple[str, str, dict]] = []
-    for file in json_files:
-        label = f"{ANNOTATIONS_DIR}/{file.name}"
+    for label, subset, file in sources:
         doc = _load(file, label, problems)
         if doc is not None:
-            files.append((label, file.stem[len("instances_") :], doc))
+            files.append((label, subset, doc))
     if problems:
         problems.raise_if_any()
-    names_by_id, file_classes = _categories([(lb, doc) for lb, _, doc in files], problems)
+    pairs = [(lb, doc) for lb, _, doc in files]
+    skip = _unused_supercategories(pairs) if roboflow else set()
+    names_by_id, file_classes = _categories(pairs, problems, skip)
 
+    # The same file name in several subsets (two splits' folders): those images are told
+    # apart by their subset folder.
+    subsets_of: dict[str, set[str]] = {}
+    for _, subset, doc in files:
+        for entry in doc["images"]:
+            if isinstance(entry, dict) and isinstance(entry.get("file_name"), str):
+                subsets_of.setdefault(entry["file_name"], set()).add(subset)
     images: list[DatasetImage] = []
     paths: dict[str, Path] = {}
+    top_level = False
     for label, subset, doc in files:
         split = split_from_subset(subset)
         by_id: dict[object, DatasetImage] = {}
@@ -232,26 +308,40 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
             if not (is_positive_int(width) and is_positive_int(height)):
                 problems.add(f"{where}: width and height must be positive integers")
                 continue
-            file = _image_path(root, subset, name, where, problems)
+            if roboflow:
+                file = find_inside(
+                    root,
+                    [f"{subset}/{name}"],
+                    where,
+                    problems,
+                    f"image file missing from {subset}/",
+                )
+            else:
+                file = _image_path(root, subset, name, where, problems)
+                top_level = top_level or (
+                    file is not None and file == root / subset / name and subset != IMAGES_DIR
+                )
             if file is None or check_image_file(file, where, problems, (width, height)) is None:
                 continue
-            image = DatasetImage(name, width, height, split)
+            key = f"{subset}/{name}" if len(subsets_of[name]) > 1 else name
+            image = DatasetImage(key, width, height, split)
             by_id[entry["id"]] = image
             images.append(image)
-            paths[name] = file
+            paths[key] = file
         _annotations(label, doc, by_id, names_by_id, problems)
 
     dataset = finish_read(file_classes, images, classes, problems)
+    dataset.layout = LAYOUT_ROBOFLOW if roboflow else (LAYOUT_MMDET if top_level else LAYOUT_COCO)
     return dataset, make_resolver(paths)
 
 
 def _image_path(root: Path, subset: str, name: str, where: str, problems: Problems) -> Path | None:
     return find_inside(
         root,
-        [f"{IMAGES_DIR}/{subset}/{name}", f"{IMAGES_DIR}/{name}"],
+        [f"{IMAGES_DIR}/{subset}/{name}", f"{IMAGES_DIR}/{name}", f"{subset}/{name}"],
         where,
         problems,
-        f"image file missing (in {IMAGES_DIR}/{subset}/ and {IMAGES_DIR}/)",
+        f"image file missing (in {IMAGES_DIR}/{subset}/, {IMAGES_DIR}/ and {subset}/)",
     )
 
 

@@ -1,9 +1,11 @@
-"""CVAT for images 1.1 XML.
+"""CVAT for images 1.1 XML, and reading CVAT for video 1.1.
 
 ::
 
     annotations.xml
-    images/<file_name>
+    images/<file_name>                 task export
+    images/<Subset>/<file_name>        project export (one folder per subset)
+    images/frame_000000.png ...        CVAT for video (frames named by their number)
 
 ``annotations.xml`` has ``<meta>`` with the label list (task or project export) and one
 ``<image name width height [subset]>`` per image holding ``<box label xtl ytl xbr ybr>``:
@@ -12,13 +14,26 @@ corners in pixels, top-left and bottom-right, so ``w = xbr - xtl``. The split is
 images without one have no split.
 
 Coordinates are written with 2 decimals, as CVAT does, so a box comes back on the 0.01 px grid
-(exact for integer boxes). Reading also finds images in ``images/<subset>/`` (project exports),
-keeps only ``<box>`` shapes (polygons, points, tags... are ignored), refuses rotated boxes and
-CVAT-for-video ``<track>`` files, and parses with defusedxml with DTDs refused.
+(exact for integer boxes). Reading also finds images in ``images/<subset>/`` (project exports;
+the same file name may appear in several subsets: those images are then named
+``<subset>/<file_name>``), keeps only ``<box>`` shapes (polygons, points, tags... are ignored),
+refuses rotated boxes, and parses with defusedxml with DTDs refused.
+
+CVAT for video 1.1 (``<track label>`` holding ``<box frame outside keyframe ...>``, the frame
+size in ``<meta><task><original_size>``): every frame a track covers is imported, its box as
+CVAT defines it: listed shapes are kept; a frame between two listed shapes gets the box
+linearly interpolated between them (each corner ``p0 + (p1 - p0) * (f - f0) / (f1 - f0)``);
+a shape with ``outside="1"`` ends the track until its next shape; after its last shape a track
+that is not outside continues unchanged to the task's ``stop_frame``. Frame ``f`` is the image
+``images/frame_{f:06d}.<ext>`` (any image extension, as CVAT names them); frames no track
+covers are not imported. The split is the task's ``<subset>``. Without the frame images but
+with the video file beside ``annotations.xml``, the importer decodes the covered frames from
+the video (:func:`video_frames_needed`, ``read(..., frames_dir=...)``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from xml.etree.ElementTree import Element, SubElement, tostring
 
@@ -45,13 +60,23 @@ from .files import (
     check_image_file,
     check_root,
     find_inside,
+    has_image_extension,
     path_problem,
     read_limited,
+    resolve_inside,
 )
 from .voc import parse_xml
 
 XML_NAME = "annotations.xml"
 IMAGES_DIR = "images"
+LAYOUT_TASK = "CVAT for images 1.1 (annotations.xml, images/)"
+LAYOUT_PROJECT = "CVAT for images 1.1, project export (images/<Subset>/)"
+LAYOUT_VIDEO = "CVAT for video 1.1 (<track>s, images/frame_NNNNNN.*)"
+#: Frame numbers stop below this (a stop_frame of 10**9 must not loop forever), and the
+#: tracks may cover at most this many frames in all.
+MAX_VIDEO_FRAMES = 300_000
+#: A video file at the top of a CVAT for video folder without the frame images.
+VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mov", "avi", "mkv", "webm", "mpg", "mpeg", "wmv"})
 
 
 def _fmt(value: float) -> str:
@@ -123,11 +148,22 @@ def _meta_labels(root: Element, problems: Problems) -> list[str] | None:
     return names
 
 
-def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, ImageResolver]:
-    """Read a CVAT for images 1.1 folder; FormatError lists every problem.
+def detect(path: Path) -> str | None:
+    """The layout name when ``path`` holds a CVAT export (the reader tells which one)."""
+    return "CVAT 1.1 (annotations.xml)" if (path / XML_NAME).is_file() else None
+
+
+def read(
+    path: Path, *, classes: list[str] | None = None, frames_dir: Path | None = None
+) -> tuple[Dataset, ImageResolver]:
+    """Read a CVAT for images (task or project export) or CVAT for video 1.1 folder;
+    FormatError lists every problem.
 
     ``classes`` imposes a class list: a box of any other class is a problem. Without it the
     classes are the ``<meta>`` labels, or the box labels found (sorted) when there are none.
+    ``frames_dir`` (CVAT for video only, a folder the caller made, e.g. frames decoded from
+    the video, see :func:`video_frames_needed`) holds ``frame_NNNNNN.<ext>`` files used for
+    the frames ``images/`` lacks.
     """
     root_dir = check_root(path)
     problems = Problems()
@@ -136,60 +172,280 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
     problems.raise_if_any()
     if root.tag != "annotations":
         raise FormatError([f"{XML_NAME}: root element is <{root.tag}>, not <annotations>"])
-    if root.find("track") is not None:
-        raise FormatError([f"{XML_NAME}: CVAT for video (<track>) is not supported"])
-
     declared = _meta_labels(root, problems)
+    if root.find("track") is not None:
+        if root.find("image") is not None:
+            raise FormatError([f"{XML_NAME}: holds both <image> and <track> elements"])
+        return _read_video(root_dir, root, declared, classes, problems, frames_dir)
+
     images: list[DatasetImage] = []
     paths: dict[str, Path] = {}
     found: set[str] = set()
+    nodes = []
     for n, node in enumerate(root.findall("image"), 1):
         name = node.get("name")
         reason = path_problem(name)
         if reason:
             problems.add(f"{XML_NAME}: image {n}: name {name!r} {reason}")
             continue
+        nodes.append((name, node.get("subset") or "", node))
+    # A project export may hold the same file name in several subsets (its tasks): those
+    # images are told apart by their subset folder.
+    subsets_of: dict[str, set[str]] = {}
+    for name, subset, _ in nodes:
+        subsets_of.setdefault(name, set()).add(subset)
+    in_subset_folder = False
+    for name, subset, node in nodes:
         where = f"{XML_NAME}: {name}"
+        shared = len(subsets_of[name]) > 1 and _folder_name(subset)
+        file_name = f"{subset}/{name}" if shared else name
         width, height = parse_int(node.get("width")), parse_int(node.get("height"))
         if not width or not height:
             problems.add(f"{where}: width and height must be positive integers")
             continue
-        subset = node.get("subset") or ""
-        file = _image_path(root_dir, subset, name, where, problems)
+        file = _image_path(root_dir, subset, name, where, problems, shared=bool(shared))
         if file is None or check_image_file(file, where, problems, (width, height)) is None:
             continue
-        image = DatasetImage(name, width, height, split_from_subset(subset))
+        if subset and file.parent.name == subset and file.parent.parent.name == IMAGES_DIR:
+            in_subset_folder = True
+        image = DatasetImage(file_name, width, height, split_from_subset(subset))
         images.append(image)
-        paths[name] = file
+        paths[file_name] = file
         for i, box_node in enumerate(node.findall("box"), 1):
-            at = f"{where}: box {i}"
-            label = box_node.get("label") or ""
-            reason = class_name_problem(label)
-            if reason:
-                problems.add(f"{at}: label {reason}")
-                continue
-            if declared is not None and label not in declared:
-                problems.add(f"{at}: label {label!r} is not declared in <meta>")
-                continue
-            rotation = parse_number(box_node.get("rotation") or "0")
-            if rotation is None or rotation % 360 != 0:
-                problems.add(f"{at}: rotated boxes are not supported")
-                continue
-            corners = [parse_number(box_node.get(k)) for k in ("xtl", "ytl", "xbr", "ybr")]
-            if any(v is None for v in corners):
-                problems.add(f"{at}: xtl, ytl, xbr and ybr must be finite numbers")
-                continue
-            box = box_from_edges(label, *corners, width, height, at, problems)
+            box = _box(box_node, f"{where}: box {i}", declared, width, height, problems)
             if box is not None:
                 image.boxes.append(box)
-                found.add(label)
+                found.add(box.class_name)
     file_classes = declared if declared is not None else sorted(found)
     dataset = finish_read(file_classes, images, classes, problems)
+    project = root.find("meta/project") is not None
+    dataset.layout = LAYOUT_PROJECT if project or in_subset_folder else LAYOUT_TASK
     return dataset, make_resolver(paths)
 
 
-def _image_path(root: Path, subset: str, name: str, where: str, problems: Problems) -> Path | None:
-    candidates = [f"{IMAGES_DIR}/{name}"]
-    if subset and not path_problem(subset) and "/" not in subset:
-        candidates.append(f"{IMAGES_DIR}/{subset}/{name}")
+def _folder_name(subset: str) -> bool:
+    return bool(subset) and not path_problem(subset) and "/" not in subset
+
+
+def _box(node: Element, at: str, declared, width: int, height: int, problems: Problems):
+    """The checked box of a ``<box>`` element, or None with a problem."""
+    label = node.get("label") or ""
+    reason = class_name_problem(label)
+    if reason:
+        problems.add(f"{at}: label {reason}")
+        return None
+    if declared is not None and label not in declared:
+        problems.add(f"{at}: label {label!r} is not declared in <meta>")
+        return None
+    rotation = parse_number(node.get("rotation") or "0")
+    if rotation is None or rotation % 360 != 0:
+        problems.add(f"{at}: rotated boxes are not supported")
+        return None
+    corners = [parse_number(node.get(k)) for k in ("xtl", "ytl", "xbr", "ybr")]
+    if any(v is None for v in corners):
+        problems.add(f"{at}: xtl, ytl, xbr and ybr must be finite numbers")
+        return None
+    return box_from_edges(label, *corners, width, height, at, problems)
+
+
+def _image_path(
+    root: Path, subset: str, name: str, where: str, problems: Problems, *, shared: bool
+) -> Path | None:
+    in_subset = [f"{IMAGES_DIR}/{subset}/{name}"] if _folder_name(subset) else []
+    # A name shared by several subsets is only ever that subset's own file.
+    candidates = in_subset if shared else [f"{IMAGES_DIR}/{name}", *in_subset]
     return find_inside(root, candidates, where, problems, f"image file missing from {IMAGES_DIR}/")
+
+
+# ---------------------------------------------------------------------------------------------
+# CVAT for video 1.1
+
+
+@dataclass
+class _Shape:
+    frame: int
+    outside: bool
+    corners: tuple[float, float, float, float]  # xtl, ytl, xbr, ybr
+
+
+def _int_text(root: Element, tag: str) -> int | None:
+    node = root.find(f"meta/task/{tag}")
+    if node is None or node.text is None:
+        return None
+    return parse_int(node.text)
+
+
+def _track_shapes(
+    track: Element, n: int, declared, problems: Problems
+) -> tuple[str, list[_Shape]] | None:
+    where = f"{XML_NAME}: track {track.get('id', n)}"
+    label = track.get("label") or ""
+    reason = class_name_problem(label)
+    if reason:
+        problems.add(f"{where}: label {reason}")
+        return None
+    if declared is not None and label not in declared:
+        problems.add(f"{where}: label {label!r} is not declared in <meta>")
+        return None
+    shapes: dict[int, _Shape] = {}
+    for i, node in enumerate(track.findall("box"), 1):
+        at = f"{where}: box {i}"
+        frame = parse_int(node.get("frame"))
+        if frame is None or frame >= MAX_VIDEO_FRAMES:
+            problems.add(f"{at}: frame must be an integer from 0 to {MAX_VIDEO_FRAMES - 1}")
+            continue
+        if frame in shapes:
+            problems.add(f"{at}: frame {frame} is listed twice in this track")
+            continue
+        rotation = parse_number(node.get("rotation") or "0")
+        if rotation is None or rotation % 360 != 0:
+            problems.add(f"{at}: rotated boxes are not supported")
+            continue
+        corners = [parse_number(node.get(k)) for k in ("xtl", "ytl", "xbr", "ybr")]
+        if any(v is None for v in corners):
+            problems.add(f"{at}: xtl, ytl, xbr and ybr must be finite numbers")
+            continue
+        outside = (node.get("outside") or "0").strip() == "1"
+        shapes[frame] = _Shape(frame, outside, tuple(corners))
+    return label, [shapes[f] for f in sorted(shapes)]
+
+
+def track_boxes(
+    shapes: list[_Shape], stop_frame: int | None
+) -> dict[int, tuple[float, float, float, float]]:
+    """``{frame: (xtl, ytl, xbr, ybr)}`` for every frame the track covers (see the module
+    docstring: linear interpolation between listed shapes, ``outside`` ends the track, the
+    last shape continues to ``stop_frame``)."""
+    covered: dict[int, tuple[float, float, float, float]] = {}
+    for shape, after in zip(shapes, [*shapes[1:], None], strict=True):
+        if shape.outside:
+            continue
+        covered[shape.frame] = shape.corners
+        if after is None:
+            end = stop_frame if stop_frame is not None and stop_frame > shape.frame else None
+            if end is not None:
+                for f in range(shape.frame + 1, min(end, MAX_VIDEO_FRAMES - 1) + 1):
+                    covered[f] = shape.corners
+            continue
+        # CVAT interpolates towards the next shape even when that one is outside.
+        span = after.frame - shape.frame
+        for f in range(shape.frame + 1, after.frame):
+            t = (f - shape.frame) / span
+            covered[f] = tuple(
+                a + (b - a) * t for a, b in zip(shape.corners, after.corners, strict=True)
+            )
+    return covered
+
+
+def _frame_files(root: Path, problems: Problems, folder: str = IMAGES_DIR) -> dict[int, str]:
+    """``{frame number: file name}`` of the ``frame_NNNNNN.<ext>`` files in ``root/folder``."""
+    folder_name = folder
+    folder, reason = (root, None) if folder == "." else resolve_inside(root, folder)
+    if folder is None:
+        problems.add(f"{folder_name}/: {reason}")
+        return {}
+    files: dict[int, str] = {}
+    if not folder.is_dir():
+        return files
+    for entry in sorted(folder.iterdir()):
+        stem, _, _ = entry.name.partition(".")
+        if not stem.startswith("frame_") or not has_image_extension(entry.name):
+            continue
+        number = stem[len("frame_") :]
+        if number.isdecimal() and len(number) <= 9:
+            other = files.setdefault(int(number), entry.name)
+            if other != entry.name:
+                problems.add(f"{folder_name}/{entry.name}: frame {int(number)} is also {other}")
+    return files
+
+
+def _covered(root: Element, declared, problems: Problems) -> dict[int, list]:
+    """``{frame: [(label, corners, track id)]}`` for every frame the tracks cover."""
+    stop_frame = _int_text(root, "stop_frame")
+    size = _int_text(root, "size")
+    if stop_frame is None and size:
+        stop_frame = size - 1
+    by_frame: dict[int, list] = {}
+    for n, track in enumerate(root.findall("track"), 1):
+        result = _track_shapes(track, n, declared, problems)
+        if result is None:
+            continue
+        label, shapes = result
+        for frame, corners in track_boxes(shapes, stop_frame).items():
+            by_frame.setdefault(frame, []).append((label, corners, track.get("id", str(n))))
+        if len(by_frame) > MAX_VIDEO_FRAMES:
+            problems.add(f"{XML_NAME}: tracks cover more than {MAX_VIDEO_FRAMES} frames")
+            break
+    return by_frame
+
+
+def video_frames_needed(path: Path) -> tuple[Path | None, list[int]]:
+    """For a CVAT for video folder whose ``images/`` lacks frames the tracks cover, and that
+    holds one video file at the top: ``(that video, the missing frame numbers)``; otherwise
+    ``(None, [])`` (also when the XML is unreadable: :func:`read` reports that)."""
+    root_dir = Path(path)
+    problems = Problems()
+    raw = read_limited(root_dir / XML_NAME, XML_NAME, problems)
+    root = parse_xml(raw, XML_NAME, problems) if raw is not None else None
+    if root is None or root.tag != "annotations" or root.find("track") is None:
+        return None, []
+    videos = [
+        p
+        for p in sorted(root_dir.iterdir())
+        if p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS and p.is_file() and not p.is_symlink()
+    ]
+    if len(videos) != 1:
+        return None, []
+    covered = _covered(root, _meta_labels(root, problems), problems)
+    files = _frame_files(root_dir, problems)
+    if problems:
+        return None, []
+    return videos[0], sorted(set(covered) - set(files))
+
+
+def _read_video(
+    root_dir: Path,
+    root: Element,
+    declared,
+    classes,
+    problems: Problems,
+    frames_dir: Path | None = None,
+) -> tuple[Dataset, ImageResolver]:
+    width, height = _int_text(root, "original_size/width"), _int_text(root, "original_size/height")
+    subset = (root.findtext("meta/task/subset") or "").strip()
+    by_frame = _covered(root, declared, problems)
+    found = {label for boxes in by_frame.values() for label, _, _ in boxes}
+    found |= {
+        t.get("label") for t in root.findall("track") if not class_name_problem(t.get("label"))
+    }
+    problems.raise_if_any()
+    files = {
+        n: root_dir / IMAGES_DIR / name for n, name in _frame_files(root_dir, problems).items()
+    }
+    if frames_dir is not None:
+        for n, name in _frame_files(Path(frames_dir), problems, folder=".").items():
+            files.setdefault(n, Path(frames_dir) / name)
+    images: list[DatasetImage] = []
+    paths: dict[str, Path] = {}
+    for frame in sorted(by_frame):
+        where = f"{XML_NAME}: frame {frame}"
+        file = files.get(frame)
+        if file is None:
+            problems.add(f"{where}: image file missing ({IMAGES_DIR}/frame_{frame:06d}.*)")
+            continue
+        name = file.name
+        size = check_image_file(file, where, problems, (width, height))
+        if size is None:
+            continue
+        image = DatasetImage(name, size[0], size[1], split_from_subset(subset))
+        for label, (x1, y1, x2, y2), track_id in by_frame[frame]:
+            at = f"{where}: track {track_id}"
+            box = box_from_edges(label, x1, y1, x2, y2, size[0], size[1], at, problems)
+            if box is not None:
+                image.boxes.append(box)
+        images.append(image)
+        paths[name] = file
+    file_classes = declared if declared is not None else sorted(found)
+    dataset = finish_read(file_classes, images, classes, problems)
+    dataset.layout = LAYOUT_VIDEO
+    return dataset, make_resolver(paths)

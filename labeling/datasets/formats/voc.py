@@ -14,7 +14,10 @@ rounded on write, each edge to the nearest pixel (half up), so each edge moves a
 
 Reading takes every ``Annotations/**/*.xml``; ``ImageSets/Main/{train,val,test}.txt`` give the
 splits (other ImageSets files such as ``trainval.txt`` are ignored; an image in none of them
-has no split). Coordinates may be written as floats. Because some tools write 0-based VOC,
+has no split). An id listed there without an annotation file is an image nobody annotated
+(VOC's own test sets are listed so): its ``JPEGImages/<id>.<ext>`` is read as an *unlabeled*
+image (neither labeled nor negative) and a warning says how many. Coordinates may be written
+as floats. Because some tools write 0-based VOC,
 a box may overhang the image by up to one pixel before it is a problem; it is clipped.
 ``<difficult>``/``<truncated>`` are not kept. XML is parsed with defusedxml with DTDs refused
 (no entity expansion, no external references).
@@ -43,6 +46,7 @@ from .files import (
     OutputFolder,
     check_image_file,
     check_root,
+    has_image_extension,
     path_problem,
     read_limited,
     relative_posix,
@@ -53,6 +57,7 @@ from .files import (
 ANNOTATIONS_DIR = "Annotations"
 IMAGES_DIR = "JPEGImages"
 SETS_DIR = "ImageSets/Main"
+LAYOUT = "Pascal VOC (Annotations/, JPEGImages/, ImageSets/Main/)"
 #: Some VOC writers are 0-based; allow their boxes to touch "pixel 0".
 VOC_TOLERANCE_PX = 1.0
 
@@ -223,10 +228,64 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
         if image is not None:
             images.append(image)
             names_seen.update(box.class_name for box in image.boxes)
-    for ident in sorted(set(split_of) - ids_read):
-        problems.add(f"{SETS_DIR}: {ident} has no {ANNOTATIONS_DIR}/{ident}.xml")
+    unlabeled = sorted(set(split_of) - ids_read)
+    listings: dict[Path, dict[str, list[Path]]] = {}
+    for ident in unlabeled:
+        image = _unlabeled_image(root, ident, split_of[ident], problems, paths, listings)
+        if image is not None:
+            images.append(image)
     dataset = finish_read(sorted(names_seen), images, classes, problems)
+    dataset.layout = LAYOUT
+    if unlabeled:
+        shown = ", ".join(unlabeled[:5]) + (", ..." if len(unlabeled) > 5 else "")
+        dataset.warnings.append(
+            f"{len(unlabeled)} image{'s' if len(unlabeled) != 1 else ''} listed in {SETS_DIR} "
+            f"without an annotation file ({shown}) imported as unlabeled frames"
+        )
     return dataset, make_resolver(paths)
+
+
+def detect(path: Path) -> str | None:
+    """The layout name when ``path`` holds a Pascal VOC dataset."""
+    folder = path / ANNOTATIONS_DIR
+    return LAYOUT if folder.is_dir() and not folder.is_symlink() else None
+
+
+def _unlabeled_image(
+    root: Path,
+    ident: str,
+    split: str,
+    problems: Problems,
+    paths: dict[str, Path],
+    listings: dict[Path, dict[str, list[Path]]],
+) -> DatasetImage | None:
+    """The image of an ImageSets id without annotation file: ``JPEGImages/<id>.<ext>``."""
+    where = f"{SETS_DIR}: {ident} (no {ANNOTATIONS_DIR}/{ident}.xml)"
+    folder, reason = resolve_inside(root, f"{IMAGES_DIR}/{ident}")
+    if folder is None:
+        problems.add(f"{where}: {reason}")
+        return None
+    parent = folder.parent
+    if parent not in listings:
+        by_stem: dict[str, list[Path]] = {}
+        if parent.is_dir() and not parent.is_symlink():
+            for p in sorted(parent.iterdir()):
+                if has_image_extension(p.name):
+                    by_stem.setdefault(p.stem, []).append(p)
+        listings[parent] = by_stem
+    found = listings[parent].get(folder.name, [])
+    if not found:
+        problems.add(f"{where}: no image {IMAGES_DIR}/{ident}.<jpg|png|...> either")
+        return None
+    if len(found) > 1:
+        problems.add(f"{where}: several images {', '.join(p.name for p in found)}")
+        return None
+    file_name = str(PurePosixPath(ident).with_name(found[0].name))
+    size = check_image_file(found[0], f"{where} ({IMAGES_DIR}/{file_name})", problems)
+    if size is None:
+        return None
+    paths[file_name] = found[0]
+    return DatasetImage(file_name, size[0], size[1], split, unlabeled=True)
 
 
 def _read_one(

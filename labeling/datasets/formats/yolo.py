@@ -12,20 +12,54 @@ the 0.01 px grid after a round trip (exact for integer boxes up to ~500k px imag
 
 Reading follows Ultralytics: folders named by ``train``/``val``/``test`` are taken relative to
 the YAML file's folder (``path`` is ignored: it is often a stale absolute path, and reading
-stays inside the folder given), the label of ``.../images/.../a.jpg`` is
+stays inside the folder given; ``../train/images`` as Roboflow writes it is ``train/images``
+when that folder exists, as Ultralytics reads it), the label of ``.../images/.../a.jpg`` is
 ``.../labels/.../a.txt`` (last ``images`` component), and an image with no label file is a
 negative. Image sizes come from the image headers. The ``download`` key is never read or
 written (Ultralytics would execute it). Image-list ``.txt`` files instead of folders are not
-supported.
+supported in a data.yaml.
+
+Two more layouts are read (never written):
+
+- darknet's (the seed paper's tool; CVAT's "YOLO 1.1" export)::
+
+      obj.data                  classes = N, train = data/train.txt, valid = data/valid.txt,
+                                names = data/obj.names (key = value lines); without it,
+                                obj.names with train.txt/valid.txt/test.txt beside it
+      obj.names                 one class name per line, in class-index order
+      train.txt, valid.txt      one image path per line (e.g. data/obj_train_data/a.jpg)
+      obj_train_data/a.jpg, a.txt      the label file beside its image
+
+  Paths in obj.data and the lists are relative to darknet's working folder, usually one above
+  the dataset (``data/...``), or absolute: each is looked up inside the dataset folder by its
+  trailing components (``data/obj/a.jpg``, then ``obj/a.jpg``, then ``a.jpg``). A label file is
+  the image path with ``.txt`` (beside it), else Ultralytics' ``labels/`` rule; none is a
+  negative. ``train`` gives the train split, ``valid`` val, ``test`` test. An image's name is
+  its path with darknet's data folder (``obj/``, ``obj_<subset>_data/``) left out, unless that
+  makes two names equal.
+- Ultralytics' folders with the class names in ``obj.names`` or ``classes.txt`` (at the top or
+  in ``labels/``, as labelImg writes it) instead of a data.yaml: ``images/<split>/`` (``train``,
+  ``val``/``valid``, ``test``) and ``labels/<split>/``, or flat ``images/`` and ``labels/`` (no
+  split).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path, PurePosixPath
 
 import yaml
 
-from .base import SPLITS, Dataset, DatasetImage, FormatError, ImageResolver, ImageSource, Problems
+from .base import (
+    SPLITS,
+    Dataset,
+    DatasetImage,
+    FormatError,
+    ImageResolver,
+    ImageSource,
+    Problems,
+    split_from_subset,
+)
 from .checks import (
     box_from_edges,
     check_classes,
@@ -48,6 +82,12 @@ from .files import (
 
 YAML_NAME = "data.yaml"
 DECIMALS = 8
+DARKNET_DATA = "obj.data"
+NAMES_FILES = ("obj.names", "classes.txt", "labels/classes.txt", "labels/obj.names")
+LAYOUT_YAML = "YOLO, Ultralytics (data.yaml, images/<split>/, labels/<split>/)"
+LAYOUT_DARKNET = "YOLO as darknet writes it (obj.data, obj.names, train.txt/valid.txt)"
+LAYOUT_FOLDERS = "YOLO folders with obj.names or classes.txt (images/<split>/, labels/<split>/)"
+_DARKNET_SPLITS = {"train": "train", "valid": "val", "test": "test"}
 
 
 def _fmt(value: float) -> str:
@@ -171,6 +211,10 @@ def _split_dirs(data: dict, root: Path, problems: Problems) -> list[tuple[str, s
             while rel.startswith("./"):
                 rel = rel[2:]
             rel = rel.rstrip("/")
+            if rel.startswith("../") and not path_problem(rel[3:]) and (root / rel[3:]).is_dir():
+                # Ultralytics' own fix for Roboflow's "train: ../train/images": when the
+                # folder above does not hold it, the YAML's folder does.
+                rel = rel[3:]
             path, reason = resolve_inside(root, rel)
             if path is None:
                 problems.add(f"{split}: folder {entry!r} {reason}")
@@ -227,18 +271,72 @@ def _parse_label(
             image.boxes.append(box)
 
 
+def _yaml_path(root: Path) -> Path | None:
+    if (root / YAML_NAME).is_file():
+        return root / YAML_NAME
+    found = [p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()]
+    return found[0] if len(found) == 1 else None
+
+
+def _names_file(root: Path) -> str | None:
+    for name in NAMES_FILES:
+        path, _ = resolve_inside(root, name)
+        if path is not None and path.is_file():
+            return name
+    return None
+
+
+def detect(path: Path) -> str | None:
+    """The layout name when ``path`` holds a YOLO dataset in one of the layouts read."""
+    if (path / YAML_NAME).is_file() or any(path.glob("*.yaml")) or any(path.glob("*.yml")):
+        return LAYOUT_YAML
+    if _is_darknet(path):
+        return LAYOUT_DARKNET
+    if (path / "images").is_dir() and (path / "labels").is_dir() and _names_file(path):
+        return LAYOUT_FOLDERS
+    return None
+
+
 def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, ImageResolver]:
-    """Read a YOLO dataset folder (or its YAML file); FormatError lists every problem.
+    """Read a YOLO dataset folder (or its YAML file): Ultralytics' data.yaml, darknet's
+    obj.data, or Ultralytics' folders with obj.names/classes.txt; FormatError lists every
+    problem.
 
     ``classes`` imposes a class list: a box of any other class is a problem.
     """
     path = Path(path)
     if path.is_file() and path.suffix in (".yaml", ".yml"):
-        root, yaml_path = path.parent, path
-    else:
-        if not path.is_dir():
-            raise FormatError([f"{path.name or path}: is not a folder"])
-        root, yaml_path = path, _find_yaml(path)
+        return _read_yaml(path.parent, path, classes)
+    if not path.is_dir():
+        raise FormatError([f"{path.name or path}: is not a folder"])
+    yaml_path = _yaml_path(path)
+    if yaml_path is not None:
+        return _read_yaml(path, yaml_path, classes)
+    if _is_darknet(path):
+        return _read_darknet(path, classes)
+    if (path / "images").is_dir() and _names_file(path):
+        return _read_folders(path, classes)
+    if any(p.suffix in (".yaml", ".yml") for p in path.iterdir()):
+        _find_yaml(path)  # several YAML files and no data.yaml: says so
+    raise FormatError(
+        [
+            f"{YAML_NAME}: missing (expected {YAML_NAME}, darknet's {DARKNET_DATA} or "
+            "obj.names with train.txt, or images/ and labels/ with obj.names or classes.txt)"
+        ]
+    )
+
+
+def _is_darknet(path: Path) -> bool:
+    """obj.data, or (darknet's defaults) obj.names beside a train.txt or valid.txt."""
+    if (path / DARKNET_DATA).is_file():
+        return True
+    lists = ("train.txt", "valid.txt")
+    return (path / "obj.names").is_file() and any((path / n).is_file() for n in lists)
+
+
+def _read_yaml(
+    root: Path, yaml_path: Path, classes: list[str] | None
+) -> tuple[Dataset, ImageResolver]:
     problems = Problems()
     raw = read_limited(yaml_path, yaml_path.name, problems)
     problems.raise_if_any()
@@ -255,47 +353,251 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
     images: list[DatasetImage] = []
     paths: dict[str, Path] = {}
     for split, rel_dir, folder in _split_dirs(data, root, problems):
-        labels_used: set[str] = set()
-        for file in walk_files(folder, problems, rel_dir):
-            name = relative_posix(file, folder)
-            if not has_image_extension(name):
-                continue
-            reason = path_problem(name)
-            if reason:
-                problems.add(f"{rel_dir}/{name}: file name {reason}")
-                continue
-            size = check_image_file(file, f"{rel_dir}/{name}", problems)
-            if size is None:
-                continue
-            image = DatasetImage(name, size[0], size[1], split)
-            images.append(image)
-            paths[name] = file
-            label_rel = label_path_for(f"{rel_dir}/{name}")
-            labels_used.add(label_rel)
-            label_path, reason = resolve_inside(root, label_rel)
-            if label_path is None:
-                problems.add(f"{label_rel}: {reason}")
-                continue
-            if not label_path.exists():
-                continue  # Ultralytics: no label file means a background (negative) image
-            raw_label = read_limited(label_path, label_rel, problems)
-            if raw_label is None:
-                continue
-            try:
-                text = raw_label.decode("utf-8")
-            except UnicodeDecodeError:
-                problems.add(f"{label_rel}: not UTF-8 text")
-                continue
-            if file_classes is not None:
-                _parse_label(text, image, file_classes, label_rel, problems)
-        _check_orphan_labels(root, rel_dir, labels_used, problems)
-
+        _read_folder(root, split, rel_dir, folder, file_classes, images, paths, problems)
     dataset = finish_read(file_classes or [], images, classes, problems)
+    dataset.layout = LAYOUT_YAML
     return dataset, make_resolver(paths)
 
 
-def _check_orphan_labels(root: Path, rel_dir: str, used: set[str], problems: Problems) -> None:
-    """A label file whose image is missing is a problem (Ultralytics would skip it silently)."""
+def _read_folder(
+    root: Path,
+    split: str,
+    rel_dir: str,
+    folder: Path,
+    file_classes: list[str] | None,
+    images: list[DatasetImage],
+    paths: dict[str, Path],
+    problems: Problems,
+    skip: frozenset[str] = frozenset(),
+) -> None:
+    """Images of one split folder (names relative to it) with their Ultralytics label files.
+
+    ``skip`` names sub-folders (of ``folder``) that are other splits' folders."""
+    labels_used: set[str] = set()
+    for file in walk_files(folder, problems, rel_dir):
+        name = relative_posix(file, folder)
+        if not has_image_extension(name) or name.split("/", 1)[0] in skip:
+            continue
+        reason = path_problem(name)
+        if reason:
+            problems.add(f"{rel_dir}/{name}: file name {reason}")
+            continue
+        size = check_image_file(file, f"{rel_dir}/{name}", problems)
+        if size is None:
+            continue
+        image = DatasetImage(name, size[0], size[1], split)
+        images.append(image)
+        paths[name] = file
+        label_rel = label_path_for(f"{rel_dir}/{name}")
+        labels_used.add(label_rel)
+        _read_label(root, label_rel, image, file_classes, problems)
+    _check_orphan_labels(root, rel_dir, labels_used, problems, skip)
+
+
+def _read_label(
+    root: Path,
+    label_rel: str,
+    image: DatasetImage,
+    file_classes: list[str] | None,
+    problems: Problems,
+) -> None:
+    label_path, reason = resolve_inside(root, label_rel)
+    if label_path is None:
+        problems.add(f"{label_rel}: {reason}")
+        return
+    if not label_path.exists():
+        return  # Ultralytics: no label file means a background (negative) image
+    raw_label = read_limited(label_path, label_rel, problems)
+    if raw_label is None:
+        return
+    try:
+        text = raw_label.decode("utf-8")
+    except UnicodeDecodeError:
+        problems.add(f"{label_rel}: not UTF-8 text")
+        return
+    if file_classes is not None:
+        _parse_label(text, image, file_classes, label_rel, problems)
+
+
+def _read_names(root: Path, rel: str, problems: Problems) -> list[str] | None:
+    """Class names from a names file (one per line, blank lines skipped)."""
+    raw = read_limited(root / rel, rel, problems)
+    if raw is None:
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        problems.add(f"{rel}: not UTF-8 text")
+        return None
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not names:
+        problems.add(f"{rel}: lists no class names")
+        return None
+    before = problems.total
+    found = check_classes(names, problems, rel)
+    return found if problems.total == before else None
+
+
+def _read_folders(root: Path, classes: list[str] | None) -> tuple[Dataset, ImageResolver]:
+    problems = Problems()
+    names_rel = _names_file(root)
+    file_classes = _read_names(root, names_rel, problems)
+    images_dir, reason = resolve_inside(root, "images")
+    if images_dir is None:
+        raise FormatError([f"images/: {reason}"])
+    split_dirs = [
+        (split_from_subset(p.name), p.name)
+        for p in sorted(images_dir.iterdir())
+        if p.is_dir() and not p.is_symlink() and split_from_subset(p.name)
+    ]
+    images: list[DatasetImage] = []
+    paths: dict[str, Path] = {}
+    for split, folder in split_dirs:
+        rel = f"images/{folder}"
+        _read_folder(root, split, rel, root / rel, file_classes, images, paths, problems)
+    skip = frozenset(folder for _, folder in split_dirs)
+    # Images directly in images/ (or in folders that are no split): no split.
+    _read_folder(root, "", "images", images_dir, file_classes, images, paths, problems, skip)
+    dataset = finish_read(file_classes or [], images, classes, problems)
+    dataset.layout = LAYOUT_FOLDERS
+    return dataset, make_resolver(paths)
+
+
+# ---------------------------------------------------------------------------------------------
+# darknet
+
+
+_DARKNET_FOLDER = re.compile(r"obj(_.+_data)?")
+
+
+def _darknet_path(root: Path, value: str, where: str, problems: Problems) -> str | None:
+    """The dataset-relative path of a darknet path (see the module docstring), or None."""
+    text = value.strip().replace("\\", "/")
+    if len(text) >= 2 and text[1] == ":" and text[0].isalpha():
+        text = text[2:]
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    reason = path_problem("/".join(parts)) if parts else "is empty"
+    if reason:
+        problems.add(f"{where}: path {value.strip()!r} {reason}")
+        return None
+    for start in range(len(parts)):
+        rel = "/".join(parts[start:])
+        path, reason = resolve_inside(root, rel)
+        if path is None:
+            problems.add(f"{where}: {rel} {reason}")
+            return None
+        if path.is_file():
+            return rel
+    problems.add(f"{where}: {value.strip()} not found in the dataset")
+    return None
+
+
+def _read_obj_data(root: Path, problems: Problems) -> dict[str, str]:
+    raw = read_limited(root / DARKNET_DATA, DARKNET_DATA, problems)
+    if raw is None:
+        return {}
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        problems.add(f"{DARKNET_DATA}: not UTF-8 text")
+        return {}
+    data: dict[str, str] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            problems.add(f"{DARKNET_DATA}:{lineno}: expected 'key = value'")
+            continue
+        data[key.strip()] = value.strip()
+    return data
+
+
+def _read_darknet(root: Path, classes: list[str] | None) -> tuple[Dataset, ImageResolver]:
+    problems = Problems()
+    if (root / DARKNET_DATA).is_file():
+        data = _read_obj_data(root, problems)
+    else:  # darknet's defaults for what obj.data would name
+        data = {k: f"{k}.txt" for k in _DARKNET_SPLITS if (root / f"{k}.txt").is_file()}
+    names_rel = _darknet_path(root, data.get("names", "obj.names"), DARKNET_DATA, problems)
+    file_classes = _read_names(root, names_rel, problems) if names_rel else None
+    declared = data.get("classes")
+    if (
+        file_classes is not None
+        and declared is not None
+        and parse_int(declared) != len(file_classes)
+    ):
+        problems.add(
+            f"{DARKNET_DATA}: classes = {declared} does not match the {len(file_classes)} names"
+        )
+    listed: list[tuple[str, str, str]] = []  # (split, dataset-relative image path, list line)
+    split_of: dict[str, str] = {}
+    for key, split in _DARKNET_SPLITS.items():
+        if not data.get(key):
+            continue
+        list_rel = _darknet_path(root, data[key], f"{DARKNET_DATA}: {key}", problems)
+        if list_rel is None:
+            continue
+        raw = read_limited(root / list_rel, list_rel, problems)
+        try:
+            text = raw.decode("utf-8-sig") if raw is not None else ""
+        except UnicodeDecodeError:
+            problems.add(f"{list_rel}: not UTF-8 text")
+            continue
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            rel = _darknet_path(root, line, f"{list_rel}:{lineno}", problems)
+            if rel is None:
+                continue
+            other = split_of.get(rel)
+            if other is not None:
+                again = "twice" if other == split else f"also for {other}"
+                problems.add(f"{list_rel}:{lineno}: {rel} is listed {again}")
+                continue
+            split_of[rel] = split
+            listed.append((split, rel, f"{list_rel}:{lineno}"))
+    if not listed and not problems:
+        problems.add(f"{DARKNET_DATA}: lists no images (train, valid or test)")
+    problems.raise_if_any()
+
+    short: dict[str, str] = {}
+    for _, rel, _ in listed:
+        head, _, tail = rel.partition("/")
+        short[rel] = tail if tail and _DARKNET_FOLDER.fullmatch(head) else rel
+    taken: dict[str, int] = {}
+    for name in short.values():
+        taken[name] = taken.get(name, 0) + 1
+    images: list[DatasetImage] = []
+    paths: dict[str, Path] = {}
+    for split, rel, where in listed:
+        name = short[rel] if taken[short[rel]] == 1 else rel
+        if not has_image_extension(rel):
+            problems.add(f"{where}: {rel} is not an image file")
+            continue
+        file = root / rel
+        size = check_image_file(file, where, problems)
+        if size is None:
+            continue
+        image = DatasetImage(name, size[0], size[1], split)
+        images.append(image)
+        paths[name] = file
+        beside = rel.rsplit(".", 1)[0] + ".txt"
+        beside_path, _ = resolve_inside(root, beside)
+        label_rel = beside if beside_path is not None and beside_path.exists() else None
+        label_rel = label_rel or label_path_for(rel)
+        _read_label(root, label_rel, image, file_classes, problems)
+    dataset = finish_read(file_classes or [], images, classes, problems)
+    dataset.layout = LAYOUT_DARKNET
+    return dataset, make_resolver(paths)
+
+
+def _check_orphan_labels(
+    root: Path, rel_dir: str, used: set[str], problems: Problems, skip: frozenset[str] = frozenset()
+) -> None:
+    """A label file whose image is missing is a problem (Ultralytics would skip it silently).
+    ``skip`` names sub-folders that are other splits' (checked on their own)."""
     labels_rel = label_path_for(f"{rel_dir}/x.jpg").rsplit("/", 1)[0]
     if labels_rel == rel_dir:
         labels_dir = root / rel_dir
@@ -304,8 +606,11 @@ def _check_orphan_labels(root: Path, rel_dir: str, used: set[str], problems: Pro
         if labels_dir is None or not labels_dir.is_dir():
             return
     for file in walk_files(labels_dir, Problems(), labels_rel):
-        rel = f"{labels_rel}/{relative_posix(file, labels_dir)}"
-        if file.suffix != ".txt" or rel == f"{labels_rel}/classes.txt":
+        inner = relative_posix(file, labels_dir)
+        rel = f"{labels_rel}/{inner}"
+        if file.suffix != ".txt" or inner in ("classes.txt", "obj.names"):
+            continue
+        if inner.split("/", 1)[0] in skip:
             continue
         if rel not in used:
             problems.add(f"{rel}: label file without an image")

@@ -106,8 +106,11 @@ class Command(BaseCommand):
                     if result.classes_created
                     else ""
                 )
+                + (f" Layout: {result.layout}." if result.layout else "")
             )
         )
+        for warning in result.warnings:
+            self.stderr.write(self.style.WARNING(f"Warning: {warning}."))
 
     def _owner(self, username: str | None):
         users = get_user_model().objects
