@@ -18,8 +18,8 @@
     return q;
   }
 
-  function metric(label, value, unit) {
-    const card = B.el("div", { class: "card card-body py-2 px-3" });
+  function metric(key, label, value, unit) {
+    const card = B.el("div", { class: "card card-body py-2 px-3", "data-metric": key });
     card.append(B.el("div", { class: "small text-body-secondary", text: label }),
       B.el("div", { class: "fw-semibold", text: value + (unit && value !== "—" ? ` ${unit}` : "") }));
     return card;
@@ -59,13 +59,16 @@
         `${B.fmt(a.tracked_time_s, 1)} s tracked of ${B.fmt(a.analysed_time_s, 1)} s analysed · distances in ${u}`;
       const metrics = node.querySelector(".animal-metrics");
       metrics.append(
-        metric("Distance", B.fmt(a.distance, 1), u),
-        metric("Mean speed", B.fmt(a.mean_speed, 2), `${u}/s`),
-        metric("Max speed", B.fmt(a.max_speed, 2), `${u}/s`),
-        metric("Moving", B.fmt(a.time_moving_s, 1), "s"),
-        metric("Immobile", B.fmt(a.time_immobile_s, 1), "s"),
-        metric("Untracked", B.fmt(a.untracked_time_s, 1), "s"),
+        metric("distance", "Distance", B.fmt(a.distance, 1), u),
+        metric("mean_speed", "Mean speed", B.fmt(a.mean_speed, 2), `${u}/s`),
+        metric("max_speed", "Max speed", B.fmt(a.max_speed, 2), `${u}/s`),
+        metric("time_moving_s", "Moving", B.fmt(a.time_moving_s, 1), "s"),
+        metric("time_immobile_s", "Immobile", B.fmt(a.time_immobile_s, 1), "s"),
+        metric("untracked_time_s", "Untracked", B.fmt(a.untracked_time_s, 1), "s"),
       );
+      if (a.time_freezing_s !== undefined) {
+        metrics.append(metric("time_freezing_s", "Freezing", B.fmt(a.time_freezing_s, 1), "s"));
+      }
       const body = node.querySelector(".zone-results tbody");
       const names = Object.keys(a.zones);
       names.forEach((name) => {
