@@ -60,7 +60,7 @@ def expected_from_csv(table: pd.DataFrame, centre: dict, px_per_cm: float) -> di
     t = table.time_s.to_numpy(float)
     xy = table[["x", "y"]].to_numpy(float)
     duration = np.append(np.diff(t), np.median(np.diff(t)))
-    distance, centre_s, entries = 0.0, 0.0, 0
+    distance, centre_s, entries, visits = 0.0, 0.0, 0, 0
     prev = None  # (time, x, y, inside) of the previous tracked frame
     for i in range(len(t)):
         x, y = xy[i]
@@ -72,13 +72,19 @@ def expected_from_csv(table: pd.DataFrame, centre: dict, px_per_cm: float) -> di
         )
         if inside:
             centre_s += duration[i]
+            visits += prev is None or not prev[3]
         if prev is not None:
             if t[i] - prev[0] <= 0.5 + 1e-9:
                 distance += float(np.hypot(x - prev[1], y - prev[2]))
             if inside and not prev[3]:
                 entries += 1
         prev = (t[i], x, y, inside)
-    return {"distance_cm": distance / px_per_cm, "centre_s": centre_s, "entries": entries}
+    return {
+        "distance_cm": distance / px_per_cm,
+        "centre_s": centre_s,
+        "entries": entries,
+        "visits": visits,
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -155,6 +161,22 @@ def test_ruler_and_open_field_on_a_real_run_measures_heatmap_table_and_csv(
     wait_for(lambda: image_loaded(page, ".trajectory-image"), timeout=60, what="trajectory")
     page.click("#definitions summary")
     screenshot(page, "behavior-analysis-real")
+
+    # 1-s bins, freezing (decodes the clip) and a blurred heatmap.
+    page.fill("#p-bin_s", "1")
+    page.check("#p-freezing")
+    page.fill("#p-sigma_cells", "1.5")
+    page.click("#analyse")
+    page.wait_for_selector("#analysis-status[data-ready='1']", timeout=120_000)
+    card = page.locator(".animal-card").first
+    assert card.locator(".bin-results tbody tr").count() == 5
+    assert card.locator("[data-metric=time_freezing_s]").count() == 1
+    assert "freezing below 0.02" in page.locator("#analysis-status").inner_text()
+    card.locator(".bouts-block summary").click()
+    assert card.locator(".bout-results tbody tr[data-zone=centre]").count() == want["visits"]
+    wait_for(lambda: image_loaded(page, ".heatmap-image"), timeout=60, what="blurred heatmap")
+    assert "sigma_cells=1.5" in card.locator(".heatmap-image").get_attribute("src")
+    screenshot(page, "behavior-analysis-bins-real")
 
     # A window past the end of the 5-s clip is refused, naming the field.
     page.fill("#p-end_s", "60")
