@@ -22,7 +22,7 @@ import io
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -57,6 +57,7 @@ from .behavior.experiment import (
 )
 from .behavior.heatmap import occupancy_grid, render_heatmap_png, render_trajectory_png
 from .behavior.smoothing import smooth_positions
+from .behavior_freezing import MAX_REQUEST_FRAMES, FreezingRequest, freezing_masks, freezing_request
 from .behavior_models import SETTINGS_FIELDS, ArenaSetup, Membership, SubjectInfo
 from .models import TrackingRun
 from .selectors import (
@@ -67,7 +68,7 @@ from .selectors import (
 )
 
 CACHE_SECONDS = 15 * 60
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 # The project-level parameters and what a request may add.
 PARAM_FIELDS = (*SETTINGS_FIELDS, "membership")
 ALIASES = {"bins": "bin_s", "start": "start_s", "end": "end_s"}
@@ -238,20 +239,44 @@ def _cache_key(run: TrackingRun, arena: ArenaContext, params: AnalysisParams, *e
 
 
 def run_results(
-    *, run: TrackingRun, arena: ArenaContext, params: AnalysisParams
+    *,
+    run: TrackingRun,
+    arena: ArenaContext,
+    params: AnalysisParams,
+    freezing: FreezingRequest | None = None,
+    freezing_max_frames: int | None = MAX_REQUEST_FRAMES,
 ) -> list[AnimalResult]:
-    """Every animal's measures (cached, see the module docstring)."""
+    """Every animal's measures (cached, see the module docstring); with ``freezing`` asked,
+    ``time_freezing_s`` too (``tracking.behavior_freezing``: decodes the video)."""
     _require_trajectory(run)
-    key = _cache_key(run, arena, params)
+    freezing = freezing or FreezingRequest(None)
+    key = _cache_key(run, arena, params, freezing.as_dict())
     results = cache.get(key)
     if results is None:
-        time_s, tracks = tracks_from_trajectory(tracking_run_trajectory(run=run))
+        trajectory = tracking_run_trajectory(run=run)
+        time_s, tracks = tracks_from_trajectory(trajectory)
+        masks = None
+        if freezing.params is not None:
+            masks = freezing_masks(
+                run=run,
+                trajectory=trajectory,
+                labels=[t.animal for t in tracks],
+                params=freezing.params,
+                max_frames=freezing_max_frames,
+            )
         try:
             results = analyze_run(
-                time_s, tracks, zones=arena.zones, calibration=arena.calibration, params=params
+                time_s,
+                tracks,
+                zones=arena.zones,
+                calibration=arena.calibration,
+                params=params,
+                freezing=masks,
             )
         except BehaviorInputError as exc:
             raise invalid(exc) from None
+        for result in results:
+            result.parameters["freezing"] = freezing.as_dict()
         cache.set(key, results, CACHE_SECONDS)
     return results
 
@@ -271,20 +296,31 @@ def run_analysis(
     params: Mapping[str, Any] | AnalysisParams | None = None,
     zones: Any = None,
     px_per_cm: Any = None,
+    freezing_max_frames: int | None = MAX_REQUEST_FRAMES,
 ) -> dict[str, Any]:
     """The run's measures in the ``tracking.behavior.report.behavior_json`` shape, plus
-    ``video``, ``calibration``, ``zones`` and, per zone, ``percent`` and ``mean_speed``.
+    ``video``, ``calibration``, ``zones``, per zone ``percent`` and ``mean_speed``, and the
+    zone ``bouts`` of each animal.
 
-    ``params``: overrides of the project's settings (or ready AnalysisParams); ``zones`` /
-    ``px_per_cm``: used instead of the video's arena when given.
+    ``params``: overrides of the project's settings (or ready AnalysisParams), and the
+    freezing parameters (``tracking.behavior_freezing``); ``zones`` / ``px_per_cm``: used
+    instead of the video's arena when given.
     """
     _require_trajectory(run)
     arena = arena_context(video=run.video, zones=zones, px_per_cm=px_per_cm)
+    freezing = FreezingRequest(None)
     if not isinstance(params, AnalysisParams):
+        freezing, params = freezing_request(params)
         params = analysis_params_clean(
             project=run.project, overrides=params, membership=arena.membership, unions=arena.unions
         )
-    results = run_results(run=run, arena=arena, params=params)
+    results = run_results(
+        run=run,
+        arena=arena,
+        params=params,
+        freezing=freezing,
+        freezing_max_frames=freezing_max_frames,
+    )
     out = behavior_json(
         run.pk, results, units=arena.calibration.units, fps=None if results else run.video.fps
     )
@@ -292,6 +328,7 @@ def run_analysis(
         _zone_extras(entry, result.totals)
         for bin_entry, measures in zip(entry["bins"], result.bins, strict=True):
             _zone_extras(bin_entry, measures)
+        entry["bouts"] = [asdict(b) for b in result.bouts]
     out["video"] = {
         "id": run.video_id,
         "name": run.video.original_name,
@@ -350,6 +387,7 @@ def run_image_png(
     if not video.width or not video.height:
         raise ValidationError({"video": "The video's frame size is unknown."})
     arena = arena_context(video=video)
+    _, params = freezing_request(params)  # the images do not show freezing
     p = analysis_params_clean(project=run.project, overrides=params, membership=arena.membership)
     cell = None if cell_size in (None, "") else _float(cell_size, "cell_size")
     sigma = _float(sigma_cells if sigma_cells not in (None, "") else 0.0, "sigma_cells")
@@ -489,6 +527,7 @@ def experiment_table_build(
     rows: list[tuple[Subject, AnimalResult]] = []
     ids: list[tuple[int, int]] = []
     described: list[dict[str, Any]] = []
+    freezing, params = freezing_request(params)
     for run in runs:
         try:
             _require_trajectory(run)
@@ -498,7 +537,7 @@ def experiment_table_build(
             )
             if by_bin and p.bin_s is None:
                 raise ValidationError({"bin_s": "Give a bin length to split the table by bin."})
-            results = run_results(run=run, arena=arena, params=p)
+            results = run_results(run=run, arena=arena, params=p, freezing=freezing)
         except ValidationError as exc:
             raise ValidationError(
                 {k: [f"{_run_label(run)}: {m}" for m in v] for k, v in exc.message_dict.items()}

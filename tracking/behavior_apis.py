@@ -60,10 +60,16 @@ _PARAM_DOCS = {
     "membership": (str, "centre (the box centre) or box (share of the box)"),
     "box_overlap": (float, "Share of the box inside a zone for box membership"),
 }
+_FREEZING_DOCS = {
+    "freezing": (bool, "Also measure freezing (decodes the video; off by default)"),
+    "freeze_threshold": (float, "Freezing below this share of the box's pixels changed (0.02)"),
+    "motion_cutoff": (float, "A pixel changed when it moved more grey levels than this (10)"),
+    "min_freeze_s": (float, "Shortest freezing episode (s, default 1)"),
+}
 ANALYSIS_PARAMETERS = [
     OpenApiParameter(name, kind, description=f"{text}; default: the project's setting.")
     for name, (kind, text) in _PARAM_DOCS.items()
-]
+] + [OpenApiParameter(n, kind, description=text) for n, (kind, text) in _FREEZING_DOCS.items()]
 
 
 def _services():

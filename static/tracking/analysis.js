@@ -9,17 +9,35 @@
   const form = $("analysis-form");
   let last = null;
 
+  const IMAGE_KEYS = ["cell_size", "sigma_cells"];
+  const FREEZING_KEYS = ["freezing", "freeze_threshold"];
+
+  // The analysis parameters; the heatmap's own (cell, blur) go only to the images.
   function query() {
     const q = new URLSearchParams();
     new FormData(form).forEach((value, key) => {
-      if (key !== "count_initial_entry") q.set(key, value);
+      if (key !== "count_initial_entry" && !IMAGE_KEYS.includes(key) && !FREEZING_KEYS.includes(key)) {
+        q.set(key, value);
+      }
     });
     q.set("count_initial_entry", $("p-count_initial_entry").checked ? "true" : "false");
+    if ($("p-freezing").checked) {
+      q.set("freezing", "true");
+      q.set("freeze_threshold", $("p-freeze_threshold").value);
+    }
     return q;
   }
 
-  function metric(label, value, unit) {
-    const card = B.el("div", { class: "card card-body py-2 px-3" });
+  function imageQuery(q, animal) {
+    const iq = new URLSearchParams(q);
+    FREEZING_KEYS.forEach((k) => iq.delete(k));
+    IMAGE_KEYS.forEach((k) => { if ($(`p-${k}`).value !== "") iq.set(k, $(`p-${k}`).value); });
+    iq.set("animal", animal);
+    return iq;
+  }
+
+  function metric(key, label, value, unit) {
+    const card = B.el("div", { class: "card card-body py-2 px-3", "data-metric": key });
     card.append(B.el("div", { class: "small text-body-secondary", text: label }),
       B.el("div", { class: "fw-semibold", text: value + (unit && value !== "—" ? ` ${unit}` : "") }));
     return card;
@@ -27,22 +45,49 @@
 
   function cell(text, cls) { return B.el("td", { class: cls || "text-end", text }); }
 
+  // Every measure per bin: locomotion, then each zone's.
   function binsTable(table, animal, units) {
     const zones = animal.bins.length ? Object.keys(animal.bins[0].zones) : [];
+    const freezing = animal.bins.length && animal.bins[0].time_freezing_s !== undefined;
+    const cols = [
+      ["Start (s)", (b) => B.fmt(b.start_s, 1)], ["End (s)", (b) => B.fmt(b.end_s, 1)],
+      [`Distance (${units})`, (b) => B.fmt(b.distance, 1)],
+      [`Mean speed (${units}/s)`, (b) => B.fmt(b.mean_speed, 2)],
+      [`Max speed (${units}/s)`, (b) => B.fmt(b.max_speed, 2)],
+      ["Moving (s)", (b) => B.fmt(b.time_moving_s, 1)], ["Immobile (s)", (b) => B.fmt(b.time_immobile_s, 1)],
+    ];
+    if (freezing) cols.push(["Freezing (s)", (b) => B.fmt(b.time_freezing_s, 1)]);
+    cols.push(["Tracked (s)", (b) => B.fmt(b.tracked_time_s, 1)]);
+    zones.forEach((z) => {
+      cols.push([`${z} (s)`, (b) => B.fmt(b.zones[z].time_s, 1)], [`${z} %`, (b) => B.fmt(b.zones[z].percent, 1)],
+        [`${z} entries`, (b) => String(b.zones[z].entries)], [`${z} exits`, (b) => String(b.zones[z].exits)],
+        [`${z} latency (s)`, (b) => B.fmt(b.zones[z].latency_s, 2)],
+        [`${z} distance (${units})`, (b) => B.fmt(b.zones[z].distance, 1)]);
+    });
     const head = B.el("tr");
-    ["Bin", "Start (s)", "End (s)", `Distance (${units})`, "Moving (s)", "Immobile (s)", "Tracked (s)"]
-      .concat(zones.map((z) => `${z} (s)`), zones.map((z) => `${z} entries`))
-      .forEach((h) => head.append(B.el("th", { class: "text-end", text: h })));
+    head.append(B.el("th", { class: "text-end", text: "Bin" }));
+    cols.forEach(([h]) => head.append(B.el("th", { class: "text-end", text: h })));
     table.querySelector("thead").replaceChildren(head);
     const body = table.querySelector("tbody");
     body.replaceChildren();
     animal.bins.forEach((b, i) => {
       const tr = B.el("tr");
-      tr.append(cell(String(i + 1)), cell(B.fmt(b.start_s, 1)), cell(B.fmt(b.end_s, 1)),
-        cell(B.fmt(b.distance, 1)), cell(B.fmt(b.time_moving_s, 1)), cell(B.fmt(b.time_immobile_s, 1)),
-        cell(B.fmt(b.tracked_time_s, 1)));
-      zones.forEach((z) => tr.append(cell(B.fmt(b.zones[z].time_s, 1))));
-      zones.forEach((z) => tr.append(cell(String(b.zones[z].entries))));
+      tr.append(cell(String(i + 1)));
+      cols.forEach(([, f]) => tr.append(cell(f(b))));
+      body.append(tr);
+    });
+  }
+
+  function boutsTable(node, animal) {
+    const bouts = animal.bouts || [];
+    node.querySelector(".bouts-count").textContent = `(${bouts.length})`;
+    const body = node.querySelector(".bout-results tbody");
+    body.replaceChildren();
+    bouts.forEach((b) => {
+      const cut = [b.starts_at_window_start ? "start" : "", b.ends_at_window_end ? "end" : ""].filter(Boolean).join(", ");
+      const tr = B.el("tr", { "data-zone": b.zone });
+      tr.append(B.el("td", { text: b.zone }), cell(B.fmt(b.entry_s, 2)), cell(B.fmt(b.exit_s, 2)),
+        cell(B.fmt(b.duration_s, 2)), B.el("td", { class: "small text-body-secondary", text: cut }));
       body.append(tr);
     });
   }
@@ -59,13 +104,16 @@
         `${B.fmt(a.tracked_time_s, 1)} s tracked of ${B.fmt(a.analysed_time_s, 1)} s analysed · distances in ${u}`;
       const metrics = node.querySelector(".animal-metrics");
       metrics.append(
-        metric("Distance", B.fmt(a.distance, 1), u),
-        metric("Mean speed", B.fmt(a.mean_speed, 2), `${u}/s`),
-        metric("Max speed", B.fmt(a.max_speed, 2), `${u}/s`),
-        metric("Moving", B.fmt(a.time_moving_s, 1), "s"),
-        metric("Immobile", B.fmt(a.time_immobile_s, 1), "s"),
-        metric("Untracked", B.fmt(a.untracked_time_s, 1), "s"),
+        metric("distance", "Distance", B.fmt(a.distance, 1), u),
+        metric("mean_speed", "Mean speed", B.fmt(a.mean_speed, 2), `${u}/s`),
+        metric("max_speed", "Max speed", B.fmt(a.max_speed, 2), `${u}/s`),
+        metric("time_moving_s", "Moving", B.fmt(a.time_moving_s, 1), "s"),
+        metric("time_immobile_s", "Immobile", B.fmt(a.time_immobile_s, 1), "s"),
+        metric("untracked_time_s", "Untracked", B.fmt(a.untracked_time_s, 1), "s"),
       );
+      if (a.time_freezing_s !== undefined) {
+        metrics.append(metric("time_freezing_s", "Freezing", B.fmt(a.time_freezing_s, 1), "s"));
+      }
       const body = node.querySelector(".zone-results tbody");
       const names = Object.keys(a.zones);
       names.forEach((name) => {
@@ -81,8 +129,8 @@
         node.querySelector(".bins-block").classList.remove("d-none");
         binsTable(node.querySelector(".bin-results"), a, u);
       }
-      const iq = new URLSearchParams(q);
-      iq.set("animal", a.animal);
+      boutsTable(node, a);
+      const iq = imageQuery(q, a.animal);
       node.querySelector(".heatmap-image").src = `${root.dataset.heatmapUrl}?${iq}`;
       node.querySelector(".trajectory-image").src = `${root.dataset.trajectoryUrl}?${iq}`;
       holder.append(node);
@@ -91,7 +139,9 @@
     $("analysis-status").textContent = `Window ${B.fmt(p.window_start_s, 2)}–${B.fmt(p.window_end_s, 2)} s` +
       ` of ${B.fmt(p.recording_end_s, 2)} s · ${data.fps ? data.fps.toFixed(2) + " fps" : ""}` +
       ` · units ${data.units}${data.calibration && data.calibration.px_per_cm ? ` (${data.calibration.px_per_cm.toFixed(3)} px/cm)` : ""}` +
-      ` · membership ${p.membership}`;
+      ` · membership ${p.membership}` +
+      ` · smoothing ${p.smoothing ? `${p.smoothing} (${p.smoothing_window} frames)` : "off"}` +
+      ` · freezing ${p.freezing && p.freezing.enabled ? `below ${p.freezing.freeze_threshold} of the box` : "off"}`;
     $("analysis-status").dataset.ready = "1";
   }
 

@@ -27,12 +27,15 @@ pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
 
 def clip(out: Path, *, frames: int, start_s: float = 0.0) -> Path:
-    """The first ``frames`` frames of the shared video (from ``start_s``), H.264, faststart."""
+    """The first ``frames`` frames of the shared video (from ``start_s``), H.264, faststart.
+
+    ``-ss`` after ``-i`` (decode from the start, drop frames before ``start_s``): seeking
+    the input lands between this recording's entry points and gives grey-green garbage."""
     import imageio_ffmpeg
 
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-ss", str(start_s), "-i",
-         str(OPENFIELD_VIDEO), "-frames:v", str(frames), "-an", "-c:v", "libx264", "-preset",
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(OPENFIELD_VIDEO),
+         "-ss", str(start_s), "-frames:v", str(frames), "-an", "-c:v", "libx264", "-preset",
          "veryfast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(out)],
         check=True,
     )  # fmt: skip

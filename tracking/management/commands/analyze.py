@@ -1,8 +1,11 @@
-"""``manage.py analyze --run ID [--zones ZONES.json] [--px-per-cm F] [--bins S] [--json]``.
+"""``manage.py analyze --run ID [--zones ZONES.json] [--px-per-cm F] [--bins S] [--freezing]
+[--json]``.
 
 Prints a tracking run's behaviour measures (``tracking.behavior_services.run_analysis``):
 with ``--json`` exactly the ``behavior_json`` shape scripts rely on, otherwise a short
 table. Without ``--zones`` the video's stored arena (zones and calibration) is used.
+``--freezing`` decodes the video to measure freezing (``tracking.behavior_freezing``; no
+length limit here, unlike the pages).
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ class Command(BaseCommand):
         parser.add_argument("--bins", type=float, help="time bins of this many seconds")
         parser.add_argument("--start", type=float, help="analysis window start (s)")
         parser.add_argument("--end", type=float, help="analysis window end (s)")
+        parser.add_argument(
+            "--freezing",
+            action="store_true",
+            help="measure freezing too (pixel change inside the box; decodes the video)",
+        )
+        parser.add_argument(
+            "--freeze-threshold", type=float, help="freezing below this share of pixels changed"
+        )
         parser.add_argument("--json", action="store_true", help="print the measures as JSON")
 
     def handle(self, *args, **options) -> None:
@@ -70,9 +81,17 @@ class Command(BaseCommand):
             for key, name in (("bins", "bin_s"), ("start", "start_s"), ("end", "end_s"))
             if options[key] is not None
         }
+        if options["freezing"]:
+            params["freezing"] = True
+            if options["freeze_threshold"] is not None:
+                params["freeze_threshold"] = options["freeze_threshold"]
         try:
             result = run_analysis(
-                run=run, params=params, zones=zones, px_per_cm=options["px_per_cm"]
+                run=run,
+                params=params,
+                zones=zones,
+                px_per_cm=options["px_per_cm"],
+                freezing_max_frames=None,
             )
         except ValidationError as exc:
             detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
@@ -98,6 +117,11 @@ class Command(BaseCommand):
                 f"mean speed {num(animal['mean_speed'])} {u}/s, moving "
                 f"{num(animal['time_moving_s'], 1)} s, immobile "
                 f"{num(animal['time_immobile_s'], 1)} s"
+                + (
+                    f", freezing {num(animal['time_freezing_s'], 1)} s"
+                    if "time_freezing_s" in animal
+                    else ""
+                )
             )
             for name, z in animal["zones"].items():
                 self.stdout.write(
