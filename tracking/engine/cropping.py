@@ -18,6 +18,10 @@ the model sees:
 
 The window is the union of the last boxes, each grown by ``margin`` times its longer side on
 every side (an animal turning swaps its box's sides), clipped to the frame, then aligned.
+Animals are counted as *distinct* boxes: a box overlapping a better one by IoU > ``DUPLICATE_IOU``
+is a second box on the same animal (a weak detector gives one on the body and one on body +
+tail), not a second animal; otherwise a window around one of two mice, holding two boxes of
+that one mouse, would pass for both and lose the other until the next refresh.
 Back to the full frame when: fewer than ``n_animals`` were found in the window, one of the
 best ``n_animals`` scores is under ``min_score``, one of them touches a window edge inside
 the frame (the animal may be cut), the aligned window would cover more than
@@ -40,6 +44,7 @@ import numpy as np
 
 STRIDE = 32  # the coarsest stride of YOLO detectors; input sizes are multiples of it
 PAD_VALUE = 114  # Ultralytics' letterbox grey
+DUPLICATE_IOU = 0.5  # two boxes overlapping this much are one animal (as the pipeline's)
 
 
 @dataclass(frozen=True)
@@ -215,9 +220,26 @@ def to_frame(
 
 
 def best(boxes_xyxy: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``n`` highest-scoring boxes and their scores."""
-    order = np.argsort(-np.asarray(scores), kind="stable")[:n]
-    return boxes_xyxy[order], scores[order]
+    """The ``n`` highest-scoring *distinct* boxes and their scores, best first: a box
+    overlapping an already chosen one by IoU > ``DUPLICATE_IOU`` is skipped (the same animal)."""
+    boxes = np.asarray(boxes_xyxy).reshape(-1, 4)
+    kept: list[int] = []
+    for i in np.argsort(-np.asarray(scores), kind="stable"):
+        if len(kept) == n:
+            break
+        if not kept or float(_iou_to(boxes[i], boxes[kept]).max()) <= DUPLICATE_IOU:
+            kept.append(int(i))
+    return boxes_xyxy[kept], scores[kept]
+
+
+def _iou_to(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    b = np.asarray(box, np.float64)
+    o = np.asarray(others, np.float64).reshape(-1, 4)
+    w = np.clip(np.minimum(b[2], o[:, 2]) - np.maximum(b[0], o[:, 0]), 0, None)
+    h = np.clip(np.minimum(b[3], o[:, 3]) - np.maximum(b[1], o[:, 1]), 0, None)
+    inter = w * h
+    union = (b[2] - b[0]) * (b[3] - b[1]) + (o[:, 2] - o[:, 0]) * (o[:, 3] - o[:, 1]) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 def fallback_reason(
@@ -230,9 +252,9 @@ def fallback_reason(
     params: CropParams,
 ) -> str | None:
     """Why a window's detections can't stand for the frame (``None``: they can)."""
-    if len(scores) < n_animals:
-        return "fewer_animals"
     top, top_scores = best(boxes_xyxy, scores, n_animals)
+    if len(top_scores) < n_animals:
+        return "fewer_animals"
     if float(np.min(top_scores)) < params.min_score:
         return "low_score"
     width, height = frame_size
@@ -290,10 +312,10 @@ class DynamicCropper:
     def update(self, time_s: float, boxes_xyxy: np.ndarray, scores: np.ndarray, *, full: bool):
         if full:
             self._last_full_s = time_s
-        if len(scores) >= self.n_animals and (
-            not full
-            or float(np.min(best(boxes_xyxy, scores, self.n_animals)[1])) >= self.params.min_score
+        top, top_scores = best(boxes_xyxy, scores, self.n_animals)
+        if len(top_scores) >= self.n_animals and (
+            not full or float(np.min(top_scores)) >= self.params.min_score
         ):
-            self._last = best(boxes_xyxy, scores, self.n_animals)[0]
+            self._last = top
         else:
             self._last = None  # not all found (well enough): the next frame is a full one

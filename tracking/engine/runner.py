@@ -5,9 +5,13 @@ Pure Python, no Django import; the Celery task wraps :func:`track_video`.
 - Decoding runs ahead in a thread (:class:`tracking.engine.frames.ReadAhead`) through a
   bounded queue, so it overlaps inference and memory stays flat however long the video.
 - Detection runs on the whole frame, or on a window around the animals
-  (:mod:`tracking.engine.cropping`). ``batch_size`` frames go to the detector per call; a
-  batch shares one window (so crops of a batch have one shape and batch on a GPU). On a CPU
-  batch 1 is as fast and lets every frame's window follow the last frame.
+  (:mod:`tracking.engine.cropping`). A detector whose network input is fixed (a static ONNX
+  export: ``fixed_input_hw`` set) would letterbox every window to that one size, showing the
+  animals at another scale than the full frame does; cropping is then turned off, with the
+  reason logged and kept in :attr:`RunStats.crop_disabled`. ``batch_size`` frames go to the
+  detector per call; a batch shares one window (so crops of a batch have one shape and
+  batch on a GPU). On a CPU batch 1 is as fast and lets every frame's window follow the
+  last frame.
 - Per-frame detections are stored in chunks (:mod:`tracking.engine.chunks`). A second call
   with the same run directory skips the frames stored already: the source is asked to
   start after them (``OpenCVSource`` still decodes from frame 0, grabbing and dropping; at
@@ -31,7 +35,7 @@ import queue
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +97,7 @@ class RunStats:
     fallbacks: dict[str, int]  # why, by reason
     latency_ms_mean: float  # from a frame's batch going to the detector to its detections
     latency_ms_p95: float
+    crop_disabled: str | None = None  # why cropping was asked for and not done
 
 
 @dataclass(frozen=True)
@@ -143,8 +148,9 @@ def detect_video(
     check_manifest(run_dir, _manifest(source, n_animals, params, run_key))
     started = time.perf_counter()
     frame_size = (int(source.size[0]), int(source.size[1]))
+    crop, crop_disabled = crop_params_for(detector, params.crop)
     cropper = DynamicCropper(
-        frame_size=frame_size, imgsz=dp.imgsz, n_animals=n_animals, params=params.crop
+        frame_size=frame_size, imgsz=dp.imgsz, n_animals=n_animals, params=crop
     )
     resumed = covered_frames(run_dir)
     if resumed:
@@ -225,8 +231,30 @@ def detect_video(
         fallbacks=dict(timing.reasons),
         latency_ms_mean=float(latencies.mean()),
         latency_ms_p95=float(np.percentile(latencies, 95)),
+        crop_disabled=crop_disabled,
     )
     return stored, stats
+
+
+def crop_params_for(detector: Any, crop: CropParams) -> tuple[CropParams, str | None]:
+    """The cropping ``detector`` allows: ``crop`` itself, or cropping off and why.
+
+    A window is only worth running when the model sees it at the full frame's scale, on an
+    input of the window's own size. A model with a fixed input (``fixed_input_hw``, a static
+    ONNX export) letterboxes every image to that size: a window would be blown up (other
+    boxes than the full frame's) and cost as much as the full frame. So no cropping there.
+    """
+    fixed = getattr(detector, "fixed_input_hw", None)
+    if not crop.enabled or fixed is None:
+        return crop, None
+    height, width = fixed
+    reason = (
+        f"the model's input is fixed at {width}x{height} (a static ONNX export): windows would "
+        "be resized to it, at another scale than the full frame; dynamic cropping is off "
+        "(export the model with dynamic shapes to crop)"
+    )
+    log.warning("tracking without dynamic cropping: %s", reason)
+    return replace(crop, enabled=False), reason
 
 
 def track_video(

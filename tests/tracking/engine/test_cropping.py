@@ -194,3 +194,27 @@ def test_a_weak_full_frame_detection_does_not_start_cropping():
     cropper = _cropper(min_score=0.5)
     cropper.update(0.0, TWO, np.array([0.9, 0.2], np.float32), full=True)
     assert cropper.plan(0.033) is None
+
+
+def test_two_boxes_on_one_animal_do_not_count_as_two_animals():
+    """A weak detector's body box and body + tail box of one mouse: the other mouse was not
+    found, so the window can't stand for the frame, and no window is planned around one."""
+    one = TWO[0]
+    duplicates = np.array([one, one + [0, 0, 12, 4]], np.float32)  # IoU 0.7
+    scores = np.array([0.9, 0.8], np.float32)
+    window = Window(0, 0, 320, 320, 160)
+    got = fallback_reason(
+        duplicates, scores, window=window, frame_size=VGA, n_animals=2, params=CropParams()
+    )
+    assert got == "fewer_animals"
+    cropper = _cropper()
+    cropper.update(0.0, duplicates, scores, full=True)
+    assert cropper.plan(0.033) is None
+    # The second animal, weaker than the duplicate, still makes two.
+    three = np.concatenate([duplicates, TWO[1:]])
+    cropper.update(0.033, three, np.array([0.9, 0.8, 0.6], np.float32), full=True)
+    assert cropper.plan(0.067) is not None
+    assert fallback_reason(
+        three, np.array([0.9, 0.8, 0.6], np.float32), window=window, frame_size=VGA,
+        n_animals=2, params=CropParams(),
+    ) is None  # fmt: skip

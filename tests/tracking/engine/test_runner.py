@@ -445,3 +445,40 @@ def test_the_decoder_runs_ahead_by_a_bounded_amount_of_memory(tmp_path):
     )
     # 3 frames queued, one in the reader's hand, the one being detected
     assert max(ahead) <= 3 + 1 + 1 and max(ahead) >= 3
+
+
+class FixedInputDetector(BlobDetector):
+    """A model with a fixed 160x160 input (a static ONNX export): every image is resized to
+    it, whatever ``imgsz`` it is given."""
+
+    fixed_input_hw = (160, 160)
+
+    def predict(self, images, *, imgsz, conf, iou, max_det, batch_size):
+        return super().predict(
+            images, imgsz=160, conf=conf, iou=iou, max_det=max_det, batch_size=batch_size
+        )
+
+
+def test_a_model_with_a_fixed_input_is_never_given_crops(one_mouse, tmp_path, caplog):
+    detector = FixedInputDetector()
+    with caplog.at_level("WARNING", logger="tracking.engine.runner"):
+        stored, stats = detect_video(
+            OpenCVSource(one_mouse.path),
+            detector,
+            n_animals=1,
+            params=_params(crop=True),
+            run_dir=tmp_path,
+        )
+    assert stats.crop_share == 0 and (stored.paths == DetectPath.FULL).all()
+    assert all(shape[:2] == (240, 320) for call in detector.calls for shape in call.shapes)
+    assert "160x160" in stats.crop_disabled and "static ONNX" in stats.crop_disabled
+    assert "dynamic cropping is off" in caplog.text
+    # A model that takes any size still crops, and says nothing.
+    _, free = detect_video(
+        OpenCVSource(one_mouse.path),
+        BlobDetector(),
+        n_animals=1,
+        params=_params(crop=True),
+        run_dir=tmp_path / "free",
+    )
+    assert free.crop_share > 0.8 and free.crop_disabled is None

@@ -92,3 +92,35 @@ def test_the_runtime_takes_a_crop_at_the_full_frames_scale(detector):
     if len(part.boxes_xywh):
         assert (part.boxes_xywh[:, :2] >= -1).all()
         assert (part.boxes_xywh[:, 0] + part.boxes_xywh[:, 2] <= 129).all()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
+def test_a_static_onnx_model_tracks_whole_frames_only(tiny_weights, tmp_path):
+    """Its input is fixed: a window would be letterboxed up to it, so cropping is turned off
+    and every frame gives what the same model gives on the full frame."""
+    from training.export import export_onnx
+    from training.runtime import Detector
+
+    static = Detector(
+        export_onnx(tiny_weights, 160, output=tmp_path / "static.onnx", dynamic=False),
+        device="cpu",
+    )
+    assert static.fixed_input_hw == (160, 160)
+    video = make_tiny_video(tmp_path / "v.mp4", n_frames=12, size=(320, 240), n_animals=1)
+    params = TrackParams(detect=DetectParams(imgsz=160, conf=0.001, max_det=3), chunk_frames=5)
+    assert params.crop.enabled
+    stored, stats = detect_video(
+        OpenCVSource(video.path), static, n_animals=1, params=params, run_dir=tmp_path / "run"
+    )
+    assert stats.crop_share == 0 and stats.crop_disabled
+    full = static.predict(
+        [f.image for f in OpenCVSource(video.path).frames()],
+        imgsz=160, conf=0.001, iou=params.detect.iou, max_det=3, batch_size=1,
+    )  # fmt: skip
+    for det, ref in zip(stored.detections, full, strict=True):
+        xyxy = np.concatenate(
+            [ref.boxes_xywh[:, :2], ref.boxes_xywh[:, :2] + ref.boxes_xywh[:, 2:]], 1
+        )
+        np.testing.assert_allclose(
+            det.boxes_xyxy, np.clip(xyxy, 0, [320, 240, 320, 240]), atol=1e-3
+        )
