@@ -25,7 +25,7 @@ def arena(floor: int, seed: int = 0) -> np.ndarray:
     return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
 
 
-def mouse(frame, cx, cy, value, *, angle=20, tail=True):
+def draw_mouse(frame, cx, cy, value, *, angle=20, tail=True):
     """Draw a 60x28 body (and a 3 px tail); returns the body's (x, y, w, h)."""
     cv2.ellipse(frame, (cx, cy), (30, 14), angle, 0, 360, (value,) * 3, -1)
     if tail:
@@ -45,7 +45,7 @@ def synthetic_video(floor, mouse, n=12, animals=1):
         for a in range(animals):
             cx = 120 + (i * 37 + a * 300) % 420
             cy = 140 + (i * 23 + a * 180) % 220
-            boxes.append(mouse(frame, cx, cy, mouse, angle=15 * i + 40 * a))
+            boxes.append(draw_mouse(frame, cx, cy, mouse, angle=15 * i + 40 * a))
         frames.append(frame)
         truth.append(boxes)
     return frames, truth
