@@ -192,6 +192,7 @@ class ProposalFrameListApi(APIView):
             OpenApiParameter("video", int),
             OpenApiParameter("split", enum=list(SPLIT_FILTERS)),
             OpenApiParameter("ordering", str),
+            OpenApiParameter("hard_job", int, description="With proposals=hard"),
         ],
         responses=FrameOutput(many=True),
     )
@@ -205,6 +206,7 @@ class ProposalFrameListApi(APIView):
             video=params.get("video", ""),
             split=params.get("split", ""),
             ordering=params.get("ordering", ""),
+            hard_job=params.get("hard_job", ""),
         )
         paginator = FramePagination()
         page = paginator.paginate_queryset(frames, request, view=self)

@@ -120,3 +120,34 @@ class MachineLabel(models.Model):
 
     def __str__(self) -> str:
         return f"Frame {self.frame_id} accepted from {self.source}"
+
+
+class HardFrameJob(Job):
+    """Frames a model found hard, added to labeling with its boxes as proposals
+    (``default`` queue): from a tracking run (decoding the frames not sampled yet) or from
+    an evaluation (frames already in the project)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="hard_frame_jobs")
+    source = models.CharField(max_length=16, choices=ProposalSource.choices)
+    tracking_run = models.ForeignKey(
+        "tracking.TrackingRun", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    evaluation_run = models.ForeignKey(
+        "evaluation.EvaluationRun",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    params = models.JSONField(default=dict)  # {"cap", "min_gap", "low_confidence", "low_iou"}
+    # [{"frame": video frame index (tracking) or frame id (evaluation), "reason", "severity"}]
+    chosen = models.JSONField(default=list)
+    frames_added = models.PositiveIntegerField(default=0)  # new frames decoded and stored
+    frames_proposed = models.PositiveIntegerField(default=0)  # frames given proposals
+    proposals_created = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Hard frames #{self.pk} ({self.source})"

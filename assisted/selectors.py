@@ -8,11 +8,12 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 from labeling.annotations.selectors import frame_list
 from labeling.models import Frame, Project, Role
 from labeling.selectors import object_for_user
+from webapp.bounds import bounded_int
 
-from .models import MachineLabel, PrelabelJob, Proposal
+from .models import HardFrameJob, MachineLabel, PrelabelJob, Proposal
 
 #: ``?proposals=`` values of the assisted frame list.
-PROPOSAL_FILTERS = ("pending", "machine", "any")
+PROPOSAL_FILTERS = ("pending", "machine", "any", "hard")
 
 
 def pending_proposals(*, frame: Frame) -> QuerySet[Proposal]:
@@ -47,12 +48,23 @@ def assisted_frame_list(
     video: str = "",
     split: str = "",
     ordering: str = "",
+    hard_job: str = "",
 ) -> QuerySet[Frame]:
     """The editor's frame list (same filters) narrowed to frames with pending proposals
-    (``pending``), machine-made frames (``machine``) or either (``any``)."""
+    (``pending``), machine-made frames (``machine``), either (``any``), or the frames a
+    hard-frame job of this project chose (``hard`` with ``hard_job``, its id)."""
     if proposals not in PROPOSAL_FILTERS:
         raise ValidationError({"proposals": f"Must be one of {', '.join(PROPOSAL_FILTERS)}."})
     frames = frame_list(project=project, status=status, video=video, split=split, ordering=ordering)
+    if proposals == "hard":
+        job_id = bounded_int(hard_job)
+        job = HardFrameJob.objects.filter(project=project, pk=job_id).first() if job_id else None
+        if job is None:
+            raise ValidationError({"hard_job": "Must be a hard-frame job of this project."})
+        chosen = [int(c["frame"]) for c in job.chosen]
+        if job.tracking_run_id:
+            return frames.filter(video_id=job.tracking_run.video_id, frame_index__in=chosen)
+        return frames.filter(pk__in=chosen)
     if proposals == "pending":
         return frames_with_pending(frames)
     if proposals == "machine":

@@ -21,11 +21,13 @@ from labeling.annotations.services import AnnotationState, BoxInput, annotation_
 from labeling.models import Frame, LabelClass, Project, Video
 from webapp.jobs import job_dispatch, job_request_cancel
 
+from .bootstrap import box_iou
 from .models import MachineLabel, PrelabelJob, Proposal, ProposalSource
 from .selectors import assisted_frame_list, pending_proposals
 
 MAX_PROPOSALS_PER_FRAME = 100
 MAX_EXPECTED_ANIMALS = 20
+DUPLICATE_IOU = 0.5
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,9 @@ def _decide(proposals: Iterable[Proposal], *, status: str, user) -> int:
 
 
 def proposals_accept(*, frame: Frame, user, version: int) -> AnnotationState:
-    """Add the frame's pending proposals to its boxes (a save based on ``version``).
+    """Add the frame's pending proposals to its boxes (a save based on ``version``);
+    one that duplicates a box already there (same class, IoU >= :data:`DUPLICATE_IOU`) is
+    not added twice.
 
     The frame becomes *labeled* and machine-made (:class:`MachineLabel`) until a person
     saves it again. Raises ``ValidationError`` when there is nothing to accept, and
@@ -111,7 +115,17 @@ def _accept(frame: Frame, pending: list[Proposal], *, user, version: int) -> Ann
     existing = [
         BoxInput(b.label_class_id, b.x, b.y, b.w, b.h) for b in frame.boxes.all().order_by("id")
     ]
-    added = [BoxInput(p.label_class_id, p.x, p.y, p.w, p.h) for p in pending]
+    # A proposal on a box a person drew (same class, IoU >= DUPLICATE_IOU) would label the
+    # animal twice: the person's box stays and the proposal only counts as accepted.
+    added = [
+        BoxInput(p.label_class_id, p.x, p.y, p.w, p.h)
+        for p in pending
+        if not any(
+            b.class_id == p.label_class_id
+            and box_iou((b.x, b.y, b.w, b.h), (p.x, p.y, p.w, p.h)) >= DUPLICATE_IOU
+            for b in existing
+        )
+    ]
     state = annotation_save(
         frame=frame,
         user=user,

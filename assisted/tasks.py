@@ -17,3 +17,11 @@ def prelabel_bootstrap_run(job_id: int) -> None:
 def prelabel_model_run(job_id: int) -> None:
     """A registered model's proposals for one :class:`assisted.models.PrelabelJob`."""
     prelabel_job_execute(job_id=job_id)
+
+
+@shared_task(name="assisted.tasks.hard_frames_run", **queue_task_options(QUEUE_DEFAULT))
+def hard_frames_run(job_id: int) -> None:
+    """Add the hard frames of one :class:`assisted.models.HardFrameJob` to labeling."""
+    from .hardframe_services import hard_frames_job_execute
+
+    hard_frames_job_execute(job_id=job_id)

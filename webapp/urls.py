@@ -40,4 +40,5 @@ urlpatterns = [
     path("", include("training.urls")),
     path("", include("evaluation.urls")),
     path("", include("tracking.urls")),
+    path("", include("assisted.urls")),
 ]

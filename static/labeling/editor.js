@@ -894,8 +894,9 @@
     const f = filters();
     const frames = [];
     const base = f.proposals ? cfg.proposalFramesUrl : cfg.framesUrl;
-    let url = base + "?" + new URLSearchParams(Object.assign(
-      Object.fromEntries(Object.entries(f).filter(([, v]) => v)), { limit: PAGE_SIZE }));
+    const query = Object.fromEntries(Object.entries(f).filter(([, v]) => v));
+    if (f.proposals === "hard") query.hard_job = state.hardJob;
+    let url = base + "?" + new URLSearchParams(Object.assign(query, { limit: PAGE_SIZE }));
     while (url) {
       const res = await api("GET", url);
       if (!res.ok) throw new Error(describeError(res));
@@ -1032,6 +1033,7 @@
     const frame = currentFrame();
     if (frame) params.set("frame", String(frame.id));
     Object.entries(filters()).forEach(([k, v]) => v && params.set(k, v));
+    if (filters().proposals === "hard") params.set("hard_job", state.hardJob);
     const query = params.toString();
     history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
   }
@@ -1408,6 +1410,15 @@
     setIfValid("filter-status", params.get("status"));
     setIfValid("filter-video", params.get("video"));
     setIfValid("filter-split", params.get("split"));
+    const hardJob = params.get("hard_job");
+    if (hardJob && /^[0-9]{1,12}$/.test(hardJob)) {
+      // Opened from a hard-frame job's page: its frames, as one more list to choose.
+      state.hardJob = hardJob;
+      const option = document.createElement("option");
+      option.value = "hard";
+      option.textContent = "Hard frames (job #" + hardJob + ")";
+      $("filter-proposals").append(option);
+    }
     setIfValid("filter-proposals", params.get("proposals"));
     document.querySelectorAll("[data-write]").forEach((b) => { b.disabled = !cfg.canWrite; });
     if (cfg.canWrite) await recoverDrafts(saverEnv, savers);

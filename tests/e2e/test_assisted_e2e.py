@@ -147,3 +147,42 @@ def test_accept_edit_reject_and_accept_above_in_the_editor(
     boxes = sorted(len(b) for b in exported.values())
     assert boxes == [1] * labeled
     assert second.pk not in {f.pk for f in Frame.objects.exclude(status=Frame.Status.UNLABELED)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_add_hard_frames_from_a_tracking_run_and_open_them(
+    celery_worker, page, project, owner, openfield_video
+):
+    from assisted.models import HardFrameJob
+    from tests.assisted.test_hard_frame_jobs import openfield_run
+
+    run = openfield_run(project, openfield_video)
+    login(page, owner)
+    page.goto(f"/tracking-runs/{run.pk}/")
+    page.fill("#hard-frames-cap", "6")
+    screenshot(page, "assisted-run-page")
+    page.click("#hard-frames-add")
+    page.wait_for_url("**/hard-frame-jobs/*/")
+    # The page refreshes itself until the job is done.
+    page.wait_for_selector("#open-editor", timeout=120_000)
+    job = HardFrameJob.objects.get()
+    assert job.status == JobStatus.SUCCEEDED and len(job.chosen) == 6
+    assert page.locator("#chosen-table tbody tr").count() == 6
+    screenshot(page, "assisted-hard-frame-job")
+
+    page.click("#open-editor")
+    page.wait_for_function("() => document.getElementById('editor').dataset.ready === '1'")
+    assert page.text_content("#frame-position").strip() == "Frame 1 / 6"
+    chosen = sorted(c["frame"] for c in job.chosen)
+    indices = []
+    for step in range(6):
+        frame = Frame.objects.get(video=run.video, frame_index=chosen[step])
+        wait_ready(page, frame)
+        indices.append(frame.frame_index)
+        if frame.frame_index == 1800:  # the outlier: the run's box as a proposal
+            wait_state(page, "proposalCount", "1")
+            screenshot(page, "assisted-hard-frame-outlier")
+        if step < 5:
+            page.keyboard.press("d")
+    assert indices == chosen
+    assert not page.js_errors, page.js_errors
