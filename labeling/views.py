@@ -197,5 +197,11 @@ def label_editor(request, project):
             "frames_url": reverse("api-frame-list", args=[project.pk]),
             "counts_url": reverse("api-frame-counts", args=[project.pk]),
             "annotation_url": url_template("api-frame-annotation"),
+            # Assisted labeling (the assisted app): proposals shown as dashed boxes.
+            "proposals_url": url_template("api-frame-proposals"),
+            "proposals_accept_url": url_template("api-frame-proposals-accept"),
+            "proposals_reject_url": url_template("api-frame-proposals-reject"),
+            "proposal_frames_url": reverse("api-proposal-frame-list", args=[project.pk]),
+            "accept_above_url": reverse("api-proposal-accept-above", args=[project.pk]),
         },
     )

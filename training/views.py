@@ -194,6 +194,8 @@ def training_job_retry(request, job_id: int):
 
 @login_required
 def trained_model_detail(request, model_id: int):
+    from assisted.improve import comparison_url
+
     model = trained_model_for_user(user=request.user, model_id=model_id)
     return render(
         request,
@@ -205,5 +207,8 @@ def trained_model_detail(request, model_id: int):
             "preset": PRESETS.get(model.preset),
             "card_sections": card_outline(model.card, model_id=model.pk),
             "hyperparameters": sorted((model.hyperparameters or {}).items()),
+            # "Improve this model" (assisted labeling): retrain from it, compare the two.
+            "can_write": has_role(user=request.user, project=model.project, role=Role.ANNOTATOR),
+            "comparison_url": comparison_url(model=model),
         },
     )

@@ -25,6 +25,12 @@
     framesUrl: root.dataset.framesUrl,
     countsUrl: root.dataset.countsUrl,
     annotationUrl: (id) => root.dataset.annotationUrl.replace("{id}", String(id)),
+    // Assisted labeling: a frame's proposals, accept/reject, the filtered list, accept-above.
+    proposalsUrl: (id) => root.dataset.proposalsUrl.replace("{id}", String(id)),
+    acceptUrl: (id) => root.dataset.proposalsAcceptUrl.replace("{id}", String(id)),
+    rejectUrl: (id) => root.dataset.proposalsRejectUrl.replace("{id}", String(id)),
+    proposalFramesUrl: root.dataset.proposalFramesUrl,
+    acceptAboveUrl: root.dataset.acceptAboveUrl,
   };
   const DRAFT_PREFIX = "mousetrack.draft.p" + cfg.projectId + ".f";
   const classes = JSON.parse(document.getElementById("editor-classes").textContent);
@@ -49,6 +55,8 @@
     onChange: () => updateSaveUi(), onSaved: (s) => onSaved(s), onConflict: (s) => onConflict(s),
   };
   const histories = new Map(); // frame id -> {undo, redo, lastKey, lastAt}
+  // frame id -> {version, proposals: [{id, class_id, x, y, w, h, score, ...}], machine_label}
+  const proposalsOf = new Map();
 
   // --- small helpers ---------------------------------------------------------------------
 
@@ -221,7 +229,10 @@
     strokeScaleEnabled: false, dash: [4, 4] });
   const guideV = guideH.clone();
   guides.add(guideH, guideV);
-  layer.add(imageNode, imageFrame, boxGroup, labelGroup, drawRect, transformer, guides);
+  // Proposals: dashed, not interactive (they become boxes only when accepted).
+  const proposalGroup = new Konva.Group({ listening: false });
+  layer.add(imageNode, imageFrame, proposalGroup, boxGroup, labelGroup, drawRect, transformer,
+    guides);
 
   function applyView() {
     const v = state.view;
@@ -325,7 +336,9 @@
     const frame = currentFrame();
     boxGroup.destroyChildren();
     labelGroup.destroyChildren();
+    proposalGroup.destroyChildren();
     transformer.nodes([]);
+    if (frame) drawProposals(frame.id);
     if (!saver || !frame) {
       layer.batchDraw();
       updatePanels();
@@ -401,6 +414,181 @@
     const boxes = saver.local.boxes.slice();
     boxes[index] = moved;
     commit(Object.assign({}, saver.local, { boxes: boxes }), { selected: index });
+  }
+
+  // --- proposals (assisted labeling) -----------------------------------------------------
+  function pendingOf(frameId) {
+    const info = proposalsOf.get(frameId);
+    return info ? info.proposals : [];
+  }
+
+  function drawProposals(frameId) {
+    pendingOf(frameId).forEach((p) => {
+      const color = colorOf(p.class_id);
+      proposalGroup.add(new Konva.Rect({
+        x: p.x, y: p.y, width: p.w, height: p.h, stroke: color, strokeWidth: 2,
+        dash: [7, 5], strokeScaleEnabled: false, name: "proposal",
+      }));
+      const label = new Konva.Label({ x: p.x, y: p.y + p.h, opacity: 0.9 });
+      label.add(new Konva.Tag({ fill: "#212529", cornerRadius: 2 }));
+      label.add(new Konva.Text({
+        text: "proposal " + p.score.toFixed(2), fontSize: 11, padding: 2, fill: color,
+        fontFamily: "system-ui, sans-serif",
+      }));
+      proposalGroup.add(label);
+    });
+  }
+
+  async function loadProposals(frameId) {
+    try {
+      const res = await api("GET", cfg.proposalsUrl(frameId));
+      if (res.ok) proposalsOf.set(frameId, res.data);
+    } catch (err) {
+      // Proposals are a help, not the labels: the frame still shows and saves without them.
+    }
+  }
+
+  function updateProposalPanel() {
+    const frame = currentFrame();
+    const saver = currentSaver();
+    const info = frame ? proposalsOf.get(frame.id) : null;
+    const pending = info ? info.proposals : [];
+    $("proposal-count").textContent = String(pending.length);
+    root.dataset.proposalCount = String(pending.length);
+    const list = $("proposal-list");
+    list.replaceChildren();
+    pending.forEach((p) => {
+      const li = document.createElement("li");
+      li.className = "list-group-item d-flex align-items-center gap-2 px-1 py-1";
+      const swatch = document.createElement("span");
+      swatch.className = "editor-swatch";
+      swatch.style.backgroundColor = colorOf(p.class_id);
+      const name = document.createElement("span");
+      name.className = "flex-grow-1 text-truncate";
+      const cls = classById.get(p.class_id);
+      name.textContent = (cls ? cls.name : "?") + " · " + p.score.toFixed(2);
+      name.title = p.model_ref || p.source;
+      const source = document.createElement("span");
+      source.className = "badge text-bg-light border";
+      source.textContent = p.source;
+      li.append(swatch, name, source);
+      list.append(li);
+    });
+    $("proposal-hint").classList.toggle("d-none", !pending.length);
+    // Machine-made while the frame is still at the version its proposals were accepted at.
+    const machine = Boolean(info && info.machine_label && saver
+      && saver.server.version === info.version && !saver.pending);
+    $("frame-machine").classList.toggle("d-none", !machine);
+    root.dataset.machineMade = String(machine);
+  }
+
+  async function acceptProposals() {
+    const saver = currentSaver();
+    const frame = currentFrame();
+    if (!saver || !frame) return;
+    const pending = pendingOf(frame.id);
+    if (!pending.length) {
+      toast("This frame has no proposals to accept.");
+      return;
+    }
+    if (saver.conflict) {
+      toast("Resolve the conflict first (banner above).");
+      return;
+    }
+    if (saver.pending) {
+      saver.flush();
+      toast("Saving your changes first: press Enter again in a moment.");
+      return;
+    }
+    const before = annOf(saver.local);
+    let res;
+    try {
+      res = await api("POST", cfg.acceptUrl(frame.id), { version: saver.server.version });
+    } catch (err) {
+      toast("Couldn't accept: the server cannot be reached.");
+      return;
+    }
+    if (res.status === 409) {
+      saver.resolve(res.data.current, false);
+      toast("The frame changed meanwhile: reloaded it, check the proposals again.");
+      await loadProposals(frame.id);
+      render();
+      return;
+    }
+    if (!res.ok) {
+      toast("Couldn't accept: " + describeError(res));
+      return;
+    }
+    const history = historyOf(saver.frameId);
+    history.undo.push(before);
+    history.redo = [];
+    history.lastKey = null;
+    saver.resolve(res.data, false);
+    proposalsOf.set(frame.id, {
+      version: res.data.version, proposals: [],
+      machine_label: { source: pending[0].source },
+    });
+    markListItem(saver);
+    onSaved(saver);
+    toast("Accepted " + pending.length + " proposal" + (pending.length === 1 ? "" : "s")
+      + ": edit them as usual, R marks the frame reviewed.");
+  }
+
+  async function rejectProposals() {
+    const frame = currentFrame();
+    if (!frame || !pendingOf(frame.id).length) return false;
+    let res;
+    try {
+      res = await api("POST", cfg.rejectUrl(frame.id), {}); // a body: it carries the CSRF token
+    } catch (err) {
+      toast("Couldn't reject: the server cannot be reached.");
+      return true;
+    }
+    if (!res.ok) {
+      toast("Couldn't reject: " + describeError(res));
+      return true;
+    }
+    const info = proposalsOf.get(frame.id);
+    proposalsOf.set(frame.id, Object.assign({}, info, { proposals: [] }));
+    render();
+    toast("Rejected " + res.data.rejected + " proposal" + (res.data.rejected === 1 ? "" : "s")
+      + ".");
+    return true;
+  }
+
+  async function acceptAbove() {
+    const input = $("accept-above-score");
+    const score = Number(input.value);
+    if (!input.value || !Number.isFinite(score) || score < 0 || score > 1) {
+      toast("The score must be a number from 0 to 1.");
+      return;
+    }
+    const f = filters();
+    const body = { score: score };
+    if (f.status) body.status = f.status;
+    if (f.video) body.video = Number(f.video);
+    if (f.split) body.split = f.split;
+    savers.forEach((s) => s.pending && s.flush());
+    let res;
+    try {
+      res = await api("POST", cfg.acceptAboveUrl, body);
+    } catch (err) {
+      toast("Couldn't accept: the server cannot be reached.");
+      return;
+    }
+    if (!res.ok) {
+      toast("Couldn't accept: " + describeError(res));
+      return;
+    }
+    const d = res.data;
+    root.dataset.acceptedAbove = String(d.accepted);
+    toast("Accepted " + d.accepted + " frame" + (d.accepted === 1 ? "" : "s") + " ("
+      + d.boxes + " boxes); " + d.skipped + " left to decide.");
+    proposalsOf.clear();
+    const frame = currentFrame();
+    if (frame) savers.delete(frame.id);
+    loadCounts();
+    await reloadList(frame ? frame.id : null);
   }
 
   // --- edits, undo and redo --------------------------------------------------------------
@@ -698,15 +886,17 @@
   function filters() {
     return {
       status: $("filter-status").value, video: $("filter-video").value,
-      split: $("filter-split").value,
+      split: $("filter-split").value, proposals: $("filter-proposals").value,
     };
   }
 
   async function loadFrames() {
     const f = filters();
     const frames = [];
-    let url = cfg.framesUrl + "?" + new URLSearchParams(Object.assign(
-      Object.fromEntries(Object.entries(f).filter(([, v]) => v)), { limit: PAGE_SIZE }));
+    const base = f.proposals ? cfg.proposalFramesUrl : cfg.framesUrl;
+    const query = Object.fromEntries(Object.entries(f).filter(([, v]) => v));
+    if (f.proposals === "hard") query.hard_job = state.hardJob;
+    let url = base + "?" + new URLSearchParams(Object.assign(query, { limit: PAGE_SIZE }));
     while (url) {
       const res = await api("GET", url);
       if (!res.ok) throw new Error(describeError(res));
@@ -736,7 +926,7 @@
       imageNode.image(null);
       render();
       const f = filters();
-      const filtered = f.status || f.video || f.split;
+      const filtered = f.status || f.video || f.split || f.proposals;
       showEmpty(filtered ? "No frames match these filters."
         : "No frames yet: add a video and sample frames from it.", { videos: !filtered });
       updateFrameInfo();
@@ -773,7 +963,9 @@
       }
     };
     try {
-      const [res, img] = await Promise.all([readState(), loadImage(frame.image_url)]);
+      const [res, img] = await Promise.all([
+        readState(), loadImage(frame.image_url), loadProposals(frame.id),
+      ]);
       if (token !== state.loadToken) return;
       if (res && !res.ok) throw new Error(describeError(res));
       if (res) {
@@ -841,6 +1033,7 @@
     const frame = currentFrame();
     if (frame) params.set("frame", String(frame.id));
     Object.entries(filters()).forEach(([k, v]) => v && params.set(k, v));
+    if (filters().proposals === "hard") params.set("hard_job", state.hardJob);
     const query = params.toString();
     history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
   }
@@ -921,6 +1114,7 @@
     $("box-hint").classList.toggle("d-none", ann.boxes.length > 0);
     highlightSelection();
     updateClassPanel();
+    updateProposalPanel();
   }
 
   function updateClassPanel() {
@@ -1000,7 +1194,7 @@
       || ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName));
   }
 
-  const WRITE_KEYS = new Set(["c", "n", "r", "delete", "backspace"]);
+  const WRITE_KEYS = new Set(["c", "n", "r", "delete", "backspace", "enter"]);
 
   document.addEventListener("keydown", (event) => {
     if (isTyping(event.target)) return;
@@ -1054,7 +1248,13 @@
       case "c": copyPrevious(); break;
       case "n": toggleNegative(); break;
       case "r": toggleReviewed(); break;
-      case "delete": case "backspace": deleteSelected(); break;
+      case "delete": deleteSelected(); break;
+      case "backspace":
+        // With no box selected, Backspace rejects the frame's proposals.
+        if (state.selected < 0 && saver && pendingOf(saver.frameId).length) rejectProposals();
+        else deleteSelected();
+        break;
+      case "enter": acceptProposals(); break;
       case "escape":
         if (state.gesture && state.gesture.kind === "draw") {
           state.gesture = null;
@@ -1166,7 +1366,9 @@
     item.addEventListener("click", () => setClass(Number(item.dataset.classId)));
   });
 
-  ["filter-status", "filter-video", "filter-split"].forEach((id) => {
+  if ($("btn-accept-above")) onClick("btn-accept-above", acceptAbove);
+
+  ["filter-status", "filter-video", "filter-split", "filter-proposals"].forEach((id) => {
     $(id).addEventListener("change", (event) => {
       event.target.blur();
       const frame = currentFrame();
@@ -1210,6 +1412,16 @@
     setIfValid("filter-status", params.get("status"));
     setIfValid("filter-video", params.get("video"));
     setIfValid("filter-split", params.get("split"));
+    const hardJob = params.get("hard_job");
+    if (hardJob && /^[0-9]{1,12}$/.test(hardJob)) {
+      // Opened from a hard-frame job's page: its frames, as one more list to choose.
+      state.hardJob = hardJob;
+      const option = document.createElement("option");
+      option.value = "hard";
+      option.textContent = "Hard frames (job #" + hardJob + ")";
+      $("filter-proposals").append(option);
+    }
+    setIfValid("filter-proposals", params.get("proposals"));
     document.querySelectorAll("[data-write]").forEach((b) => { b.disabled = !cfg.canWrite; });
     if (cfg.canWrite) await recoverDrafts(saverEnv, savers);
     loadCounts();

@@ -1,0 +1,46 @@
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path(
+        "frames/<id:frame_id>/proposals/",
+        apis.FrameProposalsApi.as_view(),
+        name="api-frame-proposals",
+    ),
+    path(
+        "frames/<id:frame_id>/proposals/accept/",
+        apis.FrameProposalsAcceptApi.as_view(),
+        name="api-frame-proposals-accept",
+    ),
+    path(
+        "frames/<id:frame_id>/proposals/reject/",
+        apis.FrameProposalsRejectApi.as_view(),
+        name="api-frame-proposals-reject",
+    ),
+    path(
+        "projects/<id:project_id>/proposals/frames/",
+        apis.ProposalFrameListApi.as_view(),
+        name="api-proposal-frame-list",
+    ),
+    path(
+        "projects/<id:project_id>/proposals/accept-above/",
+        apis.ProposalAcceptAboveApi.as_view(),
+        name="api-proposal-accept-above",
+    ),
+    path(
+        "projects/<id:project_id>/prelabel-jobs/",
+        apis.PrelabelJobListApi.as_view(),
+        name="api-prelabel-job-list",
+    ),
+    path(
+        "prelabel-jobs/<id:job_id>/",
+        apis.PrelabelJobDetailApi.as_view(),
+        name="api-prelabel-job-detail",
+    ),
+    path(
+        "prelabel-jobs/<id:job_id>/cancel/",
+        apis.PrelabelJobCancelApi.as_view(),
+        name="api-prelabel-job-cancel",
+    ),
+]

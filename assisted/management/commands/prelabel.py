@@ -1,0 +1,99 @@
+"""Propose boxes for a project's unlabeled frames from the shell.
+
+    python manage.py prelabel --project "Open field" [--model ID] [--video ID ...]
+                              [--expected 1] [--accept-above 0.9] [--wait]
+
+Without ``--model``: the background bootstrap (``default`` queue); with it, that registered
+model (``gpu`` queue). ``--accept-above S`` then accepts every unlabeled frame whose
+proposals all score at least S (marked machine-made until a person reviews it). With
+``--wait`` it follows the job and prints, as its last line, a JSON summary; the exit status
+is 0 only if the job succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from assisted import services
+from assisted.models import PrelabelJob
+from labeling.models import Project
+from webapp.jobs import BrokerUnavailable
+from webapp.models import TERMINAL_STATUSES, JobStatus
+
+
+class Command(BaseCommand):
+    help = "Propose boxes for unlabeled frames (the bootstrap, or a registered model)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True, help="Project name")
+        parser.add_argument("--model", type=int, help="Id of a registered model (else bootstrap)")
+        parser.add_argument("--video", type=int, action="append", default=[], help="Video id")
+        parser.add_argument("--expected", type=int, default=1, help="Animals per frame")
+        parser.add_argument("--conf", type=float, default=0.25, help="Model score floor")
+        parser.add_argument("--accept-above", type=float, help="Accept frames scoring ≥ this")
+        parser.add_argument("--wait", action="store_true", help="Follow the job until it ends")
+
+    def handle(self, *args, **options):
+        project = Project.objects.filter(name=options["project"]).first()
+        if project is None:
+            raise CommandError(f"No project named “{options['project']}”.")
+        model = None
+        if options["model"] is not None:
+            from training.models import TrainedModel
+
+            model = TrainedModel.objects.filter(project=project, pk=options["model"]).first()
+            if model is None:
+                raise CommandError(f"Project “{project}” has no model {options['model']}.")
+        try:
+            job = services.prelabel_job_start(
+                project=project,
+                user=None,
+                model=model,
+                video_ids=options["video"],
+                expected=options["expected"],
+                conf=options["conf"],
+                accept_above=options["accept_above"],
+            )
+        except ValidationError as exc:
+            messages = (
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+                if hasattr(exc, "message_dict")
+                else " ".join(exc.messages)
+            )
+            raise CommandError(messages) from None
+        except BrokerUnavailable as exc:
+            raise CommandError(str(exc)) from None
+        what = f"model #{model.pk} “{model.name}”" if model else "the background bootstrap"
+        self.stdout.write(f"Queued pre-label job {job.pk}: {what}")
+        if options["wait"]:
+            self._follow(job)
+
+    def _follow(self, job: PrelabelJob) -> None:
+        last = ""
+        try:
+            while True:
+                job.refresh_from_db()
+                if job.message and job.message != last:
+                    self.stdout.write(job.message)
+                    last = job.message
+                if job.status in TERMINAL_STATUSES:
+                    break
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            raise CommandError(f"Stopped following; job {job.pk} goes on.") from None
+        summary = {
+            "job": job.pk,
+            "status": job.status,
+            "frames": job.frames_done,
+            "proposals": job.proposals_created,
+            "accepted": job.frames_accepted,
+        }
+        if job.error:
+            summary["error"] = job.error.splitlines()[0]
+        self.stdout.write(json.dumps(summary))
+        if job.status != JobStatus.SUCCEEDED:
+            raise CommandError(f"Pre-label job {job.pk} ended {job.get_status_display().lower()}.")

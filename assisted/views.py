@@ -1,0 +1,100 @@
+"""Pages of assisted labeling: "Add hard frames to labeling" from a tracking run or an
+evaluation (a form post), and the job's page, which links to the editor when done."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from labeling.models import Role
+from labeling.selectors import has_role, object_for_user
+from webapp.jobs import BrokerUnavailable
+
+from .hardframe_services import hard_frames_job_start
+from .models import HardFrameJob
+
+
+def _cap(request) -> int | str:
+    raw = request.POST.get("cap", "30").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 6 else raw
+
+
+def _start(request, back: str, back_args, **source):
+    try:
+        job = hard_frames_job_start(user=request.user, cap=_cap(request), **source)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back, *back_args)
+    except BrokerUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect(back, *back_args)
+    return redirect("hard-frame-job", job.pk)
+
+
+@login_required
+@require_POST
+def hard_frames_from_tracking_run(request, run_id: int):
+    from tracking.selectors import tracking_run_for_user
+
+    run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
+    return _start(request, "tracking-run-detail", [run.pk], tracking_run=run)
+
+
+@login_required
+@require_POST
+def hard_frames_from_evaluation(request, run_id: int):
+    from evaluation.selectors import evaluation_run_for_user
+
+    run = evaluation_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
+    return _start(request, "evaluation-errors", [run.pk], evaluation_run=run)
+
+
+@login_required
+def hard_frame_job(request, job_id: int):
+    job = object_for_user(
+        HardFrameJob.objects.select_related("project", "tracking_run", "evaluation_run"),
+        user=request.user,
+        pk=job_id,
+        what="hard-frame job",
+    )
+    editor = reverse("label-editor", args=[job.project_id]) + f"?proposals=hard&hard_job={job.pk}"
+    return render(
+        request,
+        "assisted/hard_frame_job.html",
+        {
+            "project": job.project,
+            "nav": "label",
+            "job": job,
+            "editor_url": editor,
+            "can_write": has_role(user=request.user, project=job.project, role=Role.ANNOTATOR),
+        },
+    )
+
+
+@login_required
+@require_POST
+def model_improve_view(request, model_id: int):
+    from training.selectors import trained_model_for_user
+
+    from .improve import model_improve
+
+    model = trained_model_for_user(user=request.user, model_id=model_id, role=Role.ANNOTATOR)
+    raw = request.POST.get("epochs", "").strip()
+    epochs = int(raw) if raw.isdigit() and len(raw) < 6 else (raw or None)
+    try:
+        job = model_improve(model=model, user=request.user, epochs=epochs)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("trained-model-detail", model.pk)
+    except BrokerUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("trained-model-detail", model.pk)
+    messages.success(
+        request,
+        f"Retraining from “{model.name}” on dataset version “{job.dataset_version.name}”.",
+    )
+    return redirect("training-job-detail", job.pk)
