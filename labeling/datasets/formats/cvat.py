@@ -28,7 +28,9 @@ that is not outside continues unchanged to the task's ``stop_frame``. Frame ``f`
 ``images/frame_{f:06d}.<ext>`` (any image extension, as CVAT names them); frames no track
 covers are not imported. The split is the task's ``<subset>``. Without the frame images but
 with the video file beside ``annotations.xml``, the importer decodes the covered frames from
-the video (:func:`video_frames_needed`, ``read(..., frames_dir=...)``).
+the video (:func:`video_frames_needed`, ``read(..., frames_dir=...)``). Frame numbers are
+taken as written (a task with ``start_frame`` 0 and no frame step, CVAT's default, numbers
+frames as the video does); project exports of several video tasks are not read.
 """
 
 from __future__ import annotations
