@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from labeling.datasets.formats import (
@@ -456,3 +459,71 @@ def test_roboflow_yolo_data_yaml_with_parent_folders_reads_as_ultralytics_does(t
     dataset, _ = yolo.read(root)
     got = {im.file_name: (im.split, len(im.boxes)) for im in dataset.images}
     assert got == {"a.jpg": ("train", 1), "b.jpg": ("val", 0)}
+
+
+# --- garbage in the new layouts is a FormatError, never a crash ------------------------------
+
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+XML_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=12)
+
+
+def _read_or_format_error(reader, root: Path) -> None:
+    try:
+        reader(root)
+    except FormatError as exc:
+        assert exc.problems
+
+
+@FUZZ
+@given(pick=st.integers(0, 1000), value=XML_TEXT)
+def test_fuzz_cvat_video_reader(pick, value):
+    from xml.etree import ElementTree as ET
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _cvat_video(Path(tmp) / "video", frames=range(3))
+        tree = ET.parse(root / "annotations.xml")
+        nodes = list(tree.iter())
+        node = nodes[pick % len(nodes)]
+        if node.attrib:
+            node.set(sorted(node.attrib)[pick % len(node.attrib)], value)
+        else:
+            node.text = value
+        tree.write(root / "annotations.xml", encoding="utf-8")
+        _read_or_format_error(cvat.read, root)
+
+
+@FUZZ
+@given(
+    which=st.sampled_from(["obj.data", "obj.names", "train.txt", "valid.txt", "label"]),
+    text=st.text(max_size=80),
+)
+def test_fuzz_darknet_reader(which, text):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _darknet(Path(tmp) / "darknet", ["a.jpg"], ["c.jpg"])
+        target = root / ("obj_train_data/a.txt" if which == "label" else which)
+        target.write_text(text, encoding="utf-8", errors="surrogateescape")
+        _read_or_format_error(yolo.read, root)
+
+
+@FUZZ
+@given(
+    key=st.sampled_from(["categories", "images", "file_name", "supercategory"]),
+    value=st.text(max_size=8) | st.integers() | st.none(),
+)
+def test_fuzz_roboflow_reader(key, value):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "rf"
+        put_image(root / "train/a.jpg", fmt="JPEG")
+        doc = _coco_doc([(0, "a.jpg")], [(0, 1, [1, 1, 5, 5])], ROBOFLOW_CATEGORIES)
+        if key in ("categories", "images"):
+            doc[key] = value
+        elif key == "file_name":
+            doc["images"][0]["file_name"] = value
+        else:
+            doc["categories"][1]["supercategory"] = value
+        (root / "train/_annotations.coco.json").write_text(json.dumps(doc))
+        _read_or_format_error(coco.read, root)
