@@ -91,6 +91,29 @@ def test_cvat_project_export_with_one_name_in_two_subsets(tmp_path):
     )
 
 
+def test_cvat_images_annotated_only_with_other_shapes_are_unlabeled_not_negatives(tmp_path):
+    root = tmp_path / "project"
+    root.mkdir()
+    xml = CVAT_PROJECT_XML.replace(
+        'task_id="11" width="40" height="30">\n  </image>',
+        'task_id="11" width="40" height="30">\n'
+        '    <polygon label="mouse" points="1,1;9,1;9,9" z_order="0"></polygon>\n'
+        '    <points label="mouse" points="4,4" z_order="0"></points>\n  </image>',
+    )
+    assert xml != CVAT_PROJECT_XML
+    (root / "annotations.xml").write_text(xml)
+    put_image(root / "images/Train/frame_000000.jpg", fmt="JPEG", value=10)
+    put_image(root / "images/Train/frame_000001.jpg", fmt="JPEG", value=20)
+    put_image(root / "images/Validation/frame_000000.jpg", fmt="JPEG", value=30)
+    dataset, _ = cvat.read(root)
+    image = next(im for im in dataset.images if im.file_name == "frame_000001.jpg")
+    assert image.unlabeled and not image.is_negative and not image.boxes
+    assert dataset.warnings == [
+        "2 shapes other than boxes (1 points, 1 polygon) were not imported; 1 image holding "
+        "only such shapes imported as unlabeled frames"
+    ]
+
+
 def test_cvat_project_export_refuses_a_name_twice_in_one_subset(tmp_path):
     root = tmp_path / "project"
     root.mkdir()
@@ -158,6 +181,8 @@ def test_cvat_video_imports_every_covered_frame_with_cvat_interpolation(tmp_path
         "frame_000005.PNG": [mouse1],
     }
     assert all(im.split == "train" and not im.is_negative for im in dataset.images)
+    # frame_000006.PNG is there but no track covers it.
+    assert dataset.warnings == ["1 frame image in images/ that no track covers were not imported"]
     frame3 = next(im for im in dataset.images if im.file_name == "frame_000003.PNG")
     assert resolve(frame3) == root / "images/frame_000003.PNG"
 
