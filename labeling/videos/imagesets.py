@@ -43,6 +43,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..datasets import archives
+from ..datasets.formats.files import pillow_open
 
 # Pillow's format names; a JPEG from a phone may come back as "MPO" (JPEG + extra views).
 ALLOWED_IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
@@ -273,7 +274,9 @@ def _verify_image(name: str, file: Path, size: int, limits: ImageSetLimits) -> I
             # Our own dimension limit is checked below; make Pillow's bomb warning fatal
             # rather than printing it.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(file, formats=ALLOWED_IMAGE_FORMATS) as image:
+            # Pillow's own open: Ultralytics' wrapper (once imported in this process) would
+            # try to pip-install pi-heif on the first file Pillow cannot identify.
+            with pillow_open()(file, formats=ALLOWED_IMAGE_FORMATS) as image:
                 width, height = image.size
                 if max(width, height) > limits.max_dimension:
                     return (

@@ -47,3 +47,27 @@ def test_editor_and_source_page_show_the_image_file_name(page, owner, project, t
     captions = page.locator("#frame-grid figcaption").all_inner_texts()
     assert any("day1/cam 3.png" in text for text in captions)
     screenshot(page, "video-detail-source-names")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dataset_page_names_the_layout_and_shows_the_warning(page, owner, project, tmp_path):
+    archive = tmp_path / "voc-lab.zip"
+    xml = (
+        "<annotation><filename>m1.png</filename><size><width>160</width><height>120</height>"
+        "</size><object><name>mouse</name><bndbox><xmin>3</xmin><ymin>4</ymin><xmax>40</xmax>"
+        "<ymax>30</ymax></bndbox></object></annotation>"
+    )
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("JPEGImages/m1.png", _png(40))
+        zf.writestr("JPEGImages/m2.png", _png(80))
+        zf.writestr("Annotations/m1.xml", xml)
+        zf.writestr("ImageSets/Main/train.txt", "m1\nm2\n")
+    login(page, owner)
+    page.goto(f"/projects/{project.pk}/dataset/")
+    page.set_input_files("#import-file", str(archive))
+    page.click("#import-submit")
+    page.wait_for_selector("text=Layout: Pascal VOC")
+    page.wait_for_selector("text=imported as unlabeled frames")
+    page.click("#import-layouts summary")
+    assert page.locator("#import-layouts li").count() == 10
+    screenshot(page, "dataset-import-layout-warning")

@@ -100,8 +100,9 @@ def _label_all(video: Video) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
 def test_an_image_set_zip_remembers_names_and_folders_and_exports_use_them(
-    project, owner, tmp_path
+    fmt, project, owner, tmp_path
 ):
     entries = {
         "labeled-data/m1/img10.png": _png(1),
@@ -116,19 +117,19 @@ def test_an_image_set_zip_remembers_names_and_folders_and_exports_use_them(
         "labeled-data/m2/img2.png",
     ]
     _label_all(video)
-    dataset_export(project=project, fmt="yolo", out_dir=tmp_path / "yolo")
-    exported = sorted(
-        p.relative_to(tmp_path / "yolo/images/train").as_posix()
-        for p in (tmp_path / "yolo/images/train").rglob("*.png")
-    )
-    assert exported == sorted(entries)
+    out = tmp_path / fmt
+    dataset_export(project=project, fmt=fmt, out_dir=out)
+    assert _names_read(fmt, out) == sorted(entries)
     # The exported bytes are the lab's own files.
-    assert (tmp_path / "yolo/images/train/labeled-data/m2/img2.png").read_bytes() == _png(3)
-    assert (tmp_path / "yolo/labels/train/labeled-data/m2/img2.txt").is_file()
+    dataset, resolve = FORMATS[fmt].read(out)
+    for image in dataset.images:
+        assert resolve(image).read_bytes() == entries[image.file_name]
+    if fmt == "yolo":
+        assert (out / "labels/train/labeled-data/m2/img2.txt").is_file()
 
     # Re-importing the export updates the same frames rather than adding new ones.
     Box.objects.filter(frame__video=video).update(x=5)
-    result = dataset_import(project=project, fmt="yolo", path=tmp_path / "yolo", created_by=owner)
+    result = dataset_import(project=project, fmt=fmt, path=out, created_by=owner)
     assert (result.frames_created, result.frames_updated) == (0, 3)
     assert set(Box.objects.filter(frame__video=video).values_list("x", flat=True)) == {2.0}
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from labeling.datasets.formats import (
@@ -88,6 +91,29 @@ def test_cvat_project_export_with_one_name_in_two_subsets(tmp_path):
     )
 
 
+def test_cvat_images_annotated_only_with_other_shapes_are_unlabeled_not_negatives(tmp_path):
+    root = tmp_path / "project"
+    root.mkdir()
+    xml = CVAT_PROJECT_XML.replace(
+        'task_id="11" width="40" height="30">\n  </image>',
+        'task_id="11" width="40" height="30">\n'
+        '    <polygon label="mouse" points="1,1;9,1;9,9" z_order="0"></polygon>\n'
+        '    <points label="mouse" points="4,4" z_order="0"></points>\n  </image>',
+    )
+    assert xml != CVAT_PROJECT_XML
+    (root / "annotations.xml").write_text(xml)
+    put_image(root / "images/Train/frame_000000.jpg", fmt="JPEG", value=10)
+    put_image(root / "images/Train/frame_000001.jpg", fmt="JPEG", value=20)
+    put_image(root / "images/Validation/frame_000000.jpg", fmt="JPEG", value=30)
+    dataset, _ = cvat.read(root)
+    image = next(im for im in dataset.images if im.file_name == "frame_000001.jpg")
+    assert image.unlabeled and not image.is_negative and not image.boxes
+    assert dataset.warnings == [
+        "2 shapes other than boxes (1 points, 1 polygon) were not imported; 1 image holding "
+        "only such shapes imported as unlabeled frames"
+    ]
+
+
 def test_cvat_project_export_refuses_a_name_twice_in_one_subset(tmp_path):
     root = tmp_path / "project"
     root.mkdir()
@@ -155,6 +181,8 @@ def test_cvat_video_imports_every_covered_frame_with_cvat_interpolation(tmp_path
         "frame_000005.PNG": [mouse1],
     }
     assert all(im.split == "train" and not im.is_negative for im in dataset.images)
+    # frame_000006.PNG is there but no track covers it.
+    assert dataset.warnings == ["1 frame image in images/ that no track covers were not imported"]
     frame3 = next(im for im in dataset.images if im.file_name == "frame_000003.PNG")
     assert resolve(frame3) == root / "images/frame_000003.PNG"
 
@@ -456,3 +484,71 @@ def test_roboflow_yolo_data_yaml_with_parent_folders_reads_as_ultralytics_does(t
     dataset, _ = yolo.read(root)
     got = {im.file_name: (im.split, len(im.boxes)) for im in dataset.images}
     assert got == {"a.jpg": ("train", 1), "b.jpg": ("val", 0)}
+
+
+# --- garbage in the new layouts is a FormatError, never a crash ------------------------------
+
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+XML_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=12)
+
+
+def _read_or_format_error(reader, root: Path) -> None:
+    try:
+        reader(root)
+    except FormatError as exc:
+        assert exc.problems
+
+
+@FUZZ
+@given(pick=st.integers(0, 1000), value=XML_TEXT)
+def test_fuzz_cvat_video_reader(pick, value):
+    from xml.etree import ElementTree as ET
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _cvat_video(Path(tmp) / "video", frames=range(3))
+        tree = ET.parse(root / "annotations.xml")
+        nodes = list(tree.iter())
+        node = nodes[pick % len(nodes)]
+        if node.attrib:
+            node.set(sorted(node.attrib)[pick % len(node.attrib)], value)
+        else:
+            node.text = value
+        tree.write(root / "annotations.xml", encoding="utf-8")
+        _read_or_format_error(cvat.read, root)
+
+
+@FUZZ
+@given(
+    which=st.sampled_from(["obj.data", "obj.names", "train.txt", "valid.txt", "label"]),
+    text=st.text(max_size=80),
+)
+def test_fuzz_darknet_reader(which, text):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _darknet(Path(tmp) / "darknet", ["a.jpg"], ["c.jpg"])
+        target = root / ("obj_train_data/a.txt" if which == "label" else which)
+        target.write_text(text, encoding="utf-8", errors="surrogateescape")
+        _read_or_format_error(yolo.read, root)
+
+
+@FUZZ
+@given(
+    key=st.sampled_from(["categories", "images", "file_name", "supercategory"]),
+    value=st.text(max_size=8) | st.integers() | st.none(),
+)
+def test_fuzz_roboflow_reader(key, value):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "rf"
+        put_image(root / "train/a.jpg", fmt="JPEG")
+        doc = _coco_doc([(0, "a.jpg")], [(0, 1, [1, 1, 5, 5])], ROBOFLOW_CATEGORIES)
+        if key in ("categories", "images"):
+            doc[key] = value
+        elif key == "file_name":
+            doc["images"][0]["file_name"] = value
+        else:
+            doc["categories"][1]["supercategory"] = value
+        (root / "train/_annotations.coco.json").write_text(json.dumps(doc))
+        _read_or_format_error(coco.read, root)

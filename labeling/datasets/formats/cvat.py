@@ -16,8 +16,9 @@ images without one have no split.
 Coordinates are written with 2 decimals, as CVAT does, so a box comes back on the 0.01 px grid
 (exact for integer boxes). Reading also finds images in ``images/<subset>/`` (project exports;
 the same file name may appear in several subsets: those images are then named
-``<subset>/<file_name>``), keeps only ``<box>`` shapes (polygons, points, tags... are ignored),
-refuses rotated boxes, and parses with defusedxml with DTDs refused.
+``<subset>/<file_name>``), keeps only ``<box>`` shapes (polygons, points... are left out with
+a warning, and an image holding only such shapes is *unlabeled*, not a negative; tags are
+ignored), refuses rotated boxes, and parses with defusedxml with DTDs refused.
 
 CVAT for video 1.1 (``<track label>`` holding ``<box frame outside keyframe ...>``, the frame
 size in ``<meta><task><original_size>``): every frame a track covers is imported, its box as
@@ -28,11 +29,14 @@ that is not outside continues unchanged to the task's ``stop_frame``. Frame ``f`
 ``images/frame_{f:06d}.<ext>`` (any image extension, as CVAT names them); frames no track
 covers are not imported. The split is the task's ``<subset>``. Without the frame images but
 with the video file beside ``annotations.xml``, the importer decodes the covered frames from
-the video (:func:`video_frames_needed`, ``read(..., frames_dir=...)``).
+the video (:func:`video_frames_needed`, ``read(..., frames_dir=...)``). Frame numbers are
+taken as written (a task with ``start_frame`` 0 and no frame step, CVAT's default, numbers
+frames as the video does); project exports of several video tasks are not read.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree.ElementTree import Element, SubElement, tostring
@@ -75,6 +79,8 @@ LAYOUT_VIDEO = "CVAT for video 1.1 (<track>s, images/frame_NNNNNN.*)"
 #: Frame numbers stop below this (a stop_frame of 10**9 must not loop forever), and the
 #: tracks may cover at most this many frames in all.
 MAX_VIDEO_FRAMES = 300_000
+#: Shapes CVAT writes that are not boxes: not imported (a warning says how many).
+OTHER_SHAPES = frozenset({"polygon", "polyline", "points", "ellipse", "cuboid", "mask", "skeleton"})
 #: A video file at the top of a CVAT for video folder without the frame images.
 VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mov", "avi", "mkv", "webm", "mpg", "mpeg", "wmv"})
 
@@ -181,6 +187,8 @@ def read(
     images: list[DatasetImage] = []
     paths: dict[str, Path] = {}
     found: set[str] = set()
+    ignored: Counter[str] = Counter()
+    only_other = 0
     nodes = []
     for n, node in enumerate(root.findall("image"), 1):
         name = node.get("name")
@@ -216,11 +224,30 @@ def read(
             if box is not None:
                 image.boxes.append(box)
                 found.add(box.class_name)
+        others = [child.tag for child in node if child.tag in OTHER_SHAPES]
+        ignored.update(others)
+        if others and not node.findall("box"):
+            # Annotated, but not with boxes: not "no animal here".
+            image.unlabeled = True
+            only_other += 1
     file_classes = declared if declared is not None else sorted(found)
     dataset = finish_read(file_classes, images, classes, problems)
     project = root.find("meta/project") is not None
     dataset.layout = LAYOUT_PROJECT if project or in_subset_folder else LAYOUT_TASK
+    if ignored:
+        dataset.warnings.append(_ignored_text(ignored, only_other))
     return dataset, make_resolver(paths)
+
+
+def _ignored_text(ignored: Counter, only_other: int, what: str = "shape") -> str:
+    counts = ", ".join(f"{n} {tag}" for tag, n in sorted(ignored.items()))
+    text = f"{sum(ignored.values())} {what}s other than boxes ({counts}) were not imported"
+    if only_other:
+        text += (
+            f"; {only_other} image{'s' if only_other != 1 else ''} holding only such shapes "
+            "imported as unlabeled frames"
+        )
+    return text
 
 
 def _folder_name(subset: str) -> bool:
@@ -419,9 +446,8 @@ def _read_video(
         t.get("label") for t in root.findall("track") if not class_name_problem(t.get("label"))
     }
     problems.raise_if_any()
-    files = {
-        n: root_dir / IMAGES_DIR / name for n, name in _frame_files(root_dir, problems).items()
-    }
+    in_folder = _frame_files(root_dir, problems)
+    files = {n: root_dir / IMAGES_DIR / name for n, name in in_folder.items()}
     if frames_dir is not None:
         for n, name in _frame_files(Path(frames_dir), problems, folder=".").items():
             files.setdefault(n, Path(frames_dir) / name)
@@ -448,4 +474,15 @@ def _read_video(
     file_classes = declared if declared is not None else sorted(found)
     dataset = finish_read(file_classes, images, classes, problems)
     dataset.layout = LAYOUT_VIDEO
+    ignored = Counter(
+        child.tag for track in root.findall("track") for child in track if child.tag in OTHER_SHAPES
+    )
+    if ignored:
+        dataset.warnings.append(_ignored_text(ignored, 0, what="track shape"))
+    uncovered = len(set(in_folder) - set(by_frame))
+    if uncovered:
+        dataset.warnings.append(
+            f"{uncovered} frame image{'s' if uncovered != 1 else ''} in {IMAGES_DIR}/ that no "
+            "track covers were not imported"
+        )
     return dataset, make_resolver(paths)
