@@ -194,6 +194,12 @@ def test_ruler_and_open_field_on_a_real_run_measures_heatmap_table_and_csv(
     page.wait_for_selector(f"#subject-table tr[data-video='{video.pk}'][data-saved='1']")
     wait_for(lambda: "control" in page.locator("#results-table").inner_text(), timeout=30)
     wait_for(lambda: image_loaded(page, "#summary-plot"), timeout=60, what="group plot")
+    page.check("#with-freezing")
+    wait_for(
+        lambda: "time_freezing_s" in page.locator("#results-table thead").inner_text(),
+        timeout=120,
+        what="the freezing column",
+    )
     screenshot(page, "behavior-experiment-real")
     with page.expect_download() as info:
         page.click("#download-csv")
@@ -208,6 +214,7 @@ def test_ruler_and_open_field_on_a_real_run_measures_heatmap_table_and_csv(
     assert df.loc[0, "distance"] == pytest.approx(want["distance_cm"], rel=1e-3)
     assert df.loc[0, "zone:centre:time_s"] == pytest.approx(want["centre_s"], abs=1 / 30)
     assert df.loc[0, "zone:centre:entries"] == want["entries"]
+    assert 0 <= df.loc[0, "time_freezing_s"] <= CLIP_FRAMES / 30
     # The trust figures of the run travel with the measures.
     assert df.loc[0, "trust:detected_pct"] == pytest.approx(run.trust["detected_pct"])
     assert not page.js_errors, page.js_errors
