@@ -651,11 +651,13 @@ def experiment_plot_png(experiment: Experiment, *, measure: str, kind: str = "ba
 # --- definitions for the pages ----------------------------------------------------------
 def analysis_definitions() -> list[tuple[str, str]]:
     """The definitions the measures follow, from the core's own docstrings."""
-    from .behavior import measures, smoothing, timebase, zones
+    from .behavior import freezing, heatmap, measures, smoothing, timebase, zones
 
     return [
         ("Measures", inspect.cleandoc(measures.__doc__ or "")),
         ("Time and the analysis window", inspect.cleandoc(timebase.__doc__ or "")),
         ("Zones and membership", inspect.cleandoc(zones.__doc__ or "")),
         ("Smoothing", inspect.cleandoc(smoothing.__doc__ or "")),
+        ("Freezing (when asked)", inspect.cleandoc(freezing.__doc__ or "")),
+        ("Heatmap and trajectory", inspect.cleandoc(heatmap.__doc__ or "")),
     ]
