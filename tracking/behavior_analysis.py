@@ -440,7 +440,8 @@ def run_image_png(
 @dataclass
 class Experiment:
     """One row per video × animal (× bin): ``table``; per group (× bin) and measure:
-    ``summary``; ``measures``: the measure columns; ``runs``: each run's parameters."""
+    ``summary``; ``measures``: the measure columns; ``runs``: each run's parameters;
+    ``bouts``: one row per visit to a zone (video, animal, zone, entry, exit, duration)."""
 
     table: pd.DataFrame
     summary: pd.DataFrame
@@ -448,6 +449,7 @@ class Experiment:
     runs: list[dict[str, Any]]
     by_bin: bool
     units: str | None
+    bouts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def as_dict(self) -> dict[str, Any]:
         return _jsonable(
@@ -527,6 +529,7 @@ def experiment_table_build(
     rows: list[tuple[Subject, AnimalResult]] = []
     ids: list[tuple[int, int]] = []
     described: list[dict[str, Any]] = []
+    bouts: list[dict[str, Any]] = []
     freezing, params = freezing_request(params)
     for run in runs:
         try:
@@ -555,6 +558,12 @@ def experiment_table_build(
                 trust=trust_figures(run.trust, animal),
             )
             rows.append((subject, result))
+            bouts.extend(
+                {"video": run.video.original_name, "video_id": run.video_id, "run": run.pk}
+                | {"animal": animal, "subject_id": subject.subject_id, "group": subject.group}
+                | asdict(bout)
+                for bout in result.bouts
+            )
             ids.extend([(run.video_id, run.pk)] * (max(len(result.bins), 1) if by_bin else 1))
         described.append(
             {
@@ -574,7 +583,24 @@ def experiment_table_build(
     table.insert(1, "video_id", [v for v, _ in ids] if len(table) else [])
     table.insert(2, "run", [r for _, r in ids] if len(table) else [])
     units = rows[0][1].units if rows else None
-    return Experiment(table, summary, measures, described, by_bin, units)
+    bout_table = pd.DataFrame(bouts, columns=BOUT_COLUMNS)
+    return Experiment(table, summary, measures, described, by_bin, units, bout_table)
+
+
+BOUT_COLUMNS = [
+    "video",
+    "video_id",
+    "run",
+    "animal",
+    "subject_id",
+    "group",
+    "zone",
+    "entry_s",
+    "exit_s",
+    "duration_s",
+    "starts_at_window_start",
+    "ends_at_window_end",
+]
 
 
 def experiment_csv(experiment: Experiment) -> str:
@@ -584,7 +610,8 @@ def experiment_csv(experiment: Experiment) -> str:
 
 
 def experiment_xlsx(experiment: Experiment) -> bytes:
-    """Sheets: the table, the group summary, and every run's parameters (one per row)."""
+    """Sheets: the table, the group summary, every zone bout, and every run's parameters
+    (one per row)."""
     parameters = pd.DataFrame(
         [
             {
@@ -601,7 +628,12 @@ def experiment_xlsx(experiment: Experiment) -> bytes:
     )
     buffer = io.BytesIO()
     write_xlsx(
-        {"experiment": experiment.table, "summary": experiment.summary, "parameters": parameters},
+        {
+            "experiment": experiment.table,
+            "summary": experiment.summary,
+            "bouts": experiment.bouts,
+            "parameters": parameters,
+        },
         buffer,
     )
     return buffer.getvalue()
@@ -619,11 +651,13 @@ def experiment_plot_png(experiment: Experiment, *, measure: str, kind: str = "ba
 # --- definitions for the pages ----------------------------------------------------------
 def analysis_definitions() -> list[tuple[str, str]]:
     """The definitions the measures follow, from the core's own docstrings."""
-    from .behavior import measures, smoothing, timebase, zones
+    from .behavior import freezing, heatmap, measures, smoothing, timebase, zones
 
     return [
         ("Measures", inspect.cleandoc(measures.__doc__ or "")),
         ("Time and the analysis window", inspect.cleandoc(timebase.__doc__ or "")),
         ("Zones and membership", inspect.cleandoc(zones.__doc__ or "")),
         ("Smoothing", inspect.cleandoc(smoothing.__doc__ or "")),
+        ("Freezing (when asked)", inspect.cleandoc(freezing.__doc__ or "")),
+        ("Heatmap and trajectory", inspect.cleandoc(heatmap.__doc__ or "")),
     ]

@@ -113,6 +113,7 @@ def run_motion(
     changed since the previous frame (NaN where not measured). Cached."""
     import cv2
 
+    from labeling.videos.probe import VideoError
     from labeling.videos.services import video_local_path
 
     from .engine.frames import FrameDecodeError, sandboxed_source
@@ -152,6 +153,9 @@ def run_motion(
         ) from None
     except BehaviorInputError as exc:
         raise ValidationError({"freezing": exc.message}) from None
+    except (VideoError, FileNotFoundError) as exc:
+        # The video's file is gone (a registered file moved, storage lost): say so.
+        raise ValidationError({"freezing": f"The video cannot be read: {exc}"[:300]}) from None
     with np.errstate(invalid="ignore", divide="ignore"):
         motion = np.where(region > 0, changed / np.maximum(region, 1), np.nan)
     buffer = io.BytesIO()

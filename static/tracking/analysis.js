@@ -110,6 +110,7 @@
         metric("time_moving_s", "Moving", B.fmt(a.time_moving_s, 1), "s"),
         metric("time_immobile_s", "Immobile", B.fmt(a.time_immobile_s, 1), "s"),
         metric("untracked_time_s", "Untracked", B.fmt(a.untracked_time_s, 1), "s"),
+        metric("time_unclassified_s", "Unclassified (no speed)", B.fmt(a.time_unclassified_s, 1), "s"),
       );
       if (a.time_freezing_s !== undefined) {
         metrics.append(metric("time_freezing_s", "Freezing", B.fmt(a.time_freezing_s, 1), "s"));

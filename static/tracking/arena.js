@@ -19,13 +19,15 @@
     polygon: "Click each corner; click the first corner or press Enter to close, Escape to cancel.",
     ruler: "Drag along an object of known length, then type its length.",
     outline: "Drag the arena's outline (the inner walls).",
+    "outline-circle": "Drag from the arena's centre out to its wall.",
+    "outline-polygon": "Click the arena's corners in order (top-left, top-right, bottom-right, bottom-left for a maze); click the first corner or press Enter to close.",
     objects: "Click each object; click one again to remove it.",
   };
 
   const state = {
     zones: [],
     ruler: null, // {x1, y1, x2, y2}
-    outline: null, // rect zone JSON
+    outline: null, // zone JSON: rect, circle or polygon
     objects: [], // [[x, y], ...]
     calibration: "none",
     preset: "",
@@ -242,15 +244,20 @@
     renderCalibration();
   }
 
+  function outlineShape() { return $("outline-shape").value; }
+
   function drawOverlay() {
     overlay.destroyChildren();
     if (state.outline) {
       const o = state.outline;
-      overlay.add(new Konva.Rect({ x: o.x, y: o.y, width: o.w, height: o.h, stroke: "#ffd400",
-        strokeWidth: 2 / k, dash: [8 / k, 5 / k], listening: false }));
+      const style = { stroke: "#ffd400", strokeWidth: 2 / k, dash: [8 / k, 5 / k], listening: false };
+      if (o.shape === "circle") overlay.add(new Konva.Circle({ ...style, x: o.cx, y: o.cy, radius: o.r }));
+      else if (o.shape === "polygon") overlay.add(new Konva.Line({ ...style, points: o.points.flat(), closed: true }));
+      else overlay.add(new Konva.Rect({ ...style, x: o.x, y: o.y, width: o.w, height: o.h }));
       // Top-right corner, inside: zone names sit top-left, the ruler usually along a wall.
-      const tag = label("arena outline", o.x + o.w, o.y, "rgba(120,100,0,0.8)");
-      tag.x(o.x + o.w - tag.width());
+      const [, y1, x2] = bbox(o);
+      const tag = label("arena outline", x2, y1, "rgba(120,100,0,0.8)");
+      tag.x(x2 - tag.width());
       overlay.add(tag);
     }
     state.objects.forEach(([x, y], j) => {
@@ -288,7 +295,7 @@
       if (e.target === stage || e.target.getLayer() === bgLayer) { state.selected = -1; render(); }
       return;
     }
-    if (state.tool === "polygon") return; // clicks, below
+    if (state.tool === "polygon" || (state.tool === "outline" && outlineShape() === "polygon")) return; // clicks, below
     if (state.tool === "objects") {
       const near = state.objects.findIndex(([x, y]) => Math.hypot(x - p.x, y - p.y) < 10 / k);
       if (near >= 0) state.objects.splice(near, 1);
@@ -297,10 +304,10 @@
       return;
     }
     start = p;
-    if (state.tool === "rect" || state.tool === "outline") {
+    if (state.tool === "rect" || (state.tool === "outline" && outlineShape() === "rect")) {
       draft = new Konva.Rect({ x: p.x, y: p.y, width: 0, height: 0, stroke: state.tool === "outline" ? "#ffd400" : "#fff",
         strokeWidth: 2 / k, dash: [6 / k, 4 / k], listening: false });
-    } else if (state.tool === "circle") {
+    } else if (state.tool === "circle" || state.tool === "outline") {
       draft = new Konva.Circle({ x: p.x, y: p.y, radius: 0, stroke: "#fff", strokeWidth: 2 / k,
         dash: [6 / k, 4 / k], listening: false });
     } else if (state.tool === "ruler") {
@@ -312,7 +319,7 @@
   stage.on("mousemove touchmove", () => {
     const p = pointer();
     $("cursor-readout").textContent = `${p.x.toFixed(0)}, ${p.y.toFixed(0)} px`;
-    if (state.tool === "polygon" && state.polygon.length) {
+    if (polygonMode() && state.polygon.length) {
       drawOverlay();
       const last = state.polygon[state.polygon.length - 1];
       overlay.add(new Konva.Line({ points: [last[0], last[1], p.x, p.y], stroke: "#fff",
@@ -344,8 +351,10 @@
     if (tool === "rect" && w >= 3 && h >= 3) {
       state.zones.push({ name: uniqueName("zone"), shape: "rect", x, y, w, h });
       state.selected = state.zones.length - 1;
-    } else if (tool === "outline" && w >= 10 && h >= 10) {
+    } else if (tool === "outline" && outlineShape() === "rect" && w >= 10 && h >= 10) {
       state.outline = { name: "arena", shape: "rect", x, y, w, h };
+    } else if (tool === "outline" && outlineShape() === "circle" && draft.radius() >= 5) {
+      state.outline = { name: "arena", shape: "circle", cx: round(start.x), cy: round(start.y), r: round(draft.radius()) };
     } else if (tool === "circle" && draft.radius() >= 2) {
       state.zones.push({ name: uniqueName("zone"), shape: "circle", cx: round(start.x), cy: round(start.y), r: round(draft.radius()) });
       state.selected = state.zones.length - 1;
@@ -362,8 +371,12 @@
   stage.on("mouseup touchend", finishDraft);
   window.addEventListener("mouseup", () => { if (draft) finishDraft(); });
 
+  function polygonMode() {
+    return state.tool === "polygon" || (state.tool === "outline" && outlineShape() === "polygon");
+  }
+
   stage.on("click tap", () => {
-    if (state.tool !== "polygon" || !canWrite) return;
+    if (!polygonMode() || !canWrite) return;
     const p = pointer();
     const pts = state.polygon;
     if (pts.length >= 3 && Math.hypot(pts[0][0] - p.x, pts[0][1] - p.y) < 10 / k) { closePolygon(); return; }
@@ -371,10 +384,19 @@
     if (!last || Math.hypot(last[0] - p.x, last[1] - p.y) > 0.5) pts.push([round(p.x), round(p.y)]);
     drawOverlay();
   });
-  stage.on("dblclick dbltap", () => { if (state.tool === "polygon") closePolygon(); });
+  // Konva calls two clicks within 400 ms a double click wherever they land: only one on the
+  // last corner (a real double click) closes the polygon, so quick clicking keeps corners.
+  stage.on("dblclick dbltap", () => {
+    if (!polygonMode()) return;
+    const p = pointer();
+    const last = state.polygon[state.polygon.length - 1];
+    if (state.polygon.length >= 3 && last && Math.hypot(last[0] - p.x, last[1] - p.y) < 10 / k) closePolygon();
+  });
 
   function closePolygon() {
-    if (state.polygon.length >= 3) {
+    if (state.tool === "outline") {
+      if (state.polygon.length >= 3) state.outline = { name: "arena", shape: "polygon", points: state.polygon };
+    } else if (state.polygon.length >= 3) {
       state.zones.push({ name: uniqueName("zone"), shape: "polygon", points: state.polygon });
       state.selected = state.zones.length - 1;
     }
@@ -387,17 +409,19 @@
     state.polygon = [];
     const radio = document.querySelector(`input[name=arena-tool][value=${tool}]`);
     if (radio) radio.checked = true;
-    $("tool-hint").textContent = HINTS[tool] || "";
+    const shape = tool === "outline" && outlineShape() !== "rect" ? `outline-${outlineShape()}` : tool;
+    $("tool-hint").textContent = HINTS[shape] || "";
     wrap.classList.toggle("drawing", tool !== "select");
     render();
   }
   document.querySelectorAll("input[name=arena-tool]").forEach((r) => r.addEventListener("change", () => setTool(r.value)));
+  $("outline-shape").addEventListener("change", () => setTool("outline"));
 
   document.addEventListener("keydown", (e) => {
     const tag = (e.target.tagName || "").toLowerCase();
     if (tag === "input" || tag === "textarea" || tag === "select") return;
     if (e.key === "Escape") { state.polygon = []; draft = null; drawOverlay(); }
-    else if (e.key === "Enter" && state.tool === "polygon") closePolygon();
+    else if (e.key === "Enter" && polygonMode()) closePolygon();
     else if ((e.key === "Delete" || e.key === "Backspace") && state.selected >= 0 && canWrite) {
       state.zones.splice(state.selected, 1);
       state.selected = -1;
@@ -453,9 +477,21 @@
     if (state.calibration === "arena" && state.outline) {
       const wc = parseFloat($("arena-width-cm").value);
       const hc = parseFloat($("arena-height-cm").value);
-      return wc > 0 && hc > 0 ? Math.sqrt((state.outline.w / wc) * (state.outline.h / hc)) : null;
+      const [wp, hp] = outlineSize(state.outline);
+      // The server's rule (tracking.behavior.calibration): geometric mean of the two scales.
+      return wc > 0 && hc > 0 && wp ? Math.sqrt((wp / wc) * (hp / hc)) : null;
     }
     return null;
+  }
+
+  // Width and height in px as calibration_from_arena measures them (a polygon: 4 corners).
+  function outlineSize(o) {
+    if (o.shape === "rect") return [o.w, o.h];
+    if (o.shape === "circle") return [2 * o.r, 2 * o.r];
+    if (o.points.length !== 4) return [null, null];
+    const d = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1]);
+    const c = o.points;
+    return [(d(c[0], c[1]) + d(c[3], c[2])) / 2, (d(c[1], c[2]) + d(c[0], c[3])) / 2];
   }
 
   function renderCalibration() {
@@ -532,7 +568,10 @@
     state.ruler = data.ruler ? { x1: data.ruler.x1, y1: data.ruler.y1, x2: data.ruler.x2, y2: data.ruler.y2 } : null;
     $("ruler-length").value = data.ruler ? data.ruler.length_cm : "";
     const outline = (data.arena && data.arena.outline) || state.presetParams.outline || null;
-    state.outline = outline && outline.shape === "rect" ? outline : state.outline;
+    if (outline && ["rect", "circle", "polygon"].includes(outline.shape)) {
+      state.outline = outline;
+      $("outline-shape").value = outline.shape;
+    }
     if (Array.isArray(state.presetParams.objects)) state.objects = state.presetParams.objects;
     if (data.arena) {
       $("arena-width-cm").value = data.arena.width_cm;

@@ -95,6 +95,7 @@
   function query() {
     const q = new URLSearchParams();
     if ($("by-bin").checked) q.set("by_bin", "true");
+    if ($("with-freezing").checked) q.set("freezing", "true");
     return q;
   }
 
@@ -174,6 +175,7 @@
   }
 
   $("by-bin").addEventListener("change", loadResults);
+  $("with-freezing").addEventListener("change", loadResults);
   $("summary-measure").addEventListener("change", renderSummary);
   document.querySelectorAll("input[name=plot-kind]").forEach((r) => r.addEventListener("change", renderSummary));
   loadResults();

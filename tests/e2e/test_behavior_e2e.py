@@ -194,6 +194,12 @@ def test_ruler_and_open_field_on_a_real_run_measures_heatmap_table_and_csv(
     page.wait_for_selector(f"#subject-table tr[data-video='{video.pk}'][data-saved='1']")
     wait_for(lambda: "control" in page.locator("#results-table").inner_text(), timeout=30)
     wait_for(lambda: image_loaded(page, "#summary-plot"), timeout=60, what="group plot")
+    page.check("#with-freezing")
+    wait_for(
+        lambda: "time_freezing_s" in page.locator("#results-table thead").inner_text(),
+        timeout=120,
+        what="the freezing column",
+    )
     screenshot(page, "behavior-experiment-real")
     with page.expect_download() as info:
         page.click("#download-csv")
@@ -208,6 +214,81 @@ def test_ruler_and_open_field_on_a_real_run_measures_heatmap_table_and_csv(
     assert df.loc[0, "distance"] == pytest.approx(want["distance_cm"], rel=1e-3)
     assert df.loc[0, "zone:centre:time_s"] == pytest.approx(want["centre_s"], abs=1 / 30)
     assert df.loc[0, "zone:centre:entries"] == want["entries"]
+    assert 0 <= df.loc[0, "time_freezing_s"] <= CLIP_FRAMES / 30
     # The trust figures of the run travel with the measures.
     assert df.loc[0, "trust:detected_pct"] == pytest.approx(run.trust["detected_pct"])
+    assert not page.js_errors, page.js_errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_circle_and_polygon_arena_outlines_drive_presets_and_calibration(page, project, owner):
+    """Round arenas and mazes seen at an angle: the outline is a circle (dragged from the
+    centre) or a polygon (its corners clicked in order). No worker: a constructed run."""
+    from tests.tracking.run_helpers import make_tracked_run, make_trajectory, make_video, walk_right
+
+    video = make_video(project, name="round-arena.mp4")
+    make_tracked_run(project=project, video=video, trajectory=make_trajectory(walk_right()))
+    login(page, owner)
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.goto(f"/projects/{project.pk}/videos/{video.pk}/arena/")
+    page.wait_for_selector("#arena-stage .konvajs-content")
+    at = image_to_screen(page)
+
+    # A round open field of 40 cm diameter: 200 px radius around (320, 240).
+    page.select_option("#outline-shape", "circle")
+    assert page.locator("#tool-outline").is_checked()
+    drag(page, at(320, 240), at(520, 240))
+    page.check("#calibration-arena")
+    page.fill("#arena-width-cm", "40")
+    page.fill("#arena-height-cm", "40")
+    shown = float(page.locator("#calibration-readout").inner_text().split()[0])
+    assert shown == pytest.approx(10.0, rel=0.01)
+    page.click("#preset-open-field")
+    page.click("#preset-apply")
+    page.wait_for_selector("#zone-table tbody tr:nth-child(2)")
+    screenshot(page, "behavior-arena-circle")
+    page.click("#arena-save")
+    page.wait_for_selector("#arena-status[data-saved='1']")
+    setup = ArenaSetup.objects.get(video=video)
+    outline = setup.preset_params["outline"]
+    assert outline["shape"] == "circle" and outline["r"] == pytest.approx(200, abs=1.5)
+    assert setup.calibration_method == "arena"
+    assert setup.px_per_cm == pytest.approx(outline["r"] * 2 / 40)
+    centre, periphery = setup.zones
+    assert centre["shape"] == "polygon" and len(centre["points"]) == 128
+    assert periphery["holes"] and periphery["group"] == centre["group"]
+
+    # A light/dark box filmed at an angle: four corners clicked in order.
+    page.select_option("#outline-shape", "polygon")
+    at = image_to_screen(page)  # the longer hint moved the stage down
+    corners = [(100, 80), (540, 100), (560, 420), (80, 400)]
+    for x, y in corners:
+        page.mouse.click(*at(x, y))
+    page.mouse.click(*at(*corners[0]))  # back on the first corner closes it
+    # Its real inner size: about 460 × 321 px for 46 × 32 cm.
+    page.fill("#arena-width-cm", "46")
+    page.fill("#arena-height-cm", "32")
+    shown = float(page.locator("#calibration-readout").inner_text().split()[0])
+    assert shown == pytest.approx(10.0, rel=0.01)
+    page.click("#preset-light-dark")
+    page.click("#preset-apply")
+    wait_for(
+        lambda: (
+            page.locator("#zone-table .zone-name").count() == 2
+            and page.locator("#zone-table .zone-name").first.input_value() == "light"
+        ),
+        timeout=20,
+        what="the light/dark zones",
+    )
+    page.click("#arena-save")
+    page.wait_for_selector("#arena-status:has-text('Saved:')")
+    setup.refresh_from_db()
+    assert setup.preset == "light_dark_box"
+    outline = setup.preset_params["outline"]
+    assert outline["shape"] == "polygon" and len(outline["points"]) == 4
+    for (x, y), (px, py) in zip(corners, outline["points"], strict=True):
+        assert (px, py) == (pytest.approx(x, abs=1.5), pytest.approx(y, abs=1.5))
+    assert [z["name"] for z in setup.zones] == ["light", "dark"]
+    assert setup.px_per_cm == pytest.approx(10.0, rel=0.01)
+    screenshot(page, "behavior-arena-polygon")
     assert not page.js_errors, page.js_errors

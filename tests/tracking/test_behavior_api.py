@@ -289,3 +289,35 @@ def test_settings_round_trip_and_name_bad_values(owner_api, project):
     )
     assert bad.status_code == 400 and "box_overlap" in bad.json()
     assert owner_api.get(url).json()["box_overlap"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("body", "prefix"),
+    [
+        # A round arena larger than the frame.
+        (
+            '{"preset": "open_field", "preset_params": {"outline": '
+            '{"shape": "circle", "cx": 320, "cy": 240, "r": 400}}}',
+            "preset_params.outline",
+        ),
+        # A maze outline whose corners were clicked out of order (it crosses itself).
+        (
+            '{"preset": "light_dark_box", "preset_params": {"outline": '
+            '{"shape": "polygon", "points": [[100, 80], [540, 400], [540, 100], [80, 400]]}}}',
+            "preset_params.outline",
+        ),
+        # A circular arena calibrated with a width and height that differ.
+        (
+            '{"calibration": "arena", "arena": {"outline": {"shape": "circle", "cx": 320, '
+            '"cy": 240, "r": 200}, "width_cm": 40, "height_cm": 20}}',
+            "arena.height_cm",
+        ),
+    ],
+)
+def test_bad_round_and_polygon_outlines_are_400_naming_the_outline(owner_api, video, body, prefix):
+    response = owner_api.generic(
+        "PUT", f"/api/videos/{video.pk}/arena/", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert any(key.startswith(prefix) for key in response.json()), response.json()
+    assert not ArenaSetup.objects.exists()

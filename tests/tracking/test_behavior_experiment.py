@@ -86,7 +86,13 @@ def test_the_xlsx_holds_the_table_the_summary_and_every_parameter(api, project, 
     response = api.get(f"/api/projects/{project.pk}/experiment.xlsx")
     assert response.status_code == 200
     sheets = pd.read_excel(io.BytesIO(response.content), sheet_name=None)
-    assert set(sheets) == {"experiment", "summary", "parameters"}
+    assert set(sheets) == {"experiment", "summary", "bouts", "parameters"}
+    bouts = sheets["bouts"]
+    # m1 walks into the centre at frame 100 and stays; it starts in the periphery.
+    m1 = bouts[(bouts["video"] == "m1.mp4") & (bouts["zone"] == "centre")]
+    assert len(m1) == 1 and m1["entry_s"].iloc[0] == pytest.approx(100 / 30)
+    assert np.isnan(m1["exit_s"].iloc[0]) and bool(m1["ends_at_window_end"].iloc[0])
+    assert set(bouts["group"]) == {"saline", "drug"}
     table = sheets["experiment"]
     assert len(table) == 4 and table["distance"].iloc[0] == pytest.approx(29.9)
     summary = sheets["summary"]

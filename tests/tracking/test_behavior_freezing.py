@@ -117,3 +117,16 @@ def test_freezing_in_the_api_the_experiment_csv_and_the_command(
     call_command("analyze", "--run", str(freezing_run.pk), "--freezing", "--json", stdout=out)
     data = json.loads(out.getvalue())
     assert data["animals"][0]["time_freezing_s"] > 1.0
+
+
+def test_a_run_whose_video_file_is_gone_is_a_400_not_a_500(api_client_for, owner, freezing_run):
+    from django.core.files.storage import default_storage
+
+    default_storage.delete(freezing_run.video.file.name)
+    response = api_client_for(owner).get(
+        f"/api/tracking-runs/{freezing_run.pk}/analysis/?freezing=true"
+    )
+    assert response.status_code == 400 and "freezing" in response.json()
+    # The rest of the analysis never needed the video.
+    response = api_client_for(owner).get(f"/api/tracking-runs/{freezing_run.pk}/analysis/")
+    assert response.status_code == 200

@@ -36,7 +36,8 @@ DEFAULT_CELLS_ACROSS = 64
 @dataclass(frozen=True)
 class Occupancy:
     """``seconds``: float64 (rows, cols), seconds per cell; row 0 at the top (y = 0).
-    ``cell_px``: the cell side in px; ``cell_size`` the same in ``units``."""
+    ``cell_px``: the cell side in px; ``cell_size`` the same in ``units``; ``sigma_cells``:
+    the Gaussian smoothing applied (0: none)."""
 
     seconds: np.ndarray
     cell_px: float
@@ -44,6 +45,7 @@ class Occupancy:
     units: str
     frame_width: float
     frame_height: float
+    sigma_cells: float = 0.0
 
     @property
     def total_s(self) -> float:
@@ -95,6 +97,7 @@ def occupancy_grid(
         units=calibration.units,
         frame_width=width,
         frame_height=height,
+        sigma_cells=sigma,
     )
 
 
@@ -135,13 +138,14 @@ def render_heatmap_png(
     title: str | None = None,
 ) -> bytes:
     """The occupancy over ``background`` with a colour bar in seconds per cell; PNG bytes.
-    Empty cells are transparent so the arena shows through."""
+    Empty cells are transparent so the arena shows through; after smoothing, so are cells
+    under 0.1 % of the peak (the Gaussian's far tails, which would tint a whole rectangle)."""
     occ = occupancy
     fig, ax = _figure(occ.frame_width, occ.frame_height)
     _background(ax, background, occ.frame_width, occ.frame_height)
     rows, cols = occ.seconds.shape
-    data = np.ma.masked_less_equal(occ.seconds, 0)
     vmax = float(occ.seconds.max()) if occ.seconds.size and occ.seconds.max() > 0 else 1.0
+    data = np.ma.masked_less_equal(occ.seconds, 1e-3 * vmax if occ.sigma_cells > 0 else 0)
     im = ax.imshow(
         data,
         extent=(0, cols * occ.cell_px, rows * occ.cell_px, 0),

@@ -49,8 +49,12 @@ Definitions (distances in the output ``units``: cm when calibrated, else px):
   named zones, measured from the union mask (so moving between two open arms through the
   centre is two entries, arm to adjacent arm directly is none).
 * **Time bins** (``bin_s``): consecutive bins from the window start, the last possibly
-  shorter. A sample belongs to the bin its timestamp falls in (with its whole duration), an
-  event (entry, exit) to the bin of its sample, so bins sum to the whole-window figures.
+  shorter. A sample belongs to the bin holding the middle of its frame (timestamp + half its
+  duration), with its whole duration; an event (entry, exit) to the bin of its sample, so
+  bins sum to the whole-window figures. (Not the bin of the timestamp itself: containers
+  round timestamps, e.g. frame 900 of a 30 fps video at 29.9997 s, which would put 901
+  frames in the first 30-s bin.) A bin's latency counts from the bin's start (0 for an entry
+  whose frame began a hair before it).
 * **Smoothing**: see :mod:`.smoothing`; when on, every measure uses the smoothed positions.
 """
 
@@ -66,7 +70,7 @@ import numpy as np
 from .calibration import Calibration
 from .errors import BehaviorInputError, finite_number
 from .smoothing import Smoothing, check_smoothing, smooth_positions
-from .timebase import median_interval, resolve_window, validate_time
+from .timebase import frame_durations, median_interval, resolve_window, validate_time
 from .zones import MembershipMode, Zone, validate_zones, zone_membership
 
 # Durations summed from float frame intervals (1/30 s ...) miss exact thresholds by ~1e-15.
@@ -278,12 +282,13 @@ def analyze_trajectory(
             raise BehaviorInputError("bin_s", f"gives {count} bins; at most {MAX_BINS}")
         edges = window.start_s + params.bin_s * np.arange(count + 1)
         edges[-1] = window.end_s
+    mid = t + 0.5 * frame_durations(t)  # which bin a frame belongs to (module docs)
     ctx = _Context(
         edges=edges,
-        all_bin=_bin_of(t, edges),
+        all_bin=_bin_of(mid, edges),
         analysed=window.analysed,
         duration=window.duration,
-        bin_k=_bin_of(tv, edges),
+        bin_k=_bin_of(mid[idx], edges),
         dv=dv,
         tv=tv,
         out_len=out_len,
@@ -443,7 +448,9 @@ def _reduce(c: _Context, nb: int) -> list[Measures]:
                     percent=_ratio(100 * z_time[b], tracked[b]),
                     entries=int(entries[b]),
                     exits=int(exits[b]),
-                    latency_s=(float(first[b] - c.edges[b]) if math.isfinite(first[b]) else None),
+                    latency_s=(
+                        float(max(first[b] - c.edges[b], 0.0)) if math.isfinite(first[b]) else None
+                    ),
                     distance=float(z_dist[b]),
                     mean_speed=_ratio(z_dist[b], z_time[b]),
                 )

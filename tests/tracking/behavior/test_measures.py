@@ -259,6 +259,16 @@ def test_window_and_bins_partition_the_measures():
     assert z[0].latency_s is None
 
 
+def test_rounded_container_timestamps_keep_each_frame_in_its_own_bin():
+    # The shared recording's timestamps step by 0.033333 s: frame 900 is at 29.9997 s.
+    t = np.round(np.arange(1800) * 0.033333, 6)
+    xy = np.c_[np.arange(1800.0), np.zeros(1800)]
+    r = analyze_trajectory(t, xy, params=AnalysisParams(bin_s=30))
+    assert [round(b.tracked_time_s / 0.033333) for b in r.bins] == [900, 900]
+    assert r.bins[0].distance == pytest.approx(900.0)  # steps of frames 0..899
+    assert sum(b.tracked_time_s for b in r.bins) == pytest.approx(r.totals.tracked_time_s)
+
+
 def test_window_start_between_frames_drops_the_straddling_frame():
     t = uniform_time(1)
     r = analyze_trajectory(t, np.zeros((t.size, 2)), params=AnalysisParams(start_s=0.01))
