@@ -16,12 +16,28 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel
 
-$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+# Ultralytics requires the GUI build of OpenCV (opencv-python) while the app uses the
+# headless one (requirements.txt): both install the same cv2/ package, so the one installed
+# last wins file by file. Keep the headless one only: remove the GUI distribution, then
+# reinstall the headless files it shared (uninstalling one removes the other's cv2 files).
+define ONE_OPENCV
+	@if $(PY) -m pip show --quiet opencv-python >/dev/null 2>&1; then \
+	  echo "Keeping opencv-python-headless only (Ultralytics pulled in opencv-python)"; \
+	  $(PIP) uninstall --quiet -y opencv-python && \
+	  $(PIP) install --quiet --force-reinstall --no-deps "$$(grep -E '^opencv-python-headless==' requirements.txt)"; \
+	fi
+	$(PY) -c "import cv2" || { echo "cv2 does not import after keeping one OpenCV"; exit 1; }
+	@touch $(VENV)/.one-opencv
+endef
+
+$(VENV)/.installed: requirements.txt Makefile | $(VENV)/bin/python
 	$(PIP) install -r requirements.txt
+	$(ONE_OPENCV)
 	@touch $@
 
 $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 	$(PIP) install -r requirements-test.txt
+	$(ONE_OPENCV)
 	@touch $@
 
 install: $(VENV)/.installed

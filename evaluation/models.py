@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from labeling.datasets.splits import evaluation_size_warning
 from labeling.models import DatasetVersion, Frame, Project
 from training.models import TrainedModel
 from webapp.models import Job
@@ -57,6 +58,11 @@ class EvaluationRun(Job):
 
     def __str__(self) -> str:
         return f"Evaluation #{self.pk} of {self.model_id} on {self.split}"
+
+    @property
+    def size_warning(self) -> str | None:
+        """Said on the pages and in the API when the figures rest on too few frames."""
+        return evaluation_size_warning(self.frame_count)
 
 
 class FramePrediction(models.Model):

@@ -67,6 +67,9 @@ class EvaluationRunOutput(serializers.ModelSerializer):
     summary = serializers.SerializerMethodField()
     timing_summary = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField(
+        help_text="Why the figures may not be meaningful (too few frames), in words."
+    )
 
     class Meta:
         model = EvaluationRun
@@ -96,8 +99,13 @@ class EvaluationRunOutput(serializers.ModelSerializer):
             "summary",
             "timing_summary",
             "links",
+            "warnings",
         )
         read_only_fields = fields
+
+    def get_warnings(self, run: EvaluationRun) -> list[str]:
+        warning = run.size_warning
+        return [warning] if warning else []
 
     def get_summary(self, run: EvaluationRun) -> dict:
         return {k: run.metrics.get(k) for k in SUMMARY_KEYS} if run.metrics else {}

@@ -137,6 +137,7 @@ class Preset:
     description: str  # one line: speed versus accuracy
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     paper: bool = False  # one of the seed paper's two models
+    min_stride: int = 8  # the finest detection level's stride in network pixels (P3/8)
 
 
 PRESETS: dict[str, Preset] = {
@@ -150,6 +151,7 @@ PRESETS: dict[str, Preset] = {
             "accurate on small or partly hidden animals.",
             hyperparameters=Hyperparameters(imgsz=416, batch=16),
             paper=True,
+            min_stride=16,  # YOLOv3-tiny detects on P4/16 and P5/32 only
         ),
         Preset(
             key="yolov3",
@@ -185,6 +187,47 @@ PRESETS: dict[str, Preset] = {
 }
 # The form starts on the paper's fast model (Tiny), the one its results are compared with.
 DEFAULT_PRESET = "yolov3-tiny"
+
+
+# Why a preset cannot learn at some image sizes (Ultralytics' TaskAlignedAssigner, measured
+# with Ultralytics 8.4): a new head predicts every box about 15 strides wide (DFL's 16 bins
+# start uniform, so each side is ~7.5 strides). The assigner weights an object's box and
+# DFL losses by target = align * max_IoU / (max_align + 1e-9), with align = score^0.5 *
+# CIoU^6 and CIoU clamped at 0. An object much smaller than the finest stride overlaps
+# those huge boxes so little that CIoU (with its centre and aspect penalties) is <= 0, or
+# CIoU^6 sits far below the 1e-9: the target is ~0, so box and DFL losses stay ~0.000 and
+# the boxes never start shrinking (all of a mouse dataset's objects are the same size, so
+# no larger object pulls the shared head along). Tiny at 160 px: a 60x30 px mouse of a
+# 640x480 frame becomes 15x7.5 px (~11 px across) against a finest stride of 16 and never
+# trained; YOLO11n (stride 8) at 160 and Tiny at 320 (~21 px) did. Hence: the median box,
+# at the network's scale, must be at least as wide as the preset's finest stride.
+MIN_OBJECT_TO_STRIDE = 1.0
+
+
+def imgsz_problem(
+    *, preset: Preset, imgsz: int, boxes: list[tuple[float, float, int, int]]
+) -> str | None:
+    """Why ``preset`` cannot learn ``boxes`` at ``imgsz``, or None.
+
+    ``boxes``: (box w, box h, image width, image height) in original-image pixels. Ultralytics
+    letterboxes the long side of each image to ``imgsz``.
+    """
+    sides = sorted(
+        math.sqrt(max(w, 0.0) * max(h, 0.0)) * imgsz / max(iw, ih, 1) for w, h, iw, ih in boxes
+    )
+    if not sides:
+        return None
+    median = sides[len(sides) // 2]
+    needed = preset.min_stride * MIN_OBJECT_TO_STRIDE
+    if median >= needed:
+        return None
+    fit = min(2048, 32 * math.ceil(imgsz * needed / max(median, 1e-6) / 32))
+    return (
+        f"At {imgsz} px the boxes of this dataset are about {median:.0f} px across (median), "
+        f"smaller than {preset.label}'s finest detection grid of {preset.min_stride} px: it "
+        f"cannot learn their boxes (box and DFL losses stay at 0). Use an image size of at "
+        f"least {fit} px, or a preset with a finer grid (YOLO11 nano)."
+    )
 
 
 def preset_get(key: str) -> Preset:

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from labeling.datasets.versions import dataset_version_create
+from labeling.datasets.versions import dataset_version_create, dataset_version_manifest
 from labeling.models import DatasetVersion, Project
 from webapp.jobs import (
     BrokerUnavailable,
@@ -39,7 +39,7 @@ from . import checkpoint_probe
 from .execution import training_job_execute as training_job_execute  # re-exported
 from .joblog import log_line, training_job_log_append
 from .models import TrainedModel, TrainingJob
-from .presets import PRESETS, HyperparameterError, Hyperparameters, preset_get
+from .presets import PRESETS, HyperparameterError, Hyperparameters, imgsz_problem, preset_get
 from .tasks import training_job_run
 
 # Short names for the seed paper's two models (the `train` command and the API accept them).
@@ -180,6 +180,7 @@ def training_job_create(
                 made_version = dataset_version = dataset_version_create(
                     project=project, name="", created_by=created_by
                 )
+            _refuse_unlearnable_imgsz(preset=preset, imgsz=hp.imgsz, version=dataset_version)
             job = TrainingJob.objects.create(
                 project=project,
                 dataset_version=dataset_version,
@@ -219,6 +220,23 @@ def training_job_create(
                 delete_quietly(manifest)
         raise
     return job
+
+
+def _refuse_unlearnable_imgsz(*, preset: str, imgsz: int, version: DatasetVersion) -> None:
+    """A 400 naming imgsz when the preset cannot learn the version's boxes at that size
+    (see ``training.presets.imgsz_problem`` for why)."""
+    if preset not in PRESETS:
+        return
+    manifest = dataset_version_manifest(version=version)
+    boxes = [
+        (box["w"], box["h"], frame["width"], frame["height"])
+        for frame in manifest["frames"]
+        if frame["split"] == "train"
+        for box in frame["boxes"]
+    ]
+    problem = imgsz_problem(preset=PRESETS[preset], imgsz=imgsz, boxes=boxes)
+    if problem:
+        raise ValidationError({"imgsz": problem})
 
 
 def _display_name(name: str) -> str:

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from labeling.access import can_write, project_page
+from labeling.datasets.splits import split_size_warnings
 from labeling.models import DatasetVersion, Frame, Role
 from labeling.selectors import has_role
 from labeling.uploads import LimitedUploadHandler, UploadTooLarge
@@ -162,6 +163,7 @@ def training_job_detail(request, job_id: int):
             "queue_ahead": training_queue_positions([job]).get(job.pk),
             "can_write": has_role(user=request.user, project=project, role=Role.ANNOTATOR),
             "model": getattr(job, "model", None),
+            "split_warnings": split_size_warnings(job.dataset_version.frame_counts or {}),
         },
     )
 

@@ -4,6 +4,7 @@ queues (with the beat that fails stale jobs), and the web server. Ctrl-C stops t
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import signal
 import subprocess
@@ -12,6 +13,33 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+SERVE_THE_LAB = (
+    "To serve the lab, run the production settings behind HTTPS instead: "
+    "DJANGO_ENV=production SECRET_KEY=... ALLOWED_HOSTS=mousetrack.lab.example "
+    "python manage.py collectstatic --noinput && gunicorn webapp.wsgi -b 0.0.0.0:8000, "
+    "with `make worker` on the GPU machines (README: Production)."
+)
+
+
+def host_problem(host: str, *, debug: bool) -> str | None:
+    """Why ``make run`` must not listen on ``host``: with DEBUG on, Django's development
+    server shows tracebacks and settings to anyone who reaches it, so loopback only."""
+    if not debug:
+        return None
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(name).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"Refusing to serve on {host}: `make run` is the development server with DEBUG on, "
+        f"which shows tracebacks and settings to anyone who can reach it; it listens on "
+        f"127.0.0.1 only. {SERVE_THE_LAB}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from django.conf import settings
+
+    problem = host_problem(args.host, debug=settings.DEBUG)
+    if problem:
+        print(problem, file=sys.stderr, flush=True)
+        return 2
 
     from .embedded_redis import start_embedded_redis
 
@@ -69,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         f"MouseTrack Studio on http://{args.host}:{args.port}/  (Ctrl-C stops everything)",
         flush=True,
     )
+    if settings.DEBUG:
+        print(f"Development server, DEBUG on, this machine only. {SERVE_THE_LAB}", flush=True)
 
     stopping = False
 

@@ -126,3 +126,34 @@ def workers_report(*, timeout: float = 1.0, cache_s: int = 10) -> WorkersReport:
     report = WorkersReport(reachable=True, workers=tuple(sorted(workers, key=lambda w: w.name)))
     cache.set(key, report, cache_s)
     return report
+
+
+def queue_consumers(queue: str, *, timeout: float = 1.0) -> list[str] | None:
+    """The workers consuming ``queue`` now (as ``/healthz`` reports them), or None when the
+    broker cannot be asked."""
+    from .celery import app
+
+    try:
+        replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    except Exception as exc:
+        log.warning("could not ask the workers: %s", exc)
+        return None
+    return sorted(w for w, queues in replies.items() if any(q["name"] == queue for q in queues))
+
+
+def no_worker_hint(queue: str) -> str | None:
+    """What to tell someone whose job went to ``queue`` when no worker listens there."""
+    workers = queue_consumers(queue)
+    if workers:
+        return None
+    if workers is None:
+        return "The broker could not be asked which workers are running (see /healthz)."
+    start = (
+        "`make worker` (on a GPU machine; QUEUES=gpu by default)"
+        if queue == "gpu"
+        else "`make worker QUEUES=default`"
+    )
+    return (
+        f"No worker is listening on the '{queue}' queue, so the job waits until one starts: "
+        f"run {start}, or `make run` for both queues, with the same DATABASE_URL and REDIS_URL."
+    )

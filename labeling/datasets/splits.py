@@ -115,3 +115,51 @@ def assign_splits(
             split = group_split[group_key]
         result[item] = split
     return result
+
+
+# Fewer frames than this in a split and its figures say little: with 10 test frames one
+# frame moves recall or precision by 10 points; with 2 it moves them by 50.
+MIN_FRAMES_FOR_FIGURES = {"train": 10, "val": 5, "test": 10}
+_SPLIT_USE = {
+    "train": "the model learns from too few examples to generalise",
+    "val": "the best epoch and early stopping are chosen on them",
+    "test": "mAP, precision/recall and IoU computed on them are not meaningful",
+}
+
+
+def split_size_warning(split: str, frames: int) -> str | None:
+    """A warning when ``frames`` frames of ``split`` are too few for meaningful figures."""
+    minimum = MIN_FRAMES_FOR_FIGURES.get(split)
+    if minimum is None or frames >= minimum:
+        return None
+    share = f"one frame is {100 / frames:.0f}% of them" if frames else "there are none"
+    return (
+        f"Only {frames} {split} frame(s) ({share}): {_SPLIT_USE[split]}; label more frames "
+        f"(at least {minimum} in this split) or change the split ratios."
+    )
+
+
+def split_size_warnings(counts: dict[str, int]) -> list[str]:
+    """Warnings for every split of ``counts`` ({"train": n, "val": n, "test": n}) that is
+    too small; an empty test split is left to the evaluation (it falls back to val)."""
+    warnings = []
+    for split in ("train", "val", "test"):
+        frames = int(counts.get(split) or 0)
+        if split == "test" and frames == 0:
+            continue
+        warning = split_size_warning(split, frames)
+        if warning:
+            warnings.append(warning)
+    return warnings
+
+
+def evaluation_size_warning(frames: int) -> str | None:
+    """A warning when an evaluation's figures rest on too few frames (0: not run yet)."""
+    minimum = MIN_FRAMES_FOR_FIGURES["test"]
+    if not frames or frames >= minimum:
+        return None
+    return (
+        f"Evaluated on only {frames} frame(s) (one frame is {100 / frames:.0f}% of them): "
+        f"{_SPLIT_USE['test']}; label more frames (at least {minimum} in the evaluated split) "
+        "before comparing models."
+    )

@@ -9,11 +9,15 @@ from rest_framework.views import APIView
 
 from ..models import DatasetVersion, Role
 from ..selectors import project_for_user
+from .splits import split_size_warnings
 from .versions import dataset_version_create, dataset_version_for_user
 
 
 class DatasetVersionOutput(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", default=None)
+    warnings = serializers.SerializerMethodField(
+        help_text="Splits too small for meaningful figures, in words."
+    )
 
     class Meta:
         model = DatasetVersion
@@ -27,7 +31,11 @@ class DatasetVersionOutput(serializers.ModelSerializer):
             "box_count",
             "created_by",
             "created_at",
+            "warnings",
         ]
+
+    def get_warnings(self, version: DatasetVersion) -> list[str]:
+        return split_size_warnings(version.frame_counts or {})
 
 
 class DatasetVersionCreateInput(serializers.Serializer):

@@ -1,12 +1,16 @@
-"""``manage.py add_video --project NAME PATH [--sample-every SECONDS] [--in-place]``
+"""``manage.py add_video --project NAME PATH [--sample-every SECONDS [--wait]] [--in-place]``
 
 Adds a video (or a zip of images) to a project exactly as an upload would: the file is
 decoded first and refused if it is not usable, so nothing is created on failure. Prints
 the new frame source's id on stdout (details go to stderr, so scripts can capture the id).
+When no worker listens on the ``default`` queue the sampling would wait for, it says so at
+once; ``--wait`` follows the sampling to its end (exit status 0 only if it succeeded).
 """
 
 from __future__ import annotations
 
+import argparse
+import time
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -14,7 +18,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from labeling.models import FrameSamplingJob, Project
 from labeling.videos import sampling_services, services
+from webapp.celery import QUEUE_DEFAULT
 from webapp.jobs import BrokerUnavailable
+from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.worker_devices import no_worker_hint
 
 
 class Command(BaseCommand):
@@ -31,6 +38,12 @@ class Command(BaseCommand):
             help="then queue sampling of one frame every SECONDS (e.g. 1.5)",
         )
         parser.add_argument(
+            "--wait",
+            action="store_true",
+            help="with --sample-every: follow the sampling until it ends",
+        )
+        parser.add_argument("--poll", type=float, default=1.0, help=argparse.SUPPRESS)
+        parser.add_argument(
             "--in-place",
             action="store_true",
             help="register the file where it is (it must be under SHARED_VIDEO_ROOTS) "
@@ -38,13 +51,23 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, path: str, project: str, sample_every: float | None, in_place: bool, **options
+        self,
+        *args,
+        path: str,
+        project: str,
+        sample_every: float | None,
+        in_place: bool,
+        wait: bool = False,
+        poll: float = 1.0,
+        **options,
     ) -> None:
         target = Project.objects.filter(name__iexact=project.strip()).first()
         if target is None:
             raise CommandError(f"No project named {project!r}.")
         if sample_every is not None and not 0.01 <= sample_every <= 3600:
             raise CommandError("--sample-every must be between 0.01 and 3600 seconds.")
+        if wait and sample_every is None:
+            raise CommandError("--wait follows the sampling: give --sample-every too.")
         source = Path(path)
         try:
             if in_place:
@@ -74,8 +97,38 @@ class Command(BaseCommand):
                 services.video_delete(video=video)
                 raise CommandError(f"Sampling could not be queued: {exc}") from None
             self.stderr.write(f"Sampling job {job.pk} queued (one frame every {sample_every} s).")
+            hint = no_worker_hint(QUEUE_DEFAULT)
+            if hint:
+                self.stderr.write(hint)
+        else:
+            job = None
         self.stderr.write(
             f"Added “{video.original_name}” to {target.name}: {video.frame_count} frames, "
             f"{video.width}×{video.height}."
         )
         self.stdout.write(str(video.pk))
+        if wait and job is not None:
+            self._follow(job, poll=max(0.2, poll))
+
+    def _follow(self, job: FrameSamplingJob, *, poll: float) -> None:
+        shown = None
+        try:
+            while True:
+                job.refresh_from_db()
+                state = (job.status, job.frames_created)
+                if state != shown:
+                    self.stderr.write(
+                        f"sampling {job.get_status_display().lower()}: "
+                        f"{job.frames_created} frame(s), {100 * job.progress:.0f}%"
+                    )
+                    shown = state
+                if job.status in TERMINAL_STATUSES:
+                    break
+                time.sleep(poll)
+        except KeyboardInterrupt:
+            raise CommandError(f"Stopped following; sampling job {job.pk} goes on.") from None
+        if job.status != JobStatus.SUCCEEDED:
+            reason = f": {job.error.splitlines()[0]}" if job.error else ""
+            raise CommandError(
+                f"Sampling job {job.pk} ended {job.get_status_display().lower()}{reason}"
+            )

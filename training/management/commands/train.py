@@ -4,7 +4,8 @@
 
 Without ``--dataset-version`` a new version is made from the current labels. With ``--wait``
 it prints one line per epoch and, as its last line, the final metrics as JSON; the exit
-status is 0 only if the job succeeded.
+status is 0 only if the job succeeded. When no worker listens on the ``gpu`` queue it says
+so at once (on stderr), with how to start one.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from labeling.models import DatasetVersion, Project
 from training import services
 from training.models import TrainingJob
 from training.presets import PRESETS
+from webapp.celery import QUEUE_GPU
 from webapp.jobs import BrokerUnavailable
 from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.worker_devices import no_worker_hint
 
 
 class Command(BaseCommand):
@@ -78,6 +81,9 @@ class Command(BaseCommand):
             f"Queued training job {job.pk}: {job.preset}, {job.epochs_total} epochs, "
             f"dataset version {job.dataset_version_id} “{job.dataset_version.name}”"
         )
+        hint = no_worker_hint(QUEUE_GPU)
+        if hint:
+            self.stderr.write(hint)
         if not options["wait"]:
             return
         self._follow(job, poll=max(0.2, options["poll"]))
