@@ -14,11 +14,12 @@ that file). Each part prints its figures and, as its last line, the same as JSON
   share of frames whose proposal has IoU >= 0.7 and >= 0.9, mean and worst IoU.
 - ``loop``: labels -> model -> track -> hard frames -> relabel -> model 2. Model 1: YOLO11n
   from scratch on 40 frames labeled by accepting bootstrap proposals (no person); tracking:
-  that model over every 2nd frame of the video; hard frames: misses and low confidence
-  (:mod:`assisted.hardframes`), ``--hard`` of them; relabel: their bootstrap proposals
-  accepted (a stand-in for the person; the quality figures say how good that is); model 2:
-  trained *from model 1* on the 40 + hard frames, same settings. Both are tested on the 30
-  hand-labeled frames (never trained on) with :func:`evaluation.metrics.evaluate_detections`.
+  that model over every 2nd frame of the video; hard frames: misses, low confidence and
+  jumps of the best box (:mod:`assisted.hardframes`), ``--hard`` of them; relabel: their
+  bootstrap proposals accepted (a stand-in for the person; the quality figures say how
+  good that is); model 2: trained *from model 1* on the 40 + hard frames, same settings.
+  Both are tested on the 30 hand-labeled frames (never trained on) with
+  :func:`evaluation.metrics.evaluate_detections`.
 - ``effort``: runs tests/e2e/test_assisted_effort.py (a live server and headless Chromium):
   50 frames labeled by drawing every box, and the same 50 with bootstrap proposals; counts
   the user actions (drags, key presses, clicks, fields filled) and the wall time of each.
@@ -46,6 +47,8 @@ from assisted import bootstrap  # noqa: E402
 SOURCE = ROOT.parent / "shared" / "data" / "openfield-m3v1.mp4"
 HAND = ROOT / "bench" / "data" / "openfield_hand_boxes.json"
 OUT = ROOT / "var" / "bench" / "assisted"
+JUMP_PX = 40.0  # a mouse moves a few px per frame; a best box 40 px away is another object
+NEAR = 3  # frames this close to a training or test frame are near-duplicates of it
 
 
 def hand_boxes() -> dict[int, tuple[float, float, float, float]]:
@@ -180,9 +183,11 @@ def _test(detector, frames: dict[int, np.ndarray], truth: dict, imgsz: int) -> d
 
 
 def _track(detector, video: Path, imgsz: int, step: int):
-    """Best box and score of every ``step``-th frame: (frames, status, confidence)."""
+    """Best box of every ``step``-th frame: (frames, status, confidence, outlier, count);
+    an outlier is a best box whose centre jumped more than ``JUMP_PX`` since the last one."""
     cap = cv2.VideoCapture(str(video))
     frames, status, conf, batch, index = [], [], [], [], 0
+    centres: list[tuple[float, float] | None] = []
 
     def flush():
         for (i, _), d in zip(
@@ -190,11 +195,15 @@ def _track(detector, video: Path, imgsz: int, step: int):
         ):
             frames.append(i)
             if len(d.scores):
+                best = int(np.argmax(d.scores))
+                x, y, w, h = (float(v) for v in d.boxes_xywh[best])
                 status.append(1)
-                conf.append(float(d.scores.max()))
+                conf.append(float(d.scores[best]))
+                centres.append((x + w / 2, y + h / 2))
             else:
                 status.append(0)
                 conf.append(np.nan)
+                centres.append(None)
         batch.clear()
 
     while True:
@@ -209,7 +218,13 @@ def _track(detector, video: Path, imgsz: int, step: int):
     if batch:
         flush()
     cap.release()
-    return np.array(frames), np.array(status)[:, None], np.array(conf)[:, None], index
+    outlier, last = np.zeros((len(frames), 1), bool), None
+    for k, c in enumerate(centres):
+        if c is not None:
+            if last is not None and np.hypot(c[0] - last[0], c[1] - last[1]) > JUMP_PX:
+                outlier[k, 0] = True
+            last = c
+    return np.array(frames), np.array(status)[:, None], np.array(conf)[:, None], outlier, index
 
 
 def loop(args) -> dict:
@@ -224,7 +239,7 @@ def loop(args) -> dict:
     test_set = set(truth)
     # Training frames: 40 spread over the video, none within 15 frames of a test frame.
     candidates = [int(i) for i in np.linspace(0, n - 1, 80)]
-    train_idx = [i for i in candidates if min(abs(i - t) for t in test_set) >= 15][:40]
+    train_idx = [i for i in candidates if min(abs(i - t) for t in test_set) > NEAR][:40]
     background_idx = np.linspace(0, n - 1, 60).astype(int)
     frames = read_frames(args.video, [*truth, *train_idx, *background_idx])
     background = [frames[i] for i in background_idx if i in frames]
@@ -246,18 +261,25 @@ def loop(args) -> dict:
     print(f"model 1 ({len(train_idx)} bootstrap-labeled frames): {test1}", flush=True)
 
     track_started = time.monotonic()
-    tf, status, conf, total = _track(det1, args.video, args.imgsz, args.track_step)
+    tf, status, conf, outlier, total = _track(det1, args.video, args.imgsz, args.track_step)
     track_s = time.monotonic() - track_started
-    hard = tracking_hard_frames(status=status, confidence=conf, frames=tf, low_confidence=0.5)
+    hard = tracking_hard_frames(
+        status=status,
+        confidence=conf,
+        frames=tf,
+        flags={"outlier": outlier},
+        low_confidence=args.low_conf,
+    )
     exclude = set(train_idx) | test_set
-    hard = [h for h in hard if min(abs(h.frame - t) for t in exclude) >= 15]
+    hard = [h for h in hard if min(abs(h.frame - t) for t in exclude) > NEAR]
     chosen = sample_hard_frames(hard, n_frames=total, cap=args.hard, min_gap=15)
     reasons = {}
     for h in chosen:
         reasons[h.reason] = reasons.get(h.reason, 0) + 1
     print(
         f"tracked {len(tf)} frames in {track_s:.0f} s: {int((status == 0).sum())} misses, "
-        f"{int((np.nan_to_num(conf, nan=1) < 0.5).sum())} low confidence; hard frames {reasons}",
+        f"{int((np.nan_to_num(conf, nan=1) < args.low_conf).sum())} low confidence, "
+        f"{int(outlier.sum())} jumps; hard frames {reasons}",
         flush=True,
     )
     hard_frames = read_frames(args.video, [h.frame for h in chosen])
@@ -268,7 +290,7 @@ def loop(args) -> dict:
     det2 = Detector(weights2, device="cpu", threads=args.threads)
     test2 = _test(det2, frames, truth, args.imgsz)
     print(f"model 2 (+{len(hard_frames)} hard frames, from model 1): {test2}", flush=True)
-    _, status2, conf2, _ = _track(det2, args.video, args.imgsz, args.track_step)
+    _, status2, conf2, outlier2, _ = _track(det2, args.video, args.imgsz, args.track_step)
     return {
         "train_frames": len(train_idx),
         "hard_frames": len(hard_frames),
@@ -280,12 +302,14 @@ def loop(args) -> dict:
         "model1_track": {
             "frames": len(tf),
             "misses": int((status == 0).sum()),
-            "low_conf": int((np.nan_to_num(conf, nan=1) < 0.5).sum()),
+            "low_conf": int((np.nan_to_num(conf, nan=1) < args.low_conf).sum()),
+            "jumps": int(outlier.sum()),
         },
         "model2_track": {
             "frames": len(tf),
             "misses": int((status2 == 0).sum()),
-            "low_conf": int((np.nan_to_num(conf2, nan=1) < 0.5).sum()),
+            "low_conf": int((np.nan_to_num(conf2, nan=1) < args.low_conf).sum()),
+            "jumps": int(outlier2.sum()),
         },
         "train1_s": round(train1_s, 1),
         "train2_s": round(train2_s, 1),
@@ -319,6 +343,7 @@ def main() -> None:
     parser.add_argument("--imgsz", type=int, default=160)
     parser.add_argument("--hard", type=int, default=20)
     parser.add_argument("--track-step", type=int, default=2)
+    parser.add_argument("--low-conf", type=float, default=0.6)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     if not args.video.exists():
