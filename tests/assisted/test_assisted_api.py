@@ -74,3 +74,17 @@ def test_prelabel_model_of_another_project_is_a_field_error(
     )
     assert res.status_code == 400 and "model" in res.json()
     assert not PrelabelJob.objects.exists()
+
+
+def test_a_project_with_pre_label_and_hard_frame_jobs_can_be_deleted(
+    project, owner, api_client_for
+):
+    # (Without a tracking run: a run PROTECTs its model and video, so a project with one
+    # cannot be deleted at all today; that is tracking's to settle.)
+    from labeling.models import Project
+
+    model = fake_model(project)
+    PrelabelJob.objects.create(project=project, source="model", model=model)
+    HardFrameJob.objects.create(project=project, source="evaluation")
+    assert api_client_for(owner).delete(f"/api/projects/{project.pk}/").status_code == 204
+    assert not Project.objects.exists() and not PrelabelJob.objects.exists()
