@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/assisted_labeling.py quality [--background-frames 60]
     .venv/bin/python bench/assisted_labeling.py loop [--epochs 30] [--imgsz 160] [--hard 20]
+    .venv/bin/python bench/assisted_labeling.py control     # after loop: no hard frames
     .venv/bin/python bench/assisted_labeling.py effort      # a scripted Chromium session
 
 All on ../shared/data/openfield-m3v1.mp4 (one black mouse, 640x480, 2330 frames), against the
@@ -317,6 +318,26 @@ def loop(args) -> dict:
     }
 
 
+def control(args) -> dict:
+    """After ``loop``: model 1 trained the same extra epochs on its own 40 frames (no hard
+    frames), so that model 2's gain is not just more training."""
+    from training.runtime import Detector
+    from training.ultralytics_setup import configure_offline
+
+    configure_offline(ROOT / "var")
+    weights1 = OUT / "loop" / "m1" / "run" / "weights" / "best.pt"
+    yaml1 = OUT / "loop" / "m1" / "dataset" / "data.yaml"
+    if not weights1.is_file():
+        raise SystemExit("run the loop part first")
+    shutil.rmtree(OUT / "loop" / "control", ignore_errors=True)
+    truth = hand_boxes()
+    frames = read_frames(args.video, truth)
+    weights, train_s = _train(yaml1, str(weights1), args, OUT / "loop" / "control")
+    test = _test(Detector(weights, device="cpu", threads=args.threads), frames, truth, args.imgsz)
+    print(f"model 1 + {args.epochs} epochs on the same 40 frames: {test}")
+    return {"control_test": test, "train_s": round(train_s, 1), "epochs": args.epochs}
+
+
 # --- effort --------------------------------------------------------------------------------
 def effort(args) -> dict:
     out = OUT / "effort.json"
@@ -336,7 +357,7 @@ def effort(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", choices=["quality", "loop", "effort"])
+    parser.add_argument("part", choices=["quality", "loop", "control", "effort"])
     parser.add_argument("--video", type=Path, default=SOURCE)
     parser.add_argument("--background-frames", type=int, default=60)
     parser.add_argument("--epochs", type=int, default=30)
@@ -349,7 +370,8 @@ def main() -> None:
     if not args.video.exists():
         raise SystemExit(f"{args.video} is absent (see ../shared/data/README.md)")
     OUT.mkdir(parents=True, exist_ok=True)
-    summary = {"quality": quality, "loop": loop, "effort": effort}[args.part](args)
+    parts = {"quality": quality, "loop": loop, "control": control, "effort": effort}
+    summary = parts[args.part](args)
     print(json.dumps(summary))
 
 
