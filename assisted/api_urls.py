@@ -43,4 +43,20 @@ urlpatterns = [
         apis.PrelabelJobCancelApi.as_view(),
         name="api-prelabel-job-cancel",
     ),
+    path(
+        "tracking-runs/<id:run_id>/hard-frames/",
+        apis.TrackingRunHardFramesApi.as_view(),
+        name="api-tracking-run-hard-frames",
+    ),
+    path(
+        "evaluations/<id:run_id>/hard-frames/",
+        apis.EvaluationHardFramesApi.as_view(),
+        name="api-evaluation-hard-frames",
+    ),
+    path(
+        "hard-frame-jobs/<id:job_id>/",
+        apis.HardFrameJobDetailApi.as_view(),
+        name="api-hard-frame-job-detail",
+    ),
+    path("models/<id:model_id>/improve/", apis.ModelImproveApi.as_view(), name="api-model-improve"),
 ]

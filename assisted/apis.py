@@ -27,11 +27,11 @@ from labeling.annotations.apis import (
 from labeling.annotations.selectors import SPLIT_FILTERS, frame_for_user
 from labeling.annotations.services import AnnotationConflict
 from labeling.models import Frame, Role
-from labeling.selectors import project_for_user
+from labeling.selectors import object_for_user, project_for_user
 from webapp.parsers import DepthLimitedJSONParser
 
 from . import services
-from .models import PrelabelJob
+from .models import HardFrameJob, PrelabelJob
 from .selectors import (
     PROPOSAL_FILTERS,
     assisted_frame_list,
@@ -277,3 +277,102 @@ class PrelabelJobCancelApi(APIView):
         job = prelabel_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
         job = services.prelabel_job_cancel(job=job)
         return Response(PrelabelJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- hard frames and "improve this model" ----------------------------------------------------
+class HardFrameInput(serializers.Serializer):
+    cap = StrictIntegerField(required=False, default=30, help_text="At most this many frames.")
+    min_gap = StrictIntegerField(required=False, default=15, help_text="Frames apart (tracking).")
+    low_confidence = StrictFloatField(required=False, default=0.5)
+    low_iou = StrictFloatField(required=False, default=0.5)
+
+
+class HardFrameJobOutput(serializers.ModelSerializer):
+    class Meta:
+        model = HardFrameJob
+        fields = [
+            "id",
+            "project",
+            "source",
+            "tracking_run",
+            "evaluation_run",
+            "params",
+            "status",
+            "progress",
+            "message",
+            "error",
+            "chosen",
+            "frames_added",
+            "frames_proposed",
+            "proposals_created",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class _HardFramesStartApi(APIView):
+    parser_classes = [DepthLimitedJSONParser]
+
+    def _start(self, request, **source):
+        from .hardframe_services import hard_frames_job_start
+
+        data = _valid(HardFrameInput, request.data)
+        job = hard_frames_job_start(user=request.user, **source, **data)
+        return Response(HardFrameJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TrackingRunHardFramesApi(_HardFramesStartApi):
+    @extend_schema(request=HardFrameInput, responses={202: HardFrameJobOutput})
+    def post(self, request, run_id: int):
+        from tracking.selectors import tracking_run_for_user
+
+        run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
+        return self._start(request, tracking_run=run)
+
+
+class EvaluationHardFramesApi(_HardFramesStartApi):
+    @extend_schema(request=HardFrameInput, responses={202: HardFrameJobOutput})
+    def post(self, request, run_id: int):
+        from evaluation.selectors import evaluation_run_for_user
+
+        run = evaluation_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
+        return self._start(request, evaluation_run=run)
+
+
+class HardFrameJobDetailApi(APIView):
+    @extend_schema(responses=HardFrameJobOutput)
+    def get(self, request, job_id: int):
+        job = object_for_user(
+            HardFrameJob.objects.all(), user=request.user, pk=job_id, what="hard-frame job"
+        )
+        return Response(HardFrameJobOutput(job).data)
+
+
+class ImproveInput(serializers.Serializer):
+    epochs = StrictIntegerField(required=False, allow_null=True, default=None)
+
+
+class ImproveOutput(serializers.Serializer):
+    training_job = serializers.IntegerField()
+    dataset_version = serializers.IntegerField()
+    start_model = serializers.IntegerField()
+
+
+class ModelImproveApi(APIView):
+    parser_classes = [DepthLimitedJSONParser]
+
+    @extend_schema(request=ImproveInput, responses={202: ImproveOutput})
+    def post(self, request, model_id: int):
+        from training.selectors import trained_model_for_user
+
+        from .improve import model_improve
+
+        model = trained_model_for_user(user=request.user, model_id=model_id, role=Role.ANNOTATOR)
+        data = _valid(ImproveInput, request.data)
+        job = model_improve(model=model, user=request.user, epochs=data["epochs"])
+        body = {
+            "training_job": job.pk,
+            "dataset_version": job.dataset_version_id,
+            "start_model": model.pk,
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED)

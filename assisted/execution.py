@@ -112,6 +112,8 @@ def _run_model(job: PrelabelJob, beat: _Beat) -> None:
     configure_offline(Path(settings.VAR_DIR))
     conf = float(job.params.get("conf", 0.25))
     model = job.model
+    if model is None:
+        raise ValueError("the model of this pre-label job was deleted")
     ref = f"model #{model.pk} “{model.name}”"
     _, frames = _targets(job)
     todo = list(frames)

@@ -28,12 +28,13 @@ class PrelabelJob(Job):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prelabel_jobs")
     source = models.CharField(max_length=16, choices=ProposalSource.choices)
-    # The registered model for source=model; PROTECT: the proposals name it.
+    # The registered model for source=model. SET_NULL: deleting a model (or its project)
+    # must not be refused for a finished pre-label; the proposals keep its name (model_ref).
     model = models.ForeignKey(
         "training.TrainedModel",
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.SET_NULL,
         related_name="prelabel_jobs",
     )
     videos = models.ManyToManyField(Video, blank=True, related_name="+")  # empty = all

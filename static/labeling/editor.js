@@ -558,6 +558,7 @@
 
   async function acceptAbove() {
     const input = $("accept-above-score");
+    input.blur(); // the editor's keys (Enter, D...) must work again right after
     const score = Number(input.value);
     if (!input.value || !Number.isFinite(score) || score < 0 || score > 1) {
       toast("The score must be a number from 0 to 1.");
