@@ -3,6 +3,7 @@ from django.urls import path
 from . import apis
 from .annotations import apis as annotation_apis
 from .datasets import apis as dataset_apis
+from .datasets import job_apis as dataset_job_apis
 from .datasets import version_apis as dataset_version_apis
 from .videos import apis as video_apis
 
@@ -104,5 +105,41 @@ urlpatterns = [
         "projects/<id:project_id>/dataset/stats/",
         dataset_apis.DatasetStatsApi.as_view(),
         name="api-dataset-stats",
+    ),
+    # Dataset import and export jobs (labeling.datasets.job_apis).
+    path(
+        "projects/<id:project_id>/dataset/jobs/",
+        dataset_job_apis.DatasetJobListApi.as_view(),
+        name="api-dataset-jobs",
+    ),
+    path(
+        "projects/<id:project_id>/dataset/exports/",
+        dataset_job_apis.ExportJobStartApi.as_view(),
+        name="api-dataset-export-start",
+    ),
+    path(
+        "dataset-import-jobs/<id:job_id>/",
+        dataset_job_apis.ImportJobDetailApi.as_view(),
+        name="api-dataset-import-job",
+    ),
+    path(
+        "dataset-import-jobs/<id:job_id>/cancel/",
+        dataset_job_apis.ImportJobCancelApi.as_view(),
+        name="api-dataset-import-job-cancel",
+    ),
+    path(
+        "dataset-export-jobs/<id:job_id>/",
+        dataset_job_apis.ExportJobDetailApi.as_view(),
+        name="api-dataset-export-job",
+    ),
+    path(
+        "dataset-export-jobs/<id:job_id>/cancel/",
+        dataset_job_apis.ExportJobCancelApi.as_view(),
+        name="api-dataset-export-job-cancel",
+    ),
+    path(
+        "dataset-export-jobs/<id:job_id>/download/",
+        dataset_job_apis.ExportJobDownloadApi.as_view(),
+        name="api-dataset-export-job-download",
     ),
 ]

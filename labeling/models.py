@@ -236,3 +236,44 @@ class DatasetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} / {self.name}"
+
+
+class DatasetImportJob(Job):
+    """A dataset zip (YOLO, COCO, VOC or CVAT) imported into a project on the ``default``
+    queue, all or nothing. ``upload`` is the received zip in media storage (workers may run
+    elsewhere); it is deleted once the job ends, whatever the outcome."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    fmt = models.CharField(max_length=8)  # a format name or "auto"
+    upload = models.FileField(max_length=500, blank=True)
+    upload_bytes = models.BigIntegerField(default=0)
+    source_name = models.CharField(max_length=255, blank=True)  # display text only
+    create_missing_classes = models.BooleanField(default=False)
+    # The import's counts once it succeeded (labeling.datasets.importing.ImportResult).
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import #{self.pk} into {self.project_id}"
+
+
+class DatasetExportJob(Job):
+    """A project's dataset written as a zip into media storage by a ``default``-queue job;
+    downloadable once it succeeded."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="export_jobs")
+    fmt = models.CharField(max_length=8)
+    split = models.CharField(max_length=8, blank=True)  # "" = every split
+    include_unlabeled = models.BooleanField(default=False)
+    file = models.FileField(max_length=500, blank=True)
+    file_bytes = models.BigIntegerField(default=0)
+    download_name = models.CharField(max_length=255, blank=True)
+    result = models.JSONField(default=dict, blank=True)  # images, boxes, negatives
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export #{self.pk} of {self.project_id}"
