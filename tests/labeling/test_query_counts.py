@@ -84,5 +84,7 @@ def test_query_counts_stay_flat_as_frames_grow(client, project, owner):
     second = [queries(client, url) for url in urls(project, big[1])]
     # 3 more sources too: nothing per frame, nothing per source.
     names = urls(project, big[1])
-    assert second == first, [(u, a, b) for u, a, b in zip(names, first, second) if a != b]
-    assert max(second) <= 20, list(zip(names, second))
+    assert second == first, [
+        (u, a, b) for u, a, b in zip(names, first, second, strict=True) if a != b
+    ]
+    assert max(second) <= 20, list(zip(names, second, strict=True))
