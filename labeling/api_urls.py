@@ -6,6 +6,7 @@ from .datasets import apis as dataset_apis
 from .datasets import job_apis as dataset_job_apis
 from .datasets import version_apis as dataset_version_apis
 from .videos import apis as video_apis
+from .videos import chunked_apis
 
 urlpatterns = [
     path("projects/", apis.ProjectListApi.as_view(), name="api-project-list"),
@@ -141,5 +142,21 @@ urlpatterns = [
         "dataset-export-jobs/<id:job_id>/download/",
         dataset_job_apis.ExportJobDownloadApi.as_view(),
         name="api-dataset-export-job-download",
+    ),
+    # Resumable chunked uploads (labeling.videos.chunked).
+    path(
+        "projects/<id:project_id>/uploads/",
+        chunked_apis.ChunkedUploadStartApi.as_view(),
+        name="api-chunked-upload-start",
+    ),
+    path(
+        "uploads/<uuid:upload_id>/",
+        chunked_apis.ChunkedUploadApi.as_view(),
+        name="api-chunked-upload",
+    ),
+    path(
+        "uploads/<uuid:upload_id>/complete/",
+        chunked_apis.ChunkedUploadCompleteApi.as_view(),
+        name="api-chunked-upload-complete",
     ),
 ]

@@ -277,3 +277,34 @@ class DatasetExportJob(Job):
 
     def __str__(self) -> str:
         return f"export #{self.pk} of {self.project_id}"
+
+
+class ChunkedUpload(models.Model):
+    """A file arriving in chunks (resumable: the client asks for ``offset`` and sends the
+    rest from there). The bytes so far sit in the web server's upload temp folder under the
+    upload's id; once all arrived, the file goes through the same checks as a one-request
+    upload and becomes a frame source (``video``), and the partial file is removed."""
+
+    class Status(models.TextChoices):
+        RECEIVING = "receiving", "Receiving"
+        COMPLETE = "complete", "Complete"
+
+    id = models.UUIDField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="chunked_uploads")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_name = models.CharField(max_length=255)  # display text only
+    size = models.BigIntegerField()  # declared total, bytes
+    offset = models.BigIntegerField(default=0)  # bytes received and written
+    sample_every = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVING)
+    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.offset}/{self.size})"
