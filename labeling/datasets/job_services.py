@@ -21,8 +21,11 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -30,6 +33,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.db import DatabaseError, connection
+from django.utils import timezone
 from django.utils.text import slugify
 
 from webapp.jobs import (
@@ -73,6 +78,38 @@ def _error_text(exc: ValidationError) -> str:
     if hasattr(exc, "error_dict"):
         return "\n".join(m for errors in exc.message_dict.values() for m in errors)
     return "\n".join(exc.messages)
+
+
+@contextmanager
+def keep_alive(job, *, every_s: float | None = None) -> Iterator[None]:
+    """Beat ``job``'s heartbeat from a thread while the body runs: steps with no progress
+    hook (unpacking a 13,622-entry zip, parsing its annotations) can outlast
+    ``JOB_STALE_AFTER`` on a busy machine, and the stale check would fail a live job. The
+    thread only refreshes ``heartbeat_at`` of a RUNNING row (cancel is still seen by the
+    progress beats of the work itself)."""
+    every = every_s if every_s is not None else max(1.0, settings.JOB_STALE_AFTER / 4)
+    stop = threading.Event()
+    model = type(job)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                try:
+                    model.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError:  # busy database: the next beat will do
+                    pass
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"keep-alive-{job.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 class _Beats:
@@ -205,7 +242,7 @@ def dataset_import_job_execute(*, job_id: int) -> None:
     beats = _Beats(job, _IMPORT_STAGES)
     try:
         job_heartbeat(job=job, progress=0.0, message="Unpacking…")
-        with local_copy(job.upload.name, suffix=".zip") as path:
+        with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
             result = dataset_import(
                 project=job.project,
                 fmt=job.fmt,
@@ -311,14 +348,15 @@ def dataset_export_job_execute(*, job_id: int) -> None:
     try:
         job_heartbeat(job=job, progress=0.0, message="Reading the frames…")
         zip_path = work / "dataset.zip"
-        result = dataset_export(
-            project=job.project,
-            fmt=job.fmt,
-            zip_path=zip_path,
-            split=job.split or None,
-            include_unlabeled=job.include_unlabeled,
-            progress=beats,
-        )
+        with keep_alive(job):
+            result = dataset_export(
+                project=job.project,
+                fmt=job.fmt,
+                zip_path=zip_path,
+                split=job.split or None,
+                include_unlabeled=job.include_unlabeled,
+                progress=beats,
+            )
         job_heartbeat(job=job, progress=0.95, message="Storing the zip…")
         size = zip_path.stat().st_size
         stored = store_file(

@@ -316,3 +316,25 @@ def test_import_dataset_command_queues_and_follows_the_job(
             stderr=io.StringIO(),
         )
     assert snapshot() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keep_alive_beats_while_a_step_has_no_progress_hook(project, owner, exported_zip):
+    """Unpacking or parsing a huge zip reports no progress; the job must not look dead."""
+    import time
+
+    from webapp.jobs import job_claim
+
+    job = job_services.dataset_import_job_create(
+        project=project, user=owner, fmt="coco", upload=exported_zip
+    )
+    job = job_claim(model=DatasetImportJob, job_id=job.pk)
+    first = job.heartbeat_at
+    with job_services.keep_alive(job, every_s=0.05):
+        time.sleep(0.5)
+    job.refresh_from_db()
+    assert job.heartbeat_at > first
+    stopped = job.heartbeat_at
+    time.sleep(0.2)
+    job.refresh_from_db()
+    assert job.heartbeat_at == stopped, "the thread stops with the step"
