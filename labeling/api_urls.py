@@ -159,4 +159,14 @@ urlpatterns = [
         chunked_apis.ChunkedUploadCompleteApi.as_view(),
         name="api-chunked-upload-complete",
     ),
+    path(
+        "imageset-jobs/<id:job_id>/",
+        video_apis.ImageSetJobDetailApi.as_view(),
+        name="api-imageset-job",
+    ),
+    path(
+        "imageset-jobs/<id:job_id>/cancel/",
+        video_apis.ImageSetJobCancelApi.as_view(),
+        name="api-imageset-job-cancel",
+    ),
 ]

@@ -281,7 +281,7 @@ class DatasetExportJob(Job):
 
 class ChunkedUpload(models.Model):
     """A file arriving in chunks (resumable: the client asks for ``offset`` and sends the
-    rest from there). The bytes so far sit in the web server's upload temp folder under the
+    rest from there). The bytes so far sit in the web server's scratch space under the
     upload's id; once all arrived, the file goes through the same checks as a one-request
     upload and becomes a frame source (``video``), and the partial file is removed."""
 
@@ -308,3 +308,22 @@ class ChunkedUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.offset}/{self.size})"
+
+
+class ImageSetImportJob(Job):
+    """A zip of images made into an image set on the ``default`` queue (every image decoded
+    and checked there), all or nothing; ``upload`` is deleted once the job ended."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="imageset_import_jobs"
+    )
+    upload = models.FileField(max_length=500, blank=True)
+    upload_bytes = models.BigIntegerField(default=0)
+    source_name = models.CharField(max_length=255, blank=True)  # display text only
+    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"image set import #{self.pk} into {self.project_id}"

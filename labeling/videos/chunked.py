@@ -9,8 +9,8 @@ one-request upload: probed by decoding it in the sandbox, stored under a generat
 and on any problem a ``ValidationError`` with nothing left behind (the partial file and
 the upload's row are removed too).
 
-The partial file lives in the web server's upload temp folder (``<id>.part``), so every
-chunk of an upload must reach the same web server (or the folder must be shared). The
+The partial file lives in the web server's scratch space (``chunked-uploads/<id>.part``),
+so every chunk of an upload must reach the same web server (or the folder must be shared). The
 database row holds the offset that counts; an exclusive lock on the partial file keeps two
 chunks of one upload from being written at once, and bytes past the recorded offset (a
 writer that died before recording them) are dropped before the next chunk is written.
@@ -28,6 +28,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import UnreadablePostError
+
+from webapp.storage import scratch_dir
 
 from ..models import ChunkedUpload, Project, Video
 from .services import IncomingFile, display_name, frame_source_upload
@@ -58,9 +60,7 @@ def chunk_bytes() -> int:
 
 
 def part_path(upload: ChunkedUpload) -> Path:
-    folder = Path(settings.FILE_UPLOAD_TEMP_DIR) / "chunked"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{upload.pk.hex}.part"  # the id, never the client's name
+    return scratch_dir("chunked-uploads") / f"{upload.pk.hex}.part"  # never the client's name
 
 
 @contextmanager
@@ -178,3 +178,22 @@ def chunked_upload_abort(*, upload: ChunkedUpload) -> None:
     """Give up an upload: its bytes and its row go."""
     part_path(upload).unlink(missing_ok=True)
     upload.delete()
+
+
+def chunked_upload_complete_as_imageset_job(*, upload: ChunkedUpload, user):
+    """When the assembled file is a zip, queue the job that makes it an image set and
+    forget the upload (its bytes move into the job); None when it is not a zip."""
+    from ..datasets import archives
+    from .imageset_jobs import imageset_job_start
+
+    with _locked(upload) as path:
+        if not archives.is_zip(path) or path.stat().st_size != upload.size:
+            return None
+        try:
+            job = imageset_job_start(
+                project=upload.project, user=user, path=path, name=upload.file_name
+            )
+        finally:
+            path.unlink(missing_ok=True)
+            upload.delete()
+    return job

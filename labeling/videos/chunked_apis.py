@@ -27,7 +27,7 @@ from webapp.parsers import DepthLimitedJSONParser
 from ..models import ChunkedUpload, Role
 from ..selectors import project_for_user, projects_visible_to, require_role
 from . import chunked
-from .apis import VideoUploadOutput, _start_sampling
+from .apis import ImageSetJobOutput, VideoUploadOutput, _start_sampling
 from .selectors import video_with_counts
 
 
@@ -165,9 +165,13 @@ class ChunkedUploadApi(APIView):
 
 
 class ChunkedUploadCompleteApi(APIView):
-    @extend_schema(request=None, responses={201: VideoUploadOutput})
+    @extend_schema(request=None, responses={201: VideoUploadOutput, 202: ImageSetJobOutput})
     def post(self, request, upload_id):
         upload = upload_for_user(user=request.user, upload_id=upload_id)
+        if upload.status == ChunkedUpload.Status.RECEIVING and upload.offset == upload.size:
+            job = chunked.chunked_upload_complete_as_imageset_job(upload=upload, user=request.user)
+            if job is not None:
+                return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
         first_time = upload.status != ChunkedUpload.Status.COMPLETE
         video = chunked.chunked_upload_complete(upload=upload, user=request.user)
         job, error = (None, None)

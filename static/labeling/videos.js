@@ -166,6 +166,28 @@
     }
   }
 
+  // A zip of images is checked image by image in a job: follow it to its end.
+  async function followImageSetJob(job, body) {
+    let state = body;
+    while (!state.is_finished) {
+      const percent = Math.round(100 * (state.progress || 0));
+      setBar(job, Math.max(percent, 2), "progress-bar-striped progress-bar-animated");
+      setState(job, (state.message || "Queued: checking every image…") + " " + percent + "%");
+      await sleep(800);
+      try {
+        const res = await request("GET", body.url);
+        if (res.status === 200 && res.response) state = res.response;
+      } catch (err) { /* offline for a moment: ask again */ }
+    }
+    if (state.status === "succeeded") {
+      showAdded(job, {
+        kind: "imageset", page_url: state.page_url, frames_sampled: state.frame_count,
+      });
+    } else {
+      fail(job, (state.error || state.message || state.status).split("\n")[0]);
+    }
+  }
+
   // --- resumable upload in chunks (tus-style offsets) ------------------------------------
   // The upload's url is remembered per file (name, size, date) in localStorage, so a
   // closed tab or a dropped connection resumes from the offset the server reports.
@@ -291,6 +313,9 @@
     if (done.status === 201 && done.response) {
       window.localStorage.removeItem(key);
       showAdded(job, done.response);
+    } else if (done.status === 202 && done.response && done.response.kind === "imageset_job") {
+      window.localStorage.removeItem(key);
+      await followImageSetJob(job, done.response);
     } else {
       if (done.status === 400 || done.status === 404) window.localStorage.removeItem(key);
       fail(job, firstError(done.response, "The server answered " + done.status + "."));
@@ -323,6 +348,9 @@
       const body = xhr.response;
       if (xhr.status === 201 && body) {
         showAdded(job, body);
+      } else if (xhr.status === 202 && body && body.kind === "imageset_job") {
+        followImageSetJob(job, body).finally(done);
+        return;
       } else if (xhr.status === 413) {
         fail(job, firstError(body, "Too large for this server."));
       } else {

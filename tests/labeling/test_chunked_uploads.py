@@ -52,7 +52,7 @@ class Dropping(io.BytesIO):
 
 
 def parts() -> set[str]:
-    return {p.name for p in (Path(settings.FILE_UPLOAD_TEMP_DIR) / "chunked").glob("*.part")}
+    return {p.name for p in (Path(settings.SCRATCH_DIR) / "chunked-uploads").glob("*.part")}
 
 
 @pytest.mark.django_db
