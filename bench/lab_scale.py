@@ -199,7 +199,30 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=13_622)
     parser.add_argument("--requests", type=int, default=200, help="samples per request kind")
     parser.add_argument("--keep", action="store_true", help="reuse the run folder")
+    parser.add_argument(
+        "--pages-only",
+        action="store_true",
+        help="only the server times, on the project a previous run imported (kept)",
+    )
     args = parser.parse_args()
+    if args.pages_only:
+        prepare_env(keep=True)
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.contrib.auth import get_user_model
+
+        from labeling.models import Project
+
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+        user = get_user_model().objects.get(username="bench")
+        project = Project.objects.filter(name__startswith="Lab scale").latest("created_at")
+        measure_pages(args, user, project)
+        return
     dataset = build_dataset(args.images)
     env = prepare_env(args.keep)
 
@@ -230,13 +253,11 @@ def main() -> None:
 
 def run(args, dataset: Path, worker: subprocess.Popen) -> None:
     from django.contrib.auth import get_user_model
-    from django.test import Client
-    from django.urls import reverse
 
     from labeling.datasets import job_services
     from labeling.datasets.importing import dataset_import
     from labeling.datasets.versions import dataset_version_create
-    from labeling.models import DatasetExportJob, DatasetImportJob, Frame
+    from labeling.models import DatasetExportJob, DatasetImportJob
     from labeling.services import project_create
     from webapp import tasks
     from webapp.models import WorkerPing
@@ -304,6 +325,14 @@ def run(args, dataset: Path, worker: subprocess.Popen) -> None:
             f"({export.file_bytes / 1024**2:,.0f} MB zip)"
         )
     print(f"worker peak RSS after the exports: {peak_rss_mb(worker.pid):.0f} MB")
+    measure_pages(args, user, project)
+
+
+def measure_pages(args, user, project) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from labeling.models import Frame
 
     client = Client()
     client.force_login(user)
