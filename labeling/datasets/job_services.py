@@ -242,16 +242,21 @@ def dataset_import_job_execute(*, job_id: int) -> None:
     beats = _Beats(job, _IMPORT_STAGES)
     try:
         job_heartbeat(job=job, progress=0.0, message="Unpacking…")
-        with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
-            result = dataset_import(
-                project=job.project,
-                fmt=job.fmt,
-                path=path,
-                created_by=job.created_by,
-                create_missing_classes=job.create_missing_classes,
-                source_name=job.source_name,
-                progress=beats,
-            )
+        try:
+            with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
+                result = dataset_import(
+                    project=job.project,
+                    fmt=job.fmt,
+                    path=path,
+                    created_by=job.created_by,
+                    create_missing_classes=job.create_missing_classes,
+                    source_name=job.source_name,
+                    progress=beats,
+                )
+        finally:
+            # Before the job shows as ended (a killed worker skips this, and a redelivery
+            # then still finds the zip).
+            _drop_upload(job)
         payload = {
             "format": result.fmt,
             "images": result.images,

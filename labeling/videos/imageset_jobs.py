@@ -110,13 +110,16 @@ def imageset_job_execute(*, job_id: int) -> None:
     beats = _Beats(job, {"storing": (0.3, 0.99)})
     try:
         job_heartbeat(job=job, progress=0.0, message="Unpacking and checking every image…")
-        with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
-            video = imageset_upload(
-                project=job.project,
-                user=job.created_by,
-                files=[IncomingFile(path=path, name=job.source_name, size=job.upload_bytes)],
-                progress=lambda done, total: beats("storing", done, total),
-            )
+        try:
+            with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
+                video = imageset_upload(
+                    project=job.project,
+                    user=job.created_by,
+                    files=[IncomingFile(path=path, name=job.source_name, size=job.upload_bytes)],
+                    progress=lambda done, total: beats("storing", done, total),
+                )
+        finally:
+            _drop_upload(job)  # before the job shows as ended; a killed worker keeps it
         ImageSetImportJob.objects.filter(pk=job.pk).update(video=video)
         job_finish(
             job=job,

@@ -55,8 +55,8 @@ def finished(client, url: str) -> dict:
     return wait_for(done, timeout=120, what=f"job {url} to finish")
 
 
-def imported_uploads() -> set[str]:
-    return {p for p in media_files() if p.startswith("imports/")}
+def imported_uploads(project) -> set[str]:
+    return {p for p in media_files() if p.startswith(f"imports/{project.pk}/")}
 
 
 def polyglot_yolo(tmp_path):
@@ -87,7 +87,7 @@ def test_import_runs_as_a_job_with_progress_and_counts(
     assert job["progress"] == 1.0 and "Imported 6 images (COCO)" in job["message"]
     assert job["result"]["frames_created"] == 6 and job["result"]["classes_created"] == ["rat"]
     assert project.frames.filter(status=Frame.Status.LABELED).count() == 6
-    assert not imported_uploads(), "the received zip is removed once the job ended"
+    assert not imported_uploads(project), "the received zip is removed once the job ended"
     row = DatasetImportJob.objects.get(pk=body["id"])
     assert row.attempts == 1 and row.worker
     # Importing the same zip again updates nothing and duplicates nothing.
@@ -157,7 +157,7 @@ def test_a_job_cancelled_before_it_starts_never_runs(celery_worker, project, own
     job_services.dataset_import_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "cancelled" and job.attempts == 0
-    assert not project.frames.exists() and not imported_uploads()
+    assert not project.frames.exists() and not imported_uploads(project)
 
 
 @pytest.mark.django_db(transaction=True)
