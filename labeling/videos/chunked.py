@@ -23,11 +23,13 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import UnreadablePostError
+from django.utils import timezone
 
 from webapp.storage import scratch_dir
 
@@ -88,6 +90,7 @@ def chunked_upload_create(
         raise ValidationError(
             {"size": f"The file is larger than the limit of {limit / 1024**3:.1f} GB."}
         )
+    chunked_uploads_expire()
     upload = ChunkedUpload.objects.create(
         id=uuid.uuid4(),
         project=project,
@@ -137,7 +140,9 @@ def chunked_upload_append(*, upload: ChunkedUpload, offset: int, stream, length:
                 log.info("chunk of upload %s cut off after %d bytes: %s", upload.pk, written, exc)
             out.flush()
         upload.offset = offset + written
-        ChunkedUpload.objects.filter(pk=upload.pk).update(offset=upload.offset)
+        ChunkedUpload.objects.filter(pk=upload.pk).update(
+            offset=upload.offset, updated_at=timezone.now()
+        )
     return upload.offset
 
 
@@ -172,6 +177,27 @@ def chunked_upload_complete(*, upload: ChunkedUpload, user) -> Video:
     )
     upload.status, upload.video = ChunkedUpload.Status.COMPLETE, video
     return video
+
+
+#: An upload nobody added a byte to for this long is given up (its partial file deleted).
+EXPIRE_AFTER = timedelta(days=7)
+
+
+def chunked_uploads_expire(*, older_than: timedelta | None = None) -> int:
+    """Remove unfinished uploads untouched for ``older_than`` (default
+    ``CHUNKED_UPLOAD_EXPIRE_DAYS`` days, 7): a closed laptop may come back after a
+    weekend, a forgotten upload should not fill the disk. Runs whenever an upload starts;
+    returns how many were removed."""
+    days = getattr(settings, "CHUNKED_UPLOAD_EXPIRE_DAYS", None)
+    age = older_than or (timedelta(days=days) if days is not None else EXPIRE_AFTER)
+    stale = list(
+        ChunkedUpload.objects.filter(
+            status=ChunkedUpload.Status.RECEIVING, updated_at__lt=timezone.now() - age
+        )[:100]
+    )
+    for upload in stale:
+        chunked_upload_abort(upload=upload)
+    return len(stale)
 
 
 def chunked_upload_abort(*, upload: ChunkedUpload) -> None:

@@ -148,3 +148,21 @@ def test_only_the_uploader_sees_and_writes_an_upload(
         assert client.post(body["complete_url"]).status_code == 404
         assert client.delete(body["url"]).status_code == 404
     assert ChunkedUpload.objects.get().offset == 0
+
+
+@pytest.mark.django_db
+def test_abandoned_uploads_expire_when_a_new_one_starts(project, owner, api_client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client = api_client_for(owner)
+    old = start(client, project, name="old.mp4", size=10).json()
+    patch(client, old["url"], 0, b"01234")
+    recent = start(client, project, name="recent.mp4", size=10).json()
+    ChunkedUpload.objects.filter(pk=old["id"]).update(updated_at=timezone.now() - timedelta(days=8))
+    assert len(parts()) >= 2
+    start(client, project, name="new.mp4", size=10)
+    assert not ChunkedUpload.objects.filter(pk=old["id"]).exists()
+    assert ChunkedUpload.objects.filter(pk=recent["id"]).exists()
+    assert f"{old['id'].replace('-', '')}.part" not in parts()
