@@ -3,8 +3,10 @@ from django.urls import path
 from . import apis
 from .annotations import apis as annotation_apis
 from .datasets import apis as dataset_apis
+from .datasets import job_apis as dataset_job_apis
 from .datasets import version_apis as dataset_version_apis
 from .videos import apis as video_apis
+from .videos import chunked_apis
 
 urlpatterns = [
     path("projects/", apis.ProjectListApi.as_view(), name="api-project-list"),
@@ -104,5 +106,67 @@ urlpatterns = [
         "projects/<id:project_id>/dataset/stats/",
         dataset_apis.DatasetStatsApi.as_view(),
         name="api-dataset-stats",
+    ),
+    # Dataset import and export jobs (labeling.datasets.job_apis).
+    path(
+        "projects/<id:project_id>/dataset/jobs/",
+        dataset_job_apis.DatasetJobListApi.as_view(),
+        name="api-dataset-jobs",
+    ),
+    path(
+        "projects/<id:project_id>/dataset/exports/",
+        dataset_job_apis.ExportJobStartApi.as_view(),
+        name="api-dataset-export-start",
+    ),
+    path(
+        "dataset-import-jobs/<id:job_id>/",
+        dataset_job_apis.ImportJobDetailApi.as_view(),
+        name="api-dataset-import-job",
+    ),
+    path(
+        "dataset-import-jobs/<id:job_id>/cancel/",
+        dataset_job_apis.ImportJobCancelApi.as_view(),
+        name="api-dataset-import-job-cancel",
+    ),
+    path(
+        "dataset-export-jobs/<id:job_id>/",
+        dataset_job_apis.ExportJobDetailApi.as_view(),
+        name="api-dataset-export-job",
+    ),
+    path(
+        "dataset-export-jobs/<id:job_id>/cancel/",
+        dataset_job_apis.ExportJobCancelApi.as_view(),
+        name="api-dataset-export-job-cancel",
+    ),
+    path(
+        "dataset-export-jobs/<id:job_id>/download/",
+        dataset_job_apis.ExportJobDownloadApi.as_view(),
+        name="api-dataset-export-job-download",
+    ),
+    # Resumable chunked uploads (labeling.videos.chunked).
+    path(
+        "projects/<id:project_id>/uploads/",
+        chunked_apis.ChunkedUploadStartApi.as_view(),
+        name="api-chunked-upload-start",
+    ),
+    path(
+        "uploads/<uuid:upload_id>/",
+        chunked_apis.ChunkedUploadApi.as_view(),
+        name="api-chunked-upload",
+    ),
+    path(
+        "uploads/<uuid:upload_id>/complete/",
+        chunked_apis.ChunkedUploadCompleteApi.as_view(),
+        name="api-chunked-upload-complete",
+    ),
+    path(
+        "imageset-jobs/<id:job_id>/",
+        video_apis.ImageSetJobDetailApi.as_view(),
+        name="api-imageset-job",
+    ),
+    path(
+        "imageset-jobs/<id:job_id>/cancel/",
+        video_apis.ImageSetJobCancelApi.as_view(),
+        name="api-imageset-job-cancel",
     ),
 ]

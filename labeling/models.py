@@ -265,3 +265,94 @@ class DatasetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} / {self.name}"
+
+
+class DatasetImportJob(Job):
+    """A dataset zip (YOLO, COCO, VOC or CVAT) imported into a project on the ``default``
+    queue, all or nothing. ``upload`` is the received zip in media storage (workers may run
+    elsewhere); it is deleted once the job ends, whatever the outcome."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    fmt = models.CharField(max_length=8)  # a format name or "auto"
+    upload = models.FileField(max_length=500, blank=True)
+    upload_bytes = models.BigIntegerField(default=0)
+    source_name = models.CharField(max_length=255, blank=True)  # display text only
+    create_missing_classes = models.BooleanField(default=False)
+    # The import's counts once it succeeded (labeling.datasets.importing.ImportResult).
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import #{self.pk} into {self.project_id}"
+
+
+class DatasetExportJob(Job):
+    """A project's dataset written as a zip into media storage by a ``default``-queue job;
+    downloadable once it succeeded."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="export_jobs")
+    fmt = models.CharField(max_length=8)
+    split = models.CharField(max_length=8, blank=True)  # "" = every split
+    include_unlabeled = models.BooleanField(default=False)
+    file = models.FileField(max_length=500, blank=True)
+    file_bytes = models.BigIntegerField(default=0)
+    download_name = models.CharField(max_length=255, blank=True)
+    result = models.JSONField(default=dict, blank=True)  # images, boxes, negatives
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export #{self.pk} of {self.project_id}"
+
+
+class ChunkedUpload(models.Model):
+    """A file arriving in chunks (resumable: the client asks for ``offset`` and sends the
+    rest from there). The bytes so far sit in the web server's scratch space under the
+    upload's id; once all arrived, the file goes through the same checks as a one-request
+    upload and becomes a frame source (``video``), and the partial file is removed."""
+
+    class Status(models.TextChoices):
+        RECEIVING = "receiving", "Receiving"
+        COMPLETE = "complete", "Complete"
+
+    id = models.UUIDField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="chunked_uploads")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_name = models.CharField(max_length=255)  # display text only
+    size = models.BigIntegerField()  # declared total, bytes
+    offset = models.BigIntegerField(default=0)  # bytes received and written
+    sample_every = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVING)
+    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.offset}/{self.size})"
+
+
+class ImageSetImportJob(Job):
+    """A zip of images made into an image set on the ``default`` queue (every image decoded
+    and checked there), all or nothing; ``upload`` is deleted once the job ended."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="imageset_import_jobs"
+    )
+    upload = models.FileField(max_length=500, blank=True)
+    upload_bytes = models.BigIntegerField(default=0)
+    source_name = models.CharField(max_length=255, blank=True)  # display text only
+    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"image set import #{self.pk} into {self.project_id}"

@@ -4,6 +4,8 @@ from celery import shared_task
 
 from webapp.celery import QUEUE_DEFAULT, queue_task_options
 
+from .datasets.job_services import dataset_export_job_execute, dataset_import_job_execute
+from .videos.imageset_jobs import imageset_job_execute
 from .videos.sampling_services import sampling_job_execute
 
 
@@ -11,3 +13,21 @@ from .videos.sampling_services import sampling_job_execute
 def frame_sampling_run(job_id: int) -> None:
     """Sample frames for one :class:`labeling.models.FrameSamplingJob` (idempotent)."""
     sampling_job_execute(job_id=job_id)
+
+
+@shared_task(name="labeling.tasks.dataset_import_run", **queue_task_options(QUEUE_DEFAULT))
+def dataset_import_run(job_id: int) -> None:
+    """Import one :class:`labeling.models.DatasetImportJob` (idempotent, all or nothing)."""
+    dataset_import_job_execute(job_id=job_id)
+
+
+@shared_task(name="labeling.tasks.dataset_export_run", **queue_task_options(QUEUE_DEFAULT))
+def dataset_export_run(job_id: int) -> None:
+    """Write one :class:`labeling.models.DatasetExportJob`'s zip (idempotent)."""
+    dataset_export_job_execute(job_id=job_id)
+
+
+@shared_task(name="labeling.tasks.imageset_import_run", **queue_task_options(QUEUE_DEFAULT))
+def imageset_import_run(job_id: int) -> None:
+    """Make one :class:`labeling.models.ImageSetImportJob`'s image set (idempotent)."""
+    imageset_job_execute(job_id=job_id)

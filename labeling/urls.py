@@ -50,6 +50,11 @@ urlpatterns = [
         name="dataset-export",
     ),
     path(
+        "projects/<id:project_id>/dataset/exports/",
+        dataset_views.dataset_export_start,
+        name="dataset-export-start",
+    ),
+    path(
         "projects/<id:project_id>/dataset/import/",
         dataset_views.dataset_import_upload,
         name="dataset-import",

@@ -192,7 +192,9 @@ def label_editor(request, project):
             "can_write": can_write(request),
             "role": request.project_role,
             "classes": classes,
-            "videos": project.videos.order_by("original_name", "id").only("id", "original_name"),
+            "videos": project.videos.order_by("original_name", "id").only(
+                "id", "project", "original_name"
+            ),
             "statuses": Frame.Status.choices,
             "frames_url": reverse("api-frame-list", args=[project.pk]),
             "counts_url": reverse("api-frame-counts", args=[project.pk]),

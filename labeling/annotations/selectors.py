@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from webapp.bounds import bounded_int
 
@@ -44,8 +45,21 @@ def frame_for_user(
 def frame_list(
     *, project: Project, status: str = "", video: str = "", split: str = "", ordering: str = ""
 ) -> QuerySet[Frame]:
-    """The project's frames, filtered; raises a field-named ValidationError on bad values."""
-    frames = project.frames.select_related("video").annotate(box_count=Count("boxes"))
+    """The project's frames, filtered; raises a field-named ValidationError on bad values.
+
+    ``box_count`` is a correlated subquery, not a join with GROUP BY: at 13,622 frames the
+    grouped join made every page (and the paginator's count) aggregate the whole project
+    before the offset, and far pages took about a second."""
+    boxes = (
+        Box.objects.filter(frame=OuterRef("pk"))
+        .order_by()
+        .values("frame")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    frames = project.frames.select_related("video").annotate(
+        box_count=Coalesce(Subquery(boxes, output_field=IntegerField()), 0)
+    )
     if status:
         if status not in Frame.Status.values:
             raise ValidationError({"status": f"Must be one of {', '.join(Frame.Status)}."})

@@ -1,4 +1,5 @@
-"""REST endpoints for a project's dataset: export (zip), import (zip upload), counts.
+"""REST endpoints for a project's dataset: export (zip), import (zip upload, then a job:
+:mod:`labeling.datasets.job_apis`), counts.
 
 Non-members get 404; viewers may export and read counts, importing needs the annotator role
 (and adding the dataset's missing classes the owner role).
@@ -21,7 +22,8 @@ from ..selectors import has_role, project_for_user
 from ..uploads import ProjectUploadMixin, upload_temp_path
 from .exchange import AUTO, EXPORT_SPLITS, FORMAT_NAMES
 from .exporting import dataset_export_download
-from .importing import dataset_import
+from .job_apis import ImportJobOutput
+from .job_services import dataset_import_job_start
 from .selectors import dataset_stats
 
 
@@ -100,34 +102,15 @@ class DatasetImportInput(serializers.Serializer):
     )
 
 
-class DatasetImportOutput(serializers.Serializer):
-    format = serializers.CharField(source="fmt")
-    images = serializers.IntegerField()
-    frames_created = serializers.IntegerField()
-    frames_updated = serializers.IntegerField()
-    frames_unchanged = serializers.IntegerField()
-    frames_left_unlabeled = serializers.IntegerField()
-    boxes = serializers.IntegerField()
-    classes_created = serializers.ListField(child=serializers.CharField())
-    imageset_id = serializers.IntegerField(allow_null=True)
-    layout = serializers.CharField(
-        help_text="The layout read, in words, e.g. 'COCO as Roboflow exports it "
-        "(<split>/_annotations.coco.json)'."
-    )
-    warnings = serializers.ListField(
-        child=serializers.CharField(),
-        help_text="What was accepted but deserves a look (e.g. images imported unlabeled).",
-    )
-
-
 class DatasetImportApi(ProjectUploadMixin, APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
         request={"multipart/form-data": DatasetImportInput},
-        responses={201: DatasetImportOutput},
-        description="All or nothing: any problem answers 400 listing the first "
-        "problems, and nothing is imported.",
+        responses={202: ImportJobOutput},
+        description="Receives and checks the zip (size, archive limits), then queues an "
+        "import job; follow it at the job's url. The job is all or nothing: any problem "
+        "ends it FAILED listing the first problems, and nothing is imported.",
     )
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
@@ -149,17 +132,18 @@ class DatasetImportApi(ProjectUploadMixin, APIView):
             if create_classes and not has_role(user=request.user, project=project, role=Role.OWNER):
                 raise PermissionDenied("Adding classes needs the owner role in the project.")
             upload = payload.validated_data["file"]
-            result = dataset_import(
+            upload_temp_path(upload)  # a 400 on file if it was not streamed to disk
+            job = dataset_import_job_start(
                 project=project,
+                user=request.user,
                 fmt=payload.validated_data["format"],
-                path=upload_temp_path(upload),
-                created_by=request.user,
+                upload=upload,
                 create_missing_classes=create_classes,
                 source_name=upload.name or "",
             )
         finally:
             self.release_uploads(uploads)
-        return Response(DatasetImportOutput(result).data, status=status.HTTP_201_CREATED)
+        return Response(ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 # --- counts ---------------------------------------------------------------------------

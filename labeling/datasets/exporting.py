@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,11 +72,18 @@ class _StoredImages:
     Writers place one image before asking for the next, so each call releases the previous
     local copy (only a download from remote storage is a real copy)."""
 
-    def __init__(self, stored: dict[str, str]) -> None:
+    def __init__(
+        self, stored: dict[str, str], progress: Callable[[str, int, int], None] | None = None
+    ) -> None:
         self.stored = stored
+        self.progress = progress
+        self.done = 0
         self._stack = ExitStack()
 
     def __call__(self, image: DatasetImage) -> Path:
+        if self.progress is not None:
+            self.progress("writing", self.done, len(self.stored))
+        self.done += 1
         self._stack.close()
         self._stack = ExitStack()
         return self._stack.enter_context(local_copy(self.stored[image.file_name]))
@@ -92,6 +100,7 @@ def dataset_export(
     zip_path: Path | None = None,
     split: str | None = None,
     include_unlabeled: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ExportResult:
     """Write the project's labeled/reviewed frames in ``fmt`` into ``out_dir`` (absent or
     empty) or as a new zip file ``zip_path`` (exactly one of them).
@@ -100,7 +109,9 @@ def dataset_export(
     unassigned images (YOLO: train; COCO and CVAT: the ``default`` subset; VOC: no ImageSets
     list). ``include_unlabeled`` adds unlabeled frames as images without boxes, which every
     format reads as negatives (see the module docstring for what importing them back does).
-    ValidationError names the problem; nothing is left behind on failure.
+    ValidationError names the problem; nothing is left behind on failure. ``progress(
+    "writing", done, total)`` is called before each image is written; it may raise (a job's
+    cancel) to stop the export.
     """
     check_format(fmt, allow_auto=False)
     if (out_dir is None) == (zip_path is None):
@@ -119,7 +130,7 @@ def dataset_export(
         raise ValidationError({"split": f"There are no labeled frames {which} to export."})
     writer = FORMATS[fmt]
     options = {"absolute_path": zip_path is None} if fmt == "yolo" else {}
-    source = _StoredImages(stored)
+    source = _StoredImages(stored, progress)
     try:
         if out_dir is not None:
             writer.write(dataset, Path(out_dir), source, **options)

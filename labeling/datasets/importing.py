@@ -41,7 +41,7 @@ import shutil
 import tempfile
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -89,6 +89,15 @@ MAX_CLASS_NAME_CHARS = 64
 _KEPT_TYPES = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}
 _ROTATING = (2, 3, 4, 5, 6, 7, 8)  # EXIF orientations that change the displayed pixels
 _ID_CHUNK = 500
+
+#: ``progress(stage, done, total)``: called as images are checked (``"checking"``) and
+#: stored (``"storing"``); it may raise (a job's cancel) to stop the import, which then
+#: stores nothing, as on any failure.
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -157,15 +166,18 @@ def dataset_import(
     created_by,
     create_missing_classes: bool = False,
     source_name: str = "",
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import the dataset at ``path`` (a zip file or a folder) in format ``fmt`` (or
     ``"auto"``) into ``project``; see the module docstring. ``source_name`` is display text
-    for the new image set (defaults to the file or folder name).
+    for the new image set (defaults to the file or folder name). ``progress`` (see
+    :data:`Progress`) reports how far it got.
 
     ValidationError (``format``, ``file`` or ``classes``) lists the problems; then no row
     and no stored file was added.
     """
     check_format(fmt, allow_auto=True)
+    progress = progress or _no_progress
     path = Path(path)
     source_name = _display_name(source_name or path.name)
     work: Path | None = None
@@ -222,6 +234,7 @@ def dataset_import(
             dataset=dataset,
             resolve=resolve,
             create_missing_classes=create_missing_classes,
+            progress=progress,
         )
         result = _apply(
             project=project,
@@ -230,6 +243,7 @@ def dataset_import(
             to_create=to_create,
             created_by=created_by,
             source_name=source_name,
+            progress=progress,
         )
         return replace(result, layout=dataset.layout, warnings=tuple(dataset.warnings))
     finally:
@@ -263,7 +277,12 @@ def _decode_cvat_video_frames(root: Path) -> Path | None:
 
 
 def _plan(
-    *, project: Project, dataset: Dataset, resolve, create_missing_classes: bool
+    *,
+    project: Project,
+    dataset: Dataset,
+    resolve,
+    create_missing_classes: bool,
+    progress: Progress = _no_progress,
 ) -> tuple[list[_Incoming], list[str]]:
     """Check everything the database and storage will need; ValidationError lists problems."""
     problems: list[str] = []
@@ -276,7 +295,9 @@ def _plan(
         problems=problems,
     )
     incoming: list[_Incoming] = []
-    for image in dataset.images:
+    total = len(dataset.images)
+    for done, image in enumerate(dataset.images):
+        progress("checking", done, total)
         item = _Incoming(image=image, source=resolve(image))
         if len(image.boxes) > MAX_BOXES_PER_IMAGE:
             problems.append(
@@ -474,13 +495,16 @@ def _apply(
     to_create: list[str],
     created_by,
     source_name: str,
+    progress: Progress = _no_progress,
 ) -> ImportResult:
     new = [item for item in incoming if item.frame is None]
     stored: list[str] = []
     try:
-        for item in new:
+        for done, item in enumerate(new):
+            progress("storing", done, len(new))
             item.stored = _store_image(project, item)
             stored.append(item.stored)
+        progress("saving", len(new), len(new))
         with transaction.atomic():
             result = _write_rows(
                 project=project,

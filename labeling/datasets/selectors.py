@@ -87,7 +87,9 @@ def dataset_stats(*, project: Project) -> DatasetStats:
     }
     sources = {
         v.pk: SourceStats(id=v.pk, name=v.original_name, kind=v.kind)
-        for v in project.videos.order_by("created_at", "id").only("id", "original_name", "kind")
+        for v in project.videos.order_by("created_at", "id").only(
+            "id", "project", "original_name", "kind"
+        )
     }
     frame_rows = (
         Frame.objects.filter(project=project)

@@ -1,9 +1,7 @@
-"""The project's Dataset page: counts, export (zip download), import (zip upload) and
-(re)assigning the train/val/test split."""
+"""The project's Dataset page: counts, export and import (both as jobs whose progress the
+page shows) and (re)assigning the train/val/test split."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,8 +9,12 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
+
+from webapp.jobs import BrokerUnavailable
 
 from ..access import can_write, project_page
 from ..models import Role, Split
@@ -20,7 +22,7 @@ from ..uploads import LimitedUploadHandler, UploadTooLarge
 from .exchange import AUTO, EXPORT_SPLITS, FORMAT_LABELS, FORMAT_NAMES
 from .exporting import dataset_export_download
 from .formats import ACCEPTED_LAYOUTS
-from .importing import dataset_import
+from .job_services import dataset_export_job_start, dataset_import_job_start
 from .selectors import dataset_stats
 from .split_services import frames_assign_splits
 
@@ -49,6 +51,9 @@ def _render(request, project, *, status: int = 200, **extra):
         "import_format": AUTO,
         "export_format": request.GET.get("format", "yolo"),
         "max_upload_gb": settings.MAX_UPLOAD_BYTES / 1024**3,
+        "jobs_url": reverse("api-dataset-jobs", args=[project.pk]),
+        # Imports that finish after this moment reload the page (its counts change).
+        "rendered_at": timezone.now().isoformat(),
     }
     context.update(extra)
     return render(request, "labeling/dataset.html", context, status=status)
@@ -124,11 +129,11 @@ def _dataset_import(request, project):
             import_errors=["Adding classes needs the owner role in the project."],
         )
     try:
-        result = dataset_import(
+        job = dataset_import_job_start(
             project=project,
+            user=request.user,
             fmt=fmt,
-            path=Path(upload.temporary_file_path()),
-            created_by=request.user,
+            upload=upload,
             create_missing_classes=create_classes,
             source_name=upload.name or "",
         )
@@ -136,26 +141,37 @@ def _dataset_import(request, project):
         return _render(
             request, project, status=400, import_format=fmt, import_errors=_error_list(exc)
         )
+    except BrokerUnavailable as exc:
+        return _render(request, project, status=503, import_format=fmt, import_errors=[str(exc)])
     finally:
         upload.close()  # removes the temp file now rather than at the end of the response
-    parts = [
-        f"{result.frames_created} new frames",
-        f"{result.frames_updated} updated",
-        f"{result.frames_unchanged} unchanged",
-    ]
-    if result.frames_left_unlabeled:
-        parts.append(f"{result.frames_left_unlabeled} left unlabeled")
-    text = (
-        f"Imported {result.images} images ({result.fmt.upper()}): {', '.join(parts)}; "
-        f"{result.boxes} boxes."
+    messages.info(
+        request, f"Import #{job.pk} of “{job.source_name}” queued; its progress is shown below."
     )
-    if result.classes_created:
-        text += f" New classes: {', '.join(result.classes_created)}."
-    if result.layout:
-        text += f" Layout: {result.layout}."
-    messages.success(request, text)
-    for warning in result.warnings:
-        messages.warning(request, f"{warning}.")
+    return redirect("dataset", project.pk)
+
+
+@require_POST
+@project_page(Role.VIEWER)
+def dataset_export_start(request, project):
+    """Queue an export job; the page shows its progress and then its download."""
+    split = request.POST.get("split", "")
+    try:
+        job = dataset_export_job_start(
+            project=project,
+            user=request.user,
+            fmt=request.POST.get("format", ""),
+            split=split,
+            include_unlabeled=request.POST.get("include_unlabeled") == "on",
+        )
+    except ValidationError as exc:
+        for message in _error_list(exc)[:5]:
+            messages.error(request, message)
+        return redirect("dataset", project.pk)
+    except BrokerUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("dataset", project.pk)
+    messages.info(request, f"Export #{job.pk} ({job.fmt.upper()}) queued.")
     return redirect("dataset", project.pk)
 
 

@@ -16,10 +16,11 @@ from rest_framework.views import APIView
 from webapp.jobs import BrokerUnavailable
 from webapp.parsers import DepthLimitedJSONParser
 
-from ..models import FrameSamplingJob, Role, Video
+from ..datasets import archives
+from ..models import FrameSamplingJob, ImageSetImportJob, Role, Video
 from ..selectors import project_for_user
 from ..uploads import ProjectUploadMixin, upload_temp_path
-from . import sampling_services, services
+from . import imageset_jobs, sampling_services, services
 from .selectors import (
     sampling_job_for_user,
     video_for_user,
@@ -101,6 +102,54 @@ class SamplingJobOutput(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+
+
+class ImageSetJobOutput(serializers.ModelSerializer):
+    kind = serializers.SerializerMethodField()
+    is_finished = serializers.BooleanField(read_only=True)
+    url = serializers.SerializerMethodField()
+    cancel_url = serializers.SerializerMethodField()
+    page_url = serializers.SerializerMethodField()
+    frame_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImageSetImportJob
+        fields = [
+            "id",
+            "kind",
+            "project",
+            "source_name",
+            "upload_bytes",
+            "status",
+            "is_finished",
+            "progress",
+            "message",
+            "error",
+            "video",
+            "frame_count",
+            "page_url",
+            "url",
+            "cancel_url",
+            "created_at",
+            "finished_at",
+        ]
+
+    def get_kind(self, job) -> str:
+        return "imageset_job"
+
+    def get_url(self, job) -> str:
+        return reverse("api-imageset-job", args=[job.pk])
+
+    def get_cancel_url(self, job) -> str:
+        return reverse("api-imageset-job-cancel", args=[job.pk])
+
+    def get_page_url(self, job) -> str | None:
+        if not job.video_id:
+            return None
+        return reverse("video-detail", args=[job.project_id, job.video_id])
+
+    def get_frame_count(self, job) -> int | None:
+        return job.video.frame_count if job.video_id else None
 
 
 class VideoUploadOutput(VideoOutput):
@@ -190,7 +239,10 @@ class VideoListApi(ProjectUploadMixin, APIView):
         return Response(VideoOutput(video_list_with_counts(project=project), many=True).data)
 
     @extend_schema(
-        request={"multipart/form-data": VideoUploadInput}, responses={201: VideoUploadOutput}
+        request={"multipart/form-data": VideoUploadInput},
+        responses={201: VideoUploadOutput, 202: ImageSetJobOutput},
+        description="A video or loose images: 201 with the frame source. A zip of images: "
+        "202 with the job that checks every image and makes the image set.",
     )
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
@@ -212,6 +264,16 @@ class VideoListApi(ProjectUploadMixin, APIView):
                 IncomingFile(path=upload_temp_path(f), name=f.name or "", size=f.size or 0)
                 for f in uploads
             ]
+            if len(files) == 1 and archives.is_zip(files[0].path):
+                # A zip of images: every image is decoded in a job (202, follow its url).
+                job = imageset_jobs.imageset_job_start(
+                    project=project,
+                    user=request.user,
+                    path=files[0].path,
+                    name=files[0].name,
+                    upload=uploads[0],
+                )
+                return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
             video = services.frame_source_upload(project=project, user=request.user, files=files)
         finally:
             self.release_uploads(uploads)
@@ -304,3 +366,30 @@ class SamplingJobCancelApi(APIView):
         job = sampling_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
         job = sampling_services.sampling_job_cancel(job=job)
         return Response(SamplingJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+def imageset_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> ImageSetImportJob:
+    from ..selectors import object_for_user
+
+    return object_for_user(
+        ImageSetImportJob.objects.select_related("project", "video"),
+        user=user,
+        pk=job_id,
+        role=role,
+        what="image set job",
+    )
+
+
+class ImageSetJobDetailApi(APIView):
+    @extend_schema(request=None, responses=ImageSetJobOutput)
+    def get(self, request, job_id: int):
+        job = imageset_job_for_user(user=request.user, job_id=job_id)
+        return Response(ImageSetJobOutput(job).data)
+
+
+class ImageSetJobCancelApi(APIView):
+    @extend_schema(request=None, responses={202: ImageSetJobOutput})
+    def post(self, request, job_id: int):
+        job = imageset_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
+        job = imageset_jobs.imageset_job_cancel(job=job)
+        return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)

@@ -290,9 +290,10 @@ _KEEP_AS_IS = {"JPEG": "jpg", "PNG": "png"}
 _KEEP_MODES = {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"}
 
 
-def imageset_upload(*, project: Project, user, files: list[IncomingFile]) -> Video:
+def imageset_upload(*, project: Project, user, files: list[IncomingFile], progress=None) -> Video:
     """A zip of images, or several image files, as one frame source whose images are
-    its frames (in natural order of their names)."""
+    its frames (in natural order of their names). ``progress(done, total)`` is called as
+    images are stored; it may raise (a job's cancel), and then nothing is kept."""
     kinds = [_content_kind(f.path) for f in files]
     try:
         if "zip" in kinds:
@@ -306,6 +307,7 @@ def imageset_upload(*, project: Project, user, files: list[IncomingFile]) -> Vid
                     user=user,
                     name=display_name(files[0].name),
                     entries=image_set.entries,
+                    progress=progress,
                 )
         image_set = imagesets.read_image_files(
             [f.path for f in files], names=[display_name(f.name) for f in files]
@@ -316,7 +318,7 @@ def imageset_upload(*, project: Project, user, files: list[IncomingFile]) -> Vid
     return _imageset_create(project=project, user=user, name=name, entries=image_set.entries)
 
 
-def _imageset_create(*, project: Project, user, name: str, entries) -> Video:
+def _imageset_create(*, project: Project, user, name: str, entries, progress=None) -> Video:
     problems = [p for p in (_polyglot_problem(e) for e in entries) if p]
     if problems:
         raise ValidationError({"file": "; ".join(problems[:5])})
@@ -326,6 +328,8 @@ def _imageset_create(*, project: Project, user, name: str, entries) -> Video:
     try:
         # Files first, outside any transaction (a long write lock would stall the workers).
         for index, entry in enumerate(entries):
+            if progress is not None:
+                progress(index, len(entries))
             image_name, width, height = _store_set_image(entry, folder=folder, index=index)
             stored.append(image_name)
             rows.append((index, image_name, width, height, entry.name))

@@ -70,6 +70,7 @@
   const sampleAfter = document.getElementById("sample-after");
   const sampleEvery = document.getElementById("sample-every");
   const uploadUrl = zone.dataset.uploadUrl;
+  const chunkedUrl = zone.dataset.chunkedUrl;
   const maxBytes = Number(zone.dataset.maxBytes) || Infinity;
   const maxFiles = Number(zone.dataset.maxFiles) || 500;
   const queue = [];
@@ -108,7 +109,8 @@
       return (f.type || "").indexOf("image/") === 0 || IMAGE_EXT.test(f.name);
     });
     const others = files.filter(function (f) { return images.indexOf(f) < 0; });
-    others.forEach(function (f) { enqueue([f], f.name); });
+    // Videos and zips go in resumable chunks (a dropped connection resumes where it stopped).
+    others.forEach(function (f) { enqueue([f], f.name, Boolean(chunkedUrl)); });
     for (let i = 0; i < images.length; i += maxFiles) {
       const batch = images.slice(i, i + maxFiles);
       enqueue(batch, batch.length === 1 ? batch[0].name : batch.length + " images (image set)");
@@ -116,7 +118,7 @@
     pump();
   }
 
-  function enqueue(files, label) {
+  function enqueue(files, label, chunked) {
     const total = files.reduce(function (n, f) { return n + f.size; }, 0);
     const item = document.createElement("div");
     item.className = "upload-item";
@@ -130,7 +132,7 @@
     item.querySelector(".name").title = label;
     item.querySelector(".size").textContent = humanSize(total);
     list.prepend(item);
-    const job = { files: files, total: total, item: item };
+    const job = { files: files, total: total, item: item, chunked: Boolean(chunked) };
     if (total > maxBytes) {
       fail(job, "Too large: the limit is " + humanSize(maxBytes) + ".");
       return;
@@ -166,7 +168,185 @@
       return;
     }
     running = true;
-    upload(job, function () { running = false; pump(); });
+    const next = function () { running = false; pump(); };
+    if (job.chunked) chunkedUpload(job).finally(next);
+    else upload(job, next);
+  }
+
+  function showAdded(job, body) {
+    succeeded += 1;
+    job.item.classList.add("is-done");
+    setBar(job, 100, "bg-success");
+    const state = setState(job, "", "text-success");
+    const link = document.createElement("a");
+    link.href = body.page_url;
+    link.textContent = body.kind === "imageset"
+      ? "Image set added: " + body.frames_sampled + " frames"
+      : "Added (" + body.width + "×" + body.height + ", " + body.frame_count + " frames)";
+    state.append(link);
+    if (body.sampling_job) state.append(" · sampling started");
+    if (body.sampling_error) {
+      const warn = document.createElement("div");
+      warn.className = "text-warning-emphasis";
+      warn.textContent = body.sampling_error;
+      state.append(warn);
+    }
+  }
+
+  // A zip of images is checked image by image in a job: follow it to its end.
+  async function followImageSetJob(job, body) {
+    let state = body;
+    while (!state.is_finished) {
+      const percent = Math.round(100 * (state.progress || 0));
+      setBar(job, Math.max(percent, 2), "progress-bar-striped progress-bar-animated");
+      setState(job, (state.message || "Queued: checking every image…") + " " + percent + "%");
+      await sleep(800);
+      try {
+        const res = await request("GET", body.url);
+        if (res.status === 200 && res.response) state = res.response;
+      } catch (err) { /* offline for a moment: ask again */ }
+    }
+    if (state.status === "succeeded") {
+      showAdded(job, {
+        kind: "imageset", page_url: state.page_url, frames_sampled: state.frame_count,
+      });
+    } else {
+      fail(job, (state.error || state.message || state.status).split("\n")[0]);
+    }
+  }
+
+  // --- resumable upload in chunks (tus-style offsets) ------------------------------------
+  // The upload's url is remembered per file (name, size, date) in localStorage, so a
+  // closed tab or a dropped connection resumes from the offset the server reports.
+  const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
+
+  function uploadKey(file) {
+    return "mousetrack-upload:" + zone.dataset.project + ":" + file.name + ":" + file.size
+      + ":" + file.lastModified;
+  }
+
+  function sleep(ms) { return new Promise(function (resolve) { window.setTimeout(resolve, ms); }); }
+
+  function request(method, url, options) {
+    const opts = options || {};
+    return new Promise(function (resolve, reject) {
+      const xhr = new XMLHttpRequest();
+      xhr.open(method, url);
+      xhr.setRequestHeader("X-CSRFToken", window.mousetrackCsrfToken());
+      xhr.setRequestHeader("Accept", "application/json");
+      Object.entries(opts.headers || {}).forEach(function (kv) { xhr.setRequestHeader(kv[0], kv[1]); });
+      xhr.responseType = "json";
+      if (opts.onProgress) {
+        xhr.upload.addEventListener("progress", function (e) { opts.onProgress(e.loaded); });
+      }
+      xhr.addEventListener("load", function () { resolve(xhr); });
+      xhr.addEventListener("error", function () { reject(new Error("network")); });
+      xhr.addEventListener("abort", function () { reject(new Error("aborted")); });
+      xhr.send(opts.body === undefined ? null : opts.body);
+    });
+  }
+
+  async function resumeOrStart(job, file) {
+    const key = uploadKey(file);
+    const saved = window.localStorage.getItem(key);
+    if (saved) {
+      const res = await request("GET", saved);
+      if (res.status === 200 && res.response && res.response.status === "receiving") {
+        return res.response;
+      }
+      window.localStorage.removeItem(key);
+    }
+    const payload = { file_name: file.name, size: file.size };
+    const seconds = Number(sampleEvery && sampleEvery.value);
+    if (sampleAfter && sampleAfter.checked && seconds > 0) payload.sample_every = seconds;
+    const res = await request("POST", chunkedUrl, {
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload),
+    });
+    if (res.status !== 201) throw new Error(firstError(res.response, "The server answered " + res.status + "."));
+    window.localStorage.setItem(key, res.response.url);
+    return res.response;
+  }
+
+  function showChunkProgress(job, offset, resumedAt) {
+    const percent = (100 * offset) / job.total;
+    setBar(job, percent);
+    setState(job, "Uploading… " + Math.floor(percent) + "% of " + humanSize(job.total)
+      + (resumedAt ? " (resumed at " + humanSize(resumedAt) + ")" : ""));
+  }
+
+  async function chunkedUpload(job) {
+    const file = job.files[0];
+    const key = uploadKey(file);
+    let info;
+    try {
+      info = await resumeOrStart(job, file);
+    } catch (err) {
+      fail(job, err.message === "network" ? "Network error: the upload did not start." : err.message);
+      return;
+    }
+    let offset = info.offset;
+    const resumedAt = offset;
+    job.item.dataset.resumedAt = String(resumedAt);
+    const size = info.chunk_bytes || 8 * 1024 * 1024;
+    let failures = 0;
+    showChunkProgress(job, offset, resumedAt);
+    while (offset < file.size) {
+      let res;
+      try {
+        const start = offset;
+        res = await request("PATCH", info.url, {
+          headers: { "Upload-Offset": String(start), "Content-Type": "application/offset+octet-stream" },
+          body: file.slice(start, start + size),
+          onProgress: function (loaded) { showChunkProgress(job, start + loaded, resumedAt); },
+        });
+      } catch (err) {
+        res = null;
+      }
+      if (res && (res.status === 204 || res.status === 409) && res.getResponseHeader("Upload-Offset") !== null) {
+        offset = Number(res.getResponseHeader("Upload-Offset"));
+        failures = res.status === 204 ? 0 : failures;
+        if (res.status === 409) await sleep(300);
+        showChunkProgress(job, offset, resumedAt);
+        continue;
+      }
+      if (res && res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+        window.localStorage.removeItem(key);
+        fail(job, firstError(res.response, "The server answered " + res.status + "."));
+        return;
+      }
+      // The connection dropped (or the server is restarting): wait, ask where we are, go on.
+      if (failures >= RETRY_DELAYS_MS.length) {
+        fail(job, "Network error: the upload stopped at " + Math.floor((100 * offset) / file.size)
+          + "%. Add the same file again to resume it.");
+        return;
+      }
+      setState(job, "Connection lost at " + Math.floor((100 * offset) / file.size) + "%; retrying…", "text-warning-emphasis");
+      await sleep(RETRY_DELAYS_MS[failures]);
+      failures += 1;
+      try {
+        const head = await request("HEAD", info.url);
+        if (head.status === 200) offset = Number(head.getResponseHeader("Upload-Offset"));
+      } catch (err) { /* still offline: the next PATCH attempt tells */ }
+    }
+    setBar(job, 100, "progress-bar-striped progress-bar-animated");
+    setState(job, "Checking the file (decoding it)…");
+    let done;
+    try {
+      done = await request("POST", info.complete_url);
+    } catch (err) {
+      fail(job, "Network error while checking the file; add it again to finish.");
+      return;
+    }
+    if (done.status === 201 && done.response) {
+      window.localStorage.removeItem(key);
+      showAdded(job, done.response);
+    } else if (done.status === 202 && done.response && done.response.kind === "imageset_job") {
+      window.localStorage.removeItem(key);
+      await followImageSetJob(job, done.response);
+    } else {
+      if (done.status === 400 || done.status === 404) window.localStorage.removeItem(key);
+      fail(job, firstError(done.response, "The server answered " + done.status + "."));
+    }
   }
 
   // --- one request with real upload progress (fetch() cannot report it) --------------
@@ -194,23 +374,10 @@
     xhr.addEventListener("load", function () {
       const body = xhr.response;
       if (xhr.status === 201 && body) {
-        succeeded += 1;
-        job.item.classList.add("is-done");
-        setBar(job, 100, "bg-success");
-        const state = setState(job, "", "text-success");
-        const link = document.createElement("a");
-        link.href = body.page_url;
-        link.textContent = body.kind === "imageset"
-          ? "Image set added: " + body.frames_sampled + " frames"
-          : "Added (" + body.width + "×" + body.height + ", " + body.frame_count + " frames)";
-        state.append(link);
-        if (body.sampling_job) state.append(" · sampling started");
-        if (body.sampling_error) {
-          const warn = document.createElement("div");
-          warn.className = "text-warning-emphasis";
-          warn.textContent = body.sampling_error;
-          state.append(warn);
-        }
+        showAdded(job, body);
+      } else if (xhr.status === 202 && body && body.kind === "imageset_job") {
+        followImageSetJob(job, body).finally(done);
+        return;
       } else if (xhr.status === 413) {
         fail(job, firstError(body, "Too large for this server."));
       } else {

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.django_db(transaction=True)
-def test_export_and_import_through_the_dataset_page(page, project, owner, tmp_path):
+def test_export_and_import_through_the_dataset_page(celery_worker, page, project, owner, tmp_path):
     populate(project)
     label_class_add(project=project, name="nest")
     extra = make_source(project, "openfield-m3v1.mp4", kind=Video.Kind.VIDEO)
@@ -45,10 +45,13 @@ def test_export_and_import_through_the_dataset_page(page, project, owner, tmp_pa
     page.wait_for_selector("text=Assigned unassigned frames")
     assert page.locator("#metric-unassigned").inner_text() == "0"
 
-    # Export: a zip download in the chosen format and split.
+    # Export: a job makes the zip; the page shows its progress, then its download.
     page.select_option("#export-format", "yolo")
+    page.click("#export-form button[type=submit]")
+    page.wait_for_selector(".job-row[data-kind=export] .job-download", timeout=60_000)
+    screenshot(page, "dataset-export-ready")
     with page.expect_download() as info:
-        page.click("#export-form button[type=submit]")
+        page.click(".job-row[data-kind=export] .job-download")
     download = info.value
     assert download.suggested_filename == "open-field-yolo.zip"
     exported = tmp_path / download.suggested_filename
@@ -60,8 +63,11 @@ def test_export_and_import_through_the_dataset_page(page, project, owner, tmp_pa
     frames = Frame.objects.count()
     page.set_input_files("#import-file", str(exported))
     page.click("#import-submit")
-    page.wait_for_selector(".alert-success")
-    assert "0 new frames" in page.locator(".alert-success").inner_text()
+    done = ".job-row[data-kind=import] .job-status:text('succeeded')"
+    page.wait_for_selector(done, timeout=60_000)
+    assert (
+        "0 new frames" in page.locator(".job-row[data-kind=import] .job-message").first.inner_text()
+    )
     assert Frame.objects.count() == frames
 
     # A broken archive: the problems are listed and nothing is imported.
@@ -85,8 +91,10 @@ def test_export_and_import_through_the_dataset_page(page, project, owner, tmp_pa
     page.select_option("#import-format", "coco")
     page.check("#import-create-classes")
     page.click("#import-submit")
-    page.wait_for_selector(".alert-success")
-    message = page.locator(".alert-success").inner_text()
+    # The page reloads once the import landed, so the counts include it.
+    page.wait_for_selector("#class-table >> text=pup", timeout=60_000)
+    page.wait_for_selector(done)
+    message = page.locator(".job-row[data-kind=import] .job-message").first.inner_text()
     assert "Imported 3 images (COCO): 3 new frames" in message and "New classes: pup" in message
     assert project.videos.filter(
         kind=Video.Kind.IMAGE_SET, original_name__startswith="other-lab-coco.zip"

@@ -11,11 +11,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from labeling.datasets.exporting import dataset_export
-from labeling.models import Frame, Role
+from labeling.models import DatasetExportJob, DatasetImportJob, Frame, Role
 from labeling.services import project_create
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, wait_for
 from tests.labeling.dataset_helpers import (
-    image_bytes,
     populate,
     scratch_files,
     snapshot,
@@ -51,6 +50,23 @@ def exported_zip(project, owner, tmp_path):
     path = tmp_path / "source-coco.zip"
     dataset_export(project=source, fmt="coco", zip_path=path)
     return path
+
+
+def record_dispatch(monkeypatch) -> list[int]:
+    """Record import jobs handed to the queue instead of publishing them."""
+    from labeling import tasks
+
+    sent: list[int] = []
+
+    class Result:
+        id = "recorded"
+
+    def apply_async(args, **kwargs):
+        sent.append(args[0])
+        return Result()
+
+    monkeypatch.setattr(tasks.dataset_import_run, "apply_async", apply_async)
+    return sent
 
 
 def upload(client, project, path, **fields):
@@ -100,78 +116,7 @@ def test_export_bad_parameters_are_400_naming_the_field(project, owner, api_clie
     assert empty.status_code == 400 and "no labeled frames" in empty.json()["split"][0]
 
 
-# --- import ---------------------------------------------------------------------------
-@pytest.mark.django_db
-def test_import_creates_an_image_set_and_reports_counts(
-    project, owner, api_client_for, exported_zip
-):
-    response = upload(
-        api_client_for(owner), project, exported_zip, format="coco", create_missing_classes="true"
-    )
-    assert response.status_code == 201, response.json()
-    body = response.json()
-    assert body["frames_created"] == 6 and body["classes_created"] == ["rat"]
-    assert body["format"] == "coco" and body["imageset_id"]
-    assert project.frames.filter(status=Frame.Status.LABELED).count() == 6
-    again = upload(api_client_for(owner), project, exported_zip, format="auto")
-    assert again.status_code == 201
-    assert (again.json()["frames_created"], again.json()["frames_unchanged"]) == (0, 6)
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
-def test_import_refuses_an_image_html_polyglot_as_uploads_do(
-    fmt, project, owner, api_client_for, tmp_path
-):
-    ext = fmt.lower().replace("jpeg", "jpg")
-    polyglot = image_bytes(1, fmt=fmt) + b"<html><script>alert(1)</script></html>"
-    zip_path = write_zip(
-        tmp_path / "yolo.zip",
-        {
-            "data.yaml": "train: images/train\nval: images/val\nnames: [mouse]\n",
-            f"images/train/a.{ext}": image_bytes(2, fmt=fmt),
-            "labels/train/a.txt": "0 0.5 0.5 0.2 0.2\n",
-            f"images/val/evil.{ext}": polyglot,
-            "labels/val/evil.txt": "0 0.5 0.5 0.2 0.2\n",
-        },
-    )
-    before = snapshot()
-    response = upload(api_client_for(owner), project, zip_path, format="yolo")
-    assert response.status_code == 400, response.json()
-    assert any("evil" in p and "polyglot" in p for p in response.json()["file"])
-    assert snapshot() == before
-
-
-@pytest.mark.django_db
-def test_import_problems_are_400_and_import_nothing(project, owner, api_client_for, tmp_path):
-    populate(project)
-    before, temp = snapshot(), upload_temp_files()
-    bad = write_zip(
-        tmp_path / "bad.zip",
-        {"annotations.xml": "<annotations><image", "images/a.jpg": b"not an image"},
-    )
-    response = upload(api_client_for(owner), project, bad, format="cvat")
-    assert response.status_code == 400
-    problems = response.json()["file"]
-    assert "nothing was imported" in problems[0] and "XML" in problems[1]
-    slip = write_zip(tmp_path / "slip.zip", {"../evil.txt": "x"})
-    response = upload(api_client_for(owner), project, slip, format="auto")
-    assert response.status_code == 400 and "escapes" in response.json()["file"][1]
-    not_zip = tmp_path / "x.zip"
-    not_zip.write_bytes(b"GIF89a nope")
-    response = upload(api_client_for(owner), project, not_zip, format="auto")
-    assert response.status_code == 400 and "zip" in response.json()["file"][0]
-    response = api_client_for(owner).post(
-        import_url(project), {"format": "coco"}, format="multipart"
-    )
-    assert response.status_code == 400 and "file" in response.json()
-    response = upload(api_client_for(owner), project, slip, format="darknet")
-    assert response.status_code == 400 and "format" in response.json()
-    assert snapshot() == before
-    assert upload_temp_files() == temp
-    assert not [p for p in scratch_files() if p.startswith("imports")]
-
-
+# --- import (the job itself: tests/labeling/test_dataset_jobs.py) ----------------------
 @pytest.mark.django_db
 def test_import_over_the_size_limit_is_413_and_stores_nothing(
     project, owner, api_client_for, exported_zip, settings
@@ -185,17 +130,18 @@ def test_import_over_the_size_limit_is_413_and_stores_nothing(
 
 
 # --- permissions ----------------------------------------------------------------------
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "role,export,stats,imports,create_classes",
     [
         (None, 404, 404, 404, 404),
         (Role.VIEWER, 200, 200, 403, 403),
-        (Role.ANNOTATOR, 200, 200, 201, 403),
-        (Role.OWNER, 200, 200, 201, 201),
+        (Role.ANNOTATOR, 200, 200, 202, 403),
+        (Role.OWNER, 200, 200, 202, 202),
     ],
 )
 def test_permission_matrix(
+    monkeypatch,
     role,
     export,
     stats,
@@ -208,6 +154,7 @@ def test_permission_matrix(
     exported_zip,
 ):
     populate(project)
+    sent = record_dispatch(monkeypatch)
     user = make_user("someone")
     if role:
         member_of(user, role)
@@ -218,12 +165,13 @@ def test_permission_matrix(
     # Adding classes is refused before anything is written, for everyone but owners.
     response = upload(client, project, exported_zip, format="coco", create_missing_classes="1")
     assert response.status_code == create_classes
-    if create_classes != 201:
+    if create_classes != 202:
         assert snapshot() == before
         response = upload(client, project, exported_zip, format="coco")
         assert response.status_code == imports
-        if imports != 201:
+        if imports != 202:
             assert snapshot() == before
+    assert len(sent) == (1 if imports == 202 else 0)
 
 
 @pytest.mark.django_db
@@ -282,8 +230,8 @@ def test_dataset_page_shows_counts_and_actions_by_role(
     )
 
 
-@pytest.mark.django_db
-def test_page_export_and_import(client, project, owner, exported_zip):
+@pytest.mark.django_db(transaction=True)
+def test_page_export_and_import(celery_worker, client, project, owner, exported_zip):
     populate(project)
     page_client(client, owner)
     response = client.get(
@@ -297,19 +245,36 @@ def test_page_export_and_import(client, project, owner, exported_zip):
         )
     assert response.status_code == 302
     follow = client.get(response["Location"])
-    assert b"Imported 6 images (COCO): 6 new frames" in follow.content
+    job = DatasetImportJob.objects.get(project=project)
+    assert f"Import #{job.pk} of “source-coco.zip” queued".encode() in follow.content
+    job = wait_for(
+        lambda: DatasetImportJob.objects.filter(pk=job.pk, finished_at__isnull=False).first(),
+        what="the import",
+    )
+    assert job.message.startswith("Imported 6 images (COCO): 6 new frames"), job.error
+    response = client.post(
+        reverse("dataset-export-start", args=[project.pk]), {"format": "yolo", "split": "train"}
+    )
+    assert response.status_code == 302
+    export = wait_for(
+        lambda: DatasetExportJob.objects.filter(project=project, finished_at__isnull=False).first(),
+        what="the export",
+    )
+    assert export.status == "succeeded" and export.download_name == "open-field-yolo-train.zip"
 
 
 @pytest.mark.django_db
 def test_page_import_errors_are_listed(client, project, owner, tmp_path):
+    """What the request checks itself (the archive) is listed at once; nothing is queued."""
     page_client(client, owner)
-    bad = write_zip(tmp_path / "bad.zip", {"data.yaml": "names: [mouse]\ntrain: ../up\n"})
+    bad = write_zip(tmp_path / "bad.zip", {"data.yaml": "names: [mouse]\n", "../up.txt": "x"})
     with open(bad, "rb") as fh:
         response = client.post(
             reverse("dataset-import", args=[project.pk]), {"file": fh, "format": "yolo"}
         )
     assert response.status_code == 400
     assert b"nothing was imported" in response.content and b"escapes" in response.content
+    assert not DatasetImportJob.objects.exists()
 
 
 @pytest.mark.django_db

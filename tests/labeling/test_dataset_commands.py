@@ -1,4 +1,5 @@
-"""``manage.py export_dataset`` and ``manage.py import_dataset``."""
+"""``manage.py export_dataset`` and ``manage.py import_dataset`` (which queues a job: a real
+worker runs it)."""
 
 from __future__ import annotations
 
@@ -66,10 +67,10 @@ def test_export_errors_are_clear(project, tmp_path):
         )
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("fmt", ["yolo", "cvat"])
 def test_import_with_create_makes_the_project_with_the_datasets_classes(
-    fmt, project, make_user, tmp_path
+    celery_worker, fmt, project, make_user, tmp_path
 ):
     frames = [f for f in populate(project) if f.status != Frame.Status.UNLABELED]
     run("export_dataset", "--project", project.name, "--format", fmt, str(tmp_path / "a.zip"))
@@ -95,8 +96,10 @@ def test_import_with_create_makes_the_project_with_the_datasets_classes(
     assert imported == sorted(annotation_of(f) for f in frames)
 
 
-@pytest.mark.django_db
-def test_import_with_create_defaults_to_the_first_superuser(project, make_user, tmp_path):
+@pytest.mark.django_db(transaction=True)
+def test_import_with_create_defaults_to_the_first_superuser(
+    celery_worker, project, make_user, tmp_path
+):
     populate(project)
     run("export_dataset", "--project", project.name, "--format", "coco", str(tmp_path / "c"))
     admin = make_user("admin", is_superuser=True, is_staff=True)
@@ -112,8 +115,8 @@ def test_import_with_create_defaults_to_the_first_superuser(project, make_user, 
     assert Project.objects.get(name="By admin").created_by == admin
 
 
-@pytest.mark.django_db
-def test_reimport_through_the_command_updates_in_place(project, tmp_path):
+@pytest.mark.django_db(transaction=True)
+def test_reimport_through_the_command_updates_in_place(celery_worker, project, tmp_path):
     populate(project)
     run("export_dataset", "--project", project.name, "--format", "voc", str(tmp_path / "v"))
     frames = Frame.objects.count()
@@ -122,8 +125,8 @@ def test_reimport_through_the_command_updates_in_place(project, tmp_path):
     assert Frame.objects.count() == frames
 
 
-@pytest.mark.django_db
-def test_import_errors_are_clear_and_import_nothing(project, make_user, tmp_path):
+@pytest.mark.django_db(transaction=True)
+def test_import_errors_are_clear_and_import_nothing(celery_worker, project, make_user, tmp_path):
     populate(project)
     before = snapshot()
     with pytest.raises(CommandError, match="No project named “Nope”. Use --create"):
@@ -171,8 +174,8 @@ def test_import_errors_are_clear_and_import_nothing(project, make_user, tmp_path
     assert after_media == media
 
 
-@pytest.mark.django_db
-def test_unknown_classes_need_create_classes(project, tmp_path, owner):
+@pytest.mark.django_db(transaction=True)
+def test_unknown_classes_need_create_classes(celery_worker, project, tmp_path, owner):
     populate(project)
     run("export_dataset", "--project", project.name, "--format", "coco", str(tmp_path / "c"))
     from labeling.services import project_create

@@ -16,6 +16,7 @@ from labeling.videos.imagesets import (
     ImageSetLimits,
     natural_key,
     open_zip_images,
+    polyglot_problem,
     read_image_files,
 )
 
@@ -229,3 +230,21 @@ def test_refuses_a_list_with_bad_names_or_non_images(tmp_path: Path):
         read_image_files([good, bad], names=["a.png", "b.png"])
     with pytest.raises(ImageSetError, match="no images"):
         read_image_files([])
+
+
+@pytest.mark.parametrize(
+    "data,refused",
+    [
+        (b"\xff\xd8 pixels <SvG\x0b\x14 more pixels", False),  # found in noisy JPEGs by chance
+        (b"\xff\xd8 pixels <SVGR7", False),
+        (b"<svg onload=alert(1)>", True),
+        (b"<svg/onload=alert(1)>", True),
+        (b"x<HTML>", True),
+        (b"<?php system($_GET[0]); ?>", True),
+        (b"javascript:alert(1)", True),
+        (b"<script\n>", True),
+    ],
+)
+def test_polyglot_markers_count_only_as_tags(data, refused):
+    """Random compressed bytes spelling "<svg" are no tag; "<svg " or "<svg/" are."""
+    assert (polyglot_problem(data, image_format="JPEG") is not None) is refused

@@ -727,7 +727,26 @@ def test_an_unknown_project_or_video_is_404(client, owner, project):
 
 
 # --- image sets -----------------------------------------------------------------------------------
-def test_a_zip_of_images_becomes_an_image_set_in_natural_order(api_client_for, owner, project):
+def run_imageset_jobs(monkeypatch) -> None:
+    """Run image-set jobs here, at once, instead of publishing them (the real worker path
+    is tests/e2e/test_videos_e2e.py's)."""
+    from labeling.videos.imageset_jobs import imageset_job_execute
+
+    class Result:
+        id = "in-process"
+
+    def apply_async(args, **kwargs):
+        imageset_job_execute(job_id=args[0])
+        return Result()
+
+    monkeypatch.setattr(tasks.imageset_import_run, "apply_async", apply_async)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_zip_of_images_becomes_an_image_set_in_natural_order(
+    api_client_for, owner, project, monkeypatch
+):
+    run_imageset_jobs(monkeypatch)
     archive = zip_bytes(
         {
             "frames/img10.png": png_bytes(color=(10, 10, 10)),
@@ -736,9 +755,13 @@ def test_a_zip_of_images_becomes_an_image_set_in_natural_order(api_client_for, o
             "__MACOSX/._img1.png": b"junk",
         }
     )
-    response = upload(api_client_for(owner), project.pk, ("session 3.zip", archive))
-    assert response.status_code == 201, response.content
-    body = response.json()
+    client = api_client_for(owner)
+    response = upload(client, project.pk, ("session 3.zip", archive))
+    assert response.status_code == 202, response.content
+    job = client.get(response.json()["url"]).json()
+    assert job["status"] == "succeeded" and job["message"] == "Image set added: 3 frames."
+    assert job["frame_count"] == 3 and job["page_url"]
+    body = client.get(f"/api/videos/{job['video']}/").json()
     assert body["kind"] == "imageset" and body["original_name"] == "session 3.zip"
     assert body["frame_count"] == 3 and body["frames_sampled"] == 3
     assert (body["width"], body["height"]) == (32, 24) and body["file_url"] is None
@@ -817,13 +840,27 @@ BAD_SETS = {
 }
 
 
+#: Refused by the job that decodes every image (the request only checks the directory).
+BAD_IN_THE_JOB = {"zip with a non-image", "empty zip", "zip holding a polyglot"}
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("case", list(BAD_SETS))
-def test_a_bad_image_set_gets_a_400_and_leaves_no_trace(api_client_for, owner, project, case):
+def test_a_bad_image_set_is_refused_and_leaves_no_trace(
+    api_client_for, owner, project, case, monkeypatch
+):
+    run_imageset_jobs(monkeypatch)
     name, data = BAD_SETS[case]()
     before_files, before_rows = files_on_disk(), table_counts()
-    response = upload(api_client_for(owner), project.pk, (name, data))
-    assert response.status_code == 400, response.content
-    assert response.json()["file"][0]
+    client = api_client_for(owner)
+    response = upload(client, project.pk, (name, data))
+    if case in BAD_IN_THE_JOB:
+        assert response.status_code == 202, response.content
+        job = client.get(response.json()["url"]).json()
+        assert job["status"] == "failed" and job["error"], job
+    else:
+        assert response.status_code == 400, response.content
+        assert response.json()["file"][0]
     assert files_on_disk() == before_files
     assert table_counts() == before_rows
 

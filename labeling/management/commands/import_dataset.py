@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -9,10 +12,20 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from labeling.datasets import archives
 from labeling.datasets.exchange import AUTO, FORMAT_NAMES
-from labeling.datasets.importing import dataset_import
-from labeling.models import Project
+from labeling.datasets.job_services import (
+    dataset_import_job_cancel,
+    dataset_import_job_create,
+    dataset_import_job_dispatch,
+)
+from labeling.models import DatasetImportJob, Project
 from labeling.services import label_class_delete, project_create
+from webapp.jobs import BrokerUnavailable
+from webapp.models import JobStatus
+from webapp.storage import scratch_dir
+
+POLL_S = 0.5
 
 
 def error_text(exc: ValidationError) -> str:
@@ -31,7 +44,8 @@ class Command(BaseCommand):
         "Import a YOLO, COCO, Pascal VOC or CVAT dataset (a folder or a .zip) into a project. "
         "All or nothing: any problem is listed and nothing is imported. Images named "
         "v<video>_f<frame>.<ext> (as exported) update the project's frames; others become "
-        "an image set."
+        "an image set. Runs as a job on the default queue (a worker must be running) and "
+        "follows it, progress on stderr; exits non-zero if it fails."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -74,36 +88,35 @@ class Command(BaseCommand):
                 raise CommandError("--create needs --owner USERNAME or an existing superuser.")
             project, created = self._create(name, owner), True
         try:
-            result = dataset_import(
-                project=project,
-                fmt=options["format"],
-                path=path,
-                created_by=owner,
-                create_missing_classes=created or options["create_classes"],
+            job = self._queue(
+                path=path, project=project, owner=owner, options=options, created=created
             )
-        except ValidationError as exc:
-            if created:
-                project.delete()  # all or nothing: no empty project left behind
-            raise CommandError("Nothing was imported.\n" + error_text(exc)) from None
+            job = self._follow(job)
         except BaseException:
             if created:
-                project.delete()
+                project.delete()  # all or nothing: no empty project left behind
             raise
+        if job.status != JobStatus.SUCCEEDED:
+            if created:
+                project.delete()
+            reason = job.error or job.message or job.status
+            raise CommandError(f"Nothing was imported ({job.status}).\n{reason}")
+        result = job.result
         parts = [
-            f"{result.frames_created} new frames"
-            + (f" (image set #{result.imageset_id})" if result.imageset_id else ""),
-            f"{result.frames_updated} updated",
-            f"{result.frames_unchanged} unchanged",
+            f"{result['frames_created']} new frames"
+            + (f" (image set #{result['imageset_id']})" if result["imageset_id"] else ""),
+            f"{result['frames_updated']} updated",
+            f"{result['frames_unchanged']} unchanged",
         ]
-        if result.frames_left_unlabeled:
-            parts.append(f"{result.frames_left_unlabeled} left unlabeled")
+        if result["frames_left_unlabeled"]:
+            parts.append(f"{result['frames_left_unlabeled']} left unlabeled")
         self.stdout.write(
             self.style.SUCCESS(
-                f"Imported {result.images} images ({result.fmt}) into “{project.name}”"
-                f"{' (created)' if created else ''}: {', '.join(parts)}; {result.boxes} boxes."
+                f"Imported {result['images']} images ({result['format']}) into “{project.name}”"
+                f"{' (created)' if created else ''}: {', '.join(parts)}; {result['boxes']} boxes."
                 + (
-                    f" New classes: {', '.join(result.classes_created)}."
-                    if result.classes_created
+                    f" New classes: {', '.join(result['classes_created'])}."
+                    if result["classes_created"]
                     else ""
                 )
                 + (f" Layout: {result.layout}." if result.layout else "")
@@ -111,6 +124,61 @@ class Command(BaseCommand):
         )
         for warning in result.warnings:
             self.stderr.write(self.style.WARNING(f"Warning: {warning}."))
+
+    def _queue(self, *, path: Path, project, owner, options, created: bool) -> DatasetImportJob:
+        """The import job, queued: a folder is zipped first (stored, not compressed), since
+        the worker may run on another machine and sees only media storage."""
+        work = Path(tempfile.mkdtemp(prefix="import-cmd-", dir=scratch_dir("imports")))
+        try:
+            if path.is_dir():
+                upload = work / f"{path.name or 'dataset'}.zip"
+                archives.write_zip(path, upload)
+            else:
+                upload = path
+            try:
+                job = dataset_import_job_create(
+                    project=project,
+                    user=owner,
+                    fmt=options["format"],
+                    upload=upload,
+                    source_name=path.name,
+                    create_missing_classes=created or options["create_classes"],
+                )
+            except ValidationError as exc:
+                raise CommandError("Nothing was imported.\n" + error_text(exc)) from None
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        try:
+            dataset_import_job_dispatch(job=job)
+        except BrokerUnavailable as exc:
+            raise CommandError(f"Nothing was imported: {exc}") from None
+        self.stderr.write(f"Import job #{job.pk} queued.")
+        return job
+
+    def _follow(self, job: DatasetImportJob) -> DatasetImportJob:
+        """Poll the job until it ends, writing its progress to stderr; Ctrl-C cancels it."""
+        last = None
+        waited = 0.0
+        try:
+            while True:
+                job.refresh_from_db()
+                line = f"{job.status} {job.progress * 100:5.1f}% {job.message}".rstrip()
+                if line != last:
+                    self.stderr.write(line)
+                    last = line
+                if job.is_finished:
+                    return job
+                if job.status == JobStatus.QUEUED and waited >= 10 and waited % 30 < POLL_S:
+                    self.stderr.write("Still queued: is a worker consuming the default queue?")
+                time.sleep(POLL_S)
+                waited += POLL_S
+        except KeyboardInterrupt:
+            dataset_import_job_cancel(job=job)
+            self.stderr.write("Cancelling the import…")
+            while not job.is_finished:
+                time.sleep(POLL_S)
+                job.refresh_from_db()
+            return job
 
     def _owner(self, username: str | None):
         users = get_user_model().objects

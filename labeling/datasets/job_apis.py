@@ -1,0 +1,207 @@
+"""REST endpoints of dataset import and export jobs: progress, cancel, the export's download.
+
+Non-members get 404; viewers may read jobs and download exports and start exports,
+cancelling an import needs the annotator role.
+"""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..models import DatasetExportJob, DatasetImportJob, Role
+from ..selectors import object_for_user, project_for_user
+from . import job_services
+from .exchange import EXPORT_SPLITS, FORMAT_NAMES
+
+RECENT_JOBS = 10
+
+
+def import_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> DatasetImportJob:
+    return object_for_user(
+        DatasetImportJob.objects.select_related("project"),
+        user=user,
+        pk=job_id,
+        role=role,
+        what="import job",
+    )
+
+
+def export_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> DatasetExportJob:
+    return object_for_user(
+        DatasetExportJob.objects.select_related("project"),
+        user=user,
+        pk=job_id,
+        role=role,
+        what="export job",
+    )
+
+
+class _JobFields(serializers.ModelSerializer):
+    is_finished = serializers.BooleanField(read_only=True)
+    url = serializers.SerializerMethodField()
+    cancel_url = serializers.SerializerMethodField()
+
+    job_fields = [
+        "id",
+        "project",
+        "fmt",
+        "status",
+        "is_finished",
+        "progress",
+        "message",
+        "error",
+        "result",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "url",
+        "cancel_url",
+    ]
+
+
+class ImportJobOutput(_JobFields):
+    class Meta:
+        model = DatasetImportJob
+        fields = [*_JobFields.job_fields, "source_name", "upload_bytes"]
+
+    def get_url(self, job) -> str:
+        return reverse("api-dataset-import-job", args=[job.pk])
+
+    def get_cancel_url(self, job) -> str:
+        return reverse("api-dataset-import-job-cancel", args=[job.pk])
+
+
+class ExportJobOutput(_JobFields):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DatasetExportJob
+        fields = [
+            *_JobFields.job_fields,
+            "split",
+            "include_unlabeled",
+            "file_bytes",
+            "download_name",
+            "download_url",
+        ]
+
+    def get_url(self, job) -> str:
+        return reverse("api-dataset-export-job", args=[job.pk])
+
+    def get_cancel_url(self, job) -> str:
+        return reverse("api-dataset-export-job-cancel", args=[job.pk])
+
+    def get_download_url(self, job) -> str | None:
+        if job.status != "succeeded" or not job.file:
+            return None
+        return reverse("api-dataset-export-job-download", args=[job.pk])
+
+
+class DatasetJobsOutput(serializers.Serializer):
+    imports = ImportJobOutput(many=True)
+    exports = ExportJobOutput(many=True)
+
+
+class DatasetJobListApi(APIView):
+    @extend_schema(request=None, responses=DatasetJobsOutput)
+    def get(self, request, project_id: int):
+        project = project_for_user(user=request.user, project_id=project_id)
+        imports = project.import_jobs.order_by("-created_at", "-id")[:RECENT_JOBS]
+        exports = project.export_jobs.order_by("-created_at", "-id")[:RECENT_JOBS]
+        return Response(
+            {
+                "imports": ImportJobOutput(imports, many=True).data,
+                "exports": ExportJobOutput(exports, many=True).data,
+            }
+        )
+
+
+class ImportJobDetailApi(APIView):
+    @extend_schema(request=None, responses=ImportJobOutput)
+    def get(self, request, job_id: int):
+        return Response(ImportJobOutput(import_job_for_user(user=request.user, job_id=job_id)).data)
+
+
+class ImportJobCancelApi(APIView):
+    @extend_schema(request=None, responses={202: ImportJobOutput})
+    def post(self, request, job_id: int):
+        job = import_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
+        job = job_services.dataset_import_job_cancel(job=job)
+        return Response(ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportJobInput(serializers.Serializer):
+    format = serializers.ChoiceField(choices=FORMAT_NAMES)
+    # Checked by the service (a ChoiceField here would collide with Frame.split's enum name).
+    split = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=8,
+        help_text=f"One of {', '.join(EXPORT_SPLITS)}; empty or 'all' for every frame.",
+    )
+    include_unlabeled = serializers.BooleanField(required=False, default=False)
+
+
+class ExportJobStartApi(APIView):
+    @extend_schema(request=ExportJobInput, responses={202: ExportJobOutput})
+    def post(self, request, project_id: int):
+        project = project_for_user(user=request.user, project_id=project_id)
+        payload = ExportJobInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        job = job_services.dataset_export_job_start(
+            project=project,
+            user=request.user,
+            fmt=data["format"],
+            split=data["split"],
+            include_unlabeled=data["include_unlabeled"],
+        )
+        return Response(ExportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportJobDetailApi(APIView):
+    @extend_schema(request=None, responses=ExportJobOutput)
+    def get(self, request, job_id: int):
+        return Response(ExportJobOutput(export_job_for_user(user=request.user, job_id=job_id)).data)
+
+
+class ExportJobCancelApi(APIView):
+    @extend_schema(request=None, responses={202: ExportJobOutput})
+    def post(self, request, job_id: int):
+        job = export_job_for_user(user=request.user, job_id=job_id)
+        job = job_services.dataset_export_job_cancel(job=job)
+        return Response(ExportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+def export_job_file_response(job: DatasetExportJob) -> FileResponse:
+    """The finished export as an attachment (404 while it is not ready, or pruned)."""
+    if job.status != "succeeded" or not job.file:
+        raise Http404("This export has no file (not finished, failed, or too old).")
+    try:
+        handle = job.file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404("The export's file is missing.") from None
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=job.download_name or f"export-{job.pk}.zip",
+        content_type="application/zip",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+class ExportJobDownloadApi(APIView):
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(request=None, responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request, job_id: int):
+        return export_job_file_response(export_job_for_user(user=request.user, job_id=job_id))

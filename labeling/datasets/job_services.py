@@ -1,0 +1,435 @@
+"""Dataset imports and exports as ``default``-queue jobs.
+
+The web request only receives and checks the upload (size while streaming, then the zip's
+end record and whole directory: entry count, sizes, ratios, names); the worker does the
+rest with :func:`labeling.datasets.importing.dataset_import`, which stays all or nothing:
+a failed, cancelled or timed-out import stores no row and no file. The received zip sits in
+media storage (workers may run on other machines) and is deleted when the job ends.
+
+An export job writes the zip with :func:`labeling.datasets.exporting.dataset_export` in the
+worker's scratch space (image by image, never the project in memory), stores it in media
+storage and records it; the page then downloads it. Only the newest
+:data:`EXPORTS_KEPT` finished exports of a project keep their file.
+
+Both report progress through :class:`webapp.jobs` heartbeats (throttled: each beat is two
+queries) and stop at the next beat once cancelled. Both are safe to run twice: the second
+delivery finds the row claimed or finished (``job_claim``).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, connection
+from django.utils import timezone
+from django.utils.text import slugify
+
+from webapp.jobs import (
+    JobCancelled,
+    job_claim,
+    job_dispatch,
+    job_finish,
+    job_heartbeat,
+    job_request_cancel,
+)
+from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
+
+from ..models import DatasetExportJob, DatasetImportJob, Project
+from . import archives
+from .exchange import AUTO, EXPORT_SPLITS, check_format, problem_messages
+from .exporting import dataset_export
+from .importing import ImportResult, _archive_limits, _display_name, dataset_import
+
+log = logging.getLogger(__name__)
+
+#: Finished exports of a project whose zip is kept (older ones' files are deleted).
+EXPORTS_KEPT = 5
+#: How an import's stages share its progress bar (checking every image dominates).
+_IMPORT_STAGES = {
+    "unpacking": (0.0, 0.05),
+    "checking": (0.05, 0.7),
+    "storing": (0.7, 0.97),
+    "saving": (0.97, 0.99),
+}
+_STAGE_WORDS = {
+    "unpacking": "Unpacking",
+    "checking": "Checking image",
+    "storing": "Storing image",
+    "writing": "Writing image",
+    "saving": "Saving the rows of",
+}
+
+
+def _error_text(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return "\n".join(m for errors in exc.message_dict.values() for m in errors)
+    return "\n".join(exc.messages)
+
+
+@contextmanager
+def keep_alive(job, *, every_s: float | None = None) -> Iterator[None]:
+    """Beat ``job``'s heartbeat from a thread while the body runs: steps with no progress
+    hook (unpacking a 13,622-entry zip, parsing its annotations) can outlast
+    ``JOB_STALE_AFTER`` on a busy machine, and the stale check would fail a live job. The
+    thread only refreshes ``heartbeat_at`` of a RUNNING row (cancel is still seen by the
+    progress beats of the work itself)."""
+    every = every_s if every_s is not None else max(1.0, settings.JOB_STALE_AFTER / 4)
+    stop = threading.Event()
+    model = type(job)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                try:
+                    model.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError:  # busy database: the next beat will do
+                    pass
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"keep-alive-{job.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+class _Beats:
+    """Throttled heartbeats with progress; raises JobCancelled once a stop was asked."""
+
+    def __init__(self, job, stages: dict[str, tuple[float, float]]) -> None:
+        self.job = job
+        self.stages = stages
+        self.interval = min(1.0, float(settings.JOB_HEARTBEAT_INTERVAL))
+        self._last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        low, high = self.stages.get(stage, (0.0, 0.99))
+        fraction = low + (high - low) * (done / total if total else 0.0)
+        word = _STAGE_WORDS.get(stage, stage.capitalize())
+        message = f"{word} {done:,} of {total:,}" if total else f"{word}…"
+        job_heartbeat(job=self.job, progress=fraction, message=message)
+
+
+# --- import -----------------------------------------------------------------------------
+def dataset_upload_check(*, path: Path) -> None:
+    """What the request checks before queueing: a zip whose directory passes the import's
+    archive limits (nothing is extracted). ValidationError on ``file``."""
+    if not archives.is_zip(path):
+        raise ValidationError({"file": "The dataset must be a zip archive."})
+    try:
+        with archives.open_checked_zip(path, _archive_limits()):
+            pass
+    except archives.ArchiveError as exc:
+        raise ValidationError(
+            {"file": problem_messages([f"archive: {p}" for p in exc.problems])}
+        ) from None
+
+
+def dataset_import_job_create(
+    *,
+    project: Project,
+    user,
+    fmt: str,
+    upload,
+    source_name: str = "",
+    create_missing_classes: bool = False,
+) -> DatasetImportJob:
+    """Check the received zip ``upload`` (a streamed upload, or a local ``Path``), move it
+    into storage and record a QUEUED import; :func:`dataset_import_job_dispatch` sends it.
+    ValidationError names the field; then nothing was stored."""
+    check_format(fmt, allow_auto=True)
+    path = Path(upload) if isinstance(upload, Path | str) else Path(upload.temporary_file_path())
+    dataset_upload_check(path=path)
+    size = path.stat().st_size
+    name = f"imports/{project.pk}/{uuid.uuid4().hex}.zip"
+    if isinstance(upload, Path | str):
+        stored = store_file(local_path=path, name=name)
+    else:
+        # A streamed upload is moved (not copied) by filesystem storage.
+        stored = default_storage.save(name, upload)
+    try:
+        return DatasetImportJob.objects.create(
+            project=project,
+            fmt=fmt,
+            upload=stored,
+            upload_bytes=size,
+            source_name=_display_name(source_name or path.name),
+            create_missing_classes=create_missing_classes,
+            created_by=user,
+        )
+    except BaseException:
+        delete_quietly(stored)
+        raise
+
+
+def dataset_import_job_dispatch(*, job: DatasetImportJob) -> None:
+    """Send the job to the ``default`` queue; on a broker outage the row and the stored
+    upload are removed and :class:`webapp.jobs.BrokerUnavailable` is raised (503)."""
+    from ..tasks import dataset_import_run  # the task module imports this one
+
+    upload = job.upload.name
+    try:
+        job_dispatch(job=job, task=dataset_import_run)
+    except Exception:
+        delete_quietly(upload)
+        raise
+
+
+def dataset_import_job_start(**kwargs) -> DatasetImportJob:
+    job = dataset_import_job_create(**kwargs)
+    dataset_import_job_dispatch(job=job)
+    return job
+
+
+def dataset_import_job_cancel(*, job: DatasetImportJob) -> DatasetImportJob:
+    job_request_cancel(job=job)
+    if job.status in TERMINAL_STATUSES:
+        _drop_upload(job)
+    return job
+
+
+def _drop_upload(job: DatasetImportJob) -> None:
+    if job.upload:
+        delete_quietly(job.upload.name)
+        DatasetImportJob.objects.filter(pk=job.pk).update(upload="")
+
+
+def _import_summary(result: ImportResult) -> str:
+    parts = [
+        f"{result.frames_created} new frames",
+        f"{result.frames_updated} updated",
+        f"{result.frames_unchanged} unchanged",
+    ]
+    if result.frames_left_unlabeled:
+        parts.append(f"{result.frames_left_unlabeled} left unlabeled")
+    text = (
+        f"Imported {result.images} images ({result.fmt.upper()}): {', '.join(parts)}; "
+        f"{result.boxes} boxes."
+    )
+    if result.classes_created:
+        text += f" New classes: {', '.join(result.classes_created)}."
+    if result.layout:
+        text += f" Layout: {result.layout}."
+    for warning in result.warnings:
+        text += f" Note: {warning}."
+    return text
+
+
+def dataset_import_job_execute(*, job_id: int) -> None:
+    """Run an import job in a worker (see the module docstring)."""
+    job = job_claim(model=DatasetImportJob, job_id=job_id)
+    if job is None:
+        return
+    beats = _Beats(job, _IMPORT_STAGES)
+    try:
+        job_heartbeat(job=job, progress=0.0, message="Unpacking…")
+        try:
+            with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
+                result = dataset_import(
+                    project=job.project,
+                    fmt=job.fmt,
+                    path=path,
+                    created_by=job.created_by,
+                    create_missing_classes=job.create_missing_classes,
+                    source_name=job.source_name,
+                    progress=beats,
+                )
+        finally:
+            # Before the job shows as ended (a killed worker skips this, and a redelivery
+            # then still finds the zip).
+            _drop_upload(job)
+        payload = {
+            "format": result.fmt,
+            "images": result.images,
+            "frames_created": result.frames_created,
+            "frames_updated": result.frames_updated,
+            "frames_unchanged": result.frames_unchanged,
+            "frames_left_unlabeled": result.frames_left_unlabeled,
+            "boxes": result.boxes,
+            "classes_created": list(result.classes_created),
+            "imageset_id": result.imageset_id,
+            "layout": result.layout,
+            "warnings": list(result.warnings),
+        }
+        DatasetImportJob.objects.filter(pk=job.pk).update(result=payload)
+        job_finish(job=job, status=JobStatus.SUCCEEDED, message=_import_summary(result))
+    except JobCancelled:
+        job_finish(job=job, status=JobStatus.CANCELLED, message="Cancelled; nothing was imported.")
+    except SoftTimeLimitExceeded:
+        job_finish(
+            job=job,
+            status=JobStatus.TIMED_OUT,
+            message="Nothing was imported.",
+            error="The import ran past the queue's time limit.",
+        )
+    except ValidationError as exc:
+        job_finish(
+            job=job, status=JobStatus.FAILED, error=_error_text(exc), message="Nothing imported."
+        )
+    except DatasetImportJob.DoesNotExist:
+        return  # the project, and with it the job, was deleted meanwhile
+    except Exception as exc:
+        log.exception("dataset import job %s failed", job.pk)
+        job_finish(
+            job=job,
+            status=JobStatus.FAILED,
+            message="Nothing was imported.",
+            error=f"Unexpected error: {type(exc).__name__}: {exc}",
+        )
+    finally:
+        if DatasetImportJob.objects.filter(pk=job.pk, status__in=TERMINAL_STATUSES).exists():
+            _drop_upload(job)
+
+
+# --- export -----------------------------------------------------------------------------
+def dataset_export_job_create(
+    *, project: Project, user, fmt: str, split: str = "", include_unlabeled: bool = False
+) -> DatasetExportJob:
+    """Record a QUEUED export; ValidationError names a bad ``format`` or ``split``, or says
+    there is nothing to export."""
+    check_format(fmt, allow_auto=False)
+    if split in ("all", None):
+        split = ""
+    if split and split not in EXPORT_SPLITS:
+        raise ValidationError({"split": f"Split must be one of {', '.join(EXPORT_SPLITS)}."})
+    return DatasetExportJob.objects.create(
+        project=project,
+        fmt=fmt,
+        split=split,
+        include_unlabeled=include_unlabeled,
+        created_by=user,
+    )
+
+
+def dataset_export_job_dispatch(*, job: DatasetExportJob) -> None:
+    from ..tasks import dataset_export_run
+
+    job_dispatch(job=job, task=dataset_export_run)
+
+
+def dataset_export_job_start(**kwargs) -> DatasetExportJob:
+    job = dataset_export_job_create(**kwargs)
+    dataset_export_job_dispatch(job=job)
+    return job
+
+
+def dataset_export_job_cancel(*, job: DatasetExportJob) -> DatasetExportJob:
+    job_request_cancel(job=job)
+    return job
+
+
+def _download_name(job: DatasetExportJob) -> str:
+    parts = [slugify(job.project.name) or f"project-{job.project_id}", job.fmt]
+    if job.split:
+        parts.append(job.split)
+    return "-".join(parts) + ".zip"
+
+
+def dataset_export_job_execute(*, job_id: int) -> None:
+    """Run an export job in a worker (see the module docstring)."""
+    job = job_claim(model=DatasetExportJob, job_id=job_id)
+    if job is None:
+        return
+    beats = _Beats(job, {"writing": (0.0, 0.9)})
+    work = Path(tempfile.mkdtemp(prefix="export-job-", dir=scratch_dir("exports")))
+    stored = ""
+    try:
+        job_heartbeat(job=job, progress=0.0, message="Reading the frames…")
+        zip_path = work / "dataset.zip"
+        with keep_alive(job):
+            result = dataset_export(
+                project=job.project,
+                fmt=job.fmt,
+                zip_path=zip_path,
+                split=job.split or None,
+                include_unlabeled=job.include_unlabeled,
+                progress=beats,
+            )
+        job_heartbeat(job=job, progress=0.95, message="Storing the zip…")
+        size = zip_path.stat().st_size
+        stored = store_file(
+            local_path=zip_path, name=f"exports/{job.project_id}/{uuid.uuid4().hex}.zip"
+        )
+        updated = DatasetExportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            file=stored,
+            file_bytes=size,
+            download_name=_download_name(job),
+            result={"images": result.images, "boxes": result.boxes, "negatives": result.negatives},
+        )
+        if not updated:
+            raise JobCancelled()
+        job_finish(
+            job=job,
+            status=JobStatus.SUCCEEDED,
+            message=f"{result.images} images ({result.negatives} negatives), {result.boxes} boxes.",
+        )
+        stored = ""  # kept
+        _prune_exports(project_id=job.project_id)
+    except JobCancelled:
+        job_finish(job=job, status=JobStatus.CANCELLED, message="Cancelled.")
+    except SoftTimeLimitExceeded:
+        job_finish(job=job, status=JobStatus.TIMED_OUT, error="The export ran past the time limit.")
+    except ValidationError as exc:
+        job_finish(job=job, status=JobStatus.FAILED, error=_error_text(exc))
+    except DatasetExportJob.DoesNotExist:
+        pass
+    except Exception as exc:
+        log.exception("dataset export job %s failed", job.pk)
+        job_finish(
+            job=job, status=JobStatus.FAILED, error=f"Unexpected error: {type(exc).__name__}: {exc}"
+        )
+    finally:
+        delete_quietly(stored)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _prune_exports(*, project_id: int) -> None:
+    finished = DatasetExportJob.objects.filter(project_id=project_id).exclude(file="")
+    old = list(finished.order_by("-created_at", "-id").values_list("pk", "file")[EXPORTS_KEPT:])
+    if old:
+        delete_quietly(*(name for _, name in old))
+        DatasetExportJob.objects.filter(pk__in=[pk for pk, _ in old]).update(file="")
+
+
+def dataset_export_job_delete_file(*, job: DatasetExportJob) -> None:
+    delete_quietly(job.file.name if job.file else "")
+    DatasetExportJob.objects.filter(pk=job.pk).update(file="")
+
+
+__all__ = [
+    "AUTO",
+    "dataset_export_job_cancel",
+    "dataset_export_job_create",
+    "dataset_export_job_dispatch",
+    "dataset_export_job_execute",
+    "dataset_export_job_start",
+    "dataset_import_job_cancel",
+    "dataset_import_job_create",
+    "dataset_import_job_dispatch",
+    "dataset_import_job_execute",
+    "dataset_import_job_start",
+    "dataset_upload_check",
+]

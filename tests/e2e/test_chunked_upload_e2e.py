@@ -1,0 +1,96 @@
+"""In real Chromium: a video upload in chunks survives a dropped chunk and a closed tab,
+resumes where the server says it stopped, and assembles exactly the file's bytes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from django.core.files.storage import default_storage
+
+from labeling.models import ChunkedUpload, Video
+from tests.conftest import login, screenshot
+
+pytestmark = pytest.mark.e2e
+CHUNK = 256 * 1024
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dropped_chunk_and_a_closed_tab_resume_to_the_same_bytes(
+    page, owner, project, openfield_video, settings
+):
+    settings.CHUNKED_UPLOAD_CHUNK_BYTES = CHUNK
+    data = openfield_video.read_bytes()
+    chunks = -(-len(data) // CHUNK)
+    assert chunks >= 6
+    sent: list[int] = []  # offsets of the chunks that reached the server
+    state = {"patches": 0}
+
+    def network(route, request):
+        if request.method != "PATCH":
+            route.continue_()
+            return
+        state["patches"] += 1
+        offset = int(request.headers["upload-offset"])
+        # The 2nd chunk is lost on the way (a dropped connection); after 3 chunks arrived
+        # the network is gone, until the tab is closed.
+        if state["patches"] == 2 or len(sent) >= 3:
+            route.abort("connectionreset")
+            return
+        sent.append(offset)
+        route.continue_()
+
+    login(page, owner)
+    page.route("**/api/uploads/**", network)
+    page.goto(f"/projects/{project.pk}/videos/")
+    page.uncheck("#sample-after")
+    page.set_input_files("#drop-zone input[type=file]", str(openfield_video))
+    page.wait_for_selector(".upload-item >> text=Connection lost", timeout=30_000)
+    # The lost 2nd chunk was sent again from the offset the server reported: no restart.
+    upload = ChunkedUpload.objects.get()
+    for _ in range(200):
+        upload.refresh_from_db()
+        if upload.offset == 3 * CHUNK:
+            break
+        page.wait_for_timeout(100)
+    assert sent == [0, CHUNK, 2 * CHUNK], sent
+    assert upload.offset == 3 * CHUNK
+    screenshot(page, "chunked-upload-connection-lost")
+
+    # The laptop lid closes: the tab is gone. A new tab, the same file: it resumes.
+    context = page.context
+    page.close()
+    again = context.new_page()
+    again.set_default_timeout(20_000)
+    errors: list[str] = []
+    again.on("pageerror", lambda exc: errors.append(str(exc)))
+    resumed: list[int] = []
+
+    def record(route, request):
+        if request.method == "PATCH":
+            resumed.append(int(request.headers["upload-offset"]))
+        route.continue_()
+
+    again.route("**/api/uploads/**", record)
+    again.goto(f"/projects/{project.pk}/videos/")
+    again.uncheck("#sample-after")
+    again.set_input_files("#drop-zone input[type=file]", str(openfield_video))
+    again.wait_for_selector(".upload-item.is-done", timeout=60_000)
+    assert "2330 frames" in again.text_content(".upload-item .state")
+    assert again.get_attribute(".upload-item", "data-resumed-at") == str(3 * CHUNK)
+    assert resumed[0] == 3 * CHUNK and resumed == sorted(set(resumed)), resumed
+    assert len(resumed) == chunks - 3
+    video = Video.objects.get(project=project)
+    with default_storage.open(video.file.name, "rb") as fh:
+        assert sha256(fh.read()) == sha256(data)
+    assert video.size_bytes == len(data)
+    screenshot(again, "chunked-upload-resumed")
+    # Done: the browser forgot the upload, the server kept only the video.
+    assert again.evaluate("() => window.localStorage.length") == 0
+    assert ChunkedUpload.objects.get().status == "complete"
+    assert not errors, errors
