@@ -22,6 +22,7 @@ from django.urls import reverse
 from labeling.datasets.formats import ACCEPTED_LAYOUTS, coco, cvat, voc, yolo
 from labeling.datasets.importing import dataset_import
 from labeling.models import Box, Frame
+from tests.conftest import wait_for
 from tests.labeling.dataset_helpers import image_bytes, scratch_files, snapshot, write_zip
 from tests.labeling.video_helpers import H as VH
 from tests.labeling.video_helpers import W as VW
@@ -74,45 +75,51 @@ def test_voc_listed_images_without_annotations_become_unlabeled_frames(project, 
     assert m2.status == Frame.Status.UNLABELED and not m2.is_negative
 
 
-@pytest.mark.django_db
-def test_api_names_the_layout_and_passes_warnings_on(project, owner, api_client_for, tmp_path):
-    archive = write_zip(tmp_path / "voc.zip", _voc_files())
+def _import_through_the_api(client, project, archive: Path) -> dict:
+    """The import job of ``archive``, followed until it ends (its JSON)."""
     with open(archive, "rb") as fh:
-        response = api_client_for(owner).post(
+        response = client.post(
             reverse("api-dataset-import", args=[project.pk]),
             {"file": fh, "format": "auto"},
             format="multipart",
         )
-    assert response.status_code == 201, response.content
-    body = response.json()
-    assert body["format"] == "voc" and body["layout"] == voc.LAYOUT
-    assert body["warnings"] == [
+    assert response.status_code == 202, response.content
+
+    def done():
+        body = client.get(response.json()["url"]).json()
+        return body if body["is_finished"] else None
+
+    return wait_for(done, timeout=120, what="the import job to finish")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_import_job_names_the_layout_and_passes_warnings_on(
+    celery_worker, project, owner, api_client_for, tmp_path
+):
+    archive = write_zip(tmp_path / "voc.zip", _voc_files())
+    job = _import_through_the_api(api_client_for(owner), project, archive)
+    assert job["status"] == "succeeded", job
+    result = job["result"]
+    assert result["format"] == "voc" and result["layout"] == voc.LAYOUT
+    assert result["warnings"] == [
         "1 image listed in ImageSets/Main without an annotation file (m2) imported as "
         "unlabeled frames"
     ]
-    assert body["frames_created"] == 2
+    assert result["frames_created"] == 2
+    # The job's message, which the dataset page's job list shows, says both.
+    assert "Layout: Pascal VOC (Annotations/, JPEGImages/, ImageSets/Main/)." in job["message"]
+    assert "imported as unlabeled frames." in job["message"]
 
 
 @pytest.mark.django_db
-def test_page_shows_the_layout_and_the_warning(project, owner, client, tmp_path):
+def test_the_page_lists_the_layouts_it_reads(project, owner, client):
     client.force_login(owner)
-    archive = write_zip(tmp_path / "voc.zip", _voc_files())
-    with open(archive, "rb") as fh:
-        response = client.post(
-            reverse("dataset-import", args=[project.pk]),
-            {"file": fh, "format": "auto"},
-            follow=True,
-        )
-    assert response.status_code == 200
-    text = response.content.decode()
-    assert "Imported 2 images (VOC)" in text
-    assert "Layout: Pascal VOC (Annotations/, JPEGImages/, ImageSets/Main/)." in text
-    assert "imported as unlabeled frames." in text
+    text = client.get(reverse("dataset", args=[project.pk])).content.decode()
     assert "Layouts it reads" in text and "CVAT for video 1.1" in text
 
 
-@pytest.mark.django_db
-def test_command_prints_the_layout_and_warnings(project, owner, tmp_path):
+@pytest.mark.django_db(transaction=True)
+def test_command_prints_the_layout_and_warnings(celery_worker, project, owner, tmp_path):
     archive = write_zip(tmp_path / "voc.zip", _voc_files())
     out, err = io.StringIO(), io.StringIO()
     args = ["import_dataset", str(archive), "--project", project.name, "--format", "auto"]
@@ -121,25 +128,19 @@ def test_command_prints_the_layout_and_warnings(project, owner, tmp_path):
     assert "Warning: 1 image listed in ImageSets/Main" in err.getvalue()
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_an_unknown_layout_is_refused_listing_the_accepted_ones(
-    project, owner, api_client_for, tmp_path
+    celery_worker, project, owner, api_client_for, tmp_path
 ):
     archive = write_zip(
         tmp_path / "odd.zip", {"pics/a.jpg": image_bytes(1), "boxes.csv": "a.jpg,1,2,3,4\n"}
     )
     before = snapshot()
-    with open(archive, "rb") as fh:
-        response = api_client_for(owner).post(
-            reverse("api-dataset-import", args=[project.pk]),
-            {"file": fh, "format": "auto"},
-            format="multipart",
-        )
-    assert response.status_code == 400
-    message = " ".join(response.json()["format"])
-    assert "Accepted layouts:" in message
+    job = _import_through_the_api(api_client_for(owner), project, archive)
+    assert job["status"] == "failed"
+    assert "Accepted layouts:" in job["error"]
     for layout in ACCEPTED_LAYOUTS:
-        assert layout in message
+        assert layout in job["error"]
     assert snapshot() == before
 
 

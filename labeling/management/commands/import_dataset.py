@@ -119,10 +119,10 @@ class Command(BaseCommand):
                     if result["classes_created"]
                     else ""
                 )
-                + (f" Layout: {result.layout}." if result.layout else "")
+                + (f" Layout: {result['layout']}." if result.get("layout") else "")
             )
         )
-        for warning in result.warnings:
+        for warning in result.get("warnings", []):
             self.stderr.write(self.style.WARNING(f"Warning: {warning}."))
 
     def _queue(self, *, path: Path, project, owner, options, created: bool) -> DatasetImportJob:
