@@ -112,59 +112,25 @@ def _validate(detections: Sequence[FrameDetections], n_animals: int) -> None:
 
 # Duplicates of one animal (a box on its body and one on body + tail) overlap this much.
 _DUPLICATE_IOU = 0.5
-# A box holding this share of each of two distinct, smaller boxes is those two animals merged.
-_MERGED_CONTAINS = 0.8
-_MERGED_AREA = 0.85  # ...each of them at most this share of its area
 
 
 def _at_most(found: FrameDetections, n_animals: int) -> FrameDetections:
-    """At most ``n_animals`` boxes of one frame: merged boxes out, class-agnostic NMS, then
-    the best scores.
+    """At most ``n_animals`` boxes of one frame: class-agnostic NMS, then the best scores.
 
     A frame shows at most N animals. A weak detector gives several overlapping boxes per
     animal; left in, every frame looks like a contact of animals and no identity can be
-    trusted, so a video of clearly separate animals came out all "missing". Where two animals
-    touch it often gives, besides a box on each, one around both, scoring higher: kept, that
-    one would suppress the box of one animal (its IoU with it is over ``_DUPLICATE_IOU``) and
-    match neither. With N >= 2 known, a box that holds two distinct smaller boxes of the same
-    frame is dropped in favour of them.
+    trusted, so a video of clearly separate animals came out all "missing".
     """
     scores = np.asarray(found.scores, dtype=np.float32)
     if len(scores) <= n_animals:
         return found
     boxes = np.asarray(found.boxes_xyxy, dtype=np.float32).reshape(-1, 4)
     overlap = iou_matrix(boxes, boxes)
-    merged = _merged_boxes(boxes, overlap) if n_animals >= 2 else np.zeros(len(boxes), bool)
     kept: list[int] = []
     for i in np.argsort(-scores, kind="stable"):
-        if merged[i]:
-            continue
         if all(overlap[i, j] <= _DUPLICATE_IOU for j in kept):
             kept.append(int(i))
             if len(kept) == n_animals:
                 break
     kept.sort()
     return FrameDetections(found.frame, found.time_s, boxes[kept], scores[kept])
-
-
-def _merged_boxes(boxes: np.ndarray, overlap: np.ndarray) -> np.ndarray:
-    """bool (K,): the box holds two distinct smaller boxes (two animals in one box)."""
-    b = boxes.astype(np.float64)
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    w = np.clip(
-        np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None
-    )
-    h = np.clip(
-        np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0, None
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = (w * h) / area[None, :]  # [i, j]: share of box j inside box i
-    out = np.zeros(len(b), dtype=bool)
-    for i in range(len(b)):
-        inside = np.flatnonzero((share[i] >= _MERGED_CONTAINS) & (area <= _MERGED_AREA * area[i]))
-        inside = inside[inside != i]
-        if len(inside) >= 2:
-            distinct = overlap[np.ix_(inside, inside)] <= _DUPLICATE_IOU
-            np.fill_diagonal(distinct, False)
-            out[i] = bool(distinct.any())
-    return out
