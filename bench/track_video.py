@@ -448,6 +448,7 @@ def main() -> None:
         print(f"\nsingle animal vs {len(labels['frames'])} held-out labels (frames the model "
               f"was not trained on, bench/heldout_labels.py):")  # fmt: skip
         print(f"{'':22}{'IoU>=.5':>9}{'found':>8}{'med IoU':>9}{'centre px':>11}{'p95':>7}")
+        last = None
         for name, r in results.items():
             if "tracking" in r and r["tracking"] is not None:
                 positions = r["tracking"].trajectory.boxes[:, 0].astype(np.float64)
@@ -456,16 +457,17 @@ def main() -> None:
             else:
                 continue
             acc = heldout_accuracy(positions, labels)
+            last = positions
             summary[name]["heldout"] = acc
             print(f"{name:22}{acc['iou50_share']:9.3f}{acc['found_share']:8.3f}"
                   f"{acc['median_iou']:9.3f}{acc['centre_error_px_median']:11.2f}"
                   f"{acc['centre_error_px_p95']:7.2f}")  # fmt: skip
-        sheet = heldout_labels.contact_sheet(
-            args.video, labels, OUT / "heldout-sheet.png",
-            others={f: b for f, b in zip(range(len(positions)), positions, strict=True)
-                    if not np.isnan(b).any()},
-        )  # fmt: skip
-        print(f"labels (green) and the last contender's boxes (red): {sheet}")
+        if last is not None:
+            sheet = heldout_labels.contact_sheet(
+                args.video, labels, OUT / "heldout-sheet.png",
+                others={f: b for f, b in enumerate(last) if not np.isnan(b).any()},
+            )  # fmt: skip
+            print(f"labels (green) and the last contender's boxes (red): {sheet}")
 
     if not args.no_two_mice:
         from tracking.engine.scoring import boxes_as_frames, score_frames, trajectory_as_frames
