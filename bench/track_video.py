@@ -17,7 +17,13 @@ per-frame latency, agreement with the naive loop (share of frames whose boxes al
 one to one at IoU >= 0.9; and the same for the best box only, the animal's position), and
 CPU milliseconds per frame (all threads) with its ratio to the naive loop: on a shared
 machine wall-clock ratios move with the neighbours' load, CPU time much less.
-``--repeats`` runs all contenders in turn that many times (medians are printed).
+``--repeats`` runs all contenders in turn that many times (medians are printed); ``--only
+"engine, crop on"`` runs the named ones (separated by ``;``; no ratios without the naive loop).
+
+On the recording itself, each contender's one-animal positions are also scored against
+held-out labels (``bench/heldout_labels.py``: frames the model was not trained on, boxes by
+background difference, checked on a contact sheet): share of labels matched at IoU >= 0.5,
+median centre error in px; ``heldout-sheet.png`` shows labels and boxes side by side.
 
 Then, on the two-mouse synthetic video (``tests/tracking/synthetic_video.py``: the mouse of
 another moment pasted into every frame, ground truth known): IDF1, MOTA and ID switches
@@ -43,6 +49,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
 
@@ -259,6 +266,38 @@ def botsort(weights: Path, video: Path, imgsz: int, device: str, n: int | None) 
     return {"frames": len(frames), "wall_s": wall, "fps": len(frames) / wall, "tracks": frames}
 
 
+def heldout_accuracy(positions: np.ndarray, labels: dict) -> dict:
+    """``positions``: float (F, 4) xyxy the one animal's box per frame (NaN: none). Against
+    the held-out labels (``bench/heldout_labels.py``: frames the model was not trained on):
+    share of labels matched at IoU >= 0.5 (a frame without a box is a miss), median and p95
+    centre error in px over the frames with a box."""
+    frames = [f for f in labels["frames"] if f < len(positions)]
+    truth = np.asarray(labels["boxes"], np.float64)[: len(frames)]
+    found = positions[frames]
+    has = ~np.isnan(found).any(axis=1)
+    iou = np.array([_iou(a[None], b[None])[0, 0] if h else 0.0
+                    for a, b, h in zip(found, truth, has, strict=True)])  # fmt: skip
+    centre = lambda b: (b[:, :2] + b[:, 2:]) / 2  # noqa: E731
+    error = np.linalg.norm(centre(found[has]) - centre(truth[has]), axis=1)
+    return {
+        "labels": len(frames),
+        "iou50_share": float(np.mean(iou >= 0.5)) if frames else float("nan"),
+        "found_share": float(np.mean(has)) if frames else float("nan"),
+        "median_iou": float(np.median(iou)) if frames else float("nan"),
+        "centre_error_px_median": float(np.median(error)) if error.size else float("nan"),
+        "centre_error_px_p95": float(np.percentile(error, 95)) if error.size else float("nan"),
+    }
+
+
+def _best_boxes(found) -> np.ndarray:
+    """Per-frame (boxes, scores) -> (F, 4) the best-scoring box, NaN where none."""
+    out = np.full((len(found), 4), np.nan)
+    for i, (boxes, scores) in enumerate(found):
+        if len(scores):
+            out[i] = boxes[int(np.argmax(scores))]
+    return out
+
+
 def two_mouse_video(out: Path):
     from tests.tracking.synthetic_video import GroundTruth, make_two_mouse_video
 
@@ -303,6 +342,8 @@ def main() -> None:
     parser.add_argument("--train-epochs", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=1, help="rounds of all contenders")
     parser.add_argument("--no-two-mice", action="store_true")
+    parser.add_argument("--only", help="contenders to run, separated by ';' (default: all; "
+                        "without the naive loop no ratios are printed)")  # fmt: skip
     parser.add_argument("--two-mice-crop-off", action="store_true", help="score it too")
     parser.add_argument("--render", action="store_true", help="annotated two-mouse MP4")
     args = parser.parse_args()
@@ -335,6 +376,12 @@ def main() -> None:
         "engine, crop on": lambda: engine(detector, args.video, n, imgsz, crop=True,
                                           n_animals=1, run_dir=OUT / "run-crop-on"),
     }  # fmt: skip
+    if args.only:
+        wanted = [name.strip() for name in args.only.split(";")]
+        unknown = sorted(set(wanted) - set(contenders))
+        if unknown:
+            raise SystemExit(f"--only: no contender {unknown[0]!r} (one of {list(contenders)})")
+        contenders = {name: run for name, run in contenders.items() if name in wanted}
     # The CPU is shared: run the contenders in turn, --repeats times, so that each round
     # sees about the same load; ratios are taken within a round, then the median.
     rounds: list[dict[str, dict]] = []
@@ -349,7 +396,7 @@ def main() -> None:
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
     results = rounds[0]
 
-    naive = results["naive loop"]
+    naive = results.get("naive loop")
     print(f"\n{'':22}{'fps':>8}{'x naive':>9}{'x real-time':>12}{'latency ms':>12}"
           f"{'p95':>7}{'agree all':>11}{'agree pos':>11}{'cropped':>9}{'cpu ms':>8}"
           f"{'x cpu':>7}")  # fmt: skip
@@ -361,11 +408,15 @@ def main() -> None:
                "load_average_start": load_start}  # fmt: skip
     for name, r in results.items():
         fps = float(np.median([rd[name]["fps"] for rd in rounds]))
-        ratio = float(np.median([rd[name]["fps"] / rd["naive loop"]["fps"] for rd in rounds]))
         cpu = float(np.median([rd[name]["cpu_ms_per_frame"] for rd in rounds]))
-        cpu_ratio = float(np.median(
-            [rd["naive loop"]["cpu_ms_per_frame"] / rd[name]["cpu_ms_per_frame"] for rd in rounds]
-        ))  # fmt: skip
+        if naive is None:
+            ratio = cpu_ratio = float("nan")
+        else:
+            ratio = float(np.median([rd[name]["fps"] / rd["naive loop"]["fps"] for rd in rounds]))
+            cpu_ratio = float(np.median(
+                [rd["naive loop"]["cpu_ms_per_frame"] / rd[name]["cpu_ms_per_frame"]
+                 for rd in rounds]
+            ))  # fmt: skip
         row = {"fps": fps, "x_naive": ratio, "rtf": fps / video_fps, "frames": r["frames"],
                "fps_rounds": [rd[name]["fps"] for rd in rounds], "cpu_ms_per_frame": cpu,
                "x_naive_cpu": cpu_ratio}  # fmt: skip
@@ -373,7 +424,7 @@ def main() -> None:
             row.update(_latency(r["latencies_s"]))
         elif "latency_ms_mean" in r:
             row.update(latency_ms_mean=r["latency_ms_mean"], latency_ms_p95=r["latency_ms_p95"])
-        if "boxes" in r and name != "naive loop":
+        if "boxes" in r and naive is not None and name != "naive loop":
             agree = agreement(r["boxes"], naive["boxes"])
             row.update(agree_all=agree["all_boxes"], agree_position=agree["best_box"])
         for key in ("crop_share", "full_reruns", "fallbacks", "inference_fps"):
@@ -387,7 +438,36 @@ def main() -> None:
               f"{row.get('agree_position', float('nan')):11.4f}"
               f"{row.get('crop_share', float('nan')):9.3f}{cpu:8.1f}{cpu_ratio:7.2f}",
               flush=True)  # fmt: skip
-    print(f"fallbacks (crop on): {results['engine, crop on']['fallbacks']}")
+    if "engine, crop on" in results:
+        print(f"fallbacks (crop on): {results['engine, crop on']['fallbacks']}")
+
+    if args.video == SOURCE:
+        import heldout_labels
+
+        labels = heldout_labels.load_or_make(args.video)
+        print(f"\nsingle animal vs {len(labels['frames'])} held-out labels (frames the model "
+              f"was not trained on, bench/heldout_labels.py):")  # fmt: skip
+        print(f"{'':22}{'IoU>=.5':>9}{'found':>8}{'med IoU':>9}{'centre px':>11}{'p95':>7}")
+        last = None
+        for name, r in results.items():
+            if "tracking" in r and r["tracking"] is not None:
+                positions = r["tracking"].trajectory.boxes[:, 0].astype(np.float64)
+            elif "boxes" in r:
+                positions = _best_boxes(r["boxes"])
+            else:
+                continue
+            acc = heldout_accuracy(positions, labels)
+            last = positions
+            summary[name]["heldout"] = acc
+            print(f"{name:22}{acc['iou50_share']:9.3f}{acc['found_share']:8.3f}"
+                  f"{acc['median_iou']:9.3f}{acc['centre_error_px_median']:11.2f}"
+                  f"{acc['centre_error_px_p95']:7.2f}")  # fmt: skip
+        if last is not None:
+            sheet = heldout_labels.contact_sheet(
+                args.video, labels, OUT / "heldout-sheet.png",
+                others={f: b for f, b in enumerate(last) if not np.isnan(b).any()},
+            )  # fmt: skip
+            print(f"labels (green) and the last contender's boxes (red): {sheet}")
 
     if not args.no_two_mice:
         from tracking.engine.scoring import boxes_as_frames, score_frames, trajectory_as_frames

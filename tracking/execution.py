@@ -242,10 +242,11 @@ def _execute(run: TrackingRun, run_dir: Path) -> None:
             error=f"The video stopped decoding at frame {failure.frame}: {failure.reason}{kept}.",
         )
         return
+    note = f"; {stats.crop_disabled}" if getattr(stats, "crop_disabled", None) else ""
     job_finish(
         job=run,
         status=JobStatus.SUCCEEDED,
-        message=f"Tracked {len(detections):,} frames at {stats.fps:.1f} frames/s",
+        message=f"Tracked {len(detections):,} frames at {stats.fps:.1f} frames/s{note}",
     )
 
 

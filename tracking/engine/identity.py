@@ -20,6 +20,9 @@ one. Animals of the same look cannot be told apart by appearance, so identity fo
    Segments starting within ``batch_window_s`` of each other are assigned jointly (Hungarian),
    so the tracklets that leave an overlap get the identities their motion before it predicts.
    A segment that finds every slot busy is surplus: its head is dropped until a slot frees.
+   A brief segment (under ``far_link_min_s``) that fits no free slot better than
+   ``short_link_max_cost`` is surplus too: most likely a false detection, which must not move
+   an identity's last known place.
 4. Contact detections (and surplus ones) fill each slot's holes frame by frame, matched to the
    slot's bridge: the line between its positions before and after the hole.
 5. Slots become animals 1..N in the order they are first seen.
@@ -307,7 +310,16 @@ def _link_cost(
     # Negative log-likelihood of the discontinuity under a Gaussian whose spread grows with the
     # gap: a long gap says little either way, so a short-gap neighbour decides a joint choice.
     miss = ((forward + backward) / 2 + turn) / body / sigma
-    return 0.5 * miss**2 + 2 * math.log(sigma) + params.size_weight * size - same_track
+    cost = 0.5 * miss**2 + 2 * math.log(sigma) + params.size_weight * size - same_track
+    if cost > params.short_link_max_cost and time_s[seg.end] - time_s[seg.start] < (
+        params.far_link_min_s
+    ):
+        # A brief segment that fits the identity badly is more likely a false detection (a
+        # static reflection, a part of the other animal) than the animal: taken, it would
+        # move the identity's last known place and decide the next links. Its detections
+        # stay in the pool, and fill the identity's hole only if they lie on its bridge.
+        return _INFEASIBLE
+    return cost
 
 
 def _horizon(gap_s: float, persistence_s: float) -> float:

@@ -69,7 +69,9 @@ class TrackingParams:
       filter saw every frame of it). ``new_slot_cost``: an identity not seen yet.
       ``link_gate_bl`` + ``max_speed_bl_s`` x gap: the farthest an animal can be from its
       prediction; beyond it a segment lasting ``far_link_min_s`` still takes a free identity
-      (by elimination) at ``far_link_cost``, a shorter one does not. Segments starting within
+      (by elimination) at ``far_link_cost``, a shorter one does not; a shorter one costing
+      more than ``short_link_max_cost`` is not linked either (a false detection more likely
+      than the animal: it stays for hole filling). Segments starting within
       ``batch_window_s`` of each other are assigned jointly.
     Inside a contact a slot keeps the tracklet it followed a frame ago unless another
       detection is ``fill_continuity_bl`` body lengths closer to the slot's bridge.
@@ -98,6 +100,7 @@ class TrackingParams:
     new_slot_cost: float = 3.0
     far_link_cost: float = 10.0
     far_link_min_s: float = 0.5
+    short_link_max_cost: float = 3.0
     batch_window_s: float = 1.0
     position_sigma_bl: float = 0.25
     sigma_growth_bl_s: float = 0.5
@@ -132,6 +135,7 @@ class TrackingParams:
             "new_slot_cost",
             "far_link_cost",
             "far_link_min_s",
+            "short_link_max_cost",
             "batch_window_s",
             "position_sigma_bl",
             "sigma_growth_bl_s",

@@ -244,3 +244,30 @@ def test_params_round_trip_and_refuse_bad_values():
         TrackingParams.from_dict({"tracker": {"foo": 1}})
     with pytest.raises(ValueError, match="drop_outliers"):
         TrackingParams(drop_outliers="yes")
+
+
+def test_a_brief_false_detection_far_from_a_hidden_animal_does_not_become_it():
+    """While animal 2 is hidden, a static reflection in a corner is detected for 3 frames,
+    shortly before it comes back. It must not be taken for animal 2 (its box there, and the
+    gap filled towards it), nor move animal 2's last known place, which decides who is who
+    when it comes back."""
+    n = 240
+    truth = boxes_around(
+        np.stack(
+            [
+                np.stack([np.linspace(150, 450, n), np.full(n, 120)], 1),
+                np.stack([np.linspace(450, 200, n), np.full(n, 300)], 1),
+            ],
+            axis=1,
+        )
+    )
+    miss = np.zeros((n, 2), dtype=bool)
+    miss[100:140, 1] = True  # hidden 1.3 s
+    corner = (5.0, 440.0, 45.0, 475.0)  # 400 px from animal 2's path
+    detections = detect(truth, miss=miss, extra=[(f, corner, 0.35) for f in (133, 134, 135)])
+    result = build_trajectory(detections, n_animals=2)
+    t = result.trajectory
+    assert not (t.boxes[..., 0] < 60).any()  # never at the corner, not even interpolated
+    _assert_one_true_animal_each(t, truth)
+    scores = score_trajectory(t, truth)
+    assert scores.id_switches == 0 and scores.false_positives == 0
