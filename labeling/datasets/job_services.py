@@ -49,6 +49,7 @@ from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
 
 from ..models import DatasetExportJob, DatasetImportJob, Project
+from ..upload_jobs import upload_job_cancel, upload_job_dispatch, upload_job_drop_upload
 from . import archives
 from .exchange import AUTO, EXPORT_SPLITS, check_format, problem_messages
 from .exporting import dataset_export
@@ -186,16 +187,9 @@ def dataset_import_job_create(
 
 
 def dataset_import_job_dispatch(*, job: DatasetImportJob) -> None:
-    """Send the job to the ``default`` queue; on a broker outage the row and the stored
-    upload are removed and :class:`webapp.jobs.BrokerUnavailable` is raised (503)."""
     from ..tasks import dataset_import_run  # the task module imports this one
 
-    upload = job.upload.name
-    try:
-        job_dispatch(job=job, task=dataset_import_run)
-    except Exception:
-        delete_quietly(upload)
-        raise
+    upload_job_dispatch(job=job, task=dataset_import_run)
 
 
 def dataset_import_job_start(**kwargs) -> DatasetImportJob:
@@ -205,16 +199,11 @@ def dataset_import_job_start(**kwargs) -> DatasetImportJob:
 
 
 def dataset_import_job_cancel(*, job: DatasetImportJob) -> DatasetImportJob:
-    job_request_cancel(job=job)
-    if job.status in TERMINAL_STATUSES:
-        _drop_upload(job)
-    return job
+    return upload_job_cancel(job=job)
 
 
 def _drop_upload(job: DatasetImportJob) -> None:
-    if job.upload:
-        delete_quietly(job.upload.name)
-        DatasetImportJob.objects.filter(pk=job.pk).update(upload="")
+    upload_job_drop_upload(job=job)
 
 
 def _import_summary(result: ImportResult) -> str:

@@ -21,10 +21,8 @@ from django.core.files.storage import default_storage
 from webapp.jobs import (
     JobCancelled,
     job_claim,
-    job_dispatch,
     job_finish,
     job_heartbeat,
-    job_request_cancel,
 )
 from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, local_copy, store_file
@@ -32,6 +30,7 @@ from webapp.storage import delete_quietly, local_copy, store_file
 from ..datasets import archives
 from ..datasets.job_services import _Beats, _error_text, keep_alive
 from ..models import ImageSetImportJob, Project
+from ..upload_jobs import upload_job_cancel, upload_job_dispatch, upload_job_drop_upload
 from . import imagesets
 from .services import IncomingFile, display_name, imageset_upload
 
@@ -76,12 +75,7 @@ def imageset_job_create(*, project: Project, user, path: Path, name: str, upload
 def imageset_job_dispatch(*, job: ImageSetImportJob) -> None:
     from ..tasks import imageset_import_run
 
-    upload = job.upload.name
-    try:
-        job_dispatch(job=job, task=imageset_import_run)
-    except Exception:
-        delete_quietly(upload)
-        raise
+    upload_job_dispatch(job=job, task=imageset_import_run)
 
 
 def imageset_job_start(**kwargs) -> ImageSetImportJob:
@@ -91,16 +85,11 @@ def imageset_job_start(**kwargs) -> ImageSetImportJob:
 
 
 def imageset_job_cancel(*, job: ImageSetImportJob) -> ImageSetImportJob:
-    job_request_cancel(job=job)
-    if job.status in TERMINAL_STATUSES:
-        _drop_upload(job)
-    return job
+    return upload_job_cancel(job=job)
 
 
 def _drop_upload(job: ImageSetImportJob) -> None:
-    if job.upload:
-        delete_quietly(job.upload.name)
-        ImageSetImportJob.objects.filter(pk=job.pk).update(upload="")
+    upload_job_drop_upload(job=job)
 
 
 def imageset_job_execute(*, job_id: int) -> None:
