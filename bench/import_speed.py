@@ -71,6 +71,10 @@ def measure(args, dataset: Path, run: Path) -> dict:
     from labeling.datasets.importing import dataset_import
     from labeling.services import project_create
 
+    if args.threads:
+        from django.conf import settings
+
+        settings.DATASET_IMPORT_CHECK_THREADS = args.threads
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench", password="bench-pass-1")
     n = args.images
@@ -161,6 +165,9 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative", help="cProfile sort key")
     parser.add_argument("--reimport", action="store_true", help="also time a re-import")
     parser.add_argument("--against", metavar="REV", help="compare with git revision REV")
+    parser.add_argument(
+        "--threads", type=int, help="DATASET_IMPORT_CHECK_THREADS (cProfile sees one thread)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # a tree to import with
     args = parser.parse_args()
 
