@@ -48,10 +48,29 @@ def local_copy(name: str, *, suffix: str | None = None) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
-def store_file(*, local_path: Path, name: str) -> str:
-    """Copy a local file into storage under (a free variant of) ``name``; return the name."""
+class _MovableFile(File):
+    """A local file storage may take by moving it (Django's filesystem storage renames a
+    file that has a ``temporary_file_path``, as for large uploads; others read it)."""
+
+    def __init__(self, fh, *, name: str, path: Path):
+        super().__init__(fh, name=name)
+        self._path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self._path)
+
+
+def store_file(*, local_path: Path, name: str, move: bool = False) -> str:
+    """Copy a local file into storage under (a free variant of) ``name``; return the name.
+
+    ``move``: the file is the caller's own scratch copy, which storage may take instead of
+    copying (a rename on the same filesystem); afterwards ``local_path`` may be gone."""
     with open(local_path, "rb") as fh:
-        return default_storage.save(name, File(fh, name=Path(name).name))
+        if move:
+            content = _MovableFile(fh, name=Path(name).name, path=Path(local_path))
+        else:
+            content = File(fh, name=Path(name).name)
+        return default_storage.save(name, content)
 
 
 def sha256_of_file(path: Path) -> str:

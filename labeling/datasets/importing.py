@@ -36,12 +36,16 @@ The result names the layout read (``ImportResult.layout``, e.g. "COCO as Roboflo
 
 from __future__ import annotations
 
+import hashlib
 import io
+import itertools
+import os
 import shutil
 import tempfile
 import unicodedata
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -122,9 +126,11 @@ class _Incoming:
     image: DatasetImage
     source: Path
     digest: str = ""
+    size_bytes: int = 0
     ext: str = ""
     convert: bool = False  # re-encode: a type browsers cannot show, or an EXIF rotation
     transpose: bool = False  # apply the EXIF orientation while re-encoding
+    movable: bool = False  # the import's own unpacked copy: storage may move it
     frame: Frame | None = None
     stored: str = ""
     boxes: list[tuple[int, float, float, float, float]] = field(default_factory=list)
@@ -244,6 +250,7 @@ def dataset_import(
             created_by=created_by,
             source_name=source_name,
             progress=progress,
+            scratch_folders=tuple(f for f in (work, decoded) if f is not None),
         )
         return replace(result, layout=dataset.layout, warnings=tuple(dataset.warnings))
     finally:
@@ -294,20 +301,16 @@ def _plan(
         create_missing_classes=create_missing_classes,
         problems=problems,
     )
-    incoming: list[_Incoming] = []
-    total = len(dataset.images)
-    for done, image in enumerate(dataset.images):
-        progress("checking", done, total)
-        item = _Incoming(image=image, source=resolve(image))
+    incoming = [_Incoming(image=image, source=resolve(image)) for image in dataset.images]
+    for item, reason in _inspect_images(incoming, progress=progress):
+        image = item.image
         if len(image.boxes) > MAX_BOXES_PER_IMAGE:
             problems.append(
                 f"{image.file_name}: {len(image.boxes)} boxes (at most "
                 f"{MAX_BOXES_PER_IMAGE} per image)"
             )
-        reason = _inspect_image(item)
         if reason:
             problems.append(f"{image.file_name}: {reason}")
-        incoming.append(item)
     if not problems:
         _match_frames(project=project, incoming=incoming, problems=problems)
     if problems:
@@ -350,11 +353,52 @@ def _plan_classes(
     return to_create
 
 
+def _check_threads() -> int:
+    default = min(4, os.cpu_count() or 1)
+    return max(1, int(getattr(settings, "DATASET_IMPORT_CHECK_THREADS", default)))
+
+
+def _inspect_images(
+    items: list[_Incoming], *, progress: Progress
+) -> Iterator[tuple[_Incoming, str | None]]:
+    """``(item, problem or None)`` for each item in order, :func:`_inspect_image` run on
+    a few threads (Pillow decodes and hashlib hashes without holding the GIL, so decoding
+    uses the worker's cores). ``progress`` is called here, in the caller's thread (it may
+    write to the database or raise to cancel; pending checks are then dropped)."""
+    total = len(items)
+    threads = _check_threads()
+    if threads == 1 or total < 2:
+        for done, item in enumerate(items):
+            progress("checking", done, total)
+            yield item, _inspect_image(item)
+        return
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="import-check")
+    try:
+        pending: deque[tuple[_Incoming, Future]] = deque()
+        queued = iter(items)
+        window = 4 * threads  # bounded look-ahead: results come back in order
+        for item in itertools.islice(queued, window):
+            pending.append((item, pool.submit(_inspect_image, item)))
+        done = 0
+        while pending:
+            progress("checking", done, total)
+            item, future = pending.popleft()
+            reason = future.result()
+            for following in itertools.islice(queued, 1):
+                pending.append((following, pool.submit(_inspect_image, following)))
+            done += 1
+            yield item, reason
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _inspect_image(item: _Incoming) -> str | None:
     """Decode the image fully (a truncated file is a problem) and decide how to store it."""
     image = item.image
     try:
-        with pillow_open()(item.source) as img:
+        # Read once: the bytes are decoded, scanned for markup and hashed from memory.
+        data = item.source.read_bytes()
+        with pillow_open()(io.BytesIO(data)) as img:
             kind = img.format
             raw = img.size
             if raw[0] * raw[1] > MAX_IMAGE_PIXELS:
@@ -381,12 +425,13 @@ def _inspect_image(item: _Incoming) -> str | None:
             f"{displayed[0]}x{displayed[1]}"
         )
     # The same polyglot check as image uploads: HTML or script inside an image is refused.
-    problem = polyglot_problem(item.source.read_bytes(), image_format=kind)
+    problem = polyglot_problem(data, image_format=kind)
     if problem:
         return problem
     item.convert = rotating or kind not in _KEPT_TYPES
     item.ext = "jpg" if kind in ("JPEG", "MPO") else ("png" if item.convert else _KEPT_TYPES[kind])
-    item.digest = sha256_of_file(item.source)
+    item.digest = hashlib.sha256(data).hexdigest()
+    item.size_bytes = len(data)
     return None
 
 
@@ -472,7 +517,7 @@ def _frames_by_source_name(*, project: Project, incoming: list[_Incoming]) -> di
 def _store_image(project: Project, item: _Incoming) -> str:
     name = _content_name(project, item)
     if not item.convert:
-        return store_file(local_path=item.source, name=name)
+        return store_file(local_path=item.source, name=name, move=item.movable)
     with pillow_open()(item.source) as img:
         out = ImageOps.exif_transpose(img) if item.transpose else img.copy()
     buffer = io.BytesIO()
@@ -496,12 +541,20 @@ def _apply(
     created_by,
     source_name: str,
     progress: Progress = _no_progress,
+    scratch_folders: tuple[Path, ...] = (),
 ) -> ImportResult:
     new = [item for item in incoming if item.frame is None]
+    # Files the import unpacked itself (not a caller's folder) are moved into storage rather
+    # than copied, when no other image of the dataset reads the same file.
+    real = {id(item): item.source.resolve() for item in incoming}
+    uses = Counter(real.values())
+    folders = [folder.resolve() for folder in scratch_folders]
     stored: list[str] = []
     try:
         for done, item in enumerate(new):
             progress("storing", done, len(new))
+            source = real[id(item)]
+            item.movable = uses[source] == 1 and any(source.is_relative_to(f) for f in folders)
             item.stored = _store_image(project, item)
             stored.append(item.stored)
         progress("saving", len(new), len(new))
@@ -550,7 +603,7 @@ def _write_rows(
             frame_count=len(new),
             width=first.width,
             height=first.height,
-            size_bytes=sum(item.source.stat().st_size for item in new),
+            size_bytes=sum(item.size_bytes for item in new),
             created_by=created_by,
         )
         frames = Frame.objects.bulk_create(

@@ -330,11 +330,30 @@ _MARKUP = re.compile(
     b"|".join(re.escape(m) + (b"" if m.endswith(b":") else _HTML_TAG_END) for m in MARKUP_MARKERS),
     re.IGNORECASE,
 )
+# The same test, fast (it runs on every byte of every image imported): on the ASCII-lowered
+# bytes (what IGNORECASE means for a bytes pattern), the tags as one pattern behind their
+# common "<", which the regex engine scans for in C, and the other markers as plain
+# substrings. About 20x faster than ``_MARKUP`` on noisy JPEGs, where the case-insensitive
+# alternation has no literal prefix to skip ahead with; the tests check both agree.
+_TAGS_LOWER = re.compile(
+    b"<(?:"
+    + b"|".join(re.escape(m[1:]) for m in MARKUP_MARKERS if m.startswith(b"<"))
+    + b")"
+    + _HTML_TAG_END
+)
+# Markers that are no tag ("javascript:") count without a delimiter, as in ``_MARKUP``.
+_OTHER_MARKERS = tuple(m.lower() for m in MARKUP_MARKERS if not m.startswith(b"<"))
+
+
+def has_markup(data: bytes) -> bool:
+    """Whether ``data`` holds one of the markup markers as a tag would (``_MARKUP``)."""
+    lowered = data.lower()
+    return _TAGS_LOWER.search(lowered) is not None or any(m in lowered for m in _OTHER_MARKERS)
 
 
 def polyglot_problem(data: bytes, *, image_format: str) -> str | None:
     """Why the bytes of a decoded image (Pillow ``format``) are unsafe to serve, or None."""
-    if _MARKUP.search(data):
+    if has_markup(data):
         return "carries HTML or script inside the image (an image/HTML polyglot?)"
     if image_format == "PNG":
         end = data.rfind(b"IEND")

@@ -659,3 +659,35 @@ def test_stats_count_classes_splits_and_sources(project):
     cage_a, cage_b = stats.sources
     assert (cage_a.annotated, cage_a.negatives, cage_a.boxes) == (4, 1, 4)
     assert (cage_b.frames, cage_b.annotated, cage_b.splits["val"]) == (3, 2, 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("threads", [1, 3])
+def test_zip_and_folder_imports_store_every_image_byte_for_byte(
+    project, owner, tmp_path, settings, threads
+):
+    """With the checks on one or several threads: a zip's images reach storage unchanged
+    (moved from the import's own unpacked copy) and no scratch file is left; a folder's are
+    copied and the folder keeps them; problems are listed in the dataset's order."""
+    settings.DATASET_IMPORT_CHECK_THREADS = threads
+    names = [f"img{k:02d}.jpg" for k in range(9)]
+    ds = _coco_folder(tmp_path / "ds", file_names=names)
+    originals = {p.name: p.read_bytes() for p in (ds / "images/train").iterdir()}
+    files = {p.relative_to(ds).as_posix(): p.read_bytes() for p in ds.rglob("*") if p.is_file()}
+    archive = write_zip(tmp_path / "ds.zip", files)
+    before = scratch_files()
+    for path in (archive, ds):
+        target = project_create(name=f"Target {path.name}", owner=owner)
+        result = dataset_import(project=target, fmt="coco", path=path, created_by=owner)
+        assert result.frames_created == len(names)
+        stored = {f.source_name: f.image.read() for f in Frame.objects.filter(project=target)}
+        assert stored == originals
+        assert scratch_files() == before
+    assert {p.name: p.read_bytes() for p in (ds / "images/train").iterdir()} == originals
+
+    for broken in ("img02.jpg", "img06.jpg"):
+        (ds / "images/train" / broken).write_bytes(originals[broken][:200])
+    with pytest.raises(ValidationError) as excinfo:
+        dataset_import(project=project, fmt="coco", path=ds, created_by=owner)
+    message = " ".join(excinfo.value.message_dict["file"])
+    assert message.index("img02.jpg") < message.index("img06.jpg"), message
