@@ -3,6 +3,7 @@ input, however malformed, may produce a server error."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,11 @@ def test_no_generated_request_gets_a_server_error(live_server, broker, owner, pr
         capture_output=True,
         text=True,
         timeout=900,
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "tests.webapp.schemathesis_hooks",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        },
         cwd=tmp_path,  # the CLI writes its own files here, not in the repository
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
