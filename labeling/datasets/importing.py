@@ -36,17 +36,12 @@ The result names the layout read (``ImportResult.layout``, e.g. "COCO as Roboflo
 
 from __future__ import annotations
 
-import hashlib
 import io
-import itertools
-import os
 import shutil
 import tempfile
 import unicodedata
-from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -58,11 +53,10 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.storage import delete_quietly, local_copy, scratch_dir, sha256_of_file, store_file
+from webapp.storage import delete_quietly, scratch_dir, store_file
 
 from ..models import Box, Frame, Project, Video
 from ..services import label_class_add
-from ..videos.imagesets import polyglot_problem
 from ..videos.probe import VideoProbeError, VideoSampleError
 from ..videos.sampling import sample_indices
 from ..videos.sampling_services import FRAME_JPEG_QUALITY
@@ -71,33 +65,23 @@ from .exchange import (
     AUTO,
     accepted_layouts_text,
     check_format,
-    frame_key_from_name,
     problem_messages,
 )
 from .formats import (
     FORMATS,
     LAYOUTS_BY_FORMAT,
     Dataset,
-    DatasetImage,
     FormatError,
     cvat,
     detect_layout,
 )
 from .formats.files import pillow_open
+from .import_images import Progress, _Incoming, _inspect_images
+from .import_matching import _chunks, _content_name, _match_frames
 
 MAX_BOXES_PER_IMAGE = 1000  # as the editor allows per frame
-#: Decoded size limit per image (an 8000x8000 RGB image is ~190 MB in memory).
-MAX_IMAGE_PIXELS = 64_000_000
 MAX_CLASS_NAME_CHARS = 64
-# Pillow types stored as they are (browsers show them); BMP and TIFF become PNG.
-_KEPT_TYPES = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}
-_ROTATING = (2, 3, 4, 5, 6, 7, 8)  # EXIF orientations that change the displayed pixels
 _ID_CHUNK = 500
-
-#: ``progress(stage, done, total)``: called as images are checked (``"checking"``) and
-#: stored (``"storing"``); it may raise (a job's cancel) to stop the import, which then
-#: stores nothing, as on any failure.
-Progress = Callable[[str, int, int], None]
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -117,23 +101,6 @@ class ImportResult:
     imageset_id: int | None
     layout: str = ""
     warnings: tuple[str, ...] = ()
-
-
-@dataclass
-class _Incoming:
-    """One image of the dataset on its way in."""
-
-    image: DatasetImage
-    source: Path
-    digest: str = ""
-    size_bytes: int = 0
-    ext: str = ""
-    convert: bool = False  # re-encode: a type browsers cannot show, or an EXIF rotation
-    transpose: bool = False  # apply the EXIF orientation while re-encoding
-    movable: bool = False  # the import's own unpacked copy: storage may move it
-    frame: Frame | None = None
-    stored: str = ""
-    boxes: list[tuple[int, float, float, float, float]] = field(default_factory=list)
 
 
 def _archive_limits() -> archives.ArchiveLimits:
@@ -351,167 +318,6 @@ def _plan_classes(
         to_create.append(name.strip())
         known[key] = name
     return to_create
-
-
-def _check_threads() -> int:
-    default = min(4, os.cpu_count() or 1)
-    return max(1, int(getattr(settings, "DATASET_IMPORT_CHECK_THREADS", default)))
-
-
-def _inspect_images(
-    items: list[_Incoming], *, progress: Progress
-) -> Iterator[tuple[_Incoming, str | None]]:
-    """``(item, problem or None)`` for each item in order, :func:`_inspect_image` run on
-    a few threads (Pillow decodes and hashlib hashes without holding the GIL, so decoding
-    uses the worker's cores). ``progress`` is called here, in the caller's thread (it may
-    write to the database or raise to cancel; pending checks are then dropped)."""
-    total = len(items)
-    threads = _check_threads()
-    if threads == 1 or total < 2:
-        for done, item in enumerate(items):
-            progress("checking", done, total)
-            yield item, _inspect_image(item)
-        return
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="import-check")
-    try:
-        pending: deque[tuple[_Incoming, Future]] = deque()
-        queued = iter(items)
-        window = 4 * threads  # bounded look-ahead: results come back in order
-        for item in itertools.islice(queued, window):
-            pending.append((item, pool.submit(_inspect_image, item)))
-        done = 0
-        while pending:
-            progress("checking", done, total)
-            item, future = pending.popleft()
-            reason = future.result()
-            for following in itertools.islice(queued, 1):
-                pending.append((following, pool.submit(_inspect_image, following)))
-            done += 1
-            yield item, reason
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _inspect_image(item: _Incoming) -> str | None:
-    """Decode the image fully (a truncated file is a problem) and decide how to store it."""
-    image = item.image
-    try:
-        # Read once: the bytes are decoded, scanned for markup and hashed from memory.
-        data = item.source.read_bytes()
-        with pillow_open()(io.BytesIO(data)) as img:
-            kind = img.format
-            raw = img.size
-            if raw[0] * raw[1] > MAX_IMAGE_PIXELS:
-                return f"image is too large ({raw[0]}x{raw[1]}; at most {MAX_IMAGE_PIXELS} pixels)"
-            try:
-                orientation = img.getexif().get(0x0112)
-            except Exception:  # a broken EXIF block must not hide a readable image
-                orientation = None
-            img.load()
-    except Image.DecompressionBombError:
-        return "image is too large"
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        return f"image cannot be decoded ({type(exc).__name__}); it may be truncated"
-    rotating = orientation in _ROTATING
-    displayed = raw[::-1] if orientation in (5, 6, 7, 8) else raw
-    size = (image.width, image.height)
-    if size == displayed:
-        item.transpose = rotating
-    elif size == raw:
-        item.transpose = False  # boxes drawn on the raw pixels: store those, without EXIF
-    else:
-        return (
-            f"declared size {size[0]}x{size[1]} differs from the image's "
-            f"{displayed[0]}x{displayed[1]}"
-        )
-    # The same polyglot check as image uploads: HTML or script inside an image is refused.
-    problem = polyglot_problem(data, image_format=kind)
-    if problem:
-        return problem
-    item.convert = rotating or kind not in _KEPT_TYPES
-    item.ext = "jpg" if kind in ("JPEG", "MPO") else ("png" if item.convert else _KEPT_TYPES[kind])
-    item.digest = hashlib.sha256(data).hexdigest()
-    item.size_bytes = len(data)
-    return None
-
-
-def _content_name(project: Project, item: _Incoming) -> str:
-    return f"frames/{project.pk}/imported/{item.digest}.{item.ext}"
-
-
-def _chunks(values: list, size: int = _ID_CHUNK) -> Iterable[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _match_frames(*, project: Project, incoming: list[_Incoming], problems: list[str]) -> None:
-    """Point each image at the project frame it re-imports, if any."""
-    keys = {id(item): frame_key_from_name(item.image.file_name) for item in incoming}
-    video_ids = sorted({k[0] for k in keys.values() if k})
-    by_key: dict[tuple[int, int], Frame] = {}
-    for chunk in _chunks(video_ids):
-        for frame in Frame.objects.filter(project=project, video_id__in=chunk):
-            by_key[(frame.video_id, frame.frame_index)] = frame
-    names = sorted({_content_name(project, item) for item in incoming})
-    by_name: dict[str, Frame] = {}
-    for chunk in _chunks(names):
-        for frame in Frame.objects.filter(project=project, image__in=chunk):
-            by_name[frame.image.name] = frame
-    by_source = _frames_by_source_name(
-        project=project,
-        incoming=[
-            item
-            for item in incoming
-            if not (keys[id(item)] and keys[id(item)] in by_key)
-            and _content_name(project, item) not in by_name
-        ],
-    )
-    claimed: dict[int, str] = {}
-    for item in incoming:
-        key = keys[id(item)]
-        frame = by_key.get(key) if key else None
-        frame = frame or by_name.get(_content_name(project, item))
-        frame = frame or by_source.get(id(item))
-        if frame is None:
-            continue
-        image = item.image
-        if (frame.width, frame.height) != (image.width, image.height):
-            problems.append(
-                f"{image.file_name}: is {image.width}x{image.height} but frame "
-                f"{frame.frame_index} of source #{frame.video_id} it re-imports is "
-                f"{frame.width}x{frame.height}"
-            )
-            continue
-        other = claimed.setdefault(frame.pk, image.file_name)
-        if other != image.file_name:
-            problems.append(f"{image.file_name}: re-imports the same frame as {other}")
-            continue
-        item.frame = frame
-
-
-def _frames_by_source_name(*, project: Project, incoming: list[_Incoming]) -> dict[int, Frame]:
-    """``{id(item): frame}`` for images that are a frame's own file exported under its
-    ``source_name``: same name, same bytes as the stored image (an export copies them)."""
-    wanted: dict[str, list[_Incoming]] = defaultdict(list)
-    for item in incoming:
-        wanted[item.image.file_name].append(item)
-    found: dict[int, Frame] = {}
-    digests: dict[str, str] = {}
-    for chunk in _chunks(sorted(wanted)):
-        for frame in Frame.objects.filter(project=project, source_name__in=chunk).order_by("pk"):
-            for item in wanted[frame.source_name]:
-                if id(item) in found:
-                    continue
-                name = frame.image.name
-                if name not in digests:
-                    try:
-                        with local_copy(name) as path:
-                            digests[name] = sha256_of_file(path)
-                    except OSError:
-                        digests[name] = ""  # a stored image gone missing matches nothing
-                if digests[name] == item.digest:
-                    found[id(item)] = frame
-    return found
 
 
 def _store_image(project: Project, item: _Incoming) -> str:
