@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -46,24 +44,14 @@ from .behavior import (
     tracks_from_trajectory,
 )
 from .behavior.errors import positive_number
-from .behavior.experiment import (
-    Subject,
-    experiment_table,
-    group_plot_png,
-    group_summary,
-    measure_columns,
-    write_csv,
-    write_xlsx,
-)
 from .behavior.heatmap import occupancy_grid, render_heatmap_png, render_trajectory_png
 from .behavior.smoothing import smooth_positions
 from .behavior_freezing import MAX_REQUEST_FRAMES, FreezingRequest, freezing_masks, freezing_request
-from .behavior_models import SETTINGS_FIELDS, ArenaSetup, Membership, SubjectInfo
+from .behavior_models import SETTINGS_FIELDS, ArenaSetup, Membership
 from .models import TrackingRun
 from .selectors import (
     active_edit_state,
     analysis_settings_for,
-    latest_run_per_video,
     tracking_run_trajectory,
 )
 
@@ -217,7 +205,8 @@ def arena_context(*, video: Video, zones: Any = None, px_per_cm: Any = None) -> 
 
 
 # --- one run --------------------------------------------------------------------------
-def _require_trajectory(run: TrackingRun) -> None:
+def require_trajectory(run: TrackingRun) -> None:
+    """A ValidationError naming ``run`` unless it has succeeded with a trajectory."""
     if run.status != JobStatus.SUCCEEDED or not run.trajectory:
         raise ValidationError({"run": "The run has no trajectory yet (it has not succeeded)."})
 
@@ -248,7 +237,7 @@ def run_results(
 ) -> list[AnimalResult]:
     """Every animal's measures (cached, see the module docstring); with ``freezing`` asked,
     ``time_freezing_s`` too (``tracking.behavior_freezing``: decodes the video)."""
-    _require_trajectory(run)
+    require_trajectory(run)
     freezing = freezing or FreezingRequest(None)
     key = _cache_key(run, arena, params, freezing.as_dict())
     results = cache.get(key)
@@ -306,7 +295,7 @@ def run_analysis(
     freezing parameters (``tracking.behavior_freezing``); ``zones`` / ``px_per_cm``: used
     instead of the video's arena when given.
     """
-    _require_trajectory(run)
+    require_trajectory(run)
     arena = arena_context(video=run.video, zones=zones, px_per_cm=px_per_cm)
     freezing = FreezingRequest(None)
     if not isinstance(params, AnalysisParams):
@@ -343,18 +332,19 @@ def run_analysis(
     out["arena"] = arena.source
     out["zones"] = [z.to_json() for z in arena.zones]
     out["unions"] = arena.unions
-    return _jsonable(out)
+    return jsonable(out)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` with NaN/infinite floats as None, numpy scalars and tuples as JSON types."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, np.generic):
-        return _jsonable(value.item())
+        return jsonable(value.item())
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
@@ -382,7 +372,7 @@ def run_image_png(
     calibrated, else px); ``sigma_cells``: Gaussian smoothing of the heatmap, in cells."""
     from .behavior_frames import arena_background_array
 
-    _require_trajectory(run)
+    require_trajectory(run)
     video = run.video
     if not video.width or not video.height:
         raise ValidationError({"video": "The video's frame size is unknown."})
@@ -434,218 +424,6 @@ def run_image_png(
         raise invalid(exc) from None
     cache.set(key, png, CACHE_SECONDS)
     return png
-
-
-# --- the experiment -------------------------------------------------------------------
-@dataclass
-class Experiment:
-    """One row per video × animal (× bin): ``table``; per group (× bin) and measure:
-    ``summary``; ``measures``: the measure columns; ``runs``: each run's parameters;
-    ``bouts``: one row per visit to a zone (video, animal, zone, entry, exit, duration)."""
-
-    table: pd.DataFrame
-    summary: pd.DataFrame
-    measures: list[str]
-    runs: list[dict[str, Any]]
-    by_bin: bool
-    units: str | None
-    bouts: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    def as_dict(self) -> dict[str, Any]:
-        return _jsonable(
-            {
-                "units": self.units,
-                "by_bin": self.by_bin,
-                "columns": [str(c) for c in self.table.columns],
-                "measures": self.measures,
-                "rows": _records(self.table),
-                "summary": _records(self.summary),
-                "runs": self.runs,
-            }
-        )
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [
-        {str(k): (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r}
-        for r in (row.items() for row in df.astype(object).to_dict(orient="records"))
-    ]
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def trust_figures(trust: Any, animal: int) -> dict[str, float]:
-    """The run's numeric trust figures for one animal: top-level numbers, then those of
-    ``trust["animals"][<animal>]`` (a mapping by number, or a list in animal order)."""
-    if not isinstance(trust, Mapping):
-        return {}
-    out = {str(k): float(v) for k, v in trust.items() if _number(v)}
-    per = trust.get("animals", trust.get("per_animal"))
-    item = None
-    if isinstance(per, Mapping):
-        item = per.get(str(animal), per.get(animal))
-    elif isinstance(per, list) and 0 < animal <= len(per):
-        item = per[animal - 1]
-    if isinstance(item, Mapping):
-        out.update({str(k): float(v) for k, v in item.items() if _number(v)})
-    return out
-
-
-def _run_label(run: TrackingRun) -> str:
-    return f"Video “{run.video.original_name}” (run {run.pk})"
-
-
-def experiment_table_build(
-    *,
-    project: Project,
-    runs: Sequence[TrackingRun] | None = None,
-    params: Mapping[str, Any] | None = None,
-    by_bin: bool = False,
-    groups: Sequence[str] | None = None,
-) -> Experiment:
-    """The experiment table of ``runs`` (default: each video's newest succeeded run), with
-    each video's arena and subject, and the group summary (mean ± SEM).
-
-    ``params``: overrides of the project's settings; ``by_bin``: one row per time bin
-    (needs ``bin_s``); ``groups``: keep only videos of these groups. A run that cannot be
-    analysed is a ValidationError naming the field and the video.
-    """
-    if runs is None:
-        runs = sorted(
-            latest_run_per_video(project=project).values(),
-            key=lambda r: (r.video.original_name.casefold(), r.video_id),
-        )
-    runs = list(runs)
-    for run in runs:
-        if run.project_id != project.pk:
-            raise ValidationError({"runs": f"Run {run.pk} is not in this project."})
-    infos = SubjectInfo.objects.filter(video__in=[r.video_id for r in runs])
-    subjects = {s.video_id: s for s in infos}
-    if groups is not None:
-        wanted = set(groups)
-        runs = [r for r in runs if (s.group if (s := subjects.get(r.video_id)) else "") in wanted]
-    rows: list[tuple[Subject, AnimalResult]] = []
-    ids: list[tuple[int, int]] = []
-    described: list[dict[str, Any]] = []
-    bouts: list[dict[str, Any]] = []
-    freezing, params = freezing_request(params)
-    for run in runs:
-        try:
-            _require_trajectory(run)
-            arena = arena_context(video=run.video)
-            p = analysis_params_clean(
-                project=project, overrides=params, membership=arena.membership, unions=arena.unions
-            )
-            if by_bin and p.bin_s is None:
-                raise ValidationError({"bin_s": "Give a bin length to split the table by bin."})
-            results = run_results(run=run, arena=arena, params=p, freezing=freezing)
-        except ValidationError as exc:
-            raise ValidationError(
-                {k: [f"{_run_label(run)}: {m}" for m in v] for k, v in exc.message_dict.items()}
-            ) from None
-        info = subjects.get(run.video_id)
-        for result in results:
-            animal = int(result.animal)
-            subject = Subject(
-                video=run.video.original_name,
-                animal=animal,
-                subject_id=info.subject_id if info else "",
-                group=info.group if info else "",
-                session=info.session if info else "",
-                notes=info.notes if info else "",
-                trust=trust_figures(run.trust, animal),
-            )
-            rows.append((subject, result))
-            bouts.extend(
-                {"video": run.video.original_name, "video_id": run.video_id, "run": run.pk}
-                | {"animal": animal, "subject_id": subject.subject_id, "group": subject.group}
-                | asdict(bout)
-                for bout in result.bouts
-            )
-            ids.extend([(run.video_id, run.pk)] * (max(len(result.bins), 1) if by_bin else 1))
-        described.append(
-            {
-                "run": run.pk,
-                "video": run.video_id,
-                "video_name": run.video.original_name,
-                "arena": arena.source,
-                "parameters": results[0].parameters if results else {},
-            }
-        )
-    try:
-        table = experiment_table(rows, by_bin=by_bin)
-    except BehaviorInputError as exc:
-        raise invalid(exc) from None
-    measures = measure_columns(table)
-    summary = group_summary(table, measures)
-    table.insert(1, "video_id", [v for v, _ in ids] if len(table) else [])
-    table.insert(2, "run", [r for _, r in ids] if len(table) else [])
-    units = rows[0][1].units if rows else None
-    bout_table = pd.DataFrame(bouts, columns=BOUT_COLUMNS)
-    return Experiment(table, summary, measures, described, by_bin, units, bout_table)
-
-
-BOUT_COLUMNS = [
-    "video",
-    "video_id",
-    "run",
-    "animal",
-    "subject_id",
-    "group",
-    "zone",
-    "entry_s",
-    "exit_s",
-    "duration_s",
-    "starts_at_window_start",
-    "ends_at_window_end",
-]
-
-
-def experiment_csv(experiment: Experiment) -> str:
-    buffer = io.StringIO()
-    write_csv(experiment.table, buffer)
-    return buffer.getvalue()
-
-
-def experiment_xlsx(experiment: Experiment) -> bytes:
-    """Sheets: the table, the group summary, every zone bout, and every run's parameters
-    (one per row)."""
-    parameters = pd.DataFrame(
-        [
-            {
-                "run": r["run"],
-                "video_id": r["video"],
-                "video": r["video_name"],
-                "parameter": name,
-                "value": json.dumps(_jsonable(value)),
-            }
-            for r in experiment.runs
-            for name, value in sorted(r["parameters"].items())
-        ],
-        columns=["run", "video_id", "video", "parameter", "value"],
-    )
-    buffer = io.BytesIO()
-    write_xlsx(
-        {
-            "experiment": experiment.table,
-            "summary": experiment.summary,
-            "bouts": experiment.bouts,
-            "parameters": parameters,
-        },
-        buffer,
-    )
-    return buffer.getvalue()
-
-
-def experiment_plot_png(experiment: Experiment, *, measure: str, kind: str = "bar") -> bytes:
-    if measure not in experiment.measures:
-        raise ValidationError({"measure": f"No measure {measure[:100]!r} in the table."})
-    try:
-        return group_plot_png(experiment.table, measure, kind=kind)
-    except BehaviorInputError as exc:
-        raise invalid(exc) from None
 
 
 # --- definitions for the pages ----------------------------------------------------------

@@ -92,6 +92,12 @@ def _analysis():
     return behavior_analysis
 
 
+def _experiment_tables():
+    from . import behavior_experiment
+
+    return behavior_experiment
+
+
 class BehaviorJSONParser(JSONParser):
     """NaN/Infinity literals parse (so validation can name the field holding one), and
     nesting too deep for Python's parser is a 400, not a server error."""
@@ -483,7 +489,7 @@ def _experiment(request, project_id: int, extra_keys: tuple[str, ...] = ()):
     if by_bin not in ("true", "false", "1", "0", ""):
         raise ValidationError({"by_bin": "Must be true or false."})
     groups = request.query_params.getlist("group") if "group" in extra else None
-    experiment = _analysis().experiment_table_build(
+    experiment = _experiment_tables().experiment_table_build(
         project=project, params=params, by_bin=by_bin in ("true", "1"), groups=groups
     )
     return project, experiment, extra
@@ -511,7 +517,7 @@ class ExperimentCsvApi(_DownloadView):
     def get(self, request, project_id: int):
         project, experiment, _ = _experiment(request, project_id)
         return _file(
-            _analysis().experiment_csv(experiment),
+            _experiment_tables().experiment_csv(experiment),
             content_type="text/csv; charset=utf-8",
             filename=f"project-{project.pk}-experiment.csv",
         )
@@ -531,7 +537,7 @@ class ExperimentXlsxApi(_DownloadView):
     def get(self, request, project_id: int):
         project, experiment, _ = _experiment(request, project_id)
         return _file(
-            _analysis().experiment_xlsx(experiment),
+            _experiment_tables().experiment_xlsx(experiment),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             filename=f"project-{project.pk}-experiment.xlsx",
         )
@@ -552,7 +558,7 @@ class ExperimentPlotApi(_DownloadView):
         if not extra.get("measure"):
             raise ValidationError({"measure": "This field is required."})
         measure = extra["measure"]
-        png = _analysis().experiment_plot_png(
+        png = _experiment_tables().experiment_plot_png(
             experiment, measure=measure, kind=extra.get("kind") or "bar"
         )
         return _file(

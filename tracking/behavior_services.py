@@ -8,7 +8,8 @@ Input is validated by the pure core (``tracking.behavior``) before anything is s
 answers with HTTP 400. Nothing is written when any part of a request is refused.
 
 The analysis itself (``run_analysis``, ``experiment_table_build``) reads and computes but
-writes nothing; it lives in :mod:`tracking.behavior_analysis` and is re-exported here.
+writes nothing; it lives in :mod:`tracking.behavior_analysis` and
+:mod:`tracking.behavior_experiment` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from .behavior.errors import HUGE, finite_number
 from .behavior.zones import Zone, parse_zones, scale_zones, translate_zones, validate_zones
 from .behavior_analysis import (  # noqa: F401 - the analysis is part of this module's API
     analysis_params_clean,
-    experiment_table_build,
     run_analysis,
 )
+from .behavior_experiment import experiment_table_build  # noqa: F401 - as above
 from .behavior_models import (
     ArenaSetup,
     ArenaTemplate,
