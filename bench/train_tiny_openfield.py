@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/train_tiny_openfield.py [--frames 60] [--epochs 150] [--imgsz 320]
                                                   [--video PATH] [--device cpu]
+                                                  [--two-mice-frames 0] [--out DIR]
 
 A bench, not a test: the full run (150 epochs at 320 px on a CPU) takes a long time. Use
 ``--epochs 2`` to check that it works.
@@ -26,7 +27,18 @@ A bench, not a test: the full run (150 epochs at 320 px on a CPU) takes a long t
 4. Prints validation mAP50 and mAP50-95 of the best weights, the wall time, and, as its last
    line, the same as JSON.
 
-No Django: only the pure modules are used. Output goes to var/bench/tiny-openfield/.
+``--two-mice-frames N`` adds N frames of a two-mouse video made for training (the mouse of
+another moment pasted in, ``tests/tracking/synthetic_video.py``), labelled with both pasted
+and real boxes: what a lab does for a multi-animal set-up, labelling frames where the animals
+touch, since a detector that has only seen one mouse at a time merges two touching ones.
+Its donor delay is NOT the one of ``bench/track_video.py``'s scoring video (that one is
+:func:`choose_delay`'s; this one is half the video away from it), so the pairs of mice the
+scoring video shows are not trained on; half the N frames are taken where the two mice
+touch (boxes overlapping or nearly), half spread over the rest; frames where one mouse
+covers most of the other (IoU > 0.5: nothing of it is visible to label) are left out.
+
+No Django: only the pure modules are used. Output goes to var/bench/tiny-openfield/
+(``--out`` to change).
 """
 
 from __future__ import annotations
@@ -91,7 +103,59 @@ def mouse_box(gray: np.ndarray, background: np.ndarray) -> tuple[float, float, f
     return float(x), float(y), float(w), float(h)
 
 
-def build_dataset(frames: list[tuple[int, np.ndarray]], folder: Path) -> tuple[Path, dict]:
+def two_mouse_frames(video: Path, folder: Path, n: int) -> list[tuple[str, np.ndarray, list]]:
+    """``n`` (name, BGR frame, [(x, y, w, h), ...]) of a two-mouse training video."""
+    sys.path.insert(0, str(ROOT))
+    from tests.tracking.synthetic_video import (
+        _iou,
+        choose_delay,
+        make_two_mouse_video,
+        median_background,
+        mouse_boxes,
+    )
+
+    cap = cv2.VideoCapture(str(video))
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    # The scoring video's delay, computed as make_two_mouse_video computes it.
+    background = median_background(video, start=0, n_frames=count)
+    boxes = mouse_boxes(video, background, start=0, n_frames=count)
+    scored_delay = choose_delay(boxes)  # bench/track_video.py's scoring video
+    delay = (scored_delay + len(boxes) // 2) % len(boxes)
+    truth = make_two_mouse_video(video, folder / "train-two-mice.mp4", delay=delay)
+    real, pasted = truth.boxes[:, 0], truth.boxes[:, 1]
+    visible = ~np.isnan(truth.boxes).any(axis=(1, 2))
+    iou = _iou(real, pasted)
+    gap = np.maximum(  # distance between the boxes (0: touching or overlapping)
+        np.maximum(real[:, 0], pasted[:, 0]) - np.minimum(real[:, 2], pasted[:, 2]),
+        np.maximum(real[:, 1], pasted[:, 1]) - np.minimum(real[:, 3], pasted[:, 3]),
+    )
+    usable = visible & (iou <= 0.5)
+    close = np.flatnonzero(usable & (gap < 20))
+    rest = np.flatnonzero(usable & (gap >= 20))
+    pick = lambda idx, k: idx[np.linspace(0, len(idx) - 1, k).astype(int)] if len(idx) else idx  # noqa: E731
+    wanted = set(pick(close, min(n // 2, len(close))).tolist())
+    wanted |= set(pick(rest, n - len(wanted)).tolist())
+    cap = cv2.VideoCapture(str(truth.path))
+    out = []
+    for index in range(truth.n_frames):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if index in wanted:
+            pair = [(float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1]))
+                    for b in truth.boxes[index]]  # fmt: skip
+            out.append((f"two-{index:06d}.jpg", frame, pair))
+    cap.release()
+    print(f"two-mouse training video: delay {delay} (scored video: {scored_delay}); "
+          f"{len(out)} frames, {len(wanted & set(close.tolist()))} with the mice touching",
+          flush=True)  # fmt: skip
+    return out
+
+
+def build_dataset(
+    frames: list[tuple[int, np.ndarray]], folder: Path, extra: list | None = None
+) -> tuple[Path, dict]:
     grays = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for _, f in frames]
     background = cv2.GaussianBlur(np.median(np.stack(grays), axis=0).astype(np.uint8), (5, 5), 0)
     images, paths = [], {}
@@ -106,6 +170,11 @@ def build_dataset(frames: list[tuple[int, np.ndarray]], folder: Path) -> tuple[P
         paths[name] = raw / name
         h, w = frame.shape[:2]
         images.append(DatasetImage(name, w, h, boxes=[DatasetBox("mouse", *box)]))
+    for name, frame, pair in extra or []:
+        cv2.imwrite(str(raw / name), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        paths[name] = raw / name
+        h, w = frame.shape[:2]
+        images.append(DatasetImage(name, w, h, boxes=[DatasetBox("mouse", *b) for b in pair]))
     splits = assign_splits([img.file_name for img in images], ratios=(50, 25, 25), seed=0)
     for img in images:
         img.split = splits[img.file_name]
@@ -115,7 +184,7 @@ def build_dataset(frames: list[tuple[int, np.ndarray]], folder: Path) -> tuple[P
     dataset_dir = folder / "dataset"
     yolo.write(Dataset(classes=["mouse"], images=images), dataset_dir, lambda i: paths[i.file_name])
     return dataset_dir / yolo.YAML_NAME, {
-        "sampled": len(frames),
+        "sampled": len(frames) + len(extra or []),
         "labeled": len(images),
         **counts,
     }
@@ -129,15 +198,19 @@ def main() -> None:
     parser.add_argument("--imgsz", type=int, default=320)
     parser.add_argument("--batch", type=int, default=4)  # small set: more optimizer steps per epoch
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--two-mice-frames", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if not args.video.exists():
         raise SystemExit(f"{args.video} is absent (see ../shared/data/README.md)")
 
     started = time.monotonic()
-    shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir(parents=True)
+    out = args.out
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     frames = sample_frames(args.video, args.frames)
-    data_yaml, counts = build_dataset(frames, OUT)
+    extra = two_mouse_frames(args.video, out, args.two_mice_frames) if args.two_mice_frames else []
+    data_yaml, counts = build_dataset(frames, out, extra)
     print(
         f"{counts['labeled']} of {counts['sampled']} frames labeled automatically: "
         f"{counts['train']} train, {counts['val']} val, {counts['test']} test",
@@ -168,7 +241,7 @@ def main() -> None:
         data_yaml=data_yaml,
         preset_or_model="yolov3-tiny",
         hyperparameters=hp,
-        project_dir=OUT / "run",
+        project_dir=out / "run",
         on_epoch_end=report,
     )
     summary = {
@@ -176,6 +249,7 @@ def main() -> None:
         "epochs": result.epochs_done,
         "imgsz": args.imgsz,
         "frames": counts,
+        "two_mice_frames": len(extra),
         "val_map50": result.metrics.map50 if result.metrics else None,
         "val_map50_95": result.metrics.map50_95 if result.metrics else None,
         "train_wall_s": round(time.monotonic() - train_started, 1),

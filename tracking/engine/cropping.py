@@ -18,6 +18,14 @@ the model sees:
 
 The window is the union of the last boxes, each grown by ``margin`` times its longer side on
 every side (an animal turning swaps its box's sides), clipped to the frame, then aligned.
+**One window per animal** where that costs fewer pixels (:func:`plan_windows`): two mice in
+opposite corners would need a window of most of the frame, but two small ones cost a
+fraction of it. Grown boxes are merged while one window around two costs no more than two;
+what remains is aligned, and all windows of a frame are given the same size (the largest's
+cells), so their crops share one input size and go to the detector as one batch. Their
+boxes are put together (a box seen by two overlapping windows counts once: the same
+class-agnostic IoU rule as the model's NMS) and checked as one window's are; a box is cut
+only when no window holds it whole.
 Animals are counted as *distinct* boxes: a box overlapping a better one by IoU > ``DUPLICATE_IOU``
 is a second box on the same animal (a weak detector gives one on the body and one on body +
 tail), not a second animal; otherwise a window around one of two mice, holding two boxes of
@@ -62,6 +70,8 @@ class CropParams:
     # Put windows on the full frame's stride-32 grid (see above). False: the region itself,
     # long side rounded up to a whole input size; smaller inputs, boxes a pixel or so off.
     align: bool = True
+    # One window per animal where that costs fewer pixels than one around all (see above).
+    per_animal: bool = True
 
 
 @dataclass(frozen=True)
@@ -157,6 +167,112 @@ def plan_window(
     return window
 
 
+def plan_windows(
+    boxes_xyxy: np.ndarray,
+    *,
+    frame_size: tuple[int, int],
+    imgsz: int,
+    params: CropParams,
+) -> list[Window] | None:
+    """The windows around ``boxes_xyxy`` (K, 4): one (:func:`plan_window`) when the grown
+    boxes merge into one region, else one per region, all of one size; ``None`` where the
+    full frame is better (the windows together cover more than ``max_area_fraction`` of it,
+    or need as many input pixels)."""
+    b = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
+    if len(b) == 0:
+        return None
+    regions = _merged_regions(_grown(b, frame_size=frame_size, params=params))
+    if len(regions) == 1 or not params.align or not params.per_animal:
+        one = plan_window(b, frame_size=frame_size, imgsz=imgsz, params=params)
+        return None if one is None else [one]
+    width, height = frame_size
+    scale = imgsz / max(width, height)
+    cell = STRIDE / scale
+    off_x, off_y = letterbox_offset(frame_size, imgsz)
+    phase_x, phase_y = -off_x / scale, -off_y / scale
+    grids = [_grid_cells(r, cell=cell, phase=(phase_x, phase_y)) for r in regions]
+    cols = max(g[2] - g[0] for g in grids)
+    rows = max(g[3] - g[1] for g in grids)
+    # The full frame's cells, letterbox padding included: where a window may lie.
+    last_col = math.ceil((width - phase_x) / cell - 1e-9)
+    last_row = math.ceil((height - phase_y) / cell - 1e-9)
+    windows = []
+    for gx0, gy0, gx1, gy1 in grids:
+        gx0 = _spread(gx0, gx1, cols, last_col)
+        gy0 = _spread(gy0, gy1, rows, last_row)
+        windows.append(
+            Window(
+                x0=round(phase_x + gx0 * cell),
+                y0=round(phase_y + gy0 * cell),
+                x1=round(phase_x + (gx0 + cols) * cell),
+                y1=round(phase_y + (gy0 + rows) * cell),
+                imgsz=STRIDE * max(cols, rows),
+            )
+        )
+    full_cells = math.ceil(imgsz / STRIDE) ** 2
+    inside = sum(
+        (min(w.x1, width) - max(w.x0, 0)) * (min(w.y1, height) - max(w.y0, 0)) for w in windows
+    )
+    if (
+        len(windows) * max(cols, rows) ** 2 >= full_cells
+        or inside > params.max_area_fraction * width * height
+    ):
+        return None
+    return windows
+
+
+def _grown(b: np.ndarray, *, frame_size: tuple[int, int], params: CropParams) -> list[list[float]]:
+    width, height = frame_size
+    grow = params.margin * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    return [
+        [max(0.0, x0 - g), max(0.0, y0 - g), min(float(width), x1 + g), min(float(height), y1 + g)]
+        for (x0, y0, x1, y1), g in zip(b.tolist(), grow.tolist(), strict=True)
+    ]
+
+
+def _merged_regions(regions: list[list[float]]) -> list[list[float]]:
+    """Merge two regions while the box around both has no more area than the two: a
+    window around two nearby animals costs less than two windows."""
+    area = lambda r: max(0.0, r[2] - r[0]) * max(0.0, r[3] - r[1])  # noqa: E731
+    regions = [list(r) for r in regions]
+    merged = True
+    while merged and len(regions) > 1:
+        merged = False
+        for i in range(len(regions)):
+            for j in range(i + 1, len(regions)):
+                a, b = regions[i], regions[j]
+                u = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                if area(u) <= area(a) + area(b):
+                    regions[i] = u
+                    del regions[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return regions
+
+
+def _grid_cells(
+    region: list[float], *, cell: float, phase: tuple[float, float]
+) -> tuple[int, int, int, int]:
+    """The full frame's stride cells ``(gx0, gy0, gx1, gy1)`` (end exclusive) covering
+    ``region``."""
+    x0, y0, x1, y1 = region
+    return (
+        math.floor((x0 - phase[0]) / cell + 1e-9),
+        math.floor((y0 - phase[1]) / cell + 1e-9),
+        math.ceil((x1 - phase[0]) / cell - 1e-9),
+        math.ceil((y1 - phase[1]) / cell - 1e-9),
+    )
+
+
+def _spread(g0: int, g1: int, size: int, last: int) -> int:
+    """The first cell of ``size`` cells around cells ``g0 .. g1``, kept inside ``0 ..
+    last`` where they fit (a window grown past the frame would only see padding)."""
+    start = g0 - (size - (g1 - g0)) // 2
+    return max(0, min(start, last - size)) if size <= last else start
+
+
 def _unaligned_window(
     x0: float, y0: float, x1: float, y1: float, *, frame_size: tuple[int, int], scale: float
 ) -> Window:
@@ -242,38 +358,65 @@ def _iou_to(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
+def merge_window_boxes(
+    found: list[tuple[np.ndarray, np.ndarray]], *, iou: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The boxes (float32 (K, 4) frame pixels) and scores of several windows of one frame as
+    one set: where windows overlap, a box found by two counts once (greedy by score, as the
+    model's own NMS at ``iou``). One window's boxes come back as they are."""
+    if len(found) == 1:
+        return found[0]
+    boxes = np.concatenate([b.reshape(-1, 4) for b, _ in found]).astype(np.float32)
+    scores = np.concatenate([s.reshape(-1) for _, s in found]).astype(np.float32)
+    kept: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        if not kept or float(_iou_to(boxes[i], boxes[kept]).max()) <= iou:
+            kept.append(int(i))
+    kept.sort()
+    return boxes[kept], scores[kept]
+
+
 def fallback_reason(
     boxes_xyxy: np.ndarray,
     scores: np.ndarray,
     *,
-    window: Window,
+    window: Window | list[Window],
     frame_size: tuple[int, int],
     n_animals: int,
     params: CropParams,
 ) -> str | None:
-    """Why a window's detections can't stand for the frame (``None``: they can)."""
+    """Why a window's detections (or those of a frame's windows, put together with
+    :func:`merge_window_boxes`) can't stand for the frame (``None``: they can)."""
     top, top_scores = best(boxes_xyxy, scores, n_animals)
     if len(top_scores) < n_animals:
         return "fewer_animals"
     if float(np.min(top_scores)) < params.min_score:
         return "low_score"
+    windows = window if isinstance(window, list) else [window]
+    whole = np.zeros(len(top), bool)  # held whole by at least one window
+    for w in windows:
+        whole |= ~_cut_by(top, w, frame_size)
+    if not bool(np.all(whole)):
+        return "at_edge"
+    return None
+
+
+def _cut_by(top: np.ndarray, window: Window, frame_size: tuple[int, int]) -> np.ndarray:
+    """Which boxes touch (or cross) an edge of ``window`` that lies inside the frame."""
     width, height = frame_size
     edge = 1.0
-    cut = (
+    return (
         ((top[:, 0] <= window.x0 + edge) & (window.x0 > 0))
         | ((top[:, 1] <= window.y0 + edge) & (window.y0 > 0))
         | ((top[:, 2] >= window.x1 - edge) & (window.x1 < width))
         | ((top[:, 3] >= window.y1 - edge) & (window.y1 < height))
     )
-    if bool(np.any(cut)):
-        return "at_edge"
-    return None
 
 
 class DynamicCropper:
     """Decides, frame after frame, where the detector runs.
 
-    ``plan(time_s)`` gives the window for the next frame(s) (``None``: the full frame);
+    ``plan(time_s)`` gives the windows for the next frame(s) (``None``: the full frame);
     after detecting, ``check`` says whether a window's result stands, and ``update`` records
     the frame's final detections. The state is only the last accepted boxes and the time of
     the last full frame, so a resumed run can be put back where it was with ``update``.
@@ -289,21 +432,23 @@ class DynamicCropper:
         self._last: np.ndarray | None = None  # best n boxes of the last frame, all found
         self._last_full_s: float | None = None
 
-    def plan(self, time_s: float) -> Window | None:
+    def plan(self, time_s: float) -> list[Window] | None:
         if not self.params.enabled or self._last is None or self._last_full_s is None:
             return None
         # (a millisecond's slack: 6 frames at 30 fps are 0.19999 s in container time)
         if time_s - self._last_full_s >= self.params.refresh_s - 1e-3:
             return None
-        return plan_window(
+        return plan_windows(
             self._last, frame_size=self.frame_size, imgsz=self.imgsz, params=self.params
         )
 
-    def check(self, boxes_xyxy: np.ndarray, scores: np.ndarray, window: Window) -> str | None:
+    def check(
+        self, boxes_xyxy: np.ndarray, scores: np.ndarray, windows: list[Window]
+    ) -> str | None:
         return fallback_reason(
             boxes_xyxy,
             scores,
-            window=window,
+            window=windows,
             frame_size=self.frame_size,
             n_animals=self.n_animals,
             params=self.params,

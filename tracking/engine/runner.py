@@ -9,7 +9,8 @@ Pure Python, no Django import; the Celery task wraps :func:`track_video`.
   export: ``fixed_input_hw`` set) would letterbox every window to that one size, showing the
   animals at another scale than the full frame does; cropping is then turned off, with the
   reason logged and kept in :attr:`RunStats.crop_disabled`. ``batch_size`` frames go to the
-  detector per call; a batch shares one window (so crops of a batch have one shape and
+  detector per call; a batch shares its windows (one per animal, or one around all; all of
+  one size, so the crops of a batch, every window of every frame, go in one call and
   batch on a GPU). On a CPU batch 1 is as fast and lets every frame's window follow the
   last frame.
 - Per-frame detections are stored in chunks (:mod:`tracking.engine.chunks`). A second call
@@ -49,7 +50,14 @@ from .chunks import (
     covered_frames,
     read_chunks,
 )
-from .cropping import CropParams, DynamicCropper, extract, full_window, to_frame
+from .cropping import (
+    CropParams,
+    DynamicCropper,
+    extract,
+    full_window,
+    merge_window_boxes,
+    to_frame,
+)
 from .frames import DecodedFrame, FrameDecodeError, FrameSource, ReadAhead
 from .trajectory import FrameDetections, FrameDetector
 
@@ -308,20 +316,28 @@ def _detect_batch(
     frame_size: tuple[int, int],
     timing: _Timing,
 ) -> list[tuple[FrameDetections, DetectPath]]:
-    """Detect in a batch of consecutive frames: on the window ``cropper`` plans (then again
+    """Detect in a batch of consecutive frames: on the windows ``cropper`` plans (then again
     on the full frame for the frames whose window result fails its checks), or on the full
     frames; update ``cropper`` frame by frame."""
     if not frames:
         return []
     started = time.perf_counter()
-    window = cropper.plan(frames[0].time_s)
+    windows = cropper.plan(frames[0].time_s)
     found: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(frames)
     paths = [DetectPath.FULL] * len(frames)
-    if window is not None:
-        crops = [extract(f.image, window) for f in frames]
-        for i, result in enumerate(_predict(detector, crops, window.imgsz, dp, timing)):
-            boxes, scores = to_frame(result.boxes_xywh, result.scores, window, frame_size)
-            reason = cropper.check(boxes, scores, window)
+    if windows is not None:
+        # Every window of every frame in one call: they share one input size.
+        crops = [extract(f.image, w) for f in frames for w in windows]
+        results = _predict(detector, crops, windows[0].imgsz, dp, timing)
+        k = len(windows)
+        for i in range(len(frames)):
+            mine = results[i * k : (i + 1) * k]
+            per_window = [
+                to_frame(r.boxes_xywh, r.scores, w, frame_size)
+                for r, w in zip(mine, windows, strict=True)
+            ]
+            boxes, scores = merge_window_boxes(per_window, iou=dp.iou)
+            reason = cropper.check(boxes, scores, windows)
             if reason is None:
                 found[i], paths[i] = (boxes, scores), DetectPath.CROP
             else:

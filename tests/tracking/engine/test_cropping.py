@@ -15,7 +15,9 @@ from tracking.engine.cropping import (
     extract,
     fallback_reason,
     letterbox_offset,
+    merge_window_boxes,
     plan_window,
+    plan_windows,
     to_frame,
 )
 
@@ -171,7 +173,8 @@ def test_the_cropper_starts_on_the_full_frame_and_crops_once_every_animal_is_fou
     cropper.update(0.0, TWO[:1], np.array([0.9], np.float32), full=True)  # one of two found
     assert cropper.plan(0.033) is None
     cropper.update(0.033, TWO, np.array([0.9, 0.8], np.float32), full=True)
-    assert isinstance(cropper.plan(0.067), Window)
+    planned = cropper.plan(0.067)
+    assert isinstance(planned, list) and all(isinstance(w, Window) for w in planned)
 
 
 def test_the_cropper_goes_back_to_the_full_frame_every_refresh_period():
@@ -218,3 +221,82 @@ def test_two_boxes_on_one_animal_do_not_count_as_two_animals():
         three, np.array([0.9, 0.8, 0.6], np.float32), window=window, frame_size=VGA,
         n_animals=2, params=CropParams(),
     ) is None  # fmt: skip
+
+
+# --- one window per animal ---------------------------------------------------------------
+FAR = np.array([[40, 40, 110, 90], [520, 380, 590, 430]], np.float32)  # opposite corners
+
+
+def test_two_animals_far_apart_get_one_window_each_of_one_size_on_the_grid():
+    params = CropParams()
+    assert plan_window(FAR, frame_size=VGA, imgsz=320, params=params) is None  # one: too big
+    windows = plan_windows(FAR, frame_size=VGA, imgsz=320, params=params)
+    assert windows is not None and len(windows) == 2
+    assert len({(w.width, w.height, w.imgsz) for w in windows}) == 1  # one batch, one shape
+    off_x, off_y = letterbox_offset(VGA, 320)
+    cell = 64  # 32 network pixels at 320 / 640
+    for w in windows:
+        assert (w.x0 + off_x * 2) % cell == 0 and (w.y0 + off_y * 2) % cell == 0
+        assert w.imgsz == 32 * max(w.width, w.height) // cell < 320
+    for box, w in zip(FAR, windows, strict=True):  # each box whole inside its window, grown
+        grow = 0.5 * max(box[2] - box[0], box[3] - box[1])
+        assert w.x0 <= max(0, box[0] - grow) and w.y0 <= max(0, box[1] - grow)
+        assert w.x1 >= min(640, box[2] + grow) and w.y1 >= min(480, box[3] + grow)
+    cells = sum(w.width * w.height for w in windows) / cell**2
+    assert cells < (320 / 32) * (256 / 32) / 2  # under half the full frame's input
+    one_only = CropParams(per_animal=False)
+    assert plan_windows(FAR, frame_size=VGA, imgsz=320, params=one_only) is None
+
+
+def test_animals_close_together_share_one_window_as_before():
+    near = np.array([[200, 200, 260, 240], [270, 205, 330, 245]], np.float32)
+    params = CropParams()
+    windows = plan_windows(near, frame_size=VGA, imgsz=320, params=params)
+    assert windows == [plan_window(near, frame_size=VGA, imgsz=320, params=params)]
+
+
+def test_windows_of_animals_at_the_frames_edge_stay_inside_the_frame():
+    edge = np.array([[0, 0, 60, 50], [580, 430, 640, 480]], np.float32)
+    windows = plan_windows(edge, frame_size=VGA, imgsz=320, params=CropParams())
+    assert windows is not None and len(windows) == 2
+    for w in windows:  # within the letterboxed frame: at most the padding's offset outside
+        assert w.x0 >= -16 and w.y0 >= -16 and w.x1 <= 640 + 16 and w.y1 <= 480 + 16
+
+
+def test_many_animals_all_over_the_frame_get_the_full_frame():
+    spread = np.array(
+        [[x, y, x + 60, y + 50] for x in (20, 300, 560) for y in (20, 220, 420)], np.float32
+    )
+    assert plan_windows(spread, frame_size=VGA, imgsz=320, params=CropParams()) is None
+
+
+def test_a_box_seen_by_two_overlapping_windows_counts_once():
+    box = np.array([[100, 100, 160, 150]], np.float32)
+    other = np.array([[400, 300, 460, 350]], np.float32)
+    boxes, scores = merge_window_boxes(
+        [
+            (np.concatenate([box, other]), np.array([0.9, 0.8], np.float32)),
+            (box + 0.5, np.array([0.85], np.float32)),
+        ],
+        iou=0.7,
+    )
+    assert len(boxes) == 2 and sorted(scores.tolist()) == pytest.approx([0.8, 0.9])
+
+
+def test_a_box_cut_by_one_window_but_whole_in_another_stands():
+    box = np.array([[120, 100, 180, 150]], np.float32)
+    cutting = Window(0, 0, 128, 192, 64)  # its right edge (x=128) runs through the box
+    holding = Window(64, 64, 256, 256, 96)
+    ok = fallback_reason(box, np.array([0.9], np.float32), window=[cutting, holding],
+                         frame_size=VGA, n_animals=1, params=CropParams())  # fmt: skip
+    assert ok is None
+    cut = fallback_reason(box, np.array([0.9], np.float32), window=[cutting],
+                          frame_size=VGA, n_animals=1, params=CropParams())  # fmt: skip
+    assert cut == "at_edge"
+
+
+def test_the_cropper_plans_a_window_per_animal_once_both_are_found():
+    cropper = DynamicCropper(frame_size=VGA, imgsz=320, n_animals=2, params=CropParams())
+    cropper.update(0.0, FAR, np.array([0.9, 0.8], np.float32), full=True)
+    planned = cropper.plan(0.033)
+    assert planned is not None and len(planned) == 2

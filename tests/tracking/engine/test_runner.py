@@ -482,3 +482,34 @@ def test_a_model_with_a_fixed_input_is_never_given_crops(one_mouse, tmp_path, ca
         run_dir=tmp_path / "free",
     )
     assert free.crop_share > 0.8 and free.crop_disabled is None
+
+
+def test_two_animals_far_apart_are_cropped_one_window_each_with_the_full_frames_boxes(tmp_path):
+    """Two mice in opposite corners: one window around both would be most of the frame
+    (the full frame then); one window each is cropped, both in one detector call, and the
+    boxes are the full frame's."""
+
+    def frame(index: int) -> np.ndarray:
+        image = np.full((480, 640, 3), 230, np.uint8)
+        cv2.ellipse(image, (90 + index, 80), (34, 20), 0, 0, 360, (20, 20, 20), -1)
+        cv2.ellipse(image, (540 - index, 400), (34, 20), 0, 0, 360, (20, 20, 20), -1)
+        return image
+
+    params = _params(crop=True, detect=DetectParams(imgsz=320))
+    full = detect_video(
+        ListSource(frame, 30, size=(640, 480)), BlobDetector(), n_animals=2,
+        params=dataclasses.replace(params, crop=CropParams(enabled=False)),
+        run_dir=tmp_path / "full",
+    )[0]  # fmt: skip
+    detector = BlobDetector()
+    cropped, stats = detect_video(
+        ListSource(frame, 30, size=(640, 480)), detector, n_animals=2, params=params,
+        run_dir=tmp_path / "crop",
+    )  # fmt: skip
+    assert stats.crop_share > 0.8
+    pairs = [c for c in detector.calls if c.imgsz != 320]
+    assert pairs and all(len(c.shapes) == 2 and len(set(c.shapes)) == 1 for c in pairs)
+    assert all(max(h, w) < 320 for c in pairs for h, w, _ in c.shapes)
+    for a, b in zip(_boxes(cropped.detections), _boxes(full.detections), strict=True):
+        assert a.shape == b.shape == (2, 4)
+        assert np.array_equal(a, b)
