@@ -65,6 +65,9 @@ def chunked_upload_complete(*, upload: ChunkedUpload, user) -> VideoUploadJob:
             job = upload.jobs.order_by("-created_at", "-pk").first()
             if job is None:
                 raise ValidationError({"upload": "This upload is already complete."})
+            if job.status in TERMINAL_STATUSES and job.status != JobStatus.SUCCEEDED:
+                # Its worker died (the stale check failed it): nothing may be left behind.
+                _forget_upload(job)
             return job
         if upload.offset != upload.size or path.stat().st_size != upload.size:
             raise ValidationError(

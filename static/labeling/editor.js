@@ -1465,6 +1465,7 @@
     if (!state.list) return;
     clearTimeout(slideTimer);
     if (state.list.at(at)) {
+      state.sliding = false;
       showFrame(at);
       return;
     }

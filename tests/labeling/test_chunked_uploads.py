@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from labeling import tasks
 from labeling.models import ChunkedUpload, FrameSamplingJob, Role, Video, VideoUploadJob
@@ -322,3 +324,27 @@ def test_abandoned_uploads_expire_when_a_new_one_starts(project, owner, api_clie
     assert not ChunkedUpload.objects.filter(pk=old["id"]).exists()
     assert ChunkedUpload.objects.filter(pk=recent["id"]).exists()
     assert f"{old['id'].replace('-', '')}.part" not in parts()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_worker_died_leaves_nothing_once_the_browser_asks_again(
+    project, owner, api_client_for, monkeypatch
+):
+    from webapp.jobs import jobs_fail_stale
+
+    monkeypatch.setattr(tasks.video_upload_run, "apply_async", lambda args, **kw: _Sent())
+    client = api_client_for(owner)
+    body = start(client, project, name="x.mp4", size=10).json()
+    send_all(client, body, b"0123456789")
+    job = client.post(body["complete_url"]).json()
+    # A worker took it and was killed: the stale check marks it failed.
+    VideoUploadJob.objects.filter(pk=job["id"]).update(
+        status="running", heartbeat_at=timezone.now() - timedelta(days=1)
+    )
+    assert jobs_fail_stale() == 1
+    again = client.post(body["complete_url"])
+    assert again.status_code == 202 and again.json()["status"] == "failed"
+    assert "stopped responding" in again.json()["error"]
+    assert not ChunkedUpload.objects.exists()
+    assert not {f for f in media_files() if f.startswith("imports/")}
+    assert f"{body['id'].replace('-', '')}.part" not in parts()
