@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.annotations.apis import (
+    FRAME_CURSOR_PARAMETERS,
     AnnotationConflictOutput,
     AnnotationOutput,
     FrameOutput,
@@ -193,6 +194,7 @@ class ProposalFrameListApi(APIView):
             OpenApiParameter("split", enum=list(SPLIT_FILTERS)),
             OpenApiParameter("ordering", str),
             OpenApiParameter("hard_job", int, description="With proposals=hard"),
+            *FRAME_CURSOR_PARAMETERS,
         ],
         responses=FrameOutput(many=True),
     )
@@ -208,7 +210,7 @@ class ProposalFrameListApi(APIView):
             ordering=params.get("ordering", ""),
             hard_job=params.get("hard_job", ""),
         )
-        paginator = FramePagination()
+        paginator = FramePagination(scope=project.frames)
         page = paginator.paginate_queryset(frames, request, view=self)
         return paginator.get_paginated_response(FrameOutput(page, many=True).data)
 

@@ -17,10 +17,12 @@ Celery worker (``-Q default``, solo pool, so the worker's peak RSS is the import
 - dataset version creation (``dataset_version_create``);
 - export as a job in each format (queued to succeeded, the zip stored);
 - server times of the pages and endpoints a person uses at that size, through Django's
-  test client in this process (no network): the frames list pages the editor loads
-  (``limit=1000``, every page) and single pages (``limit=100`` at random offsets, with
-  filters), an editor frame change (the frame's annotation + its image), a save, the
-  project, label, dataset and videos pages and the counts/stats endpoints; p50 / p95 / max.
+  test client in this process (no network): the frames list requests the editor makes
+  (its first page, ``limit=200``; the next page by cursor, ``after=<id>``; a jump,
+  ``around=<id>``; "next unlabeled", ``status=unlabeled&after=<id>&limit=1``), single
+  pages (``limit=100`` at random offsets, with filters), an editor frame change (the
+  frame's annotation + its image), a save, the project, label, dataset and videos pages
+  and the counts/stats endpoints; p50 / p95 / max.
 
 The machine is shared with other work: read the figures as orders of magnitude, not as
 exact timings; the script prints the load average next to them.
@@ -347,12 +349,21 @@ def measure_pages(args, user, project) -> None:
         for url in urls:
             timed_get(client, url, times)
 
-    for _ in range(3):  # the editor's full list load, three times
-        sample(
-            "frames list, limit=1000 (each page)",
-            [f"{frames_url}?limit=1000&offset={o}" for o in range(0, total, 1000)],
-        )
     k = args.requests
+    # What editor.js asks for (static/labeling/editor-frames.js): a page at a time.
+    sample("editor: first page (limit=200)", [f"{frames_url}?limit=200"] * 20)
+    sample(
+        "editor: next page (after=<id>)",
+        [f"{frames_url}?limit=200&after={rng.choice(ids)}" for _ in range(k // 2)],
+    )
+    sample(
+        "editor: jump (around=<id>)",
+        [f"{frames_url}?limit=200&around={rng.choice(ids)}" for _ in range(k // 2)],
+    )
+    sample(
+        "editor: next unlabeled (after=<id>)",
+        [f"{frames_url}?limit=1&status=unlabeled&after={rng.choice(ids)}" for _ in range(k // 2)],
+    )
     sample(
         "frames list, limit=100, random offset",
         [f"{frames_url}?limit=100&offset={rng.randrange(0, total)}" for _ in range(k)],

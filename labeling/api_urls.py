@@ -160,6 +160,16 @@ urlpatterns = [
         name="api-chunked-upload-complete",
     ),
     path(
+        "video-upload-jobs/<id:job_id>/",
+        chunked_apis.VideoUploadJobDetailApi.as_view(),
+        name="api-video-upload-job",
+    ),
+    path(
+        "video-upload-jobs/<id:job_id>/cancel/",
+        chunked_apis.VideoUploadJobCancelApi.as_view(),
+        name="api-video-upload-job-cancel",
+    ),
+    path(
         "imageset-jobs/<id:job_id>/",
         video_apis.ImageSetJobDetailApi.as_view(),
         name="api-imageset-job",

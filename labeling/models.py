@@ -311,11 +311,13 @@ class DatasetExportJob(Job):
 class ChunkedUpload(models.Model):
     """A file arriving in chunks (resumable: the client asks for ``offset`` and sends the
     rest from there). The bytes so far sit in the web server's scratch space under the
-    upload's id; once all arrived, the file goes through the same checks as a one-request
-    upload and becomes a frame source (``video``), and the partial file is removed."""
+    upload's id; once all arrived, a :class:`VideoUploadJob` gives the file the same checks
+    as a one-request upload (``checking``) and it becomes a frame source (``video``,
+    ``complete``); a refused file takes this row with it."""
 
     class Status(models.TextChoices):
         RECEIVING = "receiving", "Receiving"
+        CHECKING = "checking", "Checking"
         COMPLETE = "complete", "Complete"
 
     id = models.UUIDField(primary_key=True)
@@ -356,3 +358,31 @@ class ImageSetImportJob(Job):
 
     def __str__(self) -> str:
         return f"image set import #{self.pk} into {self.project_id}"
+
+
+class VideoUploadJob(Job):
+    """A chunked upload's assembled file made a frame source on the ``default`` queue:
+    probed strictly in the sandbox, stored and recorded there, so decoding a multi-GB
+    recording never runs inside a web request. All or nothing: a refused file leaves no
+    ``Video`` and no stored file. ``upload`` (the received bytes, in storage) is deleted
+    once the job ended; ``sample_every`` starts sampling once the video exists."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="video_upload_jobs")
+    chunked_upload = models.ForeignKey(
+        ChunkedUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    upload = models.FileField(max_length=500, blank=True)
+    upload_bytes = models.BigIntegerField(default=0)
+    source_name = models.CharField(max_length=255, blank=True)  # display text only
+    sample_every = models.FloatField(null=True, blank=True)
+    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.SET_NULL)
+    sampling_job = models.ForeignKey(
+        FrameSamplingJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sampling_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"video upload #{self.pk} into {self.project_id}"

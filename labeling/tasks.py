@@ -5,6 +5,7 @@ from celery import shared_task
 from webapp.celery import QUEUE_DEFAULT, queue_task_options
 
 from .datasets.job_services import dataset_export_job_execute, dataset_import_job_execute
+from .videos.chunked_jobs import video_upload_job_execute
 from .videos.imageset_jobs import imageset_job_execute
 from .videos.sampling_services import sampling_job_execute
 
@@ -31,3 +32,9 @@ def dataset_export_run(job_id: int) -> None:
 def imageset_import_run(job_id: int) -> None:
     """Make one :class:`labeling.models.ImageSetImportJob`'s image set (idempotent)."""
     imageset_job_execute(job_id=job_id)
+
+
+@shared_task(name="labeling.tasks.video_upload_run", **queue_task_options(QUEUE_DEFAULT))
+def video_upload_run(job_id: int) -> None:
+    """Check and store one :class:`labeling.models.VideoUploadJob`'s video (idempotent)."""
+    video_upload_job_execute(job_id=job_id)

@@ -17,6 +17,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from webapp.parsers import DepthLimitedJSONParser
@@ -27,8 +28,12 @@ from .selectors import (
     FRAME_ORDERINGS,
     SPLIT_FILTERS,
     annotation_counts,
+    frame_cursor,
     frame_for_user,
     frame_list,
+    frame_order_values,
+    frame_position,
+    frames_past,
 )
 from .services import (
     MAX_BOXES_PER_FRAME,
@@ -200,8 +205,110 @@ class FrameOutput(serializers.ModelSerializer):
 
 
 class FramePagination(LimitOffsetPagination):
+    """``limit``/``offset`` pages, or a page found by a frame (a cursor), so the editor
+    can load a 13,622-frame list a page at a time and still jump anywhere in it:
+
+    - ``after=<frame id>``: the frames after that one (the next page, even when frames
+      before it left a filtered list meanwhile: an offset would then skip some);
+    - ``before=<frame id>``: the frames just before it (the previous page);
+    - ``around=<frame id>``: the page holding that frame, and its ``position``; the first
+      page with ``position: null`` when the frame is not in the (filtered) list.
+
+    Every answer says ``count`` (the whole filtered list) and ``offset`` (the position of
+    its first frame); ``next``/``previous`` are null at the list's ends. The cursor frame
+    is looked up in ``scope`` (the project's frames), so it may have left the filtered list.
+    A bounded number of queries, whatever the list's length (a COUNT or two).
+    """
+
     default_limit = 100
     max_limit = 1000
+    cursor_params = ("after", "before", "around")
+
+    def __init__(self, *, scope=None) -> None:
+        self.scope = scope
+        self.cursor_field = None
+        self.position = None
+
+    def paginate_queryset(self, queryset, request, view=None):
+        params = request.query_params
+        named = [p for p in self.cursor_params if params.get(p)]
+        if not named:
+            return super().paginate_queryset(queryset, request, view)
+        if len(named) > 1 or params.get(self.offset_query_param):
+            extra = named[1] if len(named) > 1 else self.offset_query_param
+            raise ValidationError({extra: ["Give one of after, before, around and offset."]})
+        field = self.cursor_field = named[0]
+        self.request = request
+        self.limit = self.get_limit(request)
+        scope = queryset if field == "around" or self.scope is None else self.scope
+        cursor = frame_cursor(frames=queryset, scope=scope, field=field, raw=params[field])
+        if cursor is None and field != "around":
+            raise ValidationError({field: ["No such frame in this project."]})
+        self.count = self.get_count(queryset)
+        if field == "around":
+            self.position = None if cursor is None else frame_position(queryset, cursor=cursor)
+            # The frame a quarter into the page: room to go back and more to go on.
+            start = 0 if self.position is None else max(0, self.position - self.limit // 4)
+            page = list(queryset[start : start + self.limit])
+        elif field == "after":
+            page = list(frames_past(queryset, cursor=cursor)[: self.limit])
+        else:
+            page = list(frames_past(queryset, cursor=cursor, before=True)[: self.limit])[::-1]
+        if field == "around":
+            self.offset = start
+        elif page:
+            self.offset = frame_position(queryset, cursor=frame_order_values(page[0], queryset))
+        else:
+            self.offset = self.count if field == "after" else 0
+        self.page_ids = (page[0].pk, page[-1].pk) if page else None
+        return page
+
+    def _cursor_link(self, param: str, frame_id: int) -> str:
+        url = self.request.build_absolute_uri()
+        for name in (*self.cursor_params, self.offset_query_param):
+            url = remove_query_param(url, name)
+        return replace_query_param(url, param, frame_id)
+
+    def get_next_link(self):
+        if self.cursor_field is None:
+            return super().get_next_link()
+        if not self.page_ids or self.offset + self.limit >= self.count:
+            return None
+        return self._cursor_link("after", self.page_ids[1])
+
+    def get_previous_link(self):
+        if self.cursor_field is None:
+            return super().get_previous_link()
+        if not self.page_ids or self.offset <= 0:
+            return None
+        return self._cursor_link("before", self.page_ids[0])
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["offset"] = self.offset
+        if self.cursor_field == "around":
+            response.data["position"] = self.position
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        schema = super().get_paginated_response_schema(schema)
+        schema["properties"]["offset"] = {"type": "integer", "example": 200}
+        schema["properties"]["position"] = {
+            "type": "integer",
+            "nullable": True,
+            "description": "With around: the frame's position (null: not in the list).",
+        }
+        return schema
+
+
+#: The cursor parameters of the frame lists, for their schemas.
+FRAME_CURSOR_PARAMETERS = [
+    OpenApiParameter("limit", int),
+    OpenApiParameter("offset", int),
+    OpenApiParameter("after", int, description="Frames after this frame id."),
+    OpenApiParameter("before", int, description="Frames just before this frame id."),
+    OpenApiParameter("around", int, description="The page holding this frame id."),
+]
 
 
 # --- endpoints --------------------------------------------------------------------------
@@ -212,6 +319,7 @@ class FrameListApi(APIView):
             OpenApiParameter("video", int),
             OpenApiParameter("split", enum=list(SPLIT_FILTERS)),
             OpenApiParameter("ordering", enum=[p + k for k in FRAME_ORDERINGS for p in ("", "-")]),
+            *FRAME_CURSOR_PARAMETERS,
         ],
         responses=FrameOutput(many=True),
     )
@@ -225,7 +333,7 @@ class FrameListApi(APIView):
             split=params.get("split", ""),
             ordering=params.get("ordering", ""),
         )
-        paginator = FramePagination()
+        paginator = FramePagination(scope=project.frames)
         page = paginator.paginate_queryset(frames, request, view=self)
         return paginator.get_paginated_response(FrameOutput(page, many=True).data)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from webapp.bounds import bounded_int
+from webapp.bounds import DB_INT_MAX, bounded_int
 
 from ..models import Box, Frame, Project, Role, Split
 from ..selectors import object_for_user
@@ -79,6 +82,67 @@ def frame_list(
     columns = FRAME_ORDERINGS[key] if ordering else FRAME_ORDERINGS["frame_index"]
     sign = "-" if ordering.startswith("-") else ""
     return frames.order_by(*(sign + c for c in columns), sign + "id")
+
+
+# --- cursors: where a frame stands in a list, and the frames after or before it ---------
+#: Columns a cursor cannot follow: they may be NULL, and databases disagree on where NULLs
+#: sort, so "after this frame" would not be well defined.
+_NULLABLE_COLUMNS = {"annotated_at"}
+
+
+def _order_columns(frames: QuerySet[Frame]) -> list[tuple[str, bool]]:
+    """The list's ORDER BY as ``(column, descending)``; it always ends with the id, so
+    every frame has one place in it."""
+    return [(c.removeprefix("-"), c.startswith("-")) for c in frames.query.order_by]
+
+
+def _past(columns: list[tuple[str, bool]], values: dict, *, after: bool) -> Q:
+    """Rows strictly after (or before) the row holding ``values`` in this order: the
+    lexicographic comparison ``(c1, c2, ...) > (v1, v2, ...)`` spelled as an OR of ANDs."""
+    clauses = []
+    for i, (column, descending) in enumerate(columns):
+        same = {c: values[c] for c, _ in columns[:i]}
+        op = "gt" if after != descending else "lt"
+        clauses.append(Q(**same, **{f"{column}__{op}": values[column]}))
+    return reduce(operator.or_, clauses)
+
+
+def frame_cursor(
+    *, frames: QuerySet[Frame], scope: QuerySet[Frame], field: str, raw: str
+) -> dict | None:
+    """The ordering values of the frame ``raw`` names, for ``frames_past`` and
+    ``frame_position``. The frame is looked up in ``scope`` (the project's frames): a frame
+    that has left the filtered list since it was shown (it was labeled) still marks a place
+    in it. None when there is no such frame; ValidationError on ``field`` for a value that
+    is no frame id or an ordering a cursor cannot follow."""
+    columns = _order_columns(frames)
+    nullable = [c for c, _ in columns if c in _NULLABLE_COLUMNS]
+    if nullable:
+        raise ValidationError(
+            {field: f"Cannot be combined with ordering by {nullable[0]} (it may be empty)."}
+        )
+    frame_id = bounded_int(raw, minimum=1, maximum=DB_INT_MAX)
+    if frame_id is None:
+        raise ValidationError({field: "Must be a frame id."})
+    return scope.filter(pk=frame_id).values(*(c for c, _ in columns)).order_by().first()
+
+
+def frame_order_values(frame: Frame, frames: QuerySet[Frame]) -> dict:
+    """A fetched frame's values of the list's ordering columns (no query)."""
+    return {c: getattr(frame, c) for c, _ in _order_columns(frames)}
+
+
+def frames_past(frames: QuerySet[Frame], *, cursor: dict, before: bool = False) -> QuerySet:
+    """The list's frames after the cursor, in list order; ``before``: those before it,
+    nearest first (reverse list order), so that ``[:n]`` takes the n closest."""
+    past = frames.filter(_past(_order_columns(frames), cursor, after=not before))
+    return past.reverse() if before else past
+
+
+def frame_position(frames: QuerySet[Frame], *, cursor: dict) -> int:
+    """How many of the list's frames come before the cursor (its 0-based position when
+    it is in the list): one COUNT, whatever the list's length."""
+    return frames.filter(_past(_order_columns(frames), cursor, after=False)).count()
 
 
 def annotation_counts(*, project: Project) -> dict:

@@ -13,7 +13,6 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.jobs import BrokerUnavailable
 from webapp.parsers import DepthLimitedJSONParser
 
 from ..datasets import archives
@@ -213,20 +212,9 @@ class SamplingInput(serializers.Serializer):
 
 
 def _start_sampling(*, video: Video, user, seconds: float | None):
-    """(job, error) for the optional "sample after upload": a broker outage does not undo
-    the upload, the answer says sampling was not started."""
-    if seconds is None or video.kind != Video.Kind.VIDEO:
-        return None, None
-    try:
-        job = sampling_services.sampling_job_start(
-            video=video,
-            user=user,
-            strategy=FrameSamplingJob.Strategy.EVERY_SECONDS,
-            params={"seconds": seconds},
-        )
-    except BrokerUnavailable as exc:
-        return None, f"Sampling was not started: {exc}"
-    return job, None
+    return sampling_services.sampling_job_start_after_upload(
+        video=video, user=user, seconds=seconds
+    )
 
 
 # --- views ----------------------------------------------------------------------------

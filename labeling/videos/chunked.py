@@ -3,11 +3,12 @@
 A client declares the file (name and size), then sends the bytes in chunks, each saying at
 which offset it starts (``Upload-Offset``); a chunk cut off midway keeps what arrived. After
 a dropped connection or a closed laptop the client asks for the offset (``HEAD``) and
-sends the rest from there. Once every byte is in, :func:`chunked_upload_complete` hands the
-assembled file to :func:`labeling.videos.services.frame_source_upload`, exactly as a
-one-request upload: probed by decoding it in the sandbox, stored under a generated name,
-and on any problem a ``ValidationError`` with nothing left behind (the partial file and
-the upload's row are removed too).
+sends the rest from there. Once every byte is in, a job finishes it: a zip of images
+becomes an image set (:func:`chunked_upload_complete_as_imageset_job`), anything else goes
+through :func:`labeling.videos.services.frame_source_upload` in a job of
+:mod:`labeling.videos.chunked_jobs`, exactly as a one-request upload: probed by decoding it
+in the sandbox, stored under a generated name, and on any problem the job fails with the
+reason and nothing is left behind (the received bytes and the upload's row go too).
 
 The partial file lives in the web server's scratch space (``chunked-uploads/<id>.part``),
 so every chunk of an upload must reach the same web server (or the folder must be shared). The
@@ -33,8 +34,8 @@ from django.utils import timezone
 
 from webapp.storage import scratch_dir
 
-from ..models import ChunkedUpload, Project, Video
-from .services import IncomingFile, display_name, frame_source_upload
+from ..models import ChunkedUpload, Project
+from .services import display_name
 
 log = logging.getLogger(__name__)
 
@@ -144,39 +145,6 @@ def chunked_upload_append(*, upload: ChunkedUpload, offset: int, stream, length:
             offset=upload.offset, updated_at=timezone.now()
         )
     return upload.offset
-
-
-def chunked_upload_complete(*, upload: ChunkedUpload, user) -> Video:
-    """Turn the assembled file into a frame source (idempotent: a repeated call returns the
-    same video). ValidationError names ``file`` (then the upload is gone) or ``offset``
-    (bytes are still missing; send them and call again)."""
-    if upload.status == ChunkedUpload.Status.COMPLETE and upload.video_id:
-        return upload.video
-    with _locked(upload) as path:
-        upload.refresh_from_db()
-        if upload.status == ChunkedUpload.Status.COMPLETE and upload.video_id:
-            return upload.video
-        if upload.offset != upload.size or path.stat().st_size != upload.size:
-            raise ValidationError(
-                {"offset": f"{upload.offset} of {upload.size} bytes received; send the rest."}
-            )
-        try:
-            video = frame_source_upload(
-                project=upload.project,
-                user=user,
-                files=[IncomingFile(path=path, name=upload.file_name, size=upload.size)],
-            )
-        except BaseException:
-            # No trace of a refused file: neither the bytes nor the upload's row.
-            path.unlink(missing_ok=True)
-            upload.delete()
-            raise
-        path.unlink(missing_ok=True)
-    ChunkedUpload.objects.filter(pk=upload.pk).update(
-        status=ChunkedUpload.Status.COMPLETE, video=video
-    )
-    upload.status, upload.video = ChunkedUpload.Status.COMPLETE, video
-    return video
 
 
 #: An upload nobody added a byte to for this long is given up (its partial file deleted).

@@ -4,11 +4,15 @@
     HEAD   /api/uploads/<uuid>/          -> Upload-Offset, Upload-Length headers
     GET    /api/uploads/<uuid>/          -> the same as JSON
     PATCH  /api/uploads/<uuid>/          Upload-Offset: N, body = the bytes from N -> 204
-    POST   /api/uploads/<uuid>/complete/ -> 201 the frame source (as a one-request upload)
+    POST   /api/uploads/<uuid>/complete/ -> 202 the job that checks the file (follow its
+                                            url); 201 the frame source once it is complete
     DELETE /api/uploads/<uuid>/          -> 204, the bytes so far removed
+    GET    /api/video-upload-jobs/<id>/  -> the job: status, progress, the video or the reason
+    POST   /api/video-upload-jobs/<id>/cancel/
 
 Creating needs the annotator role; an upload is seen and written only by the person who
-started it (anyone else gets 404, as a non-member does).
+started it (anyone else gets 404, as a non-member does). Its job is seen by the project's
+members, as image-set jobs are.
 """
 
 from __future__ import annotations
@@ -16,7 +20,12 @@ from __future__ import annotations
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
@@ -24,10 +33,10 @@ from rest_framework.views import APIView
 
 from webapp.parsers import DepthLimitedJSONParser
 
-from ..models import ChunkedUpload, Role
-from ..selectors import project_for_user, projects_visible_to, require_role
-from . import chunked
-from .apis import ImageSetJobOutput, VideoUploadOutput, _start_sampling
+from ..models import ChunkedUpload, Role, VideoUploadJob
+from ..selectors import object_for_user, project_for_user, projects_visible_to, require_role
+from . import chunked, chunked_jobs
+from .apis import ImageSetJobOutput, VideoOutput, VideoUploadOutput
 from .selectors import video_with_counts
 
 
@@ -66,6 +75,71 @@ class ChunkedUploadOutput(serializers.ModelSerializer):
 
     def get_chunk_bytes(self, upload) -> int:
         return chunked.chunk_bytes()
+
+
+class VideoUploadJobOutput(serializers.ModelSerializer):
+    """The job that checks a chunked upload's file; ``video_detail`` once it is added."""
+
+    kind = serializers.SerializerMethodField()
+    is_finished = serializers.BooleanField(read_only=True)
+    url = serializers.SerializerMethodField()
+    cancel_url = serializers.SerializerMethodField()
+    page_url = serializers.SerializerMethodField()
+    video_detail = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VideoUploadJob
+        fields = [
+            "id",
+            "kind",
+            "project",
+            "source_name",
+            "upload_bytes",
+            "status",
+            "is_finished",
+            "progress",
+            "message",
+            "error",
+            "video",
+            "video_detail",
+            "sampling_job",
+            "sampling_error",
+            "page_url",
+            "url",
+            "cancel_url",
+            "created_at",
+            "finished_at",
+        ]
+
+    def get_kind(self, job) -> str:
+        return "video_upload_job"
+
+    def get_url(self, job) -> str:
+        return reverse("api-video-upload-job", args=[job.pk])
+
+    def get_cancel_url(self, job) -> str:
+        return reverse("api-video-upload-job-cancel", args=[job.pk])
+
+    def get_page_url(self, job) -> str | None:
+        if not job.video_id:
+            return None
+        return reverse("video-detail", args=[job.project_id, job.video_id])
+
+    @extend_schema_field(VideoOutput(allow_null=True))
+    def get_video_detail(self, job) -> dict | None:
+        if not job.video_id or job.status != "succeeded":
+            return None
+        return VideoOutput(video_with_counts(video=job.video)).data
+
+
+def video_upload_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> VideoUploadJob:
+    return object_for_user(
+        VideoUploadJob.objects.select_related("project", "video"),
+        user=user,
+        pk=job_id,
+        role=role,
+        what="upload job",
+    )
 
 
 def upload_for_user(*, user, upload_id, role: str = Role.ANNOTATOR) -> ChunkedUpload:
@@ -164,21 +238,56 @@ class ChunkedUploadApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+#: What completing answers with 202: the job that makes the file a frame source.
+_COMPLETE_JOB = PolymorphicProxySerializer(
+    component_name="ChunkedUploadCompleteJob",
+    serializers=[VideoUploadJobOutput, ImageSetJobOutput],
+    resource_type_field_name=None,
+)
+
+
+def _busy(upload: ChunkedUpload) -> Response:
+    body = {"detail": "A chunk of this upload is being written.", "code": "busy"}
+    return _offset_headers(Response(body, status=status.HTTP_409_CONFLICT), upload)
+
+
 class ChunkedUploadCompleteApi(APIView):
-    @extend_schema(request=None, responses={201: VideoUploadOutput, 202: ImageSetJobOutput})
+    @extend_schema(
+        request=None,
+        responses={201: VideoUploadOutput, 202: _COMPLETE_JOB, 409: OpenApiTypes.OBJECT},
+        description="All bytes in: 202 with the job that checks the file (a zip of images: "
+        "the image-set job; else the video job: follow its url until it is finished). "
+        "Called again: the same job, or 201 with the frame source once it is complete.",
+    )
     def post(self, request, upload_id):
         upload = upload_for_user(user=request.user, upload_id=upload_id)
-        if upload.status == ChunkedUpload.Status.RECEIVING and upload.offset == upload.size:
-            job = chunked.chunked_upload_complete_as_imageset_job(upload=upload, user=request.user)
-            if job is not None:
-                return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
-        first_time = upload.status != ChunkedUpload.Status.COMPLETE
-        video = chunked.chunked_upload_complete(upload=upload, user=request.user)
-        job, error = (None, None)
-        if first_time:
-            job, error = _start_sampling(
-                video=video, user=request.user, seconds=upload.sample_every
-            )
-        context = {"sampling_job": job, "sampling_error": error}
-        out = VideoUploadOutput(video_with_counts(video=video), context=context)
-        return Response(out.data, status=status.HTTP_201_CREATED)
+        if upload.status == ChunkedUpload.Status.COMPLETE and upload.video_id:
+            out = VideoUploadOutput(video_with_counts(video=upload.video))
+            return Response(out.data, status=status.HTTP_201_CREATED)
+        try:
+            if upload.status == ChunkedUpload.Status.RECEIVING and upload.offset == upload.size:
+                job = chunked.chunked_upload_complete_as_imageset_job(
+                    upload=upload, user=request.user
+                )
+                if job is not None:
+                    return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+            job = chunked_jobs.chunked_upload_complete(upload=upload, user=request.user)
+        except chunked.UploadBusy:
+            upload.refresh_from_db()
+            return _busy(upload)
+        return Response(VideoUploadJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class VideoUploadJobDetailApi(APIView):
+    @extend_schema(request=None, responses=VideoUploadJobOutput)
+    def get(self, request, job_id: int):
+        job = video_upload_job_for_user(user=request.user, job_id=job_id)
+        return Response(VideoUploadJobOutput(job).data)
+
+
+class VideoUploadJobCancelApi(APIView):
+    @extend_schema(request=None, responses={202: VideoUploadJobOutput})
+    def post(self, request, job_id: int):
+        job = video_upload_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
+        job = chunked_jobs.video_upload_job_cancel(job=job)
+        return Response(VideoUploadJobOutput(job).data, status=status.HTTP_202_ACCEPTED)

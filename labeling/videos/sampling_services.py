@@ -26,7 +26,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from webapp.jobs import JobCancelled, job_claim, job_dispatch, job_finish, job_heartbeat
+from webapp.jobs import (
+    BrokerUnavailable,
+    JobCancelled,
+    job_claim,
+    job_dispatch,
+    job_finish,
+    job_heartbeat,
+)
 from webapp.models import JobStatus
 from webapp.storage import delete_quietly
 
@@ -136,6 +143,25 @@ def sampling_job_start(*, video: Video, user, strategy: str, params: dict) -> Fr
     job = sampling_job_create(video=video, user=user, strategy=strategy, params=params)
     sampling_job_dispatch(job=job)
     return job
+
+
+def sampling_job_start_after_upload(
+    *, video: Video, user, seconds: float | None
+) -> tuple[FrameSamplingJob | None, str | None]:
+    """``(job, error)`` for the optional "sample a frame every ``seconds`` after upload":
+    a broker outage does not undo the upload, the error says sampling was not started."""
+    if seconds is None or video.kind != Video.Kind.VIDEO:
+        return None, None
+    try:
+        job = sampling_job_start(
+            video=video,
+            user=user,
+            strategy=FrameSamplingJob.Strategy.EVERY_SECONDS,
+            params={"seconds": seconds},
+        )
+    except BrokerUnavailable as exc:
+        return None, f"Sampling was not started: {exc}"
+    return job, None
 
 
 def sampling_job_execute(*, job_id: int) -> None:

@@ -16,7 +16,7 @@ import logging
 import os
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,8 +75,16 @@ class IncomingFile:
 # Upload and registration
 
 
-def frame_source_upload(*, project: Project, user, files: list[IncomingFile]) -> Video:
-    """One video, one zip of images, or several images become one frame source."""
+def frame_source_upload(
+    *,
+    project: Project,
+    user,
+    files: list[IncomingFile],
+    move: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> Video:
+    """One video, one zip of images, or several images become one frame source.
+    ``move`` and ``on_step``: see :func:`video_upload` (images ignore them)."""
     if not files:
         raise ValidationError({"file": "No file was uploaded."})
     for incoming in files:
@@ -84,7 +92,9 @@ def frame_source_upload(*, project: Project, user, files: list[IncomingFile]) ->
             raise ValidationError({"file": f"“{display_name(incoming.name)}” is empty (0 bytes)."})
     kinds = [_content_kind(f.path) for f in files]
     if kinds == ["video"]:
-        return video_upload(project=project, user=user, incoming=files[0])
+        return video_upload(
+            project=project, user=user, incoming=files[0], move=move, on_step=on_step
+        )
     if kinds.count("video") > 1:
         raise ValidationError({"file": "Upload one video per request."})
     if "video" in kinds:
@@ -98,24 +108,42 @@ def frame_source_upload(*, project: Project, user, files: list[IncomingFile]) ->
     return imageset_upload(project=project, user=user, files=files)
 
 
-def video_upload(*, project: Project, user, incoming: IncomingFile) -> Video:
+def video_upload(
+    *,
+    project: Project,
+    user,
+    incoming: IncomingFile,
+    move: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> Video:
     """Probe ``incoming`` by decoding it, copy it into storage under a generated name and
-    record it. Nothing is stored when the file is not an acceptable video."""
+    record it. Nothing is stored when the file is not an acceptable video.
+
+    ``move``: ``incoming`` is the caller's own copy, which storage may take by renaming it
+    (a multi-GB recording is then not copied a second time). ``on_step("storing")`` is
+    called once the probe accepted the file; it may raise (a job's cancel), and then
+    nothing is kept."""
     name = display_name(incoming.name)
     info = _probe(incoming.path, field="file")
     ext = CONTAINER_EXTENSIONS.get(info.container, "bin")
+    size = incoming.path.stat().st_size
+    if on_step is not None:
+        on_step("storing")
     stored = thumb = ""
     try:
-        stored = store_file(
-            local_path=incoming.path, name=f"videos/{project.pk}/{uuid.uuid4().hex}.{ext}"
-        )
+        # The thumbnail first: once stored by a move, ``incoming.path`` is gone.
         thumb = _video_thumbnail(path=incoming.path, info=info, project=project)
+        stored = store_file(
+            local_path=incoming.path,
+            name=f"videos/{project.pk}/{uuid.uuid4().hex}.{ext}",
+            move=move,
+        )
         video = Video.objects.create(
             project=project,
             kind=Video.Kind.VIDEO,
             original_name=name,
             file=stored,
-            size_bytes=incoming.path.stat().st_size,
+            size_bytes=size,
             created_by=user,
             thumbnail=thumb,
             **_info_fields(info),

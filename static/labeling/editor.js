@@ -9,14 +9,15 @@
 
   const root = document.getElementById("editor");
   if (!root || typeof Konva === "undefined" || !window.MouseTrackAutosave) return;
+  if (!window.MouseTrackFrameList) return;
   const {
     round2, annOf, sameAnn, api, describeError, FrameSaver, saverFromDraft, recoverDrafts,
   } = window.MouseTrackAutosave;
+  const FrameList = window.MouseTrackFrameList;
 
   const MIN_DRAW_SCREEN_PX = 4; // a smaller drag is a click, not a box
   const MIN_BOX_PX = 1; // image pixels; the server refuses smaller boxes
   const MAX_UNDO = 200;
-  const PAGE_SIZE = 1000;
   const COLOR_RE = /^#[0-9a-fA-F]{6}$/;
 
   const cfg = {
@@ -38,8 +39,9 @@
   const $ = (id) => document.getElementById(id);
 
   const state = {
-    frames: [], // the filtered frame list (API items), in order
-    index: -1, // position of the shown frame in `frames`
+    list: null, // the filtered frame list, a page at a time (editor-frames.js)
+    frame: null, // the shown frame (an API item of `list`)
+    listToken: 0,
     image: null, // HTMLImageElement of the shown frame
     selected: -1, // index of the selected box in the shown frame's boxes
     activeClassId: classes.length ? classes[0].id : null,
@@ -99,8 +101,15 @@
   }
 
   function currentFrame() {
-    return state.index >= 0 ? state.frames[state.index] : null;
+    return state.frame;
   }
+
+  // The shown frame's place in the whole list (-1 while a jump replaces the window).
+  function position() {
+    return state.list && state.frame ? state.list.positionOf(state.frame.id) : -1;
+  }
+
+  const formatCount = (n) => n.toLocaleString("en-US");
 
   function currentSaver() {
     const frame = currentFrame();
@@ -108,7 +117,7 @@
   }
 
   function onSaved(saver) {
-    const item = state.frames.find((f) => f.id === saver.frameId);
+    const item = state.list ? state.list.find(saver.frameId) : null;
     if (item) {
       item.status = saver.server.status;
       item.is_negative = saver.server.is_negative;
@@ -650,7 +659,7 @@
 
   // Optimistic status in the list, so "next unlabeled" skips what was just labeled.
   function markListItem(saver) {
-    const item = state.frames.find((f) => f.id === saver.frameId);
+    const item = state.list ? state.list.find(saver.frameId) : null;
     if (item) {
       item.status = saver.local.status;
       item.box_count = saver.local.boxes.length;
@@ -721,11 +730,20 @@
   async function copyPrevious() {
     const saver = currentSaver();
     const frame = currentFrame();
-    if (!saver || state.index <= 0) {
+    const list = state.list;
+    if (!saver || position() <= 0) {
       toast("There is no previous frame in this list.");
       return;
     }
-    const prev = state.frames[state.index - 1];
+    let prev;
+    try {
+      await list.ensure(position() - 1); // the page before may not be loaded yet
+      prev = list.at(position() - 1);
+    } catch (err) {
+      toast("Couldn't read the previous frame: " + err.message);
+      return;
+    }
+    if (!prev || currentSaver() !== saver) return;
     let source = savers.get(prev.id) ? savers.get(prev.id).local : null;
     if (!source) {
       try {
@@ -891,38 +909,37 @@
     };
   }
 
-  async function loadFrames() {
+  // The list endpoint and its query for the current filters.
+  function listSource() {
     const f = filters();
-    const frames = [];
     const base = f.proposals ? cfg.proposalFramesUrl : cfg.framesUrl;
     const query = Object.fromEntries(Object.entries(f).filter(([, v]) => v));
     if (f.proposals === "hard") query.hard_job = state.hardJob;
-    let url = base + "?" + new URLSearchParams(Object.assign(query, { limit: PAGE_SIZE }));
-    while (url) {
-      const res = await api("GET", url);
-      if (!res.ok) throw new Error(describeError(res));
-      frames.push(...res.data.results);
-      url = res.data.next;
-    }
-    return frames;
+    return [base, query];
   }
 
+  // Load the list's first page (or the page holding `preferredId`) and show a frame.
   async function reloadList(preferredId) {
     showEmpty("Loading frames…");
     root.dataset.ready = "0";
-    let frames;
+    const token = ++state.listToken;
+    const [base, query] = listSource();
+    const list = new FrameList(base, query, api, describeError);
+    list.onChange = () => {
+      if (list === state.list) updateFrameInfo();
+    };
+    let at;
     try {
-      frames = await loadFrames();
+      at = await list.open(preferredId);
     } catch (err) {
+      if (token !== state.listToken) return;
       showEmpty("Couldn't load the frame list (" + err.message + ").", { retry: true });
       return;
     }
-    state.frames = frames;
-    const slider = $("frame-slider");
-    slider.max = String(Math.max(0, frames.length - 1));
-    slider.disabled = frames.length < 2;
-    if (!frames.length) {
-      state.index = -1;
+    if (token !== state.listToken) return; // the filters changed again meanwhile
+    state.list = list;
+    if (!list.frames.length) {
+      state.frame = null;
       state.image = null;
       imageNode.image(null);
       render();
@@ -934,18 +951,20 @@
       syncUrl();
       return;
     }
-    const at = frames.findIndex((fr) => fr.id === preferredId);
-    await showFrame(at >= 0 ? at : 0);
+    await showFrame(at);
   }
 
-  async function showFrame(index) {
-    if (index < 0 || index >= state.frames.length) return;
+  // Show the frame at `at` (a position in the whole list; it must be loaded).
+  async function showFrame(at) {
+    const list = state.list;
+    const frame = list ? list.at(at) : null;
+    if (!frame) return;
     const leaving = currentSaver();
     if (leaving) leaving.flush();
     const token = ++state.loadToken;
     const previous = currentFrame();
-    const frame = state.frames[index];
-    state.index = index;
+    state.frame = frame;
+    list.prefetch(at);
     state.selected = -1;
     root.dataset.ready = "0";
     root.dataset.frameId = String(frame.id);
@@ -1003,28 +1022,78 @@
     render();
     updateSaveUi();
     root.dataset.ready = "1";
-    const next = state.frames[index + 1];
+    const next = list.at(list.positionOf(frame.id) + 1);
     if (next) loadImage(next.image_url).catch(() => {});
   }
 
+  // Show the frame at position `at`, loading its page first when needed.
+  async function moveTo(at) {
+    const list = state.list;
+    let loaded;
+    try {
+      loaded = await list.ensure(at);
+    } catch (err) {
+      toast("Couldn't load the frame list: " + err.message);
+      return;
+    }
+    if (list !== state.list) return; // the filters changed meanwhile
+    if (!loaded) {
+      toast("This is the last frame in the list.");
+      return;
+    }
+    await showFrame(at);
+  }
+
   function go(delta) {
-    if (!state.frames.length) return;
-    const index = state.index + delta;
-    if (index < 0 || index >= state.frames.length) {
+    const at = position();
+    if (at < 0) return;
+    if (at + delta < 0 || at + delta >= state.list.total) {
       toast(delta > 0 ? "This is the last frame in the list." : "This is the first frame.");
       return;
     }
-    showFrame(index);
+    moveTo(at + delta);
   }
 
-  function nextUnlabeled() {
-    const n = state.frames.length;
-    for (let step = 1; step < n; step++) {
-      const i = (state.index + step) % n;
-      if (state.frames[i].status === "unlabeled") {
-        showFrame(i);
-        return;
+  // Show frame `id` wherever it is in the list; false when it is not in it.
+  async function showFrameById(id) {
+    const list = state.list;
+    const at = await list.locate(id);
+    if (at < 0 || list !== state.list) return false;
+    await showFrame(at);
+    return true;
+  }
+
+  // The next unlabeled frame after this one, wrapping around: first among the loaded
+  // frames (their status is this page's, saves included), then the server is asked for
+  // one past them, so nothing beyond the loaded pages needs loading.
+  async function nextUnlabeled() {
+    const list = state.list;
+    const here = position();
+    if (!list || here < 0) return;
+    const unlabeledAt = (p) => list.at(p) && list.at(p).status === "unlabeled";
+    for (let p = here + 1; p < list.end; p++) {
+      if (unlabeledAt(p)) return showFrame(p);
+    }
+    // Under a labeled/reviewed filter the server holds no unlabeled frame of the list.
+    const status = filters().status;
+    const askServer = !status || status === "unlabeled";
+    try {
+      if (askServer && list.end < list.total) {
+        const last = list.frames[list.frames.length - 1];
+        const found = await list.firstWithStatus("unlabeled", last.id);
+        if (found && await showFrameById(found.id)) return;
       }
+      if (askServer && list.start > 0) {
+        const found = await list.firstWithStatus("unlabeled", null);
+        if (found && !list.find(found.id) && await showFrameById(found.id)) return;
+      }
+    } catch (err) {
+      toast("Couldn't look for unlabeled frames: " + err.message);
+      return;
+    }
+    if (list !== state.list) return;
+    for (let p = list.start; p < here; p++) {
+      if (unlabeledAt(p)) return showFrame(p);
     }
     toast("No other unlabeled frame in this list.");
   }
@@ -1049,9 +1118,19 @@
 
   function updateFrameInfo() {
     const frame = currentFrame();
-    $("frame-position").textContent = frame
-      ? "Frame " + (state.index + 1) + " / " + state.frames.length : "No frame";
-    $("frame-slider").value = String(Math.max(0, state.index));
+    const list = state.list;
+    const at = position();
+    const total = list ? list.total : 0;
+    $("frame-position").textContent = frame && at >= 0
+      ? "Frame " + formatCount(at + 1) + " / " + formatCount(total) : frame ? "" : "No frame";
+    const slider = $("frame-slider");
+    slider.max = String(Math.max(0, total - 1));
+    slider.disabled = total < 2;
+    if (!state.sliding) slider.value = String(Math.max(0, at));
+    root.dataset.position = String(at);
+    root.dataset.total = String(total);
+    root.dataset.loaded = list ? list.start + "-" + list.end : "";
+    root.dataset.listRequests = list ? String(list.requests) : "0";
     $("frame-video").textContent = frame ? frame.video_name : "";
     // Image-set frames show the file's own name; video frames their time.
     const where = frame && frame.source_name
@@ -1087,8 +1166,9 @@
     $("btn-undo").disabled = !cfg.canWrite || !history.undo.length;
     $("btn-redo").disabled = !cfg.canWrite || !history.redo.length;
     $("btn-delete").disabled = !cfg.canWrite || state.selected < 0;
-    $("btn-prev").disabled = state.index <= 0;
-    $("btn-next").disabled = state.index >= state.frames.length - 1;
+    const at = position();
+    $("btn-prev").disabled = at <= 0;
+    $("btn-next").disabled = !state.list || at < 0 || at >= state.list.total - 1;
 
     const list = $("box-list");
     list.replaceChildren();
@@ -1327,8 +1407,8 @@
   onClick("save-retry", () => savers.forEach((s) => s.inflight && s.flush()));
   onClick("editor-empty-retry", () => {
     const frame = currentFrame();
-    if (frame) showFrame(state.index);
-    else reloadList(null);
+    if (frame && position() >= 0) showFrame(position());
+    else reloadList(frame ? frame.id : null);
   });
   onClick("conflict-reload", async () => {
     const saver = currentSaver();
@@ -1355,9 +1435,9 @@
   });
   onClick("conflict-open", () => {
     const id = Number($("conflict-banner").dataset.frameId);
-    const index = state.frames.findIndex((f) => f.id === id);
-    if (index >= 0) showFrame(index);
-    else toast("That frame is not in the current list: clear the filters.");
+    showFrameById(id).then((shown) => {
+      if (!shown) toast("That frame is not in the current list: clear the filters.");
+    }).catch((err) => toast("Couldn't open that frame: " + err.message));
   });
 
   document.querySelectorAll("#class-list [data-class-id]").forEach((item) => {
@@ -1377,8 +1457,25 @@
     });
   });
 
+  // Dragging the slider shows loaded frames at once; for others it waits until the
+  // slider rests a moment, so a drag across 13,622 frames asks for one page, not dozens.
+  let slideTimer = null;
   $("frame-slider").addEventListener("input", (event) => {
-    showFrame(Number(event.target.value));
+    const at = Number(event.target.value);
+    if (!state.list) return;
+    clearTimeout(slideTimer);
+    if (state.list.at(at)) {
+      state.sliding = false;
+      showFrame(at);
+      return;
+    }
+    state.sliding = true;
+    $("frame-position").textContent = "Frame " + formatCount(at + 1) + " / "
+      + formatCount(state.list.total) + "…";
+    slideTimer = setTimeout(() => {
+      state.sliding = false;
+      moveTo(at);
+    }, 200);
   });
   $("frame-slider").addEventListener("change", (event) => event.target.blur());
 

@@ -193,26 +193,55 @@
     }
   }
 
-  // A zip of images is checked image by image in a job: follow it to its end.
-  async function followImageSetJob(job, body) {
+  // A job checks the file (a zip image by image, a video by decoding it): follow it to
+  // its end. Resolves with the job's last state.
+  // `steps`: the job's progress is a few steps, not a measure (a video's probe says
+  // nothing until it is done): a full striped bar and the step's message, no percentage.
+  async function followJob(job, body, waiting, steps) {
     let state = body;
     while (!state.is_finished) {
       const percent = Math.round(100 * (state.progress || 0));
-      setBar(job, Math.max(percent, 2), "progress-bar-striped progress-bar-animated");
-      setState(job, (state.message || "Queued: checking every image…") + " " + percent + "%");
+      setBar(job, steps ? 100 : Math.max(percent, 5), "progress-bar-striped progress-bar-animated");
+      setState(job, (state.message || waiting) + (steps ? "" : " " + percent + "%"));
       await sleep(800);
       try {
         const res = await request("GET", body.url);
         if (res.status === 200 && res.response) state = res.response;
       } catch (err) { /* offline for a moment: ask again */ }
     }
+    return state;
+  }
+
+  function failedJob(job, state) {
+    fail(job, (state.error || state.message || state.status).split("\n")[0]);
+  }
+
+  async function followImageSetJob(job, body) {
+    const state = await followJob(job, body, "Queued: checking every image…");
     if (state.status === "succeeded") {
       showAdded(job, {
         kind: "imageset", page_url: state.page_url, frames_sampled: state.frame_count,
       });
     } else {
-      fail(job, (state.error || state.message || state.status).split("\n")[0]);
+      failedJob(job, state);
     }
+  }
+
+  // A video uploaded in chunks is checked (decoded) by a job, not in the request, so a
+  // multi-GB recording cannot outlive the server's request timeout.
+  async function followVideoJob(job, body) {
+    job.item.dataset.phase = "checking";
+    const state = await followJob(job, body, "Checking the video…", true);
+    job.item.dataset.phase = state.status;
+    if (state.status === "succeeded" && state.video_detail) {
+      showAdded(job, Object.assign({}, state.video_detail, {
+        page_url: state.page_url, sampling_job: state.sampling_job,
+        sampling_error: state.sampling_error,
+      }));
+    } else {
+      failedJob(job, state);
+    }
+    return state;
   }
 
   // --- resumable upload in chunks (tus-style offsets) ------------------------------------
@@ -250,10 +279,10 @@
     const key = uploadKey(file);
     const saved = window.localStorage.getItem(key);
     if (saved) {
+      // Receiving: send the rest. Checking or complete: all bytes are in, completing
+      // again follows the job that checks them (or shows the video).
       const res = await request("GET", saved);
-      if (res.status === 200 && res.response && res.response.status === "receiving") {
-        return res.response;
-      }
+      if (res.status === 200 && res.response) return res.response;
       window.localStorage.removeItem(key);
     }
     const payload = { file_name: file.name, size: file.size };
@@ -329,7 +358,7 @@
       } catch (err) { /* still offline: the next PATCH attempt tells */ }
     }
     setBar(job, 100, "progress-bar-striped progress-bar-animated");
-    setState(job, "Checking the file (decoding it)…");
+    setState(job, "Checking the file…");
     let done;
     try {
       done = await request("POST", info.complete_url);
@@ -343,6 +372,10 @@
     } else if (done.status === 202 && done.response && done.response.kind === "imageset_job") {
       window.localStorage.removeItem(key);
       await followImageSetJob(job, done.response);
+    } else if (done.status === 202 && done.response && done.response.kind === "video_upload_job") {
+      // Kept until the check ends: a closed tab finds the same job when the file is added.
+      await followVideoJob(job, done.response);
+      window.localStorage.removeItem(key);
     } else {
       if (done.status === 400 || done.status === 404) window.localStorage.removeItem(key);
       fail(job, firstError(done.response, "The server answered " + done.status + "."));

@@ -1,5 +1,7 @@
 """In real Chromium: a video upload in chunks survives a dropped chunk and a closed tab,
-resumes where the server says it stopped, and assembles exactly the file's bytes."""
+resumes where the server says it stopped, and assembles exactly the file's bytes; a real
+worker then checks the file in a job (the page shows it checking, then the video), and a
+truncated copy is refused with the reason and leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ import pytest
 
 from django.core.files.storage import default_storage
 
-from labeling.models import ChunkedUpload, Video
+from labeling.models import ChunkedUpload, Video, VideoUploadJob
 from tests.conftest import login, screenshot
+from tests.labeling.dataset_helpers import media_files
 
 pytestmark = pytest.mark.e2e
 CHUNK = 256 * 1024
@@ -20,9 +23,10 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_dropped_chunk_and_a_closed_tab_resume_to_the_same_bytes(
-    page, owner, project, openfield_video, settings
+    page, celery_worker, owner, project, openfield_video, settings, tmp_path
 ):
     settings.CHUNKED_UPLOAD_CHUNK_BYTES = CHUNK
     data = openfield_video.read_bytes()
@@ -80,7 +84,10 @@ def test_a_dropped_chunk_and_a_closed_tab_resume_to_the_same_bytes(
     again.goto(f"/projects/{project.pk}/videos/")
     again.uncheck("#sample-after")
     again.set_input_files("#drop-zone input[type=file]", str(openfield_video))
-    again.wait_for_selector(".upload-item.is-done", timeout=60_000)
+    # All bytes in: the worker checks the file while the page follows its job.
+    again.wait_for_selector('.upload-item[data-phase="checking"]', timeout=60_000)
+    screenshot(again, "chunked-upload-checking")
+    again.wait_for_selector(".upload-item.is-done", timeout=90_000)
     assert "2330 frames" in again.text_content(".upload-item .state")
     assert again.get_attribute(".upload-item", "data-resumed-at") == str(3 * CHUNK)
     assert resumed[0] == 3 * CHUNK and resumed == sorted(set(resumed)), resumed
@@ -93,4 +100,22 @@ def test_a_dropped_chunk_and_a_closed_tab_resume_to_the_same_bytes(
     # Done: the browser forgot the upload, the server kept only the video.
     assert again.evaluate("() => window.localStorage.length") == 0
     assert ChunkedUpload.objects.get().status == "complete"
+    job = VideoUploadJob.objects.get()
+    assert job.status == "succeeded" and job.video == video and job.upload.name == ""
+
+    # A copy cut short is refused by its job, with the reason, and nothing is kept.
+    cut = tmp_path / "openfield-cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    before = media_files()
+    again.set_input_files("#drop-zone input[type=file]", str(cut))
+    failed = again.locator(".upload-item.is-failed")
+    failed.wait_for(timeout=90_000)
+    refused = VideoUploadJob.objects.exclude(pk=job.pk).get()
+    assert refused.status == "failed" and refused.error
+    assert refused.error.split("\n")[0] in failed.locator(".state").text_content()
+    assert failed.get_attribute("data-phase") == "failed"
+    assert Video.objects.count() == 1 and ChunkedUpload.objects.count() == 1
+    assert media_files() == before
+    screenshot(again, "chunked-upload-refused")
+    assert again.evaluate("() => window.localStorage.length") == 0
     assert not errors, errors

@@ -132,9 +132,10 @@ def test_upload_sample_browse_and_take_a_frame(
     assert not page.js_errors, page.js_errors
 
 
+@pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_bad_file_dropped_in_the_browser_says_why_and_is_not_kept(
-    page, owner, project, tmp_path, settings
+    page, celery_worker, owner, project, tmp_path, settings
 ):
     settings.MAX_UPLOAD_BYTES = 20_000
     bad = tmp_path / "notes.mp4"
