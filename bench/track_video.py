@@ -169,11 +169,11 @@ def ultralytics_stream(weights: Path, video: Path, n: int | None, imgsz: int, de
 
 
 def engine(detector, video: Path, n: int | None, imgsz: int, *, crop: bool, n_animals: int,
-           run_dir: Path) -> dict:  # fmt: skip
+           run_dir: Path, per_animal: bool = True) -> dict:  # fmt: skip
     shutil.rmtree(run_dir, ignore_errors=True)
     params = TrackParams(
         detect=DetectParams(imgsz=imgsz, conf=CONF, iou=IOU, max_det=MAX_DET, batch_size=1),
-        crop=CropParams(enabled=crop),
+        crop=CropParams(enabled=crop, per_animal=per_animal),
     )
     started = time.perf_counter()
     result = track_video(
@@ -344,7 +344,8 @@ def main() -> None:
     parser.add_argument("--no-two-mice", action="store_true")
     parser.add_argument("--only", help="contenders to run, separated by ';' (default: all; "
                         "without the naive loop no ratios are printed)")  # fmt: skip
-    parser.add_argument("--two-mice-crop-off", action="store_true", help="score it too")
+    parser.add_argument("--two-mice-crop-off", action="store_true",
+                        help="also score one window around both, and no cropping")  # fmt: skip
     parser.add_argument("--render", action="store_true", help="annotated two-mouse MP4")
     args = parser.parse_args()
     if not args.video.exists():
@@ -476,24 +477,34 @@ def main() -> None:
         print(f"\ntwo mice: {gt.path} ({gt.n_frames} frames)", flush=True)
         truth = boxes_as_frames(gt.boxes[: n or gt.n_frames])
         rows = {}
-        for crop in (True, False) if args.two_mice_crop_off else (True,):
+        # Cropping on (a window per animal), and with --two-mice-crop-off also one window
+        # around both, and no cropping: same detector, same video, one after the other.
+        modes = [("crop on", True, True)]
+        if args.two_mice_crop_off:
+            modes += [("crop on, one window", True, False), ("crop off", False, True)]
+        found = {}
+        for label, crop, per_animal in modes:
             e = engine(detector, gt.path, n, imgsz, crop=crop, n_animals=2,
-                       run_dir=OUT / f"run-two-mice-crop-{crop}")  # fmt: skip
+                       run_dir=OUT / f"run-two-mice-{label.replace(' ', '-').replace(',', '')}",
+                       per_animal=per_animal)  # fmt: skip
             if e["tracking"] is None:
                 print("engine: the identity pipeline is not there yet")
                 continue
             hyp = trajectory_as_frames(e["tracking"].trajectory)
-            if args.render and crop:
+            if args.render and crop and per_animal:
                 from tracking.engine.render import render_video
 
                 out = render_video(OpenCVSource(gt.path), e["tracking"].trajectory,
                                    OUT / "two-mice-annotated.mp4")  # fmt: skip
                 print(f"annotated: {out}")
-            rows[f"engine, crop {'on' if crop else 'off'}"] = (
-                score_frames(truth, hyp),
-                e["fps"],
-                e["crop_share"],
-            )
+            found[label] = e["boxes"]
+            rows[f"engine, {label}"] = (score_frames(truth, hyp), e["fps"], e["crop_share"])
+        if "crop off" in found:
+            for label, boxes in found.items():
+                agree = agreement(boxes, found["crop off"])
+                summary[f"two mice: engine, {label}: agreement with crop off"] = agree
+                print(f"two mice, {label}: boxes agree with crop off (IoU >= {AGREE_IOU}) on "
+                      f"{agree['all_boxes']:.2%} of frames")  # fmt: skip
         b = botsort(weights, gt.path, imgsz, device, n)
         rows["ultralytics BoT-SORT"] = (score_frames(truth, b["tracks"]), b["fps"], 0.0)
         print(f"{'':22}{'IDF1':>7}{'MOTA':>7}{'ID sw':>7}{'recall':>8}{'prec':>7}{'fps':>7}"
