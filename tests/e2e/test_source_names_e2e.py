@@ -50,7 +50,9 @@ def test_editor_and_source_page_show_the_image_file_name(page, owner, project, t
 
 
 @pytest.mark.django_db(transaction=True)
-def test_dataset_page_names_the_layout_and_shows_the_warning(page, owner, project, tmp_path):
+def test_dataset_page_names_the_layout_and_shows_the_warning(
+    page, owner, project, tmp_path, celery_worker
+):
     archive = tmp_path / "voc-lab.zip"
     xml = (
         "<annotation><filename>m1.png</filename><size><width>160</width><height>120</height>"
