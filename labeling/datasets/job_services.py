@@ -447,14 +447,21 @@ def dataset_export_job_execute(*, job_id: int) -> None:
             file=stored,
             file_bytes=size,
             download_name=_download_name(job),
-            result={"images": result.images, "boxes": result.boxes, "negatives": result.negatives},
+            result={
+                "images": result.images,
+                "boxes": result.boxes,
+                "negatives": result.negatives,
+                "unlabeled": result.unlabeled,
+            },
         )
         if not updated:
             raise JobCancelled()
+        unlabeled = f", {result.unlabeled} unlabeled" if result.unlabeled else ""
         job_finish(
             job=job,
             status=JobStatus.SUCCEEDED,
-            message=f"{result.images} images ({result.negatives} negatives), {result.boxes} boxes.",
+            message=f"{result.images} images ({result.negatives} negatives{unlabeled}), "
+            f"{result.boxes} boxes.",
         )
         stored = ""  # kept
         _prune_exports(project_id=job.project_id)
