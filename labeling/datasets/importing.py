@@ -9,8 +9,11 @@ Import (:func:`dataset_import`) is all or nothing. It unpacks a zip safely
 (:mod:`labeling.datasets.archives`), reads and checks the whole dataset with the format's
 reader, checks every image by decoding it, and maps class names to the project's classes; any
 problem raises one ``ValidationError`` listing the first problems, and nothing is stored.
-Images are then copied into storage, and the rows are written in one transaction; if that
-fails, the stored files are deleted again. Each image either
+Images are then copied into storage (``store_folder``: an import job's own folder, so that
+what a killed worker stored can be swept, see :mod:`labeling.datasets.job_services`), and
+the rows are written in one transaction; if that fails, the stored files are deleted again.
+The image checks (full decode, sizes, EXIF orientation, sha256, the polyglot rule) run in the
+sandboxed checker (:mod:`labeling.datasets.import_images`). Each image either
 
 - matches a frame of this project: by an exported name ``v{video_id}_f{frame_index}`` of one
   of the project's videos, or by content (imported images are stored under their sha256, so
