@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from labeling import tasks
 from labeling.datasets import job_services
 from labeling.models import DatasetImportJob, Frame
 from tests.conftest import wait_for
-from tests.labeling.dataset_helpers import H, W, image_bytes, media_files, write_zip
+from tests.labeling.dataset_helpers import (
+    H,
+    W,
+    image_bytes,
+    make_frame,
+    make_source,
+    media_files,
+    write_zip,
+)
 from webapp import jobs
 from webapp.models import JobStatus
 
@@ -141,3 +152,29 @@ def test_an_attempt_the_stale_check_gave_up_on_writes_no_rows(
     assert len(seen) == 4 and all(n.startswith(job_services.import_job_folder(job)) for n in seen)
     assert not Frame.objects.filter(project=project).exists()
     assert not stored_by(job)
+
+
+@pytest.mark.django_db
+def test_the_stale_check_sweeps_only_files_no_frame_refers_to(project, owner, settings):
+    """A job killed after its rows were written (before it was marked done) keeps the
+    images its frames use; only the unreferenced ones of its folder go, and only its own."""
+    job = DatasetImportJob.objects.create(
+        project=project,
+        fmt="coco",
+        status=JobStatus.RUNNING,
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER + 5),
+        created_by=owner,
+    )
+    folder = job_services.import_job_folder(job)
+    used = default_storage.save(f"{folder}/{'a' * 64}.jpg", ContentFile(image_bytes(1)))
+    orphan = default_storage.save(f"{folder}/{'b' * 64}.jpg", ContentFile(image_bytes(2)))
+    neighbour = default_storage.save(f"{folder}0/{'c' * 64}.jpg", ContentFile(image_bytes(3)))
+    frame = make_frame(make_source(project), 0)
+    Frame.objects.filter(pk=frame.pk).update(image=used)
+
+    assert jobs.jobs_fail_stale() == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert default_storage.exists(used) and default_storage.exists(neighbour)
+    assert not default_storage.exists(orphan)
+    assert job_services.dataset_import_job_sweep(job=job) == 0  # nothing more to do
