@@ -129,6 +129,11 @@ urlpatterns = [
         name="api-dataset-import-job-cancel",
     ),
     path(
+        "dataset-import-jobs/<id:job_id>/retry/",
+        dataset_job_apis.ImportJobRetryApi.as_view(),
+        name="api-dataset-import-job-retry",
+    ),
+    path(
         "dataset-export-jobs/<id:job_id>/",
         dataset_job_apis.ExportJobDetailApi.as_view(),
         name="api-dataset-export-job",

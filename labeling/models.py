@@ -270,7 +270,8 @@ class DatasetVersion(models.Model):
 class DatasetImportJob(Job):
     """A dataset zip (YOLO, COCO, VOC or CVAT) imported into a project on the ``default``
     queue, all or nothing. ``upload`` is the received zip in media storage (workers may run
-    elsewhere); it is deleted once the job ends, whatever the outcome."""
+    elsewhere); it is deleted once the job ends, unless its worker died (then it stays for a
+    retry until the job is retried or cancelled)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
     fmt = models.CharField(max_length=8)  # a format name or "auto"
@@ -286,6 +287,13 @@ class DatasetImportJob(Job):
 
     def __str__(self) -> str:
         return f"import #{self.pk} into {self.project_id}"
+
+    def after_stale_failure(self) -> None:
+        """Its worker died: delete the images the dead attempt stored (its own folder; see
+        :mod:`labeling.datasets.job_services`). The received zip stays for a retry."""
+        from .datasets.job_services import dataset_import_job_sweep
+
+        dataset_import_job_sweep(job=self)
 
 
 class DatasetExportJob(Job):

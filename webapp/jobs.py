@@ -176,13 +176,26 @@ def job_models() -> list[type[Job]]:
 
 
 def jobs_fail_stale() -> int:
-    """Mark RUNNING jobs whose heartbeat went silent as FAILED; return how many."""
+    """Mark RUNNING jobs whose heartbeat went silent as FAILED; return how many. Each job so
+    failed then gets its ``after_stale_failure`` cleanup (one failing is logged, not
+    raised: the others still get theirs)."""
     cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER)
     total = 0
     for model in job_models():
-        total += model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
-            status=JobStatus.FAILED,
-            finished_at=timezone.now(),
-            error="The worker stopped responding (no heartbeat); the job can be retried.",
-        )
+        stale = model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
+        for pk in list(stale.values_list("pk", flat=True)):
+            # Row by row, with the same conditions: a job that beat meanwhile is left alone.
+            if not stale.filter(pk=pk).update(
+                status=JobStatus.FAILED,
+                finished_at=timezone.now(),
+                error="The worker stopped responding (no heartbeat); the job can be retried.",
+            ):
+                continue
+            total += 1
+            job = model.objects.filter(pk=pk).first()
+            try:
+                if job is not None:
+                    job.after_stale_failure()
+            except Exception:
+                log.exception("cleaning up after stale %s %s failed", model.__name__, pk)
     return total

@@ -53,6 +53,11 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
+    def after_stale_failure(self) -> None:
+        """Undo what the attempt whose worker died left behind; called by
+        :func:`webapp.jobs.jobs_fail_stale` once it marked this job FAILED. Nothing by
+        default: most jobs keep what they made (checkpoints, chunks) to resume from."""
+
     @property
     def duration_s(self) -> float | None:
         if not self.started_at:

@@ -25,7 +25,7 @@ from django.utils.text import slugify
 
 from webapp.storage import local_copy, scratch_dir
 
-from ..models import Project
+from ..models import Frame, Project
 from . import archives
 from .exchange import EXPORT_SPLITS, check_format, export_file_names, problem_messages
 from .formats import FORMATS, Dataset, DatasetBox, DatasetImage, FormatError
@@ -39,6 +39,7 @@ class ExportResult:
     boxes: int
     negatives: int
     path: Path
+    unlabeled: int = 0  # unlabeled frames written (include_unlabeled)
 
 
 def dataset_for_export(
@@ -59,8 +60,17 @@ def dataset_for_export(
     for frame in frames:
         boxes = [DatasetBox(b.label_class.name, b.x, b.y, b.w, b.h) for b in frame.boxes.all()]
         name = names[frame.pk]
+        unlabeled = frame.status == Frame.Status.UNLABELED
         images.append(
-            DatasetImage(name, frame.width, frame.height, frame.split, boxes, is_negative=not boxes)
+            DatasetImage(
+                name,
+                frame.width,
+                frame.height,
+                frame.split,
+                boxes,
+                is_negative=not boxes and not unlabeled,
+                unlabeled=unlabeled,
+            )
         )
         stored[name] = frame.image.name
     return Dataset(classes=classes, images=images), stored
@@ -107,8 +117,10 @@ def dataset_export(
 
     ``split`` keeps one of train/val/test. Frames without a split go where the format puts
     unassigned images (YOLO: train; COCO and CVAT: the ``default`` subset; VOC: no ImageSets
-    list). ``include_unlabeled`` adds unlabeled frames as images without boxes, which every
-    format reads as negatives (see the module docstring for what importing them back does).
+    list). ``include_unlabeled`` adds unlabeled frames: VOC lists them in ImageSets/Main
+    without an annotation file, as VOC means an image nobody annotated (imported back as
+    unlabeled frames); the other formats cannot say so and write images without boxes, which
+    they read as negatives (see the module docstring for what importing them back does).
     ValidationError names the problem; nothing is left behind on failure. ``progress(
     "writing", done, total)`` is called before each image is written; it may raise (a job's
     cancel) to stop the export.
@@ -154,9 +166,14 @@ def dataset_export(
     finally:
         source.close()
     boxes = sum(len(im.boxes) for im in dataset.images)
-    negatives = sum(1 for im in dataset.images if not im.boxes)
+    negatives = sum(1 for im in dataset.images if not im.boxes and not im.unlabeled)
     return ExportResult(
-        fmt=fmt, images=len(dataset.images), boxes=boxes, negatives=negatives, path=path
+        fmt=fmt,
+        images=len(dataset.images),
+        boxes=boxes,
+        negatives=negatives,
+        path=path,
+        unlabeled=sum(1 for im in dataset.images if im.unlabeled),
     )
 
 

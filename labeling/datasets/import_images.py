@@ -1,33 +1,36 @@
 """The images of a dataset on their way in: each decoded fully, checked (size, declared
-size against the pixels, EXIF orientation, the polyglot rule) and hashed from one read, on a
-few threads. Split from ``importing`` (which plans, matches and stores)."""
+size against the pixels, EXIF orientation, the polyglot rule) and hashed from one read in
+the sandboxed checker (:mod:`labeling.videos.image_check`), never in this process. Split
+from ``importing`` (which plans, matches and stores)."""
 
 from __future__ import annotations
 
-import hashlib
-import io
-import itertools
 import os
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
-
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from ..models import Frame
-from ..videos.imagesets import polyglot_problem
+from ..videos.image_check import (
+    CheckedImage,
+    ImageCheckError,
+    ImageLimits,
+    check_images,
+)
 from .formats import DatasetImage
-from .formats.files import pillow_open
+from .formats.files import _PIL_FORMATS
 
 #: Decoded size limit per image (an 8000x8000 RGB image is ~190 MB in memory).
 MAX_IMAGE_PIXELS = 64_000_000
 # Pillow types stored as they are (browsers show them); BMP and TIFF become PNG.
 _KEPT_TYPES = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}
 _ROTATING = (2, 3, 4, 5, 6, 7, 8)  # EXIF orientations that change the displayed pixels
+# The types the format readers accept (``formats.files.image_size``): the checker opens
+# nothing else (no Ghostscript behind EPS, no rarely used parsers).
+_CHECKED_FORMATS = tuple(sorted(_PIL_FORMATS))
 
 #: ``progress(stage, done, total)``: called as images are checked (``"checking"``) and
 #: stored (``"storing"``); it may raise (a job's cancel) to stop the import, which then
@@ -57,60 +60,60 @@ def _check_threads() -> int:
     return max(1, int(getattr(settings, "DATASET_IMPORT_CHECK_THREADS", default)))
 
 
+def _memory_limit() -> int:
+    return int(settings.IMAGE_CHECK_MEMORY_LIMIT_BYTES)
+
+
 def _inspect_images(
     items: list[_Incoming], *, progress: Progress
 ) -> Iterator[tuple[_Incoming, str | None]]:
-    """``(item, problem or None)`` for each item in order, :func:`_inspect_image` run on
-    a few threads (Pillow decodes and hashlib hashes without holding the GIL, so decoding
-    uses the worker's cores). ``progress`` is called here, in the caller's thread (it may
-    write to the database or raise to cancel; pending checks are then dropped)."""
+    """``(item, problem or None)`` for each item in order, the images decoded in the
+    sandboxed checker (:func:`labeling.videos.image_check.check_images`: a child process
+    per batch, a few decoding threads in it). ``progress`` is called here, in the caller's
+    thread (it may write to the database or raise to cancel; the child is then stopped).
+
+    When the checker dies or stalls on an image, that image comes back with the reason
+    and nothing follows (the import fails on it, storing nothing)."""
     total = len(items)
-    threads = _check_threads()
-    if threads == 1 or total < 2:
+    checks = check_images(
+        [item.source for item in items],
+        limits=ImageLimits(formats=_CHECKED_FORMATS, max_pixels=MAX_IMAGE_PIXELS),
+        memory_limit_bytes=_memory_limit(),
+        threads=_check_threads(),
+    )
+    try:
         for done, item in enumerate(items):
             progress("checking", done, total)
-            yield item, _inspect_image(item)
-        return
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="import-check")
-    try:
-        pending: deque[tuple[_Incoming, Future]] = deque()
-        queued = iter(items)
-        window = 4 * threads  # bounded look-ahead: results come back in order
-        for item in itertools.islice(queued, window):
-            pending.append((item, pool.submit(_inspect_image, item)))
-        done = 0
-        while pending:
-            progress("checking", done, total)
-            item, future = pending.popleft()
-            reason = future.result()
-            for following in itertools.islice(queued, 1):
-                pending.append((following, pool.submit(_inspect_image, following)))
-            done += 1
-            yield item, reason
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _inspect_image(item: _Incoming) -> str | None:
-    """Decode the image fully (a truncated file is a problem) and decide how to store it."""
-    image = item.image
-    try:
-        # Read once: the bytes are decoded, scanned for markup and hashed from memory.
-        data = item.source.read_bytes()
-        with pillow_open()(io.BytesIO(data)) as img:
-            kind = img.format
-            raw = img.size
-            if raw[0] * raw[1] > MAX_IMAGE_PIXELS:
-                return f"image is too large ({raw[0]}x{raw[1]}; at most {MAX_IMAGE_PIXELS} pixels)"
             try:
-                orientation = img.getexif().get(0x0112)
-            except Exception:  # a broken EXIF block must not hide a readable image
-                orientation = None
-            img.load()
-    except Image.DecompressionBombError:
-        return "image is too large"
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        return f"image cannot be decoded ({type(exc).__name__}); it may be truncated"
+                checked = next(checks)
+            except ImageCheckError as exc:
+                if exc.index is None:  # it could not start: no image is to blame
+                    raise ValidationError(
+                        {"file": f"The images could not be checked: {exc}"}
+                    ) from None
+                yield items[exc.index], f"checking the image stopped: {exc}"
+                return
+            yield item, _judge(item, checked)
+    finally:
+        checks.close()
+
+
+def _judge(item: _Incoming, checked: CheckedImage) -> str | None:
+    """The problem of the image the checker described, or None after deciding how to
+    store it (``item``'s ``digest``, ``ext``, ``convert``, ``transpose``, ``size_bytes``)."""
+    image = item.image
+    problem = checked.problem
+    raw = (checked.width, checked.height)
+    if problem == "too_many_pixels":
+        return f"image is too large ({raw[0]}x{raw[1]}; at most {MAX_IMAGE_PIXELS} pixels)"
+    if problem == "memory":
+        return (
+            f"image needs more memory to decode than the {_memory_limit() // 1024**2} MiB allowed"
+        )
+    if problem not in (None, "polyglot"):
+        return f"image cannot be decoded ({checked.error or 'error'}); it may be truncated"
+    kind = checked.format or ""
+    orientation = checked.orientation
     rotating = orientation in _ROTATING
     displayed = raw[::-1] if orientation in (5, 6, 7, 8) else raw
     size = (image.width, image.height)
@@ -123,12 +126,12 @@ def _inspect_image(item: _Incoming) -> str | None:
             f"declared size {size[0]}x{size[1]} differs from the image's "
             f"{displayed[0]}x{displayed[1]}"
         )
-    # The same polyglot check as image uploads: HTML or script inside an image is refused.
-    problem = polyglot_problem(data, image_format=kind)
-    if problem:
-        return problem
+    # The same polyglot check as image uploads (run in the checker): HTML or script inside
+    # an image is refused.
+    if problem == "polyglot":
+        return checked.detail
     item.convert = rotating or kind not in _KEPT_TYPES
     item.ext = "jpg" if kind in ("JPEG", "MPO") else ("png" if item.convert else _KEPT_TYPES[kind])
-    item.digest = hashlib.sha256(data).hexdigest()
-    item.size_bytes = len(data)
+    item.digest = checked.sha256
+    item.size_bytes = checked.size_bytes
     return None

@@ -1,9 +1,15 @@
 """Which project frame each incoming image re-imports: by ``v{video}_f{index}`` name, by
 stored content name, or by an image set's own file name with the same bytes. Split from
-``importing``."""
+``importing``.
+
+Imported images are stored as ``frames/{project}/imported/[job-{id}/]{sha256}.{ext}``
+(:func:`_content_name`; an import job's own folder lets a later attempt sweep what a killed
+one left, see ``job_services``): a re-import matches by the sha256 and type in the name,
+whatever the folder (or a ``_xxxxxxx`` suffix storage added to a taken name)."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -14,10 +20,42 @@ from .exchange import frame_key_from_name
 from .import_images import _Incoming
 
 _ID_CHUNK = 500
+# The file name of a stored imported image: its sha256, maybe a suffix storage added
+# to make it free, and its type.
+_CONTENT_FILE = re.compile(r"([0-9a-f]{64})(?:_[A-Za-z0-9]+)?\.([a-z0-9]+)")
 
 
-def _content_name(project: Project, item: _Incoming) -> str:
-    return f"frames/{project.pk}/imported/{item.digest}.{item.ext}"
+def imported_folder(project: Project) -> str:
+    """Where imported images of ``project`` are stored (each job in a folder of its own)."""
+    return f"frames/{project.pk}/imported"
+
+
+def _content_file(item: _Incoming) -> str:
+    return f"{item.digest}.{item.ext}"
+
+
+def _content_name(folder: str, item: _Incoming) -> str:
+    return f"{folder}/{_content_file(item)}"
+
+
+def _content_key(name: str) -> str | None:
+    """``"{sha256}.{ext}"`` of a stored imported image's name, None for other names."""
+    found = _CONTENT_FILE.fullmatch(name.rsplit("/", 1)[-1])
+    return f"{found[1]}.{found[2]}" if found else None
+
+
+def _frames_by_content(project: Project) -> dict[str, int]:
+    """``{"{sha256}.{ext}": frame id}`` of the project's imported frames (the first one
+    when several hold the same content)."""
+    found: dict[str, int] = {}
+    rows = Frame.objects.filter(
+        project=project, image__startswith=imported_folder(project) + "/"
+    ).order_by("pk")
+    for pk, name in rows.values_list("pk", "image").iterator(chunk_size=2000):
+        key = _content_key(name)
+        if key is not None:
+            found.setdefault(key, pk)
+    return found
 
 
 def _chunks(values: list, size: int = _ID_CHUNK) -> Iterable[list]:
@@ -33,25 +71,26 @@ def _match_frames(*, project: Project, incoming: list[_Incoming], problems: list
     for chunk in _chunks(video_ids):
         for frame in Frame.objects.filter(project=project, video_id__in=chunk):
             by_key[(frame.video_id, frame.frame_index)] = frame
-    names = sorted({_content_name(project, item) for item in incoming})
-    by_name: dict[str, Frame] = {}
-    for chunk in _chunks(names):
-        for frame in Frame.objects.filter(project=project, image__in=chunk):
-            by_name[frame.image.name] = frame
+    stored = _frames_by_content(project)
+    wanted = sorted({stored[c] for c in map(_content_file, incoming) if c in stored})
+    by_content: dict[str, Frame] = {}
+    for chunk in _chunks(wanted):
+        for frame in Frame.objects.filter(pk__in=chunk):
+            by_content[_content_key(frame.image.name) or ""] = frame
     by_source = _frames_by_source_name(
         project=project,
         incoming=[
             item
             for item in incoming
             if not (keys[id(item)] and keys[id(item)] in by_key)
-            and _content_name(project, item) not in by_name
+            and _content_file(item) not in by_content
         ],
     )
     claimed: dict[int, str] = {}
     for item in incoming:
         key = keys[id(item)]
         frame = by_key.get(key) if key else None
-        frame = frame or by_name.get(_content_name(project, item))
+        frame = frame or by_content.get(_content_file(item))
         frame = frame or by_source.get(id(item))
         if frame is None:
             continue

@@ -9,8 +9,11 @@ Import (:func:`dataset_import`) is all or nothing. It unpacks a zip safely
 (:mod:`labeling.datasets.archives`), reads and checks the whole dataset with the format's
 reader, checks every image by decoding it, and maps class names to the project's classes; any
 problem raises one ``ValidationError`` listing the first problems, and nothing is stored.
-Images are then copied into storage, and the rows are written in one transaction; if that
-fails, the stored files are deleted again. Each image either
+Images are then copied into storage (``store_folder``: an import job's own folder, so that
+what a killed worker stored can be swept, see :mod:`labeling.datasets.job_services`), and
+the rows are written in one transaction; if that fails, the stored files are deleted again.
+The image checks (full decode, sizes, EXIF orientation, sha256, the polyglot rule) run in the
+sandboxed checker (:mod:`labeling.datasets.import_images`). Each image either
 
 - matches a frame of this project: by an exported name ``v{video_id}_f{frame_index}`` of one
   of the project's videos, or by content (imported images are stored under their sha256, so
@@ -41,6 +44,7 @@ import shutil
 import tempfile
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -77,7 +81,7 @@ from .formats import (
 )
 from .formats.files import pillow_open
 from .import_images import Progress, _Incoming, _inspect_images
-from .import_matching import _chunks, _content_name, _match_frames
+from .import_matching import _chunks, _content_name, _match_frames, imported_folder
 
 MAX_BOXES_PER_IMAGE = 1000  # as the editor allows per frame
 MAX_CLASS_NAME_CHARS = 64
@@ -140,11 +144,18 @@ def dataset_import(
     create_missing_classes: bool = False,
     source_name: str = "",
     progress: Progress | None = None,
+    store_folder: str | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> ImportResult:
     """Import the dataset at ``path`` (a zip file or a folder) in format ``fmt`` (or
     ``"auto"``) into ``project``; see the module docstring. ``source_name`` is display text
     for the new image set (defaults to the file or folder name). ``progress`` (see
     :data:`Progress`) reports how far it got.
+
+    ``store_folder``: the storage folder new images go to (a job's own, so that what a
+    killed attempt stored can be found again; the project's imported folder by default).
+    ``before_commit`` runs inside the transaction that writes the rows, before them; it may
+    raise to abandon the import (a job checks it is still the one running).
 
     ValidationError (``format``, ``file`` or ``classes``) lists the problems; then no row
     and no stored file was added.
@@ -218,6 +229,8 @@ def dataset_import(
             source_name=source_name,
             progress=progress,
             scratch_folders=tuple(f for f in (work, decoded) if f is not None),
+            store_folder=store_folder or imported_folder(project),
+            before_commit=before_commit,
         )
         return replace(result, layout=dataset.layout, warnings=tuple(dataset.warnings))
     finally:
@@ -320,8 +333,8 @@ def _plan_classes(
     return to_create
 
 
-def _store_image(project: Project, item: _Incoming) -> str:
-    name = _content_name(project, item)
+def _store_image(folder: str, item: _Incoming) -> str:
+    name = _content_name(folder, item)
     if not item.convert:
         return store_file(local_path=item.source, name=name, move=item.movable)
     with pillow_open()(item.source) as img:
@@ -348,6 +361,8 @@ def _apply(
     source_name: str,
     progress: Progress = _no_progress,
     scratch_folders: tuple[Path, ...] = (),
+    store_folder: str,
+    before_commit: Callable[[], None] | None = None,
 ) -> ImportResult:
     new = [item for item in incoming if item.frame is None]
     # Files the import unpacked itself (not a caller's folder) are moved into storage rather
@@ -361,10 +376,12 @@ def _apply(
             progress("storing", done, len(new))
             source = real[id(item)]
             item.movable = uses[source] == 1 and any(source.is_relative_to(f) for f in folders)
-            item.stored = _store_image(project, item)
+            item.stored = _store_image(store_folder, item)
             stored.append(item.stored)
         progress("saving", len(new), len(new))
         with transaction.atomic():
+            if before_commit is not None:
+                before_commit()
             result = _write_rows(
                 project=project,
                 fmt=fmt,

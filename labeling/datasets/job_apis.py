@@ -1,7 +1,8 @@
-"""REST endpoints of dataset import and export jobs: progress, cancel, the export's download.
+"""REST endpoints of dataset import and export jobs: progress, cancel, retry (an import
+whose worker died), the export's download.
 
 Non-members get 404; viewers may read jobs and download exports and start exports,
-cancelling an import needs the annotator role.
+cancelling or retrying an import needs the annotator role.
 """
 
 from __future__ import annotations
@@ -133,6 +134,14 @@ class ImportJobCancelApi(APIView):
     def post(self, request, job_id: int):
         job = import_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
         job = job_services.dataset_import_job_cancel(job=job)
+        return Response(ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportJobRetryApi(APIView):
+    @extend_schema(request=None, responses={202: ImportJobOutput})
+    def post(self, request, job_id: int):
+        job = import_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
+        job = job_services.dataset_import_job_retry(job=job)
         return Response(ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -14,6 +14,16 @@ storage and records it; the page then downloads it. Only the newest
 Both report progress through :class:`webapp.jobs` heartbeats (throttled: each beat is two
 queries) and stop at the next beat once cancelled. Both are safe to run twice: the second
 delivery finds the row claimed or finished (``job_claim``).
+
+A worker killed while an import stores images (SIGKILL, out of memory, a lost machine) runs
+no cleanup, so an import job stores its new images in a folder of its own,
+``frames/{project}/imported/job-{id}/`` (:func:`import_job_folder`), and anything there
+that no frame refers to is an orphan of a dead attempt: :func:`dataset_import_job_sweep`
+deletes it when the stale check fails the job (``DatasetImportJob.after_stale_failure``)
+and again before every attempt (a redelivery or a retry). The rows are written in one
+transaction that first locks the job row and checks the job is still running, so an
+attempt the stale check gave up on cannot write rows whose files the sweep removed. Such a
+job keeps its received zip, and :func:`dataset_import_job_retry` runs it again.
 """
 
 from __future__ import annotations
@@ -44,15 +54,17 @@ from webapp.jobs import (
     job_finish,
     job_heartbeat,
     job_request_cancel,
+    job_requeue,
 )
 from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
 
-from ..models import DatasetExportJob, DatasetImportJob, Project
+from ..models import DatasetExportJob, DatasetImportJob, Frame, Project
 from ..upload_jobs import upload_job_cancel, upload_job_dispatch, upload_job_drop_upload
 from . import archives
 from .exchange import AUTO, EXPORT_SPLITS, check_format, problem_messages
 from .exporting import dataset_export
+from .import_matching import imported_folder
 from .importing import ImportResult, _archive_limits, _display_name, dataset_import
 
 log = logging.getLogger(__name__)
@@ -187,9 +199,7 @@ def dataset_import_job_create(
 
 
 def dataset_import_job_dispatch(*, job: DatasetImportJob) -> None:
-    from ..tasks import dataset_import_run  # the task module imports this one
-
-    upload_job_dispatch(job=job, task=dataset_import_run)
+    upload_job_dispatch(job=job, task=_import_task())
 
 
 def dataset_import_job_start(**kwargs) -> DatasetImportJob:
@@ -204,6 +214,74 @@ def dataset_import_job_cancel(*, job: DatasetImportJob) -> DatasetImportJob:
 
 def _drop_upload(job: DatasetImportJob) -> None:
     upload_job_drop_upload(job=job)
+
+
+def dataset_import_job_retry(*, job: DatasetImportJob) -> DatasetImportJob:
+    """Queue an import whose worker died again (it still holds its received zip); what the
+    dead attempt stored is swept first. ValidationError (``status``) for a job that did not
+    end that way."""
+    if not job.upload:
+        raise ValidationError(
+            {
+                "status": "This import cannot be retried: its received zip was removed when "
+                f"it ended ({job.get_status_display().lower()}); upload the dataset again."
+            }
+        )
+    try:
+        return job_requeue(job=job, task=_import_task(), message="Queued again…")
+    except ValueError as exc:
+        raise ValidationError(
+            {"status": f"Only a failed import can be retried; this one is {exc}."}
+        ) from None
+
+
+def _import_task():
+    from ..tasks import dataset_import_run  # the task module imports this one
+
+    return dataset_import_run
+
+
+def import_job_folder(job: DatasetImportJob) -> str:
+    """The storage folder of the images ``job`` stores (nothing else is ever there)."""
+    return f"{imported_folder(job.project)}/job-{job.pk}"
+
+
+def dataset_import_job_sweep(*, job: DatasetImportJob) -> int:
+    """Delete the files in ``job``'s folder that no frame refers to (what an attempt killed
+    before its rows were written left); return how many. Frames an attempt did write keep
+    their files."""
+    folder = import_job_folder(job)
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return 0  # nothing was ever stored
+    names = {f"{folder}/{name}" for name in files}
+    kept = set(
+        Frame.all_objects.filter(image__startswith=f"{folder}/").values_list("image", flat=True)
+    )
+    orphans = sorted(names - kept)
+    delete_quietly(*orphans)
+    if orphans:
+        log.warning("import job %s: removed %d images a dead attempt stored", job.pk, len(orphans))
+    return len(orphans)
+
+
+def _still_running(job: DatasetImportJob):
+    """Run inside the transaction that writes the rows: lock the job row and stop unless
+    the job is still running here (the stale check may have failed it meanwhile, and its
+    sweep removed the files; a cancel asked now still wins)."""
+
+    def check() -> None:
+        state = (
+            DatasetImportJob.objects.select_for_update()
+            .filter(pk=job.pk)
+            .values("status", "cancel_requested")
+            .first()
+        )
+        if state is None or state["status"] != JobStatus.RUNNING or state["cancel_requested"]:
+            raise JobCancelled()
+
+    return check
 
 
 def _import_summary(result: ImportResult) -> str:
@@ -234,6 +312,7 @@ def dataset_import_job_execute(*, job_id: int) -> None:
         return
     beats = _Beats(job, _IMPORT_STAGES)
     try:
+        dataset_import_job_sweep(job=job)  # what an earlier, killed attempt left
         job_heartbeat(job=job, progress=0.0, message="Unpacking…")
         try:
             with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
@@ -245,6 +324,8 @@ def dataset_import_job_execute(*, job_id: int) -> None:
                     create_missing_classes=job.create_missing_classes,
                     source_name=job.source_name,
                     progress=beats,
+                    store_folder=import_job_folder(job),
+                    before_commit=_still_running(job),
                 )
         finally:
             # Before the job shows as ended (a killed worker skips this, and a redelivery
@@ -366,14 +447,21 @@ def dataset_export_job_execute(*, job_id: int) -> None:
             file=stored,
             file_bytes=size,
             download_name=_download_name(job),
-            result={"images": result.images, "boxes": result.boxes, "negatives": result.negatives},
+            result={
+                "images": result.images,
+                "boxes": result.boxes,
+                "negatives": result.negatives,
+                "unlabeled": result.unlabeled,
+            },
         )
         if not updated:
             raise JobCancelled()
+        unlabeled = f", {result.unlabeled} unlabeled" if result.unlabeled else ""
         job_finish(
             job=job,
             status=JobStatus.SUCCEEDED,
-            message=f"{result.images} images ({result.negatives} negatives), {result.boxes} boxes.",
+            message=f"{result.images} images ({result.negatives} negatives{unlabeled}), "
+            f"{result.boxes} boxes.",
         )
         stored = ""  # kept
         _prune_exports(project_id=job.project_id)
@@ -419,6 +507,8 @@ __all__ = [
     "dataset_import_job_create",
     "dataset_import_job_dispatch",
     "dataset_import_job_execute",
+    "dataset_import_job_retry",
     "dataset_import_job_start",
+    "dataset_import_job_sweep",
     "dataset_upload_check",
 ]

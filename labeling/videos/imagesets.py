@@ -16,7 +16,11 @@ What a hostile archive cannot do here
   entries are accepted.
 - Smuggle other files in as images: each file is decoded in full (Pillow, restricted to
   ``ALLOWED_IMAGE_FORMATS``, the decision made from the content, never the name), with
-  limits on its dimensions checked before the pixels are decoded.
+  limits on its dimensions checked before the pixels are decoded, and scanned for markup
+  (``ImageEntry.markup``).
+- Hurt the process reading it: the decoding happens in the sandboxed checker
+  (:mod:`labeling.videos.image_check`: a child process with memory, CPU and time limits);
+  a file that crashes or exhausts it is named as the problem.
 
 Every failure raises ``ImageSetError`` listing the first problems, and the scratch folder
 is removed on every path (``open_zip_images`` is a context manager).
@@ -30,20 +34,29 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import struct
 import tempfile
 import unicodedata
-import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
-
 from ..datasets import archives
-from ..datasets.formats.files import pillow_open
+from .image_check import (
+    DEFAULT_MEMORY_LIMIT_BYTES,
+    CheckedImage,
+    ImageCheckError,
+    ImageLimits,
+    check_images,
+)
+from .worker.images import (  # noqa: F401 - _MARKUP and _TAGS_LOWER: tests compare them
+    _MARKUP,
+    _TAGS_LOWER,
+    MARKUP_MARKERS,
+    has_markup,
+    polyglot_problem,
+)
 
 # Pillow's format names; a JPEG from a phone may come back as "MPO" (JPEG + extra views).
 ALLOWED_IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
@@ -51,6 +64,9 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _MAX_PROBLEMS = 10
 # Images' ratios are judged from 64 KiB (archives' default, 1 MiB, suits mixed datasets).
 _RATIO_MIN_BYTES = 64 * 1024
+# Pillow's own decompression-bomb threshold (its MAX_IMAGE_PIXELS), which this module has
+# always treated as fatal; the side limit usually refuses such images first anyway.
+_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 
 
 class ImageSetError(Exception):
@@ -68,7 +84,8 @@ class ImageSetError(Exception):
 class ImageSetLimits:
     """Limits for one image set. Sizes in bytes; ``max_ratio`` is uncompressed size over
     compressed size (JPEG/PNG barely compress, about 1.0-1.1; BMP/TIFF of a bright arena
-    reach tens; deflate bombs reach 1000)."""
+    reach tens; deflate bombs reach 1000). ``check_memory_bytes``: the address space of
+    the sandboxed checker that decodes the images."""
 
     max_entries: int = 20_000
     max_entry_bytes: int = 64 * 1024**2
@@ -76,13 +93,16 @@ class ImageSetLimits:
     max_ratio: float = 200.0
     max_dimension: int = 8192
     min_dimension: int = 8
+    check_memory_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES
 
 
 @dataclass(frozen=True)
 class ImageEntry:
     """One verified image. ``name`` is its path in the archive (or the name given with
     the file): display text only, never used as a file name. ``path`` is where the bytes
-    are (a generated name inside the scratch folder for archives)."""
+    are (a generated name inside the scratch folder for archives). ``markup``: what the
+    markup scan found inside (:func:`polyglot_problem`'s words), None when nothing: such
+    an image decodes, but must not be served (the caller refuses it)."""
 
     name: str
     path: Path
@@ -91,6 +111,7 @@ class ImageEntry:
     format: str
     mode: str
     size_bytes: int
+    markup: str | None = None
 
 
 @dataclass(frozen=True)
@@ -255,108 +276,92 @@ def _read_zip(path: Path, directory: Path, limits: ImageSetLimits) -> ImageSet:
 def _verify_all(
     files: Sequence[tuple[str, Path, int]], limits: ImageSetLimits
 ) -> tuple[tuple[ImageEntry, ...], list[str]]:
+    """Decode every file in the sandboxed checker; the entries and the problems found."""
     entries = []
     problems = []
-    for name, file, size in files:
-        entry = _verify_image(name, file, size, limits)
-        if isinstance(entry, str):
-            problems.append(entry)
-        else:
-            entries.append(entry)
+    checks = check_images(
+        [file for _, file, _ in files],
+        limits=ImageLimits(
+            formats=ALLOWED_IMAGE_FORMATS,
+            max_pixels=_MAX_PIXELS,
+            max_dimension=limits.max_dimension,
+            min_dimension=limits.min_dimension,
+        ),
+        memory_limit_bytes=limits.check_memory_bytes,
+    )
+    try:
+        for name, file, size in files:
+            try:
+                checked = next(checks)
+            except ImageCheckError as exc:
+                if exc.index is None:
+                    raise ImageSetError([f"the images could not be checked: {exc}"]) from None
+                name = files[exc.index][0]
+                problems.append(f"“{_shown(name)}”: checking the image stopped: {exc}")
+                break
+            entry = _entry(name, file, size, checked, limits)
+            if isinstance(entry, str):
+                problems.append(entry)
+            else:
+                entries.append(entry)
+    finally:
+        checks.close()
     entries.sort(key=lambda e: natural_key(e.name))
     return tuple(entries), problems
 
 
-def _verify_image(name: str, file: Path, size: int, limits: ImageSetLimits) -> ImageEntry | str:
-    shown = ascii(name)[1:-1][:120]
-    try:
-        with warnings.catch_warnings():
-            # Our own dimension limit is checked below; make Pillow's bomb warning fatal
-            # rather than printing it.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            # Pillow's own open: Ultralytics' wrapper (once imported in this process) would
-            # try to pip-install pi-heif on the first file Pillow cannot identify.
-            with pillow_open()(file, formats=ALLOWED_IMAGE_FORMATS) as image:
-                width, height = image.size
-                if max(width, height) > limits.max_dimension:
-                    return (
-                        f"“{shown}”: {width}×{height} pixels, more than "
-                        f"{limits.max_dimension} on a side"
-                    )
-                if min(width, height) < limits.min_dimension:
-                    return f"“{shown}”: {width}×{height} pixels, too small"
-                image.load()  # decodes every pixel: truncated or corrupt data fails here
-                return ImageEntry(
-                    name=name,
-                    path=file,
-                    width=width,
-                    height=height,
-                    format=image.format or "",
-                    mode=image.mode,
-                    size_bytes=size,
-                )
-    except Image.UnidentifiedImageError:
+def _shown(name: str) -> str:
+    return ascii(name)[1:-1][:120]
+
+
+def _entry(
+    name: str, file: Path, size: int, checked: CheckedImage, limits: ImageSetLimits
+) -> ImageEntry | str:
+    """The entry of an image the checker found sound (its markup, if any, carried for
+    the caller to refuse), or the problem for a person."""
+    shown = _shown(name)
+    width, height = checked.width, checked.height
+    problem = checked.problem
+    if problem == "unidentified":
         return f"“{shown}”: not an image (or not {', '.join(ALLOWED_IMAGE_FORMATS)})"
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    if problem == "too_many_pixels":
         return f"“{shown}”: too many pixels"
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-        return f"“{shown}”: damaged image ({exc})"
+    if problem == "too_large":
+        return f"“{shown}”: {width}×{height} pixels, more than {limits.max_dimension} on a side"
+    if problem == "too_small":
+        return f"“{shown}”: {width}×{height} pixels, too small"
+    if problem == "memory":
+        return (
+            f"“{shown}”: needs more memory to decode than the "
+            f"{limits.check_memory_bytes // 1024**2} MiB allowed"
+        )
+    if problem not in (None, "polyglot"):
+        return f"“{shown}”: damaged image ({checked.detail or checked.error})"
+    return ImageEntry(
+        name=name,
+        path=file,
+        width=width,
+        height=height,
+        format=checked.format or "",
+        mode=checked.mode,
+        size_bytes=size,
+        markup=checked.detail if problem == "polyglot" else None,
+    )
 
 
-# What a browser would take for markup if it ever sniffed the file: an image carrying any
-# of these, or bytes after its end, is an image/HTML (or PHP) polyglot and is refused.
-# Shared by image-set uploads and dataset imports (one check for every way images come in).
-MARKUP_MARKERS = (
-    b"<html",
-    b"<script",
-    b"<body",
-    b"<iframe",
-    b"<svg",
-    b"<!doctype",
-    b"<?php",
-    b"<object",
-    b"<embed",
-    b"javascript:",
-)
-
-
-# A marker counts only as a tag would: followed by what ends an HTML tag name (whitespace
-# as HTML defines it, "/" or ">"), or PHP's opening tag by whitespace. Compressed pixel data
-# is random bytes, and a bare 4-letter "<svg" (any case) turns up by chance in about one
-# noisy 640x480 JPEG in 3,500 (4 of the 13,622 images of bench/lab_scale.py); with the
-# delimiter, about one in a few hundred thousand, while a real tag still always matches.
-_HTML_TAG_END = rb"[\t\n\x0c\r />]"
-_MARKUP = re.compile(
-    b"|".join(re.escape(m) + (b"" if m.endswith(b":") else _HTML_TAG_END) for m in MARKUP_MARKERS),
-    re.IGNORECASE,
-)
-# The same test, fast (it runs on every byte of every image imported): on the ASCII-lowered
-# bytes (what IGNORECASE means for a bytes pattern), the tags as one pattern behind their
-# common "<", which the regex engine scans for in C, and the other markers as plain
-# substrings. About 20x faster than ``_MARKUP`` on noisy JPEGs, where the case-insensitive
-# alternation has no literal prefix to skip ahead with; the tests check both agree.
-_TAGS_LOWER = re.compile(
-    b"<(?:"
-    + b"|".join(re.escape(m[1:]) for m in MARKUP_MARKERS if m.startswith(b"<"))
-    + b")"
-    + _HTML_TAG_END
-)
-# Markers that are no tag ("javascript:") count without a delimiter, as in ``_MARKUP``.
-_OTHER_MARKERS = tuple(m.lower() for m in MARKUP_MARKERS if not m.startswith(b"<"))
-
-
-def has_markup(data: bytes) -> bool:
-    """Whether ``data`` holds one of the markup markers as a tag would (``_MARKUP``)."""
-    lowered = data.lower()
-    return _TAGS_LOWER.search(lowered) is not None or any(m in lowered for m in _OTHER_MARKERS)
-
-
-def polyglot_problem(data: bytes, *, image_format: str) -> str | None:
-    """Why the bytes of a decoded image (Pillow ``format``) are unsafe to serve, or None."""
-    if has_markup(data):
-        return "carries HTML or script inside the image (an image/HTML polyglot?)"
-    if image_format == "PNG":
-        end = data.rfind(b"IEND")
-        if end < 0 or len(data) > end + 8:
-            return "has data after the end of the PNG image"
-    return None
+# The markup scan runs in the checker (it reads every byte anyway); its names stay
+# importable from here, where image uploads and dataset imports first shared them.
+__all__ = [
+    "ALLOWED_IMAGE_FORMATS",
+    "MARKUP_MARKERS",
+    "ImageEntry",
+    "ImageSet",
+    "ImageSetError",
+    "ImageSetLimits",
+    "has_markup",
+    "name_problem",
+    "natural_key",
+    "open_zip_images",
+    "polyglot_problem",
+    "read_image_files",
+]

@@ -1,18 +1,20 @@
 """Run :mod:`labeling.videos.worker` in a sandboxed child process and read its messages.
 
-The parent half of the video sandbox (:mod:`labeling.videos.probe` and
-:mod:`labeling.videos.sampling` call it). Uploaded videos are untrusted, and a
-crafted file can make a decoder crash, loop or allocate without bound, so every decode of
-a file runs in a child Python (``worker/__main__.py`` run as a script) under
-``resource.setrlimit`` limits on address space, CPU seconds, core files and written file
-size, with a wall-clock limit enforced here: the child's process group is killed. A crash,
-a hang or an out-of-memory ends as an exception of the class the caller names, carrying a
-message for a person, never as a dead web or Celery worker.
+The parent half of the sandboxed decoder (:mod:`labeling.videos.probe`,
+:mod:`labeling.videos.sampling` and, for images, :mod:`labeling.videos.image_check` call
+it). Uploaded videos and images are untrusted, and a crafted file can make a decoder
+crash, loop or allocate without bound, so every decode of a file runs in a child Python
+(``worker/__main__.py`` run as a script) under ``resource.setrlimit`` limits on address
+space, CPU seconds, core files and written file size, with a wall-clock limit enforced
+here: the child's process group is killed. A crash, a hang or an out-of-memory ends as an
+exception of the class the caller names, carrying a message for a person, never as a dead
+web or Celery worker.
 
 Protocol: the request is one JSON object on the child's stdin; the child answers with
 ``[4-byte big-endian length][JSON header][payload of header["nbytes"] bytes]`` messages on
-its stdout: ``progress``, ``alive``, ``info``, ``frame``, then ``done`` or ``error`` (whose
-``context``, if any, becomes keyword arguments of the exception raised here).
+its stdout: ``progress``, ``alive``, ``info``, ``frame`` (``image`` for an image check),
+then ``done`` or ``error`` (whose ``context``, if any, becomes keyword arguments of the
+exception raised here).
 
 Throughput: a frame is one write in the child and read straight into one new array here
 (no zero-filling, no copy after), with the pipe enlarged to hold a whole VGA frame (the
@@ -83,6 +85,7 @@ def run_worker(
     memory_limit_bytes: int,
     error_class: ErrorClass,
     reject_class: ErrorClass,
+    subject: str = "video",
 ) -> Iterator[tuple[dict[str, Any], np.ndarray | None]]:
     """Run one request in a limited child and yield its messages (JSON header, payload as
     a new 1-D ``uint8`` array, or None) as they come, up to the child's ``done``.
@@ -90,7 +93,10 @@ def run_worker(
     Raises ``error_class(message, detail, **context)`` on an error message (``context``:
     what the message carries), a timeout, or a child that died (no context);
     ``reject_class`` when the child judged the file unacceptable. Closing the generator
-    kills the child.
+    kills the child. ``subject`` is the word the messages of a timeout or a death use for
+    what was being read (``"video"``, ``"image"``); those exceptions also carry
+    ``child_failure``: ``"timeout"`` or ``"died"`` (an exception the child reported has
+    none).
     """
     request = dict(
         request,
@@ -131,13 +137,17 @@ def run_worker(
             try:
                 message, payload = reader.read_message()
             except _ChildTimeout as exc:
-                raise error_class(
-                    f"Reading the video {exc.what} {exc.limit:g} s allowed; the file "
+                error = error_class(
+                    f"Reading the {subject} {exc.what} {exc.limit:g} s allowed; the file "
                     "may be damaged or crafted.",
                     _stderr_tail(stderr),
-                ) from None
+                )
+                error.child_failure = "timeout"
+                raise error from None
             except _ChildGone:
-                raise _death_error(proc, error_class, memory_limit_bytes, stderr) from None
+                error = _death_error(proc, error_class, memory_limit_bytes, stderr, subject)
+                error.child_failure = "died"
+                raise error from None
             if message["type"] == "error":
                 cls = reject_class if message.get("reject") else error_class
                 raise cls(
@@ -202,6 +212,7 @@ def _death_error(
     error_class: ErrorClass,
     memory_limit_bytes: int,
     stderr: Any,
+    subject: str = "video",
 ) -> Exception:
     try:
         code = proc.wait(timeout=10)
@@ -211,22 +222,22 @@ def _death_error(
     detail = f"exit status {code}\n{_stderr_tail(stderr)}"
     if code in (-signal.SIGXCPU, -signal.SIGKILL):
         return error_class(
-            "Decoding the video used more time or memory than allowed "
+            f"Decoding the {subject} used more time or memory than allowed "
             f"({memory_limit_bytes // 1024**2} MiB); the file may be damaged or crafted.",
             detail,
         )
     if code is not None and code < 0:
         return error_class(
-            "The video decoder crashed on this file; it is damaged or not supported.",
+            f"The {subject} decoder crashed on this file; it is damaged or not supported.",
             detail,
         )
     if "MemoryError" in detail or "Cannot allocate memory" in detail:
         return error_class(
-            "Decoding the video needed more than the "
+            f"Decoding the {subject} needed more than the "
             f"{memory_limit_bytes // 1024**2} MiB of memory allowed.",
             detail,
         )
-    return error_class("The video decoder stopped unexpectedly on this file.", detail)
+    return error_class(f"The {subject} decoder stopped unexpectedly on this file.", detail)
 
 
 class _ChildTimeout(Exception):

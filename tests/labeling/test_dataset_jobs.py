@@ -220,7 +220,7 @@ def test_export_job_makes_a_zip_to_download(
     assert response.status_code == 202, response.json()
     job = finished(viewer, response.json()["url"])
     assert job["status"] == "succeeded", job
-    assert job["result"] == {"images": 6, "boxes": 5, "negatives": 2}
+    assert job["result"] == {"images": 6, "boxes": 5, "negatives": 2, "unlabeled": 0}
     assert job["download_name"] == "open-field-voc.zip" and job["file_bytes"] > 0
     download = viewer.get(job["download_url"])
     assert download.status_code == 200

@@ -1,7 +1,7 @@
 """Importing other tools' layouts into a project: the layout found is named (service result,
 API response, page message, command output), warnings reach the user, unlabeled VOC images
-become unlabeled frames, an unknown layout's error lists the accepted ones, and a refused
-import stores nothing."""
+become unlabeled frames (and a VOC export writes unlabeled frames so), an unknown layout's
+error lists the accepted ones, and a refused import stores nothing."""
 
 from __future__ import annotations
 
@@ -19,11 +19,23 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.urls import reverse
 
+from labeling.datasets.exchange import export_file_names
+from labeling.datasets.exporting import dataset_export
 from labeling.datasets.formats import ACCEPTED_LAYOUTS, coco, cvat, voc, yolo
 from labeling.datasets.importing import dataset_import
 from labeling.models import Box, Frame
+from labeling.services import project_create
 from tests.conftest import wait_for
-from tests.labeling.dataset_helpers import image_bytes, scratch_files, snapshot, write_zip
+from tests.labeling.dataset_helpers import (
+    annotation_of,
+    image_bytes,
+    make_frame,
+    make_source,
+    populate,
+    scratch_files,
+    snapshot,
+    write_zip,
+)
 from tests.labeling.video_helpers import H as VH
 from tests.labeling.video_helpers import W as VW
 from tests.labeling.video_helpers import coded_frame, read_code
@@ -315,3 +327,53 @@ def test_cvat_video_frames_past_the_end_of_the_video_are_refused(project, owner,
         dataset_import(project=project, fmt="cvat", path=archive, created_by=owner)
     assert snapshot() == before
     assert not [p for p in scratch_files() if p.startswith("imports")]
+
+
+@pytest.mark.django_db
+def test_voc_export_lists_unlabeled_frames_without_annotations_and_they_come_back_unlabeled(
+    project, owner, tmp_path
+):
+    """Labeled, negative and unlabeled frames exported as VOC (unlabeled on request): an
+    unlabeled frame has no annotation file, only its ImageSets line, so importing the export
+    gives back the same labeled / negative / unlabeled frames with the same boxes."""
+    frames = populate(project)
+    make_frame(make_source(project, "cage C"), 0, status=Frame.Status.UNLABELED, split="val")
+    out = tmp_path / "voc"
+    result = dataset_export(project=project, fmt="voc", out_dir=out, include_unlabeled=True)
+    assert (result.images, result.negatives, result.unlabeled, result.boxes) == (8, 2, 2, 5)
+    names = export_file_names(list(Frame.objects.filter(project=project)), "voc")
+    unlabeled = frames[6]
+    ident = voc.voc_id(names[unlabeled.pk])
+    assert (out / "JPEGImages" / names[unlabeled.pk]).read_bytes() == unlabeled.image.read()
+    assert not (out / "Annotations" / f"{ident}.xml").exists()
+    assert ident in (out / "ImageSets/Main/test.txt").read_text().split()  # it has no split
+    negative = frames[2]
+    negative_xml = (out / "Annotations" / f"{voc.voc_id(names[negative.pk])}.xml").read_text()
+    assert "<object>" not in negative_xml  # a negative keeps its (empty) annotation
+    assert len(list((out / "Annotations").iterdir())) == 6
+
+    target = project_create(name="Round trip", owner=owner)
+    back = dataset_import(
+        project=target, fmt="voc", path=out, created_by=owner, create_missing_classes=True
+    )
+    assert (back.images, back.frames_created) == (8, 8)
+    assert "2 images listed in ImageSets/Main without an annotation file" in back.warnings[0]
+    imported = {f.source_name: f for f in Frame.objects.filter(project=target)}
+    for frame in Frame.objects.filter(project=project):
+        copy = imported[names[frame.pk]]
+        was_unlabeled = frame.status == Frame.Status.UNLABELED
+        assert (copy.status == Frame.Status.UNLABELED) is was_unlabeled, names[frame.pk]
+        assert copy.is_negative == frame.is_negative
+        assert copy.split == ("" if was_unlabeled else frame.split)
+        theirs, ours = annotation_of(frame)[4], annotation_of(copy)[4]
+        assert [b[0] for b in ours] == [b[0] for b in theirs]
+        for mine, original in zip(ours, theirs, strict=True):
+            assert mine[1:] == pytest.approx(original[1:], abs=0.5 + 1e-9)  # whole VOC pixels
+
+    # Exported again and imported into the same project: nothing changes, no negatives made.
+    again_dir = tmp_path / "again"
+    dataset_export(project=target, fmt="voc", out_dir=again_dir, include_unlabeled=True)
+    again = dataset_import(project=target, fmt="voc", path=again_dir, created_by=owner)
+    assert (again.frames_created, again.frames_updated) == (0, 0)
+    statuses = Frame.objects.filter(project=target).values_list("status", flat=True)
+    assert list(statuses).count(Frame.Status.UNLABELED) == 2

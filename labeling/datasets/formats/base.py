@@ -72,7 +72,9 @@ class DatasetImage:
     boxes: list[DatasetBox] = field(default_factory=list)
     is_negative: bool = False
     #: Listed by the dataset but never annotated (a VOC ImageSets id without an annotation
-    #: file): neither labeled nor a negative. Only readers set it; writers ignore it.
+    #: file): neither labeled nor a negative. Readers set it, and exports for unlabeled
+    #: frames; VOC writes it so (listed, no annotation file), the other formats have no such
+    #: notion and write an image without boxes.
     unlabeled: bool = False
 
 

@@ -16,7 +16,10 @@ Reading takes every ``Annotations/**/*.xml``; ``ImageSets/Main/{train,val,test}.
 splits (other ImageSets files such as ``trainval.txt`` are ignored; an image in none of them
 has no split). An id listed there without an annotation file is an image nobody annotated
 (VOC's own test sets are listed so): its ``JPEGImages/<id>.<ext>`` is read as an *unlabeled*
-image (neither labeled nor negative) and a warning says how many. Coordinates may be written
+image (neither labeled nor negative) and a warning says how many. Writing does the same
+for an image marked ``unlabeled`` (an unlabeled frame exported on request): no annotation
+file, its id in its split's list, or in ``test.txt`` when it has none (where VOC lists
+its own unannotated images; only train, val and test are read back). Coordinates may be written
 as floats. Because some tools write 0-based VOC,
 a box may overhang the image by up to one pixel before it is a problem; it is clipped.
 ``<difficult>``/``<truncated>`` are not kept. XML is parsed with defusedxml with DTDs refused
@@ -122,6 +125,11 @@ def write(
         out.mkdir(ANNOTATIONS_DIR)
         out.mkdir(IMAGES_DIR)
         for image in dataset.images:
+            ident = voc_id(image.file_name)
+            out.place_image(f"{IMAGES_DIR}/{image.file_name}", image, image_source, link)
+            if image.unlabeled:  # listed, without an annotation file: nobody annotated it
+                sets[image.split or "test"].append(ident)
+                continue
             root = Element("annotation")
             _text(root, "folder", IMAGES_DIR)
             _text(root, "filename", image.file_name)
@@ -145,12 +153,10 @@ def write(
                 _text(bndbox, "ymin", y0 + 1)
                 _text(bndbox, "xmax", x1)
                 _text(bndbox, "ymax", y1)
-            ident = voc_id(image.file_name)
             out.write_bytes(
                 f"{ANNOTATIONS_DIR}/{ident}.xml",
                 tostring(root, encoding="utf-8", xml_declaration=True),
             )
-            out.place_image(f"{IMAGES_DIR}/{image.file_name}", image, image_source, link)
             if image.split:
                 sets[image.split].append(ident)
         for split, members in sets.items():

@@ -21,7 +21,8 @@ supported in a data.yaml.
 
 Two more layouts are read (never written):
 
-- darknet's (the seed paper's tool; CVAT's "YOLO 1.1" export)::
+- darknet's (the seed paper's tool; CVAT's "YOLO 1.1" export; obj.data and the image lists
+  are read by :mod:`labeling.datasets.formats.darknet`)::
 
       obj.data                  classes = N, train = data/train.txt, valid = data/valid.txt,
                                 names = data/obj.names (key = value lines); without it,
@@ -45,11 +46,11 @@ Two more layouts are read (never written):
 
 from __future__ import annotations
 
-import re
 from pathlib import Path, PurePosixPath
 
 import yaml
 
+from . import darknet
 from .base import (
     SPLITS,
     Dataset,
@@ -82,12 +83,11 @@ from .files import (
 
 YAML_NAME = "data.yaml"
 DECIMALS = 8
-DARKNET_DATA = "obj.data"
+DARKNET_DATA = darknet.DARKNET_DATA
 NAMES_FILES = ("obj.names", "classes.txt", "labels/classes.txt", "labels/obj.names")
 LAYOUT_YAML = "YOLO, Ultralytics (data.yaml, images/<split>/, labels/<split>/)"
-LAYOUT_DARKNET = "YOLO as darknet writes it (obj.data, obj.names, train.txt/valid.txt)"
+LAYOUT_DARKNET = darknet.LAYOUT
 LAYOUT_FOLDERS = "YOLO folders with obj.names or classes.txt (images/<split>/, labels/<split>/)"
-_DARKNET_SPLITS = {"train": "train", "valid": "val", "test": "test"}
 
 
 def _fmt(value: float) -> str:
@@ -290,7 +290,7 @@ def detect(path: Path) -> str | None:
     """The layout name when ``path`` holds a YOLO dataset in one of the layouts read."""
     if (path / YAML_NAME).is_file() or any(path.glob("*.yaml")) or any(path.glob("*.yml")):
         return LAYOUT_YAML
-    if _is_darknet(path):
+    if darknet.is_darknet(path):
         return LAYOUT_DARKNET
     if (path / "images").is_dir() and (path / "labels").is_dir() and _names_file(path):
         return LAYOUT_FOLDERS
@@ -312,7 +312,7 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
     yaml_path = _yaml_path(path)
     if yaml_path is not None:
         return _read_yaml(path, yaml_path, classes)
-    if _is_darknet(path):
+    if darknet.is_darknet(path):
         return _read_darknet(path, classes)
     if (path / "images").is_dir() and _names_file(path):
         return _read_folders(path, classes)
@@ -324,14 +324,6 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
             "obj.names with train.txt, or images/ and labels/ with obj.names or classes.txt)"
         ]
     )
-
-
-def _is_darknet(path: Path) -> bool:
-    """obj.data, or (darknet's defaults) obj.names beside a train.txt or valid.txt."""
-    if (path / DARKNET_DATA).is_file():
-        return True
-    lists = ("train.txt", "valid.txt")
-    return (path / "obj.names").is_file() and any((path / n).is_file() for n in lists)
 
 
 def _read_yaml(
@@ -464,63 +456,13 @@ def _read_folders(root: Path, classes: list[str] | None) -> tuple[Dataset, Image
 
 
 # ---------------------------------------------------------------------------------------------
-# darknet
-
-
-_DARKNET_FOLDER = re.compile(r"obj(_.+_data)?")
-
-
-def _darknet_path(root: Path, value: str, where: str, problems: Problems) -> str | None:
-    """The dataset-relative path of a darknet path (see the module docstring), or None."""
-    text = value.strip().replace("\\", "/")
-    if len(text) >= 2 and text[1] == ":" and text[0].isalpha():
-        text = text[2:]
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    reason = path_problem("/".join(parts)) if parts else "is empty"
-    if reason:
-        problems.add(f"{where}: path {value.strip()!r} {reason}")
-        return None
-    for start in range(len(parts)):
-        rel = "/".join(parts[start:])
-        path, reason = resolve_inside(root, rel)
-        if path is None:
-            problems.add(f"{where}: {rel} {reason}")
-            return None
-        if path.is_file():
-            return rel
-    problems.add(f"{where}: {value.strip()} not found in the dataset")
-    return None
-
-
-def _read_obj_data(root: Path, problems: Problems) -> dict[str, str]:
-    raw = read_limited(root / DARKNET_DATA, DARKNET_DATA, problems)
-    if raw is None:
-        return {}
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        problems.add(f"{DARKNET_DATA}: not UTF-8 text")
-        return {}
-    data: dict[str, str] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            problems.add(f"{DARKNET_DATA}:{lineno}: expected 'key = value'")
-            continue
-        data[key.strip()] = value.strip()
-    return data
+# darknet (its obj.data and image lists: darknet.py; the labels are YOLO's)
 
 
 def _read_darknet(root: Path, classes: list[str] | None) -> tuple[Dataset, ImageResolver]:
     problems = Problems()
-    if (root / DARKNET_DATA).is_file():
-        data = _read_obj_data(root, problems)
-    else:  # darknet's defaults for what obj.data would name
-        data = {k: f"{k}.txt" for k in _DARKNET_SPLITS if (root / f"{k}.txt").is_file()}
-    names_rel = _darknet_path(root, data.get("names", "obj.names"), DARKNET_DATA, problems)
+    data = darknet.read_obj_data(root, problems)
+    names_rel = darknet.darknet_path(root, data.get("names", "obj.names"), DARKNET_DATA, problems)
     file_classes = _read_names(root, names_rel, problems) if names_rel else None
     declared = data.get("classes")
     if (
@@ -531,48 +473,14 @@ def _read_darknet(root: Path, classes: list[str] | None) -> tuple[Dataset, Image
         problems.add(
             f"{DARKNET_DATA}: classes = {declared} does not match the {len(file_classes)} names"
         )
-    listed: list[tuple[str, str, str]] = []  # (split, dataset-relative image path, list line)
-    split_of: dict[str, str] = {}
-    for key, split in _DARKNET_SPLITS.items():
-        if not data.get(key):
-            continue
-        list_rel = _darknet_path(root, data[key], f"{DARKNET_DATA}: {key}", problems)
-        if list_rel is None:
-            continue
-        raw = read_limited(root / list_rel, list_rel, problems)
-        try:
-            text = raw.decode("utf-8-sig") if raw is not None else ""
-        except UnicodeDecodeError:
-            problems.add(f"{list_rel}: not UTF-8 text")
-            continue
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            rel = _darknet_path(root, line, f"{list_rel}:{lineno}", problems)
-            if rel is None:
-                continue
-            other = split_of.get(rel)
-            if other is not None:
-                again = "twice" if other == split else f"also for {other}"
-                problems.add(f"{list_rel}:{lineno}: {rel} is listed {again}")
-                continue
-            split_of[rel] = split
-            listed.append((split, rel, f"{list_rel}:{lineno}"))
-    if not listed and not problems:
-        problems.add(f"{DARKNET_DATA}: lists no images (train, valid or test)")
+    listed = darknet.read_image_lists(root, data, problems)
     problems.raise_if_any()
 
-    short: dict[str, str] = {}
-    for _, rel, _ in listed:
-        head, _, tail = rel.partition("/")
-        short[rel] = tail if tail and _DARKNET_FOLDER.fullmatch(head) else rel
-    taken: dict[str, int] = {}
-    for name in short.values():
-        taken[name] = taken.get(name, 0) + 1
+    names = darknet.image_names(listed)
     images: list[DatasetImage] = []
     paths: dict[str, Path] = {}
     for split, rel, where in listed:
-        name = short[rel] if taken[short[rel]] == 1 else rel
+        name = names[rel]
         if not has_image_extension(rel):
             problems.add(f"{where}: {rel} is not an image file")
             continue

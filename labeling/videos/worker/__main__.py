@@ -5,7 +5,8 @@ keeps the project, the current folder, the script's folder, the user's site-pack
 ``PYTHON*`` variables off ``sys.path``, so nothing can shadow a module in the child. The
 worker's own modules are then loaded from this folder, as a package under a private name,
 by file location: nothing else is searched, and nothing of the project (Django included)
-is imported; what they import besides each other is the standard library, numpy and PyAV.
+is imported; what they import besides each other is the standard library, numpy, PyAV and
+Pillow.
 """
 
 import importlib

@@ -1,6 +1,9 @@
 """The child process: its limits, its message channel and the dispatch of one request.
 
 :mod:`labeling.videos.sandbox` starts the child (``__main__.py``) and reads what it sends.
+The modules a request needs are imported only once it is known (under the limits): an
+``images`` request loads Pillow and ``images`` alone, a video request PyAV, numpy and
+``ops``.
 """
 
 from __future__ import annotations
@@ -14,9 +17,6 @@ import sys
 import threading
 import time
 from typing import Any
-
-from .ops import _probe, _sample_in_child, _stream_in_child
-from .rules import _Fail, _Reject
 
 _PROGRESS_INTERVAL_S = 0.2
 _STDERR_LIMIT_BYTES = 1 << 20
@@ -127,16 +127,62 @@ def worker_main() -> int:
     _apply_limits(request["memory_limit_bytes"], request["cpu_limit_s"])
     out = _Out()
     try:
-        import av  # noqa: F401 - loaded under the limits, before the file is touched
+        if request["op"] == "images":
+            return _serve_images(request, out)
+        return _serve_video(request, out)
+    finally:
+        out.close()
+
+
+def _could_not_start(
+    out: _Out, request: dict[str, Any], what: str, exc: BaseException, **context: Any
+) -> None:
+    out.send(
+        {
+            "type": "error",
+            "message": f"The {what} could not start within its memory limit "
+            f"({request['memory_limit_bytes'] // 1024**2} MiB); raise the limit.",
+            "detail": repr(exc),
+            **({"context": context} if context else {}),
+        }
+    )
+
+
+def _serve_images(request: dict[str, Any], out: _Out) -> int:
+    """The ``images`` request: Pillow only (no numpy, no PyAV: a batch starts fast)."""
+    try:
+        from PIL import Image  # noqa: F401 - loaded under the limits, before any file
+
+        from .images import _check_images_in_child
     except (ImportError, MemoryError, OSError) as exc:
+        _could_not_start(out, request, "image checker", exc, at_start=True)
+        return 0
+    try:
+        _check_images_in_child(request, out)
+        out.send({"type": "done"})
+    except BrokenPipeError:
+        return 1  # the parent stopped listening (generator closed)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised: the parent decides
+        import traceback
+
         out.send(
             {
                 "type": "error",
-                "message": "The video decoder could not start within its memory limit "
-                f"({request['memory_limit_bytes'] // 1024**2} MiB); raise the limit.",
-                "detail": repr(exc),
+                "message": "The images could not be checked.",
+                "detail": "".join(traceback.format_exception(exc))[-4000:],
             }
         )
+    return 0
+
+
+def _serve_video(request: dict[str, Any], out: _Out) -> int:
+    try:
+        import av  # noqa: F401 - loaded under the limits, before the file is touched
+
+        from .ops import _probe, _sample_in_child, _stream_in_child
+        from .rules import _Fail, _Reject
+    except (ImportError, MemoryError, OSError) as exc:
+        _could_not_start(out, request, "video decoder", exc)
         return 0
     try:
         if request["op"] == "probe":
@@ -171,6 +217,4 @@ def worker_main() -> int:
                 "detail": "".join(traceback.format_exception(exc))[-4000:],
             }
         )
-    finally:
-        out.close()
     return 0
