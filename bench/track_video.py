@@ -17,6 +17,9 @@ per-frame latency, agreement with the naive loop (share of frames whose boxes al
 one to one at IoU >= 0.9; and the same for the best box only, the animal's position), and
 CPU milliseconds per frame (all threads) with its ratio to the naive loop: on a shared
 machine wall-clock ratios move with the neighbours' load, CPU time much less.
+``--four-arenas N`` adds a multi-arena video made from the recording (four moments side by
+side, one mouse each) tracked with full frames, one window around all, and a window per
+animal: CPU time, fps and agreement with full frames.
 ``--repeats`` runs all contenders in turn that many times (medians are printed); ``--only
 "engine, crop on"`` runs the named ones (separated by ``;``; no ratios without the naive loop).
 
@@ -309,6 +312,58 @@ def two_mouse_video(out: Path):
     return gt
 
 
+def four_arena_video(out: Path, n_frames: int) -> Path:
+    """A multi-arena recording made from the shared one: four moments of it (frames t, t+500,
+    t+1000, t+1500) side by side, 2x2, 1280x960, one mouse per arena."""
+    import cv2
+
+    from tracking.engine.render import Mp4Writer
+
+    video = out / f"four-arenas-{n_frames}.mp4"
+    if video.exists():
+        return video
+    caps = []
+    for offset in (0, 500, 1000, 1500):
+        cap = cv2.VideoCapture(str(SOURCE))
+        for _ in range(offset):
+            cap.grab()
+        caps.append(cap)
+    with Mp4Writer(video, size=(1280, 960), fps=30.0, crf=18) as writer:
+        for _ in range(n_frames):
+            tiles = [cap.read()[1] for cap in caps]
+            writer.write(np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])]))
+    for cap in caps:
+        cap.release()
+    return video
+
+
+def crop_modes(detector, video: Path, n: int | None, imgsz: int, n_animals: int) -> dict:
+    """Full frames, one window around all, a window per animal: CPU ms per frame, fps,
+    share cropped, and agreement with full frames (frames, and boxes scoring >= 0.5)."""
+    rows, found = {}, {}
+    for label, crop, per_animal in (("full frames", False, True), ("one window", True, False),
+                                    ("window per animal", True, True)):  # fmt: skip
+        cpu = time.process_time()
+        run_dir = OUT / f"run-modes-{label.replace(' ', '-')}"
+        e = engine(detector, video, n, imgsz, crop=crop, n_animals=n_animals,
+                   run_dir=run_dir, per_animal=per_animal)  # fmt: skip
+        rows[label] = {"cpu_ms_per_frame": (time.process_time() - cpu) / e["frames"] * 1000,
+                       "fps": e["fps"], "crop_share": e["crop_share"]}  # fmt: skip
+        found[label] = e["boxes"]
+    for label, boxes in found.items():
+        rows[label]["agree_frames"] = agreement(boxes, found["full frames"])["all_boxes"]
+        confident = [(b[s >= 0.5], s[s >= 0.5]) for b, s in boxes]
+        reference = [(b[s >= 0.5], s[s >= 0.5]) for b, s in found["full frames"]]
+        matched = [_iou(a, r).max(axis=1) for (a, _), (r, _) in zip(confident, reference,
+                   strict=True) if len(a) and len(r)]  # fmt: skip
+        rows[label]["agree_boxes"] = float(np.mean(np.concatenate(matched) >= AGREE_IOU))
+    print(f"{'':20}{'cpu ms':>8}{'fps':>7}{'cropped':>9}{'agree frames':>14}{'agree boxes':>13}")
+    for label, r in rows.items():
+        print(f"{label:20}{r['cpu_ms_per_frame']:8.1f}{r['fps']:7.1f}{r['crop_share']:9.3f}"
+              f"{r['agree_frames']:14.3f}{r['agree_boxes']:13.3f}")  # fmt: skip
+    return rows
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -347,6 +402,9 @@ def main() -> None:
     parser.add_argument("--two-mice-crop-off", action="store_true",
                         help="also score one window around both, and no cropping")  # fmt: skip
     parser.add_argument("--render", action="store_true", help="annotated two-mouse MP4")
+    parser.add_argument("--four-arenas", type=int, metavar="N",
+                        help="also: N frames of a 2x2 multi-arena video made from the "
+                        "recording, tracked at twice --imgsz with each cropping mode")  # fmt: skip
     args = parser.parse_args()
     if not args.video.exists():
         raise SystemExit(f"{args.video} is absent (see ../shared/data/README.md)")
@@ -513,6 +571,11 @@ def main() -> None:
             print(f"{name:22}{s.idf1:7.3f}{s.mota:7.3f}{s.id_switches:7d}{s.recall:8.3f}"
                   f"{s.precision:7.3f}{fps:7.1f}{share:9.3f}")  # fmt: skip
             summary[f"two mice: {name}"] = {**s.to_dict(), "fps": fps, "crop_share": share}
+
+    if args.four_arenas:
+        video = four_arena_video(OUT, args.four_arenas)
+        print(f"\nfour arenas: {video} ({args.four_arenas} frames, 1280x960, imgsz {2 * imgsz})")
+        summary["four arenas"] = crop_modes(detector, video, None, 2 * imgsz, n_animals=4)
 
     summary["load_average_end"] = os.getloadavg()[0]
     (OUT / "summary.json").write_text(json.dumps(summary, indent=1, default=str))

@@ -359,13 +359,28 @@ def _iou_to(box: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 
 def merge_window_boxes(
-    found: list[tuple[np.ndarray, np.ndarray]], *, iou: float
+    found: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    iou: float,
+    windows: list[Window] | None = None,
+    frame_size: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The boxes (float32 (K, 4) frame pixels) and scores of several windows of one frame as
     one set: where windows overlap, a box found by two counts once (greedy by score, as the
-    model's own NMS at ``iou``). One window's boxes come back as they are."""
+    model's own NMS at ``iou``). One window's boxes come back as they are.
+
+    With ``windows`` and ``frame_size`` given (several windows), a box touching an edge of
+    its window inside the frame is left out: it is a piece of an animal the window cuts (a
+    neighbour at the window's edge), not one the full frame would show; an animal cut by
+    every window is then missing, and the frame goes back to the full frame."""
     if len(found) == 1:
         return found[0]
+    if windows is not None and frame_size is not None:
+        found = [
+            (b[keep], s[keep])
+            for (b, s), w in zip(found, windows, strict=True)
+            for keep in [~_cut_by(b.reshape(-1, 4), w, frame_size)]
+        ]
     boxes = np.concatenate([b.reshape(-1, 4) for b, _ in found]).astype(np.float32)
     scores = np.concatenate([s.reshape(-1) for _, s in found]).astype(np.float32)
     kept: list[int] = []

@@ -336,7 +336,9 @@ def _detect_batch(
                 to_frame(r.boxes_xywh, r.scores, w, frame_size)
                 for r, w in zip(mine, windows, strict=True)
             ]
-            boxes, scores = merge_window_boxes(per_window, iou=dp.iou)
+            boxes, scores = merge_window_boxes(
+                per_window, iou=dp.iou, windows=windows, frame_size=frame_size
+            )
             reason = cropper.check(boxes, scores, windows)
             if reason is None:
                 found[i], paths[i] = (boxes, scores), DetectPath.CROP

@@ -300,3 +300,21 @@ def test_the_cropper_plans_a_window_per_animal_once_both_are_found():
     cropper.update(0.0, FAR, np.array([0.9, 0.8], np.float32), full=True)
     planned = cropper.plan(0.033)
     assert planned is not None and len(planned) == 2
+
+
+def test_a_piece_of_a_neighbour_cut_by_a_window_edge_is_left_out():
+    windows = [Window(0, 0, 192, 192, 96), Window(256, 0, 448, 192, 96)]
+    whole = np.array([[40, 40, 110, 90]], np.float32)
+    piece = np.array([[150, 60, 192, 100]], np.float32)  # touches window 0's right edge
+    other = np.array([[300, 50, 370, 100]], np.float32)
+    boxes, scores = merge_window_boxes(
+        [
+            (np.concatenate([whole, piece]), np.array([0.9, 0.6], np.float32)),
+            (other, np.array([0.8], np.float32)),
+        ],
+        iou=0.7,
+        windows=windows,
+        frame_size=VGA,
+    )
+    assert boxes.tolist() == np.concatenate([whole, other]).tolist()
+    assert scores.tolist() == pytest.approx([0.9, 0.8])
