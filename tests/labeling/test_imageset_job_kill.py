@@ -232,3 +232,27 @@ def test_a_retry_needs_the_received_zip(project, owner):
     )
     with pytest.raises(ValidationError, match="upload the zip again"):
         imageset_jobs.imageset_job_retry(job=job)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_first_sweeps_what_a_killed_one_left(project, owner, tmp_path):
+    """A redelivery (the killed worker's message given to another one before any stale
+    check) finds the dead attempt's files in the job's folders and removes them first."""
+    job = queued_job(project, owner, tmp_path, n=2)
+    images, thumbs = imageset_jobs.imageset_job_folders(job)
+    left = [
+        default_storage.save(f"{images}/000000.jpg", ContentFile(image_bytes(1))),
+        default_storage.save(f"{images}/000001.jpg", ContentFile(image_bytes(2))),
+        default_storage.save(f"{thumbs}/{'c' * 32}.jpg", ContentFile(image_bytes(3))),
+    ]
+    imageset_jobs.imageset_job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    frames = Frame.all_objects.filter(video=job.video)
+    names = set(frames.values_list("image", flat=True)) | {job.video.thumbnail.name}
+    assert stored_by(job) == names
+    # The set's images took the names the dead attempt had used: the old bytes are gone.
+    assert {f"{images}/000000.jpg", f"{images}/000001.jpg"} <= names
+    with default_storage.open(f"{images}/000000.jpg", "rb") as fh:
+        assert fh.read() == image_bytes(9000)  # the zip's first image, stored as uploaded
+    assert left[2] not in names and not default_storage.exists(left[2])
