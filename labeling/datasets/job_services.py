@@ -23,7 +23,9 @@ deletes it when the stale check fails the job (``DatasetImportJob.after_stale_fa
 and again before every attempt (a redelivery or a retry). The rows are written in one
 transaction that first locks the job row and checks the job is still running, so an
 attempt the stale check gave up on cannot write rows whose files the sweep removed. Such a
-job keeps its received zip, and :func:`dataset_import_job_retry` runs it again.
+job keeps its received zip, and :func:`dataset_import_job_retry` runs it again. (The sweep,
+the commit check and the retry live in :mod:`labeling.upload_jobs`, shared with image-set
+jobs.)
 """
 
 from __future__ import annotations
