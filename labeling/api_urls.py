@@ -184,4 +184,9 @@ urlpatterns = [
         video_apis.ImageSetJobCancelApi.as_view(),
         name="api-imageset-job-cancel",
     ),
+    path(
+        "imageset-jobs/<id:job_id>/retry/",
+        video_apis.ImageSetJobRetryApi.as_view(),
+        name="api-imageset-job-retry",
+    ),
 ]

@@ -351,7 +351,8 @@ class ChunkedUpload(models.Model):
 
 class ImageSetImportJob(Job):
     """A zip of images made into an image set on the ``default`` queue (every image decoded
-    and checked there), all or nothing; ``upload`` is deleted once the job ended."""
+    and checked there), all or nothing; ``upload`` is deleted once the job ended, unless its
+    worker died (then it stays for a retry until the job is retried or cancelled)."""
 
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="imageset_import_jobs"
@@ -366,6 +367,13 @@ class ImageSetImportJob(Job):
 
     def __str__(self) -> str:
         return f"image set import #{self.pk} into {self.project_id}"
+
+    def after_stale_failure(self) -> None:
+        """Its worker died: delete the images the dead attempt stored (its own folders; see
+        :mod:`labeling.videos.imageset_jobs`). The received zip stays for a retry."""
+        from .videos.imageset_jobs import imageset_job_sweep
+
+        imageset_job_sweep(job=self)
 
 
 class VideoUploadJob(Job):

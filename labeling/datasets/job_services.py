@@ -23,7 +23,9 @@ deletes it when the stale check fails the job (``DatasetImportJob.after_stale_fa
 and again before every attempt (a redelivery or a retry). The rows are written in one
 transaction that first locks the job row and checks the job is still running, so an
 attempt the stale check gave up on cannot write rows whose files the sweep removed. Such a
-job keeps its received zip, and :func:`dataset_import_job_retry` runs it again.
+job keeps its received zip, and :func:`dataset_import_job_retry` runs it again. (The sweep,
+the commit check and the retry live in :mod:`labeling.upload_jobs`, shared with image-set
+jobs.)
 """
 
 from __future__ import annotations
@@ -54,13 +56,19 @@ from webapp.jobs import (
     job_finish,
     job_heartbeat,
     job_request_cancel,
-    job_requeue,
 )
 from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
 
 from ..models import DatasetExportJob, DatasetImportJob, Frame, Project
-from ..upload_jobs import upload_job_cancel, upload_job_dispatch, upload_job_drop_upload
+from ..upload_jobs import (
+    upload_job_cancel,
+    upload_job_dispatch,
+    upload_job_drop_upload,
+    upload_job_retry,
+    upload_job_still_running,
+    upload_job_sweep,
+)
 from . import archives
 from .exchange import AUTO, EXPORT_SPLITS, check_format, problem_messages
 from .exporting import dataset_export
@@ -220,19 +228,9 @@ def dataset_import_job_retry(*, job: DatasetImportJob) -> DatasetImportJob:
     """Queue an import whose worker died again (it still holds its received zip); what the
     dead attempt stored is swept first. ValidationError (``status``) for a job that did not
     end that way."""
-    if not job.upload:
-        raise ValidationError(
-            {
-                "status": "This import cannot be retried: its received zip was removed when "
-                f"it ended ({job.get_status_display().lower()}); upload the dataset again."
-            }
-        )
-    try:
-        return job_requeue(job=job, task=_import_task(), message="Queued again…")
-    except ValueError as exc:
-        raise ValidationError(
-            {"status": f"Only a failed import can be retried; this one is {exc}."}
-        ) from None
+    return upload_job_retry(
+        job=job, task=_import_task(), what="import", again="upload the dataset again"
+    )
 
 
 def _import_task():
@@ -251,37 +249,8 @@ def dataset_import_job_sweep(*, job: DatasetImportJob) -> int:
     before its rows were written left); return how many. Frames an attempt did write keep
     their files."""
     folder = import_job_folder(job)
-    try:
-        _, files = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return 0  # nothing was ever stored
-    names = {f"{folder}/{name}" for name in files}
-    kept = set(
-        Frame.all_objects.filter(image__startswith=f"{folder}/").values_list("image", flat=True)
-    )
-    orphans = sorted(names - kept)
-    delete_quietly(*orphans)
-    if orphans:
-        log.warning("import job %s: removed %d images a dead attempt stored", job.pk, len(orphans))
-    return len(orphans)
-
-
-def _still_running(job: DatasetImportJob):
-    """Run inside the transaction that writes the rows: lock the job row and stop unless
-    the job is still running here (the stale check may have failed it meanwhile, and its
-    sweep removed the files; a cancel asked now still wins)."""
-
-    def check() -> None:
-        state = (
-            DatasetImportJob.objects.select_for_update()
-            .filter(pk=job.pk)
-            .values("status", "cancel_requested")
-            .first()
-        )
-        if state is None or state["status"] != JobStatus.RUNNING or state["cancel_requested"]:
-            raise JobCancelled()
-
-    return check
+    kept = Frame.all_objects.filter(image__startswith=f"{folder}/").values_list("image", flat=True)
+    return upload_job_sweep(job=job, folder=folder, kept=kept)
 
 
 def _import_summary(result: ImportResult) -> str:
@@ -325,7 +294,7 @@ def dataset_import_job_execute(*, job_id: int) -> None:
                     source_name=job.source_name,
                     progress=beats,
                     store_folder=import_job_folder(job),
-                    before_commit=_still_running(job),
+                    before_commit=upload_job_still_running(job),
                 )
         finally:
             # Before the job shows as ended (a killed worker skips this, and a redelivery

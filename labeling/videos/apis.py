@@ -381,3 +381,11 @@ class ImageSetJobCancelApi(APIView):
         job = imageset_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
         job = imageset_jobs.imageset_job_cancel(job=job)
         return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImageSetJobRetryApi(APIView):
+    @extend_schema(request=None, responses={202: ImageSetJobOutput})
+    def post(self, request, job_id: int):
+        job = imageset_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
+        job = imageset_jobs.imageset_job_retry(job=job)
+        return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)

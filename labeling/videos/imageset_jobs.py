@@ -4,7 +4,17 @@ The request only receives the zip and checks its directory with the image-set li
 (entry count, sizes, ratios, names: :func:`labeling.videos.imagesets._archive_limits`);
 the worker extracts it and decodes every image with
 :func:`labeling.videos.services.imageset_upload`, which stays all or nothing. The received
-zip sits in media storage until the job ends.
+zip sits in media storage until the job ends (unless its worker died: then it stays for
+:func:`imageset_job_retry`).
+
+A worker killed while it stores the set's images leaves them behind (the Video and Frame
+rows are written in one transaction at the end, so there is no half-made row). So a job
+stores into folders of its own, ``frames/{project}/set-job-{id}/`` and
+``thumbnails/{project}/set-job-{id}/`` (:func:`imageset_job_folders`), and
+:func:`imageset_job_sweep` deletes what no row refers to there when the stale check fails
+the job (``ImageSetImportJob.after_stale_failure``) and before every attempt. The rows'
+transaction first checks the job still runs and records its video, so an attempt killed
+after the commit is not made twice by a retry. See :mod:`labeling.upload_jobs`.
 """
 
 from __future__ import annotations
@@ -29,8 +39,15 @@ from webapp.storage import delete_quietly, local_copy, store_file
 
 from ..datasets import archives
 from ..datasets.job_services import _Beats, _error_text, keep_alive
-from ..models import ImageSetImportJob, Project
-from ..upload_jobs import upload_job_cancel, upload_job_dispatch, upload_job_drop_upload
+from ..models import Frame, ImageSetImportJob, Project, Video
+from ..upload_jobs import (
+    upload_job_cancel,
+    upload_job_dispatch,
+    upload_job_drop_upload,
+    upload_job_retry,
+    upload_job_still_running,
+    upload_job_sweep,
+)
 from . import imagesets
 from .services import IncomingFile, display_name, imageset_upload
 
@@ -73,9 +90,13 @@ def imageset_job_create(*, project: Project, user, path: Path, name: str, upload
 
 
 def imageset_job_dispatch(*, job: ImageSetImportJob) -> None:
-    from ..tasks import imageset_import_run
+    upload_job_dispatch(job=job, task=_task())
 
-    upload_job_dispatch(job=job, task=imageset_import_run)
+
+def _task():
+    from ..tasks import imageset_import_run  # the task module imports this one
+
+    return imageset_import_run
 
 
 def imageset_job_start(**kwargs) -> ImageSetImportJob:
@@ -88,6 +109,53 @@ def imageset_job_cancel(*, job: ImageSetImportJob) -> ImageSetImportJob:
     return upload_job_cancel(job=job)
 
 
+def imageset_job_retry(*, job: ImageSetImportJob) -> ImageSetImportJob:
+    """Queue an image-set job whose worker died again (it still holds its received zip, or
+    it had already written its set's rows); ValidationError (``status``) for a job that did
+    not end that way."""
+    return upload_job_retry(
+        job=job,
+        task=_task(),
+        what="image set import",
+        again="upload the zip again",
+        needs_upload=job.video_id is None,
+    )
+
+
+def imageset_job_folders(job: ImageSetImportJob) -> tuple[str, str]:
+    """The storage folders of the images and of the thumbnail ``job`` stores (nothing else
+    is ever there)."""
+    return (
+        f"frames/{job.project_id}/set-job-{job.pk}",
+        f"thumbnails/{job.project_id}/set-job-{job.pk}",
+    )
+
+
+def imageset_job_sweep(*, job: ImageSetImportJob) -> int:
+    """Delete the files in ``job``'s folders that no frame or image set refers to (what an
+    attempt killed before its rows were written left); return how many."""
+    images, thumbs = imageset_job_folders(job)
+    kept_images = Frame.all_objects.filter(image__startswith=f"{images}/")
+    kept_thumbs = Video.all_objects.filter(thumbnail__startswith=f"{thumbs}/")
+    return upload_job_sweep(
+        job=job, folder=images, kept=kept_images.values_list("image", flat=True)
+    ) + upload_job_sweep(
+        job=job, folder=thumbs, kept=kept_thumbs.values_list("thumbnail", flat=True)
+    )
+
+
+def _commit_guard(job: ImageSetImportJob):
+    """Inside the rows' transaction: stop unless ``job`` still runs, then record its video
+    (with the rows: a retry of an attempt killed after its commit only finishes it)."""
+    still_running = upload_job_still_running(job)
+
+    def check(video: Video) -> None:
+        still_running()
+        ImageSetImportJob.objects.filter(pk=job.pk).update(video=video)
+
+    return check
+
+
 def _drop_upload(job: ImageSetImportJob) -> None:
     upload_job_drop_upload(job=job)
 
@@ -98,18 +166,12 @@ def imageset_job_execute(*, job_id: int) -> None:
         return
     beats = _Beats(job, {"storing": (0.3, 0.99)})
     try:
-        job_heartbeat(job=job, progress=0.0, message="Unpacking and checking every image…")
-        try:
-            with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
-                video = imageset_upload(
-                    project=job.project,
-                    user=job.created_by,
-                    files=[IncomingFile(path=path, name=job.source_name, size=job.upload_bytes)],
-                    progress=lambda done, total: beats("storing", done, total),
-                )
-        finally:
-            _drop_upload(job)  # before the job shows as ended; a killed worker keeps it
-        ImageSetImportJob.objects.filter(pk=job.pk).update(video=video)
+        video = job.video
+        if video is None:
+            imageset_job_sweep(job=job)  # what an earlier, killed attempt left
+            video = _make_set(job, beats)
+        else:
+            _drop_upload(job)  # an earlier attempt wrote the rows, then was killed
         job_finish(
             job=job,
             status=JobStatus.SUCCEEDED,
@@ -129,3 +191,19 @@ def imageset_job_execute(*, job_id: int) -> None:
     finally:
         if ImageSetImportJob.objects.filter(pk=job.pk, status__in=TERMINAL_STATUSES).exists():
             _drop_upload(job)
+
+
+def _make_set(job: ImageSetImportJob, beats: _Beats) -> Video:
+    job_heartbeat(job=job, progress=0.0, message="Unpacking and checking every image…")
+    try:
+        with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
+            return imageset_upload(
+                project=job.project,
+                user=job.created_by,
+                files=[IncomingFile(path=path, name=job.source_name, size=job.upload_bytes)],
+                progress=lambda done, total: beats("storing", done, total),
+                store_folders=imageset_job_folders(job),
+                before_commit=_commit_guard(job),
+            )
+    finally:
+        _drop_upload(job)  # before the job shows as ended; a killed worker keeps it

@@ -282,18 +282,17 @@ def _video_thumbnail(*, path: Path, info: VideoInfo, project: Project) -> str:
         return ""
     if not frames:
         return ""
-    return _store_thumbnail(Image.fromarray(frames[0].image[:, :, ::-1]), project=project)
+    image = Image.fromarray(frames[0].image[:, :, ::-1])
+    return _store_thumbnail(image, folder=f"thumbnails/{project.pk}")
 
 
-def _store_thumbnail(image: Image.Image, *, project: Project) -> str:
+def _store_thumbnail(image: Image.Image, *, folder: str) -> str:
     image = image.convert("RGB")
     height = max(1, round(image.height * THUMBNAIL_WIDTH / image.width))
     image = image.resize((THUMBNAIL_WIDTH, height), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=THUMBNAIL_JPEG_QUALITY)
-    return default_storage.save(
-        f"thumbnails/{project.pk}/{uuid.uuid4().hex}.jpg", ContentFile(buffer.getvalue())
-    )
+    return default_storage.save(f"{folder}/{uuid.uuid4().hex}.jpg", ContentFile(buffer.getvalue()))
 
 
 def _content_kind(path: Path) -> str:
@@ -318,10 +317,23 @@ _KEEP_AS_IS = {"JPEG": "jpg", "PNG": "png"}
 _KEEP_MODES = {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"}
 
 
-def imageset_upload(*, project: Project, user, files: list[IncomingFile], progress=None) -> Video:
+def imageset_upload(
+    *,
+    project: Project,
+    user,
+    files: list[IncomingFile],
+    progress=None,
+    store_folders: tuple[str, str] | None = None,
+    before_commit: Callable[[Video], None] | None = None,
+) -> Video:
     """A zip of images, or several image files, as one frame source whose images are
     its frames (in natural order of their names). ``progress(done, total)`` is called as
-    images are stored; it may raise (a job's cancel), and then nothing is kept."""
+    images are stored; it may raise (a job's cancel), and then nothing is kept.
+
+    ``store_folders``: the storage folders of the images and of the thumbnail (a job's own,
+    so that what a killed attempt stored can be found again; a new random one by default).
+    ``before_commit(video)`` runs inside the transaction that writes the rows, once they are
+    written; it may raise to abandon them (a job checks it is still the one running)."""
     kinds = [_content_kind(f.path) for f in files]
     try:
         if "zip" in kinds:
@@ -336,6 +348,8 @@ def imageset_upload(*, project: Project, user, files: list[IncomingFile], progre
                     name=display_name(files[0].name),
                     entries=image_set.entries,
                     progress=progress,
+                    store_folders=store_folders,
+                    before_commit=before_commit,
                 )
         image_set = imagesets.read_image_files(
             [f.path for f in files],
@@ -352,11 +366,23 @@ def _imageset_limits() -> imagesets.ImageSetLimits:
     return imagesets.ImageSetLimits(check_memory_bytes=settings.IMAGE_CHECK_MEMORY_LIMIT_BYTES)
 
 
-def _imageset_create(*, project: Project, user, name: str, entries, progress=None) -> Video:
+def _imageset_create(
+    *,
+    project: Project,
+    user,
+    name: str,
+    entries,
+    progress=None,
+    store_folders: tuple[str, str] | None = None,
+    before_commit: Callable[[Video], None] | None = None,
+) -> Video:
     problems = [p for p in (_polyglot_problem(e) for e in entries) if p]
     if problems:
         raise ValidationError({"file": "; ".join(problems[:5])})
-    folder = f"frames/{project.pk}/set-{uuid.uuid4().hex[:12]}"
+    folder, thumb_folder = store_folders or (
+        f"frames/{project.pk}/set-{uuid.uuid4().hex[:12]}",
+        f"thumbnails/{project.pk}",
+    )
     stored: list[str] = []
     rows = []
     try:
@@ -368,7 +394,7 @@ def _imageset_create(*, project: Project, user, name: str, entries, progress=Non
             stored.append(image_name)
             rows.append((index, image_name, width, height, entry.name))
         with Image.open(entries[0].path) as first:
-            thumb = _store_thumbnail(_upright(first), project=project)
+            thumb = _store_thumbnail(_upright(first), folder=thumb_folder)
         stored.append(thumb)
         sizes = {(w, h) for _, _, w, h, _ in rows}
         width, height = sizes.pop() if len(sizes) == 1 else (0, 0)
@@ -399,6 +425,8 @@ def _imageset_create(*, project: Project, user, name: str, entries, progress=Non
                 )
                 for index, image_name, w, h, source_name in rows
             )
+            if before_commit is not None:
+                before_commit(video)
     except BaseException:
         delete_quietly(*stored)
         raise

@@ -26,6 +26,7 @@ from tests.labeling.dataset_helpers import (
     upload_temp_files,
     write_zip,
 )
+from webapp.storage import delete_quietly
 
 
 @pytest.fixture
@@ -319,7 +320,7 @@ def test_import_dataset_command_queues_and_follows_the_job(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_keep_alive_beats_while_a_step_has_no_progress_hook(project, owner, exported_zip):
+def test_keep_alive_beats_while_a_step_has_no_progress_hook(project, owner, exported_zip, request):
     """Unpacking or parsing a huge zip reports no progress; the job must not look dead."""
     import time
 
@@ -328,6 +329,9 @@ def test_keep_alive_beats_while_a_step_has_no_progress_hook(project, owner, expo
     job = job_services.dataset_import_job_create(
         project=project, user=owner, fmt="coco", upload=exported_zip
     )
+    # The job never runs: its received zip is removed here (the flush drops only the row,
+    # and a later test checks that nothing is left under imports/).
+    request.addfinalizer(lambda: delete_quietly(job.upload.name))
     job = job_claim(model=DatasetImportJob, job_id=job.pk)
     first = job.heartbeat_at
     with job_services.keep_alive(job, every_s=0.05):

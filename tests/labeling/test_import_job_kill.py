@@ -30,6 +30,7 @@ from tests.labeling.dataset_helpers import (
 )
 from webapp import jobs
 from webapp.models import JobStatus
+from webapp.storage import delete_quietly
 
 IMAGES = 300
 
@@ -172,9 +173,14 @@ def test_the_stale_check_sweeps_only_files_no_frame_refers_to(project, owner, se
     frame = make_frame(make_source(project), 0)
     Frame.objects.filter(pk=frame.pk).update(image=used)
 
-    assert jobs.jobs_fail_stale() == 1
-    job.refresh_from_db()
-    assert job.status == JobStatus.FAILED
-    assert default_storage.exists(used) and default_storage.exists(neighbour)
-    assert not default_storage.exists(orphan)
-    assert job_services.dataset_import_job_sweep(job=job) == 0  # nothing more to do
+    try:
+        assert jobs.jobs_fail_stale() == 1
+        job.refresh_from_db()
+        assert job.status == JobStatus.FAILED
+        assert default_storage.exists(used) and default_storage.exists(neighbour)
+        assert not default_storage.exists(orphan)
+        assert job_services.dataset_import_job_sweep(job=job) == 0  # nothing more to do
+    finally:
+        # The rows roll back, the files would stay: a later job with the same ids would
+        # find them in its folder, and its sweep would delete what another test counts.
+        delete_quietly(used, orphan, neighbour)
