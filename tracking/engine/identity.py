@@ -4,14 +4,11 @@ When the number of animals N is known, every frame holds at most N animals and a
 comes back (after a miss, an occlusion, a trip out of the frame) is one of the N, never a new
 one. Animals of the same look cannot be told apart by appearance, so identity follows motion:
 
-1. *Contact*: a detection is ambiguous when another tracklet's box is near it where that box is
-   *not* detected: the last box of a tracklet that vanished / first box of one that appears
-   within ``merge_window_s`` (two boxes merging into one, and splitting again; near: IoU >
-   ``contact_iou`` or centres closer than ``contact_distance_bl`` body lengths); and when its
-   box is more than ``merged_box_factor`` body lengths across (two animals in one box). Two
-   boxes detected in the same frame are a contact only beyond ``same_frame_contact_iou``: the
-   tracker follows animals it sees apart, however close (deciding identities only where the
-   boxes separate again would be too late: by then the animals may have crossed). Padded by
+1. *Contact*: a detection is ambiguous when another tracklet's box is near it: the same frame's
+   box (IoU > ``contact_iou`` or centres closer than ``contact_distance_bl`` body lengths) or the
+   last box of a tracklet that vanished / first box of one that appears within
+   ``merge_window_s`` (two boxes merging into one, and splitting again); and when its box is
+   more than ``merged_box_factor`` body lengths across (two animals in one box). Padded by
    ``contact_pad_frames``. The tracker's ids are not trusted there.
 2. Each tracklet is cut into *clean segments* (no contact) and contact stretches.
 3. Clean segments are given identity slots in time order; concurrent segments never share a
@@ -196,17 +193,9 @@ def _contact_masks(
             # its first box before it starts.
             ref = np.clip(np.searchsorted(tj.rows, ti.rows[sel], side="right") - 1, 0, None)
             a, b = ti.boxes[sel], tj.boxes[ref]
-            iou = _iou_pairs(a, b)
-            near = (iou > params.contact_iou) | (
+            near = (_iou_pairs(a, b) > params.contact_iou) | (
                 np.linalg.norm(_centre(a) - _centre(b), axis=1) < near_distance
             )
-            # Two boxes detected apart in the same frame are two animals the tracker tells
-            # apart (frame to frame each box overlaps its own last box far more than the
-            # other's); only boxes overlapping beyond the detector's own NMS are doubtful.
-            # The contact that loses identities is a box missing: one animal hidden under
-            # the other, or both in one box (the held boxes above, and merged_box_factor).
-            same_frame = tj.rows[ref] == ti.rows[sel]
-            near = np.where(same_frame, iou > params.same_frame_contact_iou, near)
             mask[sel[near]] = True
         if n_animals > 1 and params.merged_box_factor > 0:
             # A box much bigger than one animal is likely two of them merged into one.

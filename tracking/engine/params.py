@@ -53,11 +53,9 @@ class TrackingParams:
     """Parameters of :func:`tracking.engine.pipeline.build_trajectory`.
 
     Contacts (where the tracker's ids are not trusted, :mod:`tracking.engine.identity`):
-      two detections of one frame whose IoU exceeds ``same_frame_contact_iou`` (the default,
-      the detector's NMS IoU, makes boxes seen apart never a contact); a vanished track's last
-      box (and a new track's first box) counts as a hidden animal for ``merge_window_s``, near
-      a detection whose IoU with it exceeds ``contact_iou`` or whose centre is closer than
-      ``contact_distance_bl`` body lengths; a box more than
+      two detections of one frame whose IoU exceeds ``contact_iou`` or whose centres are closer
+      than ``contact_distance_bl`` body lengths; a vanished track's last box (and a new track's
+      first box) counts as a hidden animal for ``merge_window_s``; a box more than
       ``merged_box_factor`` body lengths across is two animals in one (0: off). Each contact
       widens by ``contact_pad_frames``; clean stretches under ``min_segment_frames`` count as
       contact.
@@ -90,7 +88,6 @@ class TrackingParams:
     min_score: float = 0.1
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     contact_iou: float = 0.3
-    same_frame_contact_iou: float = 0.7
     contact_distance_bl: float = 0.25
     merged_box_factor: float = 1.5
     contact_pad_frames: int = 2
@@ -126,7 +123,6 @@ class TrackingParams:
         self.tracker.validate()
         _check_range("min_score", self.min_score, 0.0, 1.0)
         _check_range("contact_iou", self.contact_iou, 0.0, 1.0)
-        _check_range("same_frame_contact_iou", self.same_frame_contact_iou, 0.0, 1.0)
         _check_range("swap_iou", self.swap_iou, 0.0, 1.0)
         for name in (
             "contact_distance_bl",
