@@ -402,3 +402,11 @@ class VideoUploadJob(Job):
 
     def __str__(self) -> str:
         return f"video upload #{self.pk} into {self.project_id}"
+
+    def after_stale_failure(self) -> None:
+        """Its worker died before a video was made: the received bytes and the upload go
+        (see :mod:`labeling.videos.chunked_jobs`), not only when the browser asks again."""
+        from .videos.chunked_jobs import video_upload_job_forget
+
+        if self.video_id is None:
+            video_upload_job_forget(job=self)

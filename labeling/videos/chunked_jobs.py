@@ -67,7 +67,7 @@ def chunked_upload_complete(*, upload: ChunkedUpload, user) -> VideoUploadJob:
                 raise ValidationError({"upload": "This upload is already complete."})
             if job.status in TERMINAL_STATUSES and job.status != JobStatus.SUCCEEDED:
                 # Its worker died (the stale check failed it): nothing may be left behind.
-                _forget_upload(job)
+                video_upload_job_forget(job=job)
             return job
         if upload.offset != upload.size or path.stat().st_size != upload.size:
             raise ValidationError(
@@ -131,11 +131,11 @@ def _bytes_back(*, upload: ChunkedUpload, stored: str) -> None:
 def video_upload_job_cancel(*, job: VideoUploadJob) -> VideoUploadJob:
     job = upload_job_cancel(job=job)
     if job.status in TERMINAL_STATUSES and job.status != JobStatus.SUCCEEDED:
-        _forget_upload(job)
+        video_upload_job_forget(job=job)
     return job
 
 
-def _forget_upload(job: VideoUploadJob) -> None:
+def video_upload_job_forget(*, job: VideoUploadJob) -> None:
     """A file that did not become a video leaves no upload behind (bytes or row)."""
     upload_job_drop_upload(job=job)
     if job.chunked_upload_id:
@@ -188,7 +188,7 @@ def video_upload_job_execute(*, job_id: int) -> None:
     finally:
         ended = VideoUploadJob.objects.filter(pk=job.pk, status__in=TERMINAL_STATUSES)
         if ended.exclude(status=JobStatus.SUCCEEDED).exists():
-            _forget_upload(job)
+            video_upload_job_forget(job=job)
 
 
 def _added(job: VideoUploadJob, video) -> None:
