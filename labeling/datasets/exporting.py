@@ -141,7 +141,12 @@ def dataset_export(
         which = f"in the {split} split" if split else "in this project"
         raise ValidationError({"split": f"There are no labeled frames {which} to export."})
     writer = FORMATS[fmt]
-    options = {"absolute_path": zip_path is None} if fmt == "yolo" else {}
+    options: dict = {"absolute_path": zip_path is None} if fmt == "yolo" else {}
+    if zip_path is not None:
+        # The folder is only read by write_zip, then removed: hard links to the stored
+        # images (where storage is local and on one filesystem with scratch) save copying
+        # every image once more than the zip itself does.
+        options["link"] = True
     source = _StoredImages(stored, progress)
     try:
         if out_dir is not None:
