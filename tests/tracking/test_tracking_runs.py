@@ -138,10 +138,12 @@ def test_killed_worker_is_marked_failed_and_a_retry_resumes_from_the_stored_chun
     assert run.status == JobStatus.SUCCEEDED, f"{run.error}\n{fresh.log()[-3000:]}"
     assert run.frames_done == 300
     # Resumed, not restarted: the frames of the stored chunks were not detected again.
-    # (frames_done is written once a second, so the last stored chunk may end a little
-    # past the count read at the kill.)
+    # (frames_done is written once a second, so the stored chunks may end past the count
+    # read at the kill by a second's worth of frames: more than a chunk with a detector
+    # that crops; below it by less than a chunk.)
     resumed = run.timing["frames_resumed"]
-    assert 60 <= resumed <= killed_at + 30 and resumed % 30 == 0, (resumed, killed_at)
+    assert resumed % 30 == 0 and 60 <= resumed < 300, (resumed, killed_at)
+    assert resumed >= killed_at - 30, (resumed, killed_at)
     assert run.timing["frames_processed"] == 300 - resumed
 
 
