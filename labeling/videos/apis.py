@@ -103,49 +103,63 @@ class SamplingJobOutput(serializers.ModelSerializer):
         ]
 
 
-class ImageSetJobOutput(serializers.ModelSerializer):
+class FileJobOutput(serializers.ModelSerializer):
+    """What every job turning an uploaded file into a frame source answers (image sets,
+    chunked videos): status, progress, links. Subclasses name their ``Meta.model``, their
+    ``KIND`` and ``URL_NAME`` (its cancel URL is ``URL_NAME + "-cancel"``), and list
+    ``COMMON_FIELDS``, their own, then ``LINK_FIELDS``."""
+
+    KIND = ""
+    URL_NAME = ""
+    COMMON_FIELDS = (
+        "id",
+        "kind",
+        "project",
+        "source_name",
+        "upload_bytes",
+        "status",
+        "is_finished",
+        "progress",
+        "message",
+        "error",
+        "video",
+    )
+    LINK_FIELDS = ("page_url", "url", "cancel_url", "created_at", "finished_at")
+
     kind = serializers.SerializerMethodField()
     is_finished = serializers.BooleanField(read_only=True)
     url = serializers.SerializerMethodField()
     cancel_url = serializers.SerializerMethodField()
     page_url = serializers.SerializerMethodField()
-    frame_count = serializers.SerializerMethodField()
-
-    class Meta:
-        model = ImageSetImportJob
-        fields = [
-            "id",
-            "kind",
-            "project",
-            "source_name",
-            "upload_bytes",
-            "status",
-            "is_finished",
-            "progress",
-            "message",
-            "error",
-            "video",
-            "frame_count",
-            "page_url",
-            "url",
-            "cancel_url",
-            "created_at",
-            "finished_at",
-        ]
 
     def get_kind(self, job) -> str:
-        return "imageset_job"
+        return self.KIND
 
     def get_url(self, job) -> str:
-        return reverse("api-imageset-job", args=[job.pk])
+        return reverse(self.URL_NAME, args=[job.pk])
 
     def get_cancel_url(self, job) -> str:
-        return reverse("api-imageset-job-cancel", args=[job.pk])
+        return reverse(f"{self.URL_NAME}-cancel", args=[job.pk])
 
     def get_page_url(self, job) -> str | None:
         if not job.video_id:
             return None
         return reverse("video-detail", args=[job.project_id, job.video_id])
+
+
+class ImageSetJobOutput(FileJobOutput):
+    KIND = "imageset_job"
+    URL_NAME = "api-imageset-job"
+
+    frame_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImageSetImportJob
+        fields = [
+            *FileJobOutput.COMMON_FIELDS,
+            "frame_count",
+            *FileJobOutput.LINK_FIELDS,
+        ]
 
     def get_frame_count(self, job) -> int | None:
         return job.video.frame_count if job.video_id else None

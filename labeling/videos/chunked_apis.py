@@ -36,7 +36,7 @@ from webapp.parsers import DepthLimitedJSONParser
 from ..models import ChunkedUpload, Role, VideoUploadJob
 from ..selectors import object_for_user, project_for_user, projects_visible_to, require_role
 from . import chunked, chunked_jobs
-from .apis import ImageSetJobOutput, VideoOutput, VideoUploadOutput
+from .apis import FileJobOutput, ImageSetJobOutput, VideoOutput, VideoUploadOutput
 from .selectors import video_with_counts
 
 
@@ -77,53 +77,23 @@ class ChunkedUploadOutput(serializers.ModelSerializer):
         return chunked.chunk_bytes()
 
 
-class VideoUploadJobOutput(serializers.ModelSerializer):
+class VideoUploadJobOutput(FileJobOutput):
     """The job that checks a chunked upload's file; ``video_detail`` once it is added."""
 
-    kind = serializers.SerializerMethodField()
-    is_finished = serializers.BooleanField(read_only=True)
-    url = serializers.SerializerMethodField()
-    cancel_url = serializers.SerializerMethodField()
-    page_url = serializers.SerializerMethodField()
+    KIND = "video_upload_job"
+    URL_NAME = "api-video-upload-job"
+
     video_detail = serializers.SerializerMethodField()
 
     class Meta:
         model = VideoUploadJob
         fields = [
-            "id",
-            "kind",
-            "project",
-            "source_name",
-            "upload_bytes",
-            "status",
-            "is_finished",
-            "progress",
-            "message",
-            "error",
-            "video",
+            *FileJobOutput.COMMON_FIELDS,
             "video_detail",
             "sampling_job",
             "sampling_error",
-            "page_url",
-            "url",
-            "cancel_url",
-            "created_at",
-            "finished_at",
+            *FileJobOutput.LINK_FIELDS,
         ]
-
-    def get_kind(self, job) -> str:
-        return "video_upload_job"
-
-    def get_url(self, job) -> str:
-        return reverse("api-video-upload-job", args=[job.pk])
-
-    def get_cancel_url(self, job) -> str:
-        return reverse("api-video-upload-job-cancel", args=[job.pk])
-
-    def get_page_url(self, job) -> str | None:
-        if not job.video_id:
-            return None
-        return reverse("video-detail", args=[job.project_id, job.video_id])
 
     @extend_schema_field(VideoOutput(allow_null=True))
     def get_video_detail(self, job) -> dict | None:

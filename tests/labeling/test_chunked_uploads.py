@@ -327,9 +327,7 @@ def test_abandoned_uploads_expire_when_a_new_one_starts(project, owner, api_clie
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_job_whose_worker_died_leaves_nothing_behind(
-    project, owner, api_client_for, monkeypatch
-):
+def test_a_job_whose_worker_died_leaves_nothing_behind(project, owner, api_client_for, monkeypatch):
     from webapp.jobs import jobs_fail_stale
 
     monkeypatch.setattr(tasks.video_upload_run, "apply_async", lambda args, **kw: _Sent())

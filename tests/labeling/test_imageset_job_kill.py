@@ -22,6 +22,7 @@ from labeling.models import Frame, ImageSetImportJob, Video
 from labeling.videos import imageset_jobs, services
 from tests.conftest import wait_for
 from tests.labeling.dataset_helpers import image_bytes, make_frame, make_source, media_files
+from tests.labeling.job_kill import fail_stale, kill_mid_store
 from tests.labeling.video_helpers import upload
 from webapp import jobs
 from webapp.models import JobStatus
@@ -79,20 +80,10 @@ def test_a_worker_killed_mid_store_leaves_no_orphans_and_a_retry_makes_the_set(
     assert response.status_code == 202, response.content
     job = ImageSetImportJob.objects.get(pk=response.json()["id"])
 
-    wait_for(lambda: len(stored_by(job)) >= 10, timeout=300, interval=0.02, what="storing")
-    doomed.kill()
-    job.refresh_from_db()
-    assert job.status == JobStatus.RUNNING, job.error
-    orphans = stored_by(job)
-    assert 10 <= len(orphans) < IMAGES, "killed part way through storing"
+    kill_mid_store(job, doomed, stored_by=stored_by, total=IMAGES)
     assert not image_sets(project).exists() and not Frame.all_objects.exists()
 
-    settings.JOB_STALE_AFTER = 2
-    wait_for(lambda: jobs.jobs_fail_stale() or finished(job), timeout=60, what="stale check")
-    job.refresh_from_db()
-    assert job.status == JobStatus.FAILED and "heartbeat" in job.error
-    assert not stored_by(job), "the stale check removed what the dead attempt stored"
-    assert job.upload and default_storage.exists(job.upload.name), "kept for the retry"
+    fail_stale(job, settings, stored_by=stored_by, finished=finished)
     assert media_files() - before == {job.upload.name}, "nothing else is left in media"
     assert not image_sets(project).exists() and not Frame.all_objects.exists()
 

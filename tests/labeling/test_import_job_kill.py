@@ -28,6 +28,7 @@ from tests.labeling.dataset_helpers import (
     media_files,
     write_zip,
 )
+from tests.labeling.job_kill import fail_stale, kill_mid_store
 from webapp import jobs
 from webapp.models import JobStatus
 from webapp.storage import delete_quietly
@@ -79,20 +80,10 @@ def test_a_worker_killed_mid_store_leaves_no_orphans_and_a_retry_imports_everyth
     assert response.status_code == 202, response.content
     job = DatasetImportJob.objects.get(pk=response.json()["id"])
 
-    wait_for(lambda: len(stored_by(job)) >= 10, timeout=300, interval=0.02, what="storing")
-    doomed.kill()
-    job.refresh_from_db()
-    assert job.status == JobStatus.RUNNING, job.error
-    orphans = stored_by(job)
-    assert 10 <= len(orphans) < IMAGES, "killed part way through storing"
+    kill_mid_store(job, doomed, stored_by=stored_by, total=IMAGES)
     assert not Frame.objects.filter(project=project).exists()
 
-    settings.JOB_STALE_AFTER = 2
-    wait_for(lambda: jobs.jobs_fail_stale() or finished(job), timeout=60, what="stale check")
-    job.refresh_from_db()
-    assert job.status == JobStatus.FAILED and "heartbeat" in job.error
-    assert not stored_by(job), "the stale check removed what the dead attempt stored"
-    assert job.upload and default_storage.exists(job.upload.name), "kept for the retry"
+    fail_stale(job, settings, stored_by=stored_by, finished=finished)
 
     fresh = start_worker(queues=("default",))
     response = client.post(reverse("api-dataset-import-job-retry", args=[job.pk]))
