@@ -15,7 +15,8 @@ Celery worker (``-Q default``, solo pool, so the worker's peak RSS is the import
 - the same import in the bench's own process without a job (the baseline: the job's cost
   is the ratio, which a busy machine distorts less than single timings);
 - dataset version creation (``dataset_version_create``);
-- export as a job in each format (queued to succeeded, the zip stored);
+- export as a job in each format (queued to succeeded, the zip stored), and the baseline:
+  the same export in this process the way the jobs wrote it before (a folder, then a zip);
 - server times of the pages and endpoints a person uses at that size, through Django's
   test client in this process (no network): the frames list requests the editor makes
   (its first page, ``limit=200``; the next page by cursor, ``after=<id>``; a jump,
@@ -206,6 +207,11 @@ def main() -> None:
         action="store_true",
         help="only the server times, on the project a previous run imported (kept)",
     )
+    parser.add_argument(
+        "--exports-only",
+        action="store_true",
+        help="only the exports, on the project a previous run imported (kept)",
+    )
     args = parser.parse_args()
     if args.pages_only:
         prepare_env(keep=True)
@@ -225,8 +231,8 @@ def main() -> None:
         project = Project.objects.filter(name__startswith="Lab scale").latest("created_at")
         measure_pages(args, user, project)
         return
-    dataset = build_dataset(args.images)
-    env = prepare_env(args.keep)
+    dataset = None if args.exports_only else build_dataset(args.images)
+    env = prepare_env(args.keep or args.exports_only)
 
     import django
 
@@ -245,7 +251,18 @@ def main() -> None:
     redis = start_embedded_redis(settings.EMBEDDED_REDIS_SOCKET)
     worker = start_worker(env)
     try:
-        run(args, dataset, worker)
+        wait_for_worker(worker)
+        if args.exports_only:
+            from django.contrib.auth import get_user_model
+
+            from labeling.models import Project
+
+            user = get_user_model().objects.get(username="bench")
+            project = Project.objects.filter(name__startswith="Lab scale").latest("created_at")
+            print(f"exports of {project.frames.count():,} images; load avg {os.getloadavg()}")
+            measure_exports(project, user, worker)
+        else:
+            run(args, dataset, worker)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
@@ -253,14 +270,7 @@ def main() -> None:
             redis.terminate()
 
 
-def run(args, dataset: Path, worker: subprocess.Popen) -> None:
-    from django.contrib.auth import get_user_model
-
-    from labeling.datasets import job_services
-    from labeling.datasets.importing import dataset_import
-    from labeling.datasets.versions import dataset_version_create
-    from labeling.models import DatasetExportJob, DatasetImportJob
-    from labeling.services import project_create
+def wait_for_worker(worker: subprocess.Popen) -> None:
     from webapp import tasks
     from webapp.models import WorkerPing
 
@@ -271,6 +281,17 @@ def run(args, dataset: Path, worker: subprocess.Popen) -> None:
         if time.monotonic() > deadline or worker.poll() is not None:
             raise RuntimeError((RUN / "worker.log").read_text()[-3000:])
         time.sleep(0.2)
+
+
+def run(args, dataset: Path, worker: subprocess.Popen) -> None:
+    from django.contrib.auth import get_user_model
+
+    from labeling.datasets import job_services
+    from labeling.datasets.importing import dataset_import
+    from labeling.datasets.versions import dataset_version_create
+    from labeling.models import DatasetImportJob
+    from labeling.services import project_create
+
     rss_idle = rss_mb(worker.pid)
     user = get_user_model().objects.create_user("bench", password="bench-pass-1")
     project = project_create(name=f"Lab scale {time.time():.0f}", owner=user)
@@ -315,11 +336,22 @@ def run(args, dataset: Path, worker: subprocess.Popen) -> None:
         f"({sum(version.frame_counts.values()):,} frames, {version.box_count:,} boxes)"
     )
 
+    measure_exports(project, user, worker)
+    measure_pages(args, user, project)
+
+
+def measure_exports(project, user, worker: subprocess.Popen) -> None:
+    """Each format exported by a job (queued to succeeded), then the in-process baseline."""
+    from labeling.datasets import job_services
+    from labeling.models import DatasetExportJob
+
+    n = project.frames.count()
+    job_times: dict[str, float] = {}
     for fmt in FORMATS:
         started = time.perf_counter()
         export = job_services.dataset_export_job_start(project=project, user=user, fmt=fmt)
         export = wait_job(DatasetExportJob, export.pk)
-        took = time.perf_counter() - started
+        took = job_times[fmt] = time.perf_counter() - started
         if export.status != "succeeded":
             raise RuntimeError(f"export {fmt} {export.status}: {export.error[:2000]}")
         print(
@@ -327,7 +359,33 @@ def run(args, dataset: Path, worker: subprocess.Popen) -> None:
             f"({export.file_bytes / 1024**2:,.0f} MB zip)"
         )
     print(f"worker peak RSS after the exports: {peak_rss_mb(worker.pid):.0f} MB")
-    measure_pages(args, user, project)
+    export_baseline(project, job_times)
+
+
+def export_baseline(project, job_times: dict[str, float]) -> None:
+    """Each export in this process as the export jobs wrote it before: the dataset laid out in
+    a scratch folder (images hard-linked), then zipped from there. The jobs now write the zip
+    directly; the ratio says what that, and the job around it, changed."""
+    import tempfile
+
+    from labeling.datasets.archives import write_zip
+    from labeling.datasets.exporting import _StoredImages, dataset_for_export
+    from labeling.datasets.formats import FORMATS as WRITERS
+
+    for fmt in FORMATS:
+        with tempfile.TemporaryDirectory(dir=RUN) as work:
+            started = time.perf_counter()
+            dataset, stored = dataset_for_export(project=project, fmt=fmt)
+            options = {"absolute_path": False} if fmt == "yolo" else {}
+            source = _StoredImages(stored)
+            WRITERS[fmt].write(dataset, Path(work) / "dataset", source, link=True, **options)
+            source.close()
+            write_zip(Path(work) / "dataset", Path(work) / "dataset.zip")
+            took = time.perf_counter() - started
+        print(
+            f"baseline export {fmt:4} (folder, then zip, in this process): {took:5.1f} s; "
+            f"the job took {job_times[fmt] / took:.2f}x that"
+        )
 
 
 def measure_pages(args, user, project) -> None:

@@ -53,6 +53,12 @@ def upload_job_cancel(*, job: Job) -> Job:
     return job
 
 
+def upload_job_retryable(*, job: Job, needs_upload: bool = True) -> bool:
+    """Whether :func:`upload_job_retry` would queue ``job`` again: it failed and still holds
+    its received file (only a dead worker's failure keeps it), or needs none."""
+    return job.status == JobStatus.FAILED and (bool(job.upload) or not needs_upload)
+
+
 def upload_job_retry(
     *, job: Job, task: Any, what: str, again: str, needs_upload: bool = True
 ) -> Job:

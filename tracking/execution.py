@@ -19,7 +19,6 @@ import dataclasses
 import logging
 import math
 import shutil
-import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -33,7 +32,7 @@ from django.core.files.storage import default_storage
 from labeling.videos.services import video_local_path
 from webapp.jobs import JobCancelled, job_claim, job_finish, job_heartbeat
 from webapp.models import JobStatus
-from webapp.storage import local_copy, scratch_dir, sha256_of_file, store_file
+from webapp.storage import local_copy, scratch_dir, scratch_tempdir, sha256_of_file, store_file
 
 from .models import TrackingRun
 
@@ -254,7 +253,7 @@ def _store_result(run: TrackingRun, result: Any, stats: Any) -> None:
     from tracking.engine.exports.parquet import write_trajectory
 
     name = f"{_storage_prefix(run)}/trajectory.parquet"
-    with tempfile.TemporaryDirectory(dir=scratch_dir("tmp")) as tmp:
+    with scratch_tempdir() as tmp:
         local = Path(tmp) / "trajectory.parquet"
         write_trajectory(result.trajectory, local)
         digest = sha256_of_file(local)

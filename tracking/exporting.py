@@ -8,7 +8,6 @@ page, every export and the behaviour analysis show the same corrected identities
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from django.core.exceptions import ValidationError
 
-from webapp.storage import scratch_dir
+from webapp.storage import scratch_workdir
 
 from .models import TrackingRun
 from .selectors import tracking_edits_active, tracking_run_trajectory
@@ -112,7 +111,7 @@ def trajectory_export(*, run: TrackingRun, fmt: str) -> Export:
 
     if fmt not in EXPORTS:
         raise ValidationError({"format": f"Choose one of {', '.join(EXPORTS)}."})
-    tmp = Path(tempfile.mkdtemp(dir=scratch_dir("exports")))
+    tmp = scratch_workdir("exports", "track-export-")
     stem = f"run{run.pk}-{Path(run.video.original_name).stem}"[:120]
     path = tmp / f"trajectory.{fmt}"
     if fmt == "json":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
 from django.core.files.storage import default_storage
@@ -11,7 +10,7 @@ from django.core.files.storage import default_storage
 from labeling.videos.services import video_local_path
 from webapp.jobs import JobCancelled, job_claim, job_finish, job_heartbeat
 from webapp.models import JobStatus
-from webapp.storage import scratch_dir, store_file
+from webapp.storage import scratch_tempdir, store_file
 
 from .models import TrackingRender
 from .selectors import tracking_edits_active, tracking_run_trajectory
@@ -39,7 +38,7 @@ def tracking_render_execute(*, render_id: int) -> None:
         trajectory = tracking_run_trajectory(run=run)
         with (
             video_local_path(video=video) as path,
-            tempfile.TemporaryDirectory(dir=scratch_dir("tmp")) as tmp,
+            scratch_tempdir() as tmp,
         ):
             source = sandboxed_source(path, video)
             output = render_video(source, trajectory, Path(tmp) / "tracked.mp4", on_progress=beat)

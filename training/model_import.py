@@ -8,7 +8,6 @@ in tracking, evaluation and downloads like one trained here.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from labeling.models import Project
-from webapp.storage import delete_quietly, scratch_dir, sha256_of_file, store_file
+from webapp.storage import delete_quietly, scratch_tempdir, sha256_of_file, store_file
 
 from . import checkpoint_probe
 from .models import TrainedModel
@@ -42,7 +41,7 @@ def trained_model_import(
     if size > MAX_CHECKPOINT_BYTES:
         raise ValidationError({"file": f"“{display}” is larger than 2 GB."})
     name = (name or Path(display).stem).strip()[:120] or "imported model"
-    with tempfile.TemporaryDirectory(dir=scratch_dir("tmp")) as tmp:
+    with scratch_tempdir() as tmp:
         # The checker sees a server-chosen name: the person's file name is display text only.
         local = Path(tmp) / f"model{suffix}"
         shutil.copyfile(path, local)

@@ -12,7 +12,6 @@ turns its weights into a :class:`TrainedModel`, :mod:`training.joblog` keeps its
 from __future__ import annotations
 
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from webapp.jobs import (
     job_requeue,
 )
 from webapp.models import TERMINAL_STATUSES, JobStatus
-from webapp.storage import delete_quietly, scratch_dir, store_file
+from webapp.storage import delete_quietly, scratch_tempdir, store_file
 
 from . import checkpoint_probe
 from .execution import training_job_execute as training_job_execute  # re-exported
@@ -252,7 +251,7 @@ def _checked_upload(checkpoint: IncomingCheckpoint, *, display: str):
     if checkpoint.size > MAX_CHECKPOINT_BYTES:
         raise ValidationError({"checkpoint": f"“{display}” is larger than 2 GB."})
     # The checker sees a server-chosen name: the person's file name is display text only.
-    with tempfile.TemporaryDirectory(dir=scratch_dir("tmp")) as tmp:
+    with scratch_tempdir() as tmp:
         path = Path(tmp) / "upload.pt"
         try:
             path.hardlink_to(checkpoint.path)

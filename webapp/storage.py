@@ -19,12 +19,32 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
+from .scratch import owner_tag, scratch_sweep
+
 
 def scratch_dir(*parts: str) -> Path:
     """A directory under the worker's scratch space (created)."""
     path = Path(settings.SCRATCH_DIR).joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def scratch_workdir(area: str, prefix: str) -> Path:
+    """A new folder under ``scratch/<area>`` for one task's temporary files, which the caller
+    removes. Its name carries this process's :func:`webapp.scratch.owner_tag`, so a worker
+    killed while it holds the folder leaves it to :func:`scratch_sweep_dead`."""
+    return Path(tempfile.mkdtemp(prefix=prefix + owner_tag(), dir=scratch_dir(area)))
+
+
+def scratch_tempdir(area: str = "tmp", prefix: str = "tmp-") -> tempfile.TemporaryDirectory:
+    """:class:`tempfile.TemporaryDirectory` under ``scratch/<area>``, named as
+    :func:`scratch_workdir` names its folders."""
+    return tempfile.TemporaryDirectory(prefix=prefix + owner_tag(), dir=scratch_dir(area))
+
+
+def scratch_sweep_dead() -> list[Path]:
+    """Remove what dead processes of this host left in scratch (see :mod:`webapp.scratch`)."""
+    return scratch_sweep(Path(settings.SCRATCH_DIR))
 
 
 @contextmanager
@@ -37,7 +57,7 @@ def local_copy(name: str, *, suffix: str | None = None) -> Iterator[Path]:
         pass  # remote storage: download to scratch
     suffix = suffix if suffix is not None else Path(name).suffix
     with tempfile.NamedTemporaryFile(
-        dir=scratch_dir("downloads"), suffix=suffix, delete=False
+        dir=scratch_dir("downloads"), prefix="copy-" + owner_tag(), suffix=suffix, delete=False
     ) as tmp:
         with default_storage.open(name, "rb") as src:
             shutil.copyfileobj(src, tmp, length=1024 * 1024)

@@ -13,7 +13,6 @@ for image sets and imported datasets, ``v{video_id}_f{frame_index:06d}`` for vid
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -23,12 +22,12 @@ from typing import BinaryIO
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
-from webapp.storage import local_copy, scratch_dir
+from webapp.storage import local_copy, scratch_workdir
 
 from ..models import Frame, Project
-from . import archives
 from .exchange import EXPORT_SPLITS, check_format, export_file_names, problem_messages
 from .formats import FORMATS, Dataset, DatasetBox, DatasetImage, FormatError
+from .formats.outputs import ZipOutput
 from .selectors import dataset_frames
 
 
@@ -142,24 +141,13 @@ def dataset_export(
         raise ValidationError({"split": f"There are no labeled frames {which} to export."})
     writer = FORMATS[fmt]
     options: dict = {"absolute_path": zip_path is None} if fmt == "yolo" else {}
-    if zip_path is not None:
-        # The folder is only read by write_zip, then removed: hard links to the stored
-        # images (where storage is local and on one filesystem with scratch) save copying
-        # every image once more than the zip itself does.
-        options["link"] = True
     source = _StoredImages(stored, progress)
     try:
         if out_dir is not None:
             writer.write(dataset, Path(out_dir), source, **options)
             path = Path(out_dir)
         else:
-            work = Path(tempfile.mkdtemp(prefix="export-", dir=scratch_dir("exports")))
-            try:
-                writer.write(dataset, work / "dataset", source, **options)
-                source.close()
-                archives.write_zip(work / "dataset", Path(zip_path))
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
+            writer.write(dataset, ZipOutput(Path(zip_path)), source, **options)
             path = Path(zip_path)
     except FormatError as exc:
         raise ValidationError(
@@ -187,7 +175,7 @@ def dataset_export_download(
 ) -> tuple[BinaryIO, str]:
     """The export as an open zip file and a download name; the file has no name on disk any
     more (it vanishes once closed), so a dropped download leaves nothing behind."""
-    work = Path(tempfile.mkdtemp(prefix="download-", dir=scratch_dir("exports")))
+    work = scratch_workdir("exports", "download-")
     try:
         zip_path = work / "dataset.zip"
         dataset_export(

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import tempfile
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -57,7 +56,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.storage import delete_quietly, scratch_dir, store_file
+from webapp.storage import delete_quietly, scratch_workdir, store_file
 
 from ..models import Box, Frame, Project, Video
 from ..services import label_class_add
@@ -172,7 +171,7 @@ def dataset_import(
         elif path.is_file():
             if not archives.is_zip(path):
                 raise ValidationError({"file": "The dataset must be a zip archive."})
-            work = Path(tempfile.mkdtemp(prefix="import-", dir=scratch_dir("imports")))
+            work = scratch_workdir("imports", "import-")
             try:
                 archives.extract_zip(path, work, _archive_limits())
             except archives.ArchiveError as exc:
@@ -246,7 +245,7 @@ def _decode_cvat_video_frames(root: Path) -> Path | None:
     video, needed = cvat.video_frames_needed(root)
     if video is None or not needed:
         return None
-    target = Path(tempfile.mkdtemp(prefix="cvat-frames-", dir=scratch_dir("imports")))
+    target = scratch_workdir("imports", "cvat-frames-")
     try:
         for sampled in sample_indices(video, needed):
             Image.fromarray(sampled.image[:, :, ::-1]).save(

@@ -67,9 +67,18 @@ class _JobFields(serializers.ModelSerializer):
 
 
 class ImportJobOutput(_JobFields):
+    retry_url = serializers.SerializerMethodField(
+        help_text="Set when its worker died and it can be queued again (POST)."
+    )
+
     class Meta:
         model = DatasetImportJob
-        fields = [*_JobFields.job_fields, "source_name", "upload_bytes"]
+        fields = [*_JobFields.job_fields, "source_name", "upload_bytes", "retry_url"]
+
+    def get_retry_url(self, job) -> str | None:
+        if not job_services.dataset_import_job_retryable(job=job):
+            return None
+        return reverse("api-dataset-import-job-retry", args=[job.pk])
 
     def get_url(self, job) -> str:
         return reverse("api-dataset-import-job", args=[job.pk])

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -58,7 +57,7 @@ from webapp.jobs import (
     job_request_cancel,
 )
 from webapp.models import TERMINAL_STATUSES, JobStatus
-from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
+from webapp.storage import delete_quietly, local_copy, scratch_workdir, store_file
 
 from ..models import DatasetExportJob, DatasetImportJob, Frame, Project
 from ..upload_jobs import (
@@ -66,6 +65,7 @@ from ..upload_jobs import (
     upload_job_dispatch,
     upload_job_drop_upload,
     upload_job_retry,
+    upload_job_retryable,
     upload_job_still_running,
     upload_job_sweep,
 )
@@ -222,6 +222,10 @@ def dataset_import_job_cancel(*, job: DatasetImportJob) -> DatasetImportJob:
 
 def _drop_upload(job: DatasetImportJob) -> None:
     upload_job_drop_upload(job=job)
+
+
+def dataset_import_job_retryable(*, job: DatasetImportJob) -> bool:
+    return upload_job_retryable(job=job)
 
 
 def dataset_import_job_retry(*, job: DatasetImportJob) -> DatasetImportJob:
@@ -393,7 +397,7 @@ def dataset_export_job_execute(*, job_id: int) -> None:
     if job is None:
         return
     beats = _Beats(job, {"writing": (0.0, 0.9)})
-    work = Path(tempfile.mkdtemp(prefix="export-job-", dir=scratch_dir("exports")))
+    work = scratch_workdir("exports", "export-job-")
     stored = ""
     try:
         job_heartbeat(job=job, progress=0.0, message="Reading the frames…")
@@ -410,7 +414,9 @@ def dataset_export_job_execute(*, job_id: int) -> None:
         job_heartbeat(job=job, progress=0.95, message="Storing the zip…")
         size = zip_path.stat().st_size
         stored = store_file(
-            local_path=zip_path, name=f"exports/{job.project_id}/{uuid.uuid4().hex}.zip"
+            local_path=zip_path,
+            name=f"exports/{job.project_id}/{uuid.uuid4().hex}.zip",
+            move=True,
         )
         updated = DatasetExportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             file=stored,
@@ -477,6 +483,7 @@ __all__ = [
     "dataset_import_job_dispatch",
     "dataset_import_job_execute",
     "dataset_import_job_retry",
+    "dataset_import_job_retryable",
     "dataset_import_job_start",
     "dataset_import_job_sweep",
     "dataset_upload_check",

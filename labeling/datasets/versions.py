@@ -13,7 +13,6 @@ Boxes in the manifest are original-image pixels, (x, y) top-left corner, then w,
 from __future__ import annotations
 
 import json
-import tempfile
 import uuid
 from pathlib import Path, PurePosixPath
 
@@ -21,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
+from webapp.storage import delete_quietly, local_copy, scratch_tempdir, store_file
 
 from ..models import Box, DatasetVersion, Frame, Project
 from .formats import yolo
@@ -130,7 +129,7 @@ def dataset_version_create(*, project: Project, name: str, created_by) -> Datase
 
 def _store_manifest(*, project: Project, manifest: dict) -> str:
     text = manifest_canonical_json(manifest)
-    with tempfile.TemporaryDirectory(dir=scratch_dir("tmp")) as tmp:
+    with scratch_tempdir() as tmp:
         path = Path(tmp) / "manifest.json"
         path.write_text(text, encoding="utf-8")
         return store_file(local_path=path, name=f"datasets/{project.pk}/{uuid.uuid4().hex}.json")

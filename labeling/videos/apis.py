@@ -152,17 +152,26 @@ class ImageSetJobOutput(FileJobOutput):
     URL_NAME = "api-imageset-job"
 
     frame_count = serializers.SerializerMethodField()
+    retry_url = serializers.SerializerMethodField(
+        help_text="Set when its worker died and it can be queued again (POST)."
+    )
 
     class Meta:
         model = ImageSetImportJob
         fields = [
             *FileJobOutput.COMMON_FIELDS,
             "frame_count",
+            "retry_url",
             *FileJobOutput.LINK_FIELDS,
         ]
 
     def get_frame_count(self, job) -> int | None:
         return job.video.frame_count if job.video_id else None
+
+    def get_retry_url(self, job) -> str | None:
+        if not imageset_jobs.imageset_job_retryable(job=job):
+            return None
+        return reverse("api-imageset-job-retry", args=[job.pk])
 
 
 class VideoUploadOutput(VideoOutput):

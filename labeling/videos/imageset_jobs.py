@@ -45,6 +45,7 @@ from ..upload_jobs import (
     upload_job_dispatch,
     upload_job_drop_upload,
     upload_job_retry,
+    upload_job_retryable,
     upload_job_still_running,
     upload_job_sweep,
 )
@@ -107,6 +108,10 @@ def imageset_job_start(**kwargs) -> ImageSetImportJob:
 
 def imageset_job_cancel(*, job: ImageSetImportJob) -> ImageSetImportJob:
     return upload_job_cancel(job=job)
+
+
+def imageset_job_retryable(*, job: ImageSetImportJob) -> bool:
+    return upload_job_retryable(job=job, needs_upload=job.video_id is None)
 
 
 def imageset_job_retry(*, job: ImageSetImportJob) -> ImageSetImportJob:

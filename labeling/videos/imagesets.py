@@ -168,14 +168,15 @@ def open_zip_images(
     *,
     limits: ImageSetLimits = ImageSetLimits(),
     scratch_dir: str | os.PathLike[str] | None = None,
+    scratch_prefix: str = "imageset-",
 ) -> Iterator[ImageSet]:
     """Check, extract and verify a zip of images; yield the ``ImageSet``.
 
     The images live in a fresh folder under ``scratch_dir`` (the system temp folder by
-    default) until the ``with`` block ends; copy what you keep before then. The folder
-    is removed on every path, errors included.
+    default), named ``scratch_prefix…``, until the ``with`` block ends; copy what you keep
+    before then. The folder is removed on every path, errors included.
     """
-    directory = Path(tempfile.mkdtemp(prefix="imageset-", dir=scratch_dir))
+    directory = Path(tempfile.mkdtemp(prefix=scratch_prefix, dir=scratch_dir))
     try:
         yield _read_zip(Path(path), directory, limits)
     finally:

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from webapp.jobs import job_request_cancel
 from webapp.models import TERMINAL_STATUSES
+from webapp.scratch import owner_tag
 from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
 
 from ..models import Frame, Project, Video
@@ -340,7 +341,10 @@ def imageset_upload(
             if len(files) != 1:
                 raise ValidationError({"file": "Upload a zip of images on its own."})
             with imagesets.open_zip_images(
-                files[0].path, limits=_imageset_limits(), scratch_dir=scratch_dir("imagesets")
+                files[0].path,
+                limits=_imageset_limits(),
+                scratch_dir=scratch_dir("imagesets"),
+                scratch_prefix="imageset-" + owner_tag(),
             ) as image_set:
                 return _imageset_create(
                     project=project,

@@ -48,12 +48,23 @@
     return (i ? n.toFixed(1) : String(n)) + " " + units[i];
   }
 
+  // Resolves to the server's reason when it refused (a retry of a job that cannot be).
   async function post(target) {
-    await fetch(target, {
-      method: "POST", credentials: "same-origin",
-      headers: { "X-CSRFToken": window.mousetrackCsrfToken(), Accept: "application/json" },
-    });
-    refresh();
+    let reason = "";
+    try {
+      const res = await fetch(target, {
+        method: "POST", credentials: "same-origin",
+        headers: { "X-CSRFToken": window.mousetrackCsrfToken(), Accept: "application/json" },
+      });
+      if (!res.ok) {
+        const body = await res.json().catch(() => ({}));
+        reason = Object.values(body).flat().join(" ") || "The server answered " + res.status + ".";
+      }
+    } catch (err) {
+      reason = "Network error: try again.";
+    }
+    await refresh();
+    return reason;
   }
 
   function render(kind, job) {
@@ -103,6 +114,22 @@
       cancel.type = "button";
       cancel.addEventListener("click", () => { cancel.disabled = true; post(job.cancel_url); });
       actions.append(cancel);
+    }
+    if (job.retry_url && !panel.dataset.readonly) {
+      // Only a job whose worker died offers it: the received zip is still there.
+      const retry = el("button", "btn btn-outline-primary btn-sm py-0 job-retry", "Retry");
+      retry.type = "button";
+      retry.title = "Its worker stopped; import the received zip again";
+      retry.addEventListener("click", async () => {
+        retry.disabled = true;
+        const reason = await post(job.retry_url);
+        if (reason) {
+          const shown = rows.get(key).querySelector(".job-error");
+          shown.textContent = reason;
+          shown.classList.remove("d-none");
+        }
+      });
+      actions.append(retry);
     }
     if (job.download_url) {
       const link = el("a", "btn btn-primary btn-sm py-0 job-download");

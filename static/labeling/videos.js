@@ -224,7 +224,34 @@
       });
     } else {
       failedJob(job, state);
+      if (state.retry_url) offerRetry(job, state);
     }
+  }
+
+  // A job whose worker died still holds the received zip: it can run again without a
+  // second upload.
+  function offerRetry(job, state) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn btn-outline-primary btn-sm py-0 ms-2 job-retry";
+    button.textContent = "Retry";
+    button.addEventListener("click", async function () {
+      button.disabled = true;
+      let res;
+      try {
+        res = await request("POST", state.retry_url);
+      } catch (err) {
+        button.disabled = false;
+        return;
+      }
+      if (res.status !== 202 || !res.response) {
+        fail(job, firstError(res.response, "The server answered " + res.status + "."));
+        return;
+      }
+      job.item.classList.remove("is-failed");
+      await followImageSetJob(job, res.response);
+    });
+    job.item.querySelector(".state").append(button);
   }
 
   // A video uploaded in chunks is checked (decoded) by a job, not in the request, so a

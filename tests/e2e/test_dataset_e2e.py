@@ -7,11 +7,15 @@ import zipfile
 
 import pytest
 
+from django.core.files import File
+from django.core.files.storage import default_storage
+
 from labeling.datasets.exporting import dataset_export
-from labeling.models import Frame, Video
+from labeling.models import DatasetImportJob, Frame, Video
 from labeling.services import label_class_add, project_create
 from tests.conftest import login, screenshot
 from tests.labeling.dataset_helpers import make_frame, make_source, populate, write_zip
+from webapp.models import JobStatus
 
 pytestmark = pytest.mark.e2e
 
@@ -103,3 +107,52 @@ def test_export_and_import_through_the_dataset_page(celery_worker, page, project
     assert page.locator("#source-table >> text=other-lab-coco.zip (COCO import)").is_visible()
     assert not page.js_errors, page.js_errors
     screenshot(page, "dataset-page")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_whose_worker_died_is_retried_from_the_dataset_page(
+    celery_worker, page, project, owner, tmp_path
+):
+    """The stale check failed an import whose worker died (the received zip kept): the job
+    row offers Retry, which imports the kept zip without a second upload."""
+    other = project_create(name="Other lab", owner=owner, class_names=["mouse"])
+    source = make_source(other, "home cage")
+    for i in range(3):
+        make_frame(source, i, boxes=[("mouse", 20, 10, 30, 20)], split="train")
+    dataset_export(project=other, fmt="coco", zip_path=tmp_path / "lab.zip")
+    with open(tmp_path / "lab.zip", "rb") as fh:
+        upload = default_storage.save(f"imports/{project.pk}/lab.zip", File(fh))
+    job = DatasetImportJob.objects.create(
+        project=project,
+        fmt="coco",
+        source_name="lab.zip",
+        upload=upload,
+        upload_bytes=(tmp_path / "lab.zip").stat().st_size,
+        status=JobStatus.FAILED,
+        error="Its worker stopped answering (the stale check).",
+        created_by=owner,
+    )
+    succeeded = DatasetImportJob.objects.create(
+        project=project,
+        fmt="coco",
+        source_name="done.zip",
+        status=JobStatus.SUCCEEDED,
+        created_by=owner,
+    )
+
+    login(page, owner)
+    page.goto(f"/projects/{project.pk}/dataset/")
+    row = page.locator(f".job-row[data-job=import-{job.pk}]")
+    row.locator(".job-retry").wait_for()
+    assert page.locator(f".job-row[data-job=import-{succeeded.pk}] .job-retry").count() == 0
+    screenshot(page, "dataset-import-retry")
+    row.locator(".job-retry").click()
+    # Once it lands the page reloads with the imported frames counted.
+    page.wait_for_selector(
+        f".job-row[data-job=import-{job.pk}] .job-status:text('succeeded')", timeout=60_000
+    )
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert Frame.objects.filter(project=project).count() == 3
+    assert page.locator(f".job-row[data-job=import-{job.pk}] .job-retry").count() == 0
+    assert not page.js_errors, page.js_errors

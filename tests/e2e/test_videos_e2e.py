@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from labeling.models import FrameSamplingJob, Role, Video
+from labeling import tasks
+from labeling.models import FrameSamplingJob, ImageSetImportJob, Role, Video
 from tests.conftest import login, screenshot, wait_for
 from tests.labeling.video_helpers import table_counts, write_video, zip_bytes
 
@@ -188,4 +189,31 @@ def test_delete_a_video_after_confirming(page, owner, project, tmp_path, member_
     page.click("#video-delete-form button")
     page.wait_for_selector("text=“wrong camera.mp4” was deleted")
     assert not Video.objects.filter(pk=video.pk).exists()
+    assert not page.js_errors, page.js_errors
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_an_image_set_whose_worker_died_is_retried_from_the_upload_list(
+    page, celery_worker, owner, project, tmp_path, monkeypatch
+):
+    """The stale check failed an image-set job (its worker died, the zip kept): the upload
+    row says so and offers Retry, which makes the set without a second upload."""
+    with monkeypatch.context() as patch:
+        # Sent where no worker listens: the job stays queued until the test fails it.
+        patch.setattr(tasks.imageset_import_run, "mousetrack_queue", "nobody-listens")
+        login(page, owner)
+        page.goto(f"/projects/{project.pk}/videos/")
+        page.set_input_files("#drop-zone input[type=file]", str(_frames_zip(tmp_path)))
+        job = wait_for(lambda: ImageSetImportJob.objects.filter(project=project).first())
+        ImageSetImportJob.objects.filter(pk=job.pk).update(
+            status="failed", error="Its worker stopped answering (the stale check)."
+        )
+        page.wait_for_selector(".upload-item.is-failed .job-retry", timeout=30_000)
+    assert "worker stopped answering" in page.text_content(".upload-item .state")
+    screenshot(page, "imageset-retry")
+    page.click(".upload-item .job-retry")
+    page.wait_for_selector(".upload-item.is-done >> text=Image set added: 6 frames", timeout=60_000)
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.video.frames.count() == 6
     assert not page.js_errors, page.js_errors

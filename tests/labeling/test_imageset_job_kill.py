@@ -87,8 +87,11 @@ def test_a_worker_killed_mid_store_leaves_no_orphans_and_a_retry_makes_the_set(
     assert media_files() - before == {job.upload.name}, "nothing else is left in media"
     assert not image_sets(project).exists() and not Frame.all_objects.exists()
 
+    retry_url = reverse("api-imageset-job-retry", args=[job.pk])
+    detail = client.get(reverse("api-imageset-job", args=[job.pk])).json()
+    assert detail["retry_url"] == retry_url  # what the upload list's Retry button posts
     fresh = start_worker(queues=("default",))
-    response = client.post(reverse("api-imageset-job-retry", args=[job.pk]))
+    response = client.post(retry_url)
     assert response.status_code == 202, response.content
     wait_for(lambda: finished(job), timeout=300, what="the retried image set")
     assert job.status == JobStatus.SUCCEEDED, f"{job.error}\n{fresh.log()[-3000:]}"
@@ -102,8 +105,9 @@ def test_a_worker_killed_mid_store_leaves_no_orphans_and_a_retry_makes_the_set(
     # Every file is the set's: nothing of the killed attempt is left, the zip is gone.
     assert stored_by(job) == images | {video.thumbnail.name}
     assert media_files() - before <= images | {video.thumbnail.name}
-    # Retrying a job that succeeded is refused.
-    again = client.post(reverse("api-imageset-job-retry", args=[job.pk]))
+    # Retrying a job that succeeded is refused, and not offered.
+    assert client.get(reverse("api-imageset-job", args=[job.pk])).json()["retry_url"] is None
+    again = client.post(retry_url)
     assert again.status_code == 400 and "status" in again.json()
 
 
@@ -221,6 +225,7 @@ def test_a_retry_needs_the_received_zip(project, owner):
     job = ImageSetImportJob.objects.create(
         project=project, status=JobStatus.FAILED, created_by=owner
     )
+    assert not imageset_jobs.imageset_job_retryable(job=job)
     with pytest.raises(ValidationError, match="upload the zip again"):
         imageset_jobs.imageset_job_retry(job=job)
 

@@ -26,6 +26,7 @@ from tests.labeling.dataset_helpers import (
     make_frame,
     make_source,
     media_files,
+    scratch_files,
     write_zip,
 )
 from tests.labeling.job_kill import fail_stale, kill_mid_store
@@ -85,8 +86,11 @@ def test_a_worker_killed_mid_store_leaves_no_orphans_and_a_retry_imports_everyth
 
     fail_stale(job, settings, stored_by=stored_by, finished=finished)
 
+    retry_url = reverse("api-dataset-import-job-retry", args=[job.pk])
+    detail = client.get(reverse("api-dataset-import-job", args=[job.pk])).json()
+    assert detail["retry_url"] == retry_url  # what the dataset page's Retry button posts
     fresh = start_worker(queues=("default",))
-    response = client.post(reverse("api-dataset-import-job-retry", args=[job.pk]))
+    response = client.post(retry_url)
     assert response.status_code == 202, response.content
     wait_for(lambda: finished(job), timeout=300, what="the retried import")
     assert job.status == JobStatus.SUCCEEDED, f"{job.error}\n{fresh.log()[-3000:]}"
@@ -100,8 +104,11 @@ def test_a_worker_killed_mid_store_leaves_no_orphans_and_a_retry_imports_everyth
     # Every file is a frame's: nothing of the killed attempt is left, the zip is gone.
     assert stored_by(job) == images
     assert media_files() - before == images
-    # Retrying a job that succeeded is refused.
-    again = client.post(reverse("api-dataset-import-job-retry", args=[job.pk]))
+    # The killed worker's extracted zip went when the next worker started.
+    assert not [p for p in scratch_files() if p.startswith("imports/import-")]
+    # Retrying a job that succeeded is refused, and not offered.
+    assert client.get(reverse("api-dataset-import-job", args=[job.pk])).json()["retry_url"] is None
+    again = client.post(retry_url)
     assert again.status_code == 400 and "status" in again.json()
 
 
@@ -110,6 +117,7 @@ def test_a_retry_needs_the_received_zip(project, owner):
     job = DatasetImportJob.objects.create(
         project=project, fmt="coco", status=JobStatus.FAILED, created_by=owner
     )
+    assert not job_services.dataset_import_job_retryable(job=job)
     with pytest.raises(ValidationError, match="upload the dataset again"):
         job_services.dataset_import_job_retry(job=job)
 

@@ -2,7 +2,8 @@
 manifest. Pure modules (no Django import); see :mod:`labeling.datasets.formats.base` for the shared
 :class:`Dataset` model, the box convention and the read/write contract.
 
-Each format module has ``write(dataset, out_dir, image_source, *, link=False)`` and
+Each format module has ``write(dataset, out, image_source, *, link=False)`` (``out``: a folder
+or an :class:`.outputs.ZipOutput`) and
 ``read(path, *, classes=None) -> (Dataset, resolver)``; :data:`FORMATS` maps a format name to
 its module; :func:`detect_layout` (and :func:`detect_format`) guess the format and layout of
 a folder, :data:`ACCEPTED_LAYOUTS` lists every layout the readers accept.

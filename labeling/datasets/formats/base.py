@@ -3,8 +3,9 @@
 Pure module: no Django import. Every format module converts between files on disk and a
 :class:`Dataset`:
 
-- ``write(dataset, out_dir, image_source, *, link=False)`` validates first (raising
-  :class:`FormatError`, nothing written), then lays out annotation files and images.
+- ``write(dataset, out, image_source, *, link=False)`` validates first (raising
+  :class:`FormatError`, nothing written), then lays out annotation files and images in
+  ``out``, a folder or a zip (:mod:`.outputs`).
 - ``read(path, *, classes=None) -> (Dataset, resolver)`` parses and validates the whole
   folder, collecting every problem, and raises one :class:`FormatError` listing them; on
   success ``resolver(image)`` gives the checked path of that image's file inside ``path``.

@@ -58,7 +58,6 @@ from .checks import (
     validated,
 )
 from .files import (
-    OutputFolder,
     check_image_file,
     check_root,
     find_inside,
@@ -66,6 +65,7 @@ from .files import (
     read_limited,
     resolve_inside,
 )
+from .outputs import ZipOutput, open_output
 
 ANNOTATIONS_DIR = "annotations"
 IMAGES_DIR = "images"
@@ -77,12 +77,13 @@ LAYOUT_ROBOFLOW = "COCO as Roboflow exports it (<split>/_annotations.coco.json)"
 
 def write(
     dataset: Dataset,
-    out_dir: Path,
+    out: Path | ZipOutput,
     image_source: ImageSource,
     *,
     link: bool = False,
 ) -> None:
-    """Write ``dataset`` as COCO JSON files (one per split) into ``out_dir`` (absent/empty)."""
+    """Write ``dataset`` as COCO JSON files (one per split) into ``out`` (an
+    absent or empty folder, or a :class:`ZipOutput`)."""
     dataset = validated(dataset)
     category_id = {name: i + 1 for i, name in enumerate(dataset.classes)}
     categories = [
@@ -94,7 +95,7 @@ def write(
     if not subsets:
         subsets["default"] = []
     image_id = annotation_id = 0
-    with OutputFolder(out_dir) as out:
+    with open_output(out) as out:
         for subset, images in subsets.items():
             doc: dict[str, object] = {
                 "info": {"description": "MouseTrack Studio export", "version": "1.0"},

@@ -60,7 +60,6 @@ from .checks import (
     validated,
 )
 from .files import (
-    OutputFolder,
     check_image_file,
     check_root,
     find_inside,
@@ -69,6 +68,7 @@ from .files import (
     read_limited,
     resolve_inside,
 )
+from .outputs import ZipOutput, open_output
 from .voc import parse_xml
 
 XML_NAME = "annotations.xml"
@@ -91,12 +91,13 @@ def _fmt(value: float) -> str:
 
 def write(
     dataset: Dataset,
-    out_dir: Path,
+    out: Path | ZipOutput,
     image_source: ImageSource,
     *,
     link: bool = False,
 ) -> None:
-    """Write ``dataset`` as CVAT for images 1.1 into ``out_dir`` (absent or empty)."""
+    """Write ``dataset`` as CVAT for images 1.1 into ``out`` (an absent or empty
+    folder, or a :class:`ZipOutput`)."""
     dataset = validated(dataset)
     root = Element("annotations")
     SubElement(root, "version").text = "1.1"
@@ -131,7 +132,7 @@ def write(
                     "z_order": str(z),
                 },
             )
-    with OutputFolder(out_dir) as out:
+    with open_output(out) as out:
         out.mkdir(IMAGES_DIR)
         for image in dataset.images:
             out.place_image(f"{IMAGES_DIR}/{image.file_name}", image, image_source, link)

@@ -1,20 +1,19 @@
-"""Files of a dataset: path safety, bounded reads, image headers and the output folder.
+"""Files of a dataset: path safety, bounded reads and image headers.
 
 Pure module: no Django import. Readers never follow a symbolic link or leave the dataset
-folder, and never read an annotation file larger than :data:`MAX_ANNOTATION_BYTES`; writers
-write into an :class:`OutputFolder`, which removes everything on failure.
+folder, and never read an annotation file larger than :data:`MAX_ANNOTATION_BYTES`. Writers
+write through :mod:`.outputs`.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
-from .base import DatasetImage, FormatError, ImageSource, Problems
+from .base import FormatError, Problems
 
 #: Annotation files larger than this are refused before parsing (memory stays bounded).
 MAX_ANNOTATION_BYTES = 256 * 1024 * 1024
@@ -243,75 +242,3 @@ def check_image_file(
         )
         return None
     return dw, dh
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-class OutputFolder:
-    """Context manager for a writer's output folder.
-
-    The folder must be absent or empty; on any exception everything written is removed, so a
-    failed export leaves nothing half-written behind.
-    """
-
-    def __init__(self, out_dir: Path) -> None:
-        self.root = Path(out_dir)
-
-    def __enter__(self) -> OutputFolder:
-        if self.root.exists():
-            if not self.root.is_dir() or self.root.is_symlink():
-                raise FormatError([f"{self.root}: output exists and is not a folder"])
-            if any(self.root.iterdir()):
-                raise FormatError([f"{self.root}: output folder is not empty"])
-            self._created = False
-        else:
-            self.root.mkdir(parents=True)
-            self._created = True
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            return
-        if self._created:
-            shutil.rmtree(self.root, ignore_errors=True)
-        else:
-            for child in self.root.iterdir():
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child, ignore_errors=True)
-                else:
-                    child.unlink(missing_ok=True)
-
-    def path(self, rel: str) -> Path:
-        """``root/rel`` for a name already checked by :func:`path_problem`; parents created."""
-        target = self.root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
-
-    def mkdir(self, rel: str) -> None:
-        (self.root / rel).mkdir(parents=True, exist_ok=True)
-
-    def write_text(self, rel: str, text: str) -> None:
-        self.path(rel).write_text(text, encoding="utf-8")
-
-    def write_bytes(self, rel: str, data: bytes) -> None:
-        self.path(rel).write_bytes(data)
-
-    def place_image(
-        self, rel: str, image: DatasetImage, image_source: ImageSource, link: bool
-    ) -> None:
-        """Copy (or hard-link, when ``link``) the image ``image_source`` gives to ``rel``."""
-        target = self.path(rel)
-        source = image_source(image)
-        if isinstance(source, bytes | bytearray | memoryview):
-            target.write_bytes(bytes(source))
-            return
-        source = Path(source)
-        if link:
-            try:
-                os.link(source, target)
-                return
-            except OSError:  # another filesystem, or links not allowed: copy instead
-                pass
-        shutil.copyfile(source, target)

@@ -46,7 +46,6 @@ from .checks import (
     validated,
 )
 from .files import (
-    OutputFolder,
     check_image_file,
     check_root,
     has_image_extension,
@@ -56,6 +55,7 @@ from .files import (
     resolve_inside,
     walk_files,
 )
+from .outputs import ZipOutput, open_output
 
 ANNOTATIONS_DIR = "Annotations"
 IMAGES_DIR = "JPEGImages"
@@ -106,12 +106,13 @@ def _text(parent: Element, tag: str, text: object) -> Element:
 
 def write(
     dataset: Dataset,
-    out_dir: Path,
+    out: Path | ZipOutput,
     image_source: ImageSource,
     *,
     link: bool = False,
 ) -> None:
-    """Write ``dataset`` as Pascal VOC into ``out_dir`` (absent or empty)."""
+    """Write ``dataset`` as Pascal VOC into ``out`` (an absent or empty folder, or a
+    :class:`ZipOutput`)."""
     dataset = validated(dataset)
     problems = Problems()
     ids: dict[str, str] = {}
@@ -121,7 +122,7 @@ def write(
             problems.add(f"{image.file_name}: same VOC id as {other}")
     problems.raise_if_any()
     sets: dict[str, list[str]] = {split: [] for split in SPLITS}
-    with OutputFolder(out_dir) as out:
+    with open_output(out) as out:
         out.mkdir(ANNOTATIONS_DIR)
         out.mkdir(IMAGES_DIR)
         for image in dataset.images:

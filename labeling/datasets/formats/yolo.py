@@ -71,7 +71,6 @@ from .checks import (
     validated,
 )
 from .files import (
-    OutputFolder,
     check_image_file,
     has_image_extension,
     path_problem,
@@ -80,6 +79,7 @@ from .files import (
     resolve_inside,
     walk_files,
 )
+from .outputs import ZipOutput, open_output
 
 YAML_NAME = "data.yaml"
 DECIMALS = 8
@@ -105,15 +105,16 @@ def label_path_for(image_path: str) -> str:
 
 def write(
     dataset: Dataset,
-    out_dir: Path,
+    out: Path | ZipOutput,
     image_source: ImageSource,
     *,
     link: bool = False,
     absolute_path: bool = True,
 ) -> None:
-    """Write ``dataset`` in the YOLO layout into ``out_dir`` (absent or empty).
+    """Write ``dataset`` in the YOLO layout into ``out``: a folder (absent or empty)
+    or a :class:`ZipOutput`.
 
-    ``absolute_path`` writes ``path: <out_dir resolved>`` to data.yaml so Ultralytics trains
+    ``absolute_path`` writes ``path: <folder resolved>`` to data.yaml so Ultralytics trains
     from any working directory; turn it off for a portable download (Ultralytics then uses
     the YAML's own folder).
     """
@@ -136,7 +137,7 @@ def write(
 
     index = {name: i for i, name in enumerate(dataset.classes)}
     used = {image.split or "train" for image in dataset.images}
-    with OutputFolder(out_dir) as out:
+    with open_output(out) as out:
         for split in SPLITS:
             if split in ("train", "val") or split in used:
                 out.mkdir(f"images/{split}")
@@ -153,7 +154,7 @@ def write(
             out.write_text(label_path_for(rel), "".join(lines))
             out.place_image(rel, image, image_source, link)
         data: dict[str, object] = {}
-        if absolute_path:
+        if absolute_path and out.root is not None:
             data["path"] = str(out.root.resolve())
         data["train"] = "images/train"
         data["val"] = "images/val"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from labeling.models import DatasetImportJob, Project
 from labeling.services import label_class_delete, project_create
 from webapp.jobs import BrokerUnavailable
 from webapp.models import JobStatus
-from webapp.storage import scratch_dir
+from webapp.storage import scratch_workdir
 
 POLL_S = 0.5
 
@@ -128,7 +127,7 @@ class Command(BaseCommand):
     def _queue(self, *, path: Path, project, owner, options, created: bool) -> DatasetImportJob:
         """The import job, queued: a folder is zipped first (stored, not compressed), since
         the worker may run on another machine and sees only media storage."""
-        work = Path(tempfile.mkdtemp(prefix="import-cmd-", dir=scratch_dir("imports")))
+        work = scratch_workdir("imports", "import-cmd-")
         try:
             if path.is_dir():
                 upload = work / f"{path.name or 'dataset'}.zip"
