@@ -152,6 +152,17 @@ def test_a_lab_scale_list_opens_after_one_page_and_navigates_beyond_it(
     wait_ready(page, ids[12_000])
     assert page.locator("#frame-position").inner_text() == "Frame 12,001 / 13,622"
     assert [a.get("around") for a in asked] == [str(ids[12_000])]
+    # On a 1280-px screen the toolbar keeps one row with five-digit counters (its
+    # buttons drop their labels, not the save state), and so does the navbar.
+    assert page.viewport_size["width"] == 1280
+    tops = page.eval_on_selector_all(
+        ".editor-toolbar > *", "nodes => nodes.map(n => n.getBoundingClientRect().top)"
+    )
+    assert max(tops) - min(tops) < 8, tops
+    assert page.locator("#save-indicator").is_visible()
+    assert not page.locator("#btn-copy-prev .btn-label").is_visible()
+    assert page.get_attribute("#btn-copy-prev", "aria-label")
+    assert page.locator(".navbar").bounding_box()["height"] < 70
     assert editor(page, "loaded") == "11950-12150"
     # Near the window's start, the previous page loads; stepping back crosses into it.
     slide_to(page, 11_955)
