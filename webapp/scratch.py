@@ -33,8 +33,14 @@ def _host() -> str:
 
 
 def _started(pid: int) -> int | None:
+    """When process ``pid`` started (whole seconds), or None when there is none alive."""
     try:
-        return int(psutil.Process(pid).create_time())
+        process = psutil.Process(pid)
+        # A killed pool child whose parent died too waits as a zombie until something reaps
+        # it (never, under a container's init that does not): it is gone all the same.
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return int(process.create_time())
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
 

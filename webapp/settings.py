@@ -222,6 +222,10 @@ Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 # Address space of the sandboxed child that decodes uploaded and imported images (each
 # batch of images; labeling.videos.image_check). 8192x8192 images need several hundred MiB.
 IMAGE_CHECK_MEMORY_LIMIT_BYTES = env.int("IMAGE_CHECK_MEMORY_LIMIT_BYTES", default=2 * 1024**3)
+# Loose images posted together beyond this many become an image set through a job (like a
+# zip of them): decoding and storing hundreds in the request could outlive gunicorn's timeout,
+# whose SIGKILL would leave the stored ones behind.
+IMAGESET_IN_REQUEST_MAX_FILES = env.int("IMAGESET_IN_REQUEST_MAX_FILES", default=20)
 
 # --- Static files ---------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -6,6 +6,7 @@ upload, register, sample, cancel or delete (403).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -252,8 +253,9 @@ class VideoListApi(ProjectUploadMixin, APIView):
     @extend_schema(
         request={"multipart/form-data": VideoUploadInput},
         responses={201: VideoUploadOutput, 202: ImageSetJobOutput},
-        description="A video or loose images: 201 with the frame source. A zip of images: "
-        "202 with the job that checks every image and makes the image set.",
+        description="A video or a few loose images: 201 with the frame source. A zip of "
+        "images, or more loose images than IMAGESET_IN_REQUEST_MAX_FILES (20): 202 with the "
+        "job that checks every image and makes the image set.",
     )
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
@@ -283,6 +285,14 @@ class VideoListApi(ProjectUploadMixin, APIView):
                     path=files[0].path,
                     name=files[0].name,
                     upload=uploads[0],
+                )
+                return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+            if len(files) > settings.IMAGESET_IN_REQUEST_MAX_FILES and services.are_loose_images(
+                files
+            ):
+                # Many loose images: checked and stored by a job too, as a zip of them.
+                job = imageset_jobs.imageset_job_start_for_images(
+                    project=project, user=request.user, files=files
                 )
                 return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
             video = services.frame_source_upload(project=project, user=request.user, files=files)

@@ -20,7 +20,9 @@ after the commit is not made twice by a retry. See :mod:`labeling.upload_jobs`.
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
+import zipfile
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -35,7 +37,7 @@ from webapp.jobs import (
     job_heartbeat,
 )
 from webapp.models import TERMINAL_STATUSES, JobStatus
-from webapp.storage import delete_quietly, local_copy, store_file
+from webapp.storage import delete_quietly, local_copy, scratch_workdir, store_file
 
 from ..datasets import archives
 from ..datasets.job_services import _Beats, _error_text, keep_alive
@@ -88,6 +90,29 @@ def imageset_job_create(*, project: Project, user, path: Path, name: str, upload
     except BaseException:
         delete_quietly(stored)
         raise
+
+
+def imageset_job_start_for_images(
+    *, project: Project, user, files: list[IncomingFile]
+) -> ImageSetImportJob:
+    """Loose image files posted together, made one image set by a job as a zip of them
+    would be: the request checks their count, names and sizes (ValidationError on
+    ``file``) and packs them, stored, into a zip under their names; the job decodes them."""
+    names = [display_name(f.name) for f in files]
+    problems = imagesets.image_files_problems([f.path for f in files], names=names)
+    if problems:
+        shown = "; ".join(problems[:10])
+        raise ValidationError({"file": f"Not a usable image set: {shown}."})
+    work = scratch_workdir("imagesets", "loose-")
+    try:
+        path = work / "images.zip"
+        with zipfile.ZipFile(path, "x", allowZip64=True) as zf:
+            for name, incoming in zip(names, files, strict=True):
+                zf.write(incoming.path, name, compress_type=zipfile.ZIP_STORED)
+        name = names[0] if len(files) == 1 else f"{len(files)} images"
+        return imageset_job_start(project=project, user=user, path=path, name=name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def imageset_job_dispatch(*, job: ImageSetImportJob) -> None:

@@ -193,19 +193,7 @@ def read_image_files(
     order and display; the paths' own names by default). Nothing is copied."""
     files = [Path(p) for p in paths]
     shown = list(names) if names is not None else [p.name for p in files]
-    if len(shown) != len(files):
-        raise ValueError("names must match paths one to one")
-    problems = _count_problems(len(files), limits)
-    problems += [p for p in (name_problem(n) for n in shown) if p]
-    problems += _duplicate_problems(shown)
-    total = 0
-    for name, file in zip(shown, files, strict=True):
-        size = file.stat().st_size
-        total += size
-        if size > limits.max_entry_bytes:
-            problems.append(f"“{name}”: {size:,} bytes, more than {limits.max_entry_bytes:,}")
-    if total > limits.max_total_bytes:
-        problems.append(f"{total:,} bytes in all, more than {limits.max_total_bytes:,}")
+    problems = image_files_problems(files, names=shown, limits=limits)
     if problems:
         raise ImageSetError(problems)
     entries, problems = _verify_all(
@@ -214,6 +202,31 @@ def read_image_files(
     if problems:
         raise ImageSetError(problems)
     return ImageSet(entries=entries)
+
+
+def image_files_problems(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    names: Sequence[str],
+    limits: ImageSetLimits = ImageSetLimits(),
+) -> list[str]:
+    """What is wrong with image files before any is decoded: their count, names (unsafe,
+    or the same twice) and sizes. Cheap: a request can answer with it."""
+    files = [Path(p) for p in paths]
+    if len(names) != len(files):
+        raise ValueError("names must match paths one to one")
+    problems = _count_problems(len(files), limits)
+    problems += [p for p in (name_problem(n) for n in names) if p]
+    problems += _duplicate_problems(names)
+    total = 0
+    for name, file in zip(names, files, strict=True):
+        size = file.stat().st_size
+        total += size
+        if size > limits.max_entry_bytes:
+            problems.append(f"“{name}”: {size:,} bytes, more than {limits.max_entry_bytes:,}")
+    if total > limits.max_total_bytes:
+        problems.append(f"{total:,} bytes in all, more than {limits.max_total_bytes:,}")
+    return problems
 
 
 # --------------------------------------------------------------------------------------
@@ -360,6 +373,7 @@ __all__ = [
     "ImageSetError",
     "ImageSetLimits",
     "has_markup",
+    "image_files_problems",
     "name_problem",
     "natural_key",
     "open_zip_images",

@@ -109,6 +109,14 @@ def frame_source_upload(
     return imageset_upload(project=project, user=user, files=files)
 
 
+def are_loose_images(files: list[IncomingFile]) -> bool:
+    """Whether every file of an upload starts as an image does (by its bytes)."""
+    return bool(files) and all(
+        f.path.is_file() and f.path.stat().st_size > 0 and _content_kind(f.path) == "image"
+        for f in files
+    )
+
+
 def video_upload(
     *,
     project: Project,

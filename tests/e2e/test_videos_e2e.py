@@ -217,3 +217,25 @@ def test_an_image_set_whose_worker_died_is_retried_from_the_upload_list(
     job.refresh_from_db()
     assert job.status == "succeeded" and job.video.frames.count() == 6
     assert not page.js_errors, page.js_errors
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_many_dropped_images_become_an_image_set_through_a_job(
+    page, celery_worker, owner, project, tmp_path, settings
+):
+    settings.IMAGESET_IN_REQUEST_MAX_FILES = 2  # the web server runs in this process
+    paths = []
+    for i in (3, 1, 2):
+        path = tmp_path / f"cage-4 {i}.png"
+        Image.new("RGB", (64, 48), (20 * i, 90, 90)).save(path)
+        paths.append(str(path))
+    login(page, owner)
+    page.goto(f"/projects/{project.pk}/videos/")
+    page.set_input_files("#drop-zone input[type=file]", paths)
+    page.wait_for_selector(".upload-item.is-done >> text=Image set added: 3 frames", timeout=60_000)
+    job = ImageSetImportJob.objects.get(project=project)
+    assert job.status == "succeeded" and job.source_name == "3 images"
+    names = job.video.frames.order_by("frame_index").values_list("source_name", flat=True)
+    assert list(names) == ["cage-4 1.png", "cage-4 2.png", "cage-4 3.png"]
+    assert not page.js_errors, page.js_errors

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from labeling import tasks, uploads
 from labeling.models import Box, Frame, FrameSamplingJob, Project, Role, Video
 from labeling.services import project_create
+from tests.labeling.dataset_helpers import scratch_files
 from tests.labeling.video_helpers import (
     files_on_disk,
     jpeg_bytes,
@@ -783,6 +784,54 @@ def test_several_images_become_one_image_set(api_client_for, owner, project):
     video = Video.objects.get(pk=response.json()["id"])
     assert video.kind == Video.Kind.IMAGE_SET and video.original_name == "2 images"
     assert video.frames.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_loose_images_become_an_image_set_through_a_job(
+    api_client_for, owner, project, monkeypatch, settings
+):
+    """Over IMAGESET_IN_REQUEST_MAX_FILES the request only checks names and sizes and
+    packs the images into a zip; the job decodes them, as for a zip of them."""
+    settings.IMAGESET_IN_REQUEST_MAX_FILES = 2
+    run_imageset_jobs(monkeypatch)
+    client = api_client_for(owner)
+    images = [(f"img{i}.png", png_bytes(color=(i, i, i))) for i in (10, 2, 1)]
+    response = upload(client, project.pk, images)
+    assert response.status_code == 202, response.content
+    job = client.get(response.json()["url"]).json()
+    assert job["status"] == "succeeded" and job["frame_count"] == 3, job
+    video = Video.objects.get(pk=job["video"])
+    assert video.kind == Video.Kind.IMAGE_SET and video.original_name == "3 images"
+    frames = list(video.frames.order_by("frame_index"))
+    assert [f.source_name for f in frames] == ["img1.png", "img2.png", "img10.png"]
+    with default_storage.open(frames[0].image.name, "rb") as fh:
+        assert fh.read() == png_bytes(color=(1, 1, 1))
+    assert temp_files() == []
+    assert not [p for p in scratch_files() if p.startswith("imagesets/")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_loose_images_with_a_bad_one_leave_no_trace(
+    api_client_for, owner, project, monkeypatch, settings
+):
+    settings.IMAGESET_IN_REQUEST_MAX_FILES = 2
+    run_imageset_jobs(monkeypatch)
+    client = api_client_for(owner)
+    before_files, before_rows = files_on_disk(), table_counts()
+    # Refused in the request (a name twice): 400, no job.
+    twice = [("a.png", png_bytes()), ("b.png", png_bytes()), ("A.png", png_bytes())]
+    response = upload(client, project.pk, twice)
+    assert response.status_code == 400 and "appears twice" in response.json()["file"][0]
+    assert (files_on_disk(), table_counts()) == (before_files, before_rows)
+    # Refused by the job (a polyglot among them): the job says why, nothing is kept.
+    poly = png_bytes() + b"<script>alert(1)</script>"
+    bad = [("a.png", png_bytes()), ("b.png", poly), ("c.png", png_bytes())]
+    response = upload(client, project.pk, bad)
+    assert response.status_code == 202, response.content
+    job = client.get(response.json()["url"]).json()
+    assert job["status"] == "failed" and "b.png" in job["error"], job
+    assert files_on_disk() == before_files
+    assert not Video.all_objects.filter(project=project).exists()
 
 
 def test_tiff_and_rotated_jpeg_images_are_stored_upright_as_png(api_client_for, owner, project):
