@@ -17,13 +17,13 @@ def dataset_frames(
     *, project: Project, split: str | None = None, include_unlabeled: bool = False
 ) -> QuerySet[Frame]:
     """The project's labeled and reviewed frames (negatives included), optionally of one
-    split, with their boxes and classes prefetched; in video, then frame order."""
+    split; in video, then frame order."""
     frames = Frame.objects.filter(project=project)
     if not include_unlabeled:
         frames = frames.filter(status__in=ANNOTATED_STATUSES)
     if split:
         frames = frames.filter(split=split)
-    return frames.order_by("video_id", "frame_index").prefetch_related("boxes__label_class")
+    return frames.order_by("video_id", "frame_index")
 
 
 def _split_key(split: str) -> str:
