@@ -24,6 +24,8 @@ from django.core.files.uploadhandler import FileUploadHandler
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+from webapp.scratch import owner_tag
+
 from .models import Role
 from .selectors import project_for_user
 
@@ -51,7 +53,7 @@ class StreamedUpload(UploadedFile):
         content_type_extra: dict | None = None,
     ) -> None:
         file = tempfile.NamedTemporaryFile(
-            prefix="upload-", suffix=".part", dir=settings.FILE_UPLOAD_TEMP_DIR
+            prefix="upload-" + owner_tag(), suffix=".part", dir=settings.FILE_UPLOAD_TEMP_DIR
         )
         super().__init__(file, name, content_type, 0, charset, content_type_extra)
 

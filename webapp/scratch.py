@@ -6,7 +6,9 @@ runs. So such folders carry their owner in the name: :func:`owner_tag` (process 
 process's start time, a hash of the host name). :func:`scratch_sweep` removes the tagged
 entries whose owner is gone: a process of that id started at another time is another
 process. Untagged entries (a training job's checkpoints, a resumable upload's bytes) are
-never touched; neither are another host's, whose processes this one cannot see.
+never touched; neither are another host's, whose processes this one cannot see. The web
+server's streamed uploads are named so too: a gunicorn worker killed at its timeout leaves
+its request's temp file.
 """
 
 from __future__ import annotations
@@ -63,19 +65,27 @@ def scratch_sweep(root: Path) -> list[Path]:
     """Remove the entries of ``root/<area>/`` whose owner process is gone; return them."""
     removed: list[Path] = []
     root = Path(root)
-    if not root.is_dir():
+    if root.is_dir():
+        for area in root.iterdir():
+            if area.is_dir() and not area.is_symlink():
+                removed += scratch_sweep_area(area)
+    return removed
+
+
+def scratch_sweep_area(area: Path) -> list[Path]:
+    """Remove the entries directly in ``area`` whose owner process is gone; return them."""
+    removed: list[Path] = []
+    area = Path(area)
+    if not area.is_dir():
         return removed
-    for area in root.iterdir():
-        if not area.is_dir() or area.is_symlink():
+    for entry in area.iterdir():
+        if not _owner_gone(entry.name):
             continue
-        for entry in area.iterdir():
-            if not _owner_gone(entry.name):
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-            removed.append(entry)
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
     if removed:
-        log.info("removed %d scratch entries of dead processes", len(removed))
+        log.info("removed %d entries of dead processes from %s", len(removed), area)
     return removed

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
-from .scratch import owner_tag, scratch_sweep
+from .scratch import owner_tag, scratch_sweep, scratch_sweep_area
 
 
 def scratch_dir(*parts: str) -> Path:
@@ -43,8 +43,11 @@ def scratch_tempdir(area: str = "tmp", prefix: str = "tmp-") -> tempfile.Tempora
 
 
 def scratch_sweep_dead() -> list[Path]:
-    """Remove what dead processes of this host left in scratch (see :mod:`webapp.scratch`)."""
-    return scratch_sweep(Path(settings.SCRATCH_DIR))
+    """Remove what dead processes of this host left in scratch and in the streamed uploads'
+    temp folder (see :mod:`webapp.scratch`)."""
+    return scratch_sweep(Path(settings.SCRATCH_DIR)) + scratch_sweep_area(
+        Path(settings.FILE_UPLOAD_TEMP_DIR)
+    )
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from webapp import scratch
+from webapp import scratch, storage
 from webapp.scratch import owner_tag, scratch_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,3 +77,23 @@ def test_a_forked_child_tags_with_its_own_process(tmp_path):
     left.mkdir()
     assert scratch_sweep(tmp_path) == [left]
     assert scratch._owner_gone(f"tmp-{owner_tag()}zz") is False
+
+
+def test_the_workers_sweep_covers_scratch_and_the_web_uploads_temp_folder(settings, tmp_path):
+    """What ``worker_ready`` and the stale check run: scratch areas, and the streamed
+    uploads a gunicorn worker killed at its timeout left (when it shared the host)."""
+    settings.SCRATCH_DIR = tmp_path / "scratch"
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "upload-tmp")
+    (tmp_path / "upload-tmp").mkdir()
+    (tmp_path / "scratch" / "imports").mkdir(parents=True)
+    dead_tag = killed_owner_folder(tmp_path / "scratch").name.removeprefix("import-")[:-8]
+    dead_upload = tmp_path / "upload-tmp" / f"upload-{dead_tag}abc.part"
+    dead_upload.write_bytes(b"half a video")
+    live_upload = tmp_path / "upload-tmp" / f"upload-{owner_tag()}def.part"
+    live_upload.write_bytes(b"a request still streaming")
+
+    removed = storage.scratch_sweep_dead()
+
+    assert dead_upload in removed and not dead_upload.exists()
+    assert len(removed) == 2 and not list((tmp_path / "scratch" / "imports").iterdir())
+    assert live_upload.exists()
