@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from django.core.files.storage import default_storage
@@ -9,6 +10,19 @@ from django.core.files.storage import default_storage
 from tests.conftest import wait_for
 from webapp import jobs
 from webapp.models import JobStatus
+
+
+def start_doomed_worker(start_worker, name: str):
+    """A worker on a queue of its own (``(queue, worker)``), to be killed mid-job: route the
+    job's task there. Every image beats (two queries each), so its store step lasts long
+    enough to be caught."""
+    queue = f"{name}-kill-{uuid.uuid4().hex[:6]}"
+    return queue, start_worker(queues=(queue, "default"), env={"JOB_HEARTBEAT_INTERVAL": "0"})
+
+
+def assert_retry_offered(client, *, detail_url: str, retry_url: str) -> None:
+    """The failed job's answer offers exactly the retry the page's Retry button posts."""
+    assert client.get(detail_url).json()["retry_url"] == retry_url
 
 
 def kill_mid_store(job, worker, *, stored_by: Callable, total: int) -> set[str]:

@@ -5,7 +5,6 @@ the whole set (once, even when the dead attempt had written its rows)."""
 from __future__ import annotations
 
 import io
-import uuid
 import zipfile
 from datetime import timedelta
 
@@ -22,7 +21,12 @@ from labeling.models import Frame, ImageSetImportJob, Video
 from labeling.videos import imageset_jobs, services
 from tests.conftest import wait_for
 from tests.labeling.dataset_helpers import image_bytes, make_frame, make_source, media_files
-from tests.labeling.job_kill import fail_stale, kill_mid_store
+from tests.labeling.job_kill import (
+    assert_retry_offered,
+    fail_stale,
+    kill_mid_store,
+    start_doomed_worker,
+)
 from tests.labeling.video_helpers import upload
 from webapp import jobs
 from webapp.models import JobStatus
@@ -70,9 +74,7 @@ def test_a_worker_killed_mid_store_leaves_no_orphans_and_a_retry_makes_the_set(
 ):
     archive = images_zip()
     before = media_files()
-    private = f"imageset-kill-{uuid.uuid4().hex[:6]}"
-    # Every image beats (two queries each): the store step lasts long enough to be caught.
-    doomed = start_worker(queues=(private, "default"), env={"JOB_HEARTBEAT_INTERVAL": "0"})
+    private, doomed = start_doomed_worker(start_worker, "imageset")
     client = api_client_for(owner)
     with monkeypatch.context() as patch:
         patch.setattr(tasks.imageset_import_run, "mousetrack_queue", private)
@@ -88,8 +90,9 @@ def test_a_worker_killed_mid_store_leaves_no_orphans_and_a_retry_makes_the_set(
     assert not image_sets(project).exists() and not Frame.all_objects.exists()
 
     retry_url = reverse("api-imageset-job-retry", args=[job.pk])
-    detail = client.get(reverse("api-imageset-job", args=[job.pk])).json()
-    assert detail["retry_url"] == retry_url  # what the upload list's Retry button posts
+    assert_retry_offered(
+        client, detail_url=reverse("api-imageset-job", args=[job.pk]), retry_url=retry_url
+    )
     fresh = start_worker(queues=("default",))
     response = client.post(retry_url)
     assert response.status_code == 202, response.content

@@ -4,7 +4,6 @@ the job and removes what the dead attempt stored, and a retry then imports every
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -29,7 +28,12 @@ from tests.labeling.dataset_helpers import (
     scratch_files,
     write_zip,
 )
-from tests.labeling.job_kill import fail_stale, kill_mid_store
+from tests.labeling.job_kill import (
+    assert_retry_offered,
+    fail_stale,
+    kill_mid_store,
+    start_doomed_worker,
+)
 from webapp import jobs
 from webapp.models import JobStatus
 from webapp.storage import delete_quietly
@@ -71,9 +75,7 @@ def test_a_worker_killed_mid_store_leaves_no_orphans_and_a_retry_imports_everyth
 ):
     archive = coco_zip(tmp_path / "big.zip")
     before = media_files()
-    private = f"import-kill-{uuid.uuid4().hex[:6]}"
-    # Every image beats (two queries each): the store step lasts long enough to be caught.
-    doomed = start_worker(queues=(private, "default"), env={"JOB_HEARTBEAT_INTERVAL": "0"})
+    private, doomed = start_doomed_worker(start_worker, "import")
     client = api_client_for(owner)
     with monkeypatch.context() as patch:
         patch.setattr(tasks.dataset_import_run, "mousetrack_queue", private)
@@ -92,8 +94,9 @@ def test_a_worker_killed_mid_store_leaves_no_orphans_and_a_retry_imports_everyth
     fail_stale(job, settings, stored_by=stored_by, finished=finished)
 
     retry_url = reverse("api-dataset-import-job-retry", args=[job.pk])
-    detail = client.get(reverse("api-dataset-import-job", args=[job.pk])).json()
-    assert detail["retry_url"] == retry_url  # what the dataset page's Retry button posts
+    assert_retry_offered(
+        client, detail_url=reverse("api-dataset-import-job", args=[job.pk]), retry_url=retry_url
+    )
     # No finally ran in the killed worker: its extracted zip is still in scratch.
     left = dead_attempt_scratch()
     assert left
