@@ -201,6 +201,7 @@ def engine(detector, video: Path, n: int | None, imgsz: int, *, crop: bool, n_an
         "latency_ms_mean": s.latency_ms_mean,
         "latency_ms_p95": s.latency_ms_p95,
         "boxes": [(d.boxes_xyxy, d.scores) for d in result.detections],
+        "detections": result.detections,
         "tracking": result.tracking,
     }
 
@@ -557,6 +558,20 @@ def main() -> None:
                 print(f"annotated: {out}")
             found[label] = e["boxes"]
             rows[f"engine, {label}"] = (score_frames(truth, hyp), e["fps"], e["crop_share"])
+            looks = e["tracking"].stats.get("appearance")
+            summary[f"two mice: engine, {label}: appearance"] = looks
+            print(f"two mice, {label}: identity by look: {looks}")
+            if crop and per_animal:
+                # The same detections linked by motion alone: what the look adds.
+                from tracking.engine.params import TrackingParams
+                from tracking.engine.pipeline import build_trajectory
+
+                motion = build_trajectory(e["detections"], n_animals=2,
+                                          params=TrackingParams(appearance=False))  # fmt: skip
+                rows[f"engine, {label}, motion only"] = (
+                    score_frames(truth, trajectory_as_frames(motion.trajectory)),
+                    e["fps"], e["crop_share"],
+                )  # fmt: skip
         if "crop off" in found:
             for label, boxes in found.items():
                 agree = agreement(boxes, found["crop off"])
@@ -565,10 +580,10 @@ def main() -> None:
                       f"{agree['all_boxes']:.2%} of frames")  # fmt: skip
         b = botsort(weights, gt.path, imgsz, device, n)
         rows["ultralytics BoT-SORT"] = (score_frames(truth, b["tracks"]), b["fps"], 0.0)
-        print(f"{'':22}{'IDF1':>7}{'MOTA':>7}{'ID sw':>7}{'recall':>8}{'prec':>7}{'fps':>7}"
+        print(f"{'':34}{'IDF1':>7}{'MOTA':>7}{'ID sw':>7}{'recall':>8}{'prec':>7}{'fps':>7}"
               f"{'cropped':>9}")  # fmt: skip
         for name, (s, fps, share) in rows.items():
-            print(f"{name:22}{s.idf1:7.3f}{s.mota:7.3f}{s.id_switches:7d}{s.recall:8.3f}"
+            print(f"{name:34}{s.idf1:7.3f}{s.mota:7.3f}{s.id_switches:7d}{s.recall:8.3f}"
                   f"{s.precision:7.3f}{fps:7.1f}{share:9.3f}")  # fmt: skip
             summary[f"two mice: {name}"] = {**s.to_dict(), "fps": fps, "crop_share": share}
 

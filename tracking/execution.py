@@ -265,7 +265,10 @@ def _store_result(run: TrackingRun, result: Any, stats: Any) -> None:
         trajectory_sha256=digest,
         trust=_jsonable(result.trust),
         suspected_swaps=[_jsonable(s) for s in result.suspected_swaps],
-        timing=_jsonable(stats) if stats is not None else {},
+        timing=dict(
+            _jsonable(stats) if stats is not None else {},
+            identity=_jsonable(result.stats.get("appearance")),
+        ),
         params=params,
         frames_done=result.trajectory.n_frames,
     )

@@ -203,6 +203,21 @@
     document.getElementById("trust-note").textContent = run.failed_at_frame !== null && run.failed_at_frame !== undefined
       ? "The video stopped decoding at frame " + run.failed_at_frame + ": later frames are not tracked."
       : (v.suspected_swaps ? v.suspected_swaps + " interval(s) where animals touched: check them for identity swaps." : "No contact between animals to review.");
+    document.getElementById("identity-note").textContent = identityNote((run.timing || {}).identity);
+  }
+
+  // How identities were linked across contacts: by motion, and by look where the animals
+  // could be told apart (tracking.engine.appearance).
+  function identityNote(looks) {
+    if (!looks) return "";
+    if (looks.used) {
+      return "Identities follow motion and look: the animals were told apart on " +
+        (100 * looks.accuracy).toFixed(0) + "% of frames held out from frames " +
+        looks.fitted_on_frames[0] + "–" + looks.fitted_on_frames[1] + ".";
+    }
+    if (looks.reason === "one animal") return "";
+    return "Identities follow motion only (" + looks.reason +
+      (looks.accuracy !== undefined ? ": told apart on " + (100 * looks.accuracy).toFixed(0) + "% of held-out frames" : "") + ").";
   }
 
   function swapList(run) {

@@ -69,6 +69,9 @@ def test_track_play_with_overlay_and_swap_identities_from_here(
         )
         raise AssertionError(f"overlay {info}, pixels {overlay_pixels(page)}") from None
     assert page.locator("#trust-table tbody tr").count() == 2
+    # Two animals: the page says how identities were linked, by look too or by motion only.
+    assert page.text_content("#identity-note").startswith("Identities follow motion")
+    assert "identity" in run.timing and "used" in run.timing["identity"]
     screenshot(page, "tracking-run")
 
     client = api_client_for(owner)

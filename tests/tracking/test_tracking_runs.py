@@ -78,6 +78,7 @@ def test_a_run_tracks_every_frame_and_the_csv_holds_one_row_per_frame_and_animal
     assert run.status == JobStatus.SUCCEEDED, f"{run.error}\n{celery_worker.log()[-3000:]}"
     assert run.frames_done == 90 and run.video_sha256 and run.device
     assert run.trust and run.timing
+    assert run.timing["identity"] == {"used": False, "reason": "one animal"}
 
     response = api_client_for(owner).get(f"/api/tracking-runs/{run.pk}/trajectory.csv")
     table = pd.read_csv(io.BytesIO(b"".join(response.streaming_content)))

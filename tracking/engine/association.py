@@ -32,7 +32,9 @@ class Tracklet:
 
     rows: int64 (K,) increasing row indices into the detection sequence (not frame numbers);
     det_index: int64 (K,) index of the detection within its frame's ``FrameDetections``;
-    boxes: float64 (K, 4) x1, y1, x2, y2 as detected (not Kalman-smoothed); scores: float64 (K,).
+    boxes: float64 (K, 4) x1, y1, x2, y2 as detected (not Kalman-smoothed); scores: float64 (K,);
+    appearance: float32 (K, D) the detections' descriptors (NaN rows where a frame had none),
+    or ``None`` where no frame had any.
     """
 
     track_id: int
@@ -40,6 +42,7 @@ class Tracklet:
     det_index: np.ndarray
     boxes: np.ndarray
     scores: np.ndarray
+    appearance: np.ndarray | None = None
 
     @property
     def start(self) -> int:
@@ -157,10 +160,25 @@ def associate(
                 scores=np.array(
                     [float(np.asarray(detections[i].scores)[j]) for i, j in zip(r, d, strict=True)]
                 ),
+                appearance=_appearance_of(detections, r, d),
             )
         )
     tracklets.sort(key=lambda t: (t.start, t.track_id))
     return tracklets
+
+
+def _appearance_of(
+    detections: Sequence[FrameDetections], rows: np.ndarray, det_index: np.ndarray
+) -> np.ndarray | None:
+    looks = [detections[i].appearance for i in rows]
+    sizes = {a.shape[1] for a in looks if a is not None and a.ndim == 2}
+    if len(sizes) != 1:
+        return None  # none taken (or of mixed kinds, which cannot be compared)
+    out = np.full((len(rows), sizes.pop()), np.nan, np.float32)
+    for k, (a, j) in enumerate(zip(looks, det_index, strict=True)):
+        if a is not None and a.ndim == 2 and j < len(a):
+            out[k] = a[j]
+    return out
 
 
 def _require_offline_setup() -> None:

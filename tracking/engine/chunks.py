@@ -12,7 +12,10 @@ Each chunk is a Parquet table, one row per frame, in frame order:
 - ``frame`` int64, ``time_s`` float64 (container timestamp),
 - ``path`` int8: how the frame was detected (:class:`DetectPath`),
 - ``boxes`` list<float32>: the frame's K boxes flattened, ``x1, y1, x2, y2`` (corners) in
-  original-video pixels, 4K values; ``scores`` list<float32>: K scores in [0, 1].
+  original-video pixels, 4K values; ``scores`` list<float32>: K scores in [0, 1];
+  ``appearance`` list<float32>: the K boxes' descriptors flattened (K x D values,
+  :mod:`tracking.engine.appearance`), empty where none were taken. Chunks written before
+  there were descriptors have no such column and read back without them.
 
 A chunk is written under a temporary name, flushed to disk and renamed into place, so a
 chunk either exists whole or not at all, whatever kills the process. Leftover temporary
@@ -169,6 +172,15 @@ class ChunkWriter:
                     [np.asarray(d.scores, np.float32).reshape(-1) for d in dets],
                     pa.list_(pa.float32()),
                 ),
+                "appearance": pa.array(
+                    [
+                        np.zeros(0, np.float32)
+                        if d.appearance is None
+                        else np.asarray(d.appearance, np.float32).reshape(-1)
+                        for d in dets
+                    ],
+                    pa.list_(pa.float32()),
+                ),
             }
         )
         first, last = dets[0].frame, dets[-1].frame
@@ -206,6 +218,9 @@ def read_chunks(run_dir: Path) -> StoredDetections:
             kinds = table.column("path").to_numpy()
             boxes, box_offsets = _list_column(table, "boxes")
             scores, score_offsets = _list_column(table, "scores")
+            looks = (
+                _list_column(table, "appearance") if "appearance" in table.column_names else None
+            )
         except Exception as e:
             raise ChunkError(f"{path.name} cannot be read: {e}") from e
         if len(frames) != last - first + 1 or not np.array_equal(
@@ -219,8 +234,15 @@ def read_chunks(run_dir: Path) -> StoredDetections:
                 raise ChunkError(
                     f"{path.name}: frame {frames[i]} has {len(b)} box values, {len(s)} scores"
                 )
+            appearance = None
+            if looks is not None and len(s):
+                a = looks[0][looks[1][i] : looks[1][i + 1]]
+                if len(a) and len(a) % len(s) == 0:
+                    appearance = a.reshape(len(s), -1).copy()
             detections.append(
-                FrameDetections(int(frames[i]), float(times[i]), b.reshape(-1, 4).copy(), s.copy())
+                FrameDetections(
+                    int(frames[i]), float(times[i]), b.reshape(-1, 4).copy(), s.copy(), appearance
+                )
             )
         paths.append(kinds.astype(np.int8))
         covered = last + 1

@@ -16,7 +16,10 @@ one. Animals of the same look cannot be told apart by appearance, so identity fo
    discontinuity: the slot's last position extrapolated by its (fading) last velocity to the
    segment's start, and the segment's start extrapolated back by its own velocity, plus the
    change of velocity, under a spread that grows with the gap (a long gap says little); plus
-   the box-size change, minus a small bonus where the tracker kept one id through the contact.
+   the box-size change, minus a small bonus where the tracker kept one id through the contact;
+   plus, where the animals look different enough to tell apart, the cost of the segment not
+   looking like the slot's animal (:mod:`tracking.engine.appearance`, fitted per video on a
+   stretch where all N are seen apart).
    Segments starting within ``batch_window_s`` of each other are assigned jointly (Hungarian),
    so the tracklets that leave an overlap get the identities their motion before it predicts.
    A segment that finds every slot busy is surplus: its head is dropped until a slot frees.
@@ -27,7 +30,7 @@ one. Animals of the same look cannot be told apart by appearance, so identity fo
    slot's bridge: the line between its positions before and after the hole.
 5. Slots become animals 1..N in the order they are first seen.
 
-Where two identical animals huddle and part again, motion may not tell them apart: those
+Where two animals that look alike huddle and part again, motion may not tell them apart: those
 intervals are what :func:`find_suspected_swaps` lists for review (and an edit can fix).
 
 Body length L: the median box diagonal of all detections. Boxes: x1, y1, x2, y2 pixels.
@@ -43,6 +46,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from tracking.engine import appearance as looks
 from tracking.engine.association import Tracklet
 from tracking.engine.params import TrackingParams
 from tracking.engine.trajectory import Status, Trajectory
@@ -91,6 +95,7 @@ class _Segment:
     rows: np.ndarray
     boxes: np.ndarray
     scores: np.ndarray
+    appearance: np.ndarray | None = None
 
     @property
     def start(self) -> int:
@@ -101,12 +106,14 @@ class _Segment:
         return int(self.rows[-1])
 
     def tail(self, first_row: int) -> _Segment:
-        keep = self.rows >= first_row
-        return _Segment(self.track_id, self.rows[keep], self.boxes[keep], self.scores[keep])
+        return self._where(self.rows >= first_row)
 
     def head(self, first_row: int) -> _Segment:
-        keep = self.rows < first_row
-        return _Segment(self.track_id, self.rows[keep], self.boxes[keep], self.scores[keep])
+        return self._where(self.rows < first_row)
+
+    def _where(self, keep: np.ndarray) -> _Segment:
+        a = None if self.appearance is None else self.appearance[keep]
+        return _Segment(self.track_id, self.rows[keep], self.boxes[keep], self.scores[keep], a)
 
 
 @dataclass
@@ -117,6 +124,7 @@ class _Slot:
     end_velocity: np.ndarray | None = None  # px/s
     end_diag: float = 0.0
     end_track_id: int = -1
+    evidence: np.ndarray | None = None  # summed appearance log-likelihood per label
 
 
 def assign_identities(
@@ -140,7 +148,8 @@ def assign_identities(
 
     contact = _contact_masks(tracklets, params, body, frame_dt, n_animals)
     clean, pool = _split_segments(tracklets, contact, params.min_segment_frames)
-    slots, assigned, surplus = _assign_segments(clean, n_animals, time_s, params, body)
+    appearance = _Looks.fit(clean, n_animals, time_s, params, frame_dt)
+    slots, assigned, surplus = _assign_segments(clean, n_animals, time_s, params, body, appearance)
     pool.extend(surplus)
 
     slot_track = np.full((n_rows, n_animals), -1, dtype=np.int64)
@@ -161,6 +170,7 @@ def assign_identities(
         "contact_detections": int(sum(c.sum() for c in contact)),
         "filled_by_motion": filled,
         "unassigned_detections": int(sum(len(s.rows) for s in pool)) - filled,
+        "appearance": appearance.summary,
     }
     return Identities(boxes[:, order], scores[:, order], by_motion[:, order], body, stats)
 
@@ -223,7 +233,8 @@ def _split_segments(
     for t, mask in zip(tracklets, contact, strict=True):
         cuts = np.flatnonzero(np.diff(mask.astype(np.int8))) + 1
         for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(t)], strict=True):
-            seg = _Segment(t.track_id, t.rows[lo:hi], t.boxes[lo:hi], t.scores[lo:hi])
+            a = None if t.appearance is None else t.appearance[lo:hi]
+            seg = _Segment(t.track_id, t.rows[lo:hi], t.boxes[lo:hi], t.scores[lo:hi], a)
             (pool if mask[lo] or hi - lo < min_frames else clean).append(seg)
     return clean, pool
 
@@ -235,6 +246,7 @@ def _assign_segments(
     time_s: np.ndarray,
     params: TrackingParams,
     body: float,
+    appearance: _Looks,
 ) -> tuple[list[_Slot], list[list[_Segment]], list[_Segment]]:
     slots = [_Slot(k) for k in range(n_slots)]
     assigned: list[list[_Segment]] = [[] for _ in range(n_slots)]
@@ -254,7 +266,13 @@ def _assign_segments(
         ):
             batch.append(heapq.heappop(heap)[-1])
         cost = np.array(
-            [[_link_cost(slot, seg, time_s, params, body) for slot in slots] for seg in batch]
+            [
+                [
+                    _link_cost(slot, seg, time_s, params, body) + appearance.cost(slot, seg)
+                    for slot in slots
+                ]
+                for seg in batch
+            ]
         )
         rows, cols = linear_sum_assignment(cost)
         taken = set()
@@ -264,6 +282,7 @@ def _assign_segments(
             seg, slot = batch[r], slots[c]
             assigned[c].append(seg)
             _update_slot(slot, seg, time_s, params)
+            appearance.add(slot, seg)
             taken.add(r)
         for r, seg in enumerate(batch):
             if r in taken:
@@ -352,6 +371,113 @@ def _fit_velocity(t: np.ndarray, c: np.ndarray) -> np.ndarray:
         return np.zeros(2)
     t = t - t.mean()
     return (t[:, None] * (c - c.mean(axis=0))).sum(axis=0) / (t**2).sum()
+
+
+class _Looks:
+    """The per-video appearance model of the identity slots, or nothing to say (``model``
+    None: turned off, one animal, no descriptors, no stretch with all N apart, or animals
+    that look alike)."""
+
+    def __init__(
+        self,
+        model: looks.IdentityModel | None,
+        params: TrackingParams,
+        frame_dt: float,
+        summary: dict,
+    ):
+        self.model = model
+        self.params = params
+        self.frame_dt = frame_dt
+        self.summary = summary
+        self._cache: dict[tuple[int, int, int], np.ndarray] = {}
+
+    @classmethod
+    def fit(
+        cls,
+        clean: list[_Segment],
+        n_animals: int,
+        time_s: np.ndarray,
+        params: TrackingParams,
+        frame_dt: float,
+    ) -> _Looks:
+        def off(reason: str, **more) -> _Looks:
+            return cls(None, params, frame_dt, {"used": False, "reason": reason, **more})
+
+        if n_animals < 2 or not params.appearance:
+            return off("not asked for" if n_animals > 1 else "one animal")
+        described = [s for s in clean if s.appearance is not None]
+        if not described:
+            return off("no descriptors were stored with these detections")
+        spans = [(s.start, s.end) for s in described]
+        min_rows = params.appearance_min_fragment_s / frame_dt
+        fragments = [
+            f for f in looks.global_fragments(spans, n_animals) if f[2] - f[1] + 1 >= min_rows
+        ]
+        if not fragments:
+            return off(f"the {n_animals} animals are never seen apart at once for long enough")
+        members, first, last = fragments[0]
+        where = {"fitted_on_frames": [int(first), int(last)]}
+        labelled = {i: label for label, i in enumerate(members)}
+        model = cls._fit(described, labelled, n_animals, time_s)
+        if model is None:
+            return off("too few frames to fit on", **where)
+        # Then, as idtracker.ai does, every other stretch with all N apart whose labels the
+        # model is sure of joins the training set, and the model is fitted again: more looks
+        # at each animal, in other places and poses.
+        first_pass = cls(model, params, frame_dt, {})
+        for others, _, _ in fragments[1:]:
+            if all(i in labelled for i in others):
+                continue
+            evidence = np.array([first_pass.evidence(described[i]) for i in others])
+            order, margin = looks.best_labels(evidence)
+            consistent = all(
+                labelled.get(i, int(k)) == int(k) for i, k in zip(others, order, strict=True)
+            )
+            if margin >= params.appearance_accept_nats and consistent:
+                labelled.update({i: int(k) for i, k in zip(others, order, strict=True)})
+        if len(labelled) > len(members):
+            model = cls._fit(described, labelled, n_animals, time_s) or model
+        where.update(
+            accuracy=round(model.accuracy, 4),
+            training_frames=model.training_frames,
+            training_segments=len(labelled),
+        )
+        if model.accuracy < params.appearance_min_accuracy:
+            return off("the animals look too much alike", **where)
+        return cls(model, params, frame_dt, {"used": True, **where})
+
+    @staticmethod
+    def _fit(
+        described: list[_Segment], labelled: dict[int, int], n_animals: int, time_s: np.ndarray
+    ) -> looks.IdentityModel | None:
+        by_label: list[list[_Segment]] = [[] for _ in range(n_animals)]
+        for i, label in labelled.items():
+            by_label[label].append(described[i])
+        return looks.fit_identity_model(
+            [np.concatenate([s.appearance for s in segs]) for segs in by_label],
+            [np.concatenate([time_s[s.rows] for s in segs]) for segs in by_label],
+        )
+
+    def evidence(self, seg: _Segment) -> np.ndarray | None:
+        if self.model is None or seg.appearance is None:
+            return None
+        key = (seg.track_id, seg.start, len(seg.rows))
+        if key not in self._cache:
+            self._cache[key] = looks.segment_evidence(
+                self.model, seg.appearance, self.frame_dt, self.params.appearance_decorrelation_s
+            )
+        return self._cache[key]
+
+    def cost(self, slot: _Slot, seg: _Segment) -> float:
+        seen = self.evidence(seg)
+        if slot.evidence is None or seen is None:
+            return 0.0
+        return looks.same_label_cost(slot.evidence, seen, self.params.appearance_max_cost)
+
+    def add(self, slot: _Slot, seg: _Segment) -> None:
+        seen = self.evidence(seg)
+        if seen is not None:
+            slot.evidence = seen.copy() if slot.evidence is None else slot.evidence + seen
 
 
 # --- 4. holes -------------------------------------------------------------------------------

@@ -73,6 +73,14 @@ class TrackingParams:
       more than ``short_link_max_cost`` is not linked either (a false detection more likely
       than the animal: it stays for hole filling). Segments starting within
       ``batch_window_s`` of each other are assigned jointly.
+    Appearance (:mod:`tracking.engine.appearance`; with ``appearance`` on and N > 1): a model
+      telling the animals apart is fitted on the longest stretch (at least
+      ``appearance_min_fragment_s``) where all N are seen apart, then again with every other
+      such stretch it labels ``appearance_accept_nats`` surer than any swap; if it is right on
+      at least
+      ``appearance_min_accuracy`` of the frames it was not fitted on, each link also costs
+      ``-log(N x P(same animal))`` by look, capped at ``appearance_max_cost``, with one vote
+      per ``appearance_decorrelation_s`` of a segment.
     Inside a contact a slot keeps the tracklet it followed a frame ago unless another
       detection is ``fill_continuity_bl`` body lengths closer to the slot's bridge.
     Gaps (:mod:`tracking.engine.gaps`): ``max_gap_s`` (interpolate gaps up to this long, time
@@ -109,6 +117,12 @@ class TrackingParams:
     continuity_bonus: float = 1.0
     fill_continuity_bl: float = 1.0
     size_weight: float = 0.5
+    appearance: bool = True
+    appearance_min_accuracy: float = 0.7
+    appearance_min_fragment_s: float = 1.0
+    appearance_decorrelation_s: float = 0.5
+    appearance_max_cost: float = 10.0
+    appearance_accept_nats: float = 4.6
     max_gap_s: float = 0.5
     outlier_factor: float = 1.0
     drop_outliers: bool = False
@@ -124,6 +138,7 @@ class TrackingParams:
         _check_range("min_score", self.min_score, 0.0, 1.0)
         _check_range("contact_iou", self.contact_iou, 0.0, 1.0)
         _check_range("swap_iou", self.swap_iou, 0.0, 1.0)
+        _check_range("appearance_min_accuracy", self.appearance_min_accuracy, 0.0, 1.0)
         for name in (
             "contact_distance_bl",
             "merged_box_factor",
@@ -144,6 +159,10 @@ class TrackingParams:
             "continuity_bonus",
             "fill_continuity_bl",
             "size_weight",
+            "appearance_min_fragment_s",
+            "appearance_decorrelation_s",
+            "appearance_max_cost",
+            "appearance_accept_nats",
             "max_gap_s",
             "outlier_factor",
             "swap_distance_bl",
@@ -155,8 +174,9 @@ class TrackingParams:
                 raise ValueError(f"{name} must be an integer in [0, 10000]")
         if self.position_sigma_bl <= 0 or self.max_sigma_bl < self.position_sigma_bl:
             raise ValueError("position_sigma_bl must be > 0 and at most max_sigma_bl")
-        if not isinstance(self.drop_outliers, bool):
-            raise ValueError("drop_outliers must be true or false")
+        for name in ("drop_outliers", "appearance"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, nested: ``{"min_score": 0.1, "tracker": {...}, ...}``."""

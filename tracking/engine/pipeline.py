@@ -133,4 +133,5 @@ def _at_most(found: FrameDetections, n_animals: int) -> FrameDetections:
             if len(kept) == n_animals:
                 break
     kept.sort()
-    return FrameDetections(found.frame, found.time_s, boxes[kept], scores[kept])
+    looks = None if found.appearance is None else np.asarray(found.appearance)[kept]
+    return FrameDetections(found.frame, found.time_s, boxes[kept], scores[kept], looks)

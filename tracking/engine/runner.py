@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from .appearance import describe
 from .chunks import (
     ChunkWriter,
     DetectPath,
@@ -172,8 +173,13 @@ def detect_video(
     next_frame = resumed
     batch: list[DecodedFrame] = []
 
+    # One animal has no one to be told apart from: no descriptors.
+    describe_looks = n_animals > 1
+
     def run_batch() -> None:
-        for det, path in _detect_batch(batch, detector, cropper, dp, frame_size, timing):
+        for det, path in _detect_batch(
+            batch, detector, cropper, dp, frame_size, timing, describe_looks=describe_looks
+        ):
             writer.add(det, path)
         state.done += len(batch)
         batch.clear()
@@ -315,10 +321,13 @@ def _detect_batch(
     dp: DetectParams,
     frame_size: tuple[int, int],
     timing: _Timing,
+    *,
+    describe_looks: bool = False,
 ) -> list[tuple[FrameDetections, DetectPath]]:
     """Detect in a batch of consecutive frames: on the windows ``cropper`` plans (then again
     on the full frame for the frames whose window result fails its checks), or on the full
-    frames; update ``cropper`` frame by frame."""
+    frames; update ``cropper`` frame by frame. With ``describe_looks`` each box also gets
+    its appearance descriptor, taken from the full-resolution frame."""
     if not frames:
         return []
     started = time.perf_counter()
@@ -355,7 +364,8 @@ def _detect_batch(
     for frame, (boxes, scores), path in zip(frames, found, paths, strict=True):  # type: ignore[misc]
         cropper.update(frame.time_s, boxes, scores, full=path != DetectPath.CROP)
         timing.paths[path] += 1
-        out.append((FrameDetections(frame.index, frame.time_s, boxes, scores), path))
+        looks = describe(frame.image, boxes) if describe_looks else None
+        out.append((FrameDetections(frame.index, frame.time_s, boxes, scores, looks), path))
     elapsed = time.perf_counter() - started
     timing.latencies_s.extend([elapsed] * len(frames))
     return out

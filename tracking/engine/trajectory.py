@@ -27,12 +27,15 @@ class FrameDetections:
 
     boxes_xyxy: float32 (K, 4) original-video pixels; scores: float32 (K,) in [0, 1].
     ``time_s`` is the frame's presentation time from the container (not index / fps).
+    appearance: float32 (K, D) one descriptor per box (:mod:`tracking.engine.appearance`), or
+    ``None`` where none was taken (a single animal, detections stored before there were any).
     """
 
     frame: int
     time_s: float
     boxes_xyxy: np.ndarray
     scores: np.ndarray
+    appearance: np.ndarray | None = None
 
 
 @dataclass

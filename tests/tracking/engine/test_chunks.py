@@ -123,3 +123,42 @@ def test_a_run_directory_refuses_chunks_made_with_other_settings(tmp_path):
     check_manifest(tmp_path, {"imgsz": 640, "video": "a"})
     with pytest.raises(RunDirMismatch, match="imgsz"):
         check_manifest(tmp_path, {"imgsz": 320, "video": "a"})
+
+
+def test_descriptors_round_trip_and_chunks_without_them_read_back_without_them(tmp_path):
+    writer = ChunkWriter(tmp_path / "new", chunk_frames=10)
+    frames = []
+    for i in range(7):
+        f = _frame(i)
+        looks = np.arange(len(f.scores) * 5, dtype=np.float32).reshape(-1, 5) + i
+        frames.append(FrameDetections(f.frame, f.time_s, f.boxes_xyxy, f.scores, looks))
+        writer.add(frames[-1], DetectPath.FULL)
+    writer.add(_frame(7), DetectPath.FULL)  # a frame with boxes but no descriptors
+    writer.flush()
+    stored = read_chunks(tmp_path / "new").detections
+    for want, got in zip(frames, stored, strict=False):
+        if len(want.scores):
+            assert got.appearance.shape == (len(want.scores), 5)
+            assert np.array_equal(got.appearance, want.appearance)
+        else:
+            assert got.appearance is None
+    assert len(stored[7].scores) == 1 and stored[7].appearance is None
+
+    # A chunk written before descriptors existed: no such column at all.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    old = tmp_path / "old" / chunks.CHUNK_DIR
+    old.mkdir(parents=True)
+    table = pa.table(
+        {
+            "frame": pa.array([0], pa.int64()),
+            "time_s": pa.array([0.0], pa.float64()),
+            "path": pa.array([0], pa.int8()),
+            "boxes": pa.array([np.arange(4, dtype=np.float32)], pa.list_(pa.float32())),
+            "scores": pa.array([np.ones(1, np.float32)], pa.list_(pa.float32())),
+        }
+    )
+    pq.write_table(table, old / "chunk-000000000-000000000.parquet")
+    (det,) = read_chunks(tmp_path / "old").detections
+    assert det.appearance is None and det.scores.tolist() == [1.0]

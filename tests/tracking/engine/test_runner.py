@@ -12,7 +12,7 @@ import pytest
 
 from tests.tracking.engine.fakes import BlobDetector, ListSource
 from tests.tracking.synthetic_video import make_tiny_video
-from tracking.engine import runner
+from tracking.engine import appearance, runner
 from tracking.engine.chunks import DetectPath, RunDirMismatch, chunk_dir, chunk_files, read_chunks
 from tracking.engine.cropping import CropParams
 from tracking.engine.frames import DecoderSource, FrameDecodeError, OpenCVSource
@@ -69,6 +69,17 @@ def test_every_frame_is_detected_once_and_stored_in_chunks(two_mice, tmp_path):
     assert stats.frames == stats.frames_processed == 48 and stats.frames_resumed == 0
     assert stats.crop_share == 0 and stats.fps > 0 and stats.decode_fps > 0
     assert (stored.paths == DetectPath.FULL).all()
+    # Two animals: each box carries what it looks like, taken from the frame.
+    assert all(d.appearance.shape == (2, appearance.DESCRIPTOR_SIZE) for d in stored.detections)
+    assert np.isfinite(stored.detections[0].appearance).all()
+
+
+def test_one_animal_gets_no_appearance_descriptors(one_mouse, tmp_path):
+    stored, _ = detect_video(
+        OpenCVSource(one_mouse.path), BlobDetector(), n_animals=1, params=_params(),
+        run_dir=tmp_path,
+    )  # fmt: skip
+    assert all(d.appearance is None for d in stored.detections)
 
 
 def test_track_video_ends_with_the_identity_pipelines_trajectory(

@@ -113,6 +113,7 @@ class Command(BaseCommand):
                 "device": run.device,
                 "trust": run.trust,
                 "suspected_swaps": len(run.suspected_swaps),
+                "identity_by_look": (run.timing or {}).get("identity"),
                 "failed_at_frame": run.failed_at_frame,
             }
             if run.error:
