@@ -453,10 +453,15 @@ class _Looks:
         by_label: list[list[_Segment]] = [[] for _ in range(n_animals)]
         for i, label in labelled.items():
             by_label[label].append(described[i])
-        return looks.fit_identity_model(
-            [np.concatenate([s.appearance for s in segs]) for segs in by_label],
-            [np.concatenate([time_s[s.rows] for s in segs]) for segs in by_label],
-        )
+        try:
+            return looks.fit_identity_model(
+                [np.concatenate([s.appearance for s in segs]) for segs in by_label],
+                [np.concatenate([time_s[s.rows] for s in segs]) for segs in by_label],
+            )
+        except (ValueError, np.linalg.LinAlgError):
+            # Descriptors the classifier cannot use (degenerate, all alike): motion decides,
+            # as it does for animals that look alike; the look never fails a run.
+            return None
 
     def evidence(self, seg: _Segment) -> np.ndarray | None:
         if self.model is None or seg.appearance is None:
