@@ -56,6 +56,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
 
+from bench import two_mice  # noqa: E402
 from tracking.engine.cropping import CropParams  # noqa: E402
 from tracking.engine.frames import OpenCVSource  # noqa: E402
 from tracking.engine.runner import DetectParams, TrackParams, track_video  # noqa: E402
@@ -302,45 +303,6 @@ def _best_boxes(found) -> np.ndarray:
     return out
 
 
-def box_noise(detections, truth, seeds: int) -> dict:
-    """IDF1 of the same detections with 1 px of Gaussian noise on every box coordinate, one
-    run per seed, linked by motion alone and by motion and look: how near a tie a decision
-    is shows as a score that flips between seeds."""
-    from tracking.engine.params import TrackingParams
-    from tracking.engine.pipeline import build_trajectory
-    from tracking.engine.scoring import score_frames, trajectory_as_frames
-    from tracking.engine.trajectory import FrameDetections
-
-    out = {}
-    for look in (False, True):
-        scores = []
-        for seed in range(seeds):
-            rng = np.random.default_rng(seed)
-            noisy = []
-            for d in detections:
-                jitter = rng.normal(0, 1, d.boxes_xyxy.shape).astype(np.float32)
-                noisy.append(FrameDetections(d.frame, d.time_s, d.boxes_xyxy + jitter, d.scores,
-                                             d.appearance))  # fmt: skip
-            result = build_trajectory(noisy, n_animals=2, params=TrackingParams(appearance=look))
-            hyp = trajectory_as_frames(result.trajectory)
-            scores.append(round(score_frames(truth, hyp).idf1, 3))
-        name = "motion and look" if look else "motion only"
-        out[name] = scores
-        print(f"two mice, 1 px box noise, {name}: IDF1 {scores}", flush=True)
-    return out
-
-
-def two_mouse_video(out: Path):
-    from tests.tracking.synthetic_video import GroundTruth, make_two_mouse_video
-
-    video, truth = out / "two-mice.mp4", out / "two-mice-truth.npz"
-    if video.exists() and truth.exists():
-        return GroundTruth.load(video, truth)
-    gt = make_two_mouse_video(SOURCE, video)
-    gt.save(truth)
-    return gt
-
-
 def four_arena_video(out: Path, n_frames: int) -> Path:
     """A multi-arena recording made from the shared one: four moments of it (frames t, t+500,
     t+1000, t+1500) side by side, 2x2, 1280x960, one mouse per arena."""
@@ -563,7 +525,7 @@ def main() -> None:
     if not args.no_two_mice:
         from tracking.engine.scoring import boxes_as_frames, score_frames, trajectory_as_frames
 
-        gt = two_mouse_video(OUT)
+        gt = two_mice.two_mouse_video(SOURCE, OUT)
         print(f"\ntwo mice: {gt.path} ({gt.n_frames} frames)", flush=True)
         truth = boxes_as_frames(gt.boxes[: n or gt.n_frames])
         rows = {}
@@ -604,7 +566,7 @@ def main() -> None:
                     e["fps"], e["crop_share"],
                 )  # fmt: skip
                 if args.noise_seeds:
-                    summary["two mice: box noise"] = box_noise(
+                    summary["two mice: box noise"] = two_mice.box_noise(
                         e["detections"], truth, args.noise_seeds
                     )
         if "crop off" in found:
