@@ -9,6 +9,7 @@ chunks and finishes once), and a video that stops decoding midway.
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import uuid
 from pathlib import Path
@@ -174,3 +175,24 @@ def test_a_video_that_stops_decoding_midway_fails_with_the_frame_and_keeps_the_r
     response = api_client_for(owner).get(f"/api/tracking-runs/{run.pk}/trajectory.csv")
     table = pd.read_csv(io.BytesIO(b"".join(response.streaming_content)))
     assert table.frame.max() == run.failed_at_frame - 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_track_command_waits_for_the_run_and_prints_its_summary_as_json(
+    celery_worker, openfield_weights, project, tmp_path
+):
+    from django.core.management import call_command
+
+    model = register_openfield_model(project=project, weights=openfield_weights)
+    video = add_video(project, clip(tmp_path / "clip.mp4", frames=30))
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "track", "--project", project.name, "--model", str(model.pk), "--wait", str(video.pk),
+        stdout=out, stderr=err,
+    )  # fmt: skip
+    run = TrackingRun.objects.get()
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert summary["run"] == run.pk and summary["status"] == JobStatus.SUCCEEDED
+    assert summary["frames"] == 30 and summary["video"] == video.pk
+    assert f"Queued tracking run {run.pk}" in err.getvalue()
+    assert f"#{run.pk} succeeded 30/30" in err.getvalue()

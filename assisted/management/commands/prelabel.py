@@ -13,7 +13,6 @@ is 0 only if the job succeeded.
 from __future__ import annotations
 
 import json
-import time
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -21,8 +20,9 @@ from django.core.management.base import BaseCommand, CommandError
 from assisted import services
 from assisted.models import PrelabelJob
 from labeling.models import Project
+from webapp.commands import follow_jobs, validation_text
 from webapp.jobs import BrokerUnavailable
-from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.models import JobStatus
 
 
 class Command(BaseCommand):
@@ -59,12 +59,7 @@ class Command(BaseCommand):
                 accept_above=options["accept_above"],
             )
         except ValidationError as exc:
-            messages = (
-                "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-                if hasattr(exc, "message_dict")
-                else " ".join(exc.messages)
-            )
-            raise CommandError(messages) from None
+            raise CommandError(validation_text(exc)) from None
         except BrokerUnavailable as exc:
             raise CommandError(str(exc)) from None
         what = f"model #{model.pk} “{model.name}”" if model else "the background bootstrap"
@@ -74,17 +69,16 @@ class Command(BaseCommand):
 
     def _follow(self, job: PrelabelJob) -> None:
         last = ""
-        try:
-            while True:
-                job.refresh_from_db()
-                if job.message and job.message != last:
-                    self.stdout.write(job.message)
-                    last = job.message
-                if job.status in TERMINAL_STATUSES:
-                    break
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            raise CommandError(f"Stopped following; job {job.pk} goes on.") from None
+
+        def report(jobs) -> None:
+            nonlocal last
+            if job.message and job.message != last:
+                self.stdout.write(job.message)
+                last = job.message
+
+        follow_jobs(
+            [job], report=report, poll_s=0.5, stopped=f"Stopped following; job {job.pk} goes on."
+        )
         summary = {
             "job": job.pk,
             "status": job.status,

@@ -1,11 +1,15 @@
-"""``manage.py evaluate --model ID [--split test] [--json]``: evaluate in this process.
+"""``manage.py evaluate --model ID [--split test] [--wait] [--json] [--here]``.
 
-Creates an EvaluationRun (origin "command") and runs it synchronously, without Celery; the
-run is stored like any other and shows on the dashboards.
+Creates an EvaluationRun (origin "command") and queues it on the ``gpu`` queue, as ``train``
+and ``track`` do, so the evaluation runs on a worker with the lab's GPU, not on whatever
+machine runs the command. ``--wait`` follows it and prints the metrics when it ends;
+``--here`` runs it in this process instead (for scripts on a GPU node), without Celery. Either
+way the run is stored like any other and shows on the dashboards.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from django.core.exceptions import ValidationError
@@ -13,10 +17,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from evaluation.execution import evaluation_run_execute
 from evaluation.models import EvaluationRun
-from evaluation.services import SPLITS, evaluation_run_create
+from evaluation.services import SPLITS, evaluation_run_create, evaluation_run_dispatch
 from labeling.models import DatasetVersion
 from training.models import TrainedModel
+from webapp.celery import QUEUE_GPU
+from webapp.commands import follow_jobs, validation_text
+from webapp.jobs import BrokerUnavailable
 from webapp.models import JobStatus
+from webapp.worker_devices import no_worker_hint
 
 SUMMARY = (
     ("map50_voc11", "mAP@0.5 (VOC 11-point)"),
@@ -32,8 +40,9 @@ SUMMARY = (
 
 class Command(BaseCommand):
     help = (
-        "Evaluate a trained model on a dataset version's split in this process and print the "
-        "metrics (VOC and COCO AP, P/R/F1, average IoU) and timing (per-image mean ± std)."
+        "Queue the evaluation of a trained model on a dataset version's split (the gpu queue); "
+        "with --wait (or --here, in this process) print the metrics (VOC and COCO AP, P/R/F1, "
+        "average IoU) and timing (per-image mean ± std)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,6 +63,16 @@ class Command(BaseCommand):
         parser.add_argument("--imgsz", type=int, help="network input size (default: the model's)")
         parser.add_argument("--device", default="auto", help="auto | cpu | mps | GPU index")
         parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument(
+            "--wait", action="store_true", help="follow the queued evaluation and print its metrics"
+        )
+        where.add_argument(
+            "--here",
+            action="store_true",
+            help="evaluate in this process instead of queueing it on a gpu worker",
+        )
+        parser.add_argument("--poll", type=float, default=1.0, help=argparse.SUPPRESS)
 
     def handle(self, *args, **options) -> None:
         try:
@@ -77,11 +96,27 @@ class Command(BaseCommand):
                 origin=EvaluationRun.Origin.COMMAND,
             )
         except ValidationError as exc:
-            raise CommandError(
-                "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-            ) from None
-        evaluation_run_execute(run_id=run.pk)
-        run.refresh_from_db()
+            raise CommandError(validation_text(exc)) from None
+        if options["here"]:
+            evaluation_run_execute(run_id=run.pk)
+            run.refresh_from_db()
+        else:
+            try:
+                evaluation_run_dispatch(run=run)
+            except BrokerUnavailable as exc:
+                raise CommandError(str(exc)) from None
+            self.stderr.write(f"Queued evaluation {run.pk} of model {model.pk} ({run.split} split)")
+            hint = no_worker_hint(QUEUE_GPU)
+            if hint:
+                self.stderr.write(hint)
+            if not options["wait"]:
+                return
+            follow_jobs(
+                [run],
+                report=self._report_progress,
+                poll_s=options["poll"],
+                stopped=f"Stopped following; evaluation {run.pk} goes on.",
+            )
         if run.status != JobStatus.SUCCEEDED:
             raise CommandError(f"Evaluation #{run.pk} {run.status}: {run.error or run.message}")
         if options["json"]:
@@ -104,6 +139,13 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(out, indent=2))
             return
         self._print_table(run)
+
+    def _report_progress(self, runs) -> None:
+        run = runs[0]
+        line = f"#{run.pk} {run.status} {run.progress:.0%} {run.message}".rstrip()
+        if line != getattr(self, "_last_line", None):
+            self.stderr.write(line)
+            self._last_line = line
 
     def _print_table(self, run: EvaluationRun) -> None:
         def num(value, digits=3):

@@ -10,7 +10,6 @@ once; ``--wait`` follows the sampling to its end (exit status 0 only if it succe
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -19,8 +18,9 @@ from django.core.management.base import BaseCommand, CommandError
 from labeling.models import FrameSamplingJob, Project
 from labeling.videos import sampling_services, services
 from webapp.celery import QUEUE_DEFAULT
+from webapp.commands import follow_jobs
 from webapp.jobs import BrokerUnavailable
-from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.models import JobStatus
 from webapp.worker_devices import no_worker_hint
 
 
@@ -112,21 +112,23 @@ class Command(BaseCommand):
 
     def _follow(self, job: FrameSamplingJob, *, poll: float) -> None:
         shown = None
-        try:
-            while True:
-                job.refresh_from_db()
-                state = (job.status, job.frames_created)
-                if state != shown:
-                    self.stderr.write(
-                        f"sampling {job.get_status_display().lower()}: "
-                        f"{job.frames_created} frame(s), {100 * job.progress:.0f}%"
-                    )
-                    shown = state
-                if job.status in TERMINAL_STATUSES:
-                    break
-                time.sleep(poll)
-        except KeyboardInterrupt:
-            raise CommandError(f"Stopped following; sampling job {job.pk} goes on.") from None
+
+        def report(jobs) -> None:
+            nonlocal shown
+            state = (job.status, job.frames_created)
+            if state != shown:
+                self.stderr.write(
+                    f"sampling {job.get_status_display().lower()}: "
+                    f"{job.frames_created} frame(s), {100 * job.progress:.0f}%"
+                )
+                shown = state
+
+        follow_jobs(
+            [job],
+            report=report,
+            poll_s=poll,
+            stopped=f"Stopped following; sampling job {job.pk} goes on.",
+        )
         if job.status != JobStatus.SUCCEEDED:
             reason = f": {job.error.splitlines()[0]}" if job.error else ""
             raise CommandError(

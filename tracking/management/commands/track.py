@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -23,8 +22,9 @@ from labeling.videos import services as video_services
 from tracking import services
 from tracking.models import TrackingRun
 from training.models import TrainedModel
+from webapp.commands import follow_jobs, validation_text
 from webapp.jobs import BrokerUnavailable
-from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.models import JobStatus
 
 
 class Command(BaseCommand):
@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 params=params,
             )
         except ValidationError as exc:
-            raise CommandError(_messages(exc)) from None
+            raise CommandError(validation_text(exc)) from None
         except BrokerUnavailable as exc:
             raise CommandError(str(exc)) from None
         runs = list(batch.runs.order_by("pk"))
@@ -90,19 +90,12 @@ class Command(BaseCommand):
         return video
 
     def _follow(self, runs: list[TrackingRun]) -> None:
-        try:
-            while True:
-                for run in runs:
-                    run.refresh_from_db()
-                line = " · ".join(
-                    f"#{r.pk} {r.status} {r.frames_done}/{r.frames_total}" for r in runs
-                )
-                self.stderr.write(line)
-                if all(r.status in TERMINAL_STATUSES for r in runs):
-                    break
-                time.sleep(2.0)
-        except KeyboardInterrupt:
-            raise CommandError("Stopped following; the runs go on.") from None
+        def report(runs) -> None:
+            self.stderr.write(
+                " · ".join(f"#{r.pk} {r.status} {r.frames_done}/{r.frames_total}" for r in runs)
+            )
+
+        follow_jobs(runs, report=report, poll_s=2.0, stopped="Stopped following; the runs go on.")
         for run in runs:
             summary = {
                 "run": run.pk,
@@ -123,9 +116,3 @@ class Command(BaseCommand):
         failed = [r.pk for r in runs if r.status != JobStatus.SUCCEEDED]
         if failed:
             raise CommandError(f"Run(s) {', '.join(map(str, failed))} did not succeed.")
-
-
-def _messages(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(exc.messages)

@@ -11,7 +11,6 @@ so at once (on stderr), with how to start one.
 from __future__ import annotations
 
 import json
-import time
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -21,8 +20,9 @@ from training import services
 from training.models import TrainingJob
 from training.presets import PRESETS
 from webapp.celery import QUEUE_GPU
+from webapp.commands import follow_jobs, validation_text
 from webapp.jobs import BrokerUnavailable
-from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.models import JobStatus
 from webapp.worker_devices import no_worker_hint
 
 
@@ -74,7 +74,7 @@ class Command(BaseCommand):
                 name=options["name"],
             )
         except ValidationError as exc:
-            raise CommandError(_messages(exc)) from None
+            raise CommandError(validation_text(exc)) from None
         except BrokerUnavailable as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
@@ -90,21 +90,20 @@ class Command(BaseCommand):
 
     def _follow(self, job: TrainingJob, *, poll: float) -> None:
         reported = 0
-        try:
-            while True:
-                job.refresh_from_db()
-                for metric in job.epoch_metrics.filter(epoch__gt=reported).order_by("epoch"):
-                    self.stdout.write(
-                        f"epoch {metric.epoch}/{job.epochs_total}  "
-                        f"mAP50 {_fmt(metric.map50)}  mAP50-95 {_fmt(metric.map50_95)}  "
-                        f"box {_fmt(metric.box_loss)}  {_fmt(metric.epoch_time_s, 1)} s"
-                    )
-                    reported = metric.epoch
-                if job.status in TERMINAL_STATUSES:
-                    break
-                time.sleep(poll)
-        except KeyboardInterrupt:
-            raise CommandError(f"Stopped following; job {job.pk} goes on.") from None
+
+        def report(jobs) -> None:
+            nonlocal reported
+            for metric in job.epoch_metrics.filter(epoch__gt=reported).order_by("epoch"):
+                self.stdout.write(
+                    f"epoch {metric.epoch}/{job.epochs_total}  "
+                    f"mAP50 {_fmt(metric.map50)}  mAP50-95 {_fmt(metric.map50_95)}  "
+                    f"box {_fmt(metric.box_loss)}  {_fmt(metric.epoch_time_s, 1)} s"
+                )
+                reported = metric.epoch
+
+        follow_jobs(
+            [job], report=report, poll_s=poll, stopped=f"Stopped following; job {job.pk} goes on."
+        )
         model = getattr(job, "model", None)
         summary = {
             "job": job.pk,
@@ -129,9 +128,3 @@ def argparse_hidden():
 
 def _fmt(value, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _messages(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(exc.messages)

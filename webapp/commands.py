@@ -1,0 +1,44 @@
+"""What the management commands that queue jobs share: following jobs to their end and
+turning a service's ``ValidationError`` into one line for a ``CommandError``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+
+from webapp.models import TERMINAL_STATUSES, Job
+
+J = TypeVar("J", bound=Job)
+
+
+def follow_jobs(
+    jobs: Sequence[J],
+    *,
+    report: Callable[[Sequence[J]], None],
+    poll_s: float = 2.0,
+    stopped: str = "Stopped following; the job goes on.",
+) -> Sequence[J]:
+    """Refresh ``jobs`` from the database every ``poll_s`` seconds, calling ``report`` after
+    each refresh, until every one has ended. Ctrl-C stops following (the jobs go on) with a
+    ``CommandError`` saying ``stopped``. Returns the refreshed jobs."""
+    try:
+        while True:
+            for job in jobs:
+                job.refresh_from_db()
+            report(jobs)
+            if all(job.status in TERMINAL_STATUSES for job in jobs):
+                return jobs
+            time.sleep(max(0.1, poll_s))
+    except KeyboardInterrupt:
+        raise CommandError(stopped) from None
+
+
+def validation_text(exc: ValidationError) -> str:
+    """One line naming each field and its problems (``field: reason; other: reason``)."""
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return " ".join(exc.messages)
