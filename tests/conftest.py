@@ -82,6 +82,49 @@ def api_client_for() -> Callable[..., object]:
     return make
 
 
+# --- object storage -------------------------------------------------------------------
+@pytest.fixture
+def s3_endpoint():
+    """A real S3 API (moto's server) on localhost with an empty ``lab-media`` bucket."""
+    pytest.importorskip("moto.server")
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="lab-media")
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(settings, s3_endpoint) -> str:
+    """Media in the S3 bucket for this test (the web process, not its workers)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "lab-media",
+                "endpoint_url": s3_endpoint,
+                "region_name": "us-east-1",
+                "access_key": "test",
+                "secret_key": "test",
+                "file_overwrite": False,
+            },
+        },
+    }
+    return s3_endpoint
+
+
 # --- broker and workers ---------------------------------------------------------------
 @pytest.fixture(scope="session")
 def broker() -> Iterator[str]:

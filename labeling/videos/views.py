@@ -7,19 +7,15 @@ the project through the user's memberships (non-members get 404).
 
 from __future__ import annotations
 
-import io
-import re
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from webapp.bounds import bounded_int
+from webapp.ranged import local_file_ranges, ranged_response, stored_file_ranges
 
 from ..access import can_write, project_page
 from ..models import FrameSamplingJob, Role, Video
@@ -46,8 +42,6 @@ VIDEO_CONTENT_TYPES = {
     "mpg": "video/mpeg",
     "ts": "video/mp2t",
 }
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_CHUNK = 256 * 1024
 
 
 @project_page(Role.VIEWER)
@@ -118,7 +112,11 @@ def video_delete(request, project, video_id: int):
 @project_page(Role.VIEWER)
 def video_file(request, project, video_id: int):
     """The video's bytes for the page's <video> player, with HTTP Range support (the
-    player seeks by asking for byte ranges; Django's FileResponse ignores them)."""
+    player seeks by asking for byte ranges; Django's FileResponse ignores them).
+
+    Served by the app on every storage, after the permission check above: on object
+    storage each range is one ranged GET of the object, so the player works under the
+    app's own CSP (``media-src 'self'``) and no bucket URL ever reaches the browser."""
     video = get_object_or_404(project.videos, pk=video_id, kind=Video.Kind.VIDEO)
     if video.external_path:
         try:
@@ -126,24 +124,17 @@ def video_file(request, project, video_id: int):
         except ValidationError:
             raise Http404("The registered file is no longer available.") from None
         ext = path.suffix.lower().lstrip(".")
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the response
+        source = local_file_ranges(path)
     else:
         if not video.file:
             raise Http404("No video file.")
-        name = video.file.name
-        ext = name.rsplit(".", 1)[-1].lower()
-        try:
-            default_storage.path(name)
-        except NotImplementedError:
-            # Object storage: a short-lived signed URL, handed out after the check above.
-            return HttpResponseRedirect(default_storage.url(name))
-        try:
-            handle = default_storage.open(name, "rb")
-        except FileNotFoundError:
-            raise Http404("The video file is missing.") from None
+        ext = video.file.name.rsplit(".", 1)[-1].lower()
+        source = stored_file_ranges(video.file.name)
+    if source is None:
+        raise Http404("The video file is missing.")
     content_type = VIDEO_CONTENT_TYPES.get(ext, "application/octet-stream")
-    return ranged_file_response(
-        request, handle, content_type=content_type, filename=f"video-{video.pk}.{ext}"
+    return ranged_response(
+        request, source, content_type=content_type, filename=f"video-{video.pk}.{ext}"
     )
 
 
@@ -160,76 +151,4 @@ def video_thumbnail(request, project, video_id: int):
     # Thumbnails are JPEGs the server wrote itself.
     response = FileResponse(handle, content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
-class _RangeReader(io.RawIOBase):
-    """Reads at most ``length`` bytes of ``handle`` from where it stands (no fileno(), so
-    a server cannot sendfile() past the range)."""
-
-    def __init__(self, handle, length: int) -> None:
-        self.handle = handle
-        self.left = length
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if self.left <= 0:
-            return b""
-        size = self.left if size is None or size < 0 else min(size, self.left)
-        data = self.handle.read(size)
-        self.left -= len(data)
-        return data
-
-    def close(self) -> None:
-        try:
-            self.handle.close()
-        finally:
-            super().close()
-
-
-def ranged_file_response(request, handle, *, content_type: str, filename: str) -> HttpResponse:
-    """Serve an open binary file, honouring one ``Range: bytes=a-b`` (206), answering 416
-    to a range past the end, and the whole file (200) otherwise."""
-    handle.seek(0, io.SEEK_END)
-    size = handle.tell()
-    handle.seek(0)
-    start, end = 0, size - 1
-    status = 200
-    match = _RANGE.match(request.headers.get("Range", "").strip())
-    if match and (match[1] or match[2]):
-        # Bounds are parsed by bounded_int, never int() (5,000 digits raise ValueError): a
-        # first byte past 2**63 is past the end (416), a last byte past it is the end.
-        first = bounded_int(match[1]) if match[1] else None
-        last = bounded_int(match[2]) if match[2] else None
-        suffix = None
-        if match[1]:
-            start = size if first is None else first
-            end = size - 1 if last is None else min(last, size - 1)
-        else:  # "bytes=-500": the last 500 bytes
-            suffix = size + 1 if last is None else last
-            start = max(0, size - suffix)
-        if start >= size or end < start or suffix == 0:
-            handle.close()
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        status = 206
-    # Several ranges ("bytes=0-1,5-6") are allowed to be answered with the whole file.
-    handle.seek(start)
-    length = max(0, end - start + 1)
-    response = FileResponse(
-        _RangeReader(handle, length),
-        status=status,
-        content_type=content_type,
-        as_attachment=False,
-        filename=filename,
-    )
-    response.block_size = _CHUNK
-    response["Content-Length"] = str(length)
-    response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = "private, max-age=3600"
-    if status == 206:
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
     return response
