@@ -18,6 +18,8 @@ class EvaluationRun(Job):
     only to members of both (its predictions show that project's frames).
     """
 
+    resume_task = "evaluation.tasks.evaluation_run_task"  # starts over: it stores nothing
+
     class Origin(models.TextChoices):
         USER = "user", "User"
         TRAINING = "training", "After training"

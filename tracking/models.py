@@ -41,6 +41,8 @@ class TrackingRun(Job):
     ``params`` holds every engine parameter used (``tracking.engine`` dataclasses as dicts).
     """
 
+    resume_task = "tracking.tasks.tracking_run_execute"  # resumes from its stored chunks
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tracking_runs")
     batch = models.ForeignKey(
         TrackingBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
@@ -71,6 +73,9 @@ class TrackingRun(Job):
 
     def __str__(self) -> str:
         return f"Tracking run #{self.pk} of video {self.video_id}"
+
+    def resume_fields(self) -> dict:
+        return {"failed_at_frame": None}
 
 
 class TrackingEdit(models.Model):

@@ -45,6 +45,7 @@ class TrackingRunOutput(serializers.ModelSerializer):
             "message",
             "error",
             "attempts",
+            "attempt_log",
             "video",
             "video_name",
             "video_sha256",

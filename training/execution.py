@@ -283,7 +283,7 @@ class _Run:
         try:
             with _Heartbeat(job.pk, settings.JOB_HEARTBEAT_INTERVAL) as heartbeat:
                 self.heartbeat = heartbeat
-                self.log(f"Attempt {job.attempts} on {socket.gethostname()}")
+                self.log(f"Attempt {job.attempt_number} on {socket.gethostname()}")
                 heartbeat.beat(message="Writing the dataset")
                 data_yaml = dataset_version_write_yolo(
                     version=job.dataset_version, out_dir=self.work / "dataset"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from labeling.models import DatasetVersion, Project
 from webapp.models import Job
@@ -10,6 +11,8 @@ from webapp.models import Job
 
 class TrainingJob(Job):
     """One Ultralytics training run on the ``gpu`` queue."""
+
+    resume_task = "training.tasks.training_job_run"  # resumes from its last checkpoint
 
     class StartFrom(models.TextChoices):
         SCRATCH = "scratch", "From scratch (model YAML)"
@@ -54,6 +57,9 @@ class TrainingJob(Job):
 
     def __str__(self) -> str:
         return f"Training #{self.pk} ({self.preset})"
+
+    def resume_fields(self) -> dict:
+        return {"queued_at": timezone.now()}
 
 
 class EpochMetric(models.Model):

@@ -92,6 +92,7 @@ class TrainingJobOutput(serializers.ModelSerializer):
             "start_weights_name",
             "hyperparameters",
             "attempts",
+            "attempt_log",
             "device",
             "worker",
             "training_time_s",

@@ -85,8 +85,42 @@ def job_claim(*, model: type[J], job_id: int) -> J | None:
         job.heartbeat_at = now
         job.started_at = job.started_at or now
         job.worker = socket.gethostname()
-        job.save(update_fields=["status", "attempts", "heartbeat_at", "started_at", "worker"])
+        history = list(job.attempt_history or [])
+        history.append(
+            {
+                "attempt": len(history) + 1,
+                "worker": job.worker,
+                "started_at": now.isoformat(),
+                "ended_at": None,
+                "outcome": "",
+            }
+        )
+        job.attempt_history = history
+        job.save(
+            update_fields=[
+                "status", "attempts", "heartbeat_at", "started_at", "worker", "attempt_history"
+            ]
+        )  # fmt: skip
         return job
+
+
+def _close_attempt(model: type[Job], pk: int, *, outcome: str, ended_at=None) -> None:
+    """Write how the attempt under way ended into the job's ``attempt_history`` (each kind
+    finishes its own way, so a finished job's last attempt is completed from its status when
+    shown, :attr:`Job.attempt_log`, and written here when it is requeued or lost)."""
+    ended_at = (ended_at or timezone.now()).isoformat()
+    _update_last_attempt(model, pk, open_only=True, ended_at=ended_at, outcome=outcome)
+
+
+def _update_last_attempt(model: type[Job], pk: int, *, open_only: bool, **changes: Any) -> None:
+    with transaction.atomic():
+        job = model.objects.select_for_update().filter(pk=pk).first()
+        history = list(job.attempt_history or []) if job is not None else []
+        if not history or (open_only and history[-1].get("ended_at")):
+            return
+        history[-1] = {**history[-1], **changes}
+        job.attempt_history = history
+        job.save(update_fields=["attempt_history"])
 
 
 def job_heartbeat(*, job: Job, progress: float | None = None, message: str | None = None) -> None:
@@ -134,20 +168,26 @@ RETRYABLE_STATUSES = (JobStatus.FAILED, JobStatus.TIMED_OUT, JobStatus.CANCELLED
 
 
 def job_requeue(
-    *, job: J, task: Any, message: str, extra_fields: dict[str, Any] | None = None
+    *,
+    job: J,
+    task: Any,
+    message: str,
+    extra_fields: dict[str, Any] | None = None,
+    automatic: bool = False,
 ) -> J:
     """Queue a failed, timed-out or cancelled job again and publish ``task(job.pk)``.
 
     Unlike a new job, a retried one has history worth keeping: when the broker is down
     the row is put back exactly as it was (and :class:`BrokerUnavailable` raised).
-    Raises ``ValueError`` when the job is not in a retryable status.
+    Raises ``ValueError`` when the job is not in a retryable status. ``automatic``: the
+    stale check requeues a job whose worker was lost, within its attempts.
     """
     model = type(job)
     fields: dict[str, Any] = {
         "status": JobStatus.QUEUED,
         # attempts counts automatic redeliveries of one request; a person asking again
         # starts a new count.
-        "attempts": 0,
+        **({} if automatic else {"attempts": 0}),
         "error": "",
         "finished_at": None,
         "cancel_requested": False,
@@ -160,6 +200,8 @@ def job_requeue(
     job.refresh_from_db()
     if not updated:
         raise ValueError(job.get_status_display().lower())
+    # The attempt that ended (however its kind finished it) keeps how it ended.
+    _close_attempt(model, job.pk, outcome=previous["status"], ended_at=previous["finished_at"])
     try:
         result = task.apply_async(args=[job.pk], retry=False)
     except Exception as exc:  # kombu and redis raise their own errors
@@ -178,7 +220,9 @@ def job_models() -> list[type[Job]]:
 def jobs_fail_stale() -> int:
     """Mark RUNNING jobs whose heartbeat went silent as FAILED; return how many. Each job so
     failed then gets its ``after_stale_failure`` cleanup (one failing is logged, not
-    raised: the others still get theirs)."""
+    raised: the others still get theirs), and a job of a kind that resumes from what it
+    stored (``resume_task``) is queued again at once while it has attempts left, so a batch
+    queued overnight finishes without anyone pressing Retry."""
     cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER)
     total = 0
     for model in job_models():
@@ -192,10 +236,50 @@ def jobs_fail_stale() -> int:
             ):
                 continue
             total += 1
+            _close_attempt(model, pk, outcome="worker lost")
             job = model.objects.filter(pk=pk).first()
             try:
                 if job is not None:
                     job.after_stale_failure()
             except Exception:
                 log.exception("cleaning up after stale %s %s failed", model.__name__, pk)
+            if job is not None:
+                _requeue_lost(job)
     return total
+
+
+def task_named(name: str) -> Any:
+    """The registered Celery task ``name``, from any process: the web process and the tests
+    have not imported the apps' task modules, which workers discover when they start."""
+    from celery import current_app
+
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
+    return current_app.tasks[name]
+
+
+def _requeue_lost(job: Job) -> None:
+    """Queue a job whose worker was lost again, if its kind resumes and attempts are left."""
+    if not job.resume_task or job.cancel_requested:
+        return
+    if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+        type(job).objects.filter(pk=job.pk).update(
+            error=f"The worker stopped responding (no heartbeat); after {job.attempts} "
+            "attempts it is not queued again automatically, but it can be retried."
+        )
+        return
+    try:
+        job_requeue(
+            job=job,
+            task=task_named(job.resume_task),
+            message=(
+                f"Worker lost during attempt {job.attempt_number}; queued again automatically "
+                f"(attempt {job.attempts + 1} of {settings.JOB_MAX_ATTEMPTS})"
+            ),
+            extra_fields=job.resume_fields(),
+            automatic=True,
+        )
+    except (BrokerUnavailable, ValueError) as exc:
+        log.warning("could not requeue %s %s: %s", type(job).__name__, job.pk, exc)
+        return
+    _update_last_attempt(type(job), job.pk, open_only=False, requeued=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django.conf import settings
 from django.db import models
 
@@ -34,7 +36,12 @@ class Job(models.Model):
     progress = models.FloatField(default=0.0)  # 0..1
     message = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)
+    # Automatic deliveries since the job was last asked for (a person's Retry starts again
+    # from 0); bounded by JOB_MAX_ATTEMPTS. The whole story is ``attempt_history``.
     attempts = models.PositiveIntegerField(default=0)
+    # One entry per attempt ever made, numbered on across retries: {"attempt", "worker",
+    # "started_at", "ended_at", "outcome", "requeued"} (times ISO 8601, UTC).
+    attempt_history = models.JSONField(default=list, blank=True)
     cancel_requested = models.BooleanField(default=False)
     celery_task_id = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=255, blank=True)
@@ -49,9 +56,32 @@ class Job(models.Model):
     class Meta:
         abstract = True
 
+    # The Celery task (by name) that resumes this kind of job from what it stored
+    # (checkpoints, chunks): a job of such a kind whose worker was lost is queued again
+    # automatically while it has attempts left. Empty: a person decides (Retry).
+    resume_task: ClassVar[str] = ""
+
     @property
     def is_finished(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def attempt_number(self) -> int:
+        """The number of the attempt under way (or the last one), counted across retries."""
+        return len(self.attempt_history or [])
+
+    @property
+    def attempt_log(self) -> list[dict[str, Any]]:
+        """``attempt_history`` as shown: a finished job's last attempt ended as the job did."""
+        history = [dict(entry) for entry in self.attempt_history or []]
+        if history and not history[-1].get("outcome") and self.status in TERMINAL_STATUSES:
+            ended = self.finished_at.isoformat() if self.finished_at else None
+            history[-1].update(outcome=self.status, ended_at=ended)
+        return history
+
+    def resume_fields(self) -> dict[str, Any]:
+        """Fields reset when the job is queued again automatically (as its Retry does)."""
+        return {}
 
     def after_stale_failure(self) -> None:
         """Undo what the attempt whose worker died left behind; called by

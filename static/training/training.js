@@ -174,6 +174,18 @@
       });
     }
 
+    // Mirrors templates/webapp/_attempts.html.
+    function renderAttempts(list, history) {
+      list.replaceChildren();
+      (history.length ? history : [null]).forEach(function (a) {
+        const item = document.createElement("li");
+        item.textContent = a === null ? "none yet" :
+          "#" + a.attempt + " on " + (a.worker || "?") + ": " + (a.outcome || "running") +
+          (a.requeued ? " · queued again automatically" : "");
+        list.appendChild(item);
+      });
+    }
+
     function render(job) {
       // "Training job #N queued." is only true while it is queued.
       if (job.status !== "queued") {
@@ -185,7 +197,7 @@
       document.getElementById("job-message").textContent = queueText(job) || job.message || "";
       document.getElementById("job-epochs").textContent = job.epochs_done;
       document.getElementById("job-epochs-total").textContent = job.epochs_total;
-      document.getElementById("job-attempts").textContent = job.attempts;
+      renderAttempts(document.getElementById("job-attempts"), job.attempt_log || []);
       document.getElementById("job-worker").textContent =
         (job.worker || "–") + (job.device ? " · " + job.device : "");
       const log = document.getElementById("job-log");

@@ -55,6 +55,9 @@ def test_start_a_training_and_follow_it_live(page, celery_worker, project, owner
     width = page.eval_on_selector("#job-progress", "el => el.style.width")
     assert width == "100%"
     assert page.locator("#cancel-form").is_hidden()
+    # The attempt history, refreshed by the poller: one attempt, on the test worker.
+    wait_for(lambda: "succeeded" in page.inner_text("#job-attempts"), timeout=30, what="attempts")
+    assert page.inner_text("#job-attempts").startswith("#1 on ")
     screenshot(page, "training-job-done")
 
     page.click("#model-link")
