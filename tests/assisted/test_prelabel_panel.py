@@ -75,3 +75,14 @@ def test_viewers_see_no_prelabel_buttons_and_a_running_job_is_resumed(
     other.videos.set([make_frames(project, splits=[], unlabeled=1)[0].video])
     html = _page(client, owner, video)
     assert f'data-job-id="{job.pk}"' in html and f'data-job-id="{other.pk}"' not in html
+
+
+@pytest.mark.django_db
+def test_the_editor_says_where_proposals_come_from(client, project, owner, make_user, member_of):
+    client.force_login(owner)
+    html = client.get(reverse("label-editor", args=[project.pk])).content.decode()
+    assert f'href="{reverse("video-list", args=[project.pk])}" id="proposal-get"' in html
+    viewer = member_of(make_user("vic"), Role.VIEWER)
+    client.force_login(viewer)
+    html = client.get(reverse("label-editor", args=[project.pk])).content.decode()
+    assert 'id="proposal-get"' not in html
