@@ -63,7 +63,9 @@ class _Beat:
         self._last = now
         job = self.job
         PrelabelJob.objects.filter(pk=job.pk).update(
-            frames_done=job.frames_done, proposals_created=job.proposals_created
+            frames_total=job.frames_total,
+            frames_done=job.frames_done,
+            proposals_created=job.proposals_created,
         )
         progress = job.frames_done / job.frames_total if job.frames_total else 0.0
         job_heartbeat(job=job, progress=min(progress, 0.99), message=message)

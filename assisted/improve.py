@@ -4,13 +4,63 @@ proposals; pending proposals are never in it), as a normal training job."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.urls import reverse
 
+from labeling.models import Box, Frame
 from training.models import TrainedModel, TrainingJob
+from training.presets import PRESETS, Hyperparameters
 from training.services import training_job_create
 
 MAX_EPOCHS = 10_000
+
+
+@dataclass(frozen=True)
+class ImprovePlan:
+    """What "Improve this model" would do, shown before it starts: the settings it takes
+    from the model (``epochs``, ``imgsz``) and the data, i.e. the labeled frames a new
+    dataset version would hold now next to the version the model was trained on."""
+
+    epochs: int
+    imgsz: int
+    labeled_frames: int
+    boxes: int
+    splits: dict[str, int]  # labeled frames by split: train, val, test, unassigned
+    trained_on: str  # the model's dataset version name ("" when unknown)
+    trained_on_frames: int | None
+    trained_on_boxes: int | None
+
+    @property
+    def new_frames(self) -> int | None:
+        if self.trained_on_frames is None:
+            return None
+        return self.labeled_frames - self.trained_on_frames
+
+
+def improve_plan(*, model: TrainedModel) -> ImprovePlan:
+    hp = model.hyperparameters or {}
+    base = PRESETS[model.preset].hyperparameters if model.preset in PRESETS else Hyperparameters()
+    labeled = model.project.frames.exclude(status=Frame.Status.UNLABELED)
+    splits = dict(labeled.values_list("split").annotate(n=Count("id")).order_by())
+    version = model.dataset_version
+    return ImprovePlan(
+        epochs=int(hp.get("epochs") or base.epochs),
+        imgsz=int(hp.get("imgsz") or model.imgsz or base.imgsz),
+        labeled_frames=sum(splits.values()),
+        boxes=Box.objects.filter(frame__in=labeled).count(),
+        splits={
+            "train": splits.get("train", 0),
+            "val": splits.get("val", 0),
+            "test": splits.get("test", 0),
+            "unassigned": splits.get("", 0),
+        },
+        trained_on=version.name if version else "",
+        trained_on_frames=sum((version.frame_counts or {}).values()) if version else None,
+        trained_on_boxes=version.box_count if version else None,
+    )
 
 
 def model_improve(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from labeling.annotations.selectors import frame_list
-from labeling.models import Frame, Project, Role
+from labeling.models import Frame, Project, Role, Video
 from labeling.selectors import object_for_user
 from webapp.bounds import bounded_int
 
@@ -88,3 +90,44 @@ def prelabel_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -
 
 def prelabel_jobs_of_project(*, project: Project) -> QuerySet[PrelabelJob]:
     return PrelabelJob.objects.filter(project=project).select_related("model")
+
+
+#: The video page suggests the bootstrap ("Find mice without labels") while the project has
+#: no registered model or fewer labeled frames than this: past it a model trained on the
+#: project's own labels proposes better boxes than a background model does.
+BOOTSTRAP_SUGGESTED_BELOW = 50
+
+
+@dataclass(frozen=True)
+class PrelabelPanel:
+    """What the video page's proposals panel shows: the project's registered models (newest
+    first), whether to suggest the bootstrap, the video's unlabeled frames (the ones a
+    pre-label job proposes boxes for), and its latest pre-label job (to resume polling)."""
+
+    models: list
+    suggest_bootstrap: bool
+    unlabeled_frames: int
+    labeled_frames: int
+    job: PrelabelJob | None
+
+
+def prelabel_panel(*, project: Project, video: Video) -> PrelabelPanel:
+    from training.selectors import trained_models_of_project
+
+    models = list(trained_models_of_project(project=project).order_by("-created_at", "-id"))
+    labeled = project.frames.exclude(status=Frame.Status.UNLABELED).count()
+    # A job for this video, or for all the project's videos (no video chosen).
+    job = (
+        PrelabelJob.objects.filter(project=project)
+        .filter(Q(videos=video) | Q(videos__isnull=True))
+        .select_related("model")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return PrelabelPanel(
+        models=models,
+        suggest_bootstrap=not models or labeled < BOOTSTRAP_SUGGESTED_BELOW,
+        unlabeled_frames=video.frames.filter(status=Frame.Status.UNLABELED).count(),
+        labeled_frames=labeled,
+        job=job,
+    )

@@ -1,20 +1,23 @@
 """Pages of assisted labeling: "Add hard frames to labeling" from a tracking run or an
-evaluation (a form post), and the job's page, which links to the editor when done."""
+evaluation (a form post), the job's page, which links to the editor when done, and the
+settings of "Improve this model", confirmed before the training job starts."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from labeling.models import Role
 from labeling.selectors import has_role, object_for_user
 from webapp.jobs import BrokerUnavailable
 
 from .hardframe_services import hard_frames_job_start
+from .improve import MAX_EPOCHS, improve_plan, model_improve
 from .models import HardFrameJob
 
 
@@ -75,26 +78,54 @@ def hard_frame_job(request, job_id: int):
     )
 
 
+class ImproveForm(forms.Form):
+    """The settings of "Improve this model" a person confirms (prefilled from the model)."""
+
+    epochs = forms.IntegerField(min_value=1, max_value=MAX_EPOCHS)
+    imgsz = forms.IntegerField(
+        label="Image size", min_value=32, max_value=4096, help_text="Pixels, a multiple of 32."
+    )
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def model_improve_view(request, model_id: int):
+    """GET: the settings, prefilled; POST: start the training job with them."""
     from training.selectors import trained_model_for_user
 
-    from .improve import model_improve
-
     model = trained_model_for_user(user=request.user, model_id=model_id, role=Role.ANNOTATOR)
-    raw = request.POST.get("epochs", "").strip()
-    epochs = int(raw) if raw.isdigit() and len(raw) < 6 else (raw or None)
+    plan = improve_plan(model=model)
+    if request.method == "GET":
+        form = ImproveForm(initial={"epochs": plan.epochs, "imgsz": plan.imgsz})
+        return _improve_page(request, model, plan, form)
+    form = ImproveForm(request.POST)
+    if not form.is_valid():
+        return _improve_page(request, model, plan, form, status=400)
     try:
-        job = model_improve(model=model, user=request.user, epochs=epochs)
+        job = model_improve(
+            model=model,
+            user=request.user,
+            epochs=form.cleaned_data["epochs"],
+            overrides={"imgsz": form.cleaned_data["imgsz"]},
+        )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect("trained-model-detail", model.pk)
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return _improve_page(request, model, plan, form, status=400)
     except BrokerUnavailable as exc:
-        messages.error(request, str(exc))
-        return redirect("trained-model-detail", model.pk)
+        form.add_error(None, str(exc))
+        return _improve_page(request, model, plan, form, status=503)
     messages.success(
         request,
         f"Retraining from “{model.name}” on dataset version “{job.dataset_version.name}”.",
     )
     return redirect("training-job-detail", job.pk)
+
+
+def _improve_page(request, model, plan, form, status: int = 200):
+    return render(
+        request,
+        "assisted/improve.html",
+        {"project": model.project, "nav": "train", "model": model, "plan": plan, "form": form},
+        status=status,
+    )

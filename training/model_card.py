@@ -23,6 +23,7 @@ Metrics are those of the registered weights on the dataset version's validation 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,18 @@ def _md(text: Any) -> str:
     return out.replace("\n", " ")
 
 
+def _code(text: Any) -> str:
+    """``text`` as one Markdown code span. Backslash escapes are literal inside backticks
+    (CommonMark), so the text goes in as is: the fence is one backtick longer than the
+    longest run in it, padded with a space where the text starts or ends with one."""
+    out = str(text).replace("\r", " ").replace("\n", " ")
+    runs = re.findall(r"`+", out)
+    fence = "`" * (max((len(r) for r in runs), default=0) + 1)
+    if out.startswith("`") or out.endswith("`"):
+        out = f" {out} "
+    return f"{fence}{out}{fence}"
+
+
 def _num(value: Any, digits: int = 3) -> str:
     if value is None:
         return "–"
@@ -115,7 +128,7 @@ def card_markdown(card: dict[str, Any], *, model_id: int | None = None) -> str:
     lines += [
         "## Model",
         "",
-        f"- Preset: {_md(model.get('preset_label', ''))} (`{_md(model.get('preset', ''))}`)",
+        f"- Preset: {_md(model.get('preset_label', ''))} ({_code(model.get('preset', ''))})",
         f"- Architecture: {_md(model.get('architecture', ''))}",
     ]
     if model.get("preset_description"):
@@ -161,7 +174,7 @@ def card_markdown(card: dict[str, Any], *, model_id: int | None = None) -> str:
         "",
         f"- Project: {_md(data.get('project', ''))}",
         f"- Version: {_md(data.get('name', ''))} (id {_num(data.get('id'))})",
-        f"- Content sha256: `{_md(data.get('content_hash', ''))}`",
+        f"- Content sha256: {_code(data.get('content_hash', ''))}",
         f"- Frames: {_num(counts.get('train', 0))} train, {_num(counts.get('val', 0))} val, "
         f"{_num(counts.get('test', 0))} test; {_num(data.get('box_count'))} boxes",
         "",
@@ -172,7 +185,9 @@ def card_markdown(card: dict[str, Any], *, model_id: int | None = None) -> str:
     for key, label in (("pt", "PyTorch (.pt)"), ("onnx", "ONNX (.onnx)")):
         info = files.get(key)
         if info:
-            lines.append(f"- {label}: {_size(info.get('bytes'))}, sha256 `{info.get('sha256')}`")
+            lines.append(
+                f"- {label}: {_size(info.get('bytes'))}, sha256 {_code(info.get('sha256'))}"
+            )
         elif key == "onnx":
             reason = card.get("onnx_error") or "not exported"
             lines.append(f"- {label}: not available ({_md(reason.splitlines()[0])})")

@@ -27,26 +27,53 @@
     if (label) {
       const t = document.createElementNS(SVG, "text");
       t.textContent = label;
-      t.dataset.x = box.x;
-      t.dataset.y = box.y;
+      Object.assign(t.dataset, { x: box.x, y: box.y, w: box.w, h: box.h });
       svg.appendChild(t);
     }
   }
 
-  // The SVG's user units are image pixels, scaled to the card's width: labels are sized
-  // and placed in screen pixels (12 px text) once the card is laid out.
+  function intersects(a, b) {
+    return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  }
+
+  // The SVG's user units are image pixels, scaled to the card's width: labels are sized in
+  // screen pixels (12 px text) once the card is laid out, then placed one by one where they
+  // hide no label already placed. A miss and the false positive beside it, or two stacked
+  // detections, want the same corner: each tries above its box, inside its top, below it,
+  // inside its bottom, then the nearest free line; all within the image.
   function placeLabels(svg, imageWidth) {
     const shown = svg.getBoundingClientRect().width;
     if (!shown) return;
     const k = imageWidth / shown; // image pixels per screen pixel
+    const imageHeight = svg.viewBox.baseVal.height || imageWidth;
     svg.style.fontSize = `${12 * k}px`;
     svg.style.strokeWidth = `${3 * k}px`;
+    const lineHeight = 15 * k;
+    const placed = [];
     svg.querySelectorAll("text").forEach((t) => {
-      const x = Number(t.dataset.x);
-      const y = Number(t.dataset.y);
-      t.setAttribute("x", x + 2 * k);
-      // Above the box when there is room, else just inside its top edge.
-      t.setAttribute("y", y >= 14 * k ? y - 3 * k : y + 13 * k);
+      const box = { x: Number(t.dataset.x), y: Number(t.dataset.y),
+                    w: Number(t.dataset.w), h: Number(t.dataset.h) };
+      const width = Math.min(imageWidth, t.getComputedTextLength() + 4 * k);
+      const at = (y) => ({
+        x: Math.max(0, Math.min(box.x + 2 * k, imageWidth - width)),
+        y: Math.max(0, Math.min(y, imageHeight - lineHeight)),
+        w: width,
+        h: lineHeight,
+      });
+      const free = (spot) => !placed.some((p) => intersects(p, spot));
+      const wanted = [box.y - lineHeight, box.y, box.y + box.h, box.y + box.h - lineHeight];
+      let spot = wanted.map(at).find(free);
+      if (!spot) {
+        // The nearest line up or down from the first wish that is free.
+        const lines = Math.ceil(imageHeight / lineHeight);
+        for (let step = 1; step <= lines && !spot; step += 1) {
+          spot = [at(wanted[0] + step * lineHeight), at(wanted[0] - step * lineHeight)].find(free);
+        }
+      }
+      spot = spot || at(wanted[0]);
+      placed.push(spot);
+      t.setAttribute("x", spot.x + k);
+      t.setAttribute("y", spot.y + 11.5 * k); // the baseline of 12 px text in a 15 px line
     });
   }
 

@@ -48,7 +48,7 @@ def test_bootstrap_job_proposes_each_unlabeled_frame(celery_worker, project, own
     assert res.status_code == 202, res.content
     job = _finished(res.json()["id"])
     assert job.status == JobStatus.SUCCEEDED, job.error
-    assert (job.frames_done, job.proposals_created) == (9, 9)
+    assert (job.frames_total, job.frames_done, job.proposals_created) == (9, 9, 9)
     assert not Proposal.objects.filter(frame=frames[0]).exists()
     for frame, (want,) in zip(frames[1:], truth[1:], strict=True):
         (p,) = Proposal.objects.filter(frame=frame)

@@ -405,3 +405,18 @@ def test_configure_offline_gives_pillow_its_own_open_back(offline, tmp_path):
     assert Image.open.__module__ == "PIL.Image"
     with pytest.raises(UnidentifiedImageError):
         Image.open(junk)
+
+
+def test_reported_losses_are_the_figures_of_results_csv(trained):
+    """The job page's losses are Ultralytics' own epoch figures (the running mean of the
+    batches' loss items, as results.csv writes them): no unit or averaging difference
+    between the progress callback and the CSV explains a jump between epochs (issue 21)."""
+    import csv
+
+    result, reports = trained
+    with (result.save_dir / "results.csv").open() as f:
+        rows = [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(f)]
+    assert [int(r["epoch"]) for r in rows] == [r.epoch for r in reports]
+    for row, report in zip(rows, reports, strict=True):
+        for name in ("box_loss", "cls_loss", "dfl_loss"):
+            assert getattr(report, name) == pytest.approx(float(row[f"train/{name}"]), abs=1e-5)
