@@ -185,3 +185,19 @@ def test_without_images_the_frames_are_decoded_by_absolute_number(project, owner
         with default_storage.open(frame.image.name) as fh:
             pixels = np.asarray(Image.open(fh).convert("RGB"))[:, :, ::-1]
         assert read_code(pixels) == number  # the video's own frame of that number
+
+
+def test_a_track_whose_only_box_is_off_the_tasks_frames_is_a_problem_not_a_crash(tmp_path):
+    # Track 0 keeps a single box, on frame 11 (not 10 + 3i): a listed problem, not ValueError.
+    xml = xml_text(
+        **{
+            '<box frame="10" outside="0"': '<box frame="11" outside="0"',
+            '<box frame="13" outside="1" occluded="0" keyframe="1" xtl="7.00" ytl="6.00" '
+            'xbr="14.00" ybr="8.00" z_order="0">\n    </box>\n': "",
+            '<box frame="16" outside="1" occluded="0" keyframe="1" xtl="8.00" ytl="7.00" '
+            'xbr="14.0" ybr="17.00" z_order="0">\n    </box>\n': "",
+        }
+    )
+    with pytest.raises(FormatError, match="frame 11 is not a frame of the task"):
+        cvat.read(export_folder(tmp_path / "task", xml))
+    assert cvat.track_boxes([], stop_frame=19, step=3) == {}

@@ -414,7 +414,9 @@ def track_boxes(
     last shape continues to ``stop_frame``). ``shapes`` are on the task's frames, every
     ``step``-th one; so are the frames covered."""
     covered: dict[int, tuple[float, float, float, float]] = {}
-    for shape, after in zip(shapes, [*shapes[1:], None], strict=True):
+    # (No zip with shapes[1:] + [None]: for a track with no valid shape that raised ValueError.)
+    for i, shape in enumerate(shapes):
+        after = shapes[i + 1] if i + 1 < len(shapes) else None
         if shape.outside:
             continue
         covered[shape.frame] = shape.corners
