@@ -1,7 +1,8 @@
 """Writes to frames' train/val/test split, from the project's split settings.
 
-The assignment itself is :func:`labeling.datasets.splits.assign_splits` (seeded, stable: a frame's
-split depends only on its own id, or its video's with ``split_by_video``). Only annotated
+The assignment itself is :func:`labeling.datasets.splits.assign_splits` (seeded, stable; split
+sizes within one frame of the ratios, or with ``split_by_video`` as close as the videos' sizes
+allow, frames already assigned counted in). Only annotated
 frames (labeled or reviewed) get a split here: they are what exports and dataset versions
 take; an unlabeled frame gets its split once it is labeled and this runs again.
 """
@@ -25,8 +26,9 @@ def frames_assign_splits(*, project: Project, reassign: bool = False) -> int:
     changed.
 
     Stable: frames that already have a split keep it, so adding frames later assigns only
-    the new ones. With ``project.split_by_video`` a video whose frames already have a split
-    keeps it for its new frames, so no recording spans two splits. ``reassign=True`` first
+    the new ones, which fill each split up to its share of the new total. With
+    ``project.split_by_video`` a video whose frames already have a split keeps it for its new
+    frames, so no recording spans two splits. ``reassign=True`` first
     clears every frame's split (after a change of ratios, seed or by-video setting) and
     assigns all annotated frames afresh.
     """

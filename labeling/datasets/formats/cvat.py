@@ -21,21 +21,27 @@ a warning, and an image holding only such shapes is *unlabeled*, not a negative;
 ignored), refuses rotated boxes, and parses with defusedxml with DTDs refused.
 
 CVAT for video 1.1 (``<track label>`` holding ``<box frame outside keyframe ...>``, the frame
-size in ``<meta><task><original_size>``): every frame a track covers is imported, its box as
-CVAT defines it: listed shapes are kept; a frame between two listed shapes gets the box
-linearly interpolated between them (each corner ``p0 + (p1 - p0) * (f - f0) / (f1 - f0)``);
-a shape with ``outside="1"`` ends the track until its next shape; after its last shape a track
-that is not outside continues unchanged to the task's ``stop_frame``. Frame ``f`` is the image
-``images/frame_{f:06d}.<ext>`` (any image extension, as CVAT names them); frames no track
-covers are not imported. The split is the task's ``<subset>``. Without the frame images but
-with the video file beside ``annotations.xml``, the importer decodes the covered frames from
-the video (:func:`video_frames_needed`, ``read(..., frames_dir=...)``). Frame numbers are
-taken as written (a task with ``start_frame`` 0 and no frame step, CVAT's default, numbers
-frames as the video does); project exports of several video tasks are not read.
+size in ``<meta><task><original_size>``): frames are numbered as CVAT exports them, by their
+absolute number in the video: the task's frames are ``start_frame + i * step`` up to
+``stop_frame`` (``<meta><task><start_frame>``, ``<stop_frame>``, ``<frame_filter>step=N``;
+0, the video's end and 1 by default), and a shape on any other frame is a problem. Every task
+frame a track covers is imported, its box as CVAT defines it: listed shapes are kept; a task
+frame between two listed shapes gets the box linearly interpolated between them (each corner
+``p0 + (p1 - p0) * (f - f0) / (f1 - f0)``); a shape with ``outside="1"`` ends the track until
+its next shape; after its last shape a track that is not outside continues unchanged to
+``stop_frame``. Frame ``f`` is the image ``images/frame_{f:06d}.<ext>`` (any image extension;
+CVAT names them by absolute number); frames no box track covers are not imported. Tracks of
+points, polygons, skeletons... are left out with a warning, and labels declared only for
+such shapes (a skeleton's point labels among them) are not made classes. The split is the
+task's ``<subset>``. Without the frame images but with the video file beside
+``annotations.xml``, the importer decodes the covered frames from the video, frame ``f``
+being the video's frame ``f`` (:func:`video_frames_needed`, ``read(..., frames_dir=...)``);
+project exports of several video tasks are not read.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +87,10 @@ LAYOUT_VIDEO = "CVAT for video 1.1 (<track>s, images/frame_NNNNNN.*)"
 MAX_VIDEO_FRAMES = 300_000
 #: Shapes CVAT writes that are not boxes: not imported (a warning says how many).
 OTHER_SHAPES = frozenset({"polygon", "polyline", "points", "ellipse", "cuboid", "mask", "skeleton"})
+#: Label types that cannot hold boxes: a label declared with one of them (or as a skeleton's
+#: part, with a ``<parent>``) is not made a class unless a box uses it.
+NON_BOX_LABEL_TYPES = OTHER_SHAPES | {"tag"}
+_STEP = re.compile(r"(?:^|[\s;,])step\s*=\s*(\d{1,9})(?:$|[\s;,])")
 #: A video file at the top of a CVAT for video folder without the frame images.
 VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mov", "avi", "mkv", "webm", "mpg", "mpeg", "wmv"})
 
@@ -231,13 +241,26 @@ def read(
             # Annotated, but not with boxes: not "no animal here".
             image.unlabeled = True
             only_other += 1
-    file_classes = declared if declared is not None else sorted(found)
-    dataset = finish_read(file_classes, images, classes, problems)
+    dataset = finish_read(_file_classes(root, declared, found), images, classes, problems)
     project = root.find("meta/project") is not None
     dataset.layout = LAYOUT_PROJECT if project or in_subset_folder else LAYOUT_TASK
     if ignored:
         dataset.warnings.append(_ignored_text(ignored, only_other))
     return dataset, make_resolver(paths)
+
+
+def _file_classes(root: Element, declared: list[str] | None, used: set[str]) -> list[str]:
+    """The dataset's classes: the declared labels but those only for other shapes than boxes
+    (unless a box uses one), or the labels the boxes use when none are declared."""
+    if declared is None:
+        return sorted(used)
+    not_boxes = {
+        (node.findtext("name") or "").strip()
+        for node in root.findall("meta/*/labels/label")
+        if (node.findtext("type") or "").strip() in NON_BOX_LABEL_TYPES
+        or (node.findtext("parent") or "").strip()
+    }
+    return [name for name in declared if name not in not_boxes or name in used]
 
 
 def _ignored_text(ignored: Counter, only_other: int, what: str = "shape") -> str:
@@ -303,10 +326,51 @@ def _int_text(root: Element, tag: str) -> int | None:
     return parse_int(node.text)
 
 
+@dataclass(frozen=True)
+class TaskFrames:
+    """The frames of a CVAT video task: ``start + i * step`` up to ``stop`` (None: open)."""
+
+    start: int = 0
+    stop: int | None = None
+    step: int = 1
+
+    def problem(self, frame: int) -> str | None:
+        """Why ``frame`` is not one of the task's frames, or None when it is."""
+        if frame < self.start or (frame - self.start) % self.step:
+            return (
+                f"frame {frame} is not a frame of the task (start_frame {self.start}, "
+                f"frame step {self.step})"
+            )
+        return None
+
+
+def _task_frames(root: Element, problems: Problems) -> TaskFrames:
+    """The task's frames from ``<meta><task>`` (as CVAT writes them: ``start_frame``,
+    ``stop_frame``, ``size`` and ``frame_filter`` ``step=N``)."""
+    start = _int_text(root, "start_frame") or 0
+    step = 1
+    frame_filter = (root.findtext("meta/task/frame_filter") or "").strip()
+    if frame_filter:
+        found = _STEP.search(frame_filter)
+        if found is None or int(found[1]) < 1:
+            problems.add(f"{XML_NAME}: frame_filter {frame_filter[:40]!r} is not step=N (N >= 1)")
+        else:
+            step = int(found[1])
+    stop = _int_text(root, "stop_frame")
+    size = _int_text(root, "size")
+    if stop is None and size:
+        stop = start + (size - 1) * step
+    return TaskFrames(start, stop, step)
+
+
 def _track_shapes(
-    track: Element, n: int, declared, problems: Problems
+    track: Element, n: int, declared, task: TaskFrames, problems: Problems
 ) -> tuple[str, list[_Shape]] | None:
+    """The label and box shapes of a ``<track>`` (None, or no shapes, when it holds none)."""
     where = f"{XML_NAME}: track {track.get('id', n)}"
+    nodes = track.findall("box")
+    if not nodes:
+        return None  # a track of points, polygons...: left out (the reader warns)
     label = track.get("label") or ""
     reason = class_name_problem(label)
     if reason:
@@ -316,11 +380,15 @@ def _track_shapes(
         problems.add(f"{where}: label {label!r} is not declared in <meta>")
         return None
     shapes: dict[int, _Shape] = {}
-    for i, node in enumerate(track.findall("box"), 1):
+    for i, node in enumerate(nodes, 1):
         at = f"{where}: box {i}"
         frame = parse_int(node.get("frame"))
         if frame is None or frame >= MAX_VIDEO_FRAMES:
             problems.add(f"{at}: frame must be an integer from 0 to {MAX_VIDEO_FRAMES - 1}")
+            continue
+        off_task = task.problem(frame)
+        if off_task:
+            problems.add(f"{at}: {off_task}")
             continue
         if frame in shapes:
             problems.add(f"{at}: frame {frame} is listed twice in this track")
@@ -339,25 +407,28 @@ def _track_shapes(
 
 
 def track_boxes(
-    shapes: list[_Shape], stop_frame: int | None
+    shapes: list[_Shape], stop_frame: int | None, step: int = 1
 ) -> dict[int, tuple[float, float, float, float]]:
-    """``{frame: (xtl, ytl, xbr, ybr)}`` for every frame the track covers (see the module
+    """``{frame: (xtl, ytl, xbr, ybr)}`` for every task frame the track covers (see the module
     docstring: linear interpolation between listed shapes, ``outside`` ends the track, the
-    last shape continues to ``stop_frame``)."""
+    last shape continues to ``stop_frame``). ``shapes`` are on the task's frames, every
+    ``step``-th one; so are the frames covered."""
     covered: dict[int, tuple[float, float, float, float]] = {}
-    for shape, after in zip(shapes, [*shapes[1:], None], strict=True):
+    # (No zip with shapes[1:] + [None]: for a track with no valid shape that raised ValueError.)
+    for i, shape in enumerate(shapes):
+        after = shapes[i + 1] if i + 1 < len(shapes) else None
         if shape.outside:
             continue
         covered[shape.frame] = shape.corners
         if after is None:
             end = stop_frame if stop_frame is not None and stop_frame > shape.frame else None
             if end is not None:
-                for f in range(shape.frame + 1, min(end, MAX_VIDEO_FRAMES - 1) + 1):
+                for f in range(shape.frame + step, min(end, MAX_VIDEO_FRAMES - 1) + 1, step):
                     covered[f] = shape.corners
             continue
         # CVAT interpolates towards the next shape even when that one is outside.
         span = after.frame - shape.frame
-        for f in range(shape.frame + 1, after.frame):
+        for f in range(shape.frame + step, after.frame, step):
             t = (f - shape.frame) / span
             covered[f] = tuple(
                 a + (b - a) * t for a, b in zip(shape.corners, after.corners, strict=True)
@@ -388,18 +459,15 @@ def _frame_files(root: Path, problems: Problems, folder: str = IMAGES_DIR) -> di
 
 
 def _covered(root: Element, declared, problems: Problems) -> dict[int, list]:
-    """``{frame: [(label, corners, track id)]}`` for every frame the tracks cover."""
-    stop_frame = _int_text(root, "stop_frame")
-    size = _int_text(root, "size")
-    if stop_frame is None and size:
-        stop_frame = size - 1
+    """``{frame: [(label, corners, track id)]}`` for every task frame the box tracks cover."""
+    task = _task_frames(root, problems)
     by_frame: dict[int, list] = {}
     for n, track in enumerate(root.findall("track"), 1):
-        result = _track_shapes(track, n, declared, problems)
+        result = _track_shapes(track, n, declared, task, problems)
         if result is None:
             continue
         label, shapes = result
-        for frame, corners in track_boxes(shapes, stop_frame).items():
+        for frame, corners in track_boxes(shapes, task.stop, task.step).items():
             by_frame.setdefault(frame, []).append((label, corners, track.get("id", str(n))))
         if len(by_frame) > MAX_VIDEO_FRAMES:
             problems.add(f"{XML_NAME}: tracks cover more than {MAX_VIDEO_FRAMES} frames")
@@ -444,7 +512,9 @@ def _read_video(
     by_frame = _covered(root, declared, problems)
     found = {label for boxes in by_frame.values() for label, _, _ in boxes}
     found |= {
-        t.get("label") for t in root.findall("track") if not class_name_problem(t.get("label"))
+        t.get("label")
+        for t in root.findall("track")
+        if t.find("box") is not None and not class_name_problem(t.get("label"))
     }
     problems.raise_if_any()
     in_folder = _frame_files(root_dir, problems)
@@ -472,8 +542,7 @@ def _read_video(
                 image.boxes.append(box)
         images.append(image)
         paths[name] = file
-    file_classes = declared if declared is not None else sorted(found)
-    dataset = finish_read(file_classes, images, classes, problems)
+    dataset = finish_read(_file_classes(root, declared, found), images, classes, problems)
     dataset.layout = LAYOUT_VIDEO
     ignored = Counter(
         child.tag for track in root.findall("track") for child in track if child.tag in OTHER_SHAPES

@@ -15,7 +15,9 @@ the YAML file's folder (``path`` is ignored: it is often a stale absolute path, 
 stays inside the folder given; ``../train/images`` as Roboflow writes it is ``train/images``
 when that folder exists, as Ultralytics reads it), the label of ``.../images/.../a.jpg`` is
 ``.../labels/.../a.txt`` (last ``images`` component), and an image with no label file is a
-negative. Image sizes come from the image headers. The ``download`` key is never read or
+negative. The same file name may appear in several split folders (``images/train/a.jpg`` and
+``images/val/a.jpg``, as real datasets do): those are two images, named ``train/a.jpg`` and
+``val/a.jpg``. Image sizes come from the image headers. The ``download`` key is never read or
 written (Ultralytics would execute it). Image-list ``.txt`` files instead of folders are not
 supported in a data.yaml.
 
@@ -343,10 +345,10 @@ def _read_yaml(
         raise FormatError([f"{yaml_path.name}: not a mapping"])
 
     file_classes = _names(data, problems)
-    images: list[DatasetImage] = []
-    paths: dict[str, Path] = {}
+    found: list[tuple[DatasetImage, Path]] = []
     for split, rel_dir, folder in _split_dirs(data, root, problems):
-        _read_folder(root, split, rel_dir, folder, file_classes, images, paths, problems)
+        _read_folder(root, split, rel_dir, folder, file_classes, found, problems)
+    images, paths = _named_apart(found)
     dataset = finish_read(file_classes or [], images, classes, problems)
     dataset.layout = LAYOUT_YAML
     return dataset, make_resolver(paths)
@@ -358,12 +360,12 @@ def _read_folder(
     rel_dir: str,
     folder: Path,
     file_classes: list[str] | None,
-    images: list[DatasetImage],
-    paths: dict[str, Path],
+    found: list[tuple[DatasetImage, Path]],
     problems: Problems,
     skip: frozenset[str] = frozenset(),
 ) -> None:
-    """Images of one split folder (names relative to it) with their Ultralytics label files.
+    """Images of one split folder (names relative to it) with their Ultralytics label files,
+    added to ``found`` with their files (see :func:`_named_apart`).
 
     ``skip`` names sub-folders (of ``folder``) that are other splits' folders."""
     labels_used: set[str] = set()
@@ -379,12 +381,37 @@ def _read_folder(
         if size is None:
             continue
         image = DatasetImage(name, size[0], size[1], split)
-        images.append(image)
-        paths[name] = file
+        found.append((image, file))
         label_rel = label_path_for(f"{rel_dir}/{name}")
         labels_used.add(label_rel)
         _read_label(root, label_rel, image, file_classes, problems)
     _check_orphan_labels(root, rel_dir, labels_used, problems, skip)
+
+
+def _named_apart(
+    found: list[tuple[DatasetImage, Path]],
+) -> tuple[list[DatasetImage], dict[str, Path]]:
+    """The images and ``{name: file}``. Real datasets hold the same file name in several
+    split folders (``images/train/a.jpg`` and ``images/val/a.jpg``): those are different
+    images, so each is named ``<split>/<name>`` (``train/a.jpg``; one without a split keeps
+    ``a.jpg``), as the CVAT reader names a project export's subsets. The same file listed
+    for two splits (one folder named twice in the YAML) keeps its name, and
+    :func:`finish_read` reports it listed more than once."""
+    by_name: dict[str, list[tuple[DatasetImage, Path]]] = {}
+    for image, file in found:
+        by_name.setdefault(image.file_name, []).append((image, file))
+    for name, group in by_name.items():
+        splits = [image.split for image, _ in group]
+        files = {file.resolve() for _, file in group}
+        if len(group) < 2 or len(set(splits)) < len(group) or len(files) < len(group):
+            continue
+        for image, _ in group:
+            if image.split:
+                image.file_name = f"{image.split}/{name}"
+    paths: dict[str, Path] = {}
+    for image, file in found:
+        paths.setdefault(image.file_name, file)
+    return [image for image, _ in found], paths
 
 
 def _read_label(
@@ -443,14 +470,14 @@ def _read_folders(root: Path, classes: list[str] | None) -> tuple[Dataset, Image
         for p in sorted(images_dir.iterdir())
         if p.is_dir() and not p.is_symlink() and split_from_subset(p.name)
     ]
-    images: list[DatasetImage] = []
-    paths: dict[str, Path] = {}
+    found: list[tuple[DatasetImage, Path]] = []
     for split, folder in split_dirs:
         rel = f"images/{folder}"
-        _read_folder(root, split, rel, root / rel, file_classes, images, paths, problems)
+        _read_folder(root, split, rel, root / rel, file_classes, found, problems)
     skip = frozenset(folder for _, folder in split_dirs)
     # Images directly in images/ (or in folders that are no split): no split.
-    _read_folder(root, "", "images", images_dir, file_classes, images, paths, problems, skip)
+    _read_folder(root, "", "images", images_dir, file_classes, found, problems, skip)
+    images, paths = _named_apart(found)
     dataset = finish_read(file_classes or [], images, classes, problems)
     dataset.layout = LAYOUT_FOLDERS
     return dataset, make_resolver(paths)
