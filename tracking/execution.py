@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from labeling.videos.services import video_local_path
+from webapp.job_scratch import job_scratch_folder
 from webapp.jobs import JobCancelled, job_claim, job_finish, job_heartbeat
 from webapp.models import JobStatus
 from webapp.storage import local_copy, scratch_dir, scratch_tempdir, sha256_of_file, store_file
@@ -152,7 +153,7 @@ def tracking_run_execute(*, run_id: int) -> None:
     run = job_claim(model=TrackingRun, job_id=run_id)
     if run is None:
         return
-    run_dir = scratch_dir("tracking", str(run.pk))
+    run_dir = job_scratch_folder(run)
     try:
         _execute(run, run_dir)
     except JobCancelled:

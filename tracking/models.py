@@ -42,6 +42,7 @@ class TrackingRun(Job):
     """
 
     resume_task = "tracking.tasks.tracking_run_execute"  # resumes from its stored chunks
+    scratch_area, scratch_prefix = "tracking", ""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tracking_runs")
     batch = models.ForeignKey(

@@ -10,8 +10,9 @@ How a run survives trouble:
 - A redelivered message does nothing: ``webapp.jobs.job_claim`` takes the row first.
 - A background thread beats ``heartbeat_at`` every ``JOB_HEARTBEAT_INTERVAL`` seconds while
   Ultralytics trains; a killed worker stops beating and ``webapp.jobs.jobs_fail_stale``
-  (Celery beat, every minute) marks the job FAILED. The scratch folder it left on its
-  machine goes when a training job next starts there.
+  (Celery beat, every minute) marks the job FAILED and queues it again (it resumes from its
+  checkpoint) while attempts are left. The scratch folder it left on its machine goes at
+  that machine's workers' next periodic sweep (``webapp.job_scratch``).
 - After every epoch ``last.pt`` (resumable, with optimizer state) is copied into storage as
   ``TrainingJob.checkpoint``, and ``best.pt`` as ``best_checkpoint`` whenever it changed, so a
   retry on any worker resumes at the next epoch.
@@ -36,14 +37,15 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
 from labeling.datasets.versions import dataset_version_write_yolo
+from webapp.job_scratch import job_scratch_folder, job_scratch_sweep
 from webapp.jobs import JobCancelled, job_claim, job_heartbeat
 from webapp.models import TERMINAL_STATUSES, JobStatus
-from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
+from webapp.storage import delete_quietly, local_copy, store_file
 
 from .joblog import error_text, log_lines_with
 from .models import EpochMetric, TrainingJob
@@ -57,9 +59,9 @@ log = logging.getLogger(__name__)
 def training_job_execute(*, job_id: int) -> None:
     """Run the training job ``job_id`` on this worker (the ``gpu`` queue's task)."""
     try:
-        _scratch_of_ended_jobs_remove()
+        job_scratch_sweep()  # also periodic in every worker; before a run is the sure moment
     except Exception:  # tidying up must never keep a job from running
-        log.exception("could not remove the scratch folders of ended training jobs")
+        log.exception("could not remove the scratch folders of ended jobs")
     job = job_claim(model=TrainingJob, job_id=job_id)
     if job is None:
         return  # finished, cancelled, or running elsewhere: a redelivered message
@@ -67,40 +69,6 @@ def training_job_execute(*, job_id: int) -> None:
         pk=job.pk
     )
     _Run(job).execute()
-
-
-def _scratch_of_ended_jobs_remove() -> None:
-    """Remove this machine's scratch folders of jobs that ended or are gone.
-
-    A run removes its own folder when it ends; one killed with its worker (SIGKILL, OOM, a
-    reboot) never does. Scratch space is local, so only a worker on the same machine can
-    clean up, and this is the next moment one is sure to look.
-    """
-    root = Path(settings.SCRATCH_DIR) / "training"
-    if not root.is_dir():
-        return
-    for folder in root.glob("job-*"):
-        try:
-            job_id = int(folder.name.removeprefix("job-"))
-        except ValueError:
-            continue
-        trash = root / f".removing-{folder.name}-{uuid.uuid4().hex[:8]}"
-        with transaction.atomic():
-            # Under the row lock job_claim takes too: a retry can't start in this folder
-            # between the check and the rename. The slow removal happens after the lock.
-            status = (
-                TrainingJob.objects.select_for_update()
-                .filter(pk=job_id)
-                .values_list("status", flat=True)
-                .first()
-            )
-            if status is not None and status not in TERMINAL_STATUSES:
-                continue
-            try:
-                folder.rename(trash)
-            except OSError:
-                continue  # another worker here got there first
-        shutil.rmtree(trash, ignore_errors=True)
 
 
 def _trainer():
@@ -164,7 +132,7 @@ class _Run:
 
     def __init__(self, job: TrainingJob):
         self.job = job
-        self.work = scratch_dir("training", f"job-{job.pk}")
+        self.work = job_scratch_folder(job)
         self.lines = job.log_tail.splitlines()
         self.heartbeat: _Heartbeat | None = None
         self._best_mtime: int | None = None

@@ -13,6 +13,7 @@ class TrainingJob(Job):
     """One Ultralytics training run on the ``gpu`` queue."""
 
     resume_task = "training.tasks.training_job_run"  # resumes from its last checkpoint
+    scratch_area, scratch_prefix = "training", "job-"
 
     class StartFrom(models.TextChoices):
         SCRATCH = "scratch", "From scratch (model YAML)"

@@ -66,3 +66,6 @@ def queue_task_options(queue: str) -> dict[str, Any]:
 
 # Registers the workers' ``mousetrack_devices`` inspect command and their GPU probe.
 from . import worker_devices  # noqa: E402,F401
+from .worker_sweep import ScratchSweep  # noqa: E402
+
+app.steps["worker"].add(ScratchSweep)

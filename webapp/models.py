@@ -60,6 +60,10 @@ class Job(models.Model):
     # (checkpoints, chunks): a job of such a kind whose worker was lost is queued again
     # automatically while it has attempts left. Empty: a person decides (Retry).
     resume_task: ClassVar[str] = ""
+    # Where a kind keeps a folder per job between attempts (``scratch/<area>/<prefix><id>``,
+    # see webapp.job_scratch); empty: its attempts use only temporary folders.
+    scratch_area: ClassVar[str] = ""
+    scratch_prefix: ClassVar[str] = ""
 
     @property
     def is_finished(self) -> bool:

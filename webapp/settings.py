@@ -177,6 +177,8 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 # Scratch space on a worker: datasets written for training, local copies of remote media.
 SCRATCH_DIR = Path(env.str("MOUSETRACK_SCRATCH_DIR", default=str(VAR_DIR / "scratch")))
+# How often each worker removes what its machine's scratch no longer needs (seconds).
+SCRATCH_SWEEP_INTERVAL = env.float("MOUSETRACK_SCRATCH_SWEEP_S", default=300.0)
 STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="filesystem")  # or "s3"
 STORAGES = {
     "staticfiles": {
