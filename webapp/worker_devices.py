@@ -69,12 +69,33 @@ def _on_worker_ready(**kwargs) -> None:
     threading.Thread(target=_probe_in_background, name="probe-gpus", daemon=True).start()
 
 
+def readable_shared_roots() -> list[str]:
+    """This machine's ``SHARED_VIDEO_ROOTS`` that it can list and read (resolved)."""
+    import os
+    from pathlib import Path
+
+    from django.conf import settings
+
+    readable = []
+    for root in settings.SHARED_VIDEO_ROOTS:
+        path = Path(root).resolve()
+        if path.is_dir() and os.access(path, os.R_OK | os.X_OK):
+            readable.append(str(path))
+    return readable
+
+
 @inspect_command()
 def mousetrack_devices(state) -> dict:
-    """This worker's queues and GPUs (``probed`` false while the probe still runs)."""
+    """This worker's queues, GPUs (``probed`` false while the probe still runs) and the
+    shared video folders it can read (registered files are read in place from there)."""
     consumer = state.consumer.task_consumer
     queues = sorted(q.name for q in consumer.queues) if consumer else []
-    return {"queues": queues, "gpus": list(_reported["gpus"]), "probed": _reported["probed"]}
+    return {
+        "queues": queues,
+        "gpus": list(_reported["gpus"]),
+        "probed": _reported["probed"],
+        "shared_roots": readable_shared_roots(),
+    }
 
 
 # --- the web side ------------------------------------------------------------------------
@@ -84,6 +105,13 @@ class WorkerReport:
     queues: tuple[str, ...]
     gpus: tuple[dict, ...]
     probed: bool
+    shared_roots: tuple[str, ...] = ()
+
+    def can_read(self, path: str) -> bool:
+        """Whether ``path`` (resolved) is inside a shared folder this worker can read."""
+        return any(
+            path == root or path.startswith(root.rstrip("/") + "/") for root in self.shared_roots
+        )
 
 
 @dataclass(frozen=True)
@@ -121,11 +149,26 @@ def workers_report(*, timeout: float = 1.0, cache_s: int = 10) -> WorkersReport:
                     queues=tuple(answer.get("queues") or ()),
                     gpus=tuple(answer.get("gpus") or ()),
                     probed=bool(answer.get("probed")),
+                    shared_roots=tuple(answer.get("shared_roots") or ()),
                 )
             )
     report = WorkersReport(reachable=True, workers=tuple(sorted(workers, key=lambda w: w.name)))
     cache.set(key, report, cache_s)
     return report
+
+
+def queues_unable_to_read(path: str, queues: tuple[str, ...]) -> list[str] | None:
+    """Of ``queues``, those whose running workers all lack ``path`` (resolved) in their
+    readable shared folders; a queue with no worker running is not counted (nothing can be
+    said of it). None when the broker cannot be asked."""
+    report = workers_report()
+    if not report.reachable:
+        return None
+    return [
+        queue
+        for queue in queues
+        if report.consuming(queue) and not any(w.can_read(path) for w in report.consuming(queue))
+    ]
 
 
 def queue_consumers(queue: str, *, timeout: float = 1.0) -> list[str] | None:

@@ -25,6 +25,7 @@ from .selectors import (
     sampling_job_for_user,
     video_for_user,
     video_list_with_counts,
+    video_reach_warnings,
     video_with_counts,
 )
 from .services import IncomingFile
@@ -190,6 +191,18 @@ class VideoUploadOutput(VideoOutput):
         return self.context.get("sampling_error")
 
 
+class VideoRegisterOutput(VideoUploadOutput):
+    reach_warnings = serializers.SerializerMethodField(
+        help_text="Queues whose workers cannot read the file in place, and what would fail."
+    )
+
+    class Meta(VideoUploadOutput.Meta):
+        fields = [*VideoUploadOutput.Meta.fields, "reach_warnings"]
+
+    def get_reach_warnings(self, video: Video) -> list[str]:
+        return video_reach_warnings(video=video)
+
+
 # --- input ----------------------------------------------------------------------------
 class VideoUploadInput(serializers.Serializer):
     file = serializers.ListField(
@@ -309,7 +322,7 @@ class VideoListApi(ProjectUploadMixin, APIView):
 class VideoRegisterApi(APIView):
     parser_classes = [DepthLimitedJSONParser]
 
-    @extend_schema(request=VideoRegisterInput, responses={201: VideoUploadOutput})
+    @extend_schema(request=VideoRegisterInput, responses={201: VideoRegisterOutput})
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
         payload = VideoRegisterInput(data=request.data)
@@ -321,7 +334,7 @@ class VideoRegisterApi(APIView):
             video=video, user=request.user, seconds=payload.validated_data.get("sample_every")
         )
         context = {"sampling_job": job, "sampling_error": error}
-        out = VideoUploadOutput(video_with_counts(video=video), context=context)
+        out = VideoRegisterOutput(video_with_counts(video=video), context=context)
         return Response(out.data, status=status.HTTP_201_CREATED)
 
 

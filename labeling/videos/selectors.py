@@ -82,3 +82,24 @@ def active_sampling_job(*, video: Video) -> FrameSamplingJob | None:
         .order_by("-created_at", "-id")
         .first()
     )
+
+
+# What each queue does with a registered file, read in place by its workers.
+_READ_IN_PLACE_BY = {"default": "sampling frames", "gpu": "tracking and pre-labeling"}
+
+
+def video_reach_warnings(*, video: Video) -> list[str]:
+    """For a video registered in place: which queues' workers cannot read its file (they
+    report the shared folders they can read), each as a sentence for the user."""
+    from webapp.worker_devices import queues_unable_to_read
+
+    if not video.external_path:
+        return []
+    queues = queues_unable_to_read(video.external_path, tuple(_READ_IN_PLACE_BY))
+    return [
+        f"No worker on the '{queue}' queue can read {video.external_path} (it is outside the "
+        f"shared folders those workers can read), so {_READ_IN_PLACE_BY[queue]} of this video "
+        "would fail: mount the folder on those machines and list it in their "
+        "SHARED_VIDEO_ROOTS."
+        for queue in queues or []
+    ]

@@ -26,6 +26,7 @@ from .selectors import (
     video_annotated_frame_count,
     video_frames,
     video_list_with_counts,
+    video_reach_warnings,
     video_with_counts,
 )
 
@@ -87,6 +88,7 @@ def video_detail(request, project, video_id: int):
             "can_write": can_write(request),
             "strategies": FrameSamplingJob.Strategy,
             "default_seconds": sampling_services.DEFAULT_SAMPLE_SECONDS,
+            "reach_warnings": video_reach_warnings(video=video),
         },
     )
 

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from labeling.models import FrameSamplingJob, Project
 from labeling.videos import sampling_services, services
+from labeling.videos.selectors import video_reach_warnings
 from webapp.celery import QUEUE_DEFAULT
 from webapp.commands import follow_jobs
 from webapp.jobs import BrokerUnavailable
@@ -83,6 +84,8 @@ class Command(BaseCommand):
                 video = services.frame_source_upload(project=target, user=None, files=[incoming])
         except ValidationError as exc:
             raise CommandError(f"{path}: {' '.join(exc.messages)}") from None
+        for warning in video_reach_warnings(video=video):
+            self.stderr.write(warning)
 
         if sample_every is not None and video.kind == video.Kind.VIDEO:
             try:
