@@ -179,8 +179,8 @@
         ? where + ": " + conflictSaver.conflictReason + " Your last changes are kept here."
         : where + " was saved by " + who + " (now version " + theirs.version + ", "
           + theirs.boxes.length + " box" + (theirs.boxes.length === 1 ? "" : "es")
-          + ") while you were editing. Your last changes are kept here but were not saved:"
-          + " nothing is saved until you choose.";
+          + (onThis ? ", dotted" : "") + ") while you were editing. Your last changes are"
+          + " kept here but were not saved: nothing is saved until you choose.";
       ["conflict-reload", "conflict-merge", "conflict-keep"].forEach(
         (id) => $(id).classList.toggle("d-none", !onThis));
       $("conflict-open").classList.toggle("d-none", onThis);
@@ -368,6 +368,7 @@
       updatePanels();
       return;
     }
+    drawTheirs(saver.conflict);
     const boxes = saver.local.boxes;
     if (state.selected >= boxes.length) state.selected = -1;
     boxes.forEach((box, i) => {
@@ -462,6 +463,26 @@
       label.add(new Konva.Tag({ fill: "#212529", cornerRadius: 2 }));
       label.add(new Konva.Text({
         text: "proposal " + p.score.toFixed(2), fontSize: 11, padding: 2, fill: color,
+        fontFamily: "system-ui, sans-serif",
+      }));
+      proposalGroup.add(label);
+    });
+  }
+
+  // In a conflict, the other writer's boxes show as dotted outlines under mine, so the
+  // choice (keep theirs / merge / keep mine) is made seeing both.
+  function drawTheirs(theirs) {
+    const boxes = theirs ? theirs.boxes : [];
+    root.dataset.theirBoxes = String(boxes.length);
+    boxes.forEach((b) => {
+      proposalGroup.add(new Konva.Rect({
+        x: b.x, y: b.y, width: b.w, height: b.h, stroke: "#ffc107", strokeWidth: 2,
+        dash: [2, 4], strokeScaleEnabled: false, name: "theirs",
+      }));
+      const label = new Konva.Label({ x: b.x, y: b.y + b.h, opacity: 0.9 });
+      label.add(new Konva.Tag({ fill: "#ffc107", cornerRadius: 2 }));
+      label.add(new Konva.Text({
+        text: "theirs", fontSize: 11, padding: 2, fill: "#212529",
         fontFamily: "system-ui, sans-serif",
       }));
       proposalGroup.add(label);

@@ -103,6 +103,8 @@ def test_a_stale_draft_is_never_replayed_and_the_user_chooses_with_the_keyboard(
             assert save_state(tab) == "conflict"
             assert "olivia" in tab.locator("#conflict-text").inner_text()
             assert tab.eval_on_selector("#editor", "e => e.dataset.boxCount") == "1"  # B's draft
+            # Their box shows as an outline, so the choice is made seeing both.
+            assert tab.eval_on_selector("#editor", "e => e.dataset.theirBoxes") == "1"
             assert drafts(tab) == [f"mousetrack.draft.p{project.pk}.f{frame.pk}"]
             # Give a wrongly scheduled autosave every chance to fire (400 ms debounce).
             tab.wait_for_timeout(1500)
@@ -128,6 +130,7 @@ def test_a_stale_draft_is_never_replayed_and_the_user_chooses_with_the_keyboard(
         tab.locator("#conflict-banner").wait_for(state="hidden")
         wait_saved(tab)
         box_count_is(tab, 2)
+        assert tab.eval_on_selector("#editor", "e => e.dataset.theirBoxes") == "0"
         # Merge = their boxes plus mine; one PUT, based on their version.
         assert len(tab.puts) == 1
         frame.refresh_from_db()
