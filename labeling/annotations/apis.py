@@ -24,6 +24,7 @@ from webapp.parsers import DepthLimitedJSONParser
 
 from ..models import Frame, Role
 from ..selectors import project_for_user
+from .geometry import EDITOR_MIN_BOX_SIDE_PX
 from .selectors import (
     FRAME_ORDERINGS,
     SPLIT_FILTERS,
@@ -356,6 +357,11 @@ class FrameAnnotationApi(APIView):
     @extend_schema(
         request=AnnotationPutInput,
         responses={200: AnnotationOutput, 409: AnnotationConflictOutput},
+        description=(
+            "Replace the frame's annotation if `version` is still current (else 409). A box "
+            f"not already on the frame needs at least {EDITOR_MIN_BOX_SIDE_PX:g} px on each "
+            "side inside the image (400 naming `boxes[i].w`/`.h`)."
+        ),
     )
     def put(self, request, frame_id: int):
         frame = frame_for_user(user=request.user, frame_id=frame_id, role=Role.ANNOTATOR)
@@ -372,6 +378,7 @@ class FrameAnnotationApi(APIView):
                 is_negative=data["is_negative"],
                 status=data["status"],
                 request_id=data["request_id"],
+                min_new_side_px=EDITOR_MIN_BOX_SIDE_PX,
             )
         except AnnotationConflict as conflict:
             if conflict.replayed:

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 COORD_DECIMALS = 2
 #: A side shorter than this after clipping is an empty box, not a label.
 MIN_BOX_SIDE_PX = 1.0
+#: A box drawn or changed in the editor needs this much on each side (after clipping): a
+#: smaller one is a slip of the mouse. Imports and proposals may hold smaller boxes (tiny
+#: objects exist in other datasets), so the general limit stays MIN_BOX_SIDE_PX.
+EDITOR_MIN_BOX_SIDE_PX = 4.0
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,8 @@ def clip_box(box: PixelBox, *, width: int, height: int) -> PixelBox:
             f"(each side needs at least {MIN_BOX_SIDE_PX:g} px inside it)."
         )
     return PixelBox(x=x0, y=y0, w=round(x1 - x0, COORD_DECIMALS), h=round(y1 - y0, COORD_DECIMALS))
+
+
+def short_sides(box: PixelBox, *, min_side: float) -> list[str]:
+    """The sides (``"w"``, ``"h"``) of ``box`` shorter than ``min_side`` pixels."""
+    return [name for name, size in (("w", box.w), ("h", box.h)) if size < min_side]

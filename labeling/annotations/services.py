@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Box, Frame
-from .geometry import PixelBox, clip_box
+from .geometry import PixelBox, clip_box, short_sides
 
 MAX_BOXES_PER_FRAME = 1000
 
@@ -107,6 +107,27 @@ def _validated_boxes(*, frame: Frame, boxes: list[BoxInput]) -> list[tuple[int, 
     return clipped
 
 
+def _check_new_box_sizes(
+    *, frame: Frame, clipped: list[tuple[int, PixelBox]], min_side: float
+) -> None:
+    """Refuse new or changed boxes under ``min_side`` px; boxes already stored exactly so
+    (an import's small boxes) stay, so such a frame can still be edited."""
+    stored = {(b.label_class_id, b.x, b.y, b.w, b.h) for b in Box.objects.filter(frame_id=frame.pk)}
+    errors: dict[str, str] = {}
+    for i, (class_id, box) in enumerate(clipped):
+        if (class_id, box.x, box.y, box.w, box.h) in stored:
+            continue
+        for side in short_sides(box, min_side=min_side):
+            size = box.w if side == "w" else box.h
+            errors[f"boxes[{i}].{side}"] = (
+                f"The box is {size:g} px {'wide' if side == 'w' else 'high'} inside the image; "
+                f"a new box needs at least {min_side:g} px on each side (a smaller one is "
+                "usually a slip of the mouse)."
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
 def _validated_status(*, status: str | None, has_content: bool) -> str:
     """``None`` derives the status from the content; an explicit one must agree with it."""
     if status is None:
@@ -134,6 +155,7 @@ def annotation_save(
     is_negative: bool,
     status: str | None = None,
     request_id: str = "",
+    min_new_side_px: float | None = None,
 ) -> AnnotationState:
     """Replace the frame's annotation if ``version`` is still the current one.
 
@@ -142,6 +164,10 @@ def annotation_save(
     ``request_id`` is the frame's last accepted save returns that save's result instead
     of writing again (an autosave whose response was lost); the same ``request_id`` with
     different content is an :class:`AnnotationConflict` with ``replayed`` set.
+
+    ``min_new_side_px`` (the editor's saves): a box not already stored on the frame must
+    have at least that many pixels on each side inside the image, else a
+    :class:`ValidationError` naming ``boxes[i].w``/``.h``.
     """
     clipped = _validated_boxes(frame=frame, boxes=boxes)
     if is_negative and clipped:
@@ -166,6 +192,9 @@ def annotation_save(
             return stored
         if locked.annotation_version != version:
             raise AnnotationConflict(annotation_state(frame=locked))
+        if min_new_side_px is not None:
+            # Under the lock: "already stored" means in the version this save replaces.
+            _check_new_box_sizes(frame=locked, clipped=clipped, min_side=min_new_side_px)
         Box.objects.filter(frame_id=locked.pk).delete()
         Box.objects.bulk_create(
             Box(frame_id=locked.pk, label_class_id=class_id, x=b.x, y=b.y, w=b.w, h=b.h)

@@ -4,12 +4,20 @@
 // request_id}; boxes in original-image pixels) with the version it was based on. A failed
 // request is retried unchanged, same request_id, with exponential backoff, so a save that did
 // land is answered from the stored result; a 409 is kept as a conflict for the user to
-// resolve. Until the server acknowledges it, the work is mirrored in localStorage.
+// resolve. Until the server acknowledges it, the work is mirrored in localStorage as a draft
+// that records the version it was made on (`baseVersion`) and whether it is in conflict: a
+// draft is only ever sent on top of that version, and a conflict waits for the user's choice
+// (keep theirs / keep mine / merge) however often the page is closed and reopened.
 window.MouseTrackAutosave = (function () {
   "use strict";
 
   const AUTOSAVE_DELAY_MS = 400;
   const MAX_RETRY_DELAY_MS = 30000;
+  // Drafts written before base versions were kept reliably have no format: their
+  // baseVersion may be the newer server version a conflict was shown against.
+  const DRAFT_FORMAT = 2;
+  // "Merge" drops my box when theirs of the same class covers it this well.
+  const MERGE_DUPLICATE_IOU = 0.9;
 
   const round2 = (v) => Math.round(v * 100) / 100;
 
@@ -36,6 +44,26 @@ window.MouseTrackAutosave = (function () {
   }
 
   const sameAnn = (a, b) => annKey(a) === annKey(b);
+
+  // Intersection over union of two {x, y, w, h} boxes (image pixels).
+  function iou(a, b) {
+    const iw = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+    const ih = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+    if (iw <= 0 || ih <= 0) return 0;
+    const inter = iw * ih;
+    return inter / (a.w * a.h + b.w * b.h - inter);
+  }
+
+  // Their boxes plus mine, less my boxes that duplicate one of theirs (same class, IoU >
+  // MERGE_DUPLICATE_IOU). When mine adds nothing, their annotation (and status) stands;
+  // otherwise the frame has new, unreviewed content: "labeled".
+  function mergeAnnotations(theirs, mine) {
+    const base = annOf(theirs);
+    const extra = annOf(mine).boxes.filter((b) => !base.boxes.some(
+      (t) => t.class_id === b.class_id && iou(t, b) > MERGE_DUPLICATE_IOU));
+    if (!extra.length) return base;
+    return { boxes: base.boxes.concat(extra), is_negative: false, status: "labeled" };
+  }
 
   async function api(method, url, body) {
     const options = {
@@ -70,6 +98,10 @@ window.MouseTrackAutosave = (function () {
       this.frameId = frameId;
       this.server = server; // the last state the server acknowledged (with its version)
       this.local = annOf(server); // what the user sees and edits
+      // The version `local` was made on: every PUT carries it, so an edit made on an old
+      // version can never replace a newer one. It only moves forward when the server
+      // acknowledges a save or the user resolves a conflict.
+      this.baseVersion = server.version;
       this.inflight = null; // {body}: the PUT being sent; retried unchanged (same request_id)
       this.sending = false;
       this.conflict = null; // the server's state from a 409
@@ -111,7 +143,7 @@ window.MouseTrackAutosave = (function () {
         this.env.onChange(this);
         return;
       }
-      const body = Object.assign({ version: this.server.version }, annOf(this.local));
+      const body = Object.assign({ version: this.baseVersion }, annOf(this.local));
       body.request_id = newRequestId();
       this.inflight = { body: body };
       this.persist();
@@ -133,6 +165,7 @@ window.MouseTrackAutosave = (function () {
       this.sending = false;
       if (res && res.status === 200) {
         this.server = res.data;
+        this.baseVersion = res.data.version;
         this.inflight = null;
         this.failures = 0;
         // Adopt the server's clipping/snapping unless the user has edited since.
@@ -167,26 +200,46 @@ window.MouseTrackAutosave = (function () {
       this.env.onChange(this);
     }
 
-    resolve(server, keepMine) {
+    // The user's answer to a conflict, with the server's current state: "theirs" takes
+    // it, "mine" overwrites it with my boxes, "merge" saves the union (mergeAnnotations).
+    // Either write is based on their version, so a still newer save is one more conflict.
+    resolve(server, choice) {
       this.conflict = null;
       this.conflictReason = null;
       this.error = null;
       this.server = server;
-      if (!keepMine) this.local = annOf(server);
+      this.baseVersion = server.version;
+      if (choice === "merge") this.local = mergeAnnotations(server, this.local);
+      else if (choice !== "mine") this.local = annOf(server);
       this.persist();
-      if (keepMine) this.flush(); // an explicit overwrite, based on their version
+      this.flush(); // sends nothing when the result is their annotation
       this.env.onChange(this);
+    }
+
+    // The frame was re-read and nothing here is unsaved: show the server's state.
+    adopt(server) {
+      this.server = server;
+      this.baseVersion = server.version;
+      this.local = annOf(server);
+    }
+
+    // An offline draft with the edits made since it was loaded.
+    draftOffline() {
+      return Object.assign({}, this.offlineDraft, { local: this.local, savedAt: Date.now() });
     }
 
     persist() {
       const key = this.env.draftPrefix + this.frameId;
       try {
-        if (!this.pending && !this.conflict) {
+        if (this.offlineDraft) {
+          // Not yet compared with the server: keep what the draft said about its base.
+          localStorage.setItem(key, JSON.stringify(this.draftOffline()));
+        } else if (!this.pending && !this.conflict) {
           localStorage.removeItem(key);
         } else {
           localStorage.setItem(key, JSON.stringify({
-            baseVersion: this.server.version, local: this.local, inflight: this.inflight,
-            savedAt: Date.now(),
+            format: DRAFT_FORMAT, baseVersion: this.baseVersion, conflict: Boolean(this.conflict),
+            local: this.local, inflight: this.inflight, savedAt: Date.now(),
           }));
         }
       } catch (err) {
@@ -195,19 +248,34 @@ window.MouseTrackAutosave = (function () {
     }
   }
 
-  // Build a saver from a draft left in localStorage by an earlier page (or a crash).
+  // The version a draft's edits were made on, or null when the draft cannot say.
+  function draftBase(draft) {
+    const sent = draft.inflight && draft.inflight.body;
+    if (sent) return Number.isInteger(sent.version) ? sent.version : null;
+    if (draft.format !== DRAFT_FORMAT || draft.conflict) return null;
+    return Number.isInteger(draft.baseVersion) ? draft.baseVersion : null;
+  }
+
+  // Build a saver from a draft left in localStorage by an earlier page (or a crash). A draft
+  // is sent only on top of the version it was made on; one made on an older version (or one
+  // that cannot say, or one already in conflict) becomes a conflict for the user to resolve,
+  // and nothing is written until they choose.
   function saverFromDraft(frameId, draft, server, env) {
     const saver = new FrameSaver(frameId, server, env);
-    saver.local = draft.local;
+    saver.local = annOf(draft.local);
     const sent = draft.inflight && draft.inflight.body;
+    const base = draftBase(draft);
     if (sent && server.request_id === sent.request_id) {
-      // The save went through; only edits made after it remain to send.
-    } else if (sent && server.version === sent.version) {
-      saver.inflight = draft.inflight; // never arrived: resend it unchanged
-    } else if (!sent && server.version === draft.baseVersion) {
-      // Unsent edits on top of what the server still has.
-    } else if (!sameAnn(draft.local, annOf(server))) {
+      // The save went through; only edits made after it (on that version) remain to send.
+    } else if (sameAnn(saver.local, annOf(server))) {
+      // The server already holds exactly this: nothing to send, nothing to choose.
+    } else if (base !== null && base === server.version) {
+      // Never-acknowledged edits on top of what the server still has: resend them.
+      if (sent) saver.inflight = draft.inflight; // unchanged, so a landed save is recognised
+    } else {
       saver.conflict = server;
+      // Keep the draft's own base: reopening again must offer the choice again.
+      saver.baseVersion = Number.isInteger(draft.baseVersion) ? draft.baseVersion : -1;
     }
     return saver;
   }
@@ -225,7 +293,10 @@ window.MouseTrackAutosave = (function () {
       try {
         draft = JSON.parse(localStorage.getItem(key));
       } catch (err) {
-        localStorage.removeItem(key);
+        draft = null;
+      }
+      if (!draft || typeof draft !== "object" || !draft.local) {
+        localStorage.removeItem(key); // unreadable: nothing in it can be saved
         continue;
       }
       let res;
@@ -235,14 +306,14 @@ window.MouseTrackAutosave = (function () {
         // Offline: keep the draft; it is picked up when the frame is opened.
         savers.set(frameId, Object.assign(new FrameSaver(frameId, {
           version: draft.baseVersion, boxes: [], is_negative: false, status: "unlabeled",
-        }, env), { local: draft.local, offlineDraft: draft }));
+        }, env), { local: annOf(draft.local), offlineDraft: draft }));
         continue;
       }
       if (res.status === 404 || res.status === 403) {
         localStorage.removeItem(key);
         continue;
       }
-      if (!res.ok || !draft || !draft.local) continue;
+      if (!res.ok) continue;
       const saver = saverFromDraft(frameId, draft, res.data, env);
       savers.set(frameId, saver);
       saver.persist();
@@ -252,7 +323,7 @@ window.MouseTrackAutosave = (function () {
   }
 
   return {
-    AUTOSAVE_DELAY_MS, round2, annOf, sameAnn, api, describeError, FrameSaver, saverFromDraft,
-    recoverDrafts,
+    AUTOSAVE_DELAY_MS, round2, annOf, sameAnn, iou, mergeAnnotations, api, describeError,
+    FrameSaver, saverFromDraft, recoverDrafts,
   };
 })();

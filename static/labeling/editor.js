@@ -15,8 +15,13 @@
   } = window.MouseTrackAutosave;
   const FrameList = window.MouseTrackFrameList;
 
-  const MIN_DRAW_SCREEN_PX = 4; // a smaller drag is a click, not a box
-  const MIN_BOX_PX = 1; // image pixels; the server refuses smaller boxes
+  // A drag shorter than this on screen, on either axis, is a slip of the mouse (or a click),
+  // not a box: zoom in to draw a smaller one.
+  const MIN_DRAW_SCREEN_PX = 12;
+  const CLICK_SCREEN_PX = 3; // moved less than this: a click, no message
+  const MIN_HANDLE_SCREEN_PX = 4; // resizing never collapses a box under the handles
+  // Image pixels per side; the server refuses a new or changed box smaller than this.
+  const MIN_BOX_PX = 4;
   const MAX_UNDO = 200;
   const COLOR_RE = /^#[0-9a-fA-F]{6}$/;
 
@@ -134,6 +139,7 @@
 
   // --- save status in the page -----------------------------------------------------------
   let countdownTimer = null;
+  let conflictFocusKey = "";
   function updateSaveUi() {
     const all = Array.from(savers.values());
     const current = currentSaver();
@@ -173,12 +179,21 @@
         ? where + ": " + conflictSaver.conflictReason + " Your last changes are kept here."
         : where + " was saved by " + who + " (now version " + theirs.version + ", "
           + theirs.boxes.length + " box" + (theirs.boxes.length === 1 ? "" : "es")
-          + ") while you were editing. Your last changes are kept here but were not saved.";
-      $("conflict-reload").classList.toggle("d-none", !onThis);
-      $("conflict-keep").classList.toggle("d-none", !onThis);
+          + (onThis ? ", dotted" : "") + ") while you were editing. Your last changes are"
+          + " kept here but were not saved: nothing is saved until you choose.";
+      ["conflict-reload", "conflict-merge", "conflict-keep"].forEach(
+        (id) => $(id).classList.toggle("d-none", !onThis));
       $("conflict-open").classList.toggle("d-none", onThis);
       banner.dataset.frameId = String(conflictSaver.frameId);
     }
+    // A conflict on the shown frame takes the keyboard focus once, so the choice is one
+    // Enter (keep theirs) or a Tab or two away.
+    const focusKey = current && current.conflict
+      ? current.frameId + ":" + current.conflict.version : "";
+    if (focusKey && focusKey !== conflictFocusKey && !isTyping(document.activeElement)) {
+      $("conflict-reload").focus();
+    }
+    conflictFocusKey = focusKey;
 
     // Failed-save banner with a live countdown until the next attempt.
     const errorBanner = $("save-error-banner");
@@ -353,6 +368,7 @@
       updatePanels();
       return;
     }
+    drawTheirs(saver.conflict);
     const boxes = saver.local.boxes;
     if (state.selected >= boxes.length) state.selected = -1;
     boxes.forEach((box, i) => {
@@ -402,7 +418,11 @@
     const top = Math.max(newBox.y, v.y);
     const right = Math.min(newBox.x + newBox.width, v.x + frame.width * v.scale);
     const bottom = Math.min(newBox.y + newBox.height, v.y + frame.height * v.scale);
-    if (right - left < MIN_DRAW_SCREEN_PX || bottom - top < MIN_DRAW_SCREEN_PX) return oldBox;
+    // Never below the minimum, but a box already smaller (an import) may still grow.
+    const least = Math.max(MIN_HANDLE_SCREEN_PX, MIN_BOX_PX * v.scale);
+    const tooNarrow = right - left < least && right - left < oldBox.width;
+    const tooLow = bottom - top < least && bottom - top < oldBox.height;
+    if (tooNarrow || tooLow) return oldBox;
     return { x: left, y: top, width: right - left, height: bottom - top, rotation: 0 };
   });
 
@@ -417,6 +437,7 @@
     }, frame.width, frame.height);
     rect.scale({ x: 1, y: 1 });
     if (!moved) {
+      toast("A box needs at least " + MIN_BOX_PX + " px of the image on each side.");
       render();
       return;
     }
@@ -442,6 +463,26 @@
       label.add(new Konva.Tag({ fill: "#212529", cornerRadius: 2 }));
       label.add(new Konva.Text({
         text: "proposal " + p.score.toFixed(2), fontSize: 11, padding: 2, fill: color,
+        fontFamily: "system-ui, sans-serif",
+      }));
+      proposalGroup.add(label);
+    });
+  }
+
+  // In a conflict, the other writer's boxes show as dotted outlines under mine, so the
+  // choice (keep theirs / merge / keep mine) is made seeing both.
+  function drawTheirs(theirs) {
+    const boxes = theirs ? theirs.boxes : [];
+    root.dataset.theirBoxes = String(boxes.length);
+    boxes.forEach((b) => {
+      proposalGroup.add(new Konva.Rect({
+        x: b.x, y: b.y, width: b.w, height: b.h, stroke: "#ffc107", strokeWidth: 2,
+        dash: [2, 4], strokeScaleEnabled: false, name: "theirs",
+      }));
+      const label = new Konva.Label({ x: b.x, y: b.y + b.h, opacity: 0.9 });
+      label.add(new Konva.Tag({ fill: "#ffc107", cornerRadius: 2 }));
+      label.add(new Konva.Text({
+        text: "theirs", fontSize: 11, padding: 2, fill: "#212529",
         fontFamily: "system-ui, sans-serif",
       }));
       proposalGroup.add(label);
@@ -518,7 +559,7 @@
       return;
     }
     if (res.status === 409) {
-      saver.resolve(res.data.current, false);
+      saver.resolve(res.data.current, "theirs");
       toast("The frame changed meanwhile: reloaded it, check the proposals again.");
       await loadProposals(frame.id);
       render();
@@ -532,7 +573,7 @@
     history.undo.push(before);
     history.redo = [];
     history.lastKey = null;
-    saver.resolve(res.data, false);
+    saver.resolve(res.data, "theirs");
     proposalsOf.set(frame.id, {
       version: res.data.version, proposals: [],
       machine_label: { source: pending[0].source },
@@ -758,14 +799,18 @@
     if (currentSaver() !== saver) return; // the user moved on meanwhile
     const boxes = source.boxes.map((b) => clampBox(b, frame.width, frame.height))
       .filter(Boolean);
+    // Boxes under the minimum size (imports may have them) are not copied: new ones that
+    // small are refused.
+    const skipped = source.boxes.length - boxes.length;
+    const skippedText = skipped ? " (" + skipped + " under " + MIN_BOX_PX + " px left out)" : "";
     if (!boxes.length && !source.is_negative) {
-      toast("The previous frame has no boxes.");
+      toast("The previous frame has no boxes to copy" + skippedText + ".");
       return;
     }
     commit({ boxes: boxes, is_negative: boxes.length ? false : source.is_negative, status: "" },
       { selected: -1 });
     toast("Copied " + boxes.length + " box" + (boxes.length === 1 ? "" : "es")
-      + " from the previous frame.");
+      + " from the previous frame" + skippedText + ".");
   }
 
   // --- mouse: draw, pan, zoom ------------------------------------------------------------
@@ -855,15 +900,23 @@
     if (g.kind !== "draw") return;
     drawRect.visible(false);
     const p = pointerOf(event);
-    const tooSmall = Math.abs(p.x - g.startScreen.x) < MIN_DRAW_SCREEN_PX
-      || Math.abs(p.y - g.startScreen.y) < MIN_DRAW_SCREEN_PX;
+    const dx = Math.abs(p.x - g.startScreen.x);
+    const dy = Math.abs(p.y - g.startScreen.y);
     const frame = currentFrame();
-    const box = tooSmall ? null : clampBox({
+    const box = dx < MIN_DRAW_SCREEN_PX || dy < MIN_DRAW_SCREEN_PX ? null : clampBox({
       class_id: state.activeClassId, x: drawRect.x(), y: drawRect.y(),
       w: drawRect.width(), h: drawRect.height(),
     }, frame.width, frame.height);
-    if (box) addBox(box);
-    else layer.batchDraw();
+    if (box) {
+      addBox(box);
+      return;
+    }
+    layer.batchDraw();
+    if (dx >= CLICK_SCREEN_PX || dy >= CLICK_SCREEN_PX) {
+      toast("No box: " + Math.round(drawRect.width()) + "×" + Math.round(drawRect.height())
+        + " image px is too small. Drag at least " + MIN_DRAW_SCREEN_PX + " px on screen and "
+        + MIN_BOX_PX + " px of the image each way (zoom in for small boxes).");
+    }
   });
 
   container.addEventListener("contextmenu", (event) => event.preventDefault());
@@ -991,13 +1044,13 @@
       if (res) {
         saver = savers.get(frame.id);
         if (saver && saver.offlineDraft) {
-          saver = saverFromDraft(frame.id, saver.offlineDraft, res.data, saverEnv);
+          saver = saverFromDraft(frame.id, saver.draftOffline(), res.data, saverEnv);
+          saver.persist();
           if (!saver.conflict) saver.flush();
         } else if (!saver) {
           saver = new FrameSaver(frame.id, res.data, saverEnv);
         } else if (clean(saver) && res.data.version !== saver.server.version) {
-          saver.server = res.data;
-          saver.local = annOf(res.data);
+          saver.adopt(res.data);
         }
         savers.set(frame.id, saver);
         markListItem(saver);
@@ -1279,6 +1332,8 @@
 
   document.addEventListener("keydown", (event) => {
     if (isTyping(event.target)) return;
+    // The conflict choice is plain buttons: Tab, Enter and Space work on them as anywhere.
+    if (event.target.closest && event.target.closest("#conflict-banner")) return;
     const key = event.key;
     const lower = key.length === 1 ? key.toLowerCase() : key.toLowerCase();
     if (helpOpen()) {
@@ -1349,6 +1404,10 @@
       case "+": case "=": zoomAt({ x: stage.width() / 2, y: stage.height() / 2 }, 1.25); break;
       case "-": case "_": zoomAt({ x: stage.width() / 2, y: stage.height() / 2 }, 0.8); break;
       case "tab": {
+        if (saver && saver.conflict) { // boxes cannot change until the choice is made
+          $("conflict-reload").focus();
+          break;
+        }
         const n = saver ? saver.local.boxes.length : 0;
         if (!n) { handled = false; break; }
         select(((state.selected < 0 ? (event.shiftKey ? 0 : -1) : state.selected)
@@ -1410,29 +1469,35 @@
     if (frame && position() >= 0) showFrame(position());
     else reloadList(frame ? frame.id : null);
   });
-  onClick("conflict-reload", async () => {
+  // The conflict choice. "Theirs" and "merge" start from the frame as it is now;
+  // "mine" overwrites the version the banner names (a still newer save conflicts again).
+  async function resolveConflict(choice) {
     const saver = currentSaver();
-    if (!saver) return;
-    try {
-      const res = await api("GET", cfg.annotationUrl(saver.frameId));
-      if (!res.ok) throw new Error(describeError(res));
-      saver.resolve(res.data, false);
-    } catch (err) {
-      toast("Couldn't reload: " + err.message);
-      return;
+    if (!saver || !saver.conflict) return;
+    let server = saver.conflict;
+    if (choice !== "mine") {
+      try {
+        const res = await api("GET", cfg.annotationUrl(saver.frameId));
+        if (!res.ok) throw new Error(describeError(res));
+        server = res.data;
+      } catch (err) {
+        toast("Couldn't load their version: " + err.message);
+        return;
+      }
+      if (saver !== currentSaver() || !saver.conflict) return;
     }
-    histories.delete(saver.frameId);
+    saver.resolve(server, choice);
+    if (choice === "theirs") histories.delete(saver.frameId);
     state.selected = -1;
     markListItem(saver);
     render();
-    toast("Loaded the latest version of this frame.");
-  });
-  onClick("conflict-keep", () => {
-    const saver = currentSaver();
-    if (!saver || !saver.conflict) return;
-    saver.resolve(saver.conflict, true);
-    render();
-  });
+    if (document.activeElement) document.activeElement.blur(); // the editor's keys again
+    toast({ theirs: "Kept their version of this frame.", mine: "Saving your version…",
+      merge: "Merged: their boxes and yours (duplicates of theirs dropped)." }[choice]);
+  }
+  onClick("conflict-reload", () => resolveConflict("theirs"));
+  onClick("conflict-keep", () => resolveConflict("mine"));
+  onClick("conflict-merge", () => resolveConflict("merge"));
   onClick("conflict-open", () => {
     const id = Number($("conflict-banner").dataset.frameId);
     showFrameById(id).then((shown) => {

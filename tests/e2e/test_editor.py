@@ -23,6 +23,10 @@ EXPECTED_CONSOLE = re.compile(r"Failed to load resource: .*\b(409|503)\b")
 
 @pytest.fixture
 def frames(project, openfield_video) -> list[Frame]:
+    return openfield_frames(project, openfield_video)
+
+
+def openfield_frames(project, openfield_video) -> list[Frame]:
     """Three frames decoded from the real video, stored like sampled frames are."""
     import cv2
 

@@ -141,7 +141,7 @@ def test_a_stale_version_gets_409_and_the_other_writers_boxes_stay(
     api_client_for, owner, people, frame, mouse
 ):
     alice, bob = api_client_for(owner), api_client_for(people["annotator"])
-    theirs = [{"class_id": mouse.pk, "x": 1, "y": 2, "w": 3, "h": 4}]
+    theirs = [{"class_id": mouse.pk, "x": 1, "y": 2, "w": 30, "h": 40}]
     assert bob.put(url(frame), body(mouse, boxes=theirs), format="json").status_code == 200
 
     response = alice.put(url(frame), body(mouse, version=0), format="json")
@@ -302,6 +302,70 @@ def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(
     assert response.status_code == 400, response.content
     assert field in response.json(), response.json()
     assert_untouched(frame)
+
+
+# --- minimum box size of the editor's saves ---------------------------------------------
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "size,fields",
+    [
+        ((3, 20), ["boxes[1].w"]),
+        ((20, 3.99), ["boxes[1].h"]),
+        ((3, 2), ["boxes[1].h", "boxes[1].w"]),
+    ],
+)
+def test_a_new_box_under_the_minimum_is_a_400_naming_the_side(
+    api_client_for, owner, frame, mouse, size, fields
+):
+    w, h = size
+    boxes = [
+        {"class_id": mouse.pk, "x": 10, "y": 20, "w": 30, "h": 40},
+        {"class_id": mouse.pk, "x": 100, "y": 100, "w": w, "h": h},
+    ]
+    response = api_client_for(owner).put(url(frame), body(mouse, boxes=boxes), format="json")
+    assert response.status_code == 400, response.content
+    errors = response.json()
+    assert sorted(errors) == fields
+    assert "at least 4 px" in " ".join(errors[fields[0]])
+    assert_untouched(frame)
+
+
+@pytest.mark.django_db
+def test_the_minimum_counts_what_is_left_inside_the_image(api_client_for, owner, frame, mouse):
+    boxes = [{"class_id": mouse.pk, "x": W - 3, "y": 20, "w": 30, "h": 40}]  # 3 px inside
+    response = api_client_for(owner).put(url(frame), body(mouse, boxes=boxes), format="json")
+    assert response.status_code == 400 and "boxes[0].w" in response.json()
+    assert_untouched(frame)
+
+
+@pytest.mark.django_db
+def test_small_boxes_already_stored_stay_editable_and_imports_may_store_them(
+    api_client_for, owner, frame, mouse
+):
+    """Dataset imports and accepted proposals (the service, without the editor's minimum)
+    may store boxes smaller than 4 px; an editor save that keeps them unchanged goes
+    through, moving one makes it a new box, which must have the minimum size."""
+    from labeling.annotations.services import BoxInput, annotation_save
+
+    annotation_save(
+        frame=frame,
+        user=owner,
+        version=0,
+        boxes=[BoxInput(mouse.pk, 5, 5, 2, 3)],
+        is_negative=False,
+    )
+    tiny = {"class_id": mouse.pk, "x": 5, "y": 5, "w": 2, "h": 3}
+    added = {"class_id": mouse.pk, "x": 100, "y": 100, "w": 30, "h": 30}
+    client = api_client_for(owner)
+    response = client.put(url(frame), body(mouse, version=1, boxes=[tiny, added]), format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["boxes"] == [tiny, added]
+
+    moved = dict(tiny, x=6)
+    response = client.put(url(frame), body(mouse, version=2, boxes=[moved, added]), format="json")
+    assert response.status_code == 400 and sorted(response.json()) == ["boxes[0].h", "boxes[0].w"]
+    frame.refresh_from_db()
+    assert frame.annotation_version == 2 and Box.objects.filter(frame=frame).count() == 2
 
 
 @pytest.mark.django_db
