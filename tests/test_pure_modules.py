@@ -1,0 +1,75 @@
+"""The pure cores import with Django, DRF and Celery unavailable: video decoding, dataset
+formats, metrics, the tracking engine, behaviour measures, the model runtime. One guard,
+parametrised over the packages, each imported in a fresh interpreter whose import system
+refuses those frameworks (a module that needs them fails here, not in a lab's script)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+PURE = {
+    "video decoding": [
+        "labeling.videos.probe", "labeling.videos.sampling", "labeling.videos.streaming",
+        "labeling.videos.sandbox", "labeling.videos.image_check", "labeling.videos.imagesets",
+        "labeling.videos.worker.child", "labeling.videos.worker.decode",
+    ],
+    "dataset formats": [
+        "labeling.datasets.formats.base", "labeling.datasets.formats.coco",
+        "labeling.datasets.formats.cvat", "labeling.datasets.formats.darknet",
+        "labeling.datasets.formats.voc", "labeling.datasets.formats.yolo",
+        "labeling.datasets.formats.outputs", "labeling.datasets.archives",
+        "labeling.datasets.splits",
+        "labeling.annotations.geometry",
+    ],
+    "evaluation metrics": [
+        "evaluation.metrics", "evaluation.matching", "evaluation.average_precision",
+        "evaluation.curves", "evaluation.coco_io",
+    ],
+    "model runtime": [
+        "training.runtime", "training.presets", "training.yolo_ops", "training.model_card",
+    ],
+    "tracking engine": [
+        "tracking.engine.runner", "tracking.engine.pipeline", "tracking.engine.identity",
+        "tracking.engine.appearance", "tracking.engine.cropping", "tracking.engine.chunks",
+        "tracking.engine.edits", "tracking.engine.scoring", "tracking.engine.render",
+        "tracking.engine.exports.csv", "tracking.engine.exports.nwb",
+        "tracking.engine.exports.mot", "tracking.engine.exports.parquet",
+    ],
+    "behaviour measures": [
+        "tracking.behavior.measures", "tracking.behavior.zones", "tracking.behavior.calibration",
+        "tracking.behavior.heatmap", "tracking.behavior.experiment", "tracking.behavior.report",
+        "tracking.behavior.freezing",
+    ],
+    "assisted labeling": ["assisted.bootstrap", "assisted.hardframes"],
+}  # fmt: skip
+
+BLOCKER = """
+import importlib.abc, sys
+BLOCKED = ("django", "rest_framework", "celery", "drf_spectacular", "kombu")
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is blocked: a pure module may not import it")
+sys.meta_path.insert(0, Refuse())
+import importlib
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("package", sorted(PURE))
+def test_the_pure_core_imports_without_django_drf_or_celery(package):
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKER, *PURE[package]],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
