@@ -25,6 +25,7 @@ from tracking.models import TrackingRun
 from training.models import TrainedModel
 from webapp.jobs import BrokerUnavailable
 from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.storage import sha256_of_file
 
 
 class Command(BaseCommand):
@@ -81,6 +82,11 @@ class Command(BaseCommand):
         path = Path(item)
         if not path.is_file():
             raise CommandError(f"{item}: no such file and no such video id.")
+        # A recording the project already holds (same bytes) is tracked, not added twice.
+        same = project.videos.filter(sha256=sha256_of_file(path)).first()
+        if same is not None:
+            self.stderr.write(f"{item}: already in {project} as “{same.original_name}” #{same.pk}")
+            return same
         incoming = video_services.IncomingFile(path=path, name=path.name, size=path.stat().st_size)
         try:
             video = video_services.video_upload(project=project, user=None, incoming=incoming)
