@@ -138,3 +138,24 @@ def test_the_account_form_is_for_owners(project, make_user, member_of):
         'id="account-form"'
         in owner_page.get(reverse("project-detail", args=[project.pk])).content.decode()
     )
+
+
+def test_the_labmate_signs_in_with_the_temporary_password_and_changes_it(
+    project, owner, api_client_for
+):
+    body = {"username": "ida", "email": "ida@lab.test", "role": "annotator"}
+    temporary = api_client_for(owner).post(_url(project), body, format="json").json()
+    temporary = temporary["temporary_password"]
+    client = Client(enforce_csrf_checks=False)
+    assert client.login(username="ida", password=temporary)
+    account = client.get(reverse("account")).content.decode()
+    assert reverse("account-password") in account
+    changed = client.post(
+        reverse("account-password"),
+        {"old_password": temporary, "new_password1": PASSWORD, "new_password2": PASSWORD},
+    )
+    assert changed.status_code == 302, changed.content
+    assert authenticate(username="ida", password=PASSWORD) is not None
+    assert authenticate(username="ida", password=temporary) is None
+    # Still signed in (the session follows the new password) and a member.
+    assert client.get(reverse("project-detail", args=[project.pk])).status_code == 200
