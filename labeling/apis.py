@@ -94,7 +94,9 @@ class MemberAccountCreateApi(APIView):
         payload = MemberAccountInput(data=request.data)
         payload.is_valid(raise_exception=True)
         account = account_services.member_account_create(project=project, **payload.validated_data)
-        return Response(MemberAccountOutput(account).data, status=status.HTTP_201_CREATED)
+        response = Response(MemberAccountOutput(account).data, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"  # the answer may hold a password
+        return response
 
 
 class MemberDetailApi(APIView):

@@ -125,7 +125,9 @@ def member_account_create(request, project):
                 "temporary_password": account.temporary_password,
             }
             context = _project_context(request, project, new_account=new_account)
-            return render(request, "labeling/project_detail.html", context)
+            response = render(request, "labeling/project_detail.html", context)
+            response["Cache-Control"] = "no-store"  # the page holds a password
+            return response
     return render(
         request,
         "labeling/project_detail.html",

@@ -38,7 +38,7 @@ def test_an_owner_creates_an_account_with_a_temporary_password(project, owner, a
     body = response.json()
     assert body["username"] == "lena" and body["role"] == "annotator"
     temporary = body["temporary_password"]
-    assert len(temporary) >= 12
+    assert len(temporary) >= 12 and response["Cache-Control"] == "no-store"
     lena = User.objects.get(username="lena")
     assert lena.email == "lena@lab.test"
     assert not lena.is_staff and not lena.is_superuser and not lena.groups.exists()
@@ -111,6 +111,7 @@ def test_the_members_page_creates_an_account_and_shows_the_password_once(project
     assert not tom.is_staff and not tom.is_superuser
     password = page.context["new_account"]["temporary_password"]
     assert 'id="new-account-password"' in text and password in text
+    assert page["Cache-Control"] == "no-store"
     assert authenticate(username="tom", password=password) == tom
     assert project.memberships.get(user=tom).role == Role.VIEWER
     # Not kept anywhere the page could show it again.
