@@ -4,8 +4,12 @@ both train and test and make the test score meaningless."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+
+from webapp.storage import sha256_of_file
 
 from ..models import Project, Video
 
@@ -38,3 +42,8 @@ def video_create_once(*, field: str, **fields) -> Video:
             field=field,
         )
         raise
+
+
+def video_with_same_content(*, project: Project, path: Path) -> Video | None:
+    """The project's video whose bytes are the file at ``path``'s, if any."""
+    return project.videos.filter(sha256=sha256_of_file(path)).first()

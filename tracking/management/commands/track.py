@@ -20,12 +20,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from labeling.models import Project, Video
 from labeling.videos import services as video_services
+from labeling.videos.duplicates import video_with_same_content
 from tracking import services
 from tracking.models import TrackingRun
 from training.models import TrainedModel
 from webapp.jobs import BrokerUnavailable
 from webapp.models import TERMINAL_STATUSES, JobStatus
-from webapp.storage import sha256_of_file
 
 
 class Command(BaseCommand):
@@ -83,7 +83,7 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"{item}: no such file and no such video id.")
         # A recording the project already holds (same bytes) is tracked, not added twice.
-        same = project.videos.filter(sha256=sha256_of_file(path)).first()
+        same = video_with_same_content(project=project, path=path)
         if same is not None:
             self.stderr.write(f"{item}: already in {project} as “{same.original_name}” #{same.pk}")
             return same
