@@ -65,3 +65,26 @@ def test_an_owner_creates_a_labmates_account_on_the_project_page(page, owner, pr
     page.goto(f"/projects/{project.pk}/")
     assert password not in page.content()
     assert not page.js_errors, page.js_errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_viewer_sees_exports_but_no_export_form_and_no_cancel(
+    page, owner, project, make_user, member_of
+):
+    from labeling.models import DatasetExportJob, Role
+
+    DatasetExportJob.objects.create(project=project, fmt="yolo", status="running", created_by=owner)
+    login(page, owner)
+    page.goto(f"/projects/{project.pk}/dataset/")
+    page.wait_for_selector("#dataset-jobs .job-row .job-cancel")
+    assert page.locator("#export-form").count() == 1
+    page.context.clear_cookies()
+    viewer = member_of(make_user("vera"), Role.VIEWER)
+    login(page, viewer)
+    page.goto(f"/projects/{project.pk}/dataset/")
+    page.wait_for_selector("#dataset-jobs .job-row")
+    assert page.locator("#dataset-jobs .job-cancel").count() == 0
+    assert page.locator("#export-form").count() == 0
+    assert "Exports are made by annotators and owners" in page.text_content("#export-readonly")
+    screenshot(page, "dataset-viewer-readonly")
+    assert not page.js_errors, page.js_errors
