@@ -13,6 +13,11 @@ urlpatterns = [
     path("projects/<id:project_id>/", apis.ProjectDetailApi.as_view(), name="api-project-detail"),
     path("projects/<id:project_id>/members/", apis.MemberListApi.as_view(), name="api-member-list"),
     path(
+        "projects/<id:project_id>/accounts/",
+        apis.MemberAccountCreateApi.as_view(),
+        name="api-member-account-create",
+    ),
+    path(
         "projects/<id:project_id>/members/<id:user_id>/",
         apis.MemberDetailApi.as_view(),
         name="api-member-detail",

@@ -8,12 +8,14 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import services
+from . import account_services, services
 from .models import ProjectMembership, Role
 from .selectors import project_for_user, projects_visible_to
 from .serializers import (
     LabelClassInput,
     LabelClassOutput,
+    MemberAccountInput,
+    MemberAccountOutput,
     MemberRoleInput,
     MemberSetInput,
     MembershipOutput,
@@ -78,6 +80,23 @@ class MemberListApi(APIView):
         payload.is_valid(raise_exception=True)
         membership = services.member_set(project=project, **payload.validated_data)
         return Response(MembershipOutput(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberAccountCreateApi(APIView):
+    @extend_schema(
+        request=MemberAccountInput,
+        responses={201: MemberAccountOutput},
+        description="Owners: create an account for a labmate (never staff) and add it with "
+        "a role. Without a password a temporary one is generated and answered once.",
+    )
+    def post(self, request, project_id: int):
+        project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
+        payload = MemberAccountInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        account = account_services.member_account_create(project=project, **payload.validated_data)
+        response = Response(MemberAccountOutput(account).data, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"  # the answer may hold a password
+        return response
 
 
 class MemberDetailApi(APIView):

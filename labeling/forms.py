@@ -15,6 +15,17 @@ class MemberForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
 
 
+class MemberAccountForm(forms.Form):
+    """A labmate's new account; only these fields are read (no staff flags)."""
+
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+    password = forms.CharField(
+        max_length=128, required=False, strip=False, widget=forms.PasswordInput
+    )
+
+
 class LabelClassForm(forms.Form):
     name = forms.CharField(max_length=64)
 

@@ -122,6 +122,10 @@ class Video(models.Model):
     height = models.PositiveIntegerField(default=0)
     duration_s = models.FloatField(default=0.0)
     codec = models.CharField(max_length=32, blank=True)
+    # Of the file's bytes (videos; "" for image sets and rows from before it was kept):
+    # one recording uploaded twice could land in both train and test, so a project holds
+    # each content once (the constraint settles two uploads racing).
+    sha256 = models.CharField(max_length=64, blank=True)
     thumbnail = models.ImageField(max_length=500, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -134,6 +138,13 @@ class Video(models.Model):
 
     class Meta:
         ordering = ["project", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "sha256"],
+                condition=Q(hidden_at__isnull=True) & ~Q(sha256=""),
+                name="video_content_once_per_project",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.original_name

@@ -74,3 +74,29 @@ class MemberRoleInput(serializers.Serializer):
 
 class LabelClassInput(serializers.Serializer):
     name = serializers.CharField(max_length=64)
+
+
+class MemberAccountInput(serializers.Serializer):
+    """Only these are read: ``is_staff`` and the like in a request are ignored."""
+
+    username = serializers.CharField(max_length=150, allow_blank=True)
+    email = serializers.CharField(max_length=254, allow_blank=True)
+    role = serializers.CharField(max_length=16)
+    password = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        style={"input_type": "password"},
+        help_text="Empty: a temporary password is generated and answered once.",
+    )
+
+
+class MemberAccountOutput(serializers.Serializer):
+    user_id = serializers.IntegerField(source="membership.user.id")
+    username = serializers.CharField(source="membership.user.username")
+    email = serializers.CharField(source="membership.user.email")
+    role = serializers.CharField(source="membership.role")
+    temporary_password = serializers.CharField(
+        help_text="Generated password, shown only in this answer; empty if the owner set one."
+    )

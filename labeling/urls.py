@@ -9,6 +9,11 @@ urlpatterns = [
     path("projects/<id:project_id>/", views.project_detail, name="project-detail"),
     path("projects/<id:project_id>/members/", views.member_add, name="member-add"),
     path(
+        "projects/<id:project_id>/accounts/",
+        views.member_account_create,
+        name="member-account-create",
+    ),
+    path(
         "projects/<id:project_id>/members/<id:user_id>/remove/",
         views.member_remove,
         name="member-remove",

@@ -10,9 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import account_services, services
 from .access import can_write, project_page
-from .forms import LabelClassForm, MemberForm, ProjectForm, SplitForm
+from .forms import LabelClassForm, MemberAccountForm, MemberForm, ProjectForm, SplitForm
 from .models import Frame, Role
 from .selectors import project_list_with_counts
 
@@ -62,6 +62,7 @@ def _project_context(request, project, **extra):
             "Unassigned": split_counts.get("", 0),
         },
         "member_form": MemberForm(),
+        "account_form": MemberAccountForm(),
         "class_form": LabelClassForm(),
         "split_form": SplitForm(
             initial={
@@ -102,6 +103,35 @@ def member_add(request, project):
         request,
         "labeling/project_detail.html",
         _project_context(request, project, member_form=form),
+        status=400,
+    )
+
+
+@require_POST
+@project_page(Role.OWNER)
+def member_account_create(request, project):
+    """Create a labmate's account; the page shows a generated password this once (it is
+    rendered, not redirected, so it is kept in no session or message store)."""
+    form = MemberAccountForm(request.POST)
+    if form.is_valid():
+        try:
+            account = account_services.member_account_create(project=project, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            new_account = {
+                "username": account.membership.user.username,
+                "role": account.membership.get_role_display(),
+                "temporary_password": account.temporary_password,
+            }
+            context = _project_context(request, project, new_account=new_account)
+            response = render(request, "labeling/project_detail.html", context)
+            response["Cache-Control"] = "no-store"  # the page holds a password
+            return response
+    return render(
+        request,
+        "labeling/project_detail.html",
+        _project_context(request, project, account_form=form),
         status=400,
     )
 

@@ -3,7 +3,7 @@ from csp.decorators import csp_update
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import auth_apis, views
@@ -35,6 +35,14 @@ urlpatterns = [
     path("accounts/token/rotate/", views.account_token_rotate, name="account-token-rotate"),
     path("accounts/token/revoke/", views.account_token_revoke, name="account-token-revoke"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # A labmate given a temporary password by a project owner changes it here.
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(
+            template_name="webapp/password_change.html", success_url=reverse_lazy("account")
+        ),
+        name="account-password",
+    ),
     path("api/", include(api_patterns)),
     path("", include("labeling.urls")),
     path("", include("training.urls")),

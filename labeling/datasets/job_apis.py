@@ -170,7 +170,9 @@ class ExportJobInput(serializers.Serializer):
 class ExportJobStartApi(APIView):
     @extend_schema(request=ExportJobInput, responses={202: ExportJobOutput})
     def post(self, request, project_id: int):
-        project = project_for_user(user=request.user, project_id=project_id)
+        # Annotators and up: a project keeps only its newest exports, so a viewer's export
+        # would push out someone's finished zip (docs/ROLES.md).
+        project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
         payload = ExportJobInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -193,7 +195,7 @@ class ExportJobDetailApi(APIView):
 class ExportJobCancelApi(APIView):
     @extend_schema(request=None, responses={202: ExportJobOutput})
     def post(self, request, job_id: int):
-        job = export_job_for_user(user=request.user, job_id=job_id)
+        job = export_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
         job = job_services.dataset_export_job_cancel(job=job)
         return Response(ExportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 

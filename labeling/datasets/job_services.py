@@ -9,7 +9,7 @@ media storage (workers may run on other machines) and is deleted when the job en
 An export job writes the zip with :func:`labeling.datasets.exporting.dataset_export` in the
 worker's scratch space (image by image, never the project in memory), stores it in media
 storage and records it; the page then downloads it. Only the newest
-:data:`EXPORTS_KEPT` finished exports of a project keep their file.
+:data:`EXPORTS_KEPT` finished exports of each member keep their file.
 
 Both report progress through :class:`webapp.jobs` heartbeats (throttled: each beat is two
 queries) and stop at the next beat once cancelled. Both are safe to run twice: the second
@@ -439,7 +439,7 @@ def dataset_export_job_execute(*, job_id: int) -> None:
             f"{result.boxes} boxes.",
         )
         stored = ""  # kept
-        _prune_exports(project_id=job.project_id)
+        dataset_exports_prune(project_id=job.project_id)
     except JobCancelled:
         job_finish(job=job, status=JobStatus.CANCELLED, message="Cancelled.")
     except SoftTimeLimitExceeded:
@@ -458,9 +458,18 @@ def dataset_export_job_execute(*, job_id: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _prune_exports(*, project_id: int) -> None:
+def dataset_exports_prune(*, project_id: int) -> None:
+    """Delete the zips of a project's finished exports beyond the newest
+    :data:`EXPORTS_KEPT` of each person: counted per person, so one member's exports never
+    push out another member's finished one (whose download would then 404)."""
     finished = DatasetExportJob.objects.filter(project_id=project_id).exclude(file="")
-    old = list(finished.order_by("-created_at", "-id").values_list("pk", "file")[EXPORTS_KEPT:])
+    rows = finished.order_by("-created_at", "-id").values_list("pk", "file", "created_by_id")
+    seen: dict[int | None, int] = {}
+    old = []
+    for pk, name, creator in rows:
+        seen[creator] = seen.get(creator, 0) + 1
+        if seen[creator] > EXPORTS_KEPT:
+            old.append((pk, name))
     if old:
         delete_quietly(*(name for _, name in old))
         DatasetExportJob.objects.filter(pk__in=[pk for pk, _ in old]).update(file="")
@@ -478,6 +487,7 @@ __all__ = [
     "dataset_export_job_dispatch",
     "dataset_export_job_execute",
     "dataset_export_job_start",
+    "dataset_exports_prune",
     "dataset_import_job_cancel",
     "dataset_import_job_create",
     "dataset_import_job_dispatch",

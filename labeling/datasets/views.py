@@ -152,7 +152,7 @@ def _dataset_import(request, project):
 
 
 @require_POST
-@project_page(Role.VIEWER)
+@project_page(Role.ANNOTATOR)
 def dataset_export_start(request, project):
     """Queue an export job; the page shows its progress and then its download."""
     split = request.POST.get("split", "")

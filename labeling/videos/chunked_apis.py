@@ -4,6 +4,8 @@
     HEAD   /api/uploads/<uuid>/          -> Upload-Offset, Upload-Length headers
     GET    /api/uploads/<uuid>/          -> the same as JSON
     PATCH  /api/uploads/<uuid>/          Upload-Offset: N, body = the bytes from N -> 204
+                                         (Content-Type: application/offset+octet-stream,
+                                         else 415, as tus)
     POST   /api/uploads/<uuid>/complete/ -> 202 the job that checks the file (follow its
                                             url); 201 the frame source once it is complete
     DELETE /api/uploads/<uuid>/          -> 204, the bytes so far removed
@@ -102,6 +104,10 @@ class VideoUploadJobOutput(FileJobOutput):
         return VideoOutput(video_with_counts(video=job.video)).data
 
 
+#: The only body type a chunk may have (tus' ``PATCH``).
+CHUNK_MEDIA_TYPE = "application/offset+octet-stream"
+
+
 def video_upload_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> VideoUploadJob:
     return object_for_user(
         VideoUploadJob.objects.select_related("project", "video"),
@@ -169,10 +175,21 @@ class ChunkedUploadApi(APIView):
             )
         ],
         request={"application/offset+octet-stream": OpenApiTypes.BINARY},
-        responses={204: None, 409: OpenApiTypes.OBJECT},
+        responses={204: None, 409: OpenApiTypes.OBJECT, 415: OpenApiTypes.OBJECT},
     )
     def patch(self, request, upload_id):
         upload = upload_for_user(user=request.user, upload_id=upload_id)
+        # As tus: a chunk declares itself, so a form post or JSON sent here by mistake is
+        # refused instead of being written into the file.
+        media_type = (request.content_type or "").split(";")[0].strip().lower()
+        if media_type != CHUNK_MEDIA_TYPE:
+            body = {
+                "detail": f"A chunk must be sent as Content-Type: {CHUNK_MEDIA_TYPE} "
+                f"(got {media_type or 'none'}).",
+                "code": "unsupported_media_type",
+            }
+            response = Response(body, status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+            return _offset_headers(response, upload)
         try:
             offset = int(request.headers.get("Upload-Offset", ""))
             if offset < 0:

@@ -33,10 +33,11 @@ from django.utils import timezone
 from webapp.jobs import job_request_cancel
 from webapp.models import TERMINAL_STATUSES
 from webapp.scratch import owner_tag
-from webapp.storage import delete_quietly, local_copy, scratch_dir, store_file
+from webapp.storage import delete_quietly, local_copy, scratch_dir, sha256_of_file, store_file
 
 from ..models import Frame, Project, Video
 from . import imagesets
+from .duplicates import video_create_once, video_refuse_duplicate
 from .probe import DEFAULT_PROBE_TIMEOUT_S, VideoError, VideoInfo, VideoProbeError, probe_video
 from .sampling import sample_indices
 from .selectors import video_annotated_frame_count
@@ -136,6 +137,8 @@ def video_upload(
     info = _probe(incoming.path, field="file")
     ext = CONTAINER_EXTENSIONS.get(info.container, "bin")
     size = incoming.path.stat().st_size
+    digest = sha256_of_file(incoming.path)
+    video_refuse_duplicate(project=project, sha256=digest, name=name, field="file")
     if on_step is not None:
         on_step("storing")
     stored = thumb = ""
@@ -147,12 +150,14 @@ def video_upload(
             name=f"videos/{project.pk}/{uuid.uuid4().hex}.{ext}",
             move=move,
         )
-        video = Video.objects.create(
+        video = video_create_once(
+            field="file",
             project=project,
             kind=Video.Kind.VIDEO,
             original_name=name,
             file=stored,
             size_bytes=size,
+            sha256=digest,
             created_by=user,
             thumbnail=thumb,
             **_info_fields(info),
@@ -169,10 +174,18 @@ def video_register(*, project: Project, user, path: str) -> Video:
     if project.videos.filter(external_path=str(resolved)).exists():
         raise ValidationError({"path": "This file is already registered in this project."})
     info = _probe(resolved, field="path")
+    # Read once more, in the request: a registered copy of an uploaded recording is the
+    # same recording (the lab's shared storage is local or a fast mount).
+    digest = sha256_of_file(resolved)
+    video_refuse_duplicate(
+        project=project, sha256=digest, name=display_name(resolved.name), field="path"
+    )
     thumb = ""
     try:
         thumb = _video_thumbnail(path=resolved, info=info, project=project)
-        video = Video.objects.create(
+        video = video_create_once(
+            field="path",
+            sha256=digest,
             project=project,
             kind=Video.Kind.VIDEO,
             original_name=display_name(resolved.name),

@@ -349,3 +349,23 @@ def test_a_job_whose_worker_died_leaves_nothing_behind(project, owner, api_clien
     assert "stopped responding" in shown.json()["error"]
     assert client.post(body["complete_url"]).status_code == 404
     assert f"{body['id'].replace('-', '')}.part" not in parts()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/octet-stream", "text/plain", ""]
+)
+def test_a_chunk_of_another_content_type_is_415_and_writes_nothing(
+    project, owner, api_client_for, content_type
+):
+    """As tus answers: a chunk is ``application/offset+octet-stream`` or it is refused."""
+    client = api_client_for(owner)
+    body = start(client, project, name="x.mp4", size=100).json()
+    answer = client.generic(
+        "PATCH", body["url"], b"x" * 10, content_type=content_type, HTTP_UPLOAD_OFFSET="0"
+    )
+    assert answer.status_code == 415, answer.content
+    assert "application/offset+octet-stream" in answer.json()["detail"]
+    assert int(client.head(body["url"])["Upload-Offset"]) == 0
+    # The same bytes with the right type are taken.
+    assert patch(client, body["url"], 0, b"x" * 10).status_code == 204

@@ -220,7 +220,10 @@ def test_dataset_page_shows_counts_and_actions_by_role(
     viewer = member_of(make_user("viewer"), Role.VIEWER)
     client.logout()
     page = page_client(client, viewer).get(reverse("dataset", args=[project.pk]))
-    assert b'id="export-form"' in page.content and b'id="import-form"' not in page.content
+    # Exports are for annotators and up (docs/ROLES.md): the viewer sees why, no form.
+    assert b'id="export-form"' not in page.content and b'id="import-form"' not in page.content
+    assert b'id="export-readonly"' in page.content
+    assert b'data-readonly="1"' in page.content
     stranger = make_user("stranger")
     client.logout()
     page_client(client, stranger)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .cut_short import incomplete_message
 from .decode import _decode
 from .packets import _build_index, _Index, _open
 from .rules import (
@@ -86,7 +87,8 @@ def _probe(path: str, threads: int, *, strict: bool, out: _Out | None = None) ->
         claimed = max(count, declared_shown or 0)
         if strict:
             raise _Reject(
-                f"The video's header claims {claimed} frames but only {real} can be "
+                incomplete_message(path)
+                or f"The video's header claims {claimed} frames but only {real} can be "
                 "decoded; the file is truncated or damaged."
             )
         warnings.append(

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .cut_short import incomplete_message
 from .entry_points import _entry_point_test
 from .rules import (
     ALLOWED_CODECS,
@@ -60,8 +61,10 @@ def _open(path: str, threads: int) -> tuple[Any, Any]:
     try:
         container = av.open(path, mode="r", options=options)
     except av.error.InvalidDataError:
+        # A camera MP4 cut short has lost its index (written last): say so, not "no video".
         raise _Reject(
-            "The file is not a video we can read: its contents are not a recognised "
+            incomplete_message(path)
+            or "The file is not a video we can read: its contents are not a recognised "
             "video format (whatever its name says)."
         ) from None
     except av.error.ArgumentError:
@@ -69,7 +72,9 @@ def _open(path: str, threads: int) -> tuple[Any, Any]:
             f"The file is not in a supported video container ({CONTAINER_NAMES})."
         ) from None
     except av.error.FFmpegError as exc:
-        raise _Reject(f"The file could not be opened as a video ({exc.strerror}).") from None
+        raise _Reject(
+            incomplete_message(path) or f"The file could not be opened as a video ({exc.strerror})."
+        ) from None
     streams = [
         s
         for s in container.streams.video
@@ -141,7 +146,7 @@ def _build_index(
         time_base = stream.time_base
         container.close()
     if truncated and strict:
-        raise _Reject("The video file is truncated or damaged.")
+        raise _Reject(incomplete_message(path) or "The video file is truncated or damaged.")
     decode_order = np.frombuffer(dec_pts, dtype=np.int64).copy()
     visible = np.frombuffer(bytes(shown), dtype=np.uint8).astype(bool)
     presentation = np.unique(decode_order[visible])

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from labeling.models import Project, Video
 from labeling.videos import services as video_services
+from labeling.videos.duplicates import video_with_same_content
 from tracking import services
 from tracking.models import TrackingRun
 from training.models import TrainedModel
@@ -81,6 +82,11 @@ class Command(BaseCommand):
         path = Path(item)
         if not path.is_file():
             raise CommandError(f"{item}: no such file and no such video id.")
+        # A recording the project already holds (same bytes) is tracked, not added twice.
+        same = video_with_same_content(project=project, path=path)
+        if same is not None:
+            self.stderr.write(f"{item}: already in {project} as “{same.original_name}” #{same.pk}")
+            return same
         incoming = video_services.IncomingFile(path=path, name=path.name, size=path.stat().st_size)
         try:
             video = video_services.video_upload(project=project, user=None, incoming=incoming)
