@@ -14,6 +14,7 @@ from labeling.models import Project, Role
 from labeling.selectors import object_for_user
 from webapp.models import JobStatus
 
+from .convergence import convergence, convergence_text
 from .models import EpochMetric, TrainedModel, TrainingJob
 
 
@@ -85,3 +86,9 @@ def epoch_series(*, job_id: int) -> list[dict]:
             "epoch_time_s",
         )
     )
+
+
+def training_job_convergence_text(*, job: TrainingJob) -> str:
+    """The job page's sentence on convergence and early stopping (see training.convergence)."""
+    found = convergence(epoch_series(job_id=job.pk))
+    return convergence_text(found, patience=int(job.hyperparameters.get("patience", 0) or 0))

@@ -11,6 +11,7 @@ from webapp.models import TERMINAL_STATUSES
 
 from .models import EpochMetric, TrainedModel, TrainingJob
 from .presets import PRESETS
+from .selectors import training_job_convergence_text
 
 HYPERPARAMETER_FIELDS = (
     "epochs",
@@ -134,12 +135,18 @@ class TrainingJobOutput(serializers.ModelSerializer):
 
 class TrainingJobDetailOutput(TrainingJobOutput):
     epochs = serializers.SerializerMethodField()
+    convergence = serializers.SerializerMethodField(
+        help_text="Where the best validation mAP50-95 was reached, and the early stopping."
+    )
 
     class Meta(TrainingJobOutput.Meta):
-        fields = [*TrainingJobOutput.Meta.fields, "log_tail", "epochs"]
+        fields = [*TrainingJobOutput.Meta.fields, "log_tail", "epochs", "convergence"]
 
     def get_epochs(self, job) -> list[dict]:
         return EpochOutput(job.epoch_metrics.order_by("epoch"), many=True).data
+
+    def get_convergence(self, job) -> str:
+        return training_job_convergence_text(job=job)
 
 
 class TrainingJobCreateInput(serializers.Serializer):

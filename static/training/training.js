@@ -198,6 +198,7 @@
       document.getElementById("job-epochs").textContent = job.epochs_done;
       document.getElementById("job-epochs-total").textContent = job.epochs_total;
       renderAttempts(document.getElementById("job-attempts"), job.attempt_log || []);
+      if (job.convergence) document.getElementById("job-convergence").textContent = job.convergence;
       document.getElementById("job-worker").textContent =
         (job.worker || "–") + (job.device ? " · " + job.device : "");
       const log = document.getElementById("job-log");

@@ -58,6 +58,8 @@ def test_start_a_training_and_follow_it_live(page, celery_worker, project, owner
     # The attempt history, refreshed by the poller: one attempt, on the test worker.
     wait_for(lambda: "succeeded" in page.inner_text("#job-attempts"), timeout=30, what="attempts")
     assert page.inner_text("#job-attempts").startswith("#1 on ")
+    convergence = page.inner_text("#job-convergence")
+    assert "reached at epoch" in convergence and "early stopping after 50 epochs" in convergence
     screenshot(page, "training-job-done")
 
     page.click("#model-link")
