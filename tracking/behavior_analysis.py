@@ -133,6 +133,53 @@ def _coerce(name: str, value: Any) -> Any:
     raise ValidationError({name: "Unknown parameter."})
 
 
+SETTINGS_WHERE = "“Analysis settings” on the project's Experiment page"
+
+
+def saved_settings(*, project: Project) -> tuple[dict[str, Any], dict[str, str]]:
+    """The project's saved analysis settings as parameters, and a warning per saved value
+    that fails validation (stored before it was validated, or by hand): such a value is
+    replaced by the core's default, so a bad setting never blocks every analysis and
+    export of the project; the warning names it and where to fix it."""
+    row = analysis_settings_for(project=project)
+    values = {name: getattr(row, name) for name in SETTINGS_FIELDS}
+    values["smoothing"] = values["smoothing"] or None
+    defaults = AnalysisParams()
+    warnings: dict[str, str] = {}
+    for _ in range(len(SETTINGS_FIELDS) + 1):
+        try:
+            AnalysisParams(**values).checked()
+            break
+        except (BehaviorInputError, TypeError) as exc:
+            name = getattr(exc, "field", "")
+            if name not in SETTINGS_FIELDS:
+                break  # not a saved value's fault; the analysis names it
+            # The window's two ends go together: start 50 s with end 10 s is one mistake.
+            names = ("start_s", "end_s") if name in ("start_s", "end_s") else (name,)
+            shown = ", ".join(f"{n} = {values[n]!r}" for n in names if values[n] is not None)
+            warnings[name] = (
+                f"The saved analysis setting {shown} is invalid "
+                f"({getattr(exc, 'message', exc)}); the default "
+                f"({', '.join(repr(getattr(defaults, n)) for n in names)}) was used. "
+                f"Fix it under {SETTINGS_WHERE}."
+            )
+            for n in names:
+                values[n] = getattr(defaults, n)
+    return values, warnings
+
+
+def settings_warnings(*, project: Project, overrides: Mapping[str, Any] | None) -> list[str]:
+    """The warnings of :func:`saved_settings` for the values a request did not override."""
+    given = {ALIASES.get(k, k) for k in (overrides or {})}
+    _, warnings = saved_settings(project=project)
+    window = {"start_s", "end_s"}
+    return [
+        text
+        for name, text in warnings.items()
+        if name not in given and not (name in window and window <= given)
+    ]
+
+
 def analysis_params_clean(
     *,
     project: Project,
@@ -146,9 +193,7 @@ def analysis_params_clean(
     query; ``""`` clears an optional one). ``ValidationError`` names the parameter."""
     values: dict[str, Any] = {}
     if use_settings:
-        row = analysis_settings_for(project=project)
-        values = {name: getattr(row, name) for name in SETTINGS_FIELDS}
-        values["smoothing"] = values["smoothing"] or None
+        values, _ = saved_settings(project=project)
     values["membership"] = membership
     for raw_name, value in (overrides or {}).items():
         name = ALIASES.get(raw_name, raw_name)
@@ -298,8 +343,10 @@ def run_analysis(
     require_trajectory(run)
     arena = arena_context(video=run.video, zones=zones, px_per_cm=px_per_cm)
     freezing = FreezingRequest(None)
+    warnings = []
     if not isinstance(params, AnalysisParams):
         freezing, params = freezing_request(params)
+        warnings = settings_warnings(project=run.project, overrides=params)
         params = analysis_params_clean(
             project=run.project, overrides=params, membership=arena.membership, unions=arena.unions
         )
@@ -332,6 +379,7 @@ def run_analysis(
     out["arena"] = arena.source
     out["zones"] = [z.to_json() for z in arena.zones]
     out["unions"] = arena.unions
+    out["warnings"] = warnings
     return jsonable(out)
 
 

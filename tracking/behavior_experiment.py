@@ -38,6 +38,7 @@ from .behavior_analysis import (
     jsonable,
     require_trajectory,
     run_results,
+    settings_warnings,
 )
 from .behavior_freezing import freezing_request
 from .behavior_models import SubjectInfo
@@ -58,6 +59,7 @@ class Experiment:
     by_bin: bool
     units: str | None
     bouts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return jsonable(
@@ -69,6 +71,7 @@ class Experiment:
                 "rows": _records(self.table),
                 "summary": _records(self.summary),
                 "runs": self.runs,
+                "warnings": self.warnings,
             }
         )
 
@@ -139,6 +142,7 @@ def experiment_table_build(
     described: list[dict[str, Any]] = []
     bouts: list[dict[str, Any]] = []
     freezing, params = freezing_request(params)
+    warnings = settings_warnings(project=project, overrides=params)
     for run in runs:
         try:
             require_trajectory(run)
@@ -192,7 +196,7 @@ def experiment_table_build(
     table.insert(2, "run", [r for _, r in ids] if len(table) else [])
     units = rows[0][1].units if rows else None
     bout_table = pd.DataFrame(bouts, columns=BOUT_COLUMNS)
-    return Experiment(table, summary, measures, described, by_bin, units, bout_table)
+    return Experiment(table, summary, measures, described, by_bin, units, bout_table, warnings)
 
 
 BOUT_COLUMNS = [

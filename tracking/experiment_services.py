@@ -19,8 +19,6 @@ from django.db import transaction
 
 from labeling.models import Project, Video
 
-from .behavior import BehaviorInputError
-from .behavior.smoothing import check_smoothing
 from .behavior_analysis import analysis_params_clean
 from .behavior_models import SETTINGS_FIELDS, AnalysisSettings, SubjectInfo
 from .behavior_services import (
@@ -28,9 +26,7 @@ from .behavior_services import (
     MAX_CSV_ERRORS,
     MAX_CSV_ROWS,
     MAX_NOTES,
-    MAX_SETTING_S,
     MAX_TEXT,
-    invalid,
 )
 from .selectors import analysis_settings_for
 
@@ -238,17 +234,11 @@ def analysis_settings_save(*, project: Project, **values: Any) -> AnalysisSettin
     current = analysis_settings_for(project=project)
     merged = {name: getattr(current, name) for name in SETTINGS_FIELDS}
     merged.update(values)
+    # The one validation every analysis gets (tracking.behavior.AnalysisParams.checked):
+    # window inside [0, a week] with end after start, bins of at least MIN_BIN_S, the
+    # smoothing window and order checked even while smoothing is off.
     params = analysis_params_clean(project=project, overrides=merged, use_settings=False)
     clean = {name: getattr(params, name) for name in SETTINGS_FIELDS}
     clean["smoothing"] = clean["smoothing"] or ""
-    for name in ("start_s", "end_s", "bin_s"):
-        if clean[name] is not None and not 0 <= clean[name] <= MAX_SETTING_S:
-            raise ValidationError({name: "Must be from 0 to a week, in seconds."})
-    # Stored even while smoothing is off, so checked as if it were on (the columns are
-    # small positive integers).
-    try:
-        check_smoothing("savgol", clean["smoothing_window"], clean["savgol_polyorder"])
-    except BehaviorInputError as exc:
-        raise invalid(exc) from None
     settings_row, _ = AnalysisSettings.objects.update_or_create(project=project, defaults=clean)
     return settings_row

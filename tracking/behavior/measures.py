@@ -76,6 +76,11 @@ from .zones import MembershipMode, Zone, validate_zones, zone_membership
 # Durations summed from float frame intervals (1/30 s ...) miss exact thresholds by ~1e-15.
 _EPS = 1e-9
 MAX_BINS = 10_000
+# Bounds every analysis checks without the recording at hand (the project's saved settings
+# and a request's query alike): window times from 0 to a week, bins of at least half a
+# second (shorter ones are frame jitter, not behaviour, and a 1e-9 s bin asks for billions).
+MAX_TIME_S = 7 * 24 * 3600.0
+MIN_BIN_S = 0.5
 
 
 # --- parameters --------------------------------------------------------------------------
@@ -101,10 +106,18 @@ class AnalysisParams:
         """These parameters validated; BehaviorInputError naming the parameter."""
         for name in ("start_s", "end_s", "bin_s"):
             value = getattr(self, name)
-            if value is not None:
-                finite_number(value, name)
-        if self.bin_s is not None and self.bin_s <= 0:
-            raise BehaviorInputError("bin_s", f"must be > 0, got {self.bin_s:g}")
+            if value is not None and not 0 <= finite_number(value, name) <= MAX_TIME_S:
+                raise BehaviorInputError(
+                    name, f"must be from 0 to a week in seconds, got {value:g}"
+                )
+        if self.bin_s is not None and self.bin_s < MIN_BIN_S:
+            raise BehaviorInputError(
+                "bin_s", f"must be at least {MIN_BIN_S:g} s, got {self.bin_s:g}"
+            )
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise BehaviorInputError(
+                "end_s", f"must be after start_s ({self.start_s:g} s), got {self.end_s:g}"
+            )
         if finite_number(self.max_gap_s, "max_gap_s") <= 0:
             raise BehaviorInputError("max_gap_s", f"must be > 0, got {self.max_gap_s:g}")
         if finite_number(self.immobile_speed, "immobile_speed") < 0:
@@ -121,6 +134,9 @@ class AnalysisParams:
         if not 0 < overlap <= 1:
             raise BehaviorInputError("box_overlap", f"must be in (0, 1], got {overlap:g}")
         check_smoothing(self.smoothing, self.smoothing_window, self.savgol_polyorder)
+        # Checked even while smoothing is off: a stored window of -7210 frames would
+        # otherwise wait for the day someone turns smoothing on.
+        check_smoothing("savgol", self.smoothing_window, self.savgol_polyorder)
         if not isinstance(self.unions, Mapping):
             raise BehaviorInputError("unions", "must map a union name to zone names")
         return self
