@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import apis, behavior_apis
+from . import apis, behavior_apis, experiment_apis
 
 urlpatterns = [
     path(
@@ -138,5 +138,16 @@ urlpatterns = [
         "projects/<id:project_id>/experiment/plot.png",
         behavior_apis.ExperimentPlotApi.as_view(),
         name="api-experiment-plot",
+    ),
+    # The experiment's bookkeeping per video, and freezing as a background job.
+    path(
+        "videos/<id:video_id>/experiment-run/",
+        experiment_apis.ExperimentRunApi.as_view(),
+        name="api-video-experiment-run",
+    ),
+    path(
+        "videos/<id:video_id>/subject/animals/<id:animal>/",
+        experiment_apis.AnimalSubjectApi.as_view(),
+        name="api-video-animal-subject",
     ),
 ]

@@ -42,8 +42,8 @@ from .behavior_analysis import (
 )
 from .behavior_freezing import freezing_request
 from .behavior_models import SubjectInfo
+from .experiment_selectors import animal_subjects, experiment_runs
 from .models import TrackingRun
-from .selectors import latest_run_per_video
 
 
 @dataclass
@@ -104,6 +104,11 @@ def trust_figures(trust: Any, animal: int) -> dict[str, float]:
     return out
 
 
+def _field(own: Any, info: Any, name: str) -> str:
+    """An animal's own subject field, else its video's (blank: not known)."""
+    return getattr(own, name, "") or getattr(info, name, "") or ""
+
+
 def _run_label(run: TrackingRun) -> str:
     return f"Video “{run.video.original_name}” (run {run.pk})"
 
@@ -123,9 +128,12 @@ def experiment_table_build(
     (needs ``bin_s``); ``groups``: keep only videos of these groups. A run that cannot be
     analysed is a ValidationError naming the field and the video.
     """
+    chosen: set[int] = set()
     if runs is None:
+        table_runs = [t for t in experiment_runs(project=project).values() if t.run is not None]
+        chosen = {t.run.pk for t in table_runs if t.chosen}
         runs = sorted(
-            latest_run_per_video(project=project).values(),
+            (t.run for t in table_runs),
             key=lambda r: (r.video.original_name.casefold(), r.video_id),
         )
     runs = list(runs)
@@ -134,9 +142,16 @@ def experiment_table_build(
             raise ValidationError({"runs": f"Run {run.pk} is not in this project."})
     infos = SubjectInfo.objects.filter(video__in=[r.video_id for r in runs])
     subjects = {s.video_id: s for s in infos}
-    if groups is not None:
-        wanted = set(groups)
-        runs = [r for r in runs if (s.group if (s := subjects.get(r.video_id)) else "") in wanted]
+    per_animal = animal_subjects(video_ids=[r.video_id for r in runs])
+    wanted = set(groups) if groups is not None else None
+    if wanted is not None:  # skip analysing videos none of whose animals is wanted
+
+        def video_groups(video_id: int) -> set[str]:
+            own = {a.group for (v, _), a in per_animal.items() if v == video_id and a.group}
+            info = subjects.get(video_id)
+            return own | {info.group if info else ""}
+
+        runs = [r for r in runs if video_groups(r.video_id) & wanted]
     rows: list[tuple[Subject, AnimalResult]] = []
     ids: list[tuple[int, int]] = []
     described: list[dict[str, Any]] = []
@@ -160,15 +175,18 @@ def experiment_table_build(
         info = subjects.get(run.video_id)
         for result in results:
             animal = int(result.animal)
+            own = per_animal.get((run.video_id, animal))
             subject = Subject(
                 video=run.video.original_name,
                 animal=animal,
-                subject_id=info.subject_id if info else "",
-                group=info.group if info else "",
-                session=info.session if info else "",
+                subject_id=_field(own, info, "subject_id"),
+                group=_field(own, info, "group"),
+                session=_field(own, info, "session"),
                 notes=info.notes if info else "",
                 trust=trust_figures(run.trust, animal),
             )
+            if wanted is not None and subject.group not in wanted:
+                continue  # groups are per animal: a pair may hold one of each
             rows.append((subject, result))
             bouts.extend(
                 {"video": run.video.original_name, "video_id": run.video_id, "run": run.pk}
@@ -183,6 +201,8 @@ def experiment_table_build(
                 "video": run.video_id,
                 "video_name": run.video.original_name,
                 "arena": arena.source,
+                "chosen": run.pk in chosen,
+                "n_animals": run.n_animals,
                 "parameters": results[0].parameters if results else {},
             }
         )

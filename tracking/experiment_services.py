@@ -20,7 +20,13 @@ from django.db import transaction
 from labeling.models import Project, Video
 
 from .behavior_analysis import analysis_params_clean
-from .behavior_models import SETTINGS_FIELDS, AnalysisSettings, SubjectInfo
+from .behavior_models import (
+    SETTINGS_FIELDS,
+    AnalysisSettings,
+    AnimalSubject,
+    ExperimentRunChoice,
+    SubjectInfo,
+)
 from .behavior_services import (
     MAX_CSV_BYTES,
     MAX_CSV_ERRORS,
@@ -66,6 +72,48 @@ def subject_info_save(
     )
     info, _ = SubjectInfo.objects.update_or_create(video=video, defaults=fields)
     return info
+
+
+MAX_ANIMAL = 100
+
+
+def animal_subject_save(
+    *, video: Video, animal: Any, subject_id: Any = "", group: Any = "", session: Any = ""
+) -> AnimalSubject:
+    """Set who animal ``animal`` (1..N, the runs' numbering) of a multi-animal video is; a
+    blank field falls back to the video's subject in the table."""
+    if isinstance(animal, bool) or not isinstance(animal, int) or not 1 <= animal <= MAX_ANIMAL:
+        raise ValidationError({"animal": f"Must be an animal number from 1 to {MAX_ANIMAL}."})
+    fields = _subject_fields({"subject_id": subject_id, "group": group, "session": session})
+    fields.pop("notes")
+    row, _ = AnimalSubject.objects.update_or_create(video=video, animal=animal, defaults=fields)
+    return row
+
+
+def experiment_run_choose(*, video: Video, run_id: Any, chosen_by: Any = None) -> None:
+    """Make run ``run_id`` the one the experiment table uses for ``video``; ``None`` goes
+    back to the default (the newest finished run with the video's animal count)."""
+    from .models import TrackingRun
+    from .selectors import finished_runs_of_project
+
+    if run_id is None:
+        ExperimentRunChoice.objects.filter(video=video).delete()
+        return
+    if isinstance(run_id, bool) or not isinstance(run_id, int) or not 1 <= run_id < 2**62:
+        raise ValidationError({"run": "Must be a run id, or null for the default."})
+    run = finished_runs_of_project(project=video.project).filter(video=video, pk=run_id).first()
+    if run is None:
+        exists = TrackingRun.objects.filter(video=video, pk=run_id).exists()
+        raise ValidationError(
+            {
+                "run": "That run has not finished; only a finished run can be used."
+                if exists
+                else "No such run of this video."
+            }
+        )
+    ExperimentRunChoice.objects.update_or_create(
+        video=video, defaults={"run": run, "chosen_by": chosen_by}
+    )
 
 
 _CSV_COLUMNS = {

@@ -34,6 +34,19 @@
     }));
   });
 
+  // --- which run of each video the table uses ------------------------------------------
+  document.querySelectorAll(".run-choice").forEach((select) => {
+    select.addEventListener("change", async () => {
+      const cell = select.closest(".table-run");
+      try {
+        await B.put(cell.dataset.runUrl, { run: select.value ? Number(select.value) : null });
+        window.location.reload(); // the animal rows follow the run's animal count
+      } catch (err) {
+        cell.querySelector(".run-how").textContent = err instanceof B.ApiError ? err.lines().join(" ") : String(err);
+      }
+    });
+  });
+
   const importForm = $("subject-import-form");
   if (importForm) importForm.addEventListener("submit", async (e) => {
     e.preventDefault();
