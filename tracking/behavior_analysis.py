@@ -279,9 +279,11 @@ def run_results(
     params: AnalysisParams,
     freezing: FreezingRequest | None = None,
     freezing_max_frames: int | None = MAX_REQUEST_FRAMES,
+    freezing_motion: np.ndarray | None = None,
 ) -> list[AnimalResult]:
     """Every animal's measures (cached, see the module docstring); with ``freezing`` asked,
-    ``time_freezing_s`` too (``tracking.behavior_freezing``: decodes the video)."""
+    ``time_freezing_s`` too, from ``freezing_motion`` (a finished ``FreezingJob``'s) or
+    measured here (``tracking.behavior_freezing``: decodes the video)."""
     require_trajectory(run)
     freezing = freezing or FreezingRequest(None)
     key = _cache_key(run, arena, params, freezing.as_dict())
@@ -297,6 +299,7 @@ def run_results(
                 labels=[t.animal for t in tracks],
                 params=freezing.params,
                 max_frames=freezing_max_frames,
+                motion=freezing_motion,
             )
         try:
             results = analyze_run(
@@ -331,6 +334,7 @@ def run_analysis(
     zones: Any = None,
     px_per_cm: Any = None,
     freezing_max_frames: int | None = MAX_REQUEST_FRAMES,
+    freezing_jobs: bool = False,
 ) -> dict[str, Any]:
     """The run's measures in the ``tracking.behavior.report.behavior_json`` shape, plus
     ``video``, ``calibration``, ``zones``, per zone ``percent`` and ``mean_speed``, and the
@@ -338,7 +342,10 @@ def run_analysis(
 
     ``params``: overrides of the project's settings (or ready AnalysisParams), and the
     freezing parameters (``tracking.behavior_freezing``); ``zones`` / ``px_per_cm``: used
-    instead of the video's arena when given.
+    instead of the video's arena when given. ``freezing_jobs``: freezing comes only from
+    a finished ``FreezingJob`` (``tracking.freezing_jobs``; what requests use: they never
+    decode the video); without one the measures come without freezing and
+    ``freezing_job`` says where it stands.
     """
     require_trajectory(run)
     arena = arena_context(video=run.video, zones=zones, px_per_cm=px_per_cm)
@@ -350,12 +357,22 @@ def run_analysis(
         params = analysis_params_clean(
             project=run.project, overrides=params, membership=arena.membership, unions=arena.unions
         )
+    job_state, motion = None, None
+    if freezing_jobs and freezing.params is not None:
+        from .freezing_jobs import freezing_job_dict, freezing_job_for, freezing_job_motion
+
+        job = freezing_job_for(run=run, params=freezing.params)
+        motion = freezing_job_motion(job=job) if job else None
+        job_state = freezing_job_dict(job)
+        if motion is None:
+            freezing = FreezingRequest(None)  # not measured yet: the rest of the measures
     results = run_results(
         run=run,
         arena=arena,
         params=params,
         freezing=freezing,
         freezing_max_frames=freezing_max_frames,
+        freezing_motion=motion,
     )
     out = behavior_json(
         run.pk, results, units=arena.calibration.units, fps=None if results else run.video.fps
@@ -380,6 +397,8 @@ def run_analysis(
     out["zones"] = [z.to_json() for z in arena.zones]
     out["unions"] = arena.unions
     out["warnings"] = warnings
+    if job_state is not None:
+        out["freezing_job"] = job_state
     return jsonable(out)
 
 

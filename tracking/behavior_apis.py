@@ -414,7 +414,9 @@ class RunAnalysisApi(APIView):
     def get(self, request, run_id: int):
         run = tracking_run_for_user(user=request.user, run_id=run_id)
         params, _ = _query(request)
-        return Response(_services().run_analysis(run=run, params=params))
+        # Freezing is never measured inside a request: it comes from a finished
+        # background job (tracking.freezing_jobs), or the answer says where that job is.
+        return Response(_services().run_analysis(run=run, params=params, freezing_jobs=True))
 
 
 _IMAGE_PARAMETERS = [
@@ -490,7 +492,11 @@ def _experiment(request, project_id: int, extra_keys: tuple[str, ...] = ()):
         raise ValidationError({"by_bin": "Must be true or false."})
     groups = request.query_params.getlist("group") if "group" in extra else None
     experiment = _experiment_tables().experiment_table_build(
-        project=project, params=params, by_bin=by_bin in ("true", "1"), groups=groups
+        project=project,
+        params=params,
+        by_bin=by_bin in ("true", "1"),
+        groups=groups,
+        freezing_jobs=True,
     )
     return project, experiment, extra
 

@@ -104,6 +104,31 @@ def trust_figures(trust: Any, animal: int) -> dict[str, float]:
     return out
 
 
+def _freezing_motions(runs: Sequence[TrackingRun], params: Any) -> dict[int, Any]:
+    """Each run's measured motion from its finished FreezingJob; a ValidationError naming
+    ``freezing`` lists the videos still waiting for one."""
+    from .freezing_jobs import freezing_job_for, freezing_job_motion
+
+    motions, missing = {}, []
+    for run in runs:
+        job = freezing_job_for(run=run, params=params)
+        motion = freezing_job_motion(job=job) if job else None
+        if motion is None:
+            state = job.get_status_display().lower() if job else "not started"
+            missing.append(f"{_run_label(run)}: {state}")
+        motions[run.pk] = motion
+    if missing:
+        raise ValidationError(
+            {
+                "freezing": "Freezing is measured in the background and is not ready for "
+                + "; ".join(missing[:10])
+                + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
+                + ". Start it with the Freezing switch on the Experiment page, then export."
+            }
+        )
+    return motions
+
+
 def _field(own: Any, info: Any, name: str) -> str:
     """An animal's own subject field, else its video's (blank: not known)."""
     return getattr(own, name, "") or getattr(info, name, "") or ""
@@ -120,6 +145,7 @@ def experiment_table_build(
     params: Mapping[str, Any] | None = None,
     by_bin: bool = False,
     groups: Sequence[str] | None = None,
+    freezing_jobs: bool = False,
 ) -> Experiment:
     """The experiment table of ``runs`` (default: each video's newest succeeded run), with
     each video's arena and subject, and the group summary (mean ± SEM).
@@ -127,6 +153,9 @@ def experiment_table_build(
     ``params``: overrides of the project's settings; ``by_bin``: one row per time bin
     (needs ``bin_s``); ``groups``: keep only videos of these groups. A run that cannot be
     analysed is a ValidationError naming the field and the video.
+    ``freezing_jobs``: freezing comes only from finished ``FreezingJob``s; a video
+    without one is a ValidationError naming ``freezing`` and the videos (never a column
+    silently blank).
     """
     chosen: set[int] = set()
     if runs is None:
@@ -158,6 +187,9 @@ def experiment_table_build(
     bouts: list[dict[str, Any]] = []
     freezing, params = freezing_request(params)
     warnings = settings_warnings(project=project, overrides=params)
+    motions: dict[int, Any] = {}
+    if freezing_jobs and freezing.params is not None:
+        motions = _freezing_motions(runs, freezing.params)
     for run in runs:
         try:
             require_trajectory(run)
@@ -167,7 +199,13 @@ def experiment_table_build(
             )
             if by_bin and p.bin_s is None:
                 raise ValidationError({"bin_s": "Give a bin length to split the table by bin."})
-            results = run_results(run=run, arena=arena, params=p, freezing=freezing)
+            results = run_results(
+                run=run,
+                arena=arena,
+                params=p,
+                freezing=freezing,
+                freezing_motion=motions.get(run.pk),
+            )
         except ValidationError as exc:
             raise ValidationError(
                 {k: [f"{_run_label(run)}: {m}" for m in v] for k, v in exc.message_dict.items()}
