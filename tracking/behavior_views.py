@@ -18,7 +18,7 @@ from django.views.decorators.http import require_safe
 
 from labeling.access import can_write, project_page
 from labeling.models import Role, Video
-from labeling.selectors import role_of
+from labeling.selectors import has_role, role_of
 
 from .behavior_frames import arena_background_jpeg
 from .behavior_models import (
@@ -160,6 +160,8 @@ def run_analysis_page(request: HttpRequest, run_id: int):
             "definitions": [(title, doc_html(text)) for title, text in analysis_definitions()],
             "smoothing_choices": AnalysisSettings.Smoothing.choices,
             "memberships": Membership.choices,
+            # Starting a freezing job spends a worker: annotators and owners.
+            "can_start_jobs": has_role(user=request.user, project=run.project, role=Role.ANNOTATOR),
         },
     )
 

@@ -2,7 +2,8 @@
 
 Table: one row per video × animal (× time bin when ``by_bin``), columns in this order —
 metadata (``video, animal, subject_id, group, session, notes``), ``bin, bin_start_s,
-bin_end_s`` when binned, ``units``, every measure of :meth:`.measures.Measures.flat`
+bin_end_s`` when binned (``bin`` numbered from 1, as the pages number them; start and end
+in seconds of container time), ``units``, every measure of :meth:`.measures.Measures.flat`
 (zones flattened as ``zone:<name>:<measure>``), then the trust figures passed in as
 ``trust:<name>``. A value that does not exist (latency when never entered, a zone another
 video lacks) is empty (NaN), so every measure column is numeric. Rows in different units
@@ -73,7 +74,7 @@ def experiment_table(
             "notes": subject.notes,
         }
         trust = {f"trust:{k}": _number_or_nan(v) for k, v in subject.trust.items()}
-        spans = list(enumerate(result.bins)) if by_bin else [(None, result.totals)]
+        spans = list(enumerate(result.bins, start=1)) if by_bin else [(None, result.totals)]
         if by_bin and not result.bins:
             raise BehaviorInputError("by_bin", f"{subject.video}/{subject.animal} has no bins")
         for k, m in spans:

@@ -90,7 +90,7 @@ def test_table_has_metadata_measures_flattened_zones_and_trust():
 
 def test_binned_table_has_one_row_per_bin():
     df = experiment_table(rows(bin_s=2.0), by_bin=True)
-    assert len(df) == 9 and df["bin"].tolist() == [0, 1, 2] * 3
+    assert len(df) == 9 and df["bin"].tolist() == [1, 2, 3] * 3  # 1-based, as the pages
     assert df.groupby("subject_id")["distance"].sum().to_dict() == pytest.approx(
         experiment_table(rows()).set_index("subject_id")["distance"].to_dict()
     )
