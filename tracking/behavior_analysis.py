@@ -486,6 +486,7 @@ def run_image_png(
                 start_s=p.start_s,
                 end_s=p.end_s,
                 title=f"Animal {track.animal}: trajectory",
+                calibration=arena.calibration,
             )
     except BehaviorInputError as exc:
         raise invalid(exc) from None

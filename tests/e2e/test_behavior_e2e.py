@@ -167,6 +167,8 @@ def test_ruler_and_open_field_on_a_real_run_measures_heatmap_table_and_csv(
     page.check("#p-freezing")
     page.fill("#p-sigma_cells", "1.5")
     page.click("#analyse")
+    # Freezing is measured by a background job (progress shown), then the page re-reads.
+    page.wait_for_selector("#freezing-status[data-status='succeeded']", timeout=120_000)
     page.wait_for_selector("#analysis-status[data-ready='1']", timeout=120_000)
     card = page.locator(".animal-card").first
     assert card.locator(".bin-results tbody tr").count() == 5

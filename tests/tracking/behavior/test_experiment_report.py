@@ -200,3 +200,20 @@ def test_the_package_never_imports_django():
     )
     root = PACKAGE.parents[1]
     assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("measure", "label"),
+    [
+        ("distance", "distance (cm)"),
+        ("mean_speed", "mean_speed (cm/s)"),
+        ("time_moving_s", "time_moving_s (s)"),
+        ("zone:centre:entries", "zone:centre:entries (count)"),
+        ("zone:centre:percent", "zone:centre:percent (%)"),
+    ],
+)
+def test_the_group_plot_axis_names_the_unit(measure, label):
+    from tracking.behavior.experiment import group_plot_figure
+
+    df = pd.DataFrame({"group": ["a", "b"], "units": ["cm", "cm"], measure: [1.0, 2.0]})
+    assert group_plot_figure(df, measure).axes[0].get_ylabel() == label
