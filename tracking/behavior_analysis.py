@@ -60,7 +60,15 @@ CACHE_VERSION = 2
 # The project-level parameters and what a request may add.
 PARAM_FIELDS = (*SETTINGS_FIELDS, "membership")
 ALIASES = {"bins": "bin_s", "start": "start_s", "end": "end_s"}
-_FLOATS = {"start_s", "end_s", "bin_s", "immobile_speed", "min_immobile_s", "max_gap_s"}
+_FLOATS = {
+    "start_s",
+    "end_s",
+    "bin_s",
+    "immobile_speed",
+    "min_immobile_s",
+    "max_gap_s",
+    "min_bout_s",
+}
 _OPTIONAL = {"start_s", "end_s", "bin_s"}
 _INTS = {"smoothing_window", "savgol_polyorder"}
 _TRUE = {"true", "1", "yes", "on"}

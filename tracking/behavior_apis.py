@@ -59,6 +59,7 @@ _PARAM_DOCS = {
     "count_initial_entry": (bool, "Count being in a zone at the start as an entry"),
     "membership": (str, "centre (the box centre) or box (share of the box)"),
     "box_overlap": (float, "Share of the box inside a zone for box membership"),
+    "min_bout_s": (float, "Minimum bout: a zone entry or exit counts once it lasted this (s)"),
 }
 _FREEZING_DOCS = {
     "freezing": (bool, "Also measure freezing (decodes the video; off by default)"),

@@ -31,6 +31,7 @@ SETTINGS_FIELDS = (
     "savgol_polyorder",
     "count_initial_entry",
     "box_overlap",
+    "min_bout_s",
 )
 
 
@@ -189,6 +190,9 @@ class AnalysisSettings(models.Model):
     savgol_polyorder = models.PositiveIntegerField(default=2)
     count_initial_entry = models.BooleanField(default=False)
     box_overlap = models.FloatField(default=0.5)
+    # Zone entries/exits/bouts count a change of side only after it lasted this long (s):
+    # 0.2 s (6 frames at 30 fps) removes border jitter and keeps real visits.
+    min_bout_s = models.FloatField(default=0.2)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -109,7 +109,7 @@
   // to the table, the group plot and the exports until cleared. Bins have their own input.
   const CARRIED = ["start_s", "end_s", "immobile_speed", "min_immobile_s", "max_gap_s", "smoothing",
     "smoothing_window", "savgol_polyorder", "count_initial_entry", "box_overlap",
-    "freeze_threshold", "min_freeze_s"];
+    "min_bout_s", "freeze_threshold", "min_freeze_s"];
   const carried = new URLSearchParams();
   const pageQuery = new URLSearchParams(window.location.search);
   CARRIED.forEach((k) => { if (pageQuery.has(k)) carried.set(k, pageQuery.get(k)); });

@@ -94,3 +94,14 @@ def test_bad_stored_settings_fall_back_to_the_default_with_a_warning(
     # A request that gives the value itself is not warned about it.
     given = "&".join(f"{k}={GOOD[k]}" for k in body)
     assert api.get(f"/api/tracking-runs/{run.pk}/analysis/?{given}").json()["warnings"] == []
+
+
+def test_projects_default_to_a_minimum_zone_bout_of_0_2_s(api, project, run):
+    settings = api.get(f"/api/projects/{project.pk}/analysis-settings/").json()
+    assert settings["min_bout_s"] == 0.2
+    analysis = api.get(f"/api/tracking-runs/{run.pk}/analysis/").json()
+    assert analysis["parameters"]["min_bout_s"] == 0.2
+    off = api.get(f"/api/tracking-runs/{run.pk}/analysis/?min_bout_s=0").json()
+    assert off["parameters"]["min_bout_s"] == 0.0
+    bad = api.get(f"/api/tracking-runs/{run.pk}/analysis/?min_bout_s=-1")
+    assert bad.status_code == 400 and "min_bout_s" in bad.json()
