@@ -507,7 +507,8 @@ class ExperimentApi(APIView):
         parameters=_EXPERIMENT_PARAMETERS,
         responses=OpenApiTypes.OBJECT,
         description="One row per video × animal (× bin) with subject, measures and trust "
-        "figures, each video's newest succeeded run; and the group summary "
+        "figures, each video's run for the table (chosen, else the newest finished run "
+        "with the video's animal count); and the group summary "
         "(n, mean, sd, sem per group and measure).",
     )
     def get(self, request, project_id: int):

@@ -147,8 +147,9 @@ def experiment_table_build(
     groups: Sequence[str] | None = None,
     freezing_jobs: bool = False,
 ) -> Experiment:
-    """The experiment table of ``runs`` (default: each video's newest succeeded run), with
-    each video's arena and subject, and the group summary (mean ± SEM).
+    """The experiment table of ``runs`` (default: each video's run for the table,
+    ``experiment_selectors.experiment_runs``), with each video's arena and subject, and the
+    group summary (mean ± SEM).
 
     ``params``: overrides of the project's settings; ``by_bin``: one row per time bin
     (needs ``bin_s``); ``groups``: keep only videos of these groups. A run that cannot be
