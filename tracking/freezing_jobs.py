@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
 
 from django.db import transaction
 
@@ -146,6 +147,13 @@ def freezing_job_execute(*, job_id: int) -> None:
     except JobCancelled:
         delete_quietly(stored)
         job_finish(job=job, status=JobStatus.CANCELLED, message="Cancelled")
+    except SoftTimeLimitExceeded:
+        delete_quietly(stored)
+        job_finish(
+            job=job,
+            status=JobStatus.TIMED_OUT,
+            error="The video took longer than the default queue's time limit to decode.",
+        )
     except Exception as exc:
         log.exception("freezing job %s failed", job.pk)
         delete_quietly(stored)
