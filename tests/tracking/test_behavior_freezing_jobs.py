@@ -110,3 +110,14 @@ def test_a_queued_job_is_cancelled_and_a_silent_one_is_failed_by_the_stale_check
     assert silent.status == JobStatus.FAILED and "heartbeat" in silent.error
     stranger = api_client_for(type(owner).objects.create_user("mallory", password="x" * 12))
     assert stranger.get(f"/api/freezing-jobs/{silent.pk}/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_is_a_503_and_leaves_no_job(
+    api_client_for, owner, freezing_run, broker_down
+):
+    response = api_client_for(owner).post(
+        f"/api/tracking-runs/{freezing_run.pk}/freezing/", {}, format="json"
+    )
+    assert response.status_code == 503
+    assert not FreezingJob.objects.exists()
