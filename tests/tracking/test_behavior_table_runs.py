@@ -107,6 +107,9 @@ def test_viewers_see_the_choice_but_cannot_make_it(api_client_for, make_user, me
     url = f"/api/videos/{video.pk}/experiment-run/"
     assert viewer.get(url).status_code == 200
     assert viewer.put(url, {"run": test.pk}, format="json").status_code == 403
+    animal = f"/api/videos/{video.pk}/subject/animals/1/"
+    assert viewer.get(animal).status_code == 200
+    assert viewer.put(animal, {"subject_id": "X"}, format="json").status_code == 403
     stranger = api_client_for(make_user("mallory"))
     assert stranger.get(url).status_code == 404
 
