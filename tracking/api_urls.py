@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import apis, behavior_apis
+from . import apis, behavior_apis, experiment_apis, freezing_apis
 
 urlpatterns = [
     path(
@@ -138,5 +138,36 @@ urlpatterns = [
         "projects/<id:project_id>/experiment/plot.png",
         behavior_apis.ExperimentPlotApi.as_view(),
         name="api-experiment-plot",
+    ),
+    # The experiment's bookkeeping per video, and freezing as a background job.
+    path(
+        "videos/<id:video_id>/experiment-run/",
+        experiment_apis.ExperimentRunApi.as_view(),
+        name="api-video-experiment-run",
+    ),
+    path(
+        "videos/<id:video_id>/subject/animals/<id:animal>/",
+        experiment_apis.AnimalSubjectApi.as_view(),
+        name="api-video-animal-subject",
+    ),
+    path(
+        "tracking-runs/<id:run_id>/freezing/",
+        freezing_apis.RunFreezingApi.as_view(),
+        name="api-run-freezing",
+    ),
+    path(
+        "freezing-jobs/<id:job_id>/",
+        freezing_apis.FreezingJobApi.as_view(),
+        name="api-freezing-job",
+    ),
+    path(
+        "freezing-jobs/<id:job_id>/cancel/",
+        freezing_apis.FreezingJobCancelApi.as_view(),
+        name="api-freezing-job-cancel",
+    ),
+    path(
+        "projects/<id:project_id>/freezing/",
+        freezing_apis.ProjectFreezingApi.as_view(),
+        name="api-project-freezing",
     ),
 ]

@@ -60,7 +60,15 @@ CACHE_VERSION = 2
 # The project-level parameters and what a request may add.
 PARAM_FIELDS = (*SETTINGS_FIELDS, "membership")
 ALIASES = {"bins": "bin_s", "start": "start_s", "end": "end_s"}
-_FLOATS = {"start_s", "end_s", "bin_s", "immobile_speed", "min_immobile_s", "max_gap_s"}
+_FLOATS = {
+    "start_s",
+    "end_s",
+    "bin_s",
+    "immobile_speed",
+    "min_immobile_s",
+    "max_gap_s",
+    "min_bout_s",
+}
 _OPTIONAL = {"start_s", "end_s", "bin_s"}
 _INTS = {"smoothing_window", "savgol_polyorder"}
 _TRUE = {"true", "1", "yes", "on"}
@@ -133,6 +141,53 @@ def _coerce(name: str, value: Any) -> Any:
     raise ValidationError({name: "Unknown parameter."})
 
 
+SETTINGS_WHERE = "“Analysis settings” on the project's Experiment page"
+
+
+def saved_settings(*, project: Project) -> tuple[dict[str, Any], dict[str, str]]:
+    """The project's saved analysis settings as parameters, and a warning per saved value
+    that fails validation (stored before it was validated, or by hand): such a value is
+    replaced by the core's default, so a bad setting never blocks every analysis and
+    export of the project; the warning names it and where to fix it."""
+    row = analysis_settings_for(project=project)
+    values = {name: getattr(row, name) for name in SETTINGS_FIELDS}
+    values["smoothing"] = values["smoothing"] or None
+    defaults = AnalysisParams()
+    warnings: dict[str, str] = {}
+    for _ in range(len(SETTINGS_FIELDS) + 1):
+        try:
+            AnalysisParams(**values).checked()
+            break
+        except (BehaviorInputError, TypeError) as exc:
+            name = getattr(exc, "field", "")
+            if name not in SETTINGS_FIELDS:
+                break  # not a saved value's fault; the analysis names it
+            # The window's two ends go together: start 50 s with end 10 s is one mistake.
+            names = ("start_s", "end_s") if name in ("start_s", "end_s") else (name,)
+            shown = ", ".join(f"{n} = {values[n]!r}" for n in names if values[n] is not None)
+            warnings[name] = (
+                f"The saved analysis setting {shown} is invalid "
+                f"({getattr(exc, 'message', exc)}); the default "
+                f"({', '.join(repr(getattr(defaults, n)) for n in names)}) was used. "
+                f"Fix it under {SETTINGS_WHERE}."
+            )
+            for n in names:
+                values[n] = getattr(defaults, n)
+    return values, warnings
+
+
+def settings_warnings(*, project: Project, overrides: Mapping[str, Any] | None) -> list[str]:
+    """The warnings of :func:`saved_settings` for the values a request did not override."""
+    given = {ALIASES.get(k, k) for k in (overrides or {})}
+    _, warnings = saved_settings(project=project)
+    window = {"start_s", "end_s"}
+    return [
+        text
+        for name, text in warnings.items()
+        if name not in given and not (name in window and window <= given)
+    ]
+
+
 def analysis_params_clean(
     *,
     project: Project,
@@ -146,9 +201,7 @@ def analysis_params_clean(
     query; ``""`` clears an optional one). ``ValidationError`` names the parameter."""
     values: dict[str, Any] = {}
     if use_settings:
-        row = analysis_settings_for(project=project)
-        values = {name: getattr(row, name) for name in SETTINGS_FIELDS}
-        values["smoothing"] = values["smoothing"] or None
+        values, _ = saved_settings(project=project)
     values["membership"] = membership
     for raw_name, value in (overrides or {}).items():
         name = ALIASES.get(raw_name, raw_name)
@@ -234,9 +287,11 @@ def run_results(
     params: AnalysisParams,
     freezing: FreezingRequest | None = None,
     freezing_max_frames: int | None = MAX_REQUEST_FRAMES,
+    freezing_motion: np.ndarray | None = None,
 ) -> list[AnimalResult]:
     """Every animal's measures (cached, see the module docstring); with ``freezing`` asked,
-    ``time_freezing_s`` too (``tracking.behavior_freezing``: decodes the video)."""
+    ``time_freezing_s`` too, from ``freezing_motion`` (a finished ``FreezingJob``'s) or
+    measured here (``tracking.behavior_freezing``: decodes the video)."""
     require_trajectory(run)
     freezing = freezing or FreezingRequest(None)
     key = _cache_key(run, arena, params, freezing.as_dict())
@@ -252,6 +307,7 @@ def run_results(
                 labels=[t.animal for t in tracks],
                 params=freezing.params,
                 max_frames=freezing_max_frames,
+                motion=freezing_motion,
             )
         try:
             results = analyze_run(
@@ -286,6 +342,7 @@ def run_analysis(
     zones: Any = None,
     px_per_cm: Any = None,
     freezing_max_frames: int | None = MAX_REQUEST_FRAMES,
+    freezing_jobs: bool = False,
 ) -> dict[str, Any]:
     """The run's measures in the ``tracking.behavior.report.behavior_json`` shape, plus
     ``video``, ``calibration``, ``zones``, per zone ``percent`` and ``mean_speed``, and the
@@ -293,22 +350,37 @@ def run_analysis(
 
     ``params``: overrides of the project's settings (or ready AnalysisParams), and the
     freezing parameters (``tracking.behavior_freezing``); ``zones`` / ``px_per_cm``: used
-    instead of the video's arena when given.
+    instead of the video's arena when given. ``freezing_jobs``: freezing comes only from
+    a finished ``FreezingJob`` (``tracking.freezing_jobs``; what requests use: they never
+    decode the video); without one the measures come without freezing and
+    ``freezing_job`` says where it stands.
     """
     require_trajectory(run)
     arena = arena_context(video=run.video, zones=zones, px_per_cm=px_per_cm)
     freezing = FreezingRequest(None)
+    warnings = []
     if not isinstance(params, AnalysisParams):
         freezing, params = freezing_request(params)
+        warnings = settings_warnings(project=run.project, overrides=params)
         params = analysis_params_clean(
             project=run.project, overrides=params, membership=arena.membership, unions=arena.unions
         )
+    job_state, motion = None, None
+    if freezing_jobs and freezing.params is not None:
+        from .freezing_jobs import freezing_job_dict, freezing_job_for, freezing_job_motion
+
+        job = freezing_job_for(run=run, params=freezing.params)
+        motion = freezing_job_motion(job=job) if job else None
+        job_state = freezing_job_dict(job)
+        if motion is None:
+            freezing = FreezingRequest(None)  # not measured yet: the rest of the measures
     results = run_results(
         run=run,
         arena=arena,
         params=params,
         freezing=freezing,
         freezing_max_frames=freezing_max_frames,
+        freezing_motion=motion,
     )
     out = behavior_json(
         run.pk, results, units=arena.calibration.units, fps=None if results else run.video.fps
@@ -332,6 +404,9 @@ def run_analysis(
     out["arena"] = arena.source
     out["zones"] = [z.to_json() for z in arena.zones]
     out["unions"] = arena.unions
+    out["warnings"] = warnings
+    if job_state is not None:
+        out["freezing_job"] = job_state
     return jsonable(out)
 
 
@@ -419,6 +494,7 @@ def run_image_png(
                 start_s=p.start_s,
                 end_s=p.end_s,
                 title=f"Animal {track.animal}: trajectory",
+                calibration=arena.calibration,
             )
     except BehaviorInputError as exc:
         raise invalid(exc) from None

@@ -59,6 +59,7 @@ _PARAM_DOCS = {
     "count_initial_entry": (bool, "Count being in a zone at the start as an entry"),
     "membership": (str, "centre (the box centre) or box (share of the box)"),
     "box_overlap": (float, "Share of the box inside a zone for box membership"),
+    "min_bout_s": (float, "Minimum bout: a zone entry or exit counts once it lasted this (s)"),
 }
 _FREEZING_DOCS = {
     "freezing": (bool, "Also measure freezing (decodes the video; off by default)"),
@@ -414,7 +415,9 @@ class RunAnalysisApi(APIView):
     def get(self, request, run_id: int):
         run = tracking_run_for_user(user=request.user, run_id=run_id)
         params, _ = _query(request)
-        return Response(_services().run_analysis(run=run, params=params))
+        # Freezing is never measured inside a request: it comes from a finished
+        # background job (tracking.freezing_jobs), or the answer says where that job is.
+        return Response(_services().run_analysis(run=run, params=params, freezing_jobs=True))
 
 
 _IMAGE_PARAMETERS = [
@@ -490,7 +493,11 @@ def _experiment(request, project_id: int, extra_keys: tuple[str, ...] = ()):
         raise ValidationError({"by_bin": "Must be true or false."})
     groups = request.query_params.getlist("group") if "group" in extra else None
     experiment = _experiment_tables().experiment_table_build(
-        project=project, params=params, by_bin=by_bin in ("true", "1"), groups=groups
+        project=project,
+        params=params,
+        by_bin=by_bin in ("true", "1"),
+        groups=groups,
+        freezing_jobs=True,
     )
     return project, experiment, extra
 
@@ -500,7 +507,8 @@ class ExperimentApi(APIView):
         parameters=_EXPERIMENT_PARAMETERS,
         responses=OpenApiTypes.OBJECT,
         description="One row per video × animal (× bin) with subject, measures and trust "
-        "figures, each video's newest succeeded run; and the group summary "
+        "figures, each video's run for the table (chosen, else the newest finished run "
+        "with the video's animal count); and the group summary "
         "(n, mean, sd, sem per group and measure).",
     )
     def get(self, request, project_id: int):

@@ -38,11 +38,12 @@ from .behavior_analysis import (
     jsonable,
     require_trajectory,
     run_results,
+    settings_warnings,
 )
 from .behavior_freezing import freezing_request
 from .behavior_models import SubjectInfo
+from .experiment_selectors import animal_subjects, experiment_runs
 from .models import TrackingRun
-from .selectors import latest_run_per_video
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Experiment:
     by_bin: bool
     units: str | None
     bouts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return jsonable(
@@ -69,6 +71,7 @@ class Experiment:
                 "rows": _records(self.table),
                 "summary": _records(self.summary),
                 "runs": self.runs,
+                "warnings": self.warnings,
             }
         )
 
@@ -101,6 +104,36 @@ def trust_figures(trust: Any, animal: int) -> dict[str, float]:
     return out
 
 
+def _freezing_motions(runs: Sequence[TrackingRun], params: Any) -> dict[int, Any]:
+    """Each run's measured motion from its finished FreezingJob; a ValidationError naming
+    ``freezing`` lists the videos still waiting for one."""
+    from .freezing_jobs import freezing_job_for, freezing_job_motion
+
+    motions, missing = {}, []
+    for run in runs:
+        job = freezing_job_for(run=run, params=params)
+        motion = freezing_job_motion(job=job) if job else None
+        if motion is None:
+            state = job.get_status_display().lower() if job else "not started"
+            missing.append(f"{_run_label(run)}: {state}")
+        motions[run.pk] = motion
+    if missing:
+        raise ValidationError(
+            {
+                "freezing": "Freezing is measured in the background and is not ready for "
+                + "; ".join(missing[:10])
+                + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
+                + ". Start it with the Freezing switch on the Experiment page, then export."
+            }
+        )
+    return motions
+
+
+def _field(own: Any, info: Any, name: str) -> str:
+    """An animal's own subject field, else its video's (blank: not known)."""
+    return getattr(own, name, "") or getattr(info, name, "") or ""
+
+
 def _run_label(run: TrackingRun) -> str:
     return f"Video “{run.video.original_name}” (run {run.pk})"
 
@@ -112,17 +145,25 @@ def experiment_table_build(
     params: Mapping[str, Any] | None = None,
     by_bin: bool = False,
     groups: Sequence[str] | None = None,
+    freezing_jobs: bool = False,
 ) -> Experiment:
-    """The experiment table of ``runs`` (default: each video's newest succeeded run), with
-    each video's arena and subject, and the group summary (mean ± SEM).
+    """The experiment table of ``runs`` (default: each video's run for the table,
+    ``experiment_selectors.experiment_runs``), with each video's arena and subject, and the
+    group summary (mean ± SEM).
 
     ``params``: overrides of the project's settings; ``by_bin``: one row per time bin
     (needs ``bin_s``); ``groups``: keep only videos of these groups. A run that cannot be
     analysed is a ValidationError naming the field and the video.
+    ``freezing_jobs``: freezing comes only from finished ``FreezingJob``s; a video
+    without one is a ValidationError naming ``freezing`` and the videos (never a column
+    silently blank).
     """
+    chosen: set[int] = set()
     if runs is None:
+        table_runs = [t for t in experiment_runs(project=project).values() if t.run is not None]
+        chosen = {t.run.pk for t in table_runs if t.chosen}
         runs = sorted(
-            latest_run_per_video(project=project).values(),
+            (t.run for t in table_runs),
             key=lambda r: (r.video.original_name.casefold(), r.video_id),
         )
     runs = list(runs)
@@ -131,14 +172,25 @@ def experiment_table_build(
             raise ValidationError({"runs": f"Run {run.pk} is not in this project."})
     infos = SubjectInfo.objects.filter(video__in=[r.video_id for r in runs])
     subjects = {s.video_id: s for s in infos}
-    if groups is not None:
-        wanted = set(groups)
-        runs = [r for r in runs if (s.group if (s := subjects.get(r.video_id)) else "") in wanted]
+    per_animal = animal_subjects(video_ids=[r.video_id for r in runs])
+    wanted = set(groups) if groups is not None else None
+    if wanted is not None:  # skip analysing videos none of whose animals is wanted
+
+        def video_groups(video_id: int) -> set[str]:
+            own = {a.group for (v, _), a in per_animal.items() if v == video_id and a.group}
+            info = subjects.get(video_id)
+            return own | {info.group if info else ""}
+
+        runs = [r for r in runs if video_groups(r.video_id) & wanted]
     rows: list[tuple[Subject, AnimalResult]] = []
     ids: list[tuple[int, int]] = []
     described: list[dict[str, Any]] = []
     bouts: list[dict[str, Any]] = []
     freezing, params = freezing_request(params)
+    warnings = settings_warnings(project=project, overrides=params)
+    motions: dict[int, Any] = {}
+    if freezing_jobs and freezing.params is not None:
+        motions = _freezing_motions(runs, freezing.params)
     for run in runs:
         try:
             require_trajectory(run)
@@ -148,7 +200,13 @@ def experiment_table_build(
             )
             if by_bin and p.bin_s is None:
                 raise ValidationError({"bin_s": "Give a bin length to split the table by bin."})
-            results = run_results(run=run, arena=arena, params=p, freezing=freezing)
+            results = run_results(
+                run=run,
+                arena=arena,
+                params=p,
+                freezing=freezing,
+                freezing_motion=motions.get(run.pk),
+            )
         except ValidationError as exc:
             raise ValidationError(
                 {k: [f"{_run_label(run)}: {m}" for m in v] for k, v in exc.message_dict.items()}
@@ -156,15 +214,18 @@ def experiment_table_build(
         info = subjects.get(run.video_id)
         for result in results:
             animal = int(result.animal)
+            own = per_animal.get((run.video_id, animal))
             subject = Subject(
                 video=run.video.original_name,
                 animal=animal,
-                subject_id=info.subject_id if info else "",
-                group=info.group if info else "",
-                session=info.session if info else "",
+                subject_id=_field(own, info, "subject_id"),
+                group=_field(own, info, "group"),
+                session=_field(own, info, "session"),
                 notes=info.notes if info else "",
                 trust=trust_figures(run.trust, animal),
             )
+            if wanted is not None and subject.group not in wanted:
+                continue  # groups are per animal: a pair may hold one of each
             rows.append((subject, result))
             bouts.extend(
                 {"video": run.video.original_name, "video_id": run.video_id, "run": run.pk}
@@ -179,6 +240,8 @@ def experiment_table_build(
                 "video": run.video_id,
                 "video_name": run.video.original_name,
                 "arena": arena.source,
+                "chosen": run.pk in chosen,
+                "n_animals": run.n_animals,
                 "parameters": results[0].parameters if results else {},
             }
         )
@@ -192,7 +255,7 @@ def experiment_table_build(
     table.insert(2, "run", [r for _, r in ids] if len(table) else [])
     units = rows[0][1].units if rows else None
     bout_table = pd.DataFrame(bouts, columns=BOUT_COLUMNS)
-    return Experiment(table, summary, measures, described, by_bin, units, bout_table)
+    return Experiment(table, summary, measures, described, by_bin, units, bout_table, warnings)
 
 
 BOUT_COLUMNS = [

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -106,18 +106,16 @@ def _motion_key(run: TrackingRun, params: FreezingParams) -> str:
     return f"behavior-motion:{digest.hexdigest()}"
 
 
+def motion_key(run: TrackingRun, params: FreezingParams) -> str:
+    """A hex digest of everything a run's motion depends on (see the module docstring)."""
+    return _motion_key(run, params).removeprefix("behavior-motion:")
+
+
 def run_motion(
     *, run: TrackingRun, trajectory: Any, params: FreezingParams, max_frames: int | None
 ) -> np.ndarray:
     """float64 (F, N): per trajectory frame and animal, the share of the box's pixels that
     changed since the previous frame (NaN where not measured). Cached."""
-    import cv2
-
-    from labeling.videos.probe import VideoError
-    from labeling.videos.services import video_local_path
-
-    from .engine.frames import FrameDecodeError, sandboxed_source
-
     frames = np.asarray(trajectory.frames, dtype=np.int64)
     if max_frames is not None and frames.size > max_frames:
         raise ValidationError(
@@ -130,6 +128,31 @@ def run_motion(
     cached = cache.get(key)
     if cached is not None:
         return np.load(io.BytesIO(cached))
+    motion = measure_motion(run=run, trajectory=trajectory, params=params)
+    buffer = io.BytesIO()
+    np.save(buffer, motion)
+    cache.set(key, buffer.getvalue(), CACHE_SECONDS)
+    return motion
+
+
+def measure_motion(
+    *,
+    run: TrackingRun,
+    trajectory: Any,
+    params: FreezingParams,
+    on_frame: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """:func:`run_motion` without the cache or the page limit: decodes the video (one
+    frame in memory). ``on_frame(done, total)`` is called after each trajectory frame (the
+    background job beats its heartbeat and progress there, and may raise to stop)."""
+    import cv2
+
+    from labeling.videos.probe import VideoError
+    from labeling.videos.services import video_local_path
+
+    from .engine.frames import FrameDecodeError, sandboxed_source
+
+    frames = np.asarray(trajectory.frames, dtype=np.int64)
     boxes = np.asarray(trajectory.boxes, dtype=np.float64)
     n = boxes.shape[1]
     row_of = {int(f): i for i, f in enumerate(frames)}
@@ -147,6 +170,8 @@ def run_motion(
                 grey = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
                 for a, meter in enumerate(meters):
                     changed[row, a], region[row, a] = meter.update(grey, boxes[row, a])
+                if on_frame is not None:
+                    on_frame(row + 1, frames.size)
     except FrameDecodeError as exc:
         raise ValidationError(
             {"freezing": f"The video could not be decoded from frame {exc.frame} on."}
@@ -157,11 +182,7 @@ def run_motion(
         # The video's file is gone (a registered file moved, storage lost): say so.
         raise ValidationError({"freezing": f"The video cannot be read: {exc}"[:300]}) from None
     with np.errstate(invalid="ignore", divide="ignore"):
-        motion = np.where(region > 0, changed / np.maximum(region, 1), np.nan)
-    buffer = io.BytesIO()
-    np.save(buffer, motion)
-    cache.set(key, buffer.getvalue(), CACHE_SECONDS)
-    return motion
+        return np.where(region > 0, changed / np.maximum(region, 1), np.nan)
 
 
 def freezing_masks(
@@ -171,10 +192,13 @@ def freezing_masks(
     labels: list[Any],
     params: FreezingParams,
     max_frames: int | None = MAX_REQUEST_FRAMES,
+    motion: np.ndarray | None = None,
 ) -> dict[Any, np.ndarray]:
     """Per animal label, bool (F,): the frames it froze (ezTrack's rule, see
-    ``tracking.behavior.freezing``)."""
-    motion = run_motion(run=run, trajectory=trajectory, params=params, max_frames=max_frames)
+    ``tracking.behavior.freezing``). ``motion``: already measured (a finished
+    ``FreezingJob``); else measured here."""
+    if motion is None:
+        motion = run_motion(run=run, trajectory=trajectory, params=params, max_frames=max_frames)
     time_s = np.asarray(trajectory.time_s, dtype=np.float64)
     return {
         label: freezing_from_motion(

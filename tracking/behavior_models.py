@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import models
 
 from labeling.models import Project, Video
+from webapp.models import Job
 
 # The parameters of tracking.behavior.AnalysisParams a project keeps (AnalysisSettings).
 SETTINGS_FIELDS = (
@@ -30,6 +31,7 @@ SETTINGS_FIELDS = (
     "savgol_polyorder",
     "count_initial_entry",
     "box_overlap",
+    "min_bout_s",
 )
 
 
@@ -188,6 +190,9 @@ class AnalysisSettings(models.Model):
     savgol_polyorder = models.PositiveIntegerField(default=2)
     count_initial_entry = models.BooleanField(default=False)
     box_overlap = models.FloatField(default=0.5)
+    # Zone entries/exits/bouts count a change of side only after it lasted this long (s):
+    # 0.2 s (6 frames at 30 fps) removes border jitter and keeps real visits.
+    min_bout_s = models.FloatField(default=0.2)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -195,3 +200,70 @@ class AnalysisSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Analysis settings of {self.project}"
+
+
+class AnimalSubject(models.Model):
+    """Who one animal of a multi-animal video is (``animal``: 1..N, the run's numbering);
+    a blank field falls back to the video's ``SubjectInfo``."""
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="animal_subjects")
+    animal = models.PositiveSmallIntegerField()
+    subject_id = models.CharField(max_length=100, blank=True)
+    group = models.CharField(max_length=100, blank=True)
+    session = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["video", "animal"]
+        constraints = [
+            models.UniqueConstraint(fields=["video", "animal"], name="animal_subject_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Animal {self.animal} of {self.video}: {self.subject_id or 'subject'}"
+
+
+class ExperimentRunChoice(models.Model):
+    """The run of a video the experiment table uses, chosen by a person. Without one the
+    table takes the default (``tracking.selectors.experiment_runs``): the newest finished
+    run with the video's animal count. Deleting the run removes the choice (back to the
+    default)."""
+
+    video = models.OneToOneField(Video, on_delete=models.CASCADE, related_name="experiment_run")
+    run = models.ForeignKey("tracking.TrackingRun", on_delete=models.CASCADE, related_name="+")
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["video"]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} for {self.video} in the experiment"
+
+
+class FreezingJob(Job):
+    """The per-frame motion of a run's animals inside their boxes (what freezing is read
+    from), measured on a worker on the ``default`` queue: it decodes the whole video.
+
+    ``key``: a digest of the run, its trajectory file and checksum, its active edits and
+    the motion parameters (``params``: motion_cutoff, dilate_px, sigma) — what the motion
+    depends on; a request with the same key reuses the job and its result. ``motion``:
+    float64 (frames, animals) as ``.npy``, the share of each box's pixels that changed
+    since the previous frame (NaN where not measured). The freezing threshold and minimum
+    duration are applied on top when the analysis is read (cheap).
+    """
+
+    run = models.ForeignKey(
+        "tracking.TrackingRun", on_delete=models.CASCADE, related_name="freezing_jobs"
+    )
+    key = models.CharField(max_length=64, db_index=True)
+    params = models.JSONField(default=dict)
+    motion = models.FileField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Freezing #{self.pk} of run {self.run_id}"

@@ -223,6 +223,11 @@ class AnalysisSettingsInput(serializers.Serializer):
     box_overlap = RawJSONField(
         required=False, allow_null=True, help_text="Share of the box, (0, 1]"
     )
+    min_bout_s = RawJSONField(
+        required=False,
+        allow_null=True,
+        help_text="Zone entries count a change of side after it lasted this long (s; 0: off)",
+    )
 
 
 class AnalysisSettingsOutput(serializers.Serializer):
@@ -237,3 +242,4 @@ class AnalysisSettingsOutput(serializers.Serializer):
     savgol_polyorder = serializers.IntegerField()
     count_initial_entry = serializers.BooleanField()
     box_overlap = serializers.FloatField()
+    min_bout_s = serializers.FloatField()

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_safe
 
 from labeling.access import can_write, project_page
 from labeling.models import Role, Video
-from labeling.selectors import role_of
+from labeling.selectors import has_role, role_of
 
 from .behavior_frames import arena_background_jpeg
 from .behavior_models import (
@@ -30,10 +30,10 @@ from .behavior_models import (
     Membership,
     SubjectInfo,
 )
+from .experiment_selectors import animal_subjects, experiment_runs
 from .selectors import (
     analysis_settings_for,
     finished_runs_of_project,
-    latest_run_per_video,
     tracking_run_for_user,
 )
 
@@ -160,6 +160,8 @@ def run_analysis_page(request: HttpRequest, run_id: int):
             "definitions": [(title, doc_html(text)) for title, text in analysis_definitions()],
             "smoothing_choices": AnalysisSettings.Smoothing.choices,
             "memberships": Membership.choices,
+            # Starting a freezing job spends a worker: annotators and owners.
+            "can_start_jobs": has_role(user=request.user, project=run.project, role=Role.ANNOTATOR),
         },
     )
 
@@ -172,17 +174,29 @@ def experiment_page(request: HttpRequest, project):
     )
     subjects = {s.video_id: s for s in SubjectInfo.objects.filter(video__project=project)}
     setups = {s.video_id: s for s in ArenaSetup.objects.filter(video__project=project)}
-    runs = latest_run_per_video(project=project)
-    rows = [
-        {
-            "video": v,
-            "subject": subjects.get(v.pk),
-            "setup": setups.get(v.pk),
-            "zone_count": len(setups[v.pk].zones) if v.pk in setups else 0,
-            "run": runs.get(v.pk),
-        }
-        for v in videos
-    ]
+    runs = experiment_runs(project=project)
+    per_animal = animal_subjects(video_ids=[v.pk for v in videos])
+    rows = []
+    for v in videos:
+        table = runs.get(v.pk)
+        run = table.run if table else None
+        rows.append(
+            {
+                "video": v,
+                "subject": subjects.get(v.pk),
+                "setup": setups.get(v.pk),
+                "zone_count": len(setups[v.pk].zones) if v.pk in setups else 0,
+                "run": run,
+                "table": table,
+                # Multi-animal videos get a row per animal for its own subject id.
+                "animals": [
+                    {"number": n, "subject": per_animal.get((v.pk, n))}
+                    for n in range(1, run.n_animals + 1)
+                ]
+                if run and run.n_animals > 1
+                else [],
+            }
+        )
     return render(
         request,
         "tracking/experiment.html",

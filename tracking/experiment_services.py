@@ -19,18 +19,20 @@ from django.db import transaction
 
 from labeling.models import Project, Video
 
-from .behavior import BehaviorInputError
-from .behavior.smoothing import check_smoothing
 from .behavior_analysis import analysis_params_clean
-from .behavior_models import SETTINGS_FIELDS, AnalysisSettings, SubjectInfo
+from .behavior_models import (
+    SETTINGS_FIELDS,
+    AnalysisSettings,
+    AnimalSubject,
+    ExperimentRunChoice,
+    SubjectInfo,
+)
 from .behavior_services import (
     MAX_CSV_BYTES,
     MAX_CSV_ERRORS,
     MAX_CSV_ROWS,
     MAX_NOTES,
-    MAX_SETTING_S,
     MAX_TEXT,
-    invalid,
 )
 from .selectors import analysis_settings_for
 
@@ -70,6 +72,48 @@ def subject_info_save(
     )
     info, _ = SubjectInfo.objects.update_or_create(video=video, defaults=fields)
     return info
+
+
+MAX_ANIMAL = 100
+
+
+def animal_subject_save(
+    *, video: Video, animal: Any, subject_id: Any = "", group: Any = "", session: Any = ""
+) -> AnimalSubject:
+    """Set who animal ``animal`` (1..N, the runs' numbering) of a multi-animal video is; a
+    blank field falls back to the video's subject in the table."""
+    if isinstance(animal, bool) or not isinstance(animal, int) or not 1 <= animal <= MAX_ANIMAL:
+        raise ValidationError({"animal": f"Must be an animal number from 1 to {MAX_ANIMAL}."})
+    fields = _subject_fields({"subject_id": subject_id, "group": group, "session": session})
+    fields.pop("notes")
+    row, _ = AnimalSubject.objects.update_or_create(video=video, animal=animal, defaults=fields)
+    return row
+
+
+def experiment_run_choose(*, video: Video, run_id: Any, chosen_by: Any = None) -> None:
+    """Make run ``run_id`` the one the experiment table uses for ``video``; ``None`` goes
+    back to the default (the newest finished run with the video's animal count)."""
+    from .models import TrackingRun
+    from .selectors import finished_runs_of_project
+
+    if run_id is None:
+        ExperimentRunChoice.objects.filter(video=video).delete()
+        return
+    if isinstance(run_id, bool) or not isinstance(run_id, int) or not 1 <= run_id < 2**62:
+        raise ValidationError({"run": "Must be a run id, or null for the default."})
+    run = finished_runs_of_project(project=video.project).filter(video=video, pk=run_id).first()
+    if run is None:
+        exists = TrackingRun.objects.filter(video=video, pk=run_id).exists()
+        raise ValidationError(
+            {
+                "run": "That run has not finished; only a finished run can be used."
+                if exists
+                else "No such run of this video."
+            }
+        )
+    ExperimentRunChoice.objects.update_or_create(
+        video=video, defaults={"run": run, "chosen_by": chosen_by}
+    )
 
 
 _CSV_COLUMNS = {
@@ -238,17 +282,11 @@ def analysis_settings_save(*, project: Project, **values: Any) -> AnalysisSettin
     current = analysis_settings_for(project=project)
     merged = {name: getattr(current, name) for name in SETTINGS_FIELDS}
     merged.update(values)
+    # The one validation every analysis gets (tracking.behavior.AnalysisParams.checked):
+    # window inside [0, a week] with end after start, bins of at least MIN_BIN_S, the
+    # smoothing window and order checked even while smoothing is off.
     params = analysis_params_clean(project=project, overrides=merged, use_settings=False)
     clean = {name: getattr(params, name) for name in SETTINGS_FIELDS}
     clean["smoothing"] = clean["smoothing"] or ""
-    for name in ("start_s", "end_s", "bin_s"):
-        if clean[name] is not None and not 0 <= clean[name] <= MAX_SETTING_S:
-            raise ValidationError({name: "Must be from 0 to a week, in seconds."})
-    # Stored even while smoothing is off, so checked as if it were on (the columns are
-    # small positive integers).
-    try:
-        check_smoothing("savgol", clean["smoothing_window"], clean["savgol_polyorder"])
-    except BehaviorInputError as exc:
-        raise invalid(exc) from None
     settings_row, _ = AnalysisSettings.objects.update_or_create(project=project, defaults=clean)
     return settings_row

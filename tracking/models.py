@@ -125,7 +125,10 @@ class TrackingRender(Job):
 # The behaviour-analysis models live in their own module; importing them here registers them.
 from .behavior_models import (  # noqa: E402, F401
     AnalysisSettings,
+    AnimalSubject,
     ArenaSetup,
     ArenaTemplate,
+    ExperimentRunChoice,
+    FreezingJob,
     SubjectInfo,
 )

@@ -146,8 +146,83 @@
     $("analysis-status").dataset.ready = "1";
   }
 
+  // --- freezing: measured by a background job, shown when ready --------------------------
+  let pollTimer = null;
+  const ENDED = ["failed", "cancelled", "timed_out"];
+
+  function showFreezing(job, autoStart) {
+    clearTimeout(pollTimer);
+    const box = $("freezing-status");
+    if (!job) { box.classList.add("d-none"); return; }
+    const canStart = root.dataset.canStart === "1";
+    const text = $("freezing-text");
+    const progress = $("freezing-progress");
+    box.classList.remove("d-none");
+    box.dataset.status = job.status;
+    ["freezing-start", "freezing-cancel", "freezing-progress"].forEach((id) => $(id).classList.add("d-none"));
+    if (job.status === "none" || ENDED.includes(job.status)) {
+      if (job.status === "none" && canStart && autoStart) { startFreezing(); return; }
+      text.textContent = job.status === "none"
+        ? "is measured in the background (the whole video is decoded); not measured yet for this run."
+        : `The last measurement ${job.status.replace("_", " ")}: ${job.error || job.message || ""}`;
+      if (canStart) $("freezing-start").classList.remove("d-none");
+      else text.textContent += " An annotator or the owner can start it; the result is then shown here.";
+    } else if (job.status === "succeeded") {
+      text.textContent = `measured in the background (job #${job.id}); shown below.`;
+    } else {
+      const pct = Math.round((job.progress || 0) * 100);
+      text.textContent = job.status === "queued" ? "Waiting for a worker…" : `Measuring… ${pct} % ${job.message ? `(${job.message})` : ""}`;
+      progress.value = job.progress || 0;
+      progress.classList.remove("d-none");
+      if (canStart) $("freezing-cancel").classList.remove("d-none");
+      $("freezing-cancel").dataset.url = job.cancel_url;
+      pollTimer = setTimeout(() => pollFreezing(job.url), 1000);
+    }
+  }
+
+  async function pollFreezing(url) {
+    try {
+      const job = await B.get(url);
+      if (job.status === "succeeded") run(); // the measures now include freezing
+      else showFreezing(job, false);
+    } catch (err) {
+      $("freezing-text").textContent = err instanceof B.ApiError ? err.lines().join(" ") : String(err);
+    }
+  }
+
+  async function startFreezing() {
+    try {
+      showFreezing(await B.post(root.dataset.freezingUrl, {}), false);
+    } catch (err) {
+      $("freezing-text").textContent = err instanceof B.ApiError ? err.lines().join(" ") : String(err);
+    }
+  }
+
+  $("freezing-start").addEventListener("click", startFreezing);
+  $("freezing-cancel").addEventListener("click", async () => {
+    try { showFreezing(await B.post($("freezing-cancel").dataset.url), false); } catch (err) { /* the poll shows it */ }
+  });
+
+  // The experiment table (and its CSV/XLSX) with this page's parameters, bins included.
+  // Only what differs from the project's settings travels (and bins, always); the arena's
+  // membership stays each video's own.
+  function experimentLink(q) {
+    const eq = new URLSearchParams();
+    q.forEach((value, key) => {
+      const input = form.elements.namedItem(key);
+      const changed = !input || (input.type === "checkbox" ? input.checked !== input.defaultChecked
+        : input.tagName === "SELECT" ? !input.selectedOptions[0] || !input.selectedOptions[0].defaultSelected
+          : input.value !== input.defaultValue);
+      if (key !== "membership" && (changed || key === "bin_s")) eq.set(key, value);
+    });
+    if (eq.get("bin_s")) eq.set("by_bin", "true");
+    const link = $("to-experiment");
+    link.href = `${link.dataset.base}?${eq}`;
+  }
+
   async function run() {
     const q = query();
+    experimentLink(q);
     $("analysis-status").textContent = "Computing…";
     delete $("analysis-status").dataset.ready;
     try {
@@ -155,6 +230,9 @@
       $("analysis-errors").replaceChildren();
       last = data;
       render(data, q);
+      const warnings = $("analysis-warnings");
+      warnings.replaceChildren(...(data.warnings || []).map((w) => B.el("li", { text: w })));
+      showFreezing(data.freezing_job || null, true);
     } catch (err) {
       $("analysis-status").textContent = "The analysis could not run with these parameters.";
       B.showErrors($("analysis-errors"), err);

@@ -34,6 +34,19 @@
     }));
   });
 
+  // --- which run of each video the table uses ------------------------------------------
+  document.querySelectorAll(".run-choice").forEach((select) => {
+    select.addEventListener("change", async () => {
+      const cell = select.closest(".table-run");
+      try {
+        await B.put(cell.dataset.runUrl, { run: select.value ? Number(select.value) : null });
+        window.location.reload(); // the animal rows follow the run's animal count
+      } catch (err) {
+        cell.querySelector(".run-how").textContent = err instanceof B.ApiError ? err.lines().join(" ") : String(err);
+      }
+    });
+  });
+
   const importForm = $("subject-import-form");
   if (importForm) importForm.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -92,11 +105,49 @@
   });
 
   // --- results --------------------------------------------------------------------------
+  // Parameters carried in from the analysis page's link (?start_s=..&bin_s=..): they apply
+  // to the table, the group plot and the exports until cleared. Bins have their own input.
+  const CARRIED = ["start_s", "end_s", "immobile_speed", "min_immobile_s", "max_gap_s", "smoothing",
+    "smoothing_window", "savgol_polyorder", "count_initial_entry", "box_overlap",
+    "min_bout_s", "freeze_threshold", "min_freeze_s"];
+  const carried = new URLSearchParams();
+  const pageQuery = new URLSearchParams(window.location.search);
+  CARRIED.forEach((k) => { if (pageQuery.has(k)) carried.set(k, pageQuery.get(k)); });
+  if (pageQuery.has("bin_s")) $("r-bin_s").value = pageQuery.get("bin_s");
+  if (pageQuery.get("by_bin") === "true") $("by-bin").checked = true;
+  if (pageQuery.get("freezing") === "true") $("with-freezing").checked = true;
+  if ([...carried.keys()].length) {
+    $("carried-params").append(`Parameters from the analysis page: ${[...carried].map(([k, v]) => `${k} = ${v}`).join(", ")} · `,
+      B.el("a", { href: window.location.pathname, text: "use the project's settings" }));
+  }
+
   function query() {
-    const q = new URLSearchParams();
-    if ($("by-bin").checked) q.set("by_bin", "true");
+    const q = new URLSearchParams(carried);
+    q.set("bin_s", $("r-bin_s").value.trim()); // empty: no bins, whatever is saved
+    if ($("by-bin").checked && $("r-bin_s").value.trim()) q.set("by_bin", "true");
     if ($("with-freezing").checked) q.set("freezing", "true");
     return q;
+  }
+
+  // The split by bin needs a bin length: otherwise the switch is off, with the reason.
+  function syncBins() {
+    const none = !$("r-bin_s").value.trim();
+    $("by-bin").disabled = none;
+    if (none) $("by-bin").checked = false;
+    $("by-bin-reason").textContent = none ? "One row per time bin needs a bin length: fill in Bins (s)." : "";
+  }
+
+  // Exports link only to what works: the same query as the table just shown.
+  function setExports(q, reason) {
+    [["download-csv", root.dataset.csvUrl], ["download-xlsx", root.dataset.xlsxUrl]].forEach(([id, url]) => {
+      const a = $(id);
+      a.href = `${url}?${q}`;
+      a.classList.toggle("disabled", Boolean(reason));
+      a.setAttribute("aria-disabled", reason ? "true" : "false");
+      if (reason) a.setAttribute("tabindex", "-1"); else a.removeAttribute("tabindex");
+      a.title = reason || "";
+    });
+    $("export-reason").textContent = reason ? `Downloads are off: ${reason}` : "";
   }
 
   function value(v) {
@@ -156,26 +207,69 @@
     plot.classList.remove("d-none");
   }
 
-  async function loadResults() {
+  // --- freezing: background jobs for every table run, then the table ---------------------
+  let freezingTimer = null;
+  const ENDED = ["failed", "cancelled", "timed_out"];
+
+  // Resolves true when every run's freezing is measured; shows progress meanwhile.
+  async function freezingReady(start) {
+    clearTimeout(freezingTimer);
+    const box = $("freezing-status");
+    const url = root.dataset.freezingUrl;
+    let jobs = (await B.get(url)).jobs;
+    const canStart = root.dataset.canWrite === "1";
+    if (start && canStart && jobs.some((j) => j.status === "none" || ENDED.includes(j.status))) {
+      jobs = (await B.post(url, {})).jobs;
+    }
+    const done = jobs.filter((j) => j.status === "succeeded").length;
+    if (done === jobs.length) { box.classList.add("d-none"); return true; }
+    box.classList.remove("d-none");
+    const progress = $("freezing-progress");
+    const failed = jobs.filter((j) => ENDED.includes(j.status));
+    const waiting = jobs.filter((j) => j.status === "none");
+    const mean = jobs.reduce((sum, j) => sum + (j.status === "succeeded" ? 1 : j.progress || 0), 0) / jobs.length;
+    progress.value = mean;
+    progress.classList.remove("d-none");
+    let text = `measured for ${done} of ${jobs.length} video${jobs.length === 1 ? "" : "s"} (in the background; each video is decoded once).`;
+    if (failed.length) text += ` Failed: ${failed.map((j) => `run ${j.run}: ${j.error || j.status}`).join("; ")}.`;
+    if (waiting.length && !canStart) text += " Not started: an annotator or the owner can start it.";
+    $("freezing-text").textContent = text;
+    if (jobs.some((j) => j.status === "queued" || j.status === "running")) {
+      freezingTimer = setTimeout(() => loadResults(false), 1500);
+    }
+    return false;
+  }
+
+  async function loadResults(startFreezing = true) {
+    syncBins();
     const q = query();
-    $("download-csv").href = `${root.dataset.csvUrl}?${q}`;
-    $("download-xlsx").href = `${root.dataset.xlsxUrl}?${q}`;
+    setExports(q, "computing the table…");
     try {
+      if ($("with-freezing").checked && !(await freezingReady(startFreezing))) {
+        setExports(q, "freezing is still being measured for some videos.");
+        return;
+      }
+      if (!$("with-freezing").checked) $("freezing-status").classList.add("d-none");
       experiment = await B.get(`${root.dataset.experimentUrl}?${q}`);
       version += 1;
       $("results-errors").replaceChildren();
+      $("results-warnings").replaceChildren(...(experiment.warnings || []).map((w) => B.el("li", { text: w })));
       renderTable(experiment);
       renderMeasures(experiment);
       renderSummary();
+      setExports(q, experiment.rows.length ? "" : "the table has no rows yet.");
       $("results-table").dataset.ready = "1";
     } catch (err) {
       experiment = null;
       B.showErrors($("results-errors"), err);
+      setExports(q, err instanceof B.ApiError ? err.lines().join(" ") : String(err));
     }
   }
 
-  $("by-bin").addEventListener("change", loadResults);
-  $("with-freezing").addEventListener("change", loadResults);
+  $("by-bin").addEventListener("change", () => loadResults());
+  $("with-freezing").addEventListener("change", () => loadResults());
+  let binTimer = null;
+  $("r-bin_s").addEventListener("input", () => { clearTimeout(binTimer); binTimer = setTimeout(() => loadResults(), 500); });
   $("summary-measure").addEventListener("change", renderSummary);
   document.querySelectorAll("input[name=plot-kind]").forEach((r) => r.addEventListener("change", renderSummary));
   loadResults();

@@ -21,6 +21,7 @@ from tests.conftest import login, screenshot, wait_for
 from tests.tracking.openfield_model import register_openfield_model
 from tests.tracking.test_tracking_runs import add_video, clip, finished, start_run
 from tracking.behavior_models import ArenaSetup
+from tracking.experiment_services import analysis_settings_save
 from webapp.models import JobStatus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.slow]
@@ -98,6 +99,9 @@ def test_ruler_and_open_field_on_a_real_run_measures_heatmap_table_and_csv(
     wait_for(lambda: finished(run), timeout=600, what="the tracking run")
     assert run.status == JobStatus.SUCCEEDED, f"{run.error}\n{celery_worker.log()[-3000:]}"
 
+    # The plain computation below counts every change of side as an entry: no minimum
+    # bout (the project default, 0.2 s, is tested in tests/tracking/behavior/).
+    analysis_settings_save(project=project, min_bout_s=0)
     login(page, owner)
     page.set_viewport_size({"width": 1280, "height": 1000})  # the whole 640×480 stage in view
     page.goto(f"/projects/{project.pk}/videos/{video.pk}/arena/")
@@ -167,6 +171,8 @@ def test_ruler_and_open_field_on_a_real_run_measures_heatmap_table_and_csv(
     page.check("#p-freezing")
     page.fill("#p-sigma_cells", "1.5")
     page.click("#analyse")
+    # Freezing is measured by a background job (progress shown), then the page re-reads.
+    page.wait_for_selector("#freezing-status[data-status='succeeded']", timeout=120_000)
     page.wait_for_selector("#analysis-status[data-ready='1']", timeout=120_000)
     card = page.locator(".animal-card").first
     assert card.locator(".bin-results tbody tr").count() == 5

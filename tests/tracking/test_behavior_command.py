@@ -91,7 +91,7 @@ def test_the_table_without_json(run):
         (["--end", "60"], "end_s: 60 s is past the end of the recording"),
         (["--px-per-cm", "-3"], "px_per_cm: must be > 0"),
         (["--px-per-cm", "nan"], "px_per_cm: must be finite"),
-        (["--bins", "0"], "bin_s: must be > 0"),
+        (["--bins", "0"], "bin_s: must be at least 0.5 s"),
         (["--zones", "/nonexistent/ZONES.json"], "--zones: cannot read"),
     ],
 )

@@ -117,7 +117,7 @@ def test_the_json_has_rows_summary_and_runs(api, project, experiment):
 def test_rows_per_time_bin(api, project, experiment):
     response = api.get(f"/api/projects/{project.pk}/experiment.csv?by_bin=true&bin_s=5")
     df = pd.read_csv(io.StringIO(response.content.decode()))
-    assert len(df) == 8 and df["bin"].tolist() == [0, 1] * 4
+    assert len(df) == 8 and df["bin"].tolist() == [1, 2] * 4  # 1-based, as the pages
     first = df[df["video"] == "m1.mp4"]
     assert first["distance"].sum() == pytest.approx(29.9)
     no_bins = api.get(f"/api/projects/{project.pk}/experiment.csv?by_bin=true")

@@ -67,7 +67,7 @@ def world(owner, project, member_of, make_user):
         VideoUploadJob,
     )
     from tests.training.helpers import fake_model, make_frames
-    from tracking.models import ArenaTemplate, TrackingEdit, TrackingRun
+    from tracking.models import ArenaTemplate, FreezingJob, TrackingEdit, TrackingRun
     from training.models import TrainingJob
 
     frames = make_frames(project, splits=["train", "val"])
@@ -99,6 +99,7 @@ def world(owner, project, member_of, make_user):
         "prelabel-jobs": PrelabelJob.objects.create(project=project, source="bootstrap"),
         "tracking-runs": run,
         "evaluations": evaluation,
+        "freezing-jobs": FreezingJob.objects.create(run=run, key="k", params={}),
     }
     kinds["training/jobs"] = kinds["training-jobs"]
     members = {role: member_of(make_user(f"m-{role}"), role) for role in PROJECT_ROLES[:2]}
@@ -111,6 +112,7 @@ def world(owner, project, member_of, make_user):
         "kinds": kinds,
         "ids": {
             "project_id": project.pk,
+            "animal": 1,
             "user_id": bystander.pk,
             "class_id": project.classes.get().pk,
             "frame_id": frames[0].pk,

@@ -2,7 +2,8 @@
 
 Table: one row per video × animal (× time bin when ``by_bin``), columns in this order —
 metadata (``video, animal, subject_id, group, session, notes``), ``bin, bin_start_s,
-bin_end_s`` when binned, ``units``, every measure of :meth:`.measures.Measures.flat`
+bin_end_s`` when binned (``bin`` numbered from 1, as the pages number them; start and end
+in seconds of container time), ``units``, every measure of :meth:`.measures.Measures.flat`
 (zones flattened as ``zone:<name>:<measure>``), then the trust figures passed in as
 ``trust:<name>``. A value that does not exist (latency when never entered, a zone another
 video lacks) is empty (NaN), so every measure column is numeric. Rows in different units
@@ -73,7 +74,7 @@ def experiment_table(
             "notes": subject.notes,
         }
         trust = {f"trust:{k}": _number_or_nan(v) for k, v in subject.trust.items()}
-        spans = list(enumerate(result.bins)) if by_bin else [(None, result.totals)]
+        spans = list(enumerate(result.bins, start=1)) if by_bin else [(None, result.totals)]
         if by_bin and not result.bins:
             raise BehaviorInputError("by_bin", f"{subject.video}/{subject.animal} has no bins")
         for k, m in spans:
@@ -157,15 +158,40 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], target: str | Path | IO[bytes
             _defuse(df).to_excel(writer, sheet_name=name, index=False)
 
 
-def group_plot_png(
+def measure_unit(measure: str, units: str) -> str:
+    """The unit of a measure column: ``units`` (cm or px) for distances, per second for
+    speeds, s for times and latencies, % for percent, count for entries and exits."""
+    name = measure.rsplit(":", 1)[-1]
+    if "speed" in name:
+        return f"{units}/s"
+    if name == "percent":
+        return "%"
+    if name in ("entries", "exits") or name.endswith("_count"):
+        return "count"
+    if name.endswith("_s"):
+        return "s"
+    if "distance" in name:
+        return units
+    return ""
+
+
+def group_plot_png(df: pd.DataFrame, measure: str, **kwargs) -> bytes:
+    """:func:`group_plot_figure` as PNG bytes."""
+    fig = group_plot_figure(df, measure, **kwargs)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def group_plot_figure(
     df: pd.DataFrame,
     measure: str,
     *,
     kind: Literal["bar", "box"] = "bar",
     title: str | None = None,
-) -> bytes:
+) -> Figure:
     """One measure by group: ``bar`` = mean ± SEM with each animal as a dot, ``box`` =
-    median/quartiles (whiskers 1.5 IQR) with the dots. PNG bytes."""
+    median/quartiles (whiskers 1.5 IQR) with the dots; the axis names the unit."""
     if measure not in df.columns:
         raise BehaviorInputError("measure", f"no column {measure!r}")
     if kind not in ("bar", "box"):
@@ -192,8 +218,10 @@ def group_plot_png(
         offsets = np.linspace(-0.15, 0.15, v.size) if v.size > 1 else np.zeros(v.size)
         ax.scatter(p + offsets, v, s=14, color="black", zorder=3)
     ax.set_xticks(pos, [g or "(no group)" for g in groups])
-    ax.set_ylabel(measure)
+    units = (
+        str(df["units"].dropna().iloc[0]) if "units" in df and df["units"].notna().any() else "px"
+    )
+    unit = measure_unit(measure, units)
+    ax.set_ylabel(f"{measure} ({unit})" if unit else measure)
     ax.set_title(title or measure)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    return buf.getvalue()
+    return fig

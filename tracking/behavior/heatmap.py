@@ -7,6 +7,10 @@ position, so the grid's total is the tracked time. Positions just outside the fr
 nearest edge cell. Optional Gaussian smoothing (``sigma_cells``) uses reflecting edges so
 the total is unchanged.
 
+Default cell: 2 cm when the video is calibrated (about a third of a mouse's body length, so
+the map shows where it stayed rather than tracing its path), else 1/20 of the frame width.
+Axes are in cm when calibrated (from the frame's top-left corner), else in px.
+
 Rendering uses matplotlib's object API with the Agg canvas (no pyplot state, no display)
 and returns PNG bytes. ``background``: an (H, W) greyscale or (H, W, 3) RGB uint8 frame in
 original-video pixels (convert OpenCV's BGR first: ``frame[..., ::-1]``).
@@ -23,6 +27,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from scipy.ndimage import gaussian_filter
 
 from .calibration import Calibration
@@ -30,7 +35,8 @@ from .errors import BehaviorInputError, finite_number, positive_number
 from .timebase import resolve_window, validate_time
 
 MAX_CELLS = 4_000_000
-DEFAULT_CELLS_ACROSS = 64
+DEFAULT_CELL_CM = 2.0
+DEFAULT_CELLS_ACROSS = 20  # uncalibrated: cells across the frame width
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ def occupancy_grid(
     end_s: float | None = None,
     sigma_cells: float = 0.0,
 ) -> Occupancy:
-    """Seconds per cell over the analysis window (default cell: 1/64 of the frame width)."""
+    """Seconds per cell over the analysis window (default cell: see the module docs)."""
     calibration = calibration or Calibration()
     t = validate_time(time_s)
     pos = np.asarray(xy, dtype=np.float64)
@@ -72,7 +78,9 @@ def occupancy_grid(
         raise BehaviorInputError("xy", f"must have shape ({t.shape[0]}, 2), got {pos.shape}")
     width = positive_number(frame_width, "frame_width")
     height = positive_number(frame_height, "frame_height")
-    if cell_size is None:
+    if cell_size is None and calibration.px_per_cm:
+        cell_px = calibration.to_px(DEFAULT_CELL_CM)
+    elif cell_size is None:
         cell_px = width / DEFAULT_CELLS_ACROSS
     else:
         cell_px = calibration.to_px(positive_number(cell_size, "cell_size"))
@@ -101,7 +109,7 @@ def occupancy_grid(
     )
 
 
-def _figure(width: float, height: float) -> tuple[Figure, object]:
+def _figure(width: float, height: float, px_per_cm: float | None = None) -> tuple[Figure, object]:
     aspect = height / width
     fig = Figure(figsize=(7.0, max(2.5, 6.0 * aspect)), dpi=100)
     FigureCanvasAgg(fig)
@@ -109,8 +117,16 @@ def _figure(width: float, height: float) -> tuple[Figure, object]:
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)  # image coordinates: y down
     ax.set_aspect("equal")
-    ax.set_xlabel("x (px)")
-    ax.set_ylabel("y (px)")
+    units = "cm" if px_per_cm else "px"
+    ax.set_xlabel(f"x ({units})")
+    ax.set_ylabel(f"y ({units})")
+    if px_per_cm:
+        # Everything is drawn in px (the background is the video frame); ticks sit at
+        # round numbers of cm and are labelled in cm.
+        for axis, size in ((ax.xaxis, width), (ax.yaxis, height)):
+            ticks_cm = MaxNLocator(nbins=8).tick_values(0, size / px_per_cm)
+            ticks_cm = ticks_cm[(ticks_cm >= 0) & (ticks_cm <= size / px_per_cm + 1e-9)]
+            axis.set_ticks(ticks_cm * px_per_cm, [f"{v:g}" for v in ticks_cm])
     return fig, ax
 
 
@@ -129,19 +145,25 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def render_heatmap_png(
+def render_heatmap_png(occupancy: Occupancy, **kwargs) -> bytes:
+    """:func:`heatmap_figure` as PNG bytes."""
+    return _png(heatmap_figure(occupancy, **kwargs))
+
+
+def heatmap_figure(
     occupancy: Occupancy,
     *,
     background: np.ndarray | None = None,
     alpha: float = 0.65,
     cmap: str = "inferno",
     title: str | None = None,
-) -> bytes:
-    """The occupancy over ``background`` with a colour bar in seconds per cell; PNG bytes.
+) -> Figure:
+    """The occupancy over ``background`` with a colour bar in seconds per cell.
     Empty cells are transparent so the arena shows through; after smoothing, so are cells
     under 0.1 % of the peak (the Gaussian's far tails, which would tint a whole rectangle)."""
     occ = occupancy
-    fig, ax = _figure(occ.frame_width, occ.frame_height)
+    px_per_cm = occ.cell_px / occ.cell_size if occ.units == "cm" else None
+    fig, ax = _figure(occ.frame_width, occ.frame_height, px_per_cm)
     _background(ax, background, occ.frame_width, occ.frame_height)
     rows, cols = occ.seconds.shape
     vmax = float(occ.seconds.max()) if occ.seconds.size and occ.seconds.max() > 0 else 1.0
@@ -159,10 +181,15 @@ def render_heatmap_png(
     bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     bar.set_label(f"time per cell (s); cell {occ.cell_size:.3g} {occ.units}")
     ax.set_title(title or f"Occupancy ({occ.total_s:.1f} s tracked)")
-    return _png(fig)
+    return fig
 
 
-def render_trajectory_png(
+def render_trajectory_png(time_s: np.ndarray, xy: np.ndarray, **kwargs) -> bytes:
+    """:func:`trajectory_figure` as PNG bytes."""
+    return _png(trajectory_figure(time_s, xy, **kwargs))
+
+
+def trajectory_figure(
     time_s: np.ndarray,
     xy: np.ndarray,
     *,
@@ -173,9 +200,10 @@ def render_trajectory_png(
     end_s: float | None = None,
     cmap: str = "viridis",
     title: str | None = None,
-) -> bytes:
+    calibration: Calibration | None = None,
+) -> Figure:
     """The path over the window, each segment coloured by its start time; missing frames
-    break the line. PNG bytes."""
+    break the line. Axes in cm when ``calibration`` has a scale."""
     t = validate_time(time_s)
     pos = np.asarray(xy, dtype=np.float64)
     if pos.shape != (t.shape[0], 2):
@@ -186,7 +214,7 @@ def render_trajectory_png(
     ok = window.analysed & np.isfinite(pos).all(axis=1)
     pair = ok[:-1] & ok[1:]
     segments = np.stack([pos[:-1][pair], pos[1:][pair]], axis=1)
-    fig, ax = _figure(width, height)
+    fig, ax = _figure(width, height, (calibration or Calibration()).px_per_cm)
     _background(ax, background, width, height)
     norm = Normalize(window.start_s, window.end_s)
     lines = LineCollection(segments, cmap=cmap, norm=norm, linewidths=1.2)
@@ -195,4 +223,4 @@ def render_trajectory_png(
     bar = fig.colorbar(lines, ax=ax, fraction=0.046, pad=0.04)
     bar.set_label("time (s)")
     ax.set_title(title or "Trajectory")
-    return _png(fig)
+    return fig

@@ -45,6 +45,15 @@ Definitions (distances in the output ``units``: cm when calibrated, else px):
   with entry time, exit time (None if still inside at the end), duration (tracked time inside)
   and whether the window cut it at the start or end. Zone distance / mean speed: the counted
   steps starting inside, and that over the time in zone.
+* **Minimum bout** (``min_bout_s``; the project's default 0.2 s, 0 = off): a change of
+  inside/outside counts only once the new side has lasted ``min_bout_s`` (summed tracked
+  time); a shorter stay on the other side belongs to the side before. So a centre that
+  jitters across a border (four frames in, four out, ...) is one visit, not dozens. It
+  applies to entries, exits, latency and bouts; time in zone (and percent, zone distance)
+  still counts every tracked sample inside, so zones that tile the arena still sum to the
+  tracked time. EthoVision XT's "zone exit threshold" (a distance buffer at the border) and
+  EthoTrack's entry/exit percentages (e.g. 70 % in, 50 % out) address the same spurious
+  entries in space; a minimum duration does it in time and needs no calibration.
 * **Unions** (``AnalysisParams.unions``, e.g. EPM open arms): a zone that is the union of
   named zones, measured from the union mask (so moving between two open arms through the
   centre is two entries, arm to adjacent arm directly is none).
@@ -76,6 +85,12 @@ from .zones import MembershipMode, Zone, validate_zones, zone_membership
 # Durations summed from float frame intervals (1/30 s ...) miss exact thresholds by ~1e-15.
 _EPS = 1e-9
 MAX_BINS = 10_000
+# Bounds every analysis checks without the recording at hand (the project's saved settings
+# and a request's query alike): window times from 0 to a week, bins of at least half a
+# second (shorter ones are frame jitter, not behaviour, and a 1e-9 s bin asks for billions).
+MAX_TIME_S = 7 * 24 * 3600.0
+MIN_BIN_S = 0.5
+MAX_MIN_BOUT_S = 60.0
 
 
 # --- parameters --------------------------------------------------------------------------
@@ -95,22 +110,35 @@ class AnalysisParams:
     smoothing_window: int = 5  # frames, odd
     savgol_polyorder: int = 2
     bin_s: float | None = None
+    min_bout_s: float = 0.0  # the core's default is off; projects default to 0.2 s
     unions: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def checked(self) -> AnalysisParams:
         """These parameters validated; BehaviorInputError naming the parameter."""
         for name in ("start_s", "end_s", "bin_s"):
             value = getattr(self, name)
-            if value is not None:
-                finite_number(value, name)
-        if self.bin_s is not None and self.bin_s <= 0:
-            raise BehaviorInputError("bin_s", f"must be > 0, got {self.bin_s:g}")
+            if value is not None and not 0 <= finite_number(value, name) <= MAX_TIME_S:
+                raise BehaviorInputError(
+                    name, f"must be from 0 to a week in seconds, got {value:g}"
+                )
+        if self.bin_s is not None and self.bin_s < MIN_BIN_S:
+            raise BehaviorInputError(
+                "bin_s", f"must be at least {MIN_BIN_S:g} s, got {self.bin_s:g}"
+            )
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise BehaviorInputError(
+                "end_s", f"must be after start_s ({self.start_s:g} s), got {self.end_s:g}"
+            )
         if finite_number(self.max_gap_s, "max_gap_s") <= 0:
             raise BehaviorInputError("max_gap_s", f"must be > 0, got {self.max_gap_s:g}")
         if finite_number(self.immobile_speed, "immobile_speed") < 0:
             raise BehaviorInputError("immobile_speed", "must be >= 0")
         if finite_number(self.min_immobile_s, "min_immobile_s") < 0:
             raise BehaviorInputError("min_immobile_s", "must be >= 0")
+        if not 0 <= finite_number(self.min_bout_s, "min_bout_s") <= MAX_MIN_BOUT_S:
+            raise BehaviorInputError(
+                "min_bout_s", f"must be from 0 to {MAX_MIN_BOUT_S:g} s, got {self.min_bout_s:g}"
+            )
         if not isinstance(self.count_initial_entry, bool):
             raise BehaviorInputError("count_initial_entry", "must be true or false")
         if self.membership not in ("centre", "box"):
@@ -121,6 +149,9 @@ class AnalysisParams:
         if not 0 < overlap <= 1:
             raise BehaviorInputError("box_overlap", f"must be in (0, 1], got {overlap:g}")
         check_smoothing(self.smoothing, self.smoothing_window, self.savgol_polyorder)
+        # Checked even while smoothing is off: a stored window of -7210 frames would
+        # otherwise wait for the day someone turns smoothing on.
+        check_smoothing("savgol", self.smoothing_window, self.savgol_polyorder)
         if not isinstance(self.unions, Mapping):
             raise BehaviorInputError("unions", "must map a union name to zone names")
         return self
@@ -272,6 +303,7 @@ def analyze_trajectory(
     for name, parts in unions.items():
         members[name] = np.logical_or.reduce([members[p] for p in parts])
     inside = {name: m[idx] for name, m in members.items()}
+    visits = {name: debounce(m, dv, params.min_bout_s) for name, m in inside.items()}
 
     # Bins: edges from the window start; the totals are the same reduction with one bin.
     if params.bin_s is None:
@@ -297,6 +329,7 @@ def analyze_trajectory(
         immobile=immobile,
         has_speed=has_speed,
         inside=inside,
+        visits=visits,
         count_initial=params.count_initial_entry,
         scale=scale,
         freezing=fr,
@@ -306,7 +339,7 @@ def analyze_trajectory(
     one = replace(one, all_bin=np.zeros_like(ctx.all_bin), bin_k=np.zeros_like(ctx.bin_k))
     totals = _reduce(one, 1)[0]
 
-    bouts = [b for name in inside for b in _bouts(name, inside[name], tv, dv)]
+    bouts = [b for name in visits for b in _bouts(name, visits[name], tv, dv)]
     parameters = {
         **params.as_dict(),
         "units": calibration.units,
@@ -405,6 +438,7 @@ class _Context:
     immobile: np.ndarray
     has_speed: np.ndarray
     inside: dict[str, np.ndarray]
+    visits: dict[str, np.ndarray]  # inside, with stays under min_bout_s merged (events)
     count_initial: bool
     scale: float
     freezing: np.ndarray | None
@@ -431,11 +465,12 @@ def _reduce(c: _Context, nb: int) -> list[Measures]:
     for name, m in c.inside.items():
         z_time = total(np.where(m, c.dv, 0.0), c.bin_k)
         z_dist = total(np.where(m, c.out_len, 0.0), c.bin_k) / c.scale
-        prev = np.concatenate([[False], m[:-1]])
-        entry = m & ~prev
-        if not c.count_initial and m.size:
+        v = c.visits[name]
+        prev = np.concatenate([[False], v[:-1]])
+        entry = v & ~prev
+        if not c.count_initial and v.size:
             entry[0] = False
-        exit_ = ~m & prev
+        exit_ = ~v & prev
         entries = np.bincount(c.bin_k[entry], minlength=nb)[:nb]
         exits = np.bincount(c.bin_k[exit_], minlength=nb)[:nb]
         first = np.full(nb, np.inf)
@@ -481,6 +516,28 @@ def _reduce(c: _Context, nb: int) -> list[Measures]:
 
 def _ratio(a: float, b: float) -> float | None:
     return float(a / b) if b > 0 else None
+
+
+def debounce(m: np.ndarray, dv: np.ndarray, min_s: float) -> np.ndarray:
+    """bool (K,): inside/outside of K tracked samples (durations ``dv``, s) where a change
+    counts only once the new side lasted ``min_s``; shorter runs take the side before them
+    (the first side: that of the first run lasting ``min_s``). See the module docs."""
+    m = np.asarray(m, dtype=bool)
+    if min_s <= 0 or m.size == 0:
+        return m
+    cut = np.flatnonzero(np.diff(m.astype(np.int8))) + 1
+    starts = np.concatenate([[0], cut])
+    ends = np.concatenate([cut, [m.size]])
+    cum = np.concatenate([[0.0], np.cumsum(dv)])
+    long = (cum[ends] - cum[starts]) >= min_s - _EPS
+    values = m[starts]
+    state = bool(values[np.argmax(long)]) if long.any() else bool(values[0])
+    out = np.empty_like(m)
+    for s, e, value, ok in zip(starts, ends, values, long, strict=True):
+        if ok:
+            state = bool(value)
+        out[s:e] = state
+    return out
 
 
 def _bouts(name: str, m: np.ndarray, tv: np.ndarray, dv: np.ndarray) -> list[Bout]:

@@ -90,7 +90,7 @@ def test_table_has_metadata_measures_flattened_zones_and_trust():
 
 def test_binned_table_has_one_row_per_bin():
     df = experiment_table(rows(bin_s=2.0), by_bin=True)
-    assert len(df) == 9 and df["bin"].tolist() == [0, 1, 2] * 3
+    assert len(df) == 9 and df["bin"].tolist() == [1, 2, 3] * 3  # 1-based, as the pages
     assert df.groupby("subject_id")["distance"].sum().to_dict() == pytest.approx(
         experiment_table(rows()).set_index("subject_id")["distance"].to_dict()
     )
@@ -200,3 +200,20 @@ def test_the_package_never_imports_django():
     )
     root = PACKAGE.parents[1]
     assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("measure", "label"),
+    [
+        ("distance", "distance (cm)"),
+        ("mean_speed", "mean_speed (cm/s)"),
+        ("time_moving_s", "time_moving_s (s)"),
+        ("zone:centre:entries", "zone:centre:entries (count)"),
+        ("zone:centre:percent", "zone:centre:percent (%)"),
+    ],
+)
+def test_the_group_plot_axis_names_the_unit(measure, label):
+    from tracking.behavior.experiment import group_plot_figure
+
+    df = pd.DataFrame({"group": ["a", "b"], "units": ["cm", "cm"], measure: [1.0, 2.0]})
+    assert group_plot_figure(df, measure).axes[0].get_ylabel() == label

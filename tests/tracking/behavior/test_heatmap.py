@@ -83,3 +83,34 @@ def test_heatmap_and_trajectory_render_to_png_over_a_background():
     with pytest.raises(BehaviorInputError) as exc:
         render_heatmap_png(occ, background=np.zeros((4, 4, 7), dtype=np.uint8))
     assert exc.value.field == "background"
+
+
+def test_default_cell_is_2_cm_when_calibrated_and_a_twentieth_of_the_frame_otherwise():
+    t = uniform_time(1.0)
+    xy = np.tile([100.0, 100.0], (30, 1))
+    cm = occupancy_grid(t, xy, frame_width=640, frame_height=480, calibration=Calibration(12.0))
+    assert cm.cell_size == pytest.approx(2.0) and cm.cell_px == pytest.approx(24.0)
+    px = occupancy_grid(t, xy, frame_width=640, frame_height=480)
+    assert px.units == "px" and px.cell_px == pytest.approx(32.0)
+
+
+def test_axes_are_in_cm_when_calibrated():
+    from tracking.behavior.heatmap import heatmap_figure, trajectory_figure
+
+    t = uniform_time(1.0)
+    xy = np.column_stack([np.linspace(100, 500, 30), np.full(30, 240.0)])
+    calibration = Calibration(10.0)
+    occ = occupancy_grid(t, xy, frame_width=640, frame_height=480, calibration=calibration)
+    for fig in (
+        heatmap_figure(occ),
+        trajectory_figure(t, xy, frame_width=640, frame_height=480, calibration=calibration),
+    ):
+        ax = fig.axes[0]
+        assert ax.get_xlabel() == "x (cm)" and ax.get_ylabel() == "y (cm)"
+        fig.canvas.draw()
+        labels = [
+            float(x.get_text().replace("−", "-")) for x in ax.get_xticklabels() if x.get_text()
+        ]
+        assert max(labels) == 64 and 0 in labels  # cm ticks over a 64 cm (640 px) frame
+    plain = trajectory_figure(t, xy, frame_width=640, frame_height=480)
+    assert plain.axes[0].get_xlabel() == "x (px)"

@@ -345,3 +345,38 @@ def test_parameters_echo_every_setting():
     ):
         assert key in r.parameters
     assert r.parameters["zones"] == [ZONE.to_json()]
+
+
+def test_a_centre_jittering_across_a_border_is_one_visit_with_a_minimum_bout():
+    """Four frames in, four out, ... at a zone's border (tracking jitter): without a minimum
+    bout that is dozens of entries; with 0.2 s it is one visit, and the time in the zone
+    still counts every frame inside."""
+    from tracking.behavior.measures import debounce
+
+    t = uniform_time(4.0)  # 120 frames at 30 fps
+    zone = [RectZone("centre", 100, 0, 100, 100)]
+    x = np.full(t.size, 50.0)  # outside for 1 s, then 2 s jittering at x = 100, then inside
+    x[30:90] = np.where((np.arange(60) // 4) % 2 == 0, 101.0, 99.0)
+    x[90:] = 150.0
+    xy = np.column_stack([x, np.full(t.size, 50.0)])
+    raw = analyze_trajectory(t, xy, zones=zone, params=AnalysisParams(min_bout_s=0.0))
+    calm = analyze_trajectory(t, xy, zones=zone, params=AnalysisParams(min_bout_s=0.2))
+    assert raw.totals.zones["centre"].entries == 8
+    assert calm.totals.zones["centre"].entries == 1 and calm.totals.zones["centre"].exits == 0
+    assert calm.totals.zones["centre"].time_s == raw.totals.zones["centre"].time_s
+    assert [b.zone for b in calm.bouts] == ["centre"]
+    # The entry is the first frame of the first stay inside that lasts (frame 86: its last
+    # four jittering frames run on into the steady stay); the latency follows it.
+    assert calm.bouts[0].entry_s == pytest.approx(86 / 30)
+    assert calm.totals.zones["centre"].latency_s == pytest.approx(86 / 30)
+    # A stay of exactly min_bout_s counts.
+    m = np.array([0, 0, 0, 1, 1, 1, 0, 0, 0], dtype=bool)
+    assert debounce(m, np.full(9, 0.1), 0.3).tolist() == m.tolist()
+    assert not debounce(m, np.full(9, 0.1), 0.31).any()
+
+
+@pytest.mark.parametrize("value", [-1, 61, float("nan")])
+def test_bad_minimum_bouts_name_the_field(value):
+    with pytest.raises(BehaviorInputError) as exc:
+        AnalysisParams(min_bout_s=value).checked()
+    assert exc.value.field == "min_bout_s"
