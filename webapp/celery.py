@@ -31,11 +31,14 @@ def route_by_declared_queue(name, args, kwargs, options, task=None, **kw):
 
 
 app.conf.task_routes = (route_by_declared_queue,)
+# How often the beat looks for jobs whose worker died (read from the environment: the beat's
+# schedule is fixed when the app is made, before Django's settings exist).
+STALE_CHECK_INTERVAL = max(1.0, float(os.environ.get("JOB_STALE_CHECK_INTERVAL", "60")))
 app.conf.beat_schedule = {
     "fail-stale-jobs": {
         "task": "webapp.tasks.jobs_fail_stale",
-        "schedule": 60.0,
-        "options": {"queue": QUEUE_DEFAULT, "expires": 55},
+        "schedule": STALE_CHECK_INTERVAL,
+        "options": {"queue": QUEUE_DEFAULT, "expires": max(1.0, STALE_CHECK_INTERVAL - 5)},
     },
 }
 app.autodiscover_tasks()
