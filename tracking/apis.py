@@ -128,15 +128,19 @@ class TrackingEditListApi(APIView):
         run = tracking_run_for_user(user=request.user, run_id=run_id)
         return Response(TrackingEditOutput(run.edits.all(), many=True).data)
 
-    @extend_schema(request=TrackingEditInput, responses={201: TrackingEditOutput})
+    @extend_schema(
+        request=TrackingEditInput, responses={201: TrackingEditOutput, 200: TrackingEditOutput}
+    )
     def post(self, request, run_id: int):
+        """201 with a new edit; 200 with the identical active edit already stored."""
         run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
         payload = TrackingEditInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        edit = services.tracking_edit_swap(
+        edit, created = services.tracking_edit_swap(
             run=run, created_by=request.user, **payload.validated_data
         )
-        return Response(TrackingEditOutput(edit).data, status=status.HTTP_201_CREATED)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(TrackingEditOutput(edit).data, status=code)
 
 
 class TrackingEditRevertApi(APIView):

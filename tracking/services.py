@@ -132,6 +132,18 @@ def tracking_runs_create(
     clean = tracking_params_clean(params=params, model=model)
 
     with transaction.atomic():
+        # Locking the videos serializes parallel starts on them (PostgreSQL; SQLite's
+        # IMMEDIATE transactions already do), so 20 identical requests queue one run.
+        list(Video.objects.select_for_update().filter(pk__in=[v.pk for v in videos]))
+        for video in videos:
+            same = tracking_run_identical_active(
+                model=model,
+                video=video,
+                n_animals=overrides.get(video.pk, n_animals),
+                params=clean,
+            )
+            if same is not None:
+                raise ValidationError({"videos": _already_tracking(video, same)})
         batch = TrackingBatch.objects.create(project=project, model=model, created_by=created_by)
         runs = [
             TrackingRun.objects.create(
@@ -159,6 +171,36 @@ def tracking_runs_create(
     return batch
 
 
+def tracking_run_identical_active(
+    *, model: TrainedModel, video: Video, n_animals: int, params: Mapping[str, Any]
+) -> TrackingRun | None:
+    """A queued or running run of ``video`` with the same model, animals and parameters.
+
+    A second identical run would only redo the same work (a double click, a client retry),
+    so it is refused while one is on its way; once that one ended, the same request is
+    allowed again (e.g. to re-track with a retrained model of the same name).
+    """
+    wanted = {k: v for k, v in params.items() if k != "engine"}
+    active = TrackingRun.objects.filter(
+        video=video,
+        model=model,
+        n_animals=n_animals,
+        status__in=(JobStatus.QUEUED, JobStatus.RUNNING),
+    ).order_by("pk")
+    for run in active:
+        # The worker adds the engine's full records under "engine"; the request is the rest.
+        if {k: v for k, v in run.params.items() if k != "engine"} == wanted:
+            return run
+    return None
+
+
+def _already_tracking(video: Video, run: TrackingRun) -> str:
+    return (
+        f"“{video.original_name}” is already being tracked with this model, animals and "
+        f"parameters: run #{run.pk} ({run.get_status_display().lower()})."
+    )
+
+
 def _dispatch(run: TrackingRun) -> None:
     job_dispatch(job=run, task=tracking_run_execute_task)
 
@@ -172,7 +214,18 @@ def tracking_run_cancel(*, run: TrackingRun) -> TrackingRun:
 
 
 def tracking_run_retry(*, run: TrackingRun) -> TrackingRun:
-    """Queue a failed, timed-out or cancelled run again; it resumes from its stored chunks."""
+    """Queue a failed, timed-out or cancelled run again; it resumes from its stored chunks.
+
+    Refused while an identical run (same video, model, animals, parameters) is queued or
+    running: both would do the same work.
+    """
+    with transaction.atomic():
+        video = Video.all_objects.select_for_update().get(pk=run.video_id)
+        same = tracking_run_identical_active(
+            model=run.model, video=video, n_animals=run.n_animals, params=run.params
+        )
+        if same is not None and same.pk != run.pk:
+            raise ValidationError({"status": _already_tracking(video, same)})
     try:
         return job_requeue(
             job=run,
@@ -202,8 +255,13 @@ def tracking_edit_swap(
     animal_b: Any,
     from_frame: Any,
     to_frame: Any = None,
-) -> TrackingEdit:
-    """Store "swap identities A and B from ``from_frame`` on (to ``to_frame``, inclusive)"."""
+) -> tuple[TrackingEdit, bool]:
+    """Store "swap identities A and B from ``from_frame`` on (to ``to_frame``, inclusive)".
+
+    Idempotent: when the same swap is already active (a double click, a retried request)
+    that edit is returned and nothing is added; two identical swaps would cancel out.
+    Returns ``(edit, created)``.
+    """
     _finished_run(run)
     a = _whole(animal_a, "animal_a", 1, run.n_animals)
     b = _whole(animal_b, "animal_b", 1, run.n_animals)
@@ -214,15 +272,21 @@ def tracking_edit_swap(
     end = None
     if to_frame not in (None, ""):
         end = _whole(to_frame, "to_frame", start, last)
-    return TrackingEdit.objects.create(
-        run=run,
-        kind=TrackingEdit.Kind.SWAP,
-        animal_a=min(a, b),
-        animal_b=max(a, b),
-        from_frame=start,
-        to_frame=end,
-        created_by=created_by,
-    )
+    same = {
+        "kind": TrackingEdit.Kind.SWAP,
+        "animal_a": min(a, b),
+        "animal_b": max(a, b),
+        "from_frame": start,
+        "to_frame": end,
+    }
+    with transaction.atomic():
+        # The run's row is the lock that serializes edits of one run (PostgreSQL; SQLite's
+        # IMMEDIATE transactions serialize anyway), so the check and the insert are one step.
+        TrackingRun.objects.select_for_update().filter(pk=run.pk).first()
+        existing = run.edits.filter(reverted_at__isnull=True, **same).order_by("pk").first()
+        if existing is not None:
+            return existing, False
+        return TrackingEdit.objects.create(run=run, created_by=created_by, **same), True
 
 
 def tracking_edit_revert(*, edit: TrackingEdit) -> TrackingEdit:
