@@ -113,7 +113,7 @@ class TrackingRunExportApi(APIView):
         run = tracking_run_for_user(user=request.user, run_id=run_id)
         export = exporting.trajectory_export(run=run, fmt=fmt)
         response = FileResponse(
-            open(export.path, "rb"),  # noqa: SIM115 - FileResponse closes it
+            export.open_once(),  # FileResponse closes it; nothing stays in scratch
             as_attachment=True,
             filename=export.filename,
             content_type=export.content_type,
