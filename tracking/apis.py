@@ -81,6 +81,13 @@ class TrackingRunDetailApi(APIView):
         run = tracking_run_for_user(user=request.user, run_id=run_id)
         return Response(TrackingRunOutput(run).data)
 
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, run_id: int):
+        """204; 400 saying why while the run may not go (queued, running, in use)."""
+        run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
+        services.tracking_run_delete(run=run)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class TrackingRunCancelApi(APIView):
     @extend_schema(request=None, responses=TrackingRunOutput)

@@ -8,7 +8,7 @@ act on a run; ``tracking_edit_*`` store a user's corrections of a trajectory.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,10 +20,13 @@ from training.models import TrainedModel
 from webapp.jobs import (
     BrokerUnavailable,
     job_dispatch,
+    job_label,
     job_request_cancel,
     job_requeue,
+    jobs_active_referring_to,
 )
 from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.storage import delete_quietly, delete_tree_quietly
 
 from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
 from .tasks import tracking_render_execute_task, tracking_run_execute_task
@@ -295,6 +298,59 @@ def tracking_edit_revert(*, edit: TrackingEdit) -> TrackingEdit:
         edit.reverted_at = timezone.now()
         edit.save(update_fields=["reverted_at"])
     return edit
+
+
+# Checks another part of the app adds (e.g. the experiment table's per-video run choice):
+# each takes a run and returns why it cannot be deleted, or None.
+RUN_DELETE_CHECKS: list[Callable[[TrackingRun], str | None]] = []
+
+
+def tracking_run_delete_blockers(*, run: TrackingRun) -> list[str]:
+    """Why ``run`` cannot be deleted now (empty: it can)."""
+    reasons = []
+    if run.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        reasons.append(
+            f"Run #{run.pk} is {run.get_status_display().lower()}; cancel it first (a running "
+            "run stops after its current chunk)."
+        )
+    active = jobs_active_referring_to(run)
+    if active:
+        listed = ", ".join(job_label(job) for job in active)
+        reasons.append(f"Work on this run is not finished: {listed}.")
+    for check in RUN_DELETE_CHECKS:
+        reason = check(run)
+        if reason:
+            reasons.append(reason)
+    return reasons
+
+
+def tracking_run_delete(*, run: TrackingRun) -> None:
+    """Delete a run with its edits, renders and stored files (chunks, trajectory, MP4s).
+
+    Refused (ValidationError on ``run``) while it is queued or running, while a job works
+    on it (a render, hard frames) or while a check of ``RUN_DELETE_CHECKS`` objects. Its
+    model and video stay. The files go once the transaction has committed.
+    """
+    with transaction.atomic():
+        locked = TrackingRun.objects.select_for_update().filter(pk=run.pk).first()
+        if locked is None:
+            return
+        reasons = tracking_run_delete_blockers(run=locked)
+        if reasons:
+            raise ValidationError({"run": " ".join(reasons)})
+        names = [locked.trajectory.name or ""]
+        names += [r.file.name for r in locked.renders.all() if r.file]
+        prefix = f"tracking/{locked.project_id}/{locked.pk}"
+        batch_id = locked.batch_id
+        locked.delete()
+        # A batch is only its runs: the last one takes it along (batches PROTECT models).
+        TrackingBatch.objects.filter(pk=batch_id, runs__isnull=True).delete()
+
+        def remove_files() -> None:
+            delete_quietly(*names)
+            delete_tree_quietly(prefix)
+
+        transaction.on_commit(remove_files)
 
 
 def tracking_render_create(*, run: TrackingRun, created_by) -> TrackingRender:

@@ -311,7 +311,22 @@
       video.addEventListener("seeked", function () { draw(frameAt(video.currentTime)); });
       window.addEventListener("resize", function () { drawTimeline(); drawTrajectory(); draw(current); });
       document.getElementById("show-trails").addEventListener("change", function () { draw(current); });
+      document.getElementById("step-back").addEventListener("click", function () { step(-1); });
+      document.getElementById("step-forward").addEventListener("click", function () { step(1); });
+      document.addEventListener("keydown", onStepKey);
     });
+  }
+
+  // Frame-by-frame stepping, as in the labeling editor: "," back, "." forward.
+  function step(delta) {
+    if (track) seekRow(current + delta);
+  }
+  function onStepKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || ["INPUT", "SELECT", "TEXTAREA"].indexOf(target.tagName) >= 0)) return;
+    if (event.key === ",") { event.preventDefault(); step(-1); }
+    else if (event.key === ".") { event.preventDefault(); step(1); }
   }
 
   const swapForm = document.getElementById("swap-form");
