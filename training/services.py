@@ -347,6 +347,6 @@ def _blocked_by(blockers: list) -> str:
     )
     more = " …" if len(blockers) > len(shown) else ""
     return (
-        f"{described}{more} refer to this model (their results, exports and history name it); "
-        "delete those first."
+        f"Still referring to this model (their results, exports and history name it): "
+        f"{described}{more}. Delete those first."
     )

@@ -74,9 +74,11 @@
   const timeline = document.getElementById("timeline");
 
   function frameAt(mediaTime) {
-    // The last frame whose timestamp is <= the media time (plus half a frame of slack).
+    // The last frame whose timestamp is <= the media time, with a quarter frame of slack
+    // for rounded clocks: seekRow aims at mid-frame, and half a frame of slack made that
+    // (rounded up by the media clock) read as the next frame.
     const t = track.time_s;
-    const slack = 0.5 / (track.fps || 30);
+    const slack = 0.25 / (track.fps || 30);
     let lo = 0, hi = t.length - 1;
     if (mediaTime + slack < t[0]) return 0;
     while (lo < hi) {
