@@ -138,3 +138,47 @@ def test_swap_is_disabled_on_a_one_animal_run_and_says_why(page, project, owner,
     page.locator("#swap-form").scroll_into_view_if_needed()
     screenshot(page, "run-page-one-animal-swap")
     assert not page.js_errors, page.js_errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_labeled_tracked_video_is_deleted_from_its_page_saying_what_goes(
+    page, project, owner, clip_video
+):
+    from labeling.models import Frame, Video
+    from tests.labeling.test_videos_api import _frame
+
+    for index in (0, 5):
+        _frame(clip_video, index, boxes=1, status=Frame.Status.LABELED)
+    run = make_tracked_run(
+        project=project, video=clip_video, trajectory=make_trajectory(two_mice())
+    )
+    TrackingRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING)
+    login(page, owner)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.goto(f"/projects/{project.pk}/videos/{clip_video.pk}/")
+    page.click("#video-delete-details summary")
+    statement = page.text_content("#video-delete-statement")
+    assert "2 labeled frame(s) with 2 box(es)" in statement, statement
+    assert f"tracking run #{run.pk}" in statement and "every model" in statement
+    assert "cancel them first" in statement
+    screenshot(page, "video-delete-statement")
+
+    # A running run: refused, and the page says why.
+    page.click("#video-delete")
+    page.wait_for_selector(".alert-danger")
+    assert "cancel it first" in page.text_content(".alert-danger")
+    assert Video.objects.filter(pk=clip_video.pk).exists()
+    screenshot(page, "video-delete-refused")
+
+    TrackingRun.objects.filter(pk=run.pk).update(status=JobStatus.SUCCEEDED)
+    page.reload()
+    page.click("#video-delete")
+    page.wait_for_url(f"**/projects/{project.pk}/videos/")
+    assert "labeled frame(s)" in dialogs[-1] and f"#{run.pk}" in dialogs[-1], dialogs
+    assert "was deleted" in page.text_content("body")
+    assert not Video.objects.filter(pk=clip_video.pk).exists()
+    assert not TrackingRun.objects.filter(pk=run.pk).exists()
+    assert TrainedModel.objects.filter(pk=run.model_id).exists()
+    screenshot(page, "video-deleted")
+    assert not page.js_errors, page.js_errors
