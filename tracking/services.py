@@ -137,7 +137,9 @@ def tracking_runs_create(
     with transaction.atomic():
         # Locking the videos serializes parallel starts on them (PostgreSQL; SQLite's
         # IMMEDIATE transactions already do), so 20 identical requests queue one run.
-        list(Video.objects.select_for_update().filter(pk__in=[v.pk for v in videos]))
+        # (In id order: two batches sharing videos lock them in the same order, no deadlock.)
+        locked = Video.objects.select_for_update().filter(pk__in=[v.pk for v in videos])
+        list(locked.order_by("pk"))
         for video in videos:
             same = tracking_run_identical_active(
                 model=model,
