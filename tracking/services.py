@@ -17,13 +17,12 @@ from django.utils import timezone
 
 from labeling.models import Project, Video
 from training.models import TrainedModel
+from webapp.job_refs import job_label, jobs_active_referring_to
 from webapp.jobs import (
     BrokerUnavailable,
     job_dispatch,
-    job_label,
     job_request_cancel,
     job_requeue,
-    jobs_active_referring_to,
 )
 from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, delete_tree_quietly

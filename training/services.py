@@ -25,13 +25,12 @@ from django.utils import timezone
 
 from labeling.datasets.versions import dataset_version_create, dataset_version_manifest
 from labeling.models import DatasetVersion, Project
+from webapp.job_refs import job_label, jobs_active_referring_to
 from webapp.jobs import (
     BrokerUnavailable,
     job_dispatch,
-    job_label,
     job_request_cancel,
     job_requeue,
-    jobs_active_referring_to,
 )
 from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, scratch_tempdir, store_file
