@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
+from webapp.storage import delete_tree_quietly
+
 from .models import LabelClass, Project, ProjectMembership, Role
 
 DEFAULT_CLASS_NAMES = ("mouse",)
@@ -38,16 +40,43 @@ def project_create(*, name: str, owner, description: str = "", class_names=None)
     return project
 
 
+# The folders of media that hold one project's files (``<area>/<project id>/...``): videos,
+# thumbnails, frames, uploads being imported, dataset manifests and exports, training
+# checkpoints and models, imported models, tracking chunks, trajectories and renders.
+PROJECT_MEDIA_AREAS = (
+    "videos",
+    "thumbnails",
+    "frames",
+    "imports",
+    "datasets",
+    "exports",
+    "training",
+    "models",
+    "tracking",
+)
+
+
 def project_delete(*, project: Project) -> None:
     """Delete a project and everything in it, in one transaction.
+
+    Its stored files go once the transaction has committed (a refused or failed deletion
+    keeps them all). Registered videos stay where they are on the lab's shared storage. A
+    worker still busy with one of its jobs sees the row gone and stops without writing.
 
     Rows inside a project protect one another (a tracking run its model and video, a model
     its dataset version) so that deleting *one* of them cannot break another; deleting the
     whole project takes them all, so the protecting rows of this project go first. A row
     of another project protecting one of this project's is refused (ValidationError).
     """
+    project_id = project.pk
     with transaction.atomic():
-        _delete_with_protecting_rows(project, project_id=project.pk, depth=0)
+        _delete_with_protecting_rows(project, project_id=project_id, depth=0)
+        transaction.on_commit(lambda: _delete_project_media(project_id))
+
+
+def _delete_project_media(project_id: int) -> None:
+    for area in PROJECT_MEDIA_AREAS:
+        delete_tree_quietly(f"{area}/{project_id}")
 
 
 def _delete_with_protecting_rows(obj, *, project_id: int, depth: int) -> None:

@@ -81,6 +81,13 @@ class TrackingRunDetailApi(APIView):
         run = tracking_run_for_user(user=request.user, run_id=run_id)
         return Response(TrackingRunOutput(run).data)
 
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, run_id: int):
+        """204; 400 saying why while the run may not go (queued, running, in use)."""
+        run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
+        services.tracking_run_delete(run=run)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class TrackingRunCancelApi(APIView):
     @extend_schema(request=None, responses=TrackingRunOutput)
@@ -113,7 +120,7 @@ class TrackingRunExportApi(APIView):
         run = tracking_run_for_user(user=request.user, run_id=run_id)
         export = exporting.trajectory_export(run=run, fmt=fmt)
         response = FileResponse(
-            open(export.path, "rb"),  # noqa: SIM115 - FileResponse closes it
+            export.open_once(),  # FileResponse closes it; nothing stays in scratch
             as_attachment=True,
             filename=export.filename,
             content_type=export.content_type,
@@ -128,15 +135,19 @@ class TrackingEditListApi(APIView):
         run = tracking_run_for_user(user=request.user, run_id=run_id)
         return Response(TrackingEditOutput(run.edits.all(), many=True).data)
 
-    @extend_schema(request=TrackingEditInput, responses={201: TrackingEditOutput})
+    @extend_schema(
+        request=TrackingEditInput, responses={201: TrackingEditOutput, 200: TrackingEditOutput}
+    )
     def post(self, request, run_id: int):
+        """201 with a new edit; 200 with the identical active edit already stored."""
         run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
         payload = TrackingEditInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        edit = services.tracking_edit_swap(
+        edit, created = services.tracking_edit_swap(
             run=run, created_by=request.user, **payload.validated_data
         )
-        return Response(TrackingEditOutput(edit).data, status=status.HTTP_201_CREATED)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(TrackingEditOutput(edit).data, status=code)
 
 
 class TrackingEditRevertApi(APIView):

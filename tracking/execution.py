@@ -33,7 +33,14 @@ from labeling.videos.services import video_local_path
 from webapp.job_scratch import job_scratch_folder
 from webapp.jobs import JobCancelled, job_claim, job_finish, job_heartbeat
 from webapp.models import JobStatus
-from webapp.storage import local_copy, scratch_dir, scratch_tempdir, sha256_of_file, store_file
+from webapp.storage import (
+    delete_tree_quietly,
+    local_copy,
+    scratch_dir,
+    scratch_tempdir,
+    sha256_of_file,
+    store_file,
+)
 
 from .models import TrackingRun
 
@@ -73,6 +80,7 @@ class _ChunkSync:
     def __init__(self, run: TrackingRun, run_dir: Path):
         from tracking.engine.chunks import CHUNK_DIR, MANIFEST
 
+        self.run = run
         self.run_dir = run_dir
         self.prefix = _storage_prefix(run)
         self.chunk_dir = CHUNK_DIR
@@ -112,6 +120,7 @@ class _ChunkSync:
         new = [path for _, _, path in chunk_files(self.run_dir) if path.name not in self.uploaded]
         if not new:
             return
+        _check_alive(self.run)  # a deleted run's folder must not come back
         manifest = self.run_dir / self.manifest
         if manifest.exists():
             name = f"{self.prefix}/{self.manifest}"
@@ -148,27 +157,56 @@ class _Beat:
         job_heartbeat(job=self.run, progress=0.95 * fraction, message=message)
 
 
+class RunGone(Exception):
+    """The run's row was deleted while it ran (its project or the run itself)."""
+
+
+def _check_alive(run: TrackingRun) -> None:
+    """Raise :class:`RunGone` if the row is gone: nothing may be stored for it any more."""
+    if not TrackingRun.objects.filter(pk=run.pk).exists():
+        raise RunGone()
+
+
 def tracking_run_execute(*, run_id: int) -> None:
-    """Claim the run and track its video; a duplicate delivery returns at once."""
+    """Claim the run and track its video; a duplicate delivery returns at once.
+
+    A run deleted while it works (with its project) stops at its next progress call: no
+    traceback, nothing stored again, its scratch folder and stored chunks removed.
+    """
     run = job_claim(model=TrackingRun, job_id=run_id)
     if run is None:
         return
     run_dir = job_scratch_folder(run)
     try:
-        _execute(run, run_dir)
-    except JobCancelled:
-        job_finish(job=run, status=JobStatus.CANCELLED, message="Cancelled")
-    except SoftTimeLimitExceeded:
-        job_finish(
-            job=run,
-            status=JobStatus.TIMED_OUT,
-            error="The run reached the queue's time limit; Retry resumes where it stopped.",
-        )
-    except Exception as exc:
-        log.exception("tracking run %s failed", run.pk)
-        job_finish(job=run, status=JobStatus.FAILED, error=_explain(exc))
-    else:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        try:
+            _execute(run, run_dir)
+        except JobCancelled:
+            _check_alive(run)
+            job_finish(job=run, status=JobStatus.CANCELLED, message="Cancelled")
+        except SoftTimeLimitExceeded:
+            _check_alive(run)
+            job_finish(
+                job=run,
+                status=JobStatus.TIMED_OUT,
+                error="The run reached the queue's time limit; Retry resumes where it stopped.",
+            )
+        except RunGone:
+            raise
+        except Exception as exc:
+            _check_alive(run)
+            log.exception("tracking run %s failed", run.pk)
+            job_finish(job=run, status=JobStatus.FAILED, error=_explain(exc))
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    except (RunGone, TrackingRun.DoesNotExist):
+        _forget(run, run_dir)
+
+
+def _forget(run: TrackingRun, run_dir: Path) -> None:
+    """Remove what a deleted run left: its scratch folder and anything stored meanwhile."""
+    log.info("tracking run %s was deleted while it ran; stopped", run.pk)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    delete_tree_quietly(_storage_prefix(run))
 
 
 def _explain(exc: Exception) -> str:
@@ -254,6 +292,7 @@ def _store_result(run: TrackingRun, result: Any, stats: Any) -> None:
     from tracking.engine.exports.parquet import write_trajectory
 
     name = f"{_storage_prefix(run)}/trajectory.parquet"
+    _check_alive(run)
     with scratch_tempdir() as tmp:
         local = Path(tmp) / "trajectory.parquet"
         write_trajectory(result.trajectory, local)

@@ -7,9 +7,12 @@ page, every export and the behaviour analysis show the same corrected identities
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -17,7 +20,7 @@ from django.core.exceptions import ValidationError
 
 from webapp.storage import scratch_workdir
 
-from .models import TrackingRun
+from .models import SubjectInfo, TrackingRun
 from .selectors import tracking_edits_active, tracking_run_trajectory
 
 EXPORTS = {
@@ -99,19 +102,52 @@ class Export:
     filename: str
     content_type: str
 
+    def open_once(self) -> BinaryIO:
+        """The file, opened for a response to stream; its scratch folder is removed now
+        (POSIX keeps an open file readable) or, where that is refused, when it is closed."""
+        handle = _ScratchFile(self.path)
+        handle.release()
+        return handle
+
+
+class _ScratchFile(io.FileIO):
+    """A scratch file that takes its folder with it."""
+
+    def __init__(self, path: Path):
+        super().__init__(path, "rb")
+        self.folder = path.parent
+
+    def release(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.release()
+
 
 def trajectory_export(*, run: TrackingRun, fmt: str) -> Export:
     """Write the run's trajectory (edits applied) in ``fmt`` to a scratch file.
 
-    The file lives in a temporary directory that the OS cleans; a response streams it.
+    The caller streams it with :meth:`Export.open_once`, which removes it; a failure while
+    writing removes it at once.
     """
-    from tracking.engine.exports import csv as csv_export
-    from tracking.engine.exports import mot, nwb
-    from tracking.engine.exports.parquet import write_trajectory
-
     if fmt not in EXPORTS:
         raise ValidationError({"format": f"Choose one of {', '.join(EXPORTS)}."})
     tmp = scratch_workdir("exports", "track-export-")
+    try:
+        return _write_export(run=run, fmt=fmt, tmp=tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_export(*, run: TrackingRun, fmt: str, tmp: Path) -> Export:
+    from tracking.engine.exports import csv as csv_export
+    from tracking.engine.exports import mot
+    from tracking.engine.exports.parquet import write_trajectory
+
     stem = f"run{run.pk}-{Path(run.video.original_name).stem}"[:120]
     path = tmp / f"trajectory.{fmt}"
     if fmt == "json":
@@ -125,12 +161,29 @@ def trajectory_export(*, run: TrackingRun, fmt: str) -> Export:
     elif fmt == "mot.txt":
         mot.write_mot(trajectory, path)
     else:
-        nwb.write_nwb(
-            trajectory,
-            path,
-            session_description=f"MouseTrack Studio tracking run {run.pk} of "
-            f"{run.video.original_name}",
-            identifier=f"mousetrack-run-{run.pk}-{run.trajectory_sha256[:12]}",
-            source_video=run.video.original_name,
-        )
+        _write_nwb(run, trajectory, path)
     return Export(path, f"{stem}.{fmt}", EXPORTS[fmt])
+
+
+def _write_nwb(run: TrackingRun, trajectory, path: Path) -> None:
+    """NWB with the video's calibration (metres) and subject, as the analysis reads them."""
+    from tracking.behavior_analysis import arena_context
+    from tracking.engine.exports import nwb
+
+    arena = arena_context(video=run.video)
+    info = SubjectInfo.objects.filter(video=run.video).first()
+    subject = (
+        nwb.NwbSubject(subject_id=info.subject_id, group=info.group, session=info.session)
+        if info
+        else None
+    )
+    nwb.write_nwb(
+        trajectory,
+        path,
+        session_description=f"MouseTrack Studio tracking run {run.pk} of {run.video.original_name}",
+        identifier=f"mousetrack-run-{run.pk}-{run.trajectory_sha256[:12]}",
+        source_video=run.video.original_name,
+        px_per_cm=arena.calibration.px_per_cm,
+        calibration_note=f"calibration method: {arena.method}",
+        subject=subject,
+    )

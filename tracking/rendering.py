@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from labeling.videos.services import video_local_path
 from webapp.jobs import JobCancelled, job_claim, job_finish, job_heartbeat
 from webapp.models import JobStatus
-from webapp.storage import scratch_tempdir, store_file
+from webapp.storage import delete_quietly, scratch_tempdir, store_file
 
 from .models import TrackingRender
 from .selectors import tracking_edits_active, tracking_run_trajectory
@@ -43,14 +43,30 @@ def tracking_render_execute(*, render_id: int) -> None:
             source = sandboxed_source(path, video)
             output = render_video(source, trajectory, Path(tmp) / "tracked.mp4", on_progress=beat)
             name = f"tracking/{run.project_id}/{run.pk}/render-{render.pk}.mp4"
+            if _gone(render):
+                return
             default_storage.delete(name)
             stored = store_file(local_path=output, name=name)
-        TrackingRender.objects.filter(pk=render.pk).update(
+        if not TrackingRender.objects.filter(pk=render.pk).update(
             file=stored, edits_applied=len(tracking_edits_active(run=run))
-        )
+        ):
+            delete_quietly(stored)  # deleted (with its run or project) while it was stored
+            return
         job_finish(job=render, status=JobStatus.SUCCEEDED, message="Rendered")
     except JobCancelled:
-        job_finish(job=render, status=JobStatus.CANCELLED, message="Cancelled")
+        if not _gone(render):
+            job_finish(job=render, status=JobStatus.CANCELLED, message="Cancelled")
     except Exception as exc:
+        if _gone(render):
+            return
         log.exception("render %s failed", render.pk)
         job_finish(job=render, status=JobStatus.FAILED, error=str(exc)[:2000])
+
+
+def _gone(render: TrackingRender) -> bool:
+    """True (and logged) when the render's row was deleted while it worked: it stops
+    without a traceback and stores nothing."""
+    if TrackingRender.objects.filter(pk=render.pk).exists():
+        return False
+    log.info("render %s was deleted while it ran; stopped", render.pk)
+    return True

@@ -8,7 +8,7 @@ act on a run; ``tracking_edit_*`` store a user's corrections of a trajectory.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from labeling.models import Project, Video
 from training.models import TrainedModel
+from webapp.job_refs import job_label, jobs_active_referring_to
 from webapp.jobs import (
     BrokerUnavailable,
     job_dispatch,
@@ -24,6 +25,7 @@ from webapp.jobs import (
     job_requeue,
 )
 from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.storage import delete_quietly, delete_tree_quietly
 
 from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
 from .tasks import tracking_render_execute_task, tracking_run_execute_task
@@ -132,6 +134,20 @@ def tracking_runs_create(
     clean = tracking_params_clean(params=params, model=model)
 
     with transaction.atomic():
+        # Locking the videos serializes parallel starts on them (PostgreSQL; SQLite's
+        # IMMEDIATE transactions already do), so 20 identical requests queue one run.
+        # (In id order: two batches sharing videos lock them in the same order, no deadlock.)
+        locked = Video.objects.select_for_update().filter(pk__in=[v.pk for v in videos])
+        list(locked.order_by("pk"))
+        for video in videos:
+            same = tracking_run_identical_active(
+                model=model,
+                video=video,
+                n_animals=overrides.get(video.pk, n_animals),
+                params=clean,
+            )
+            if same is not None:
+                raise ValidationError({"videos": _already_tracking(video, same)})
         batch = TrackingBatch.objects.create(project=project, model=model, created_by=created_by)
         runs = [
             TrackingRun.objects.create(
@@ -159,6 +175,36 @@ def tracking_runs_create(
     return batch
 
 
+def tracking_run_identical_active(
+    *, model: TrainedModel, video: Video, n_animals: int, params: Mapping[str, Any]
+) -> TrackingRun | None:
+    """A queued or running run of ``video`` with the same model, animals and parameters.
+
+    A second identical run would only redo the same work (a double click, a client retry),
+    so it is refused while one is on its way; once that one ended, the same request is
+    allowed again (e.g. to re-track with a retrained model of the same name).
+    """
+    wanted = {k: v for k, v in params.items() if k != "engine"}
+    active = TrackingRun.objects.filter(
+        video=video,
+        model=model,
+        n_animals=n_animals,
+        status__in=(JobStatus.QUEUED, JobStatus.RUNNING),
+    ).order_by("pk")
+    for run in active:
+        # The worker adds the engine's full records under "engine"; the request is the rest.
+        if {k: v for k, v in run.params.items() if k != "engine"} == wanted:
+            return run
+    return None
+
+
+def _already_tracking(video: Video, run: TrackingRun) -> str:
+    return (
+        f"“{video.original_name}” is already being tracked with this model, animals and "
+        f"parameters: run #{run.pk} ({run.get_status_display().lower()})."
+    )
+
+
 def _dispatch(run: TrackingRun) -> None:
     job_dispatch(job=run, task=tracking_run_execute_task)
 
@@ -172,7 +218,18 @@ def tracking_run_cancel(*, run: TrackingRun) -> TrackingRun:
 
 
 def tracking_run_retry(*, run: TrackingRun) -> TrackingRun:
-    """Queue a failed, timed-out or cancelled run again; it resumes from its stored chunks."""
+    """Queue a failed, timed-out or cancelled run again; it resumes from its stored chunks.
+
+    Refused while an identical run (same video, model, animals, parameters) is queued or
+    running: both would do the same work.
+    """
+    with transaction.atomic():
+        video = Video.all_objects.select_for_update().get(pk=run.video_id)
+        same = tracking_run_identical_active(
+            model=run.model, video=video, n_animals=run.n_animals, params=run.params
+        )
+        if same is not None and same.pk != run.pk:
+            raise ValidationError({"status": _already_tracking(video, same)})
     try:
         return job_requeue(
             job=run,
@@ -202,8 +259,13 @@ def tracking_edit_swap(
     animal_b: Any,
     from_frame: Any,
     to_frame: Any = None,
-) -> TrackingEdit:
-    """Store "swap identities A and B from ``from_frame`` on (to ``to_frame``, inclusive)"."""
+) -> tuple[TrackingEdit, bool]:
+    """Store "swap identities A and B from ``from_frame`` on (to ``to_frame``, inclusive)".
+
+    Idempotent: when the same swap is already active (a double click, a retried request)
+    that edit is returned and nothing is added; two identical swaps would cancel out.
+    Returns ``(edit, created)``.
+    """
     _finished_run(run)
     a = _whole(animal_a, "animal_a", 1, run.n_animals)
     b = _whole(animal_b, "animal_b", 1, run.n_animals)
@@ -214,15 +276,21 @@ def tracking_edit_swap(
     end = None
     if to_frame not in (None, ""):
         end = _whole(to_frame, "to_frame", start, last)
-    return TrackingEdit.objects.create(
-        run=run,
-        kind=TrackingEdit.Kind.SWAP,
-        animal_a=min(a, b),
-        animal_b=max(a, b),
-        from_frame=start,
-        to_frame=end,
-        created_by=created_by,
-    )
+    same = {
+        "kind": TrackingEdit.Kind.SWAP,
+        "animal_a": min(a, b),
+        "animal_b": max(a, b),
+        "from_frame": start,
+        "to_frame": end,
+    }
+    with transaction.atomic():
+        # The run's row is the lock that serializes edits of one run (PostgreSQL; SQLite's
+        # IMMEDIATE transactions serialize anyway), so the check and the insert are one step.
+        TrackingRun.objects.select_for_update().filter(pk=run.pk).first()
+        existing = run.edits.filter(reverted_at__isnull=True, **same).order_by("pk").first()
+        if existing is not None:
+            return existing, False
+        return TrackingEdit.objects.create(run=run, created_by=created_by, **same), True
 
 
 def tracking_edit_revert(*, edit: TrackingEdit) -> TrackingEdit:
@@ -231,6 +299,59 @@ def tracking_edit_revert(*, edit: TrackingEdit) -> TrackingEdit:
         edit.reverted_at = timezone.now()
         edit.save(update_fields=["reverted_at"])
     return edit
+
+
+# Checks another part of the app adds (e.g. the experiment table's per-video run choice):
+# each takes a run and returns why it cannot be deleted, or None.
+RUN_DELETE_CHECKS: list[Callable[[TrackingRun], str | None]] = []
+
+
+def tracking_run_delete_blockers(*, run: TrackingRun) -> list[str]:
+    """Why ``run`` cannot be deleted now (empty: it can)."""
+    reasons = []
+    if run.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        reasons.append(
+            f"Run #{run.pk} is {run.get_status_display().lower()}; cancel it first (a running "
+            "run stops after its current chunk)."
+        )
+    active = jobs_active_referring_to(run)
+    if active:
+        listed = ", ".join(job_label(job) for job in active)
+        reasons.append(f"Work on this run is not finished: {listed}.")
+    for check in RUN_DELETE_CHECKS:
+        reason = check(run)
+        if reason:
+            reasons.append(reason)
+    return reasons
+
+
+def tracking_run_delete(*, run: TrackingRun) -> None:
+    """Delete a run with its edits, renders and stored files (chunks, trajectory, MP4s).
+
+    Refused (ValidationError on ``run``) while it is queued or running, while a job works
+    on it (a render, hard frames) or while a check of ``RUN_DELETE_CHECKS`` objects. Its
+    model and video stay. The files go once the transaction has committed.
+    """
+    with transaction.atomic():
+        locked = TrackingRun.objects.select_for_update().filter(pk=run.pk).first()
+        if locked is None:
+            return
+        reasons = tracking_run_delete_blockers(run=locked)
+        if reasons:
+            raise ValidationError({"run": " ".join(reasons)})
+        names = [locked.trajectory.name or ""]
+        names += [r.file.name for r in locked.renders.all() if r.file]
+        prefix = f"tracking/{locked.project_id}/{locked.pk}"
+        batch_id = locked.batch_id
+        locked.delete()
+        # A batch is only its runs: the last one takes it along (batches PROTECT models).
+        TrackingBatch.objects.filter(pk=batch_id, runs__isnull=True).delete()
+
+        def remove_files() -> None:
+            delete_quietly(*names)
+            delete_tree_quietly(prefix)
+
+        transaction.on_commit(remove_files)
 
 
 def tracking_render_create(*, run: TrackingRun, created_by) -> TrackingRender:

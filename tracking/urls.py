@@ -11,6 +11,11 @@ urlpatterns = [
         name="tracking-run-cancel",
     ),
     path("tracking-runs/<id:run_id>/retry/", views.tracking_run_retry, name="tracking-run-retry"),
+    path(
+        "tracking-runs/<id:run_id>/delete/",
+        views.tracking_run_delete,
+        name="tracking-run-delete",
+    ),
     # Behaviour analysis pages.
     path(
         "projects/<id:project_id>/experiment/",

@@ -121,6 +121,19 @@ def _run_action(request, run_id: int, action, done: str):
 
 @login_required
 @require_POST
+def tracking_run_delete(request, run_id: int):
+    run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
+    try:
+        services.tracking_run_delete(run=run)
+    except ValidationError as exc:
+        messages.error(request, "Not deleted: " + " ".join(exc.messages))
+        return redirect("tracking-run-detail", run.pk)
+    messages.success(request, f"Run #{run.pk} deleted, with its edits, renders and files.")
+    return redirect("tracking-home", run.project_id)
+
+
+@login_required
+@require_POST
 def tracking_run_cancel(request, run_id: int):
     return _run_action(request, run_id, services.tracking_run_cancel, "Cancel requested.")
 

@@ -163,6 +163,13 @@ class TrainedModelDetailApi(APIView):
         model = trained_model_for_user(user=request.user, model_id=model_id)
         return Response(TrainedModelDetailOutput(model).data)
 
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, model_id: int):
+        """204; 400 naming what still refers to the model (runs, jobs) while it may not go."""
+        model = trained_model_for_user(user=request.user, model_id=model_id, role=Role.ANNOTATOR)
+        services.trained_model_delete(model=model)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class _QueryFormatIgnored(DefaultContentNegotiation):
     """``?format=`` names the file to download here, not DRF's renderer: errors stay JSON."""

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from labeling.datasets.versions import dataset_version_create, dataset_version_manifest
 from labeling.models import DatasetVersion, Project
+from webapp.job_refs import job_label, jobs_active_referring_to
 from webapp.jobs import (
     BrokerUnavailable,
     job_dispatch,
@@ -298,3 +299,53 @@ def training_job_retry(*, job: TrainingJob) -> TrainingJob:
         ) from None
     training_job_log_append(job_id=job.pk, text=f"Retry requested{resume}")
     return requeued
+
+
+def trained_model_delete(*, model: TrainedModel) -> None:
+    """Delete a registered model, its evaluations and its weight files.
+
+    Refused (ValidationError on ``model``, naming them) while a job works with it (an
+    evaluation, a pre-label, a tracking run...), or while rows that must keep pointing at it
+    exist: tracking runs (their results and exports name it) and training jobs that started
+    from it. Pre-labels keep the model's name. The files go once the transaction commits.
+    """
+    with transaction.atomic():
+        locked = TrainedModel.objects.select_for_update().filter(pk=model.pk).first()
+        if locked is None:
+            return
+        active = jobs_active_referring_to(locked)
+        if active:
+            listed = ", ".join(job_label(job) for job in active)
+            raise ValidationError(
+                {"model": f"Work with this model is not finished: {listed}; cancel it first."}
+            )
+        names = [locked.weights.name or "", locked.onnx.name or ""]
+        for _ in range(3):
+            try:
+                with transaction.atomic():
+                    locked.delete()
+                break
+            except ProtectedError as exc:
+                blockers = list(exc.protected_objects)
+            # A tracking batch whose runs were all deleted is an empty record: it goes.
+            empty = [b for b in blockers if hasattr(b, "runs") and not b.runs.exists()]
+            if len(empty) < len(blockers):
+                raise ValidationError({"model": _blocked_by(blockers)})
+            for batch in empty:
+                batch.delete()
+        else:
+            raise ValidationError({"model": "The model could not be deleted; try again."})
+        transaction.on_commit(lambda: delete_quietly(*names))
+
+
+def _blocked_by(blockers: list) -> str:
+    shown = [b for b in blockers if not hasattr(b, "runs")][:10]
+    described = ", ".join(
+        f"{b} ({b.get_status_display().lower()})" if hasattr(b, "get_status_display") else str(b)
+        for b in shown
+    )
+    more = " …" if len(blockers) > len(shown) else ""
+    return (
+        f"Still referring to this model (their results, exports and history name it): "
+        f"{described}{more}. Delete those first."
+    )

@@ -11,4 +11,9 @@ urlpatterns = [
     ),
     path("training/jobs/<id:job_id>/retry/", views.training_job_retry, name="training-job-retry"),
     path("training/models/<id:model_id>/", views.trained_model_detail, name="trained-model-detail"),
+    path(
+        "training/models/<id:model_id>/delete/",
+        views.trained_model_delete,
+        name="trained-model-delete",
+    ),
 ]

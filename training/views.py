@@ -197,6 +197,20 @@ def training_job_retry(request, job_id: int):
 
 
 @login_required
+@require_POST
+def trained_model_delete(request, model_id: int):
+    model = trained_model_for_user(user=request.user, model_id=model_id, role=Role.ANNOTATOR)
+    project_id = model.project_id
+    try:
+        services.trained_model_delete(model=model)
+    except ValidationError as exc:
+        messages.error(request, "Not deleted: " + " ".join(exc.messages))
+        return redirect("trained-model-detail", model.pk)
+    messages.success(request, f"Model “{model.name}” deleted, with its evaluations and files.")
+    return redirect("training-list", project_id)
+
+
+@login_required
 def trained_model_detail(request, model_id: int):
     from assisted.improve import comparison_url
 

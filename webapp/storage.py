@@ -112,3 +112,27 @@ def delete_quietly(*names: str) -> None:
                 default_storage.delete(name)
             except FileNotFoundError:
                 pass
+
+
+def delete_tree_quietly(prefix: str) -> int:
+    """Remove every stored file under the folder ``prefix`` (and the folders, where the
+    storage has them); a missing folder is fine. Returns how many files went."""
+    prefix = prefix.strip("/")
+    if not prefix or ".." in prefix.split("/"):
+        raise ValueError(f"refusing to delete the stored folder {prefix!r}")
+    try:
+        dirs, files = default_storage.listdir(prefix)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    removed = 0
+    for name in files:
+        delete_quietly(f"{prefix}/{name}")
+        removed += 1
+    for name in dirs:
+        removed += delete_tree_quietly(f"{prefix}/{name}")
+    try:
+        local = Path(default_storage.path(prefix))
+    except NotImplementedError:
+        return removed  # object storage has no folders to remove
+    shutil.rmtree(local, ignore_errors=True)
+    return removed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -21,6 +21,7 @@ from ..models import FrameSamplingJob, ImageSetImportJob, Role, Video
 from ..selectors import project_for_user
 from ..uploads import ProjectUploadMixin, upload_temp_path
 from . import imageset_jobs, sampling_services, services
+from .deletion import confirm_parse
 from .selectors import (
     sampling_job_for_user,
     video_for_user,
@@ -352,12 +353,24 @@ class VideoDetailApi(APIView):
         video = video_for_user(user=request.user, video_id=video_id)
         return Response(VideoOutput(video_with_counts(video=video)).data)
 
-    @extend_schema(request=None, responses={204: None, 200: VideoDeletionOutput})
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "confirm",
+                str,
+                description="labels,runs: the video's labels and tracking runs go with it",
+            )
+        ],
+        responses={204: None, 200: VideoDeletionOutput},
+    )
     def delete(self, request, video_id: int):
         """204 when everything went; 200 with what was kept (and why) when dataset versions
-        still list some of its frames (the video is then hidden from the project)."""
+        still list some of its frames (the video is then hidden from the project). A labeled
+        or tracked video needs ``?confirm=labels,runs``."""
         video = video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
-        deletion = services.video_delete(video=video)
+        confirm = confirm_parse(request.query_params.get("confirm"))
+        deletion = services.video_delete(video=video, confirm=confirm)
         if not deletion.hidden:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(VideoDeletionOutput(deletion).data)

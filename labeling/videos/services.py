@@ -515,12 +515,14 @@ class VideoDeletion:
         )
 
 
-def video_delete(*, video: Video) -> VideoDeletion:
+def video_delete(*, video: Video, confirm: frozenset[str] = frozenset()) -> VideoDeletion:
     """Delete a frame source, its frames and its stored files.
 
-    Refused (ValidationError) while any of its frames carries an annotation (frames belong
-    to their video, so deleting the video would silently take the boxes with it) or while a
-    tracking run refers to the video (its page plays the video and its exports name it).
+    Labeled frames and tracking runs go only when ``confirm`` says so ("labels", "runs";
+    see :mod:`labeling.videos.deletion` for the statement the page shows): otherwise the
+    delete is refused (ValidationError), since it would silently take the boxes with it, and
+    the runs' pages play the video and their exports name it. Confirmed runs go through
+    ``tracking_run_delete`` (refused while queued or running, with its files otherwise).
     Frames a dataset version lists are kept, rows and images, even once unlabeled: a
     version is an immutable snapshot that training, evaluation and exports materialize
     from those images (and evaluation's per-frame results point at those rows). The video
@@ -534,20 +536,23 @@ def video_delete(*, video: Video) -> VideoDeletion:
         if locked is None:
             return VideoDeletion(hidden=False, deleted_frames=0, kept_frames=0, kept_for=())
         annotated = video_annotated_frame_count(video=locked)
-        if annotated:
+        if annotated and "labels" not in confirm:
             raise ValidationError(
                 {
-                    "video": f"{annotated} frame(s) of this video are annotated; the video "
-                    "cannot be deleted without losing their boxes."
+                    "video": f"{annotated} frame(s) of this video are annotated; deleting the "
+                    "video takes their labels too (confirm=labels,runs)."
                 }
             )
         runs = list(locked.tracking_runs.order_by("pk").values_list("pk", flat=True)[:11])
-        if runs:
+        if runs and "runs" in confirm:
+            _delete_runs(locked)
+        elif runs:
             listed = ", ".join(f"#{pk}" for pk in runs[:10]) + (" …" if len(runs) > 10 else "")
             raise ValidationError(
                 {
                     "video": f"Tracking run(s) {listed} use this video (their pages play it and "
-                    "their exports name it); the video cannot be deleted while they exist."
+                    "their exports name it); deleting the video takes them too "
+                    "(confirm=labels,runs)."
                 }
             )
         frames = dict(Frame.all_objects.filter(video=locked).values_list("pk", "image"))
@@ -566,6 +571,10 @@ def video_delete(*, video: Video) -> VideoDeletion:
             locked.file = ""
             locked.thumbnail = ""
             locked.save(update_fields=["hidden_at", "file", "thumbnail"])
+            # Its details (arena, subject) go as they would with the row: nobody sees them.
+            for rel in Video._meta.related_objects:
+                if rel.one_to_one:
+                    rel.related_model.objects.filter(**{rel.field.name: locked}).delete()
             # Sampling into a hidden video would add frames nobody sees.
             for job in locked.sampling_jobs.exclude(status__in=TERMINAL_STATUSES):
                 job_request_cancel(job=job)
@@ -577,3 +586,11 @@ def video_delete(*, video: Video) -> VideoDeletion:
         kept_frames=len(kept),
         kept_for=tuple(hidden_names),
     )
+
+
+def _delete_runs(video: Video) -> None:
+    # Tracking sits above labeling: its delete (refusals, files on commit) is reached lazily.
+    from tracking.services import tracking_run_delete
+
+    for run in video.tracking_runs.order_by("pk"):
+        tracking_run_delete(run=run)

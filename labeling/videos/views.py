@@ -20,6 +20,7 @@ from webapp.ranged import local_file_ranges, ranged_response, stored_file_ranges
 from ..access import can_write, project_page
 from ..models import FrameSamplingJob, Role, Video
 from . import sampling_services, services
+from .deletion import confirm_parse, video_deletion_preview
 from .selectors import (
     active_sampling_job,
     sampling_jobs_of,
@@ -85,6 +86,7 @@ def video_detail(request, project, video_id: int):
             "jobs": sampling_jobs_of(video=video),
             "active_job": active,
             "annotated_count": video_annotated_frame_count(video=video),
+            "deletion": video_deletion_preview(video=video) if can_write(request) else None,
             "can_write": can_write(request),
             "strategies": FrameSamplingJob.Strategy,
             "default_seconds": sampling_services.DEFAULT_SAMPLE_SECONDS,
@@ -99,7 +101,8 @@ def video_delete(request, project, video_id: int):
     video = get_object_or_404(project.videos, pk=video_id)
     name = video.original_name
     try:
-        deletion = services.video_delete(video=video)
+        confirm = confirm_parse(request.POST.get("confirm"))
+        deletion = services.video_delete(video=video, confirm=confirm)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("video-detail", project.pk, video.pk)

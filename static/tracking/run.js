@@ -74,9 +74,11 @@
   const timeline = document.getElementById("timeline");
 
   function frameAt(mediaTime) {
-    // The last frame whose timestamp is <= the media time (plus half a frame of slack).
+    // The last frame whose timestamp is <= the media time, with a quarter frame of slack
+    // for rounded clocks: seekRow aims at mid-frame, and half a frame of slack made that
+    // (rounded up by the media clock) read as the next frame.
     const t = track.time_s;
-    const slack = 0.5 / (track.fps || 30);
+    const slack = 0.25 / (track.fps || 30);
     let lo = 0, hi = t.length - 1;
     if (mediaTime + slack < t[0]) return 0;
     while (lo < hi) {
@@ -311,7 +313,22 @@
       video.addEventListener("seeked", function () { draw(frameAt(video.currentTime)); });
       window.addEventListener("resize", function () { drawTimeline(); drawTrajectory(); draw(current); });
       document.getElementById("show-trails").addEventListener("change", function () { draw(current); });
+      document.getElementById("step-back").addEventListener("click", function () { step(-1); });
+      document.getElementById("step-forward").addEventListener("click", function () { step(1); });
+      document.addEventListener("keydown", onStepKey);
     });
+  }
+
+  // Frame-by-frame stepping, as in the labeling editor: "," back, "." forward.
+  function step(delta) {
+    if (track) seekRow(current + delta);
+  }
+  function onStepKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || ["INPUT", "SELECT", "TEXTAREA"].indexOf(target.tagName) >= 0)) return;
+    if (event.key === ",") { event.preventDefault(); step(-1); }
+    else if (event.key === ".") { event.preventDefault(); step(1); }
   }
 
   const swapForm = document.getElementById("swap-form");

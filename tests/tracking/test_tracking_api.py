@@ -187,3 +187,48 @@ def test_deleting_a_tracked_video_or_its_model_is_refused(crossing_run):
         crossing_run.video.delete()
     with pytest.raises(ProtectedError):
         crossing_run.model.delete()
+
+
+def _nwb_of(client, run, tmp_path):
+    from pynwb import NWBHDF5IO
+
+    response = client.get(f"/api/tracking-runs/{run.pk}/trajectory.nwb")
+    assert response.status_code == 200
+    path = tmp_path / f"run{run.pk}.nwb"
+    path.write_bytes(b"".join(response.streaming_content))
+    io_ = NWBHDF5IO(str(path), "r")
+    return io_, io_.read()
+
+
+@pytest.mark.django_db
+def test_nwb_is_in_metres_with_the_calibration_and_names_the_subject(
+    api_client_for, crossing_run, owner, tmp_path
+):
+    from tracking.models import ArenaSetup, SubjectInfo
+
+    video = crossing_run.video
+    ArenaSetup.objects.create(video=video, calibration_method="ruler", px_per_cm=10.0)
+    SubjectInfo.objects.create(video=video, subject_id="M-17", group="saline", session="day 2")
+    io_, nwbfile = _nwb_of(api_client_for(owner), crossing_run, tmp_path)
+    with io_:
+        series = nwbfile.processing["behavior"]["Position"].spatial_series["animal_2"]
+        assert series.unit == "meters" and series.conversion == 1.0
+        # Animal 2 is at x = 200 - 2 t px, y = 120 px: at 10 px/cm, metres are px / 1000.
+        assert series.data[10][0] == pytest.approx((200 - 20) / 1000)
+        assert series.data[10][1] == pytest.approx(0.12)
+        assert "10 px/cm" in series.description
+        assert nwbfile.subject.subject_id == "M-17"
+        assert "saline" in nwbfile.subject.description
+        assert nwbfile.session_id == "day 2"
+        assert "day 2" in nwbfile.session_description
+
+
+@pytest.mark.django_db
+def test_nwb_of_an_uncalibrated_video_states_pixels(api_client_for, crossing_run, owner, tmp_path):
+    io_, nwbfile = _nwb_of(api_client_for(owner), crossing_run, tmp_path)
+    with io_:
+        series = nwbfile.processing["behavior"]["Position"].spatial_series["animal_2"]
+        assert series.unit == "pixels"
+        assert series.data[10][0] == pytest.approx(180.0)
+        assert "not calibrated" in series.description
+        assert nwbfile.subject is None
