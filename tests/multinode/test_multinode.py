@@ -206,6 +206,7 @@ def _ended(job: dict, what: str) -> dict | None:
     return job if job["status"] == "succeeded" else None
 
 
+@pytest.mark.timeout(1800)  # four nodes on two cores: minutes, not the suite's 600 s
 @pytest.mark.django_db(transaction=True)
 def test_a_lab_day_across_nodes_that_share_only_the_database_redis_and_s3(
     cluster, owner, project, tmp_path
@@ -226,7 +227,7 @@ def test_a_lab_day_across_nodes_that_share_only_the_database_redis_and_s3(
     with open(clip, "rb") as fh:
         video = api.json(
             "POST", f"/api/projects/{pid}/videos/", files={"file": ("day1.mp4", fh, "video/mp4")},
-            data={"sample_every": "1.0"},
+            data={"sample_every": "1.5"},
         )  # fmt: skip
     frames = api.until(
         "sampled frames",
@@ -237,7 +238,7 @@ def test_a_lab_day_across_nodes_that_share_only_the_database_redis_and_s3(
             else None
         ),
     )
-    assert len(frames) >= 20
+    assert len(frames) >= 15
 
     # Label every sampled frame (the mouse's box, found as the bench's labeler finds it).
     class_id = project.classes.get().pk
@@ -253,12 +254,12 @@ def test_a_lab_day_across_nodes_that_share_only_the_database_redis_and_s3(
             "boxes": [{"class_id": class_id, "x": x, "y": y, "w": w, "h": h}],
         })  # fmt: skip
         labeled += 1
-    assert labeled >= 15
+    assert labeled >= 10
 
     # Train on a GPU-queue worker; its evaluation follows on the gpu queue too.
     job = api.json("POST", f"/api/projects/{pid}/training-jobs/", json={
         "preset": "yolo11n", "name": "multinode",
-        "hyperparameters": {"epochs": 2, "imgsz": 160, "batch": 4, "device": "cpu"},
+        "hyperparameters": {"epochs": 1, "imgsz": 160, "batch": 4, "device": "cpu"},
     })  # fmt: skip
     job = api.until(
         "training", lambda: _ended(api.json("GET", f"/api/training-jobs/{job['id']}/"), "training")
