@@ -1,0 +1,15 @@
+"""Reads of the behaviour app shared by its pages, API and analysis (the experiment's
+run choice and subjects are in :mod:`behavior.experiment.selectors`)."""
+
+from __future__ import annotations
+
+from labeling.models import Project
+
+from .models import AnalysisSettings
+
+
+def analysis_settings_for(*, project: Project) -> AnalysisSettings:
+    """The project's analysis settings, or the defaults (unsaved) when it has none."""
+    return AnalysisSettings.objects.filter(project=project).first() or AnalysisSettings(
+        project=project
+    )
