@@ -3,7 +3,9 @@ names as they were under the tracking app)."""
 
 from django.urls import path
 
-from . import apis
+from .analysis import apis as analysis_apis
+from .arenas import apis as arena_apis
+from .experiment import apis as experiment_apis
 from .experiment import run_apis
 from .freezing import apis as freezing_apis
 
@@ -11,82 +13,82 @@ urlpatterns = [
     # Behaviour analysis: arenas, templates, subjects, settings, measures, experiment.
     path(
         "videos/<id:video_id>/arena/",
-        apis.ArenaSetupApi.as_view(),
+        arena_apis.ArenaSetupApi.as_view(),
         name="api-video-arena",
     ),
     path(
         "videos/<id:video_id>/arena/preset/",
-        apis.ArenaPresetApi.as_view(),
+        arena_apis.ArenaPresetApi.as_view(),
         name="api-video-arena-preset",
     ),
     path(
         "projects/<id:project_id>/arena-templates/",
-        apis.ArenaTemplateListApi.as_view(),
+        arena_apis.ArenaTemplateListApi.as_view(),
         name="api-arena-templates",
     ),
     path(
         "arena-templates/<id:template_id>/",
-        apis.ArenaTemplateDetailApi.as_view(),
+        arena_apis.ArenaTemplateDetailApi.as_view(),
         name="api-arena-template",
     ),
     path(
         "arena-templates/<id:template_id>/apply/",
-        apis.ArenaTemplateApplyApi.as_view(),
+        arena_apis.ArenaTemplateApplyApi.as_view(),
         name="api-arena-template-apply",
     ),
     path(
         "videos/<id:video_id>/subject/",
-        apis.SubjectInfoApi.as_view(),
+        experiment_apis.SubjectInfoApi.as_view(),
         name="api-video-subject",
     ),
     path(
         "projects/<id:project_id>/subjects/",
-        apis.ProjectSubjectListApi.as_view(),
+        experiment_apis.ProjectSubjectListApi.as_view(),
         name="api-project-subjects",
     ),
     path(
         "projects/<id:project_id>/subjects/import/",
-        apis.SubjectImportApi.as_view(),
+        experiment_apis.SubjectImportApi.as_view(),
         name="api-project-subjects-import",
     ),
     path(
         "projects/<id:project_id>/analysis-settings/",
-        apis.AnalysisSettingsApi.as_view(),
+        experiment_apis.AnalysisSettingsApi.as_view(),
         name="api-analysis-settings",
     ),
     path(
         "tracking-runs/<id:run_id>/analysis/",
-        apis.RunAnalysisApi.as_view(),
+        analysis_apis.RunAnalysisApi.as_view(),
         name="api-run-analysis",
     ),
     path(
         "tracking-runs/<id:run_id>/heatmap.png",
-        apis.RunHeatmapApi.as_view(),
+        analysis_apis.RunHeatmapApi.as_view(),
         name="api-run-heatmap",
     ),
     path(
         "tracking-runs/<id:run_id>/trajectory.png",
-        apis.RunTrajectoryImageApi.as_view(),
+        analysis_apis.RunTrajectoryImageApi.as_view(),
         name="api-run-trajectory-png",
     ),
     path(
         "projects/<id:project_id>/experiment/",
-        apis.ExperimentApi.as_view(),
+        experiment_apis.ExperimentApi.as_view(),
         name="api-experiment",
     ),
     path(
         "projects/<id:project_id>/experiment.csv",
-        apis.ExperimentCsvApi.as_view(),
+        experiment_apis.ExperimentCsvApi.as_view(),
         name="api-experiment-csv",
     ),
     path(
         "projects/<id:project_id>/experiment.xlsx",
-        apis.ExperimentXlsxApi.as_view(),
+        experiment_apis.ExperimentXlsxApi.as_view(),
         name="api-experiment-xlsx",
     ),
     path(
         "projects/<id:project_id>/experiment/plot.png",
-        apis.ExperimentPlotApi.as_view(),
+        experiment_apis.ExperimentPlotApi.as_view(),
         name="api-experiment-plot",
     ),
     # The experiment's bookkeeping per video, and freezing as a background job.

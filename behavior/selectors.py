@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from labeling.models import Project
 
-from .models import AnalysisSettings
+from .models import SETTINGS_FIELDS, AnalysisSettings
 
 
 def analysis_settings_for(*, project: Project) -> AnalysisSettings:
@@ -13,3 +13,10 @@ def analysis_settings_for(*, project: Project) -> AnalysisSettings:
     return AnalysisSettings.objects.filter(project=project).first() or AnalysisSettings(
         project=project
     )
+
+
+def analysis_settings_values(*, project: Project) -> dict:
+    """``{parameter: value}`` of the project's analysis settings (defaults if none), as the
+    pages show them."""
+    row = analysis_settings_for(project=project)
+    return {name: getattr(row, name) for name in SETTINGS_FIELDS}

@@ -3,27 +3,29 @@ were under the tracking app)."""
 
 from django.urls import path
 
-from . import views
+from .analysis import views as analysis_views
+from .arenas import views as arena_views
+from .experiment import views as experiment_views
 
 urlpatterns = [
     path(
         "projects/<id:project_id>/experiment/",
-        views.experiment_page,
+        experiment_views.experiment_page,
         name="experiment",
     ),
     path(
         "projects/<id:project_id>/videos/<id:video_id>/arena/",
-        views.arena_page,
+        arena_views.arena_page,
         name="arena-setup",
     ),
     path(
         "projects/<id:project_id>/videos/<id:video_id>/arena/background.jpg",
-        views.arena_background,
+        arena_views.arena_background,
         name="arena-background",
     ),
     path(
         "tracking-runs/<id:run_id>/analysis/",
-        views.run_analysis_page,
+        analysis_views.run_analysis_page,
         name="run-analysis",
     ),
 ]

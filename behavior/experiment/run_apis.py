@@ -9,10 +9,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from behavior.apis import BehaviorJSONParser
+from behavior.api_base import BehaviorJSONParser, RawJSONField
 from behavior.experiment.selectors import experiment_runs
 from behavior.models import AnimalSubject
-from behavior.serializers import RawJSONField
 from labeling.models import Role, Video
 from tracking.selectors import tracked_video_for_user
 

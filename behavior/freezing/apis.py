@@ -16,7 +16,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from behavior.apis import BehaviorJSONParser
+from behavior.api_base import BehaviorJSONParser
 from behavior.experiment.selectors import experiment_runs
 from behavior.models import FreezingJob
 from labeling.models import Role
