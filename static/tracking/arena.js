@@ -1,7 +1,7 @@
 // Arena editor: zones (rect, circle, polygon), a two-point ruler, the arena outline and
 // assay presets over a still of the video. Every coordinate in `state` is in original-video
 // pixels; the Konva stage's scale maps them to the screen, so the page size never changes
-// the data. The server (behavior.core) validates on save and names the field of an error.
+// the data. The server (tracking.behavior) validates on save and names the field of an error.
 (function () {
   "use strict";
   const root = document.getElementById("arena-editor");
@@ -478,7 +478,7 @@
       const wc = parseFloat($("arena-width-cm").value);
       const hc = parseFloat($("arena-height-cm").value);
       const [wp, hp] = outlineSize(state.outline);
-      // The server's rule (behavior.core.calibration): geometric mean of the two scales.
+      // The server's rule (tracking.behavior.calibration): geometric mean of the two scales.
       return wc > 0 && hc > 0 && wp ? Math.sqrt((wp / wc) * (hp / hc)) : null;
     }
     return null;
