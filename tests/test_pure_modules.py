@@ -41,9 +41,9 @@ PURE = {
         "tracking.engine.exports.mot", "tracking.engine.exports.parquet",
     ],
     "behaviour measures": [
-        "tracking.behavior.measures", "tracking.behavior.zones", "tracking.behavior.calibration",
-        "tracking.behavior.heatmap", "tracking.behavior.experiment", "tracking.behavior.report",
-        "tracking.behavior.freezing",
+        "behavior.core.measures", "behavior.core.zones", "behavior.core.calibration",
+        "behavior.core.heatmap", "behavior.core.experiment", "behavior.core.report",
+        "behavior.core.freezing",
     ],
     "assisted labeling": ["assisted.bootstrap", "assisted.hardframes"],
 }  # fmt: skip

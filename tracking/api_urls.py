@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import apis, behavior_apis, experiment_apis, freezing_apis
+from . import apis
 
 urlpatterns = [
     path(
@@ -57,117 +57,5 @@ urlpatterns = [
         "tracking-renders/<id:render_id>/download/",
         apis.TrackingRenderDownloadApi.as_view(),
         name="api-tracking-render-download",
-    ),
-    # Behaviour analysis: arenas, templates, subjects, settings, measures, experiment.
-    path(
-        "videos/<id:video_id>/arena/",
-        behavior_apis.ArenaSetupApi.as_view(),
-        name="api-video-arena",
-    ),
-    path(
-        "videos/<id:video_id>/arena/preset/",
-        behavior_apis.ArenaPresetApi.as_view(),
-        name="api-video-arena-preset",
-    ),
-    path(
-        "projects/<id:project_id>/arena-templates/",
-        behavior_apis.ArenaTemplateListApi.as_view(),
-        name="api-arena-templates",
-    ),
-    path(
-        "arena-templates/<id:template_id>/",
-        behavior_apis.ArenaTemplateDetailApi.as_view(),
-        name="api-arena-template",
-    ),
-    path(
-        "arena-templates/<id:template_id>/apply/",
-        behavior_apis.ArenaTemplateApplyApi.as_view(),
-        name="api-arena-template-apply",
-    ),
-    path(
-        "videos/<id:video_id>/subject/",
-        behavior_apis.SubjectInfoApi.as_view(),
-        name="api-video-subject",
-    ),
-    path(
-        "projects/<id:project_id>/subjects/",
-        behavior_apis.ProjectSubjectListApi.as_view(),
-        name="api-project-subjects",
-    ),
-    path(
-        "projects/<id:project_id>/subjects/import/",
-        behavior_apis.SubjectImportApi.as_view(),
-        name="api-project-subjects-import",
-    ),
-    path(
-        "projects/<id:project_id>/analysis-settings/",
-        behavior_apis.AnalysisSettingsApi.as_view(),
-        name="api-analysis-settings",
-    ),
-    path(
-        "tracking-runs/<id:run_id>/analysis/",
-        behavior_apis.RunAnalysisApi.as_view(),
-        name="api-run-analysis",
-    ),
-    path(
-        "tracking-runs/<id:run_id>/heatmap.png",
-        behavior_apis.RunHeatmapApi.as_view(),
-        name="api-run-heatmap",
-    ),
-    path(
-        "tracking-runs/<id:run_id>/trajectory.png",
-        behavior_apis.RunTrajectoryImageApi.as_view(),
-        name="api-run-trajectory-png",
-    ),
-    path(
-        "projects/<id:project_id>/experiment/",
-        behavior_apis.ExperimentApi.as_view(),
-        name="api-experiment",
-    ),
-    path(
-        "projects/<id:project_id>/experiment.csv",
-        behavior_apis.ExperimentCsvApi.as_view(),
-        name="api-experiment-csv",
-    ),
-    path(
-        "projects/<id:project_id>/experiment.xlsx",
-        behavior_apis.ExperimentXlsxApi.as_view(),
-        name="api-experiment-xlsx",
-    ),
-    path(
-        "projects/<id:project_id>/experiment/plot.png",
-        behavior_apis.ExperimentPlotApi.as_view(),
-        name="api-experiment-plot",
-    ),
-    # The experiment's bookkeeping per video, and freezing as a background job.
-    path(
-        "videos/<id:video_id>/experiment-run/",
-        experiment_apis.ExperimentRunApi.as_view(),
-        name="api-video-experiment-run",
-    ),
-    path(
-        "videos/<id:video_id>/subject/animals/<id:animal>/",
-        experiment_apis.AnimalSubjectApi.as_view(),
-        name="api-video-animal-subject",
-    ),
-    path(
-        "tracking-runs/<id:run_id>/freezing/",
-        freezing_apis.RunFreezingApi.as_view(),
-        name="api-run-freezing",
-    ),
-    path(
-        "freezing-jobs/<id:job_id>/",
-        freezing_apis.FreezingJobApi.as_view(),
-        name="api-freezing-job",
-    ),
-    path(
-        "freezing-jobs/<id:job_id>/cancel/",
-        freezing_apis.FreezingJobCancelApi.as_view(),
-        name="api-freezing-job-cancel",
-    ),
-    path(
-        "projects/<id:project_id>/freezing/",
-        freezing_apis.ProjectFreezingApi.as_view(),
-        name="api-project-freezing",
     ),
 ]

@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 
 from webapp.storage import scratch_workdir
 
-from .models import SubjectInfo, TrackingRun
+from .models import TrackingRun
 from .selectors import tracking_edits_active, tracking_run_trajectory
 
 EXPORTS = {
@@ -167,7 +167,10 @@ def _write_export(*, run: TrackingRun, fmt: str, tmp: Path) -> Export:
 
 def _write_nwb(run: TrackingRun, trajectory, path: Path) -> None:
     """NWB with the video's calibration (metres) and subject, as the analysis reads them."""
-    from tracking.behavior_analysis import arena_context
+    # The behaviour app owns calibration and subjects and depends on tracking; read lazily,
+    # the one place tracking looks at it (an NWB file carries both).
+    from behavior.analysis.runs import arena_context
+    from behavior.models import SubjectInfo
     from tracking.engine.exports import nwb
 
     arena = arena_context(video=run.video)

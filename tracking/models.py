@@ -120,15 +120,3 @@ class TrackingRender(Job):
 
     def __str__(self) -> str:
         return f"Render #{self.pk} of run {self.run_id}"
-
-
-# The behaviour-analysis models live in their own module; importing them here registers them.
-from .behavior_models import (  # noqa: E402, F401
-    AnalysisSettings,
-    AnimalSubject,
-    ArenaSetup,
-    ArenaTemplate,
-    ExperimentRunChoice,
-    FreezingJob,
-    SubjectInfo,
-)

@@ -13,13 +13,7 @@ from labeling.selectors import object_for_user
 from webapp.models import JobStatus
 
 from .engine.trajectory import Trajectory
-from .models import (
-    AnalysisSettings,
-    TrackingBatch,
-    TrackingEdit,
-    TrackingRender,
-    TrackingRun,
-)
+from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
 
 
 def tracked_video_for_user(*, user, video_id: int | str, role: str = Role.VIEWER) -> Video:
@@ -49,13 +43,6 @@ def latest_run_per_video(*, project: Project) -> dict[int, TrackingRun]:
     for run in finished_runs_of_project(project=project):
         latest.setdefault(run.video_id, run)
     return latest
-
-
-def analysis_settings_for(*, project: Project) -> AnalysisSettings:
-    """The project's analysis settings, or the defaults (unsaved) when it has none."""
-    return AnalysisSettings.objects.filter(project=project).first() or AnalysisSettings(
-        project=project
-    )
 
 
 def active_edit_state(*, run: TrackingRun) -> list[tuple[int, bool]]:

@@ -18,12 +18,3 @@ def tracking_run_execute_task(run_id: int) -> None:
 @shared_task(name="tracking.tasks.tracking_render_execute", **queue_task_options(QUEUE_DEFAULT))
 def tracking_render_execute_task(render_id: int) -> None:
     tracking_render_execute(render_id=render_id)
-
-
-@shared_task(name="tracking.tasks.freezing_job_execute", **queue_task_options(QUEUE_DEFAULT))
-def freezing_job_execute_task(job_id: int) -> None:
-    # Imported here: the behaviour core pulls in SciPy, which the modules importing this
-    # one (tracking.services, so the URLs) should not pay for.
-    from .freezing_jobs import freezing_job_execute
-
-    freezing_job_execute(job_id=job_id)

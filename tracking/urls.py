@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import behavior_views, views
+from . import views
 
 urlpatterns = [
     path("projects/<id:project_id>/tracking/", views.tracking_home, name="tracking-home"),
@@ -15,26 +15,5 @@ urlpatterns = [
         "tracking-runs/<id:run_id>/delete/",
         views.tracking_run_delete,
         name="tracking-run-delete",
-    ),
-    # Behaviour analysis pages.
-    path(
-        "projects/<id:project_id>/experiment/",
-        behavior_views.experiment_page,
-        name="experiment",
-    ),
-    path(
-        "projects/<id:project_id>/videos/<id:video_id>/arena/",
-        behavior_views.arena_page,
-        name="arena-setup",
-    ),
-    path(
-        "projects/<id:project_id>/videos/<id:video_id>/arena/background.jpg",
-        behavior_views.arena_background,
-        name="arena-background",
-    ),
-    path(
-        "tracking-runs/<id:run_id>/analysis/",
-        behavior_views.run_analysis_page,
-        name="run-analysis",
     ),
 ]

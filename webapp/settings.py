@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "training",
     "evaluation",
     "tracking",
+    "behavior",
     "assisted",
     "csp",
 ]

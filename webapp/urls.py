@@ -23,6 +23,7 @@ api_patterns = [
     path("", include("training.api_urls")),
     path("", include("evaluation.api_urls")),
     path("", include("tracking.api_urls")),
+    path("", include("behavior.api_urls")),
     path("", include("assisted.api_urls")),
 ]
 
@@ -48,5 +49,6 @@ urlpatterns = [
     path("", include("training.urls")),
     path("", include("evaluation.urls")),
     path("", include("tracking.urls")),
+    path("", include("behavior.urls")),
     path("", include("assisted.urls")),
 ]

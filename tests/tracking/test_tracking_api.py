@@ -204,7 +204,7 @@ def _nwb_of(client, run, tmp_path):
 def test_nwb_is_in_metres_with_the_calibration_and_names_the_subject(
     api_client_for, crossing_run, owner, tmp_path
 ):
-    from tracking.models import ArenaSetup, SubjectInfo
+    from behavior.models import ArenaSetup, SubjectInfo
 
     video = crossing_run.video
     ArenaSetup.objects.create(video=video, calibration_method="ruler", px_per_cm=10.0)

@@ -57,6 +57,7 @@ def world(owner, project, member_of, make_user):
     """One project with one of every kind of object a write route names, its members (one
     per role) and an outsider."""
     from assisted.models import PrelabelJob
+    from behavior.models import ArenaTemplate, FreezingJob
     from evaluation.models import EvaluationRun
     from labeling.datasets.versions import dataset_version_create
     from labeling.models import (
@@ -67,7 +68,7 @@ def world(owner, project, member_of, make_user):
         VideoUploadJob,
     )
     from tests.training.helpers import fake_model, make_frames
-    from tracking.models import ArenaTemplate, FreezingJob, TrackingEdit, TrackingRun
+    from tracking.models import TrackingEdit, TrackingRun
     from training.models import TrainingJob
 
     frames = make_frames(project, splits=["train", "val"])

@@ -1,0 +1,161 @@
+"""Freezing as a background job: a run's per-frame motion inside each box is measured on a
+worker (``default`` queue) instead of inside a request, stored, and reused.
+
+Declared like the other job kinds (``tracking.rendering``): the ``FreezingJob`` row (a
+``webapp.models.Job``), the Celery task ``behavior.tasks.freezing_job_execute_task`` with
+``webapp.celery.queue_task_options(QUEUE_DEFAULT)``, and ``webapp.jobs`` for the claim, the
+heartbeat (progress; raises on cancel), the finish, the dispatch after commit and the stale
+check (a killed worker's job is FAILED by ``jobs_fail_stale``; asking again starts anew).
+
+Cached per run and motion parameters: ``FreezingJob.key`` digests the run, its trajectory,
+its active edits and the motion parameters; a request whose key has a queued, running or
+finished job reuses it. The freezing threshold and minimum duration are applied when the
+analysis is read, so changing them needs no new job.
+
+Who: viewers read a job and its result; starting or cancelling one needs annotator (it
+spends a worker for a while, though it writes no user data).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
+
+from django.db import transaction
+
+from behavior.core.freezing import FreezingParams
+from behavior.freezing.motion import measure_motion, motion_key
+from behavior.models import FreezingJob
+from tracking.models import TrackingRun
+from webapp.jobs import JobCancelled, job_claim, job_dispatch, job_finish, job_heartbeat
+from webapp.models import JobStatus
+from webapp.storage import delete_quietly, local_copy, scratch_tempdir, store_file
+
+log = logging.getLogger(__name__)
+
+# A job in one of these answers a request with its key; a failed or cancelled one does not.
+REUSABLE = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED)
+BEAT_EVERY_FRAMES = 50
+
+
+def motion_params(params: FreezingParams) -> dict:
+    """What the motion depends on (the rest of FreezingParams is applied on reading)."""
+    values = asdict(params)
+    return {k: values[k] for k in ("motion_cutoff", "dilate_px", "sigma")}
+
+
+def freezing_job_for(*, run: TrackingRun, params: FreezingParams) -> FreezingJob | None:
+    """The newest queued, running or finished job of ``run`` for these parameters."""
+    key = motion_key(run, params)
+    return (
+        FreezingJob.objects.filter(run=run, key=key, status__in=REUSABLE)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def freezing_job_start(
+    *, run: TrackingRun, params: FreezingParams, created_by=None
+) -> tuple[FreezingJob, bool]:
+    """The job measuring ``run``'s motion for ``params``: the existing one (queued, running
+    or finished) or a new one dispatched after commit. ``(job, created)``; a broker outage
+    raises ``BrokerUnavailable`` and leaves no row."""
+    from behavior.tasks import freezing_job_execute_task
+
+    key = motion_key(run, params)
+    with transaction.atomic():
+        # The run's row serialises two requests for one key: one job, not two.
+        TrackingRun.objects.select_for_update().filter(pk=run.pk).first()
+        job = freezing_job_for(run=run, params=params)
+        if job is not None:
+            return job, False
+        job = FreezingJob.objects.create(
+            run=run,
+            key=key,
+            params=motion_params(params),
+            created_by=created_by,
+            message="Waiting for a worker",
+        )
+    job_dispatch(job=job, task=freezing_job_execute_task)
+    return job, True
+
+
+def freezing_job_dict(job: FreezingJob | None) -> dict:
+    """Where a job stands, for the API and the pages (``status`` "none": no job yet)."""
+    from django.urls import reverse
+
+    if job is None:
+        return {"id": None, "status": "none", "progress": 0.0, "message": "", "error": ""}
+    return {
+        "id": job.pk,
+        "run": job.run_id,
+        "status": job.status,
+        "is_finished": job.is_finished,
+        "progress": job.progress,
+        "message": job.message,
+        "error": job.error,
+        "params": job.params,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "url": reverse("api-freezing-job", args=[job.pk]),
+        "cancel_url": reverse("api-freezing-job-cancel", args=[job.pk]),
+    }
+
+
+def freezing_job_motion(*, job: FreezingJob) -> np.ndarray | None:
+    """float64 (F, N): a finished job's motion; None when it has none (yet)."""
+    if job.status != JobStatus.SUCCEEDED or not job.motion:
+        return None
+    with local_copy(job.motion.name, suffix=".npy") as path:
+        return np.load(path, allow_pickle=False)
+
+
+def freezing_job_execute(*, job_id: int) -> None:
+    """Claim the job and measure the motion; a duplicate delivery returns at once."""
+    from tracking.selectors import tracking_run_trajectory
+
+    job = job_claim(model=FreezingJob, job_id=job_id)
+    if job is None:
+        return
+    run = job.run
+    stored = ""
+
+    def beat(done: int, total: int) -> None:
+        if done % BEAT_EVERY_FRAMES == 0:
+            job_heartbeat(job=job, progress=done / max(total, 1), message=f"Frame {done:,}")
+
+    try:
+        params = FreezingParams(**job.params).checked()
+        trajectory = tracking_run_trajectory(run=run)
+        motion = measure_motion(run=run, trajectory=trajectory, params=params, on_frame=beat)
+        buffer = io.BytesIO()
+        np.save(buffer, motion)
+        with scratch_tempdir() as tmp:
+            local = Path(tmp) / "motion.npy"
+            local.write_bytes(buffer.getvalue())
+            stored = store_file(
+                local_path=local, name=f"tracking/{run.project_id}/{run.pk}/motion-{job.pk}.npy"
+            )
+        FreezingJob.objects.filter(pk=job.pk).update(motion=stored)
+        job_finish(job=job, status=JobStatus.SUCCEEDED, message="Measured")
+    except JobCancelled:
+        delete_quietly(stored)
+        job_finish(job=job, status=JobStatus.CANCELLED, message="Cancelled")
+    except SoftTimeLimitExceeded:
+        delete_quietly(stored)
+        job_finish(
+            job=job,
+            status=JobStatus.TIMED_OUT,
+            error="The video took longer than the default queue's time limit to decode.",
+        )
+    except Exception as exc:
+        log.exception("freezing job %s failed", job.pk)
+        delete_quietly(stored)
+        detail = exc.message_dict if hasattr(exc, "message_dict") else None
+        text = "; ".join(" ".join(v) for v in detail.values()) if detail else str(exc)
+        job_finish(job=job, status=JobStatus.FAILED, error=text[:2000])

@@ -1,0 +1,22 @@
+"""Reads of the behaviour app shared by its pages, API and analysis (the experiment's
+run choice and subjects are in :mod:`behavior.experiment.selectors`)."""
+
+from __future__ import annotations
+
+from labeling.models import Project
+
+from .models import SETTINGS_FIELDS, AnalysisSettings
+
+
+def analysis_settings_for(*, project: Project) -> AnalysisSettings:
+    """The project's analysis settings, or the defaults (unsaved) when it has none."""
+    return AnalysisSettings.objects.filter(project=project).first() or AnalysisSettings(
+        project=project
+    )
+
+
+def analysis_settings_values(*, project: Project) -> dict:
+    """``{parameter: value}`` of the project's analysis settings (defaults if none), as the
+    pages show them."""
+    row = analysis_settings_for(project=project)
+    return {name: getattr(row, name) for name in SETTINGS_FIELDS}
