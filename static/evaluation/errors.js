@@ -1,7 +1,6 @@
 // Error browser: frames of an evaluation, worst first, boxes drawn as an SVG overlay.
 // Boxes are original-image pixels (x, y top-left, w, h); the SVG viewBox is the image size.
-(function () {
-  "use strict";
+function initErrorBrowser() {
   const root = document.getElementById("error-browser");
   if (!root) return;
   const grid = document.getElementById("error-grid");
@@ -140,4 +139,6 @@
   order.addEventListener("change", () => load(true));
   only.addEventListener("change", () => load(true));
   load(true);
-})();
+}
+
+initErrorBrowser();

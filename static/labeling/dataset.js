@@ -1,6 +1,7 @@
+import { csrfToken } from "../webapp/api.js";
+
 // Dataset page: show that an import is running (it can take a while for large zips).
-(function () {
-  "use strict";
+function initImportForm() {
   const form = document.getElementById("import-form");
   if (!form) return;
   form.addEventListener("submit", function () {
@@ -13,11 +14,10 @@
     }
     if (busy) busy.classList.remove("d-none");
   });
-})();
+}
 
 // Dataset page: import and export jobs with their progress, cancel and the export's download.
-(function () {
-  "use strict";
+function initDatasetJobs() {
   const panel = document.getElementById("dataset-jobs");
   if (!panel) return;
   const list = document.getElementById("job-list");
@@ -54,7 +54,7 @@
     try {
       const res = await fetch(target, {
         method: "POST", credentials: "same-origin",
-        headers: { "X-CSRFToken": window.mousetrackCsrfToken(), Accept: "application/json" },
+        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
       });
       if (!res.ok) {
         const body = await res.json().catch(() => ({}));
@@ -176,4 +176,7 @@
   }
 
   refresh();
-})();
+}
+
+initImportForm();
+initDatasetJobs();
