@@ -1,5 +1,7 @@
 // Error browser: frames of an evaluation, worst first, boxes drawn as an SVG overlay.
 // Boxes are original-image pixels (x, y top-left, w, h); the SVG viewBox is the image size.
+import { get } from "../webapp/api.js";
+
 function initErrorBrowser() {
   const root = document.getElementById("error-browser");
   if (!root) return;
@@ -112,11 +114,13 @@ function initErrorBrowser() {
     const params = new URLSearchParams({
       order: order.value, errors: only.checked ? "true" : "false", limit: PAGE, offset,
     });
-    const response = await fetch(`${root.dataset.predictionsUrl}?${params}`, {
-      headers: { Accept: "application/json" }, credentials: "same-origin",
-    });
-    if (!response.ok || mine !== generation) return;
-    const data = await response.json();
+    let data;
+    try {
+      data = await get(`${root.dataset.predictionsUrl}?${params}`);
+    } catch {
+      return;
+    }
+    if (mine !== generation) return;
     data.results.forEach((p) => {
       const node = card(p);
       grid.appendChild(node);

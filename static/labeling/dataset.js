@@ -1,4 +1,5 @@
-import { csrfToken } from "../webapp/api.js";
+import { ApiError, get, request } from "../webapp/api.js";
+import { humanSize } from "../webapp/dom.js";
 
 // Dataset page: show that an import is running (it can take a while for large zips).
 function initImportForm() {
@@ -39,29 +40,15 @@ function initDatasetJobs() {
     return node;
   }
 
-  function human(bytes) {
-    if (!bytes) return "";
-    const units = ["bytes", "KB", "MB", "GB"];
-    let n = bytes;
-    let i = 0;
-    while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
-    return (i ? n.toFixed(1) : String(n)) + " " + units[i];
-  }
-
   // Resolves to the server's reason when it refused (a retry of a job that cannot be).
   async function post(target) {
     let reason = "";
     try {
-      const res = await fetch(target, {
-        method: "POST", credentials: "same-origin",
-        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
-      });
-      if (!res.ok) {
-        const body = await res.json().catch(() => ({}));
-        reason = Object.values(body).flat().join(" ") || "The server answered " + res.status + ".";
-      }
+      await request("POST", target);
     } catch (err) {
-      reason = "Network error: try again.";
+      reason = err instanceof ApiError
+        ? Object.values(err.body || {}).flat().join(" ") || err.message
+        : "Network error: try again.";
     }
     await refresh();
     return reason;
@@ -134,7 +121,7 @@ function initDatasetJobs() {
     if (job.download_url) {
       const link = el("a", "btn btn-primary btn-sm py-0 job-download");
       link.href = job.download_url;
-      link.textContent = "Download zip " + human(job.file_bytes);
+      link.textContent = "Download zip " + (job.file_bytes ? humanSize(job.file_bytes) : "");
       actions.append(link);
     }
     return row;
@@ -143,9 +130,7 @@ function initDatasetJobs() {
   async function refresh() {
     let data;
     try {
-      const res = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-      if (!res.ok) throw new Error(String(res.status));
-      data = await res.json();
+      data = await get(url);
     } catch (err) {
       schedule(5000);
       return;

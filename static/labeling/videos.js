@@ -1,5 +1,6 @@
 import { csrfToken, firstError } from "../webapp/api.js";
 import { applyWidths, humanSize } from "../webapp/dom.js";
+import { isFinished, untilFinished } from "../webapp/jobs.js";
 
 // The video list: drag-and-drop upload with a progress bar per file, registration of
 // files on shared storage, and bar widths (inline styles are forbidden by the CSP).
@@ -170,19 +171,15 @@ function initVideoList() {
   // its end. Resolves with the job's last state.
   // `steps`: the job's progress is a few steps, not a measure (a video's probe says
   // nothing until it is done): a full striped bar and the step's message, no percentage.
-  async function followJob(job, body, waiting, steps) {
-    let state = body;
-    while (!state.is_finished) {
+  function followJob(job, body, waiting, steps) {
+    const show = function (state) {
+      if (isFinished(state)) return;
       const percent = Math.round(100 * (state.progress || 0));
       setBar(job, steps ? 100 : Math.max(percent, 5), "progress-bar-striped progress-bar-animated");
       setState(job, (state.message || waiting) + (steps ? "" : " " + percent + "%"));
-      await sleep(800);
-      try {
-        const res = await request("GET", body.url);
-        if (res.status === 200 && res.response) state = res.response;
-      } catch (err) { /* offline for a moment: ask again */ }
-    }
-    return state;
+    };
+    show(body);
+    return untilFinished(body, { onUpdate: show, intervalMs: 800 });
   }
 
   function failedJob(job, state) {

@@ -1,6 +1,6 @@
 // Training pages: the new-training form, the live job page, the job list (no inline
 // scripts or styles: the CSP forbids them, so widths and charts are set from here).
-import { ACTIVE, setProgress as setBarWidth } from "../webapp/jobs.js";
+import { ACTIVE, pollJob, setProgress as setBarWidth } from "../webapp/jobs.js";
 
 function initTraining() {
   const STATUS_CLASSES = {
@@ -222,22 +222,11 @@ function initTraining() {
     }
 
     updateCharts(initial);
-    let delay = 1500;
-    function poll() {
-      fetch(jobPage.dataset.apiUrl, { headers: { Accept: "application/json" },
-        credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-        .then(function (job) {
-          render(job);
-          delay = 1500;
-          if (ACTIVE.indexOf(job.status) >= 0) window.setTimeout(poll, delay);
-        })
-        .catch(function () {
-          delay = Math.min(delay * 2, 30000);  // server or network trouble: back off
-          window.setTimeout(poll, delay);
-        });
-    }
-    poll();
+    // Server or network trouble: back off, up to 30 s between tries.
+    pollJob(jobPage.dataset.apiUrl, {
+      onUpdate: render, intervalMs: 1500, finished: (job) => !ACTIVE.includes(job.status),
+      retryMs: (failures) => Math.min(1500 * 2 ** failures, 30000),
+    });
   }
 
   // --- the job list: follow queued and running jobs ------------------------------------

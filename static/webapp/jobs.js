@@ -20,11 +20,13 @@ export function setProgress(bar, fraction) {
 
 // Fetch `url` (JSON) every `intervalMs` and hand each answer to `onUpdate(job)` until the job
 // is finished (then `onDone(job)`) or `stop()` is called. A failed fetch is retried after
-// `retryMs` (a restarting server or a dropped connection is not the job's end).
+// `retryMs` (a restarting server or a dropped connection is not the job's end); a function
+// `retryMs(failures)` backs off (failures in a row, from 1).
 export function pollJob(url, { onUpdate, onDone, intervalMs = 1000, retryMs = 3000,
   delayMs = 0, finished = isFinished } = {}) {
   let timer = null;
   let stopped = false;
+  let failures = 0;
   async function tick() {
     if (stopped) return;
     let job;
@@ -35,9 +37,12 @@ export function pollJob(url, { onUpdate, onDone, intervalMs = 1000, retryMs = 30
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       job = await response.json();
     } catch {
-      if (!stopped) timer = setTimeout(tick, retryMs);
+      failures += 1;
+      const wait = typeof retryMs === "function" ? retryMs(failures) : retryMs;
+      if (!stopped) timer = setTimeout(tick, wait);
       return;
     }
+    failures = 0;
     if (stopped) return;
     if (onUpdate) onUpdate(job);
     if (finished(job)) {
@@ -53,4 +58,13 @@ export function pollJob(url, { onUpdate, onDone, intervalMs = 1000, retryMs = 30
       clearTimeout(timer);
     },
   };
+}
+
+// The job's last state once it is finished, polling as pollJob does; `job` is its current
+// state (an API answer with `url` and `is_finished`).
+export function untilFinished(job, { onUpdate, intervalMs = 1000, retryMs = intervalMs } = {}) {
+  if (isFinished(job)) return Promise.resolve(job);
+  return new Promise((resolve) => {
+    pollJob(job.url, { onUpdate, onDone: resolve, intervalMs, retryMs, delayMs: intervalMs });
+  });
 }

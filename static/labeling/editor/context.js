@@ -1,3 +1,5 @@
+// The editor's shared state: the page's config (data attributes), classes, the view and
+// selection, the savers and undo histories per frame, and small helpers (toast, colours).
 import { $ } from "../../webapp/dom.js";
 
 export const root = document.getElementById("editor");

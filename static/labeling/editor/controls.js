@@ -1,3 +1,4 @@
+// Buttons, filters, the conflict choices, never losing work on leave, and the start.
 import { $ } from "../../webapp/dom.js";
 import { api, describeError, recoverDrafts } from "../editor-autosave.js";
 import { COLOR_RE, cfg, currentFrame, currentSaver, formatCount, histories, position, savers,

@@ -1,3 +1,4 @@
+// Edits of the shown frame through its saver, with undo and redo per frame.
 import { MIN_BOX_PX, clampBox, round2 } from "./geometry.js";
 import { annOf, api, describeError, sameAnn } from "../editor-autosave.js";
 import { MAX_UNDO, cfg, currentFrame, currentSaver, histories, position, savers, state, toast,

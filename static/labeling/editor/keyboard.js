@@ -1,3 +1,4 @@
+// Keyboard shortcuts and the help dialog.
 import { $ } from "../../webapp/dom.js";
 import { cfg, classes, currentSaver, state, toast } from "./context.js";
 import { drawRect, fitView, guides, layer, stage, wrap, zoomAt } from "./stage.js";

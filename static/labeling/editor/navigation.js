@@ -1,3 +1,5 @@
+// The frame list (a page at a time, editor-frames.js), moving between frames and loading
+// a frame's image and annotation.
 import { $ } from "../../webapp/dom.js";
 import { FrameSaver, api, describeError, saverFromDraft } from "../editor-autosave.js";
 import { FrameList } from "../editor-frames.js";

@@ -1,3 +1,5 @@
+// The save status (indicator, conflict and error banners), the side panels (frame info,
+// boxes, classes, counts) and how savers report to the page.
 import { $ } from "../../webapp/dom.js";
 import { api } from "../editor-autosave.js";
 import { COLOR_RE, DRAFT_PREFIX, cfg, classById, colorOf, currentFrame, currentSaver, formatCount,

@@ -1,3 +1,4 @@
+// The mouse: draw a box, pan, zoom with the wheel, and the crosshair guides.
 import { onWheelZoom, panBy } from "../../webapp/stage.js";
 import { CLICK_SCREEN_PX, MIN_BOX_PX, MIN_DRAW_SCREEN_PX, clampBox } from "./geometry.js";
 import { cfg, currentFrame, currentSaver, state, toast } from "./context.js";

@@ -1,3 +1,4 @@
+// Assisted labeling: a frame's proposals drawn dashed, accept, reject, accept above a score.
 import { $ } from "../../webapp/dom.js";
 import { annOf, api, describeError } from "../editor-autosave.js";
 import { cfg, classById, colorOf, currentFrame, currentSaver, proposalsOf, root, savers, toast } from "./context.js";

@@ -1,3 +1,4 @@
+// Drawing the shown frame's boxes and labels, and the selection.
 import { MIN_BOX_PX, clampBox } from "./geometry.js";
 import { cfg, classById, colorOf, currentFrame, currentSaver, rgba, root, state, toast } from "./context.js";
 import { boxGroup, labelGroup, layer, proposalGroup, transformer, updateLabels, wrap } from "./stage.js";

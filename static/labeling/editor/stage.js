@@ -1,11 +1,11 @@
-import { $ } from "../../webapp/dom.js";
-import { boundResize } from "./geometry.js";
-import { cfg, currentFrame, root, state } from "./context.js";
-
 // The editor's Konva stage: the image, the boxes' groups, the transformer and the view
 // (scale and offset from image pixels to the screen; see webapp/stage.js).
+import { $ } from "../../webapp/dom.js";
+import { boundResize } from "./geometry.js";
 import { applyToStage, fitView as fitViewTo, pointerIn, toImage as screenToImage,
   zoomAt as zoomViewAt } from "../../webapp/stage.js";
+import { cfg, currentFrame, root, state } from "./context.js";
+
 export const wrap = $("stage-wrap");
 export const container = $("editor-canvas");
 export const stage = new Konva.Stage({
