@@ -60,7 +60,7 @@ export function baseOptions(extra) {
   return deepMerge(options, extra || {});
 }
 
-export function deepMerge(target, source) {
+function deepMerge(target, source) {
   Object.keys(source).forEach((key) => {
     const value = source[key];
     if (value && typeof value === "object" && !Array.isArray(value) &&

@@ -53,7 +53,6 @@ export function rgba(hex, alpha) {
   return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
 }
 
-
 // A box edit makes the frame "labeled" again (a review covers what was reviewed).
 export function withDerivedStatus(ann) {
   const hasContent = ann.boxes.length > 0 || ann.is_negative;
@@ -84,5 +83,4 @@ export function currentSaver() {
   const frame = currentFrame();
   return frame ? savers.get(frame.id) || null : null;
 }
-
 

@@ -94,7 +94,6 @@ export function select(index) {
   updateClassPanel();
 }
 
-
 function commitRect(rect) {
   const saver = currentSaver();
   const frame = currentFrame();
