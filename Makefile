@@ -9,7 +9,7 @@ PORT ?= 8000
 QUEUES ?= gpu
 PYTEST_ARGS ?=
 
-.PHONY: run worker test install install-test migrate lint format browser clean-var
+.PHONY: run worker test install install-test migrate lint format browser js clean-var
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -67,12 +67,25 @@ browser:
 	  echo "      Install it with: sudo apt-get install chromium"; \
 	fi
 
-test: install-test browser
+# Node for the JavaScript's unit tests and ESLint (pinned in package-lock.json): Debian's
+# nodejs/npm when missing and we are root, then `npm ci` when the lockfile changed.
+node_modules/.package-lock.json: package.json package-lock.json
+	@if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's nodejs and npm for the JavaScript tests and lint..."; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "NOTE: npm is missing: the JavaScript tests and lint will be skipped."; fi
+
+js: node_modules/.package-lock.json
+
+test: install-test browser js
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-lint: install-test
+lint: install-test js
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	npx --no-install eslint static/ tests/js/ eslint.config.js
 
 format: install-test
 	$(VENV)/bin/ruff format .

@@ -1,37 +1,20 @@
 // The video page's proposals panel (templates/assisted/_prelabel_panel.html): starts a
 // pre-label job (the bootstrap, or a registered model) for this video's unlabeled frames,
 // polls its progress from the job API and, when it is done, links to the editor filtered
-// to the frames with proposals to decide. Loaded after labeling/videos.js (firstError).
-(function () {
-  "use strict";
+// to the frames with proposals to decide.
+import { firstError, postJson } from "../webapp/api.js";
+import { $ } from "../webapp/dom.js";
+import { FINISHED, jobUrl, pollJob, setProgress } from "../webapp/jobs.js";
 
+function initPrelabel() {
   const panel = document.getElementById("prelabel-panel");
   if (!panel) return;
-  const $ = function (id) { return document.getElementById(id); };
-  const firstError = window.mousetrackFirstError || function (_body, fallback) { return fallback; };
-  const FINISHED = ["succeeded", "failed", "cancelled", "timed_out"];
   const LABELS = { queued: "Waiting for a worker…", running: "Pre-labeling…", succeeded: "Done",
                    failed: "Failed", cancelled: "Cancelled", timed_out: "Timed out" };
   const progress = $("prelabel-progress");
   const bar = $("prelabel-bar");
   const errorBox = $("prelabel-error");
-  let pollTimer = null;
-
-  function jobUrl(template, id) { return template.replace("/0/", "/" + id + "/"); }
-
-  function postJson(url, payload) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json",
-                 "X-CSRFToken": window.mousetrackCsrfToken() },
-      body: payload === undefined ? undefined : JSON.stringify(payload),
-    }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (body) {
-        return { status: r.status, body: body };
-      });
-    });
-  }
+  let poller = null;
 
   function what(job) {
     return job.source === "model" ? "model “" + (job.model_name || "#" + job.model) + "”"
@@ -42,7 +25,7 @@
     const finished = FINISHED.indexOf(job.status) >= 0;
     progress.classList.remove("d-none");
     panel.dataset.jobStatus = job.status;
-    bar.style.width = Math.round(100 * (finished && job.status === "succeeded" ? 1 : job.progress || 0)) + "%";
+    setProgress(bar, finished && job.status === "succeeded" ? 1 : job.progress);
     $("prelabel-label").textContent = (LABELS[job.status] || job.status) + " · " + what(job);
     let text = job.error || job.message || "";
     if (job.frames_total) {
@@ -77,16 +60,10 @@
 
   function poll(id) {
     panel.dataset.jobId = String(id);
-    clearTimeout(pollTimer);
-    fetch(jobUrl(panel.dataset.jobUrlTemplate, id), {
-      credentials: "same-origin", headers: { Accept: "application/json" },
-    })
-      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (job) {
-        showJob(job);
-        if (FINISHED.indexOf(job.status) < 0) pollTimer = setTimeout(function () { poll(id); }, 1000);
-      })
-      .catch(function () { pollTimer = setTimeout(function () { poll(id); }, 3000); });
+    if (poller) poller.stop();
+    poller = pollJob(jobUrl(panel.dataset.jobUrlTemplate, id), {
+      onUpdate: showJob, finished: (job) => FINISHED.includes(job.status),
+    });
   }
 
   function start(payload) {
@@ -138,4 +115,6 @@
     });
   }
   if (panel.dataset.jobId) poll(panel.dataset.jobId);
-})();
+}
+
+initPrelabel();

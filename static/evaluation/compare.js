@@ -1,7 +1,7 @@
 // The comparison page's charts from GET /api/projects/<id>/compare/?models=...
-(function () {
-  "use strict";
-  const E = window.MTEval;
+import * as E from "./charts.js";
+
+function initCompare() {
   const root = document.getElementById("compare-dashboard");
   if (!root) return;
 
@@ -100,4 +100,6 @@
       '<div class="col-12"><div class="alert alert-warning mb-0">The charts could not be loaded.</div></div>');
     console.warn(err);
   });
-})();
+}
+
+initCompare();

@@ -1,7 +1,8 @@
 // Error browser: frames of an evaluation, worst first, boxes drawn as an SVG overlay.
 // Boxes are original-image pixels (x, y top-left, w, h); the SVG viewBox is the image size.
-(function () {
-  "use strict";
+import { get } from "../webapp/api.js";
+
+function initErrorBrowser() {
   const root = document.getElementById("error-browser");
   if (!root) return;
   const grid = document.getElementById("error-grid");
@@ -113,11 +114,13 @@
     const params = new URLSearchParams({
       order: order.value, errors: only.checked ? "true" : "false", limit: PAGE, offset,
     });
-    const response = await fetch(`${root.dataset.predictionsUrl}?${params}`, {
-      headers: { Accept: "application/json" }, credentials: "same-origin",
-    });
-    if (!response.ok || mine !== generation) return;
-    const data = await response.json();
+    let data;
+    try {
+      data = await get(`${root.dataset.predictionsUrl}?${params}`);
+    } catch {
+      return;
+    }
+    if (mine !== generation) return;
     data.results.forEach((p) => {
       const node = card(p);
       grid.appendChild(node);
@@ -140,4 +143,6 @@
   order.addEventListener("change", () => load(true));
   only.addEventListener("change", () => load(true));
   load(true);
-})();
+}
+
+initErrorBrowser();

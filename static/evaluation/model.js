@@ -1,27 +1,21 @@
 // The model evaluation dashboard: curves from GET /api/evaluations/<id>/.
-(function () {
-  "use strict";
-  const E = window.MTEval;
+import { ACTIVE, pollJob, setProgress } from "../webapp/jobs.js";
+import * as E from "./charts.js";
+
+function initModelDashboard() {
   const C = E.PALETTE;
 
   // A queued or running evaluation: show its progress, reload the page once it ends.
   const progress = document.getElementById("run-progress");
   if (progress) {
     const bar = progress.querySelector(".progress-bar");
-    const show = (value) => { bar.style.width = `${Math.round(100 * value)}%`; };
-    show(Number(bar.dataset.progress || 0));
-    const poll = async () => {
-      try {
-        const run = await E.fetchJson(progress.dataset.pollUrl);
-        show(run.progress || 0);
-        if (!["queued", "running"].includes(run.status)) {
-          window.location.reload();
-          return;
-        }
-      } catch (err) { /* transient: try again */ }
-      window.setTimeout(poll, 2000);
-    };
-    window.setTimeout(poll, 2000);
+    setProgress(bar, bar.dataset.progress);
+    pollJob(progress.dataset.pollUrl, {
+      onUpdate: (run) => setProgress(bar, run.progress),
+      onDone: () => window.location.reload(),
+      finished: (run) => !ACTIVE.includes(run.status),
+      delayMs: 2000, intervalMs: 2000, retryMs: 2000,
+    });
   }
 
   const root = document.getElementById("model-dashboard");
@@ -143,4 +137,6 @@
       '<div class="col-12"><div class="alert alert-warning mb-0">The charts could not be loaded.</div></div>');
     console.warn(err);
   });
-})();
+}
+
+initModelDashboard();

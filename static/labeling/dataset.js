@@ -1,6 +1,8 @@
+import { ApiError, get, request } from "../webapp/api.js";
+import { humanSize } from "../webapp/dom.js";
+
 // Dataset page: show that an import is running (it can take a while for large zips).
-(function () {
-  "use strict";
+function initImportForm() {
   const form = document.getElementById("import-form");
   if (!form) return;
   form.addEventListener("submit", function () {
@@ -13,11 +15,10 @@
     }
     if (busy) busy.classList.remove("d-none");
   });
-})();
+}
 
 // Dataset page: import and export jobs with their progress, cancel and the export's download.
-(function () {
-  "use strict";
+function initDatasetJobs() {
   const panel = document.getElementById("dataset-jobs");
   if (!panel) return;
   const list = document.getElementById("job-list");
@@ -39,29 +40,15 @@
     return node;
   }
 
-  function human(bytes) {
-    if (!bytes) return "";
-    const units = ["bytes", "KB", "MB", "GB"];
-    let n = bytes;
-    let i = 0;
-    while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
-    return (i ? n.toFixed(1) : String(n)) + " " + units[i];
-  }
-
   // Resolves to the server's reason when it refused (a retry of a job that cannot be).
   async function post(target) {
     let reason = "";
     try {
-      const res = await fetch(target, {
-        method: "POST", credentials: "same-origin",
-        headers: { "X-CSRFToken": window.mousetrackCsrfToken(), Accept: "application/json" },
-      });
-      if (!res.ok) {
-        const body = await res.json().catch(() => ({}));
-        reason = Object.values(body).flat().join(" ") || "The server answered " + res.status + ".";
-      }
+      await request("POST", target);
     } catch (err) {
-      reason = "Network error: try again.";
+      reason = err instanceof ApiError
+        ? Object.values(err.body || {}).flat().join(" ") || err.message
+        : "Network error: try again.";
     }
     await refresh();
     return reason;
@@ -134,7 +121,7 @@
     if (job.download_url) {
       const link = el("a", "btn btn-primary btn-sm py-0 job-download");
       link.href = job.download_url;
-      link.textContent = "Download zip " + human(job.file_bytes);
+      link.textContent = "Download zip " + (job.file_bytes ? humanSize(job.file_bytes) : "");
       actions.append(link);
     }
     return row;
@@ -143,9 +130,7 @@
   async function refresh() {
     let data;
     try {
-      const res = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-      if (!res.ok) throw new Error(String(res.status));
-      data = await res.json();
+      data = await get(url);
     } catch (err) {
       schedule(5000);
       return;
@@ -176,4 +161,7 @@
   }
 
   refresh();
-})();
+}
+
+initImportForm();
+initDatasetJobs();

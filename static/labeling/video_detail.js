@@ -1,36 +1,21 @@
+import { firstError, postJson } from "../webapp/api.js";
+import { $, applyWidths } from "../webapp/dom.js";
+import { jobUrl, pollJob, setProgress } from "../webapp/jobs.js";
+
 // One video's page: the player and its frame scrubber, "take this frame", the sampling
 // form and the progress of the running sampling job (polled from the job API).
-(function () {
-  "use strict";
-
-  const firstError = window.mousetrackFirstError;
-  const $ = function (id) { return document.getElementById(id); };
-
-  function postJson(url, payload) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json",
-                 "X-CSRFToken": window.mousetrackCsrfToken() },
-      body: payload === undefined ? undefined : JSON.stringify(payload),
-    }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (body) {
-        return { status: r.status, body: body };
-      });
-    });
-  }
+function initVideoPage() {
+  applyWidths();
 
   // --- sampling job progress ------------------------------------------------------------
   const progress = $("job-progress");
-  let pollTimer = null;
+  let poller = null;
   let takenIndex = null; // the frame "take this frame" asked for: shown again after reload
-
-  function jobUrl(template, id) { return template.replace("/0/", "/" + id + "/"); }
 
   function showJob(job) {
     progress.classList.remove("d-none");
     const bar = $("job-bar");
-    bar.style.width = Math.round(100 * (job.progress || 0)) + "%";
+    setProgress(bar, job.progress);
     const label = { queued: "Waiting for a worker…", running: "Sampling…", succeeded: "Done",
                     failed: "Failed", cancelled: "Cancelled", timed_out: "Timed out" };
     $("job-label").textContent = label[job.status] || job.status;
@@ -46,23 +31,18 @@
 
   function poll(id) {
     progress.dataset.jobId = String(id);
-    clearTimeout(pollTimer);
-    fetch(jobUrl(progress.dataset.jobUrlTemplate, id), {
-      credentials: "same-origin", headers: { Accept: "application/json" },
-    })
-      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (job) {
-        showJob(job);
-        if (!job.is_finished) {
-          pollTimer = setTimeout(function () { poll(id); }, 1000);
-        } else if (job.frames_created > 0) {
+    if (poller) poller.stop();
+    poller = pollJob(jobUrl(progress.dataset.jobUrlTemplate, id), {
+      onUpdate: showJob,
+      onDone(job) {
+        if (job.frames_created > 0) {
           // New frames: show them in the grid (and the job in the history), with the
           // player back on the frame that was taken.
           if (takenIndex !== null) window.location.hash = "frame=" + takenIndex;
           setTimeout(function () { window.location.reload(); }, 600);
         }
-      })
-      .catch(function () { pollTimer = setTimeout(function () { poll(id); }, 3000); });
+      },
+    });
   }
 
   if (progress && progress.dataset.jobId) poll(progress.dataset.jobId);
@@ -190,4 +170,6 @@
         .finally(function () { take.disabled = false; });
     });
   }
-})();
+}
+
+initVideoPage();

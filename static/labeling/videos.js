@@ -1,37 +1,11 @@
+import { csrfToken, firstError } from "../webapp/api.js";
+import { applyWidths, humanSize } from "../webapp/dom.js";
+import { isFinished, untilFinished } from "../webapp/jobs.js";
+
 // The video list: drag-and-drop upload with a progress bar per file, registration of
 // files on shared storage, and bar widths (inline styles are forbidden by the CSP).
-(function () {
-  "use strict";
-
-  function applyWidths(root) {
-    (root || document).querySelectorAll("[data-width]").forEach(function (el) {
-      el.style.width = Math.max(0, Math.min(100, Number(el.dataset.width) || 0)) + "%";
-    });
-  }
+function initVideoList() {
   applyWidths();
-  window.mousetrackApplyWidths = applyWidths;
-
-  function firstError(body, fallback) {
-    // DRF error shapes: {"field": ["msg"]}, {"detail": "msg"} or {"detail": ["msg"]}.
-    if (!body || typeof body !== "object") return fallback;
-    const keys = Object.keys(body);
-    for (let i = 0; i < keys.length; i += 1) {
-      const value = body[keys[i]];
-      const text = Array.isArray(value) ? value[0] : value;
-      if (typeof text === "string" && text) return text;
-      if (text && typeof text === "object") return firstError(text, fallback);
-    }
-    return fallback;
-  }
-  window.mousetrackFirstError = firstError;
-
-  function humanSize(bytes) {
-    const units = ["bytes", "KB", "MB", "GB", "TB"];
-    let n = bytes;
-    let i = 0;
-    while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
-    return (i === 0 ? n : n.toFixed(1)) + " " + units[i];
-  }
 
   const IMAGE_EXT = /\.(jpe?g|png|bmp|tiff?|webp)$/i;
 
@@ -197,19 +171,15 @@
   // its end. Resolves with the job's last state.
   // `steps`: the job's progress is a few steps, not a measure (a video's probe says
   // nothing until it is done): a full striped bar and the step's message, no percentage.
-  async function followJob(job, body, waiting, steps) {
-    let state = body;
-    while (!state.is_finished) {
+  function followJob(job, body, waiting, steps) {
+    const show = function (state) {
+      if (isFinished(state)) return;
       const percent = Math.round(100 * (state.progress || 0));
       setBar(job, steps ? 100 : Math.max(percent, 5), "progress-bar-striped progress-bar-animated");
       setState(job, (state.message || waiting) + (steps ? "" : " " + percent + "%"));
-      await sleep(800);
-      try {
-        const res = await request("GET", body.url);
-        if (res.status === 200 && res.response) state = res.response;
-      } catch (err) { /* offline for a moment: ask again */ }
-    }
-    return state;
+    };
+    show(body);
+    return untilFinished(body, { onUpdate: show, intervalMs: 800 });
   }
 
   function failedJob(job, state) {
@@ -288,7 +258,7 @@
     return new Promise(function (resolve, reject) {
       const xhr = new XMLHttpRequest();
       xhr.open(method, url);
-      xhr.setRequestHeader("X-CSRFToken", window.mousetrackCsrfToken());
+      xhr.setRequestHeader("X-CSRFToken", csrfToken());
       xhr.setRequestHeader("Accept", "application/json");
       Object.entries(opts.headers || {}).forEach(function (kv) { xhr.setRequestHeader(kv[0], kv[1]); });
       xhr.responseType = "json";
@@ -417,7 +387,7 @@
     if (sampleAfter && sampleAfter.checked && seconds > 0) form.append("sample_every", String(seconds));
     const xhr = new XMLHttpRequest();
     xhr.open("POST", uploadUrl);
-    xhr.setRequestHeader("X-CSRFToken", window.mousetrackCsrfToken());
+    xhr.setRequestHeader("X-CSRFToken", csrfToken());
     xhr.setRequestHeader("Accept", "application/json");
     xhr.responseType = "json";
     setState(job, "Uploading… 0%");
@@ -466,7 +436,7 @@
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", Accept: "application/json",
-                   "X-CSRFToken": window.mousetrackCsrfToken() },
+                   "X-CSRFToken": csrfToken() },
         body: JSON.stringify(payload),
       })
         .then(function (r) { return r.json().then(function (b) { return [r.status, b]; }); })
@@ -478,4 +448,6 @@
         .finally(function () { button.disabled = false; });
     });
   }
-})();
+}
+
+initVideoList();

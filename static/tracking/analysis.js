@@ -1,10 +1,11 @@
 // A run's analysis: the form's parameters go to the JSON API as a query string; measures
 // per animal and zone, time bins, and the heatmap/trajectory PNGs (same parameters).
-(function () {
-  "use strict";
+import * as api from "../webapp/api.js";
+import { download, el, fmt, showErrors } from "../webapp/dom.js";
+
+function initAnalysis() {
   const root = document.getElementById("analysis");
   if (!root) return;
-  const B = window.MTBehavior;
   const $ = (id) => document.getElementById(id);
   const form = $("analysis-form");
   let last = null;
@@ -37,41 +38,41 @@
   }
 
   function metric(key, label, value, unit) {
-    const card = B.el("div", { class: "card card-body py-2 px-3", "data-metric": key });
-    card.append(B.el("div", { class: "small text-body-secondary", text: label }),
-      B.el("div", { class: "fw-semibold", text: value + (unit && value !== "—" ? ` ${unit}` : "") }));
+    const card = el("div", { class: "card card-body py-2 px-3", "data-metric": key });
+    card.append(el("div", { class: "small text-body-secondary", text: label }),
+      el("div", { class: "fw-semibold", text: value + (unit && value !== "—" ? ` ${unit}` : "") }));
     return card;
   }
 
-  function cell(text, cls) { return B.el("td", { class: cls || "text-end", text }); }
+  function cell(text, cls) { return el("td", { class: cls || "text-end", text }); }
 
   // Every measure per bin: locomotion, then each zone's.
   function binsTable(table, animal, units) {
     const zones = animal.bins.length ? Object.keys(animal.bins[0].zones) : [];
     const freezing = animal.bins.length && animal.bins[0].time_freezing_s !== undefined;
     const cols = [
-      ["Start (s)", (b) => B.fmt(b.start_s, 1)], ["End (s)", (b) => B.fmt(b.end_s, 1)],
-      [`Distance (${units})`, (b) => B.fmt(b.distance, 1)],
-      [`Mean speed (${units}/s)`, (b) => B.fmt(b.mean_speed, 2)],
-      [`Max speed (${units}/s)`, (b) => B.fmt(b.max_speed, 2)],
-      ["Moving (s)", (b) => B.fmt(b.time_moving_s, 1)], ["Immobile (s)", (b) => B.fmt(b.time_immobile_s, 1)],
+      ["Start (s)", (b) => fmt(b.start_s, 1)], ["End (s)", (b) => fmt(b.end_s, 1)],
+      [`Distance (${units})`, (b) => fmt(b.distance, 1)],
+      [`Mean speed (${units}/s)`, (b) => fmt(b.mean_speed, 2)],
+      [`Max speed (${units}/s)`, (b) => fmt(b.max_speed, 2)],
+      ["Moving (s)", (b) => fmt(b.time_moving_s, 1)], ["Immobile (s)", (b) => fmt(b.time_immobile_s, 1)],
     ];
-    if (freezing) cols.push(["Freezing (s)", (b) => B.fmt(b.time_freezing_s, 1)]);
-    cols.push(["Tracked (s)", (b) => B.fmt(b.tracked_time_s, 1)]);
+    if (freezing) cols.push(["Freezing (s)", (b) => fmt(b.time_freezing_s, 1)]);
+    cols.push(["Tracked (s)", (b) => fmt(b.tracked_time_s, 1)]);
     zones.forEach((z) => {
-      cols.push([`${z} (s)`, (b) => B.fmt(b.zones[z].time_s, 1)], [`${z} %`, (b) => B.fmt(b.zones[z].percent, 1)],
+      cols.push([`${z} (s)`, (b) => fmt(b.zones[z].time_s, 1)], [`${z} %`, (b) => fmt(b.zones[z].percent, 1)],
         [`${z} entries`, (b) => String(b.zones[z].entries)], [`${z} exits`, (b) => String(b.zones[z].exits)],
-        [`${z} latency (s)`, (b) => B.fmt(b.zones[z].latency_s, 2)],
-        [`${z} distance (${units})`, (b) => B.fmt(b.zones[z].distance, 1)]);
+        [`${z} latency (s)`, (b) => fmt(b.zones[z].latency_s, 2)],
+        [`${z} distance (${units})`, (b) => fmt(b.zones[z].distance, 1)]);
     });
-    const head = B.el("tr");
-    head.append(B.el("th", { class: "text-end", text: "Bin" }));
-    cols.forEach(([h]) => head.append(B.el("th", { class: "text-end", text: h })));
+    const head = el("tr");
+    head.append(el("th", { class: "text-end", text: "Bin" }));
+    cols.forEach(([h]) => head.append(el("th", { class: "text-end", text: h })));
     table.querySelector("thead").replaceChildren(head);
     const body = table.querySelector("tbody");
     body.replaceChildren();
     animal.bins.forEach((b, i) => {
-      const tr = B.el("tr");
+      const tr = el("tr");
       tr.append(cell(String(i + 1)));
       cols.forEach(([, f]) => tr.append(cell(f(b))));
       body.append(tr);
@@ -85,9 +86,9 @@
     body.replaceChildren();
     bouts.forEach((b) => {
       const cut = [b.starts_at_window_start ? "start" : "", b.ends_at_window_end ? "end" : ""].filter(Boolean).join(", ");
-      const tr = B.el("tr", { "data-zone": b.zone });
-      tr.append(B.el("td", { text: b.zone }), cell(B.fmt(b.entry_s, 2)), cell(B.fmt(b.exit_s, 2)),
-        cell(B.fmt(b.duration_s, 2)), B.el("td", { class: "small text-body-secondary", text: cut }));
+      const tr = el("tr", { "data-zone": b.zone });
+      tr.append(el("td", { text: b.zone }), cell(fmt(b.entry_s, 2)), cell(fmt(b.exit_s, 2)),
+        cell(fmt(b.duration_s, 2)), el("td", { class: "small text-body-secondary", text: cut }));
       body.append(tr);
     });
   }
@@ -101,28 +102,28 @@
       node.dataset.animal = a.animal;
       node.querySelector(".animal-title").textContent = `Animal ${a.animal}`;
       node.querySelector(".animal-note").textContent =
-        `${B.fmt(a.tracked_time_s, 1)} s tracked of ${B.fmt(a.analysed_time_s, 1)} s analysed · distances in ${u}`;
+        `${fmt(a.tracked_time_s, 1)} s tracked of ${fmt(a.analysed_time_s, 1)} s analysed · distances in ${u}`;
       const metrics = node.querySelector(".animal-metrics");
       metrics.append(
-        metric("distance", "Distance", B.fmt(a.distance, 1), u),
-        metric("mean_speed", "Mean speed", B.fmt(a.mean_speed, 2), `${u}/s`),
-        metric("max_speed", "Max speed", B.fmt(a.max_speed, 2), `${u}/s`),
-        metric("time_moving_s", "Moving", B.fmt(a.time_moving_s, 1), "s"),
-        metric("time_immobile_s", "Immobile", B.fmt(a.time_immobile_s, 1), "s"),
-        metric("untracked_time_s", "Untracked", B.fmt(a.untracked_time_s, 1), "s"),
-        metric("time_unclassified_s", "Unclassified (no speed)", B.fmt(a.time_unclassified_s, 1), "s"),
+        metric("distance", "Distance", fmt(a.distance, 1), u),
+        metric("mean_speed", "Mean speed", fmt(a.mean_speed, 2), `${u}/s`),
+        metric("max_speed", "Max speed", fmt(a.max_speed, 2), `${u}/s`),
+        metric("time_moving_s", "Moving", fmt(a.time_moving_s, 1), "s"),
+        metric("time_immobile_s", "Immobile", fmt(a.time_immobile_s, 1), "s"),
+        metric("untracked_time_s", "Untracked", fmt(a.untracked_time_s, 1), "s"),
+        metric("time_unclassified_s", "Unclassified (no speed)", fmt(a.time_unclassified_s, 1), "s"),
       );
       if (a.time_freezing_s !== undefined) {
-        metrics.append(metric("time_freezing_s", "Freezing", B.fmt(a.time_freezing_s, 1), "s"));
+        metrics.append(metric("time_freezing_s", "Freezing", fmt(a.time_freezing_s, 1), "s"));
       }
       const body = node.querySelector(".zone-results tbody");
       const names = Object.keys(a.zones);
       names.forEach((name) => {
         const z = a.zones[name];
-        const tr = B.el("tr", { "data-zone": name });
-        tr.append(B.el("td", { text: name }), cell(B.fmt(z.time_s, 1)), cell(B.fmt(z.percent, 1)),
-          cell(String(z.entries)), cell(String(z.exits)), cell(B.fmt(z.latency_s, 2)),
-          cell(`${B.fmt(z.distance, 1)} ${u}`), cell(B.fmt(z.mean_speed, 2)));
+        const tr = el("tr", { "data-zone": name });
+        tr.append(el("td", { text: name }), cell(fmt(z.time_s, 1)), cell(fmt(z.percent, 1)),
+          cell(String(z.entries)), cell(String(z.exits)), cell(fmt(z.latency_s, 2)),
+          cell(`${fmt(z.distance, 1)} ${u}`), cell(fmt(z.mean_speed, 2)));
         body.append(tr);
       });
       node.querySelector(".no-zones").classList.toggle("d-none", names.length > 0);
@@ -137,8 +138,8 @@
       holder.append(node);
     });
     const p = data.parameters || {};
-    $("analysis-status").textContent = `Window ${B.fmt(p.window_start_s, 2)}–${B.fmt(p.window_end_s, 2)} s` +
-      ` of ${B.fmt(p.recording_end_s, 2)} s · ${data.fps ? data.fps.toFixed(2) + " fps" : ""}` +
+    $("analysis-status").textContent = `Window ${fmt(p.window_start_s, 2)}–${fmt(p.window_end_s, 2)} s` +
+      ` of ${fmt(p.recording_end_s, 2)} s · ${data.fps ? data.fps.toFixed(2) + " fps" : ""}` +
       ` · units ${data.units}${data.calibration && data.calibration.px_per_cm ? ` (${data.calibration.px_per_cm.toFixed(3)} px/cm)` : ""}` +
       ` · membership ${p.membership}` +
       ` · smoothing ${p.smoothing ? `${p.smoothing} (${p.smoothing_window} frames)` : "off"}` +
@@ -182,25 +183,25 @@
 
   async function pollFreezing(url) {
     try {
-      const job = await B.get(url);
+      const job = await api.get(url);
       if (job.status === "succeeded") run(); // the measures now include freezing
       else showFreezing(job, false);
     } catch (err) {
-      $("freezing-text").textContent = err instanceof B.ApiError ? err.lines().join(" ") : String(err);
+      $("freezing-text").textContent = err instanceof api.ApiError ? err.lines().join(" ") : String(err);
     }
   }
 
   async function startFreezing() {
     try {
-      showFreezing(await B.post(root.dataset.freezingUrl, {}), false);
+      showFreezing(await api.post(root.dataset.freezingUrl, {}), false);
     } catch (err) {
-      $("freezing-text").textContent = err instanceof B.ApiError ? err.lines().join(" ") : String(err);
+      $("freezing-text").textContent = err instanceof api.ApiError ? err.lines().join(" ") : String(err);
     }
   }
 
   $("freezing-start").addEventListener("click", startFreezing);
   $("freezing-cancel").addEventListener("click", async () => {
-    try { showFreezing(await B.post($("freezing-cancel").dataset.url), false); } catch (err) { /* the poll shows it */ }
+    try { showFreezing(await api.post($("freezing-cancel").dataset.url), false); } catch (err) { /* the poll shows it */ }
   });
 
   // The experiment table (and its CSV/XLSX) with this page's parameters, bins included.
@@ -226,22 +227,24 @@
     $("analysis-status").textContent = "Computing…";
     delete $("analysis-status").dataset.ready;
     try {
-      const data = await B.get(`${root.dataset.analysisUrl}?${q}`);
+      const data = await api.get(`${root.dataset.analysisUrl}?${q}`);
       $("analysis-errors").replaceChildren();
       last = data;
       render(data, q);
       const warnings = $("analysis-warnings");
-      warnings.replaceChildren(...(data.warnings || []).map((w) => B.el("li", { text: w })));
+      warnings.replaceChildren(...(data.warnings || []).map((w) => el("li", { text: w })));
       showFreezing(data.freezing_job || null, true);
     } catch (err) {
       $("analysis-status").textContent = "The analysis could not run with these parameters.";
-      B.showErrors($("analysis-errors"), err);
+      showErrors($("analysis-errors"), err);
     }
   }
 
   form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
   $("analysis-download").addEventListener("click", () => {
-    if (last) B.download(`run-${root.dataset.run}-analysis.json`, JSON.stringify(last, null, 2));
+    if (last) download(`run-${root.dataset.run}-analysis.json`, JSON.stringify(last, null, 2));
   });
   run();
-})();
+}
+
+initAnalysis();

@@ -2,11 +2,13 @@
 // assay presets over a still of the video. Every coordinate in `state` is in original-video
 // pixels; the Konva stage's scale maps them to the screen, so the page size never changes
 // the data. The server (tracking.behavior) validates on save and names the field of an error.
-(function () {
-  "use strict";
+import * as api from "../webapp/api.js";
+import { download, el, showErrors } from "../webapp/dom.js";
+import { applyToStage } from "../webapp/stage.js";
+
+function initArena() {
   const root = document.getElementById("arena-editor");
-  if (!root || !window.Konva) return;
-  const B = window.MTBehavior;
+  if (!root || typeof Konva === "undefined") return;
   const $ = (id) => document.getElementById(id);
   const W = Number(root.dataset.frameWidth) || 640;
   const H = Number(root.dataset.frameHeight) || 480;
@@ -62,7 +64,7 @@
     const width = Math.max(200, wrap.clientWidth);
     k = width / W;
     stage.size({ width, height: Math.round(H * k) });
-    stage.scale({ x: k, y: k });
+    applyToStage(stage, { scale: k, x: 0, y: 0 });
     render();
   }
 
@@ -435,25 +437,25 @@
     const body = document.querySelector("#zone-table tbody");
     body.replaceChildren();
     state.zones.forEach((z, i) => {
-      const tr = B.el("tr", { class: i === state.selected ? "table-active" : "", "data-zone": String(i) });
-      const nameCell = B.el("td", { class: "ps-3" });
-      const swatch = B.el("span", { class: `zone-swatch zone-color-${i % COLORS.length}` });
+      const tr = el("tr", { class: i === state.selected ? "table-active" : "", "data-zone": String(i) });
+      const nameCell = el("td", { class: "ps-3" });
+      const swatch = el("span", { class: `zone-swatch zone-color-${i % COLORS.length}` });
       if (canWrite) {
-        const input = B.el("input", { class: "form-control form-control-sm d-inline-block w-auto zone-name", value: z.name, maxlength: "100", "aria-label": "Zone name" });
+        const input = el("input", { class: "form-control form-control-sm d-inline-block w-auto zone-name", value: z.name, maxlength: "100", "aria-label": "Zone name" });
         input.addEventListener("change", () => { z.name = input.value.trim(); changed(); });
         nameCell.append(swatch, input);
       } else {
         nameCell.append(swatch, z.name);
       }
-      const del = B.el("td", { class: "text-end" });
+      const del = el("td", { class: "text-end" });
       if (canWrite) {
-        const btn = B.el("button", { type: "button", class: "btn btn-sm btn-link text-danger p-0", title: "Delete this zone" });
-        btn.append(B.el("i", { class: "bi bi-trash" }));
+        const btn = el("button", { type: "button", class: "btn btn-sm btn-link text-danger p-0", title: "Delete this zone" });
+        btn.append(el("i", { class: "bi bi-trash" }));
         btn.addEventListener("click", (e) => { e.stopPropagation(); state.zones.splice(i, 1); state.selected = -1; changed(); });
         del.append(btn);
       }
-      tr.append(nameCell, B.el("td", { text: z.shape + (z.holes && z.holes.length ? " with hole" : "") }),
-        B.el("td", { text: z.group || "" }), B.el("td", { class: "text-end", text: zoneArea(z).toFixed(0) }), del);
+      tr.append(nameCell, el("td", { text: z.shape + (z.holes && z.holes.length ? " with hole" : "") }),
+        el("td", { text: z.group || "" }), el("td", { class: "text-end", text: zoneArea(z).toFixed(0) }), del);
       tr.addEventListener("click", (e) => {
         if (e.target.tagName === "INPUT") return;
         state.selected = i; setTool("select");
@@ -541,9 +543,9 @@
     const name = state.activePreset;
     if (!name) return;
     const params = presetParams(name);
-    if ("outline" in params && !params.outline) { B.showErrors($("arena-errors"), new Error("Drag the arena outline first (Arena outline tool).")); setTool("outline"); return; }
+    if ("outline" in params && !params.outline) { showErrors($("arena-errors"), new Error("Drag the arena outline first (Arena outline tool).")); setTool("outline"); return; }
     try {
-      const result = await B.post(root.dataset.presetUrl, { preset: name, preset_params: params });
+      const result = await api.post(root.dataset.presetUrl, { preset: name, preset_params: params });
       state.zones = result.zones;
       state.preset = name;
       state.presetParams = result.preset_params;
@@ -554,7 +556,7 @@
       changed();
       $("arena-status").textContent = `Preset applied: ${result.zones.length} zones. Save to keep them.`;
     } catch (err) {
-      B.showErrors($("arena-errors"), err);
+      showErrors($("arena-errors"), err);
     }
   });
 
@@ -607,7 +609,7 @@
   }
 
   function highlight(err) {
-    if (!(err instanceof B.ApiError) || !err.body) return;
+    if (!(err instanceof api.ApiError) || !err.body) return;
     const field = Object.keys(err.body).find((f) => /^zones\[\d+\]/.test(f));
     if (field) { state.selected = Number(field.match(/\d+/)[0]); render(); }
   }
@@ -617,7 +619,7 @@
     saveBtn.disabled = true;
     $("arena-status").textContent = "Saving…";
     try {
-      const data = await B.put(root.dataset.arenaUrl, body());
+      const data = await api.put(root.dataset.arenaUrl, body());
       load(data);
       $("arena-errors").replaceChildren();
       $("arena-status").textContent = `Saved: ${data.zones.length} zones, ` +
@@ -625,7 +627,7 @@
       $("arena-status").dataset.saved = "1";
     } catch (err) {
       $("arena-status").textContent = "Not saved.";
-      B.showErrors($("arena-errors"), err);
+      showErrors($("arena-errors"), err);
       highlight(err);
     } finally {
       saveBtn.disabled = false;
@@ -635,7 +637,7 @@
   $("zones-export").addEventListener("click", () => {
     const data = { frame_width: W, frame_height: H, ...body(), px_per_cm: pxPerCm() };
     const base = (root.dataset.videoName || "video").replace(/\.[^.]+$/, "").replace(/[^\w.-]+/g, "_");
-    B.download(`${base}-ZONES.json`, JSON.stringify(data, null, 2));
+    download(`${base}-ZONES.json`, JSON.stringify(data, null, 2));
   });
 
   $("zones-import").addEventListener("change", async (e) => {
@@ -653,7 +655,7 @@
       state.dirty = true;
       $("arena-status").textContent = `Imported ${zones.length} zones from ${file.name}; save to keep them.${note}`;
     } catch (err) {
-      B.showErrors($("arena-errors"), err);
+      showErrors($("arena-errors"), err);
     }
   });
 
@@ -662,12 +664,12 @@
   if (templateSave) templateSave.addEventListener("click", async () => {
     if (state.dirty) { $("template-status").textContent = "Save the arena first: the template copies the saved one."; return; }
     try {
-      const t = await B.post(root.dataset.templatesUrl, { name: $("template-name").value, video: Number(root.dataset.videoId) });
-      const option = B.el("option", { value: String(t.id), "data-apply-url": t.links.apply, text: t.name });
+      const t = await api.post(root.dataset.templatesUrl, { name: $("template-name").value, video: Number(root.dataset.videoId) });
+      const option = el("option", { value: String(t.id), "data-apply-url": t.links.apply, text: t.name });
       $("template-select").append(option);
       $("template-status").textContent = `Template “${t.name}” saved.`;
     } catch (err) {
-      $("template-status").textContent = err instanceof B.ApiError ? err.lines().join(" ") : String(err);
+      $("template-status").textContent = err instanceof api.ApiError ? err.lines().join(" ") : String(err);
     }
   });
   const templateApply = $("template-apply");
@@ -675,13 +677,13 @@
     const option = $("template-select").selectedOptions[0];
     if (!option || !option.value) return;
     try {
-      await B.post(option.dataset.applyUrl, { videos: [{ id: Number(root.dataset.videoId),
+      await api.post(option.dataset.applyUrl, { videos: [{ id: Number(root.dataset.videoId),
         dx: parseFloat($("nudge-dx").value) || 0, dy: parseFloat($("nudge-dy").value) || 0,
         scale: parseFloat($("nudge-scale").value) || 1 }] });
-      load(await B.get(root.dataset.arenaUrl));
+      load(await api.get(root.dataset.arenaUrl));
       $("template-status").textContent = `Template “${option.textContent}” applied and saved.`;
     } catch (err) {
-      $("template-status").textContent = err instanceof B.ApiError ? err.lines().join(" ") : String(err);
+      $("template-status").textContent = err instanceof api.ApiError ? err.lines().join(" ") : String(err);
     }
   });
 
@@ -691,5 +693,7 @@
 
   setTool("select");
   fit();
-  B.get(root.dataset.arenaUrl).then(load).catch((err) => B.showErrors($("arena-errors"), err));
-})();
+  api.get(root.dataset.arenaUrl).then(load).catch((err) => showErrors($("arena-errors"), err));
+}
+
+initArena();

@@ -1,10 +1,11 @@
 // Experiment page: subjects saved as they are typed, CSV import, bulk template apply,
 // project analysis settings, the one-row-per-animal results and the group summary.
-(function () {
-  "use strict";
+import * as api from "../webapp/api.js";
+import { el, showErrors } from "../webapp/dom.js";
+
+function initExperiment() {
   const root = document.getElementById("experiment");
   if (!root) return;
-  const B = window.MTBehavior;
   const $ = (id) => document.getElementById(id);
   let experiment = null;
   let version = 0; // a new plot URL per load: the same src would not fetch again
@@ -17,14 +18,14 @@
     async function save() {
       const body = {};
       inputs.forEach((i) => { body[i.dataset.field] = i.value; });
-      stateCell.replaceChildren(B.el("span", { class: "spinner-border spinner-border-sm text-secondary" }));
+      stateCell.replaceChildren(el("span", { class: "spinner-border spinner-border-sm text-secondary" }));
       try {
-        await B.put(tr.dataset.subjectUrl, body);
-        stateCell.replaceChildren(B.el("i", { class: "bi bi-check2 text-success", title: "Saved" }));
+        await api.put(tr.dataset.subjectUrl, body);
+        stateCell.replaceChildren(el("i", { class: "bi bi-check2 text-success", title: "Saved" }));
         tr.dataset.saved = "1";
         loadResults();
       } catch (err) {
-        stateCell.replaceChildren(B.el("i", { class: "bi bi-exclamation-triangle text-danger", title: err instanceof B.ApiError ? err.lines().join(" ") : String(err) }));
+        stateCell.replaceChildren(el("i", { class: "bi bi-exclamation-triangle text-danger", title: err instanceof api.ApiError ? err.lines().join(" ") : String(err) }));
       }
     }
     inputs.forEach((i) => i.addEventListener("input", () => {
@@ -39,10 +40,10 @@
     select.addEventListener("change", async () => {
       const cell = select.closest(".table-run");
       try {
-        await B.put(cell.dataset.runUrl, { run: select.value ? Number(select.value) : null });
+        await api.put(cell.dataset.runUrl, { run: select.value ? Number(select.value) : null });
         window.location.reload(); // the animal rows follow the run's animal count
       } catch (err) {
-        cell.querySelector(".run-how").textContent = err instanceof B.ApiError ? err.lines().join(" ") : String(err);
+        cell.querySelector(".run-how").textContent = err instanceof api.ApiError ? err.lines().join(" ") : String(err);
       }
     });
   });
@@ -52,7 +53,7 @@
     e.preventDefault();
     if (!$("subject-csv").files.length) return;
     try {
-      const result = await B.postForm(root.dataset.importUrl, new FormData(importForm));
+      const result = await api.post(root.dataset.importUrl, new FormData(importForm));
       $("subject-errors").replaceChildren();
       const ignored = result.ignored_columns.length ? ` Ignored columns: ${result.ignored_columns.join(", ")}.` : "";
       $("subject-status").textContent = `Imported: ${result.created} new, ${result.updated} updated.${ignored}`;
@@ -64,7 +65,7 @@
       loadResults();
     } catch (err) {
       $("subject-status").textContent = "";
-      B.showErrors($("subject-errors"), err);
+      showErrors($("subject-errors"), err);
     }
   });
 
@@ -78,11 +79,11 @@
     if (!ids.length) { $("bulk-status").textContent = "Check the videos first."; return; }
     const option = $("bulk-template").selectedOptions[0];
     try {
-      await B.post(option.dataset.applyUrl, { videos: ids });
+      await api.post(option.dataset.applyUrl, { videos: ids });
       $("bulk-status").textContent = `Applied to ${ids.length} video(s).`;
       window.location.reload();
     } catch (err) {
-      $("bulk-status").textContent = err instanceof B.ApiError ? err.lines().join(" ") : String(err);
+      $("bulk-status").textContent = err instanceof api.ApiError ? err.lines().join(" ") : String(err);
     }
   });
 
@@ -94,13 +95,13 @@
     new FormData(settingsForm).forEach((value, key) => { body[key] = value === "" ? null : value; });
     body.count_initial_entry = $("s-count_initial_entry").checked;
     try {
-      await B.put(root.dataset.settingsUrl, body);
+      await api.put(root.dataset.settingsUrl, body);
       $("settings-errors").replaceChildren();
       $("settings-status").textContent = "Saved; the results below use them.";
       loadResults();
     } catch (err) {
       $("settings-status").textContent = "";
-      B.showErrors($("settings-errors"), err);
+      showErrors($("settings-errors"), err);
     }
   });
 
@@ -118,7 +119,7 @@
   if (pageQuery.get("freezing") === "true") $("with-freezing").checked = true;
   if ([...carried.keys()].length) {
     $("carried-params").append(`Parameters from the analysis page: ${[...carried].map(([k, v]) => `${k} = ${v}`).join(", ")} · `,
-      B.el("a", { href: window.location.pathname, text: "use the project's settings" }));
+      el("a", { href: window.location.pathname, text: "use the project's settings" }));
   }
 
   function query() {
@@ -158,14 +159,14 @@
 
   function renderTable(data) {
     const table = $("results-table");
-    const head = B.el("tr");
-    data.columns.forEach((c) => head.append(B.el("th", { text: c.replace(/^zone:/, "").replace(/:/g, " · ") , title: c })));
+    const head = el("tr");
+    data.columns.forEach((c) => head.append(el("th", { text: c.replace(/^zone:/, "").replace(/:/g, " · ") , title: c })));
     table.querySelector("thead").replaceChildren(head);
     const body = table.querySelector("tbody");
     body.replaceChildren();
     data.rows.forEach((r) => {
-      const tr = B.el("tr");
-      data.columns.forEach((c) => tr.append(B.el("td", { class: typeof r[c] === "number" ? "text-end" : "", text: value(r[c]) })));
+      const tr = el("tr");
+      data.columns.forEach((c) => tr.append(el("td", { class: typeof r[c] === "number" ? "text-end" : "", text: value(r[c]) })));
       body.append(tr);
     });
     $("results-empty").classList.toggle("d-none", data.rows.length > 0);
@@ -177,7 +178,7 @@
     const select = $("summary-measure");
     const current = select.value;
     select.replaceChildren();
-    data.measures.forEach((m) => select.append(B.el("option", { value: m, text: m })));
+    data.measures.forEach((m) => select.append(el("option", { value: m, text: m })));
     if (data.measures.includes(current)) select.value = current;
     else if (data.measures.includes("distance")) select.value = "distance";
   }
@@ -190,13 +191,13 @@
     if (!experiment || !measure) { plot.classList.add("d-none"); return; }
     document.querySelectorAll("#summary-table .bin-col").forEach((c) => c.classList.toggle("d-none", !experiment.by_bin));
     experiment.summary.filter((s) => s.measure === measure).forEach((s) => {
-      const tr = B.el("tr");
-      tr.append(B.el("td", { text: s.group || "(no group)" }));
-      if (experiment.by_bin) tr.append(B.el("td", { text: value(s.bin) }));
-      tr.append(B.el("td", { class: "text-end", text: String(s.n) }),
-        B.el("td", { class: "text-end", text: value(s.mean) }),
-        B.el("td", { class: "text-end", text: value(s.sd) }),
-        B.el("td", { class: "text-end", text: value(s.sem) }));
+      const tr = el("tr");
+      tr.append(el("td", { text: s.group || "(no group)" }));
+      if (experiment.by_bin) tr.append(el("td", { text: value(s.bin) }));
+      tr.append(el("td", { class: "text-end", text: String(s.n) }),
+        el("td", { class: "text-end", text: value(s.mean) }),
+        el("td", { class: "text-end", text: value(s.sd) }),
+        el("td", { class: "text-end", text: value(s.sem) }));
       body.append(tr);
     });
     const q = query();
@@ -216,10 +217,10 @@
     clearTimeout(freezingTimer);
     const box = $("freezing-status");
     const url = root.dataset.freezingUrl;
-    let jobs = (await B.get(url)).jobs;
+    let jobs = (await api.get(url)).jobs;
     const canStart = root.dataset.canWrite === "1";
     if (start && canStart && jobs.some((j) => j.status === "none" || ENDED.includes(j.status))) {
-      jobs = (await B.post(url, {})).jobs;
+      jobs = (await api.post(url, {})).jobs;
     }
     const done = jobs.filter((j) => j.status === "succeeded").length;
     if (done === jobs.length) { box.classList.add("d-none"); return true; }
@@ -250,10 +251,10 @@
         return;
       }
       if (!$("with-freezing").checked) $("freezing-status").classList.add("d-none");
-      experiment = await B.get(`${root.dataset.experimentUrl}?${q}`);
+      experiment = await api.get(`${root.dataset.experimentUrl}?${q}`);
       version += 1;
       $("results-errors").replaceChildren();
-      $("results-warnings").replaceChildren(...(experiment.warnings || []).map((w) => B.el("li", { text: w })));
+      $("results-warnings").replaceChildren(...(experiment.warnings || []).map((w) => el("li", { text: w })));
       renderTable(experiment);
       renderMeasures(experiment);
       renderSummary();
@@ -261,8 +262,8 @@
       $("results-table").dataset.ready = "1";
     } catch (err) {
       experiment = null;
-      B.showErrors($("results-errors"), err);
-      setExports(q, err instanceof B.ApiError ? err.lines().join(" ") : String(err));
+      showErrors($("results-errors"), err);
+      setExports(q, err instanceof api.ApiError ? err.lines().join(" ") : String(err));
     }
   }
 
@@ -273,4 +274,6 @@
   $("summary-measure").addEventListener("change", renderSummary);
   document.querySelectorAll("input[name=plot-kind]").forEach((r) => r.addEventListener("change", renderSummary));
   loadResults();
-})();
+}
+
+initExperiment();

@@ -2,8 +2,11 @@
 // trail drawn over it from the stored trajectory (frame-accurate: the frame shown is found
 // from the video's media time and the container timestamps), the per-animal timeline, the
 // trust figures, suspected swaps, identity-swap edits and the annotated-MP4 render.
-(function () {
-  "use strict";
+import { ApiError, get, post } from "../webapp/api.js";
+import { el } from "../webapp/dom.js";
+import { ACTIVE, pollJob, setProgress } from "../webapp/jobs.js";
+
+function initRunPage() {
   const page = document.getElementById("run-page");
   if (!page) return;
   const COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
@@ -14,59 +17,34 @@
   let track = null;
   let current = 0;
 
+  // The run's API: GET, or POST with an optional JSON body.
   function api(url, options) {
-    options = options || {};
-    options.headers = Object.assign({ "X-CSRFToken": window.mousetrackCsrfToken(),
-      "Content-Type": "application/json", Accept: "application/json" }, options.headers || {});
-    options.credentials = "same-origin";
-    return fetch(url, options).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (body) {
-        if (!r.ok) { const e = new Error(firstError(body) || r.statusText); e.body = body; throw e; }
-        return body;
-      });
-    });
+    const o = options || {};
+    return o.method === "POST" ? post(url, o.body) : get(url);
   }
-  function firstError(body) {
-    if (!body || typeof body !== "object") return "";
-    for (const key of Object.keys(body)) {
-      const v = body[key];
-      const text = Array.isArray(v) ? v.join(" ") : String(v);
-      return key === "detail" || key === "non_field_errors" ? text : key + ": " + text;
-    }
-    return "";
-  }
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(function ([k, v]) { node.setAttribute(k, v); });
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  const reason = (e) => (e instanceof ApiError ? e.lines().join(" ") : e.message);
 
   // --- progress while queued/running -------------------------------------------------
-  function setBar(bar, fraction) {
-    const pct = Math.max(0, Math.min(100, Math.round(100 * (Number(fraction) || 0))));
-    bar.style.width = pct + "%";
-  }
   const bar = document.getElementById("run-progress");
-  setBar(bar, bar.dataset.progress);
-  function poll() {
-    api(page.dataset.apiUrl).then(function (run) {
-      document.getElementById("run-status").textContent = run.status_display;
-      document.getElementById("run-message").textContent = run.message;
-      document.getElementById("run-frames").textContent = run.frames_done;
-      document.getElementById("run-frames-total").textContent = run.frames_total;
-      setBar(bar, run.progress);
-      const err = document.getElementById("run-error");
-      err.hidden = !run.error;
-      err.querySelector("pre").textContent = run.error || "";
-      if (run.status !== page.dataset.status && ["queued", "running"].indexOf(run.status) < 0) {
-        window.location.reload();
-        return;
-      }
-      window.setTimeout(poll, 1500);
-    }).catch(function () { window.setTimeout(poll, 5000); });
+  setProgress(bar, bar.dataset.progress);
+  function showRun(run) {
+    document.getElementById("run-status").textContent = run.status_display;
+    document.getElementById("run-message").textContent = run.message;
+    document.getElementById("run-frames").textContent = run.frames_done;
+    document.getElementById("run-frames-total").textContent = run.frames_total;
+    setProgress(bar, run.progress);
+    const err = document.getElementById("run-error");
+    err.hidden = !run.error;
+    err.querySelector("pre").textContent = run.error || "";
   }
-  if (["queued", "running"].indexOf(page.dataset.status) >= 0) poll();
+  if (ACTIVE.includes(page.dataset.status)) {
+    pollJob(page.dataset.apiUrl, {
+      onUpdate: showRun,
+      onDone: () => window.location.reload(),
+      finished: (run) => run.status !== page.dataset.status && !ACTIVE.includes(run.status),
+      intervalMs: 1500, retryMs: 5000,
+    });
+  }
 
   // --- the trajectory ------------------------------------------------------------------
   const video = document.getElementById("player");
@@ -339,8 +317,8 @@
       error.hidden = true;
       const body = { animal_a: Number(document.getElementById("swap-a").value),
         animal_b: Number(document.getElementById("swap-b").value), from_frame: track.frames[current] };
-      api(page.dataset.editsUrl, { method: "POST", body: JSON.stringify(body) }).then(reloadTrack)
-        .catch(function (e) { error.textContent = e.message; error.hidden = false; });
+      api(page.dataset.editsUrl, { method: "POST", body: body }).then(reloadTrack)
+        .catch(function (e) { error.textContent = reason(e); error.hidden = false; });
     });
   }
 
@@ -365,7 +343,9 @@
   if (renderButton) {
     renderButton.addEventListener("click", function () {
       api(page.dataset.rendersUrl, { method: "POST" }).then(function (r) { showRenders([r]); })
-        .catch(function (e) { renderStatus.textContent = e.message; });
+        .catch(function (e) { renderStatus.textContent = reason(e); });
     });
   }
-})();
+}
+
+initRunPage();

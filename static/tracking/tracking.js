@@ -1,6 +1,7 @@
 // The Track page: select-all for videos, and live rows for queued/running runs.
-(function () {
-  "use strict";
+import { ACTIVE, setProgress } from "../webapp/jobs.js";
+
+function initTrackPage() {
   const all = document.getElementById("track-all");
   if (all) {
     all.addEventListener("change", function () {
@@ -8,11 +9,10 @@
     });
   }
   document.querySelectorAll(".run-progress").forEach(function (bar) {
-    bar.style.width = Math.round(100 * (Number(bar.dataset.progress) || 0)) + "%";
+    setProgress(bar, bar.dataset.progress);
   });
   const table = document.getElementById("run-table");
   if (!table) return;
-  const ACTIVE = ["queued", "running"];
   function refresh() {
     const rows = Array.from(table.querySelectorAll("tr[data-run-id]"))
       .filter(function (tr) { return ACTIVE.indexOf(tr.dataset.status) >= 0; });
@@ -27,10 +27,12 @@
           const badge = tr.querySelector(".run-status");
           badge.textContent = run.status_display;
           badge.className = "badge run-status status-" + run.status;
-          tr.querySelector(".run-progress").style.width = Math.round(100 * (run.status === "succeeded" ? 1 : run.progress)) + "%";
+          setProgress(tr.querySelector(".run-progress"), run.status === "succeeded" ? 1 : run.progress);
           tr.querySelector(".run-message").textContent = run.message;
         });
     })).finally(function () { window.setTimeout(refresh, 2000); });
   }
   window.setTimeout(refresh, 1500);
-})();
+}
+
+initTrackPage();

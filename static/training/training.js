@@ -1,9 +1,8 @@
 // Training pages: the new-training form, the live job page, the job list (no inline
 // scripts or styles: the CSP forbids them, so widths and charts are set from here).
-(function () {
-  "use strict";
+import { ACTIVE, pollJob, setProgress as setBarWidth } from "../webapp/jobs.js";
 
-  const ACTIVE = ["queued", "running"];
+function initTraining() {
   const STATUS_CLASSES = {
     queued: "text-bg-secondary", running: "text-bg-primary", succeeded: "text-bg-success",
     failed: "text-bg-danger", cancelled: "text-bg-warning", timed_out: "text-bg-warning",
@@ -11,7 +10,7 @@
 
   function setProgress(bar, fraction, status) {
     const pct = Math.max(0, Math.min(100, Math.round(100 * (Number(fraction) || 0))));
-    bar.style.width = pct + "%";
+    setBarWidth(bar, fraction);
     bar.setAttribute("aria-valuenow", String(pct));
     if (bar.parentElement) bar.parentElement.setAttribute("aria-valuenow", String(pct));
     if (status !== undefined) {
@@ -106,12 +105,12 @@
 
   // --- the live job page ---------------------------------------------------------------
   const jobPage = document.getElementById("job-page");
-  if (jobPage && window.Chart) {
+  if (jobPage && typeof Chart !== "undefined") {
     const initial = JSON.parse(document.getElementById("epoch-data").textContent || "[]");
     const palette = ["#0d6efd", "#d63384", "#fd7e14", "#198754", "#6f42c1", "#20c997"];
 
     function lineChart(canvas, series, yMax) {
-      return new window.Chart(canvas, {
+      return new Chart(canvas, {
         type: "line",
         data: {
           labels: [],
@@ -223,22 +222,11 @@
     }
 
     updateCharts(initial);
-    let delay = 1500;
-    function poll() {
-      fetch(jobPage.dataset.apiUrl, { headers: { Accept: "application/json" },
-        credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-        .then(function (job) {
-          render(job);
-          delay = 1500;
-          if (ACTIVE.indexOf(job.status) >= 0) window.setTimeout(poll, delay);
-        })
-        .catch(function () {
-          delay = Math.min(delay * 2, 30000);  // server or network trouble: back off
-          window.setTimeout(poll, delay);
-        });
-    }
-    poll();
+    // Server or network trouble: back off, up to 30 s between tries.
+    pollJob(jobPage.dataset.apiUrl, {
+      onUpdate: render, intervalMs: 1500, finished: (job) => !ACTIVE.includes(job.status),
+      retryMs: (failures) => Math.min(1500 * 2 ** failures, 30000),
+    });
   }
 
   // --- the job list: follow queued and running jobs ------------------------------------
@@ -270,4 +258,6 @@
     }
     window.setTimeout(refresh, 3000);
   }
-})();
+}
+
+initTraining();

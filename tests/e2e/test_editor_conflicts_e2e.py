@@ -141,7 +141,9 @@ def test_a_stale_draft_is_never_replayed_and_the_user_chooses_with_the_keyboard(
 
         # Merge drops my boxes that duplicate theirs (same class, IoU > 0.9), keeps the rest.
         merged = tab.evaluate(
-            """() => MouseTrackAutosave.mergeAnnotations(
+            # The pure module, imported beside the page's editor.js (no window globals).
+            """async () => (await import(new URL("editor/geometry.js",
+                document.querySelector("script[src*='labeling/editor']").src))).mergeAnnotations(
                 {boxes: [{class_id: 1, x: 0, y: 0, w: 100, h: 100}], is_negative: false,
                  status: "reviewed", version: 5},
                 {boxes: [{class_id: 1, x: 1, y: 1, w: 100, h: 100},

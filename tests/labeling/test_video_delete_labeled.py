@@ -11,12 +11,13 @@ import pytest
 
 from django.core.files.storage import default_storage
 
+from behavior.models import ArenaSetup
 from labeling.datasets.versions import dataset_version_create
 from labeling.models import Box, Frame, Split, Video
 from labeling.videos.deletion import video_deletion_preview
 from tests.labeling.test_videos_api import _frame, _stored_video
 from tests.tracking.run_helpers import make_tracked_run, make_trajectory
-from tracking.models import ArenaSetup, TrackingRun
+from tracking.models import TrackingRun
 from training.models import TrainedModel
 from webapp.models import JobStatus
 
