@@ -187,7 +187,7 @@ class Api:
     def json(self, method: str, path: str, **kw):
         return self.call(method, path, **kw).json()
 
-    def until(self, what: str, predicate, timeout: float = 600.0):
+    def until(self, what: str, predicate, timeout: float = 600.0, show=None):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()
@@ -197,7 +197,8 @@ class Api:
             assert not dead or "gpu" in "".join(dead), f"nodes died: {dead}"
             time.sleep(1.0)
         logs = "\n".join(f"--- {n}\n{node.tail()}" for n, node in self.nodes.items())
-        raise AssertionError(f"timed out waiting for {what}\n{logs}")
+        state = show() if show else ""
+        raise AssertionError(f"timed out waiting for {what}\n{state}\n{logs}")
 
 
 def _ended(job: dict, what: str) -> dict | None:

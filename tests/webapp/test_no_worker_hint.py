@@ -12,12 +12,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from labeling import tasks as labeling_tasks
-from labeling.management.commands import add_video as add_video_command
 from labeling.models import FrameSamplingJob
 from tests.labeling.video_helpers import write_video
 from tests.training.helpers import make_frames, record_dispatch
-from training.management.commands import train as train_command
 from training.models import TrainingJob
+from webapp import commands as job_follow
 from webapp import worker_devices
 from webapp.models import JobStatus
 
@@ -32,8 +31,8 @@ def nobody_listens(monkeypatch):
 
 
 def _sleep_then(model, effect, *, err, seen):
-    """A time.sleep for the command's follow loop: checks what was said before any wait,
-    then ends the job as a worker would."""
+    """A time.sleep for the commands' shared follow loop (webapp.commands): checks what was
+    said before any wait, then ends the job as a worker would."""
 
     def sleep(_seconds):
         seen.append(err.getvalue())
@@ -62,7 +61,7 @@ def test_train_wait_says_at_once_that_no_worker_listens(project, monkeypatch, no
     make_frames(project)
     out, err, seen = io.StringIO(), io.StringIO(), []
     effect = {"status": JobStatus.CANCELLED}
-    monkeypatch.setattr(train_command, "time", _sleep_then(TrainingJob, effect, err=err, seen=seen))
+    monkeypatch.setattr(job_follow, "time", _sleep_then(TrainingJob, effect, err=err, seen=seen))
     with pytest.raises(CommandError, match="ended cancelled"):
         call_command(
             "train", "--project", "Open field", "--preset", "yolo11n", "--wait",
@@ -84,7 +83,7 @@ def test_add_video_says_so_and_wait_follows_the_sampling(
     out, err, seen = io.StringIO(), io.StringIO(), []
     effect = {"status": JobStatus.SUCCEEDED, "frames_created": 3, "progress": 1.0}
     monkeypatch.setattr(
-        add_video_command, "time", _sleep_then(FrameSamplingJob, effect, err=err, seen=seen)
+        job_follow, "time", _sleep_then(FrameSamplingJob, effect, err=err, seen=seen)
     )
     call_command(
         "add_video", "--project", "Open field", str(path), "--sample-every", "0.5", "--wait",
@@ -108,9 +107,7 @@ def test_add_video_wait_fails_when_the_sampling_fails_and_needs_sample_every(
         call_command("add_video", "--project", "Open field", str(path), "--wait")
     err = io.StringIO()
     effect = {"status": JobStatus.FAILED, "error": "decoder stopped at frame 7"}
-    monkeypatch.setattr(
-        add_video_command, "time", _sleep_then(FrameSamplingJob, effect, err=err, seen=[])
-    )
+    monkeypatch.setattr(job_follow, "time", _sleep_then(FrameSamplingJob, effect, err=err, seen=[]))
     with pytest.raises(CommandError, match="ended failed: decoder stopped at frame 7"):
         call_command(
             "add_video", "--project", "Open field", str(path), "--sample-every", "1", "--wait",
