@@ -17,9 +17,9 @@ from PIL import Image
 from django.core.exceptions import ValidationError
 
 from labeling.datasets.importing import dataset_import
-from labeling.videos import image_check, sandbox
-from labeling.videos.image_check import ImageCheckError, ImageLimits, check_images
 from labeling.videos.imagesets import ImageSetError, ImageSetLimits, read_image_files
+from media import image_check, sandbox
+from media.image_check import ImageCheckError, ImageLimits, check_images
 from tests.conftest import wait_for
 from tests.labeling.dataset_helpers import image_bytes, snapshot
 
