@@ -23,7 +23,7 @@ from labeling.annotations.apis import (
     FramePagination,
     StrictFloatField,
     StrictIntegerField,
-    _flat_errors,
+    flat_errors,
 )
 from labeling.annotations.selectors import SPLIT_FILTERS, frame_for_user
 from labeling.annotations.services import AnnotationConflict
@@ -46,7 +46,7 @@ from .selectors import (
 def _valid(serializer_class, data):
     payload = serializer_class(data=data)
     if not payload.is_valid():
-        raise ValidationError(_flat_errors(payload.errors))
+        raise ValidationError(flat_errors(payload.errors))
     return payload.validated_data
 
 

@@ -119,9 +119,9 @@ def _class_by_index(project_id: int) -> dict[int, LabelClass]:
 
 
 def _from_tracking(job: HardFrameJob) -> None:
-    from labeling.videos.sampling import sample_indices
     from labeling.videos.sampling_services import frame_store
     from labeling.videos.services import video_local_path
+    from media.sampling import sample_indices
     from tracking.selectors import tracking_run_trajectory
 
     run = job.tracking_run

@@ -8,7 +8,7 @@ frames with B-frames) looped by remuxing its packets, without re-encoding, so th
 decodes exactly what a lab camera file holds; a synthetic H.264 video when that file is
 absent. Then, in the same run, times each way of getting one frame every 1.5 s:
 
-- ours: ``labeling.videos.sampling.sample_every_seconds`` (sandboxed child, skip_frame +
+- ours: ``media.sampling.sample_every_seconds`` (sandboxed child, skip_frame +
   GOP skipping, colour conversion of kept frames only), frames in memory, and frames
   written as JPEG;
 - the ffmpeg CLI (imageio-ffmpeg's binary): ``-vf fps=1/1.5`` writing JPEGs;
@@ -43,8 +43,8 @@ import cv2  # noqa: E402
 import imageio_ffmpeg  # noqa: E402
 import numpy as np  # noqa: E402
 
-from labeling.videos.probe import probe_video  # noqa: E402
-from labeling.videos.sampling import sample_every_seconds  # noqa: E402
+from media.probe import probe_video  # noqa: E402
+from media.sampling import sample_every_seconds  # noqa: E402
 
 SOURCE = ROOT.parent / "shared" / "data" / "openfield-m3v1.mp4"
 CACHE = ROOT / "var" / "bench"

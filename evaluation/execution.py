@@ -142,8 +142,7 @@ def _frames_of_split(manifest: dict, split: str) -> list[dict]:
 
 def _evaluate(run: EvaluationRun) -> str:
     """The work of one run; returns the summary message. Raises EvaluationError."""
-    from training.checkpoints import CheckpointError
-    from training.export import model_info
+    from training.runtime import CheckpointError, model_info
     from training.ultralytics_setup import configure_offline
 
     configure_offline(Path(settings.VAR_DIR))

@@ -1,4 +1,4 @@
-"""The pure cores import with Django, DRF and Celery unavailable: video decoding, dataset
+"""The pure cores import with Django, DRF and Celery unavailable: media (decoding), dataset
 formats, metrics, the tracking engine, behaviour measures, the model runtime. One guard,
 parametrised over the packages, each imported in a fresh interpreter whose import system
 refuses those frameworks (a module that needs them fails here, not in a lab's script)."""
@@ -13,11 +13,13 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 PURE = {
-    "video decoding": [
-        "labeling.videos.probe", "labeling.videos.sampling", "labeling.videos.streaming",
-        "labeling.videos.sandbox", "labeling.videos.image_check", "labeling.videos.imagesets",
-        "labeling.videos.worker.child", "labeling.videos.worker.decode",
+    "media": [
+        "media", "media.probe", "media.sampling", "media.streaming", "media.sandbox",
+        "media.image_check", "media.worker", "media.worker.child", "media.worker.decode",
+        "media.worker.ops", "media.worker.packets", "media.worker.images",
+        "media.worker.rules", "media.worker.entry_points", "media.worker.cut_short",
     ],
+    "image sets": ["labeling.videos.imagesets"],
     "dataset formats": [
         "labeling.datasets.formats.base", "labeling.datasets.formats.coco",
         "labeling.datasets.formats.cvat", "labeling.datasets.formats.darknet",

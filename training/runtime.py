@@ -38,7 +38,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -54,6 +54,9 @@ from training.yolo_ops import (
     network_size,
     non_max_suppression,
 )
+
+if TYPE_CHECKING:
+    from training.export import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +158,15 @@ def _sha256(path: Path) -> str:
                 digest.update(chunk)
         _sha256_memo[key] = digest.hexdigest()
     return _sha256_memo[key]
+
+
+def model_info(weights: Path, imgsz: int) -> ModelInfo:
+    """Parameter count and GFLOPs of the ``.pt`` ``weights`` at ``imgsz``, for an app that
+    reports them beside its inference timings (evaluation): such apps reach the model code
+    through this module only. Raises ``CheckpointError`` for a file that is no checkpoint."""
+    from training import export
+
+    return export.model_info(weights, imgsz)
 
 
 def onnx_for_checkpoint(weights: Path, cache_dir: Path) -> Path:

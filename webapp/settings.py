@@ -223,7 +223,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "upload-tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 # Address space of the sandboxed child that decodes uploaded and imported images (each
-# batch of images; labeling.videos.image_check). 8192x8192 images need several hundred MiB.
+# batch of images; media.image_check). 8192x8192 images need several hundred MiB.
 IMAGE_CHECK_MEMORY_LIMIT_BYTES = env.int("IMAGE_CHECK_MEMORY_LIMIT_BYTES", default=2 * 1024**3)
 # Loose images posted together beyond this many become an image set through a job (like a
 # zip of them): decoding and storing hundreds in the request could outlive gunicorn's timeout,

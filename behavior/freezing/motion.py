@@ -147,8 +147,8 @@ def measure_motion(
     background job beats its heartbeat and progress there, and may raise to stop)."""
     import cv2
 
-    from labeling.videos.probe import VideoError
     from labeling.videos.services import video_local_path
+    from media.probe import VideoError
     from tracking.engine.frames import FrameDecodeError, sandboxed_source
 
     frames = np.asarray(trajectory.frames, dtype=np.int64)

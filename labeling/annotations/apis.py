@@ -106,7 +106,7 @@ def _request_data(request):
         raise ValidationError({"body": f"The request body exceeds {limit // 2**20} MB."}) from None
 
 
-def _flat_errors(errors, prefix: str = "") -> dict[str, list[str]]:
+def flat_errors(errors, prefix: str = "") -> dict[str, list[str]]:
     """DRF's nested errors as ``{"boxes[3].x": [...]}`` so each names its field."""
     flat: dict[str, list[str]] = {}
     if isinstance(errors, dict):
@@ -117,13 +117,13 @@ def _flat_errors(errors, prefix: str = "") -> dict[str, list[str]]:
                 name = prefix
             else:
                 name = f"{prefix}.{key}" if prefix else key
-            flat.update(_flat_errors(value, name))
+            flat.update(flat_errors(value, name))
     elif isinstance(errors, list) and all(isinstance(e, str) for e in errors):
         flat[prefix or "detail"] = [str(e) for e in errors]
     elif isinstance(errors, list):
         for i, value in enumerate(errors):
             if value:
-                flat.update(_flat_errors(value, f"{prefix}[{i}]"))
+                flat.update(flat_errors(value, f"{prefix}[{i}]"))
     return flat
 
 
@@ -367,7 +367,7 @@ class FrameAnnotationApi(APIView):
         frame = frame_for_user(user=request.user, frame_id=frame_id, role=Role.ANNOTATOR)
         payload = AnnotationPutInput(data=_request_data(request))
         if not payload.is_valid():
-            raise ValidationError(_flat_errors(payload.errors))
+            raise ValidationError(flat_errors(payload.errors))
         data = payload.validated_data
         try:
             state = annotation_save(

@@ -1,6 +1,6 @@
 """The images of a dataset on their way in: each decoded fully, checked (size, declared
 size against the pixels, EXIF orientation, the polyglot rule) and hashed from one read in
-the sandboxed checker (:mod:`labeling.videos.image_check`), never in this process. Split
+the sandboxed checker (:mod:`media.image_check`), never in this process. Split
 from ``importing`` (which plans, matches and stores)."""
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from ..models import Frame
-from ..videos.image_check import (
+from media.image_check import (
     CheckedImage,
     ImageCheckError,
     ImageLimits,
     check_images,
 )
+
+from ..models import Frame
 from .formats import DatasetImage
-from .formats.files import _PIL_FORMATS
+from .formats.files import PIL_FORMATS
 
 #: Decoded size limit per image (an 8000x8000 RGB image is ~190 MB in memory).
 MAX_IMAGE_PIXELS = 64_000_000
@@ -30,7 +31,7 @@ _KEPT_TYPES = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}
 _ROTATING = (2, 3, 4, 5, 6, 7, 8)  # EXIF orientations that change the displayed pixels
 # The types the format readers accept (``formats.files.image_size``): the checker opens
 # nothing else (no Ghostscript behind EPS, no rarely used parsers).
-_CHECKED_FORMATS = tuple(sorted(_PIL_FORMATS))
+_CHECKED_FORMATS = tuple(sorted(PIL_FORMATS))
 
 #: ``progress(stage, done, total)``: called as images are checked (``"checking"``) and
 #: stored (``"storing"``); it may raise (a job's cancel) to stop the import, which then
@@ -39,7 +40,7 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass
-class _Incoming:
+class IncomingImage:
     """One image of the dataset on its way in."""
 
     image: DatasetImage
@@ -64,11 +65,11 @@ def _memory_limit() -> int:
     return int(settings.IMAGE_CHECK_MEMORY_LIMIT_BYTES)
 
 
-def _inspect_images(
-    items: list[_Incoming], *, progress: Progress
-) -> Iterator[tuple[_Incoming, str | None]]:
+def inspect_images(
+    items: list[IncomingImage], *, progress: Progress
+) -> Iterator[tuple[IncomingImage, str | None]]:
     """``(item, problem or None)`` for each item in order, the images decoded in the
-    sandboxed checker (:func:`labeling.videos.image_check.check_images`: a child process
+    sandboxed checker (:func:`media.image_check.check_images`: a child process
     per batch, a few decoding threads in it). ``progress`` is called here, in the caller's
     thread (it may write to the database or raise to cancel; the child is then stopped).
 
@@ -98,7 +99,7 @@ def _inspect_images(
         checks.close()
 
 
-def _judge(item: _Incoming, checked: CheckedImage) -> str | None:
+def _judge(item: IncomingImage, checked: CheckedImage) -> str | None:
     """The problem of the image the checker described, or None after deciding how to
     store it (``item``'s ``digest``, ``ext``, ``convert``, ``transpose``, ``size_bytes``)."""
     image = item.image

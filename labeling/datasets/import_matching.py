@@ -3,7 +3,7 @@ stored content name, or by an image set's own file name with the same bytes. Spl
 ``importing``.
 
 Imported images are stored as ``frames/{project}/imported/[job-{id}/]{sha256}.{ext}``
-(:func:`_content_name`; an import job's own folder lets a later attempt sweep what a killed
+(:func:`content_name`; an import job's own folder lets a later attempt sweep what a killed
 one left, see ``job_services``): a re-import matches by the sha256 and type in the name,
 whatever the folder (or a ``_xxxxxxx`` suffix storage added to a taken name)."""
 
@@ -17,7 +17,7 @@ from webapp.storage import local_copy, sha256_of_file
 
 from ..models import Frame, Project
 from .exchange import frame_key_from_name
-from .import_images import _Incoming
+from .import_images import IncomingImage
 
 _ID_CHUNK = 500
 # The file name of a stored imported image: its sha256, maybe a suffix storage added
@@ -30,11 +30,11 @@ def imported_folder(project: Project) -> str:
     return f"frames/{project.pk}/imported"
 
 
-def _content_file(item: _Incoming) -> str:
+def _content_file(item: IncomingImage) -> str:
     return f"{item.digest}.{item.ext}"
 
 
-def _content_name(folder: str, item: _Incoming) -> str:
+def content_name(folder: str, item: IncomingImage) -> str:
     return f"{folder}/{_content_file(item)}"
 
 
@@ -58,23 +58,23 @@ def _frames_by_content(project: Project) -> dict[str, int]:
     return found
 
 
-def _chunks(values: list, size: int = _ID_CHUNK) -> Iterable[list]:
+def id_chunks(values: list, size: int = _ID_CHUNK) -> Iterable[list]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
 
-def _match_frames(*, project: Project, incoming: list[_Incoming], problems: list[str]) -> None:
+def match_frames(*, project: Project, incoming: list[IncomingImage], problems: list[str]) -> None:
     """Point each image at the project frame it re-imports, if any."""
     keys = {id(item): frame_key_from_name(item.image.file_name) for item in incoming}
     video_ids = sorted({k[0] for k in keys.values() if k})
     by_key: dict[tuple[int, int], Frame] = {}
-    for chunk in _chunks(video_ids):
+    for chunk in id_chunks(video_ids):
         for frame in Frame.objects.filter(project=project, video_id__in=chunk):
             by_key[(frame.video_id, frame.frame_index)] = frame
     stored = _frames_by_content(project)
     wanted = sorted({stored[c] for c in map(_content_file, incoming) if c in stored})
     by_content: dict[str, Frame] = {}
-    for chunk in _chunks(wanted):
+    for chunk in id_chunks(wanted):
         for frame in Frame.objects.filter(pk__in=chunk):
             by_content[_content_key(frame.image.name) or ""] = frame
     by_source = _frames_by_source_name(
@@ -109,15 +109,15 @@ def _match_frames(*, project: Project, incoming: list[_Incoming], problems: list
         item.frame = frame
 
 
-def _frames_by_source_name(*, project: Project, incoming: list[_Incoming]) -> dict[int, Frame]:
+def _frames_by_source_name(*, project: Project, incoming: list[IncomingImage]) -> dict[int, Frame]:
     """``{id(item): frame}`` for images that are a frame's own file exported under its
     ``source_name``: same name, same bytes as the stored image (an export copies them)."""
-    wanted: dict[str, list[_Incoming]] = defaultdict(list)
+    wanted: dict[str, list[IncomingImage]] = defaultdict(list)
     for item in incoming:
         wanted[item.image.file_name].append(item)
     found: dict[int, Frame] = {}
     digests: dict[str, str] = {}
-    for chunk in _chunks(sorted(wanted)):
+    for chunk in id_chunks(sorted(wanted)):
         for frame in Frame.objects.filter(project=project, source_name__in=chunk).order_by("pk"):
             for item in wanted[frame.source_name]:
                 if id(item) in found:

@@ -56,12 +56,12 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from media.probe import VideoProbeError, VideoSampleError
+from media.sampling import sample_indices
 from webapp.storage import delete_quietly, scratch_workdir, store_file
 
 from ..models import Box, Frame, Project, Video
 from ..services import label_class_add
-from ..videos.probe import VideoProbeError, VideoSampleError
-from ..videos.sampling import sample_indices
 from ..videos.sampling_services import FRAME_JPEG_QUALITY
 from . import archives
 from .exchange import (
@@ -79,8 +79,8 @@ from .formats import (
     detect_layout,
 )
 from .formats.files import pillow_open
-from .import_images import Progress, _Incoming, _inspect_images
-from .import_matching import _chunks, _content_name, _match_frames, imported_folder
+from .import_images import IncomingImage, Progress, inspect_images
+from .import_matching import content_name, id_chunks, imported_folder, match_frames
 
 MAX_BOXES_PER_IMAGE = 1000  # as the editor allows per frame
 MAX_CLASS_NAME_CHARS = 64
@@ -106,7 +106,7 @@ class ImportResult:
     warnings: tuple[str, ...] = ()
 
 
-def _archive_limits() -> archives.ArchiveLimits:
+def import_archive_limits() -> archives.ArchiveLimits:
     default = archives.ArchiveLimits()
     return archives.ArchiveLimits(
         max_entries=getattr(settings, "DATASET_IMPORT_MAX_ENTRIES", default.max_entries),
@@ -128,7 +128,7 @@ def _dataset_root(root: Path) -> Path:
     return root
 
 
-def _display_name(name: str) -> str:
+def dataset_display_name(name: str) -> str:
     """Display text: no control or invisible characters (RTL overrides hide extensions)."""
     cleaned = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
     return cleaned[:200] or "dataset"
@@ -162,7 +162,7 @@ def dataset_import(
     check_format(fmt, allow_auto=True)
     progress = progress or _no_progress
     path = Path(path)
-    source_name = _display_name(source_name or path.name)
+    source_name = dataset_display_name(source_name or path.name)
     work: Path | None = None
     decoded: Path | None = None
     try:
@@ -173,7 +173,7 @@ def dataset_import(
                 raise ValidationError({"file": "The dataset must be a zip archive."})
             work = scratch_workdir("imports", "import-")
             try:
-                archives.extract_zip(path, work, _archive_limits())
+                archives.extract_zip(path, work, import_archive_limits())
             except archives.ArchiveError as exc:
                 raise ValidationError(
                     {"file": problem_messages([f"archive: {p}" for p in exc.problems])}
@@ -269,7 +269,7 @@ def _plan(
     resolve,
     create_missing_classes: bool,
     progress: Progress = _no_progress,
-) -> tuple[list[_Incoming], list[str]]:
+) -> tuple[list[IncomingImage], list[str]]:
     """Check everything the database and storage will need; ValidationError lists problems."""
     problems: list[str] = []
     if not dataset.images:
@@ -280,8 +280,8 @@ def _plan(
         create_missing_classes=create_missing_classes,
         problems=problems,
     )
-    incoming = [_Incoming(image=image, source=resolve(image)) for image in dataset.images]
-    for item, reason in _inspect_images(incoming, progress=progress):
+    incoming = [IncomingImage(image=image, source=resolve(image)) for image in dataset.images]
+    for item, reason in inspect_images(incoming, progress=progress):
         image = item.image
         if len(image.boxes) > MAX_BOXES_PER_IMAGE:
             problems.append(
@@ -291,7 +291,7 @@ def _plan(
         if reason:
             problems.append(f"{image.file_name}: {reason}")
     if not problems:
-        _match_frames(project=project, incoming=incoming, problems=problems)
+        match_frames(project=project, incoming=incoming, problems=problems)
     if problems:
         raise ValidationError({"file": problem_messages(problems)})
     return incoming, to_create
@@ -332,8 +332,8 @@ def _plan_classes(
     return to_create
 
 
-def _store_image(folder: str, item: _Incoming) -> str:
-    name = _content_name(folder, item)
+def _store_image(folder: str, item: IncomingImage) -> str:
+    name = content_name(folder, item)
     if not item.convert:
         return store_file(local_path=item.source, name=name, move=item.movable)
     with pillow_open()(item.source) as img:
@@ -354,7 +354,7 @@ def _apply(
     *,
     project: Project,
     fmt: str,
-    incoming: list[_Incoming],
+    incoming: list[IncomingImage],
     to_create: list[str],
     created_by,
     source_name: str,
@@ -400,8 +400,8 @@ def _write_rows(
     *,
     project: Project,
     fmt: str,
-    incoming: list[_Incoming],
-    new: list[_Incoming],
+    incoming: list[IncomingImage],
+    new: list[IncomingImage],
     to_create: list[str],
     created_by,
     source_name: str,
@@ -461,7 +461,7 @@ def _write_rows(
     )
 
 
-def _new_frame(imageset: Video, index: int, item: _Incoming, *, created_by, now) -> Frame:
+def _new_frame(imageset: Video, index: int, item: IncomingImage, *, created_by, now) -> Frame:
     """The row of a new frame of the import's image set (not saved)."""
     frame = Frame(
         project_id=imageset.project_id,
@@ -489,14 +489,14 @@ def _box_key(box: tuple) -> tuple:
     return (box[0], *(round(v, 2) for v in box[1:]))
 
 
-def _update_frames(*, incoming: list[_Incoming], created_by, now) -> tuple[int, int, int]:
+def _update_frames(*, incoming: list[IncomingImage], created_by, now) -> tuple[int, int, int]:
     """Replace matched frames' annotations where they differ; (updated, unchanged, left
     unlabeled). Locked rows: a save from the editor meanwhile either lands before (and is
     replaced, its version bumped so the editor reloads) or waits and gets a conflict."""
     ids = [item.frame.pk for item in incoming]
     locked: dict[int, Frame] = {}
     current: dict[int, list[tuple]] = defaultdict(list)
-    for chunk in _chunks(ids):
+    for chunk in id_chunks(ids):
         locked.update(Frame.objects.select_for_update().in_bulk(chunk))
         for row in Box.objects.filter(frame_id__in=chunk).values_list(
             "frame_id", "label_class_id", "x", "y", "w", "h"
@@ -545,7 +545,7 @@ def _update_frames(*, incoming: list[_Incoming], created_by, now) -> tuple[int, 
         new_boxes += [
             Box(frame=frame, label_class_id=c, x=x, y=y, w=w, h=h) for c, x, y, w, h in item.boxes
         ]
-    for chunk in _chunks([f.pk for f in replaced]):
+    for chunk in id_chunks([f.pk for f in replaced]):
         Box.objects.filter(frame_id__in=chunk).delete()
     Box.objects.bulk_create(new_boxes, batch_size=_ID_CHUNK)
     Frame.objects.bulk_update(

@@ -73,7 +73,7 @@ from . import archives
 from .exchange import AUTO, EXPORT_SPLITS, check_format, problem_messages
 from .exporting import dataset_export
 from .import_matching import imported_folder
-from .importing import ImportResult, _archive_limits, _display_name, dataset_import
+from .importing import ImportResult, dataset_display_name, dataset_import, import_archive_limits
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def dataset_upload_check(*, path: Path) -> None:
     if not archives.is_zip(path):
         raise ValidationError({"file": "The dataset must be a zip archive."})
     try:
-        with archives.open_checked_zip(path, _archive_limits()):
+        with archives.open_checked_zip(path, import_archive_limits()):
             pass
     except archives.ArchiveError as exc:
         raise ValidationError(
@@ -197,7 +197,7 @@ def dataset_import_job_create(
             fmt=fmt,
             upload=stored,
             upload_bytes=size,
-            source_name=_display_name(source_name or path.name),
+            source_name=dataset_display_name(source_name or path.name),
             create_missing_classes=create_missing_classes,
             created_by=user,
         )

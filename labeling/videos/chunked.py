@@ -67,7 +67,10 @@ def part_path(upload: ChunkedUpload) -> Path:
 
 
 @contextmanager
-def _locked(upload: ChunkedUpload) -> Iterator[Path]:
+def upload_locked(upload: ChunkedUpload) -> Iterator[Path]:
+    """The upload's part file, held under an exclusive lock (one writer at a time: a chunk
+    being written, or the finished upload being handed to its job); ``UploadBusy`` if
+    someone holds it."""
     path = part_path(upload)
     with open(path, "ab") as handle:  # creates it if a crash lost it: offset then says 0
         try:
@@ -115,7 +118,7 @@ def chunked_upload_append(*, upload: ChunkedUpload, offset: int, stream, length:
         raise ValidationError({"upload": "This upload is already complete."})
     if length > MAX_CHUNK_BYTES:
         raise ValidationError({"Content-Length": f"A chunk may carry at most {MAX_CHUNK_BYTES}."})
-    with _locked(upload) as path:
+    with upload_locked(upload) as path:
         current = ChunkedUpload.objects.filter(pk=upload.pk).values_list("offset", flat=True)
         current = current.first()
         if current is None:
@@ -180,7 +183,7 @@ def chunked_upload_complete_as_imageset_job(*, upload: ChunkedUpload, user):
     from ..datasets import archives
     from .imageset_jobs import imageset_job_start
 
-    with _locked(upload) as path:
+    with upload_locked(upload) as path:
         if not archives.is_zip(path) or path.stat().st_size != upload.size:
             return None
         try:

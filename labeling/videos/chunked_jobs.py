@@ -39,7 +39,7 @@ from webapp.storage import delete_quietly, local_copy, store_file
 from ..datasets.job_services import _error_text, keep_alive
 from ..models import ChunkedUpload, VideoUploadJob
 from ..upload_jobs import upload_job_cancel, upload_job_drop_upload
-from .chunked import _locked, part_path
+from .chunked import part_path, upload_locked
 from .sampling_services import sampling_job_start_after_upload
 from .services import IncomingFile, frame_source_upload, video_delete
 
@@ -59,7 +59,7 @@ def chunked_upload_complete(*, upload: ChunkedUpload, user) -> VideoUploadJob:
     ``offset`` (bytes are still missing: send them and call again) or ``file`` (past the
     size limit: the upload is gone). :class:`labeling.videos.chunked.UploadBusy` while a
     chunk is being written; :class:`webapp.jobs.BrokerUnavailable` with the upload kept."""
-    with _locked(upload) as path:
+    with upload_locked(upload) as path:
         upload.refresh_from_db()
         if upload.status != ChunkedUpload.Status.RECEIVING:
             job = upload.jobs.order_by("-created_at", "-pk").first()
@@ -118,7 +118,7 @@ def chunked_upload_complete(*, upload: ChunkedUpload, user) -> VideoUploadJob:
 def _bytes_back(*, upload: ChunkedUpload, stored: str) -> None:
     """The broker is down: the received bytes return to the upload's partial file and it
     is ``receiving`` again, so the person completes it later without sending it again."""
-    with _locked(upload) as part:
+    with upload_locked(upload) as part:
         try:
             with local_copy(stored) as path:
                 shutil.move(path, part)  # a rename back when storage is local

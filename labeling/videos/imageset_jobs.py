@@ -1,7 +1,7 @@
 """Zips of images become image sets on the ``default`` queue.
 
 The request only receives the zip and checks its directory with the image-set limits
-(entry count, sizes, ratios, names: :func:`labeling.videos.imagesets._archive_limits`);
+(entry count, sizes, ratios, names: :func:`labeling.videos.imagesets.archive_limits`);
 the worker extracts it and decodes every image with
 :func:`labeling.videos.services.imageset_upload`, which stays all or nothing. The received
 zip sits in media storage until the job ends (unless its worker died: then it stays for
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 def imageset_zip_check(*, path: Path) -> None:
     """The zip's end record and directory against the image-set limits (nothing is
     extracted); ValidationError on ``file``."""
-    limits = imagesets._archive_limits(imagesets.ImageSetLimits())
+    limits = imagesets.archive_limits(imagesets.ImageSetLimits())
     try:
         with archives.open_checked_zip(path, limits):
             pass

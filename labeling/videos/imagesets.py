@@ -19,7 +19,7 @@ What a hostile archive cannot do here
   limits on its dimensions checked before the pixels are decoded, and scanned for markup
   (``ImageEntry.markup``).
 - Hurt the process reading it: the decoding happens in the sandboxed checker
-  (:mod:`labeling.videos.image_check`: a child process with memory, CPU and time limits);
+  (:mod:`media.image_check`: a child process with memory, CPU and time limits);
   a file that crashes or exhausts it is named as the problem.
 
 Every failure raises ``ImageSetError`` listing the first problems, and the scratch folder
@@ -42,21 +42,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..datasets import archives
-from .image_check import (
+from media.image_check import (
     DEFAULT_MEMORY_LIMIT_BYTES,
     CheckedImage,
     ImageCheckError,
     ImageLimits,
     check_images,
 )
-from .worker.images import (  # noqa: F401 - _MARKUP and _TAGS_LOWER: tests compare them
-    _MARKUP,
-    _TAGS_LOWER,
+from media.worker.images import (
     MARKUP_MARKERS,
     has_markup,
     polyglot_problem,
 )
+
+from ..datasets import archives
 
 # Pillow's format names; a JPEG from a phone may come back as "MPO" (JPEG + extra views).
 ALLOWED_IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
@@ -251,7 +250,8 @@ def _duplicate_problems(names: Sequence[str]) -> list[str]:
     return problems
 
 
-def _archive_limits(limits: ImageSetLimits) -> archives.ArchiveLimits:
+def archive_limits(limits: ImageSetLimits) -> archives.ArchiveLimits:
+    """The zip checks of an image-set upload: ``limits``' entry count, sizes and ratio."""
     return archives.ArchiveLimits(
         max_entries=limits.max_entries,
         max_total_bytes=limits.max_total_bytes,
@@ -267,7 +267,7 @@ def _archive_limits(limits: ImageSetLimits) -> archives.ArchiveLimits:
 def _read_zip(path: Path, directory: Path, limits: ImageSetLimits) -> ImageSet:
     extracted = []
     try:
-        with archives.open_checked_zip(path, _archive_limits(limits)) as archive:
+        with archives.open_checked_zip(path, archive_limits(limits)) as archive:
             if not archive.members:
                 raise ImageSetError(["no images in the archive"])
             for number, info in enumerate(archive.members, start=1):

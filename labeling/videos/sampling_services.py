@@ -1,7 +1,7 @@
 """Frame sampling jobs: their parameters, the job's life (create, dispatch, execute in a
 Celery worker, cancel) and storing each sampled frame.
 
-Frames are decoded by :mod:`labeling.videos.sampling` (a limited subprocess) and stored as
+Frames are decoded by :mod:`media.sampling` (a limited subprocess) and stored as
 JPEG at quality 95: the source is already lossy (H.264), and at q95 the re-encoding error
 is far below the codec's own, while a file is about a third of the PNG's size (40 KB
 against 114 KB for a 640x480 open-field frame), which matters for thousands of frames read
@@ -26,6 +26,15 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from media.probe import VideoError, VideoSampleError
+from media.sampling import (
+    SampledFrame,
+    SampleProgress,
+    sample_every_seconds,
+    sample_indices,
+    sample_kmeans,
+    sample_uniform,
+)
 from webapp.jobs import (
     BrokerUnavailable,
     JobCancelled,
@@ -38,15 +47,6 @@ from webapp.models import JobStatus
 from webapp.storage import delete_quietly
 
 from ..models import Frame, FrameSamplingJob, Video
-from .probe import VideoError, VideoSampleError
-from .sampling import (
-    SampledFrame,
-    SampleProgress,
-    sample_every_seconds,
-    sample_indices,
-    sample_kmeans,
-    sample_uniform,
-)
 from .services import video_local_path
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Every write to frame sources (videos and image sets): upload, registration in place and
 deletion. Sampling frames from a video is :mod:`labeling.videos.sampling_services`.
 
-Untrusted files are only ever opened by :mod:`labeling.videos.probe` (a limited subprocess)
+Untrusted files are only ever opened by :mod:`media.probe` (a limited subprocess)
 and :mod:`labeling.videos.imagesets`; a file that fails there ends as a ``ValidationError``
 naming the field, with nothing left in storage or in the database.
 
@@ -30,6 +30,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from media.probe import DEFAULT_PROBE_TIMEOUT_S, VideoError, VideoInfo, VideoProbeError, probe_video
+from media.sampling import sample_indices
 from webapp.jobs import job_request_cancel
 from webapp.models import TERMINAL_STATUSES
 from webapp.scratch import owner_tag
@@ -38,8 +40,6 @@ from webapp.storage import delete_quietly, local_copy, scratch_dir, sha256_of_fi
 from ..models import Frame, Project, Video
 from . import imagesets
 from .duplicates import video_create_once, video_refuse_duplicate
-from .probe import DEFAULT_PROBE_TIMEOUT_S, VideoError, VideoInfo, VideoProbeError, probe_video
-from .sampling import sample_indices
 from .selectors import video_annotated_frame_count
 
 log = logging.getLogger(__name__)

@@ -237,7 +237,7 @@ def test_completing_while_a_chunk_is_written_is_a_409(project, owner, api_client
     client = api_client_for(owner)
     body = start(client, project, name="x.mp4", size=10).json()
     send_all(client, body, b"0123456789")
-    with chunked._locked(ChunkedUpload.objects.get()):
+    with chunked.upload_locked(ChunkedUpload.objects.get()):
         response = client.post(body["complete_url"])
     assert response.status_code == 409 and response.json()["code"] == "busy"
     assert ChunkedUpload.objects.get().status == "receiving"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labeling.videos.probe import VideoProbeError, probe_video
+from media.probe import VideoProbeError, probe_video
 from tests.labeling.video_helpers import table_counts, upload, write_video
 
 INCOMPLETE = "incomplete file (the upload or copy was cut short)"

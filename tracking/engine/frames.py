@@ -12,7 +12,7 @@ Two sources:
 
 - :class:`DecoderSource` wraps a generator function ``decode(path, start=, stop=)``.
   :func:`sandboxed_source` is the one place the product plugs in the sandboxed decoder of
-  ``labeling.videos.streaming`` (``iter_video_frames``): untrusted uploads must be
+  ``media.streaming`` (``iter_video_frames``): untrusted uploads must be
   decoded there; nothing else in the engine changes.
 - :class:`OpenCVSource`, ``cv2.VideoCapture`` with timestamps from ``CAP_PROP_POS_MSEC``, for
   tests and benches on files we made or trust.
@@ -74,7 +74,7 @@ class FrameDecodeError(RuntimeError):
 
 class DecoderSource:
     """A frame source over a generator function ``decode(path, start=, stop=)`` that yields
-    objects with ``index``, ``time_s`` and ``image`` (e.g. ``labeling.videos.streaming``'s
+    objects with ``index``, ``time_s`` and ``image`` (e.g. ``media.streaming``'s
     ``DecodedFrame``). Any exception it raises becomes :class:`FrameDecodeError`."""
 
     def __init__(
@@ -112,10 +112,10 @@ class DecoderSource:
 
 
 def sandboxed_source(path: str | Path, info: Any) -> DecoderSource:
-    """The product's frame source: ``labeling.videos.streaming.iter_video_frames``
+    """The product's frame source: ``media.streaming.iter_video_frames``
     (decoding in a sandboxed child process) over ``path``; ``info`` has ``frame_count``,
     ``fps``, ``width``, ``height`` (a probe result or a ``Video`` row)."""
-    from labeling.videos.streaming import iter_video_frames
+    from media.streaming import iter_video_frames
 
     return DecoderSource(
         path,

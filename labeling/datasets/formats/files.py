@@ -21,7 +21,7 @@ MAX_PATH_CHARS = 1024
 MAX_NAME_BYTES = 255
 #: Image types readers accept (extension, lower case) and the Pillow formats behind them.
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"})
-_PIL_FORMATS = frozenset({"JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP"})
+PIL_FORMATS = frozenset({"JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def image_size(path: Path) -> tuple[tuple[int, int] | None, str | None]:
 
     try:
         with pillow_open()(path) as img:
-            if img.format not in _PIL_FORMATS:
+            if img.format not in PIL_FORMATS:
                 return None, f"unsupported image type {img.format}"
             width, height = img.size
             try:

@@ -54,7 +54,7 @@ def test_opencv_source_refuses_a_file_that_is_no_video(tmp_path):
 
 
 def _decoder(fail_at=None, closed=None):
-    """A stand-in for ``labeling.videos.streaming.iter_video_frames(path, start=, stop=)``."""
+    """A stand-in for ``media.streaming.iter_video_frames(path, start=, stop=)``."""
 
     def iter_video_frames(path, *, start=0, stop=None):
         try:
@@ -143,7 +143,7 @@ def test_closing_the_reader_early_stops_its_thread_and_closes_the_source():
 
 
 def test_the_product_source_is_the_sandboxed_decoder_of_labeling(monkeypatch):
-    import labeling.videos.streaming
+    import media.streaming
 
     calls = []
 
@@ -151,9 +151,7 @@ def test_the_product_source_is_the_sandboxed_decoder_of_labeling(monkeypatch):
         calls.append((str(path), start, stop))
         yield from _decoder()(path, start=start, stop=stop)
 
-    monkeypatch.setattr(
-        labeling.videos.streaming, "iter_video_frames", iter_video_frames, raising=False
-    )
+    monkeypatch.setattr(media.streaming, "iter_video_frames", iter_video_frames, raising=False)
     info = SimpleNamespace(frame_count=10, fps=25.0, width=6, height=4)
     source = sandboxed_source("upload.mp4", info)
     assert (source.frame_count, source.fps, source.size) == (10, 25.0, (6, 4))

@@ -186,7 +186,7 @@ def test_a_run_stopped_midway_keeps_whole_chunks_and_resumes_to_the_same_result(
 def test_a_decode_error_midway_keeps_the_frames_before_it_and_names_the_frame(two_mice, tmp_path):
     decoded = OpenCVSource(two_mice.path)
 
-    def iter_video_frames(path, *, start=0, stop=None):  # as labeling.videos.streaming's
+    def iter_video_frames(path, *, start=0, stop=None):  # as media.streaming's
         for frame in decoded.frames(start, stop):
             if frame.index == 23:
                 raise OSError("Invalid NAL unit size")

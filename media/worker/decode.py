@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from .packets import _Index, _open
-from .rules import _Fail
+from .packets import PacketIndex, open_video
+from .rules import DecodeFailed
 
 
 class _BadJump(Exception):
@@ -47,10 +47,10 @@ def _frame_pts(frame: Any) -> int | None:
     return frame.pts if frame.pts is not None else getattr(frame, "dts", None)
 
 
-def _decode(
+def decode_frames(
     path: str,
     threads: int,
-    index: _Index,
+    index: PacketIndex,
     targets: set[int],
     on_frame: Callable[[Any, int], None],
     *,
@@ -85,7 +85,7 @@ def _decode(
     return done
 
 
-def _stretches(index: _Index, targets: set[int]) -> dict[int, int]:
+def _stretches(index: PacketIndex, targets: set[int]) -> dict[int, int]:
     """For each entry point's GOP (-1: packets before the first entry point) that must be
     decoded, the last decode position needed in it.
 
@@ -109,7 +109,7 @@ def _stretches(index: _Index, targets: set[int]) -> dict[int, int]:
 def _decode_pass(
     path: str,
     threads: int,
-    index: _Index,
+    index: PacketIndex,
     targets: set[int],
     on_frame: Callable[[Any, int], None],
     done: set[int],
@@ -129,7 +129,7 @@ def _decode_pass(
     need_until = _stretches(index, targets)
     last_needed = max(need_until.values())
 
-    container, stream = _open(path, threads)
+    container, stream = open_video(path, threads)
     ctx = stream.codec_context
     # PTS of the entry picture of the stretch being fed, until it has come out clean.
     unchecked: int | None = None
@@ -171,7 +171,7 @@ def _decode_pass(
             if pos > last_needed or len(done) == len(targets):
                 break
             if pos >= dec.size or packet.pts is not None and packet.pts != dec[pos]:
-                raise _Fail("The video file changed while it was being read.")
+                raise DecodeFailed("The video file changed while it was being read.")
             while next_entry < entry_pos.size and entry_pos[next_entry] <= pos:
                 gop = next_entry
                 next_entry += 1

@@ -38,7 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .child import _Out
+    from .child import MessageChannel
 
 PROBLEMS = (
     "unreadable",  # the file could not be read (detail: why)
@@ -153,7 +153,7 @@ class _Problem(Exception):
         self.kind, self.detail, self.error = kind, detail, error
 
 
-def _check_images_in_child(request: dict[str, Any], out: _Out) -> None:
+def check_images_in_child(request: dict[str, Any], out: MessageChannel) -> None:
     """Answer an ``images`` request: one ``image`` message per path, in order."""
     from PIL import Image
 

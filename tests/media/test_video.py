@@ -1,4 +1,4 @@
-"""labeling.videos.probe and .sampling: probing and sampling, on tiny synthetic videos and
+"""media.probe and .sampling: probing and sampling, on tiny synthetic videos and
 the lab recording.
 
 Each synthetic frame carries its own index as an 8-bit code (8 black/white blocks), so a
@@ -20,9 +20,9 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from labeling.videos import probe, sandbox
-from labeling.videos.probe import VideoInfo, VideoProbeError, VideoSampleError, probe_video
-from labeling.videos.sampling import (
+from media import probe, sandbox
+from media.probe import VideoInfo, VideoProbeError, VideoSampleError, probe_video
+from media.sampling import (
     SampledFrame,
     SampleProgress,
     indices_every_seconds,
@@ -33,7 +33,7 @@ from labeling.videos.sampling import (
     sample_kmeans,
     sample_uniform,
 )
-from labeling.videos.worker import decode, entry_points, packets
+from media.worker import decode, entry_points, packets
 from tests.labeling.video_helpers import H, W, coded_frame, read_code
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "openfield-m3v1.mp4"
@@ -275,7 +275,7 @@ def test_open_gop_h264_frames_taken_alone_are_those_of_a_full_pass(tmp_path: Pat
         tmp_path / f"open.{suffix}", [coded_frame(i) for i in range(90)], options=X264_OPEN_GOP
     )
     # Their recovery-point SEI makes the I-pictures entry points: GOPs are still skipped.
-    assert len(packets._build_index(str(path), 1, strict=False).entry_pos) == 5
+    assert len(packets.build_index(str(path), 1, strict=False).entry_pos) == 5
     full = {f.index: f.image for f in sample_uniform(path, 90)}
     for picks in ([17], [40], [35, 36, 60, 89]):
         frames = list(sample_indices(path, picks))
@@ -285,7 +285,7 @@ def test_open_gop_h264_frames_taken_alone_are_those_of_a_full_pass(tmp_path: Pat
 
 
 def decode_in_process(
-    path: Path, index: packets._Index, i: int, monkeypatch: pytest.MonkeyPatch
+    path: Path, index: packets.PacketIndex, i: int, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[np.ndarray, list[bool]]:
     """Frame ``i`` decoded alone by the worker's code, run here (no child), and whether
     each pass over the file jumped."""
@@ -299,7 +299,7 @@ def decode_in_process(
     monkeypatch.setattr(decode, "_decode_pass", counted)
     got: dict[int, np.ndarray] = {}
     pts = int(index.pts[i])
-    decode._decode(
+    decode.decode_frames(
         str(path), 1, index, {pts}, lambda f, p: got.setdefault(p, f.to_ndarray(format="bgr24"))
     )
     return got[pts], passes
@@ -311,7 +311,7 @@ def test_a_jump_to_a_picture_that_is_no_clean_start_decodes_again_from_the_start
     path = write_av(
         tmp_path / "open.mp4", [coded_frame(i) for i in range(90)], options=X264_OPEN_GOP
     )
-    index = packets._build_index(str(path), 1, strict=False)
+    index = packets.build_index(str(path), 1, strict=False)
     full = {f.index: f.image for f in sample_uniform(path, 90)}
     target = int(np.searchsorted(index.pts, index.dec_pts[49]))  # in the GOP at 35
 
@@ -346,7 +346,7 @@ def test_h264_entry_points_are_idr_or_exact_recovery_points():
     assert not entry_points._h264_entry([slice_, sei(at_once)])  # SEI after: not this one
     # What the index calls, on a packet in Annex B form: broken headers are not trusted.
     h264 = SimpleNamespace(codec=SimpleNamespace(canonical_name="h264"), extradata=None)
-    is_entry = entry_points._entry_point_test(h264)
+    is_entry = entry_points.entry_point_test(h264)
     assert is_entry(b"\x00\x00\x00\x01" + sei(user_data, at_once) + b"\x00\x00\x01" + slice_)
     assert not is_entry(b"\x00\x00\x01\x06\xff\xff")
     assert not is_entry(b"\x00\x00\x01\x06\x06\x01\x00\x80\x00\x00\x01" + slice_)

@@ -11,19 +11,19 @@ from typing import Any
 import numpy as np
 
 from .cut_short import incomplete_message
-from .entry_points import _entry_point_test
+from .entry_points import entry_point_test
 from .rules import (
     ALLOWED_CODECS,
     ALLOWED_CONTAINERS,
     CONTAINER_NAMES,
     MAX_FRAMES,
-    _check_size,
-    _Reject,
+    FileRejected,
+    check_frame_size,
 )
 
 
 @dataclass
-class _Index:
+class PacketIndex:
     """Every video packet of the file, from one demux pass without decoding.
 
     ``dec_pts``: PTS of each packet in decode (file) order; ``entry_pos``: decode positions
@@ -47,9 +47,9 @@ class _Index:
         return float((pts - int(self.pts[0])) * self.time_base)
 
 
-def _open(path: str, threads: int) -> tuple[Any, Any]:
+def open_video(path: str, threads: int) -> tuple[Any, Any]:
     """Open ``path`` with only allowed demuxers and the file protocol; pick the video
-    stream and set up its decoder. Raises ``_Reject``."""
+    stream and set up its decoder. Raises ``FileRejected``."""
     import av
 
     options = {
@@ -62,17 +62,17 @@ def _open(path: str, threads: int) -> tuple[Any, Any]:
         container = av.open(path, mode="r", options=options)
     except av.error.InvalidDataError:
         # A camera MP4 cut short has lost its index (written last): say so, not "no video".
-        raise _Reject(
+        raise FileRejected(
             incomplete_message(path)
             or "The file is not a video we can read: its contents are not a recognised "
             "video format (whatever its name says)."
         ) from None
     except av.error.ArgumentError:
-        raise _Reject(
+        raise FileRejected(
             f"The file is not in a supported video container ({CONTAINER_NAMES})."
         ) from None
     except av.error.FFmpegError as exc:
-        raise _Reject(
+        raise FileRejected(
             incomplete_message(path) or f"The file could not be opened as a video ({exc.strerror})."
         ) from None
     streams = [
@@ -82,32 +82,32 @@ def _open(path: str, threads: int) -> tuple[Any, Any]:
     ]
     if not streams:
         container.close()
-        raise _Reject("The file contains no video stream.")
+        raise FileRejected("The file contains no video stream.")
     stream = streams[0]
     ctx = stream.codec_context
     # canonical_name: "av1" whichever decoder (libdav1d, native) ffmpeg picked.
     codec = ctx.codec.canonical_name if ctx is not None and ctx.codec is not None else ""
     if ctx is None or codec not in ALLOWED_CODECS:
         container.close()
-        raise _Reject(
+        raise FileRejected(
             f"The video uses the codec “{codec or 'unknown'}”, which is not supported; "
             "please convert it to H.264 MP4."
         )
-    _check_size(ctx.width, ctx.height, allow_unknown=True)
+    check_frame_size(ctx.width, ctx.height, allow_unknown=True)
     stream.thread_type = "AUTO"
     ctx.thread_count = threads
     return container, stream
 
 
-def _build_index(
+def build_index(
     path: str, threads: int, *, strict: bool, alive: Callable[[], None] | None = None
-) -> _Index:
+) -> PacketIndex:
     """Demux every packet of the video stream (no decoding). ``alive`` is called every
     4096 packets, so the parent can tell a long index pass from a hang."""
     import av
 
-    container, stream = _open(path, threads)
-    is_entry = _entry_point_test(stream.codec_context)
+    container, stream = open_video(path, threads)
+    is_entry = entry_point_test(stream.codec_context)
     dec_pts = array("q")
     entries = array("q")
     shown = bytearray()
@@ -122,7 +122,7 @@ def _build_index(
                 continue
             pts = packet.pts if packet.pts is not None else packet.dts
             if pts is None:
-                raise _Reject(
+                raise FileRejected(
                     "The video has no timestamps (a raw stream?); please put it in an "
                     "MP4 or MKV container."
                 )
@@ -133,7 +133,7 @@ def _build_index(
             if alive is not None and len(dec_pts) % 4096 == 0:
                 alive()
             if len(dec_pts) > MAX_FRAMES:
-                raise _Reject(f"The video has more than {MAX_FRAMES:,} frames.")
+                raise FileRejected(f"The video has more than {MAX_FRAMES:,} frames.")
     except av.error.FFmpegError as exc:
         if isinstance(exc, MemoryError):
             raise
@@ -146,7 +146,7 @@ def _build_index(
         time_base = stream.time_base
         container.close()
     if truncated and strict:
-        raise _Reject(incomplete_message(path) or "The video file is truncated or damaged.")
+        raise FileRejected(incomplete_message(path) or "The video file is truncated or damaged.")
     decode_order = np.frombuffer(dec_pts, dtype=np.int64).copy()
     visible = np.frombuffer(bytes(shown), dtype=np.uint8).astype(bool)
     presentation = np.unique(decode_order[visible])
@@ -154,8 +154,8 @@ def _build_index(
     if repeated:
         warnings.append(f"{repeated} frames repeat another frame's timestamp and are ignored.")
     if time_base is None:
-        raise _Reject("The video has no time base; it cannot be indexed.")
-    return _Index(
+        raise FileRejected("The video has no time base; it cannot be indexed.")
+    return PacketIndex(
         dec_pts=decode_order,
         entry_pos=np.frombuffer(entries, dtype=np.int64).copy(),
         pts=presentation,

@@ -1,6 +1,6 @@
 """The sandboxed child's entry point: ``python -I .../worker/__main__.py --video-worker``.
 
-:mod:`labeling.videos.sandbox` runs this file as a script under resource limits. ``-I``
+:mod:`media.sandbox` runs this file as a script under resource limits. ``-I``
 keeps the project, the current folder, the script's folder, the user's site-packages and
 ``PYTHON*`` variables off ``sys.path``, so nothing can shadow a module in the child. The
 worker's own modules are then loaded from this folder, as a package under a private name,

@@ -1,6 +1,6 @@
 """The child process: its limits, its message channel and the dispatch of one request.
 
-:mod:`labeling.videos.sandbox` starts the child (``__main__.py``) and reads what it sends.
+:mod:`media.sandbox` starts the child (``__main__.py``) and reads what it sends.
 The modules a request needs are imported only once it is known (under the limits): an
 ``images`` request loads Pillow and ``images`` alone, a video request PyAV, numpy and
 ``ops``.
@@ -34,7 +34,7 @@ def _apply_limits(memory_limit_bytes: int, cpu_limit_s: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (_STDERR_LIMIT_BYTES, _STDERR_LIMIT_BYTES))
 
 
-class _Out:
+class MessageChannel:
     """The child's message channel: a private copy of stdout, so that a C library
     printing to fd 1 cannot corrupt the protocol.
 
@@ -122,10 +122,10 @@ class _Out:
 
 
 def worker_main() -> int:
-    """Serve one request read from stdin (see :func:`labeling.videos.sandbox.run_worker`)."""
+    """Serve one request read from stdin (see :func:`media.sandbox.run_worker`)."""
     request = json.loads(sys.stdin.buffer.read())
     _apply_limits(request["memory_limit_bytes"], request["cpu_limit_s"])
-    out = _Out()
+    out = MessageChannel()
     try:
         if request["op"] == "images":
             return _serve_images(request, out)
@@ -135,7 +135,7 @@ def worker_main() -> int:
 
 
 def _could_not_start(
-    out: _Out, request: dict[str, Any], what: str, exc: BaseException, **context: Any
+    out: MessageChannel, request: dict[str, Any], what: str, exc: BaseException, **context: Any
 ) -> None:
     out.send(
         {
@@ -148,17 +148,17 @@ def _could_not_start(
     )
 
 
-def _serve_images(request: dict[str, Any], out: _Out) -> int:
+def _serve_images(request: dict[str, Any], out: MessageChannel) -> int:
     """The ``images`` request: Pillow only (no numpy, no PyAV: a batch starts fast)."""
     try:
         from PIL import Image  # noqa: F401 - loaded under the limits, before any file
 
-        from .images import _check_images_in_child
+        from .images import check_images_in_child
     except (ImportError, MemoryError, OSError) as exc:
         _could_not_start(out, request, "image checker", exc, at_start=True)
         return 0
     try:
-        _check_images_in_child(request, out)
+        check_images_in_child(request, out)
         out.send({"type": "done"})
     except BrokenPipeError:
         return 1  # the parent stopped listening (generator closed)
@@ -175,27 +175,29 @@ def _serve_images(request: dict[str, Any], out: _Out) -> int:
     return 0
 
 
-def _serve_video(request: dict[str, Any], out: _Out) -> int:
+def _serve_video(request: dict[str, Any], out: MessageChannel) -> int:
     try:
         import av  # noqa: F401 - loaded under the limits, before the file is touched
 
-        from .ops import _probe, _sample_in_child, _stream_in_child
-        from .rules import _Fail, _Reject
+        from .ops import probe_in_child, sample_in_child, stream_in_child
+        from .rules import DecodeFailed, FileRejected
     except (ImportError, MemoryError, OSError) as exc:
         _could_not_start(out, request, "video decoder", exc)
         return 0
     try:
         if request["op"] == "probe":
-            info = _probe(request["path"], request["threads"], strict=request["strict"], out=out)
+            info = probe_in_child(
+                request["path"], request["threads"], strict=request["strict"], out=out
+            )
             out.send({"type": "info", "info": info})
         elif request["op"] == "stream":
-            _stream_in_child(request, out)
+            stream_in_child(request, out)
         else:
-            _sample_in_child(request, out)
+            sample_in_child(request, out)
         out.send({"type": "done"})
-    except _Reject as exc:
+    except FileRejected as exc:
         out.send({"type": "error", "reject": True, "message": str(exc)})
-    except _Fail as exc:
+    except DecodeFailed as exc:
         out.send({"type": "error", "message": str(exc), "context": exc.context})
     except MemoryError:
         out.send(

@@ -1,5 +1,5 @@
 """What the worker accepts, and which frames a plan selects (pure: timestamps and counts
-in, indices out). :mod:`labeling.videos.probe` and :mod:`labeling.videos.sampling`
+in, indices out). :mod:`media.probe` and :mod:`media.sampling`
 re-export the public names: they are decided in the child, so they live here.
 """
 
@@ -51,11 +51,11 @@ CONTAINER_NAMES = "MP4/MOV, AVI, MKV/WebM or MPEG-PS/TS"
 DEDUP_THUMB_WIDTH = 64
 
 
-class _Reject(Exception):
+class FileRejected(Exception):
     """The file is not an acceptable video; the message is for a person."""
 
 
-class _Fail(Exception):
+class DecodeFailed(Exception):
     """Sampling cannot go on; the message is for a person. ``context`` goes with it to the
     parent, as keyword arguments of the exception raised there."""
 
@@ -64,13 +64,13 @@ class _Fail(Exception):
         self.context = context
 
 
-def _check_size(width: int, height: int, *, allow_unknown: bool = False) -> None:
+def check_frame_size(width: int, height: int, *, allow_unknown: bool = False) -> None:
     if allow_unknown and width == 0 and height == 0:
         return  # some containers only know after decoding; checked on every frame
     if width <= 0 or height <= 0:
-        raise _Reject(f"The video's frame size ({width}×{height}) is invalid.")
+        raise FileRejected(f"The video's frame size ({width}×{height}) is invalid.")
     if width > MAX_DIMENSION or height > MAX_DIMENSION:
-        raise _Reject(
+        raise FileRejected(
             f"The video's frames are {width}×{height} pixels; at most "
             f"{MAX_DIMENSION}×{MAX_DIMENSION} is supported."
         )

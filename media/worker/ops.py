@@ -7,29 +7,31 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .cut_short import incomplete_message
-from .decode import _decode
-from .packets import _build_index, _Index, _open
+from .decode import decode_frames
+from .packets import PacketIndex, build_index, open_video
 from .rules import (
     DEDUP_THUMB_WIDTH,
     MIN_FRAMES,
-    _check_size,
-    _Fail,
-    _Reject,
+    DecodeFailed,
+    FileRejected,
+    check_frame_size,
     indices_every_seconds,
     indices_uniform,
 )
 
 if TYPE_CHECKING:
-    from .child import _Out
+    from .child import MessageChannel
 
 # Messages a stream may send ahead of the parent: about 9 VGA frames, never under one.
 _STREAM_AHEAD_BYTES = 8 << 20
 
 
-def _probe(path: str, threads: int, *, strict: bool, out: _Out | None = None) -> dict[str, Any]:
-    """The fields of a ``labeling.videos.probe.VideoInfo``."""
-    index = _build_index(path, threads, strict=strict, alive=out.alive if out else None)
-    container, stream = _open(path, threads)
+def probe_in_child(
+    path: str, threads: int, *, strict: bool, out: MessageChannel | None = None
+) -> dict[str, Any]:
+    """The fields of a ``media.probe.VideoInfo``."""
+    index = build_index(path, threads, strict=strict, alive=out.alive if out else None)
+    container, stream = open_video(path, threads)
     codec = stream.codec_context.codec.canonical_name
     container_name = container.format.name
     declared = int(stream.frames or 0) or None
@@ -37,9 +39,9 @@ def _probe(path: str, threads: int, *, strict: bool, out: _Out | None = None) ->
     warnings = list(index.warnings)
     count = int(index.pts.size)
     if count == 0:
-        raise _Reject("The video has no frames.")
+        raise FileRejected("The video has no frames.")
     if count < MIN_FRAMES:
-        raise _Reject(
+        raise FileRejected(
             "The video has only one frame; a video needs at least "
             f"{MIN_FRAMES}. Single images belong in an image set."
         )
@@ -47,16 +49,16 @@ def _probe(path: str, threads: int, *, strict: bool, out: _Out | None = None) ->
     sizes: list[tuple[int, int]] = []
 
     def check_frame(frame: Any, pts: int) -> None:
-        _check_size(frame.width, frame.height)
+        check_frame_size(frame.width, frame.height)
         sizes.append((frame.width, frame.height))
 
     def alive(pos: int) -> None:
         if out is not None:
             out.alive()
 
-    first = _decode(path, threads, index, {int(index.pts[0])}, check_frame, on_position=alive)
+    first = decode_frames(path, threads, index, {int(index.pts[0])}, check_frame, on_position=alive)
     if not first:
-        raise _Reject("The first frame of the video cannot be decoded; the file is damaged.")
+        raise FileRejected("The first frame of the video cannot be decoded; the file is damaged.")
     width, height = sizes[0]
 
     # The last frames: decode the last GOP in full (no skipping: every frame counts);
@@ -68,25 +70,25 @@ def _probe(path: str, threads: int, *, strict: bool, out: _Out | None = None) ->
             break
         start = gop_starts[-back]
         tail = {int(p) for p in index.dec_pts[start:].tolist()}
-        decoded = _decode(
+        decoded = decode_frames(
             path, threads, index, tail, check_frame, skip_nonref=False, on_position=alive
         )
         if decoded:
             last = int(np.searchsorted(index.pts, max(decoded)))
             break
     if last < 0:
-        raise _Reject("The end of the video cannot be decoded; the file is damaged.")
+        raise FileRejected("The end of the video cannot be decoded; the file is damaged.")
     real = last + 1
     if any(size != (width, height) for size in sizes):
-        raise _Reject("The video changes its frame size part way; this is not supported.")
+        raise FileRejected("The video changes its frame size part way; this is not supported.")
     if real < MIN_FRAMES:
-        raise _Reject("The video has only one frame that can be decoded.")
+        raise FileRejected("The video has only one frame that can be decoded.")
     # A header's count includes the frames an edit list hides.
     declared_shown = declared - index.discarded if declared is not None else None
     if real < count or (declared_shown is not None and declared_shown > real):
         claimed = max(count, declared_shown or 0)
         if strict:
-            raise _Reject(
+            raise FileRejected(
                 incomplete_message(path)
                 or f"The video's header claims {claimed} frames but only {real} can be "
                 "decoded; the file is truncated or damaged."
@@ -99,7 +101,7 @@ def _probe(path: str, threads: int, *, strict: bool, out: _Out | None = None) ->
     deltas = np.diff(pts).astype(np.float64)
     typical = float(np.median(deltas))
     if span <= 0 or typical <= 0:
-        raise _Reject("The video's timestamps are broken.")
+        raise FileRejected("The video's timestamps are broken.")
     variable = bool(np.any(np.abs(deltas - typical) > 0.1 * typical))
     return {
         "frame_count": real,
@@ -115,7 +117,7 @@ def _probe(path: str, threads: int, *, strict: bool, out: _Out | None = None) ->
     }
 
 
-def _targets_for(plan: dict[str, Any], index: _Index) -> list[int]:
+def _targets_for(plan: dict[str, Any], index: PacketIndex) -> list[int]:
     """Indices (presentation order) the plan asks for."""
     count = int(index.pts.size)
     kind = plan["kind"]
@@ -128,7 +130,7 @@ def _targets_for(plan: dict[str, Any], index: _Index) -> list[int]:
         wanted = [int(i) for i in plan["indices"]]
         beyond = [i for i in wanted if i >= count]
         if beyond:
-            raise _Fail(
+            raise DecodeFailed(
                 f"Frame {beyond[0]} does not exist: the video has {count} frames "
                 f"(0 to {count - 1})."
             )
@@ -142,13 +144,13 @@ def _thumb(frame: Any, width: int) -> np.ndarray:
     return small.to_ndarray()
 
 
-def _sample_in_child(request: dict[str, Any], out: _Out) -> None:
+def sample_in_child(request: dict[str, Any], out: MessageChannel) -> None:
     path = request["path"]
     threads = request["threads"]
-    index = _build_index(path, threads, strict=False, alive=out.alive)
+    index = build_index(path, threads, strict=False, alive=out.alive)
     count = int(index.pts.size)
     if count == 0:
-        raise _Reject("The video has no frames.")
+        raise FileRejected("The video has no frames.")
     wanted = _targets_for(request["plan"], index)
     skip = set(request["skip"])
     similar = request["skip_similar"]
@@ -178,10 +180,10 @@ def _sample_in_child(request: dict[str, Any], out: _Out) -> None:
         frame_index = int(np.searchsorted(index.pts, pts))
         size = (frame.width, frame.height)
         if state["size"] is None:
-            _check_size(*size)
+            check_frame_size(*size)
             state["size"] = size
         elif size != state["size"]:
-            raise _Fail(
+            raise DecodeFailed(
                 f"The video changes its frame size at frame {frame_index} "
                 f"({state['size'][0]}×{state['size'][1]} to {size[0]}×{size[1]}); "
                 "this is not supported."
@@ -213,7 +215,7 @@ def _sample_in_child(request: dict[str, Any], out: _Out) -> None:
             image.data,
         )
 
-    decoded = _decode(path, threads, index, targets, on_frame, on_position=on_position)
+    decoded = decode_frames(path, threads, index, targets, on_frame, on_position=on_position)
     state["pos"] = count
     out.progress(
         True,
@@ -225,25 +227,25 @@ def _sample_in_child(request: dict[str, Any], out: _Out) -> None:
     )
 
 
-def _stream_in_child(request: dict[str, Any], out: _Out) -> None:
+def stream_in_child(request: dict[str, Any], out: MessageChannel) -> None:
     """Send frames ``start, start + every, ...`` below ``stop`` (None: to the end) in order,
     each as soon as it is decoded; the decoder only skips what none of them needs, as a
     sampler does, so frame ``i`` here is the sampler's frame ``i``, pixels included.
 
     A frame the file holds but that does not come out of the decoder, and a file that ends
     before the frames it claims (a header count, or data cut short), stop the stream with
-    ``_Fail`` carrying ``frame_index``: the first frame not sent, all wanted frames before
+    ``DecodeFailed`` carrying ``frame_index``: the first frame not sent, all wanted frames before
     it having been sent.
     """
     path = request["path"]
     threads = request["threads"]
     start, stop, every = request["start"], request["stop"], request["every"]
     out.write_ahead(_STREAM_AHEAD_BYTES)
-    index = _build_index(path, threads, strict=False, alive=out.alive)
+    index = build_index(path, threads, strict=False, alive=out.alive)
     count = int(index.pts.size)
     if count == 0:
-        raise _Reject("The video has no frames.")
-    container, stream = _open(path, threads)
+        raise FileRejected("The video has no frames.")
+    container, stream = open_video(path, threads)
     declared = int(stream.frames or 0)
     container.close()
     # What the file claims to hold: its header's count (less the frames an edit list hides),
@@ -255,13 +257,13 @@ def _stream_in_child(request: dict[str, Any], out: _Out) -> None:
     def on_frame(frame: Any, pts: int) -> None:
         frame_index = int(np.searchsorted(index.pts, pts))
         if frame_index != state["next"]:  # a wanted frame did not come out of the decoder
-            raise _Fail(_unreadable(state["next"]), frame_index=state["next"])
+            raise DecodeFailed(_unreadable(state["next"]), frame_index=state["next"])
         size = (frame.width, frame.height)
         if state["size"] is None:
-            _check_size(*size)
+            check_frame_size(*size)
             state["size"] = size
         elif size != state["size"]:
-            raise _Fail(
+            raise DecodeFailed(
                 f"The video changes its frame size at frame {frame_index} "
                 f"({state['size'][0]}×{state['size'][1]} to {size[0]}×{size[1]}); "
                 "this is not supported.",
@@ -282,11 +284,11 @@ def _stream_in_child(request: dict[str, Any], out: _Out) -> None:
 
     if start < end:
         targets = {int(p) for p in index.pts[start:end:every].tolist()}
-        _decode(path, threads, index, targets, on_frame, on_position=lambda pos: out.alive())
+        decode_frames(path, threads, index, targets, on_frame, on_position=lambda pos: out.alive())
         if state["next"] < end:
-            raise _Fail(_unreadable(state["next"]), frame_index=state["next"])
+            raise DecodeFailed(_unreadable(state["next"]), frame_index=state["next"])
     if (stop is None or stop > count) and claimed > count:
-        raise _Fail(
+        raise DecodeFailed(
             f"The video file ends after frame {count - 1} but claims {claimed} frames; it "
             f"is truncated or damaged (frame {count} cannot be read).",
             frame_index=count,

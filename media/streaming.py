@@ -2,14 +2,14 @@
 
 Pure module: no Django import. For whole-video work (tracking): one decode pass over the
 file, frames handed over one at a time as the decoder produces them, so hours of video
-never sit in memory. The child (:mod:`labeling.videos.worker`) runs under the limits every
-decode of an untrusted file gets (:mod:`labeling.videos.sandbox`).
+never sit in memory. The child (:mod:`media.worker`) runs under the limits every
+decode of an untrusted file gets (:mod:`media.sandbox`).
 
-Frames follow the conventions of :mod:`labeling.videos.probe`: ``index`` is the same frame
+Frames follow the conventions of :mod:`media.probe`: ``index`` is the same frame
 index the samplers use (frame ``i`` here is ``sample_indices(path, [i])``'s frame, pixels
 included), ``time_s`` the container timestamp relative to the first frame (not
 ``index / fps``), ``image`` ``uint8`` ``(height, width, 3)`` BGR. The video's ``fps`` and
-``frame_count`` come from :func:`labeling.videos.probe.probe_video`.
+``frame_count`` come from :func:`media.probe.probe_video`.
 
 Memory stays bounded: the child decodes only as fast as the consumer reads (the pipe holds
 about one frame; a full pipe blocks the child), so a slow consumer slows the decoder rather
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 # A limit on the time spent waiting for the decoder over the whole stream; a stalled
-# decoder is stopped long before (labeling.videos.sandbox.STALL_TIMEOUT_S). A Celery job
+# decoder is stopped long before (media.sandbox.STALL_TIMEOUT_S). A Celery job
 # passes its queue's limit instead.
 DEFAULT_STREAM_TIMEOUT_S = 24 * 3600.0
 

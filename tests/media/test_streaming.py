@@ -1,4 +1,4 @@
-"""labeling.videos.streaming: every frame of a video, in order, through the sandbox.
+"""media.streaming: every frame of a video, in order, through the sandbox.
 
 Synthetic frames carry their own index as an 8-bit code (``coded_frame``), so a test can
 tell from the pixels which frame really came out.
@@ -16,10 +16,10 @@ import numpy as np
 import psutil
 import pytest
 
-from labeling.videos import sandbox
-from labeling.videos.probe import VideoProbeError, VideoSampleError, probe_video
-from labeling.videos.sampling import sample_every_seconds, sample_indices
-from labeling.videos.streaming import DecodedFrame, VideoDecodeError, iter_video_frames
+from media import sandbox
+from media.probe import VideoProbeError, VideoSampleError, probe_video
+from media.sampling import sample_every_seconds, sample_indices
+from media.streaming import DecodedFrame, VideoDecodeError, iter_video_frames
 from tests.conftest import wait_for
 from tests.labeling.video_helpers import H, W, coded_frame, read_code
 

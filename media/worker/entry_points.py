@@ -1,7 +1,7 @@
 """Entry points: which keyframes a fresh decoder can really start from.
 
 H.264 and HEVC flag recovery points and open-GOP I-pictures as keyframes too, so their NAL
-units are read (see :mod:`labeling.videos.worker.decode` for why it matters).
+units are read (see :mod:`media.worker.decode` for why it matters).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 
-def _entry_point_test(ctx: Any) -> Callable[[Any], bool]:
+def entry_point_test(ctx: Any) -> Callable[[Any], bool]:
     """A test of keyframe packets for ``ctx``'s codec: True when decoding may start there.
 
     H.264 and HEVC flag recovery points and open-GOP I-pictures as keyframes too, so their

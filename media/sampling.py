@@ -1,9 +1,9 @@
 """Sample chosen frames from videos, decoding in a sandboxed subprocess.
 
 Pure module: no Django import. Plain values and dataclasses in and out. Every sampler here
-yields ``SampledFrame``s as the conventions of :mod:`labeling.videos.probe` say (index,
+yields ``SampledFrame``s as the conventions of :mod:`media.probe` say (index,
 container timestamp, BGR image); which frames a plan takes is decided in the child
-(:mod:`labeling.videos.worker.rules`, whose ``indices_*`` helpers are re-exported here).
+(:mod:`media.worker.rules`, whose ``indices_*`` helpers are re-exported here).
 Errors are that module's ``VideoProbeError`` (not an acceptable video) and
 ``VideoSampleError`` (decoding failed part way).
 """

@@ -1,16 +1,16 @@
 """Probe videos, decoding in a sandboxed subprocess; what every video reader shares.
 
 Pure module: no Django import. Plain values and dataclasses in and out. With
-:mod:`labeling.videos.sampling` (chosen frames) this is the public face of the decoder: the
+:mod:`media.sampling` (chosen frames) this is the public face of the decoder: the
 error classes, ``VideoInfo``, the limits and the argument checks live here. The work is
 split in two modules:
 
-- :mod:`labeling.videos.sandbox` runs the decoding in a child Python under limits on
+- :mod:`media.sandbox` runs the decoding in a child Python under limits on
   address space, CPU seconds, core files and written file size, with a wall-clock limit,
   and kills it on a timeout. Uploaded videos are untrusted, and a crafted file can make a
   decoder crash, loop or allocate without bound: that ends as a ``VideoError`` carrying a
   message for a person, never as a dead web or Celery worker.
-- :mod:`labeling.videos.worker` is what runs in the child: opening a file with only the
+- :mod:`media.worker` is what runs in the child: opening a file with only the
   allowed demuxers, indexing its packets, and decoding only what the chosen frames need
   (its notes say how, and when jumping ahead is safe).
 

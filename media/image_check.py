@@ -5,9 +5,9 @@ Pure module: no Django import. :func:`check_images` runs one child per batch of
 :data:`IMAGES_PER_CHILD` images (starting a child costs tens of milliseconds, a 640x480 JPEG
 about two to decode: a child per image would double the time), which decodes on a few
 threads and answers one :class:`CheckedImage` per path, in order, as they come. What the
-child does and the problems it reports: :mod:`labeling.videos.worker.images`.
+child does and the problems it reports: :mod:`media.worker.images`.
 
-The child runs under :func:`labeling.videos.sandbox.run_worker`'s limits (address space,
+The child runs under :func:`media.sandbox.run_worker`'s limits (address space,
 CPU seconds, no files written, a wall clock). When it dies (a crash, the memory limit, a
 kill) or stalls, :class:`ImageCheckError` names the image being checked then: after a death
 among several threads, the images in flight are checked again one at a time in a fresh
@@ -173,7 +173,7 @@ def _checked(
 
 
 def _window(threads: int) -> int:
-    # The child's look-ahead (worker.images._check_images_in_child), plus the one in hand.
+    # The child's look-ahead (worker.images.check_images_in_child), plus the one in hand.
     return 4 * threads + 1
 
 

@@ -1,7 +1,7 @@
-"""Run :mod:`labeling.videos.worker` in a sandboxed child process and read its messages.
+"""Run :mod:`media.worker` in a sandboxed child process and read its messages.
 
-The parent half of the sandboxed decoder (:mod:`labeling.videos.probe`,
-:mod:`labeling.videos.sampling` and, for images, :mod:`labeling.videos.image_check` call
+The parent half of the sandboxed decoder (:mod:`media.probe`,
+:mod:`media.sampling` and, for images, :mod:`media.image_check` call
 it). Uploaded videos and images are untrusted, and a crafted file can make a decoder
 crash, loop or allocate without bound, so every decode of a file runs in a child Python
 (``worker/__main__.py`` run as a script) under ``resource.setrlimit`` limits on address
@@ -19,7 +19,7 @@ exception raised here).
 Throughput: a frame is one write in the child and read straight into one new array here
 (no zero-filling, no copy after), with the pipe enlarged to hold a whole VGA frame (the
 default 64 KiB costs a dozen wake-ups of each process per frame). A stream also writes from
-a thread in the child, a few frames ahead of the parent (``worker.child._Out``).
+a thread in the child, a few frames ahead of the parent (``worker.child.MessageChannel``).
 """
 
 from __future__ import annotations
