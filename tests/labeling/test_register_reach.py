@@ -82,7 +82,7 @@ def test_the_register_answer_and_the_command_carry_the_warning(
 
     cache.clear()
     err = io.StringIO()
-    second = write_video(shared / "b.mp4")
+    second = write_video(shared / "b.mp4", frames=14)  # another recording: not a duplicate
     call_command(
         "add_video", "--project", project.name, "--in-place", str(second),
         stdout=io.StringIO(), stderr=err,
