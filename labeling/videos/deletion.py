@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from webapp.models import JobStatus
 
@@ -66,7 +67,11 @@ class VideoDeletionPreview:
         return text
 
 
-def video_deletion_preview(*, video: Video) -> VideoDeletionPreview:
+def video_deletion_preview(
+    *, video: Video, labeled_frames: int | None = None
+) -> VideoDeletionPreview:
+    """What deleting ``video`` removes and keeps; ``labeled_frames``: the count when the
+    caller (the video page) already has it."""
     from labeling.datasets.versions import dataset_versions_listing_frames
 
     frame_ids = list(Frame.all_objects.filter(video=video).values_list("pk", flat=True))
@@ -76,14 +81,18 @@ def video_deletion_preview(*, video: Video) -> VideoDeletionPreview:
     active = (JobStatus.QUEUED, JobStatus.RUNNING)
     return VideoDeletionPreview(
         frames=len(frame_ids),
-        labeled_frames=video_annotated_frame_count(video=video),
-        boxes=Box.objects.filter(frame__video=video).exclude(frame_id__in=kept).count()
-        + Box.objects.filter(frame_id__in=kept).count(),
+        labeled_frames=(
+            video_annotated_frame_count(video=video) if labeled_frames is None else labeled_frames
+        ),
+        boxes=Box.objects.filter(frame__video=video).count(),
         runs=tuple(pk for pk, _ in runs),
         active_runs=tuple(pk for pk, status in runs if status in active),
         kept_frames=len(kept),
         kept_for=tuple(sorted(kept_by)),
-        has_arena=hasattr(video, "arena_setup") or hasattr(video, "subject_info"),
+        has_arena=type(video)
+        .objects.filter(pk=video.pk)
+        .filter(Q(arena_setup__isnull=False) | Q(subject_info__isnull=False))
+        .exists(),
     )
 
 

@@ -75,6 +75,7 @@ def video_detail(request, project, video_id: int):
         request.GET.get("page")
     )
     active = active_sampling_job(video=video)
+    annotated = video_annotated_frame_count(video=video)
     return render(
         request,
         "labeling/video_detail.html",
@@ -85,8 +86,12 @@ def video_detail(request, project, video_id: int):
             "frames_page": frames_page,
             "jobs": sampling_jobs_of(video=video),
             "active_job": active,
-            "annotated_count": video_annotated_frame_count(video=video),
-            "deletion": video_deletion_preview(video=video) if can_write(request) else None,
+            "annotated_count": annotated,
+            "deletion": (
+                video_deletion_preview(video=video, labeled_frames=annotated)
+                if can_write(request)
+                else None
+            ),
             "can_write": can_write(request),
             "strategies": FrameSamplingJob.Strategy,
             "default_seconds": sampling_services.DEFAULT_SAMPLE_SECONDS,

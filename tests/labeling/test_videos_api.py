@@ -572,7 +572,8 @@ def test_the_delete_page_refuses_with_a_message(client, owner, project):
     assert "are annotated" in response.content.decode()
     assert Video.objects.filter(pk=video.pk).exists()
     page = client.get(f"/projects/{project.pk}/videos/{video.pk}/").content.decode()
-    assert 'id="video-delete-form"' not in page  # the button is locked instead
+    # Deleting it takes a confirmation that states what goes (the labels) and what stays.
+    assert 'name="confirm" value="labels' in page and "1 labeled frame(s)" in page
 
 
 def test_the_delete_page_deletes_and_goes_back_to_the_list(client, owner, project):
