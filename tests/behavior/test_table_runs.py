@@ -127,3 +127,14 @@ def test_each_animal_of_a_pair_has_its_own_subject(api, project, mouse):
     assert [r["animal"] for r in only_drug["rows"]] == [2]
     bad = api.put(f"/api/videos/{video.pk}/subject/animals/500/", {}, format="json")
     assert bad.status_code == 400 and "animal" in bad.json()
+
+
+def test_a_run_chosen_for_the_table_is_not_deleted_from_under_it(api, project, mouse):
+    video, real, test = mouse
+    api.put(f"/api/videos/{video.pk}/experiment-run/", {"run": test.pk}, format="json")
+    refused = api.delete(f"/api/tracking-runs/{test.pk}/")
+    assert refused.status_code == 400
+    assert "chosen for “m1.mp4” in the experiment table" in refused.content.decode()
+    assert ExperimentRunChoice.objects.get(video=video).run == test
+    api.put(f"/api/videos/{video.pk}/experiment-run/", {"run": None}, format="json")
+    assert api.delete(f"/api/tracking-runs/{test.pk}/").status_code == 204

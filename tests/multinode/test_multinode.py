@@ -260,11 +260,12 @@ def test_a_lab_day_across_nodes_that_share_only_the_database_redis_and_s3(
     # Train on a GPU-queue worker; its evaluation follows on the gpu queue too.
     job = api.json("POST", f"/api/projects/{pid}/training-jobs/", json={
         "preset": "yolo11n", "name": "multinode",
-        "hyperparameters": {"epochs": 1, "imgsz": 160, "batch": 4, "device": "cpu"},
+        "epochs": 1, "imgsz": 160, "batch": 4, "device": "cpu",
     })  # fmt: skip
     job = api.until(
         "training", lambda: _ended(api.json("GET", f"/api/training-jobs/{job['id']}/"), "training")
     )
+    assert job["epochs_total"] == 1, job["hyperparameters"]
     model_id = job["model"]["id"]
     api.until(
         "the evaluation",
