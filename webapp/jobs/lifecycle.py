@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import TERMINAL_STATUSES, Job, JobStatus
+from webapp.models import TERMINAL_STATUSES, Job, JobStatus
 
 log = logging.getLogger(__name__)
 J = TypeVar("J", bound=Job)

@@ -1,0 +1,233 @@
+"""A job kind declared once, and the worker runner that every kind shares.
+
+A kind names its model, its Celery task and queue, and its work function; :func:`job_run`
+gives it the rest: claim (a second delivery does nothing), the outcome of every way the
+work can end (success, cancel, the queue's soft time limit, an expected failure, a bug),
+the failure text, and finishing the row. The work function receives a :class:`JobRun`
+(the claimed job, throttled progress beats, a keep-alive thread for steps with no
+progress hook) and returns the success message; what is really its own (training's
+checkpoint resume, tracking's chunks) stays in it.
+
+A work function may also end the job itself (``job_finish``); the runner's own finish is
+then a no-op, because a finished job is never finished again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from webapp.models import Job, JobStatus
+
+from .lifecycle import JobCancelled, job_claim, job_dispatch, job_finish, job_heartbeat, task_named
+
+log = logging.getLogger(__name__)
+
+#: A message, or how to say it from the run (e.g. "12 frames stored before it stopped").
+Text = str | Callable[["JobRun"], str] | None
+
+
+class JobFailed(Exception):
+    """The work cannot be done as asked; the text is shown to the user as the job's error.
+    ``message`` (optional) replaces the job's progress message."""
+
+    def __init__(self, error: str, *, message: str | None = None) -> None:
+        super().__init__(error)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of background job: what the shared machinery needs to run it.
+
+    ``failures``: exceptions the work raises for a user's reason (bad input, a broken
+    file): the job ends FAILED with their text, without a traceback in the log.
+    ``cancelled`` / ``not_done``: the job's message when it is cancelled / did not finish
+    otherwise (None keeps the last progress message). ``on_stop`` undoes what an attempt
+    that did not succeed leaves (e.g. half-written predictions); ``after`` runs however
+    the attempt ended (drop a received upload, store counters). What happens after a
+    stale failure and whether a lost job resumes are the model's (``Job.resume_task``,
+    ``Job.after_stale_failure``), because the stale check finds jobs by model.
+    """
+
+    name: str  # in logs and wording: "sampling job", "import", "evaluation run"
+    model: type[Job]
+    task: str  # the Celery task's registered name
+    queue: str  # webapp.celery.QUEUE_DEFAULT or QUEUE_GPU
+    work: Callable[[JobRun], str | None]
+    failures: tuple[type[BaseException], ...] = (ValidationError, JobFailed)
+    cancelled: Text = "Cancelled."
+    not_done: Text = None
+    on_stop: Callable[[JobRun], None] | None = None
+    after: Callable[[JobRun], None] | None = None
+    # Whether a failure's text keeps the exception's type (``KeyError: 'x'``).
+    typed_errors: bool = True
+
+    @property
+    def timed_out(self) -> str:
+        return f"The {self.name} ran past the queue's time limit."
+
+    def celery_task(self) -> Any:
+        return task_named(self.task)
+
+    def dispatch(self, job: Job) -> None:
+        """Publish the job after its creating transaction committed (BrokerUnavailable:
+        the row is deleted, the API answers 503)."""
+        job_dispatch(job=job, task=self.celery_task())
+
+
+@dataclass
+class JobRun:
+    """The attempt under way: the claimed ``job`` and its throttled progress beats.
+    ``state`` holds what a work function counts, for its messages and ``after`` hook."""
+
+    kind: JobKind
+    job: Any
+    state: dict[str, Any] = field(default_factory=dict)
+    _last_beat: float = 0.0
+
+    @property
+    def interval(self) -> float:
+        # Each beat is two queries; at most one a second, often less.
+        return min(1.0, float(settings.JOB_HEARTBEAT_INTERVAL))
+
+    def beat(
+        self,
+        *,
+        progress: float | None = None,
+        message: str | None = None,
+        force: bool = False,
+        before: Callable[[], None] | None = None,
+    ) -> None:
+        """Beat the heartbeat with progress (throttled unless ``force``); raises
+        :class:`JobCancelled` once a stop was asked. ``before`` runs only when the beat
+        does (to store a kind's counters at the same pace)."""
+        now = time.monotonic()
+        if not force and now - self._last_beat < self.interval:
+            return
+        self._last_beat = now
+        if before is not None:
+            before()
+        job_heartbeat(job=self.job, progress=progress, message=message)
+
+    def stages(
+        self, stages: dict[str, tuple[float, float]], words: dict[str, str] | None = None
+    ) -> Callable[[str, int, int], None]:
+        """A ``progress(stage, done, total)`` callback mapping each stage onto its share of
+        the bar (``{"checking": (0.05, 0.7)}``), saying "Checking image 3 of 40"."""
+        words = words or {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            low, high = stages.get(stage, (0.0, 0.99))
+            word = words.get(stage, stage.capitalize())
+            self.beat(
+                progress=low + (high - low) * (done / total if total else 0.0),
+                message=f"{word} {done:,} of {total:,}" if total else f"{word}…",
+            )
+
+        return progress
+
+    def keep_alive(self, *, every_s: float | None = None):
+        return keep_alive(self.job, every_s=every_s)
+
+    def text(self, text: Text) -> str | None:
+        return text(self) if callable(text) else text
+
+
+@contextmanager
+def keep_alive(job: Job, *, every_s: float | None = None) -> Iterator[None]:
+    """Beat ``job``'s heartbeat from a thread while the body runs: steps with no progress
+    hook (unpacking a 13,622-entry zip, parsing its annotations, loading a model) can
+    outlast ``JOB_STALE_AFTER`` on a busy machine, and the stale check would fail a live
+    job. The thread only refreshes ``heartbeat_at`` of a RUNNING row (cancel is still seen
+    by the progress beats of the work itself)."""
+    every = every_s if every_s is not None else max(1.0, settings.JOB_STALE_AFTER / 4)
+    stop = threading.Event()
+    model = type(job)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                try:
+                    model.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError:  # busy database: the next beat will do
+                    pass
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"keep-alive-{job.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a user reads for an expected failure: a ValidationError's messages, one a line."""
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            return "\n".join(m for errors in exc.message_dict.values() for m in errors)
+        return "\n".join(exc.messages)
+    return str(exc)
+
+
+def job_run(kind: JobKind, *, job_id: int) -> JobRun | None:
+    """Claim job ``job_id`` of ``kind`` and run its work to a terminal status (the one
+    worker skeleton). Returns the run, or None when there was nothing to do."""
+    job = job_claim(model=kind.model, job_id=job_id)
+    if job is None:
+        return None
+    run = JobRun(kind=kind, job=job)
+    try:
+        try:
+            message = kind.work(run)
+        except JobCancelled as exc:
+            _stop(run, JobStatus.CANCELLED, message=str(exc) or run.text(kind.cancelled))
+        except SoftTimeLimitExceeded:
+            _stop(run, JobStatus.TIMED_OUT, error=kind.timed_out)
+        except kind.model.DoesNotExist:
+            pass  # what owns the job (and with it the row) was deleted while it ran
+        except kind.failures as exc:
+            message = exc.message if isinstance(exc, JobFailed) else None
+            _stop(run, JobStatus.FAILED, error=failure_text(exc), message=message)
+        except Exception as exc:
+            log.exception("%s %s failed", kind.name, job.pk)
+            text = f"{type(exc).__name__}: {exc}" if kind.typed_errors else str(exc)
+            _stop(run, JobStatus.FAILED, error=f"Unexpected error: {text}")
+        else:
+            _finish(run, status=JobStatus.SUCCEEDED, message=message)
+    finally:
+        if kind.after is not None:
+            kind.after(run)
+    return run
+
+
+def _stop(run: JobRun, status: str, *, error: str = "", message: str | None = None) -> None:
+    if run.kind.on_stop is not None:
+        run.kind.on_stop(run)
+    if message is None and status != JobStatus.CANCELLED:
+        message = run.text(run.kind.not_done)
+    _finish(run, status=status, error=error, message=message)
+
+
+def _finish(run: JobRun, **fields: Any) -> None:
+    try:
+        job_finish(job=run.job, **fields)
+    except run.kind.model.DoesNotExist:
+        pass  # deleted while it ran (job_finish refreshes the row)
