@@ -10,8 +10,15 @@ from __future__ import annotations
 from webapp.celery import QUEUE_DEFAULT
 from webapp.jobs import JobKind
 
-from .models import FrameSamplingJob
-from .videos import sampling_services
+from .datasets import job_services
+from .models import (
+    DatasetExportJob,
+    DatasetImportJob,
+    FrameSamplingJob,
+    ImageSetImportJob,
+    VideoUploadJob,
+)
+from .videos import chunked_jobs, imageset_jobs, sampling_services
 
 FRAME_SAMPLING = JobKind(
     name="sampling job",
@@ -22,4 +29,46 @@ FRAME_SAMPLING = JobKind(
     cancelled=sampling_services.sampling_job_stopped,
     not_done=sampling_services.sampling_job_stopped,
     after=sampling_services.sampling_job_after,
+)
+
+IMAGESET_IMPORT = JobKind(
+    name="image set import",
+    model=ImageSetImportJob,
+    task="labeling.tasks.imageset_import_run",
+    queue=QUEUE_DEFAULT,
+    work=imageset_jobs.imageset_job_work,
+    cancelled="Cancelled; nothing was added.",
+    after=imageset_jobs.imageset_job_after,
+    typed_errors=False,
+)
+
+VIDEO_UPLOAD = JobKind(
+    name="video upload",
+    model=VideoUploadJob,
+    task="labeling.tasks.video_upload_run",
+    queue=QUEUE_DEFAULT,
+    work=chunked_jobs.video_upload_job_work,
+    cancelled="Cancelled; nothing was added.",
+    on_stop=chunked_jobs.video_upload_job_undo,
+    after=chunked_jobs.video_upload_job_after,
+    typed_errors=False,
+)
+
+DATASET_IMPORT = JobKind(
+    name="import",
+    model=DatasetImportJob,
+    task="labeling.tasks.dataset_import_run",
+    queue=QUEUE_DEFAULT,
+    work=job_services.dataset_import_job_work,
+    cancelled="Cancelled; nothing was imported.",
+    not_done="Nothing was imported.",
+    after=job_services.dataset_import_job_after,
+)
+
+DATASET_EXPORT = JobKind(
+    name="export",
+    model=DatasetExportJob,
+    task="labeling.tasks.dataset_export_run",
+    queue=QUEUE_DEFAULT,
+    work=job_services.dataset_export_job_work,
 )

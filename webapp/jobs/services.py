@@ -26,9 +26,7 @@ def job_cancel(*, job: J, what: str = "job", refuse_ended: bool = False) -> J:
     ``refuse_ended``: ValidationError (``status``) for a job that already ended, instead of
     nothing."""
     if refuse_ended and job.status in TERMINAL_STATUSES:
-        raise ValidationError(
-            {"status": f"The {what} already ended ({job.get_status_display()})."}
-        )
+        raise ValidationError({"status": f"The {what} already ended ({job.get_status_display()})."})
     job_request_cancel(job=job)
     return job
 
@@ -47,6 +45,8 @@ def job_retry(
         return job_requeue(job=job, task=task, message=message, extra_fields=extra_fields)
     except ValueError as exc:
         raise ValidationError(
-            {"status": f"Only failed, timed-out or cancelled {what}s can be retried; "
-             f"this one is {exc}."}
+            {
+                "status": f"Only failed, timed-out or cancelled {what}s can be retried; "
+                f"this one is {exc}."
+            }
         ) from None
