@@ -29,6 +29,7 @@ from labeling.annotations.selectors import SPLIT_FILTERS, frame_for_user
 from labeling.annotations.services import AnnotationConflict
 from labeling.models import Frame, Role
 from labeling.selectors import object_for_user, project_for_user
+from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobOutputBase
 from webapp.parsers import DepthLimitedJSONParser
 
 from . import services
@@ -113,7 +114,7 @@ class PrelabelJobInput(serializers.Serializer):
     accept_above = StrictFloatField(required=False, allow_null=True, default=None)
 
 
-class PrelabelJobOutput(serializers.ModelSerializer):
+class PrelabelJobOutput(JobOutputBase):
     model_name = serializers.CharField(source="model.name", default=None)
     videos = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
@@ -266,19 +267,15 @@ class PrelabelJobListApi(APIView):
         return Response(PrelabelJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class PrelabelJobDetailApi(APIView):
-    @extend_schema(responses=PrelabelJobOutput)
-    def get(self, request, job_id: int):
-        job = prelabel_job_for_user(user=request.user, job_id=job_id)
-        return Response(PrelabelJobOutput(job).data)
+class PrelabelJobDetailApi(JobDetailApi):
+    output = PrelabelJobOutput
+    job_for = prelabel_job_for_user
 
 
-class PrelabelJobCancelApi(APIView):
-    @extend_schema(request=None, responses={202: PrelabelJobOutput})
-    def post(self, request, job_id: int):
-        job = prelabel_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = services.prelabel_job_cancel(job=job)
-        return Response(PrelabelJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+class PrelabelJobCancelApi(JobCancelApi):
+    output = PrelabelJobOutput
+    job_for = prelabel_job_for_user
+    service = services.prelabel_job_cancel
 
 
 # --- hard frames and "improve this model" ----------------------------------------------------
@@ -289,7 +286,7 @@ class HardFrameInput(serializers.Serializer):
     low_iou = StrictFloatField(required=False, default=0.5)
 
 
-class HardFrameJobOutput(serializers.ModelSerializer):
+class HardFrameJobOutput(JobOutputBase):
     class Meta:
         model = HardFrameJob
         fields = [

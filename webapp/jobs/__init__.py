@@ -11,7 +11,7 @@ Where a kind lives: its declaration and work function in ``<app>/jobs.py`` (see
 docs/DEVELOPING.md, "How to add a job kind").
 """
 
-from .kinds import JobFailed, JobKind, JobRun, failure_text, job_run, keep_alive
+from .kinds import JobFailed, JobKind, JobRun, KeepAlive, failure_text, job_run, keep_alive
 from .lifecycle import (
     RETRYABLE_STATUSES,
     BrokerUnavailable,
@@ -35,6 +35,7 @@ __all__ = [
     "JobFailed",
     "JobKind",
     "JobRun",
+    "KeepAlive",
     "failure_text",
     "job_can_cancel",
     "job_can_retry",

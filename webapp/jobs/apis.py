@@ -3,7 +3,7 @@ Retry views.
 
 A kind's views subclass these and name ``output`` (its serializer), ``job_for`` (the
 permission-scoped lookup: 404 to non-members, 403 below the role) and, for Cancel/Retry,
-``action`` (its service). The schema of each subclass is written from its ``output``
+``service`` (cancel or retry). The schema of each subclass is written from its ``output``
 (``__init_subclass__``), so the OpenAPI document stays as precise as hand-written
 ``@extend_schema`` decorators.
 """
@@ -36,10 +36,14 @@ JOB_FIELDS = [
 ]
 
 
-class JobOutputBase(serializers.ModelSerializer):
-    """Status, progress, message, error and times of any job; ``can_cancel`` and
-    ``can_retry`` for kinds whose output says so (list them in ``Meta.fields``)."""
+# The base classes below carry comments, not docstrings: drf-spectacular would show an
+# inherited docstring as the description of every subclass's schema.
 
+
+# Status, progress, message, error and times of any job; ``status_display``,
+# ``can_cancel`` and ``can_retry`` for kinds whose output lists them in ``Meta.fields``.
+class JobOutputBase(serializers.ModelSerializer):
+    status_display = serializers.CharField(source="get_status_display")
     is_finished = serializers.BooleanField(read_only=True)
     can_cancel = serializers.SerializerMethodField()
     can_retry = serializers.SerializerMethodField()
@@ -53,53 +57,64 @@ class JobOutputBase(serializers.ModelSerializer):
 
 class _JobApi(APIView):
     output: ClassVar[type[serializers.Serializer]]
-    #: The URL keyword holding the job's id.
+    #: The URL keyword holding the job's id, and the name ``job_for`` takes it by.
     lookup_kwarg: ClassVar[str] = "job_id"
+    lookup_param: ClassVar[str] = ""
     #: The role the operation needs (reading: any member).
     role: ClassVar[str] = Role.VIEWER
     #: ``(user=..., job_id=..., role=...) -> job``, 404/403 for others.
     job_for: ClassVar[Callable[..., Any]]
 
     def get_job(self, request, kwargs: dict[str, Any]) -> Any:
-        return type(self).job_for(
-            user=request.user, job_id=kwargs[self.lookup_kwarg], role=self.role
-        )
+        pk = {self.lookup_param or self.lookup_kwarg: kwargs[self.lookup_kwarg]}
+        return type(self).job_for(user=request.user, role=self.role, **pk)
+
+    def context(self, job: Any) -> dict[str, Any]:
+        """The output serializer's context (e.g. a training job's queue position)."""
+        return {}
+
+    def respond(self, job: Any, code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.output(job, context=self.context(job)).data, status=code)
 
 
+# GET: the job as ``output`` shows it.
 class JobDetailApi(_JobApi):
-    """GET: the job as ``output`` shows it."""
-
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "output" in cls.__dict__:
 
             def get(self, request, **kw):
-                return Response(self.output(self.get_job(request, kw)).data)
+                return self.respond(self.get_job(request, kw))
 
             cls.get = extend_schema(request=None, responses=cls.output)(get)
 
 
+# POST: run ``service(job=...)`` (cancel, retry) and answer with the job (202 unless
+# ``status_code`` says otherwise).
 class JobActionApi(_JobApi):
-    """POST: run ``action(job=...)`` (cancel, retry) and answer 202 with the job."""
-
     role: ClassVar[str] = Role.ANNOTATOR
-    #: ``(job=...) -> job``; a ValidationError becomes 400.
-    action: ClassVar[Callable[..., Any]]
+    #: ``(job=...) -> job`` (not ``action``: DRF and drf-spectacular read that name as a
+    #: viewset's action); a ValidationError becomes 400.
+    service: ClassVar[Callable[..., Any]]
+    status_code: ClassVar[int] = status.HTTP_202_ACCEPTED
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "output" in cls.__dict__:
 
             def post(self, request, **kw):
-                job = type(self).action(job=self.get_job(request, kw))
-                return Response(self.output(job).data, status=status.HTTP_202_ACCEPTED)
+                job = type(self).service(job=self.get_job(request, kw))
+                return self.respond(job, self.status_code)
 
-            cls.post = extend_schema(request=None, responses={202: cls.output})(post)
+            responses = {cls.status_code: cls.output}
+            cls.post = extend_schema(request=None, responses=responses)(post)
 
 
+# POST: ask the job to stop.
 class JobCancelApi(JobActionApi):
-    """POST: ask the job to stop."""
+    pass
 
 
+# POST: queue a failed, timed-out or cancelled job again.
 class JobRetryApi(JobActionApi):
-    """POST: queue a failed, timed-out or cancelled job again."""
+    pass

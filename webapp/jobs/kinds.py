@@ -8,8 +8,9 @@ the failure text, and finishing the row. The work function receives a :class:`Jo
 progress hook) and returns the success message; what is really its own (training's
 checkpoint resume, tracking's chunks) stays in it.
 
-A work function may also end the job itself (``job_finish``); the runner's own finish is
-then a no-op, because a finished job is never finished again.
+A work function that returns None has ended the job itself (``job_finish``: training
+registers its model first, tracking may end FAILED with the frames before a decoding
+error kept), or found it taken over by another attempt: the runner then leaves it as is.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class JobKind:
     file): the job ends FAILED with their text, without a traceback in the log.
     ``cancelled`` / ``not_done``: the job's message when it is cancelled / did not finish
     otherwise (None keeps the last progress message). ``on_stop`` undoes what an attempt
-    that did not succeed leaves (e.g. half-written predictions); ``after`` runs however
+    that did not succeed leaves (e.g. half-written predictions; ``run.ending``,
+    ``ending_error`` and ``ending_message`` say how it ends); ``after`` runs however
     the attempt ended (drop a received upload, store counters). What happens after a
     stale failure and whether a lost job resumes are the model's (``Job.resume_task``,
     ``Job.after_stale_failure``), because the stale check finds jobs by model.
@@ -66,18 +68,21 @@ class JobKind:
     model: type[Job]
     task: str  # the Celery task's registered name
     queue: str  # webapp.celery.QUEUE_DEFAULT or QUEUE_GPU
-    work: Callable[[JobRun], str | None]
+    work: Callable[[JobRun], str | None]  # the success message; None: see the docstring
     failures: tuple[type[BaseException], ...] = (ValidationError, JobFailed)
     cancelled: Text = "Cancelled."
     not_done: Text = None
     on_stop: Callable[[JobRun], None] | None = None
     after: Callable[[JobRun], None] | None = None
-    # Whether a failure's text keeps the exception's type (``KeyError: 'x'``).
+    # How an unexpected exception is shown: "Unexpected error: KeyError: 'x'" (the type
+    # helps a bug report), or, False, the exception's own words (``explain`` if given).
     typed_errors: bool = True
+    explain: Callable[[BaseException], str] | None = None
+    # Added to the timed-out error ("; Retry resumes where it stopped").
+    timed_out_note: str = ""
 
-    @property
-    def timed_out(self) -> str:
-        return f"The {self.name} ran past the queue's time limit."
+    def timed_out_error(self) -> str:
+        return f"The {self.name} ran past the queue's time limit{self.timed_out_note}."
 
     def celery_task(self) -> Any:
         return task_named(self.task)
@@ -96,6 +101,11 @@ class JobRun:
     kind: JobKind
     job: Any
     state: dict[str, Any] = field(default_factory=dict)
+    # While the runner ends a job that did not succeed (for ``on_stop`` and the texts):
+    # the status it ends with and its error.
+    ending: str = ""
+    ending_error: str = ""
+    ending_message: str | None = None
     _last_beat: float = 0.0
 
     @property
@@ -146,35 +156,62 @@ class JobRun:
         return text(self) if callable(text) else text
 
 
+class KeepAlive:
+    """What :func:`keep_alive` yields: ``stop_requested`` is set once the job should stop
+    (a person cancelled it, or the row is no longer RUNNING: the stale check gave up on
+    it, so another attempt may take over); only when it watches for cancel."""
+
+    def __init__(self, job: Job, *, watch_cancel: bool) -> None:
+        self.job = job
+        self.watch_cancel = watch_cancel
+        self.stop_requested = threading.Event()
+
+    def beat(self, **fields: Any) -> None:
+        """A heartbeat now (with ``progress``/``message`` when given)."""
+        if not self.watch_cancel and not fields:
+            type(self.job).objects.filter(pk=self.job.pk, status=JobStatus.RUNNING).update(
+                heartbeat_at=timezone.now()
+            )
+            return
+        try:
+            job_heartbeat(job=type(self.job)(pk=self.job.pk), **fields)
+        except JobCancelled:
+            self.stop_requested.set()
+
+
 @contextmanager
-def keep_alive(job: Job, *, every_s: float | None = None) -> Iterator[None]:
+def keep_alive(
+    job: Job, *, every_s: float | None = None, watch_cancel: bool = False
+) -> Iterator[KeepAlive]:
     """Beat ``job``'s heartbeat from a thread while the body runs: steps with no progress
-    hook (unpacking a 13,622-entry zip, parsing its annotations, loading a model) can
-    outlast ``JOB_STALE_AFTER`` on a busy machine, and the stale check would fail a live
-    job. The thread only refreshes ``heartbeat_at`` of a RUNNING row (cancel is still seen
-    by the progress beats of the work itself)."""
+    hook (unpacking a 13,622-entry zip, parsing its annotations, Ultralytics holding the
+    main thread) can outlast ``JOB_STALE_AFTER`` on a busy machine, and the stale check
+    would fail a live job. Without ``watch_cancel`` the thread only refreshes
+    ``heartbeat_at`` of a RUNNING row (cancel is seen by the work's own progress beats);
+    with it, each beat also sets ``stop_requested`` once the job should stop (for work
+    that cannot beat itself and polls that flag instead)."""
     every = every_s if every_s is not None else max(1.0, settings.JOB_STALE_AFTER / 4)
-    stop = threading.Event()
-    model = type(job)
+    alive = KeepAlive(job, watch_cancel=watch_cancel)
+    done = threading.Event()
 
     def beat() -> None:
         try:
-            while not stop.wait(every):
+            while not done.wait(every):
                 try:
-                    model.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-                        heartbeat_at=timezone.now()
-                    )
+                    alive.beat()
                 except DatabaseError:  # busy database: the next beat will do
                     pass
+                except Exception:  # a restarting database: try again next beat
+                    log.exception("heartbeat of %s %s failed", type(job).__name__, job.pk)
         finally:
             connection.close()  # this thread's own connection
 
     thread = threading.Thread(target=beat, name=f"keep-alive-{job.pk}", daemon=True)
     thread.start()
     try:
-        yield
+        yield alive
     finally:
-        stop.set()
+        done.set()
         thread.join(timeout=30)
 
 
@@ -200,7 +237,7 @@ def job_run(kind: JobKind, *, job_id: int) -> JobRun | None:
         except JobCancelled as exc:
             _stop(run, JobStatus.CANCELLED, message=str(exc) or run.text(kind.cancelled))
         except SoftTimeLimitExceeded:
-            _stop(run, JobStatus.TIMED_OUT, error=kind.timed_out)
+            _stop(run, JobStatus.TIMED_OUT, error=kind.timed_out_error())
         except kind.model.DoesNotExist:
             pass  # what owns the job (and with it the row) was deleted while it ran
         except kind.failures as exc:
@@ -208,21 +245,30 @@ def job_run(kind: JobKind, *, job_id: int) -> JobRun | None:
             _stop(run, JobStatus.FAILED, error=failure_text(exc), message=message)
         except Exception as exc:
             log.exception("%s %s failed", kind.name, job.pk)
-            text = f"{type(exc).__name__}: {exc}" if kind.typed_errors else str(exc)
-            _stop(run, JobStatus.FAILED, error=f"Unexpected error: {text}")
+            _stop(run, JobStatus.FAILED, error=_unexpected(kind, exc))
         else:
-            _finish(run, status=JobStatus.SUCCEEDED, message=message)
+            if message is not None:
+                _finish(run, status=JobStatus.SUCCEEDED, message=message)
     finally:
         if kind.after is not None:
             kind.after(run)
     return run
 
 
+def _unexpected(kind: JobKind, exc: BaseException) -> str:
+    if kind.explain is not None:
+        return kind.explain(exc)
+    text = f"{type(exc).__name__}: {exc}" if kind.typed_errors else str(exc)
+    return f"Unexpected error: {text}"
+
+
 def _stop(run: JobRun, status: str, *, error: str = "", message: str | None = None) -> None:
-    if run.kind.on_stop is not None:
-        run.kind.on_stop(run)
+    run.ending, run.ending_error = status, error
     if message is None and status != JobStatus.CANCELLED:
         message = run.text(run.kind.not_done)
+    run.ending_message = message
+    if run.kind.on_stop is not None:
+        run.kind.on_stop(run)
     _finish(run, status=status, error=error, message=message)
 
 
