@@ -11,7 +11,16 @@ Where a kind lives: its declaration and work function in ``<app>/jobs.py`` (see
 docs/DEVELOPING.md, "How to add a job kind").
 """
 
-from .kinds import JobFailed, JobKind, JobRun, KeepAlive, failure_text, job_run, keep_alive
+from .kinds import (
+    JobFailed,
+    JobKind,
+    JobRun,
+    KeepAlive,
+    failure_text,
+    job_kinds,
+    job_run,
+    keep_alive,
+)
 from .lifecycle import (
     RETRYABLE_STATUSES,
     BrokerUnavailable,
@@ -44,6 +53,7 @@ __all__ = [
     "job_dispatch",
     "job_finish",
     "job_heartbeat",
+    "job_kinds",
     "job_models",
     "job_request_cancel",
     "job_requeue",

@@ -15,6 +15,7 @@ error kept), or found it taken over by another attempt: the runner then leaves i
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -213,6 +214,23 @@ def keep_alive(
     finally:
         done.set()
         thread.join(timeout=30)
+
+
+def job_kinds() -> list[JobKind]:
+    """Every kind declared in an installed app's ``<app>/jobs.py``."""
+    from django.apps import apps
+
+    kinds: list[JobKind] = []
+    for config in apps.get_app_configs():
+        name = f"{config.name}.jobs"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        kinds += [k for k in vars(module).values() if isinstance(k, JobKind) and k not in kinds]
+    return kinds
 
 
 def failure_text(exc: BaseException) -> str:
