@@ -1,11 +1,11 @@
 """Freezing as a background job: a run's per-frame motion inside each box is measured on a
 worker (``default`` queue) instead of inside a request, stored, and reused.
 
-Declared like the other job kinds (``tracking.rendering``): the ``FreezingJob`` row (a
-``webapp.models.Job``), the Celery task ``tracking.tasks.freezing_job_execute_task`` with
-``webapp.celery.queue_task_options(QUEUE_DEFAULT)``, and ``webapp.jobs`` for the claim, the
-heartbeat (progress; raises on cancel), the finish, the dispatch after commit and the stale
-check (a killed worker's job is FAILED by ``jobs_fail_stale``; asking again starts anew).
+A job kind declared once (``tracking.jobs.FREEZING``): the ``FreezingJob`` row (a
+``webapp.models.Job``), the Celery task ``tracking.tasks.freezing_job_execute_task`` on the
+``default`` queue, and :func:`freezing_job_work`; ``webapp.jobs`` gives it the claim, cancel,
+the time limit, the finish, the dispatch after commit and the stale check (a killed worker's
+job is FAILED by ``jobs_fail_stale``; asking again starts anew).
 
 Cached per run and motion parameters: ``FreezingJob.key`` digests the run, its trajectory,
 its active edits and the motion parameters; a request whose key has a queued, running or
