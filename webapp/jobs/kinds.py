@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from webapp.models import Job, JobStatus
 
-from .lifecycle import JobCancelled, job_claim, job_dispatch, job_finish, job_heartbeat, task_named
+from .lifecycle import JobCancelled, job_claim, job_finish, job_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +84,6 @@ class JobKind:
 
     def timed_out_error(self) -> str:
         return f"The {self.name} ran past the queue's time limit{self.timed_out_note}."
-
-    def celery_task(self) -> Any:
-        return task_named(self.task)
-
-    def dispatch(self, job: Job) -> None:
-        """Publish the job after its creating transaction committed (BrokerUnavailable:
-        the row is deleted, the API answers 503)."""
-        job_dispatch(job=job, task=self.celery_task())
 
 
 @dataclass
