@@ -28,7 +28,7 @@ from labeling.annotations.apis import (
 from labeling.annotations.selectors import SPLIT_FILTERS, frame_for_user
 from labeling.annotations.services import AnnotationConflict
 from labeling.models import Frame, Role
-from labeling.selectors import object_for_user, project_for_user
+from labeling.selectors import project_for_user
 from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobOutputBase
 from webapp.parsers import DepthLimitedJSONParser
 
@@ -37,6 +37,7 @@ from .models import HardFrameJob, PrelabelJob
 from .selectors import (
     PROPOSAL_FILTERS,
     assisted_frame_list,
+    hard_frame_job_for_user,
     machine_label_of,
     pending_proposals,
     prelabel_job_for_user,
@@ -338,13 +339,9 @@ class EvaluationHardFramesApi(_HardFramesStartApi):
         return self._start(request, evaluation_run=run)
 
 
-class HardFrameJobDetailApi(APIView):
-    @extend_schema(responses=HardFrameJobOutput)
-    def get(self, request, job_id: int):
-        job = object_for_user(
-            HardFrameJob.objects.all(), user=request.user, pk=job_id, what="hard-frame job"
-        )
-        return Response(HardFrameJobOutput(job).data)
+class HardFrameJobDetailApi(JobDetailApi):
+    output = HardFrameJobOutput
+    job_for = hard_frame_job_for_user
 
 
 class ImproveInput(serializers.Serializer):
