@@ -28,7 +28,8 @@ from labeling.annotations.apis import (
 from labeling.annotations.selectors import SPLIT_FILTERS, frame_for_user
 from labeling.annotations.services import AnnotationConflict
 from labeling.models import Frame, Role
-from labeling.selectors import object_for_user, project_for_user
+from labeling.selectors import project_for_user
+from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobOutputBase
 from webapp.parsers import DepthLimitedJSONParser
 
 from . import services
@@ -36,6 +37,7 @@ from .models import HardFrameJob, PrelabelJob
 from .selectors import (
     PROPOSAL_FILTERS,
     assisted_frame_list,
+    hard_frame_job_for_user,
     machine_label_of,
     pending_proposals,
     prelabel_job_for_user,
@@ -113,7 +115,7 @@ class PrelabelJobInput(serializers.Serializer):
     accept_above = StrictFloatField(required=False, allow_null=True, default=None)
 
 
-class PrelabelJobOutput(serializers.ModelSerializer):
+class PrelabelJobOutput(JobOutputBase):
     model_name = serializers.CharField(source="model.name", default=None)
     videos = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
@@ -266,19 +268,15 @@ class PrelabelJobListApi(APIView):
         return Response(PrelabelJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class PrelabelJobDetailApi(APIView):
-    @extend_schema(responses=PrelabelJobOutput)
-    def get(self, request, job_id: int):
-        job = prelabel_job_for_user(user=request.user, job_id=job_id)
-        return Response(PrelabelJobOutput(job).data)
+class PrelabelJobDetailApi(JobDetailApi):
+    output = PrelabelJobOutput
+    job_for = prelabel_job_for_user
 
 
-class PrelabelJobCancelApi(APIView):
-    @extend_schema(request=None, responses={202: PrelabelJobOutput})
-    def post(self, request, job_id: int):
-        job = prelabel_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = services.prelabel_job_cancel(job=job)
-        return Response(PrelabelJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+class PrelabelJobCancelApi(JobCancelApi):
+    output = PrelabelJobOutput
+    job_for = prelabel_job_for_user
+    service = services.prelabel_job_cancel
 
 
 # --- hard frames and "improve this model" ----------------------------------------------------
@@ -289,7 +287,7 @@ class HardFrameInput(serializers.Serializer):
     low_iou = StrictFloatField(required=False, default=0.5)
 
 
-class HardFrameJobOutput(serializers.ModelSerializer):
+class HardFrameJobOutput(JobOutputBase):
     class Meta:
         model = HardFrameJob
         fields = [
@@ -341,13 +339,9 @@ class EvaluationHardFramesApi(_HardFramesStartApi):
         return self._start(request, evaluation_run=run)
 
 
-class HardFrameJobDetailApi(APIView):
-    @extend_schema(responses=HardFrameJobOutput)
-    def get(self, request, job_id: int):
-        job = object_for_user(
-            HardFrameJob.objects.all(), user=request.user, pk=job_id, what="hard-frame job"
-        )
-        return Response(HardFrameJobOutput(job).data)
+class HardFrameJobDetailApi(JobDetailApi):
+    output = HardFrameJobOutput
+    job_for = hard_frame_job_for_user
 
 
 class ImproveInput(serializers.Serializer):

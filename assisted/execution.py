@@ -9,18 +9,15 @@ when asked, end with :func:`assisted.services.proposals_accept_above`.
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
-from celery.exceptions import SoftTimeLimitExceeded
 
 from django.conf import settings
 
 from labeling.models import Frame, Video
-from webapp.jobs import JobCancelled, job_claim, job_finish, job_heartbeat
-from webapp.models import JobStatus
+from webapp.jobs import JobRun, job_run
 from webapp.storage import local_copy, scratch_dir
 
 from . import bootstrap
@@ -51,24 +48,24 @@ def _targets(job: PrelabelJob):
 
 
 class _Beat:
-    def __init__(self, job: PrelabelJob) -> None:
-        self.job = job
-        self.interval = min(1.0, float(settings.JOB_HEARTBEAT_INTERVAL))
-        self._last = 0.0
+    """Progress of a pre-label job: its counters are stored at the pace of its beats."""
+
+    def __init__(self, run: JobRun) -> None:
+        self.run = run
+        self.job = run.job
 
     def __call__(self, message: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < self.interval:
-            return
-        self._last = now
         job = self.job
-        PrelabelJob.objects.filter(pk=job.pk).update(
-            frames_total=job.frames_total,
-            frames_done=job.frames_done,
-            proposals_created=job.proposals_created,
-        )
+
+        def counted() -> None:
+            PrelabelJob.objects.filter(pk=job.pk).update(
+                frames_total=job.frames_total,
+                frames_done=job.frames_done,
+                proposals_created=job.proposals_created,
+            )
+
         progress = job.frames_done / job.frames_total if job.frames_total else 0.0
-        job_heartbeat(job=job, progress=min(progress, 0.99), message=message)
+        self.run.beat(progress=min(progress, 0.99), message=message, force=force, before=counted)
 
 
 def _run_bootstrap(job: PrelabelJob, beat: _Beat) -> None:
@@ -156,38 +153,40 @@ def _run_model(job: PrelabelJob, beat: _Beat) -> None:
 
 def prelabel_job_execute(*, job_id: int) -> None:
     """Claim and run one pre-label job (idempotent: a second delivery does nothing)."""
-    job = job_claim(model=PrelabelJob, job_id=job_id)
-    if job is None:
-        return
+    from .jobs import PRELABEL_BOOTSTRAP  # the kinds module imports this one
+
+    # Both kinds share the model and the work; the kind differs only by task and queue.
+    job_run(PRELABEL_BOOTSTRAP, job_id=job_id)
+
+
+def prelabel_job_work(run: JobRun) -> str:
+    """Make proposals frame by frame, then accept those above the asked score."""
+    job = run.job
     job.frames_done = job.proposals_created = 0
-    beat = _Beat(job)
-    try:
-        if job.source == ProposalSource.MODEL:
-            _run_model(job, beat)
-        else:
-            _run_bootstrap(job, beat)
-        beat("Proposals made", force=True)
-        summary = f"Done: {job.proposals_created} proposals on {job.frames_done} frames"
-        accept_above = job.params.get("accept_above")
-        if accept_above is not None:
-            result = proposals_accept_above(
-                project=job.project,
-                user=job.created_by,
-                score=float(accept_above),
-                frame_ids=list(_targets(job)[1].values_list("pk", flat=True)),
-            )
-            job.frames_accepted = result["accepted"]
-            PrelabelJob.objects.filter(pk=job.pk).update(frames_accepted=result["accepted"])
-            summary += f"; {result['accepted']} frames accepted above {accept_above:g}"
-        job_finish(job=job, status=JobStatus.SUCCEEDED, message=summary + ".")
-    except JobCancelled:
-        job_finish(job=job, status=JobStatus.CANCELLED, message="Stopped.")
-    except SoftTimeLimitExceeded:
-        job_finish(job=job, status=JobStatus.TIMED_OUT, error="The job ran past its time limit.")
-    except Exception as exc:
-        log.exception("pre-label job %s failed", job.pk)
-        job_finish(job=job, status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
-    finally:
-        PrelabelJob.objects.filter(pk=job.pk).update(
-            frames_done=job.frames_done, proposals_created=job.proposals_created
+    beat = _Beat(run)
+    if job.source == ProposalSource.MODEL:
+        _run_model(job, beat)
+    else:
+        _run_bootstrap(job, beat)
+    beat("Proposals made", force=True)
+    summary = f"Done: {job.proposals_created} proposals on {job.frames_done} frames"
+    accept_above = job.params.get("accept_above")
+    if accept_above is not None:
+        result = proposals_accept_above(
+            project=job.project,
+            user=job.created_by,
+            score=float(accept_above),
+            frame_ids=list(_targets(job)[1].values_list("pk", flat=True)),
         )
+        job.frames_accepted = result["accepted"]
+        PrelabelJob.objects.filter(pk=job.pk).update(frames_accepted=result["accepted"])
+        summary += f"; {result['accepted']} frames accepted above {accept_above:g}"
+    return summary + "."
+
+
+def prelabel_job_after(run: JobRun) -> None:
+    """However it ended, the job keeps the counts of what it made (proposals stay)."""
+    job = run.job
+    PrelabelJob.objects.filter(pk=job.pk).update(
+        frames_done=job.frames_done, proposals_created=job.proposals_created
+    )

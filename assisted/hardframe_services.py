@@ -13,14 +13,12 @@ from __future__ import annotations
 import logging
 import math
 
-from celery.exceptions import SoftTimeLimitExceeded
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from labeling.models import Frame, LabelClass
-from webapp.jobs import JobCancelled, job_claim, job_dispatch, job_finish, job_heartbeat
+from webapp.jobs import JobRun, job_dispatch, job_heartbeat, job_run
 from webapp.models import JobStatus
 
 from .hardframes import evaluation_hard_frames, sample_hard_frames, tracking_hard_frames
@@ -83,35 +81,29 @@ def hard_frames_job_start(
 
 
 def hard_frames_job_execute(*, job_id: int) -> None:
-    """Claim and run one hard-frame job; idempotent (frames and proposals are replaced,
-    never duplicated, on a second delivery)."""
-    job = job_claim(model=HardFrameJob, job_id=job_id)
-    if job is None:
-        return
-    try:
-        if job.source == ProposalSource.TRACKING:
-            _from_tracking(job)
-        else:
-            _from_evaluation(job)
-        HardFrameJob.objects.filter(pk=job.pk).update(
-            chosen=job.chosen,
-            frames_added=job.frames_added,
-            frames_proposed=job.frames_proposed,
-            proposals_created=job.proposals_created,
-        )
-        job_finish(
-            job=job,
-            status=JobStatus.SUCCEEDED,
-            message=f"Done: {len(job.chosen)} hard frames ({job.frames_added} new), "
-            f"{job.proposals_created} proposals.",
-        )
-    except JobCancelled:
-        job_finish(job=job, status=JobStatus.CANCELLED, message="Stopped.")
-    except SoftTimeLimitExceeded:
-        job_finish(job=job, status=JobStatus.TIMED_OUT, error="The job ran past its time limit.")
-    except Exception as exc:
-        log.exception("hard-frame job %s failed", job.pk)
-        job_finish(job=job, status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+    """Claim and run one hard-frame job (:data:`assisted.jobs.HARD_FRAMES`); idempotent
+    (frames and proposals are replaced, never duplicated, on a second delivery)."""
+    from .jobs import HARD_FRAMES  # the kinds module imports this one
+
+    job_run(HARD_FRAMES, job_id=job_id)
+
+
+def hard_frames_job_work(run: JobRun) -> str:
+    job = run.job
+    if job.source == ProposalSource.TRACKING:
+        _from_tracking(job)
+    else:
+        _from_evaluation(job)
+    HardFrameJob.objects.filter(pk=job.pk).update(
+        chosen=job.chosen,
+        frames_added=job.frames_added,
+        frames_proposed=job.frames_proposed,
+        proposals_created=job.proposals_created,
+    )
+    return (
+        f"Done: {len(job.chosen)} hard frames ({job.frames_added} new), "
+        f"{job.proposals_created} proposals."
+    )
 
 
 def _class_by_index(project_id: int) -> dict[int, LabelClass]:

@@ -88,6 +88,12 @@ def prelabel_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -
     )
 
 
+def hard_frame_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -> HardFrameJob:
+    return object_for_user(
+        HardFrameJob.objects.all(), user=user, pk=job_id, role=role, what="hard-frame job"
+    )
+
+
 def prelabel_jobs_of_project(*, project: Project) -> QuerySet[PrelabelJob]:
     return PrelabelJob.objects.filter(project=project).select_related("model")
 

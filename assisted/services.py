@@ -19,7 +19,7 @@ from django.utils import timezone
 from labeling.annotations.geometry import EmptyBox, PixelBox, clip_box
 from labeling.annotations.services import AnnotationState, BoxInput, annotation_save
 from labeling.models import Frame, LabelClass, Project, Video
-from webapp.jobs import job_dispatch, job_request_cancel
+from webapp.jobs import job_cancel, job_dispatch
 
 from .bootstrap import box_iou
 from .models import MachineLabel, PrelabelJob, Proposal, ProposalSource
@@ -263,8 +263,7 @@ def prelabel_job_start(**kwargs) -> PrelabelJob:
 
 
 def prelabel_job_cancel(*, job: PrelabelJob) -> PrelabelJob:
-    job_request_cancel(job=job)
-    return job
+    return job_cancel(job=job)
 
 
 def class_for_name(*, project: Project, name: str) -> LabelClass | None:

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
-
-from celery.exceptions import SoftTimeLimitExceeded
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
@@ -23,7 +19,7 @@ from django.db import transaction
 
 from labeling.models import DatasetVersion, Frame
 from training.ultralytics_setup import release_memory
-from webapp.jobs import JobCancelled, job_claim, job_finish, job_heartbeat
+from webapp.jobs import JobCancelled, JobRun, job_heartbeat, job_run
 from webapp.models import JobStatus
 from webapp.storage import local_copy, scratch_dir
 
@@ -40,61 +36,37 @@ class EvaluationError(Exception):
 
 
 def evaluation_run_execute(*, run_id: int) -> None:
-    """Run an evaluation in this process: claim, infer, score, store. Safe to run twice: a
-    second delivery finds the run claimed or finished; a retry after a crash starts over."""
-    run = job_claim(model=EvaluationRun, job_id=run_id)
-    if run is None:
-        return
-    try:
-        message = _evaluate(run)
-    except JobCancelled:
-        _abandon(run, status=JobStatus.CANCELLED, message="Cancelled.")
-    except SoftTimeLimitExceeded:
-        _abandon(run, status=JobStatus.TIMED_OUT, error="The run passed the queue's time limit.")
-    except EvaluationError as exc:
-        _abandon(run, status=JobStatus.FAILED, error=str(exc))
-    except EvaluationRun.DoesNotExist:
-        pass  # the model (and with it the run) was deleted while it ran
-    except Exception as exc:
-        log.exception("evaluation run %s failed", run.pk)
-        _abandon(
-            run, status=JobStatus.FAILED, error=f"Unexpected error: {type(exc).__name__}: {exc}"
-        )
-    else:
-        _finish(run, status=JobStatus.SUCCEEDED, message=message)
-    finally:
-        release_memory()
+    """Run an evaluation in this process (:data:`evaluation.jobs.EVALUATION`). Safe to run
+    twice: a second delivery finds the run claimed or finished; a retry after a crash
+    starts over."""
+    from .jobs import EVALUATION  # the kinds module imports this one
+
+    job_run(EVALUATION, job_id=run_id)
 
 
-def _finish(run: EvaluationRun, **kwargs: Any) -> None:
-    try:
-        job_finish(job=run, **kwargs)
-    except EvaluationRun.DoesNotExist:
-        pass
+def evaluation_run_work(job_run_: JobRun) -> str:
+    """Infer, score, store; the success message."""
+    return _evaluate(job_run_.job, job_run_)
 
 
-def _abandon(run: EvaluationRun, **kwargs: Any) -> None:
+def evaluation_run_abandon(job_run_: JobRun) -> None:
     """A run that did not finish keeps no half-written predictions."""
-    FramePrediction.objects.filter(run_id=run.pk).delete()
-    _finish(run, **kwargs)
+    FramePrediction.objects.filter(run_id=job_run_.job.pk).delete()
 
 
-class _Beat:
-    """Heartbeat with progress, at most every JOB_HEARTBEAT_INTERVAL seconds."""
+def evaluation_run_after(job_run_: JobRun) -> None:
+    release_memory()
 
-    def __init__(self, run: EvaluationRun):
-        self.run = run
-        self.next_at = 0.0
 
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now >= self.next_at or done == total:
-            self.next_at = now + settings.JOB_HEARTBEAT_INTERVAL
-            job_heartbeat(
-                job=self.run,
-                progress=0.05 + 0.85 * done / max(total, 1),
-                message=f"Inference: {done}/{total} frames",
-            )
+def _inference_beat(job_run_: JobRun):
+    def beat(done: int, total: int) -> None:
+        job_run_.beat(
+            progress=0.05 + 0.85 * done / max(total, 1),
+            message=f"Inference: {done}/{total} frames",
+            force=done == total,
+        )
+
+    return beat
 
 
 def _load_manifest(dataset_version: DatasetVersion) -> dict:
@@ -140,7 +112,7 @@ def _frames_of_split(manifest: dict, split: str) -> list[dict]:
     return frames
 
 
-def _evaluate(run: EvaluationRun) -> str:
+def _evaluate(run: EvaluationRun, job_run_: JobRun) -> str:
     """The work of one run; returns the summary message. Raises EvaluationError."""
     from training.runtime import CheckpointError, model_info
     from training.ultralytics_setup import configure_offline
@@ -174,7 +146,7 @@ def _evaluate(run: EvaluationRun) -> str:
                 device=run.device or "auto",
                 threads=settings.CPU_THREADS,
                 onnx_cache_dir=scratch_dir("onnx-cache"),
-                on_image=_Beat(run),
+                on_image=_inference_beat(job_run_),
             )
             info = model_info(Path(weights), run.imgsz)
         except CheckpointError as exc:

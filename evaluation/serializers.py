@@ -6,6 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from webapp.bounds import DB_INT_MAX
+from webapp.jobs.apis import JobOutputBase
 
 from .models import EvaluationRun, FramePrediction
 from .selectors import PREDICTION_ORDERS
@@ -60,7 +61,7 @@ class CompareInput(serializers.Serializer):
     models = serializers.CharField(help_text="Comma-separated model ids, e.g. 1,2")
 
 
-class EvaluationRunOutput(serializers.ModelSerializer):
+class EvaluationRunOutput(JobOutputBase):
     model_name = serializers.CharField(source="model.name", read_only=True)
     dataset_version_name = serializers.CharField(source="dataset_version.name", read_only=True)
     dataset_project = serializers.IntegerField(source="dataset_version.project_id", read_only=True)

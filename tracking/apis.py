@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from labeling.models import Role, Video
 from labeling.selectors import project_for_user
 from training.models import TrainedModel
+from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobRetryApi
 
 from . import exporting, services
 from .models import TrackingRender
@@ -75,11 +76,10 @@ class TrackingBatchDetailApi(APIView):
         return Response(TrackingBatchOutput(batch).data)
 
 
-class TrackingRunDetailApi(APIView):
-    @extend_schema(responses=TrackingRunOutput)
-    def get(self, request, run_id: int):
-        run = tracking_run_for_user(user=request.user, run_id=run_id)
-        return Response(TrackingRunOutput(run).data)
+class _RunLookup:
+    output = TrackingRunOutput
+    job_for = tracking_run_for_user
+    lookup_kwarg = "run_id"
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, run_id: int):
@@ -89,18 +89,28 @@ class TrackingRunDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TrackingRunCancelApi(APIView):
-    @extend_schema(request=None, responses=TrackingRunOutput)
-    def post(self, request, run_id: int):
-        run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
-        return Response(TrackingRunOutput(services.tracking_run_cancel(run=run)).data)
+def _cancel(*, job):
+    return services.tracking_run_cancel(run=job)
 
 
-class TrackingRunRetryApi(APIView):
-    @extend_schema(request=None, responses=TrackingRunOutput)
-    def post(self, request, run_id: int):
-        run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
-        return Response(TrackingRunOutput(services.tracking_run_retry(run=run)).data)
+def _retry(*, job):
+    return services.tracking_run_retry(run=job)
+
+
+class TrackingRunDetailApi(_RunLookup, JobDetailApi):
+    output = TrackingRunOutput
+
+
+class TrackingRunCancelApi(_RunLookup, JobCancelApi):
+    output = TrackingRunOutput
+    service = _cancel
+    status_code = status.HTTP_200_OK
+
+
+class TrackingRunRetryApi(_RunLookup, JobRetryApi):
+    output = TrackingRunOutput
+    service = _retry
+    status_code = status.HTTP_200_OK
 
 
 class TrackingRunTrackApi(APIView):

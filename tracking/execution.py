@@ -24,14 +24,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
-
 from django.conf import settings
 from django.core.files.storage import default_storage
 
 from labeling.videos.services import video_local_path
 from webapp.job_scratch import job_scratch_folder
-from webapp.jobs import JobCancelled, job_claim, job_finish, job_heartbeat
+from webapp.jobs import JobRun, job_finish, job_heartbeat, job_run
 from webapp.models import JobStatus
 from webapp.storage import (
     delete_tree_quietly,
@@ -168,38 +166,35 @@ def _check_alive(run: TrackingRun) -> None:
 
 
 def tracking_run_execute(*, run_id: int) -> None:
-    """Claim the run and track its video; a duplicate delivery returns at once.
+    """Claim the run and track its video (:data:`tracking.jobs.TRACKING`); a duplicate
+    delivery returns at once."""
+    from .jobs import TRACKING  # the kinds module imports this one
+
+    job_run(TRACKING, job_id=run_id)
+
+
+def tracking_run_work(job_run_: JobRun) -> None:
+    """Track the video, resuming from the stored chunks; ends the run itself (a video
+    that stops decoding midway is FAILED with what was tracked before it kept).
 
     A run deleted while it works (with its project) stops at its next progress call: no
-    traceback, nothing stored again, its scratch folder and stored chunks removed.
-    """
-    run = job_claim(model=TrackingRun, job_id=run_id)
-    if run is None:
-        return
+    traceback, nothing stored again, its scratch folder and stored chunks removed; the
+    shared runner takes the model's DoesNotExist as "what owned the job is gone"."""
+    run = job_run_.job
     run_dir = job_scratch_folder(run)
     try:
-        try:
-            _execute(run, run_dir)
-        except JobCancelled:
-            _check_alive(run)
-            job_finish(job=run, status=JobStatus.CANCELLED, message="Cancelled")
-        except SoftTimeLimitExceeded:
-            _check_alive(run)
-            job_finish(
-                job=run,
-                status=JobStatus.TIMED_OUT,
-                error="The run reached the queue's time limit; Retry resumes where it stopped.",
-            )
-        except RunGone:
-            raise
-        except Exception as exc:
-            _check_alive(run)
-            log.exception("tracking run %s failed", run.pk)
-            job_finish(job=run, status=JobStatus.FAILED, error=_explain(exc))
-        else:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    except (RunGone, TrackingRun.DoesNotExist):
+        _execute(run, run_dir)
+    except RunGone:
         _forget(run, run_dir)
+        raise TrackingRun.DoesNotExist(f"tracking run {run.pk} was deleted") from None
+    job_run_.state["ended"] = True
+
+
+def tracking_run_after(job_run_: JobRun) -> None:
+    """A run that got to its end needs its local chunks no more; one that stopped keeps
+    them (the storage copy is what a retry on another worker resumes from)."""
+    if job_run_.state.get("ended"):
+        shutil.rmtree(job_scratch_folder(job_run_.job), ignore_errors=True)
 
 
 def _forget(run: TrackingRun, run_dir: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from webapp.jobs import RETRYABLE_STATUSES
+from webapp.jobs.apis import JobOutputBase
 
 from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
 from .services import MAX_ANIMALS, MAX_VIDEOS_PER_BATCH
@@ -26,11 +26,9 @@ class TrackingRunCreateInput(serializers.Serializer):
     params = serializers.DictField(required=False)
 
 
-class TrackingRunOutput(serializers.ModelSerializer):
-    status_display = serializers.CharField(source="get_status_display")
+class TrackingRunOutput(JobOutputBase):
     video_name = serializers.CharField(source="video.original_name")
     model_name = serializers.CharField(source="model.name")
-    can_retry = serializers.SerializerMethodField()
     has_trajectory = serializers.SerializerMethodField()
 
     class Meta:
@@ -69,9 +67,6 @@ class TrackingRunOutput(serializers.ModelSerializer):
             "can_retry",
             "has_trajectory",
         ]
-
-    def get_can_retry(self, run: TrackingRun) -> bool:
-        return run.status in RETRYABLE_STATUSES
 
     def get_has_trajectory(self, run: TrackingRun) -> bool:
         return bool(run.trajectory)

@@ -20,11 +20,11 @@ from training.models import TrainedModel
 from webapp.job_refs import job_label, jobs_active_referring_to
 from webapp.jobs import (
     BrokerUnavailable,
+    job_cancel,
     job_dispatch,
-    job_request_cancel,
-    job_requeue,
+    job_retry,
 )
-from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.models import JobStatus
 from webapp.storage import delete_quietly, delete_tree_quietly
 
 from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
@@ -211,10 +211,7 @@ def _dispatch(run: TrackingRun) -> None:
 
 def tracking_run_cancel(*, run: TrackingRun) -> TrackingRun:
     """Stop a run: a queued one at once, a running one after its current chunk."""
-    if run.status in TERMINAL_STATUSES:
-        raise ValidationError({"status": f"The run already ended ({run.get_status_display()})."})
-    job_request_cancel(job=run)
-    return run
+    return job_cancel(job=run, what="run", refuse_ended=True)
 
 
 def tracking_run_retry(*, run: TrackingRun) -> TrackingRun:
@@ -230,20 +227,13 @@ def tracking_run_retry(*, run: TrackingRun) -> TrackingRun:
         )
         if same is not None and same.pk != run.pk:
             raise ValidationError({"status": _already_tracking(video, same)})
-    try:
-        return job_requeue(
-            job=run,
-            task=tracking_run_execute_task,
-            message="Queued again (resumes from the frames already tracked)",
-            extra_fields={"failed_at_frame": None},
-        )
-    except ValueError as exc:
-        raise ValidationError(
-            {
-                "status": "Only failed, timed-out or cancelled runs can be retried; "
-                f"this one is {exc}."
-            }
-        ) from None
+    return job_retry(
+        job=run,
+        task=tracking_run_execute_task,
+        what="run",
+        message="Queued again (resumes from the frames already tracked)",
+        extra_fields={"failed_at_frame": None},
+    )
 
 
 def _finished_run(run: TrackingRun) -> None:

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from labeling.models import DatasetVersion, Role
 from labeling.selectors import project_for_user
 from labeling.uploads import ProjectUploadMixin
+from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobRetryApi
 from webapp.parsers import DepthLimitedJSONParser
 
 from . import services
@@ -123,29 +124,28 @@ class TrainingJobListApi(ProjectUploadMixin, APIView):
         )
 
 
-class TrainingJobDetailApi(APIView):
-    @extend_schema(responses=TrainingJobDetailOutput)
-    def get(self, request, job_id: int):
-        job = training_job_for_user(user=request.user, job_id=job_id)
-        context = {"queue_positions": training_queue_positions([job])}
-        return Response(TrainingJobDetailOutput(job, context=context).data)
+class _QueuePosition:
+    def context(self, job) -> dict:
+        return {"queue_positions": training_queue_positions([job])}
 
 
-class TrainingJobCancelApi(APIView):
-    @extend_schema(request=None, responses=TrainingJobOutput)
-    def post(self, request, job_id: int):
-        job = training_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = services.training_job_cancel(job=job)
-        return Response(TrainingJobOutput(job).data)
+class TrainingJobDetailApi(_QueuePosition, JobDetailApi):
+    output = TrainingJobDetailOutput
+    job_for = training_job_for_user
 
 
-class TrainingJobRetryApi(APIView):
-    @extend_schema(request=None, responses=TrainingJobOutput)
-    def post(self, request, job_id: int):
-        job = training_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = services.training_job_retry(job=job)
-        context = {"queue_positions": training_queue_positions([job])}
-        return Response(TrainingJobOutput(job, context=context).data)
+class TrainingJobCancelApi(JobCancelApi):
+    output = TrainingJobOutput
+    job_for = training_job_for_user
+    service = services.training_job_cancel
+    status_code = status.HTTP_200_OK
+
+
+class TrainingJobRetryApi(_QueuePosition, JobRetryApi):
+    output = TrainingJobOutput
+    job_for = training_job_for_user
+    service = services.training_job_retry
+    status_code = status.HTTP_200_OK
 
 
 class TrainedModelListApi(APIView):

@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import shutil
 import socket
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -37,17 +36,16 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
 from labeling.datasets.versions import dataset_version_write_yolo
 from webapp.job_scratch import job_scratch_folder, job_scratch_sweep
-from webapp.jobs import JobCancelled, job_claim, job_heartbeat
+from webapp.jobs import JobCancelled, JobRun, KeepAlive, job_run, keep_alive
 from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, local_copy, store_file
 
-from .joblog import error_text, log_lines_with
+from .joblog import log_lines_with
 from .models import EpochMetric, TrainingJob
 from .presets import Hyperparameters
 from .registry import trained_model_register
@@ -57,18 +55,50 @@ log = logging.getLogger(__name__)
 
 
 def training_job_execute(*, job_id: int) -> None:
-    """Run the training job ``job_id`` on this worker (the ``gpu`` queue's task)."""
+    """Run the training job ``job_id`` on this worker (:data:`training.jobs.TRAINING`)."""
+    from .jobs import TRAINING  # the kinds module imports this one
+
     try:
         job_scratch_sweep()  # also periodic in every worker; before a run is the sure moment
     except Exception:  # tidying up must never keep a job from running
         log.exception("could not remove the scratch folders of ended jobs")
-    job = job_claim(model=TrainingJob, job_id=job_id)
-    if job is None:
-        return  # finished, cancelled, or running elsewhere: a redelivered message
-    job = TrainingJob.objects.select_related("dataset_version", "start_model", "project").get(
-        pk=job.pk
+    job_run(TRAINING, job_id=job_id)
+
+
+def training_job_work(run: JobRun) -> None:
+    """Train, resuming from the stored checkpoint; the attempt ends the job itself (with
+    the model it registers), or leaves it to the attempt that took it over."""
+    run.job = TrainingJob.objects.select_related("dataset_version", "start_model", "project").get(
+        pk=run.job.pk
     )
-    _Run(job).execute()
+    attempt = run.state["attempt"] = _Run(run.job)
+    attempt.execute()
+
+
+def training_job_stopped(run: JobRun) -> None:
+    """A job that ends without a model (cancelled before training, the time limit outside
+    training, a failure): its log says so and its training time counts this attempt."""
+    attempt: _Run | None = run.state.get("attempt")
+    if attempt is None:
+        return
+    error = run.ending_error
+    attempt.log(f"{run.ending_message}{': ' + error.splitlines()[0] if error else ''}")
+    TrainingJob.objects.filter(pk=run.job.pk).exclude(status__in=TERMINAL_STATUSES).update(
+        eta_s=None, training_time_s=F("training_time_s") + (time.monotonic() - attempt.started)
+    )
+
+
+def training_job_stopped_message(run: JobRun) -> str:
+    if run.ending == JobStatus.TIMED_OUT:
+        return "The time limit was reached; the checkpoint is kept."
+    return "Training failed"
+
+
+def training_job_after(run: JobRun) -> None:
+    attempt: _Run | None = run.state.get("attempt")
+    release_memory()
+    if attempt is not None:
+        shutil.rmtree(attempt.work, ignore_errors=True)
 
 
 def _trainer():
@@ -88,45 +118,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-class _Heartbeat:
-    """Beats the job's heartbeat from a thread while Ultralytics holds the main one.
-
-    ``stop_requested`` is set once the job should stop: a person cancelled it, or the row is
-    no longer RUNNING (the stale check gave up on it, so another attempt may take over).
-    """
-
-    def __init__(self, job_id: int, interval_s: float):
-        self.job_id = job_id
-        self.interval_s = max(0.2, float(interval_s))
-        self.stop_requested = threading.Event()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(timeout=30)
-
-    def beat(self, **fields: Any) -> None:
-        try:
-            job_heartbeat(job=TrainingJob(pk=self.job_id), **fields)
-        except JobCancelled:
-            self.stop_requested.set()
-
-    def _run(self) -> None:
-        try:
-            while not self._done.wait(self.interval_s):
-                try:
-                    self.beat()
-                except Exception:  # a locked or restarting database: try again next beat
-                    log.exception("heartbeat of training job %s failed", self.job_id)
-        finally:
-            connection.close()  # this thread's own database connection
-
-
 class _Run:
     """One attempt at one job on this worker."""
 
@@ -134,7 +125,7 @@ class _Run:
         self.job = job
         self.work = job_scratch_folder(job)
         self.lines = job.log_tail.splitlines()
-        self.heartbeat: _Heartbeat | None = None
+        self.heartbeat: KeepAlive | None = None
         self._best_mtime: int | None = None
         self.run_dir = self.work / "run"
         self.started = time.monotonic()
@@ -248,8 +239,9 @@ class _Run:
         timed_out = False
         shutil.rmtree(self.work, ignore_errors=True)  # leftovers of an attempt killed here
         self.work.mkdir(parents=True)
+        every_s = max(0.2, float(settings.JOB_HEARTBEAT_INTERVAL))
         try:
-            with _Heartbeat(job.pk, settings.JOB_HEARTBEAT_INTERVAL) as heartbeat:
+            with keep_alive(job, every_s=every_s, watch_cancel=True) as heartbeat:
                 self.heartbeat = heartbeat
                 self.log(f"Attempt {job.attempt_number} on {socket.gethostname()}")
                 heartbeat.beat(message="Writing the dataset")
@@ -289,20 +281,14 @@ class _Run:
                         threads=settings.CPU_THREADS,
                     )
                 except SoftTimeLimitExceeded:
+                    # One of the two catches outside webapp.jobs: the limit struck
+                    # mid-training, and the best weights so far are still registered (as a
+                    # partial model) before the job ends TIMED_OUT. Outside training the
+                    # runner (webapp.jobs.job_run) ends it, keeping the checkpoint.
                     timed_out = True
                 self._finish(result, timed_out=timed_out)
-        except SoftTimeLimitExceeded:
-            # The limit struck outside training (writing the dataset, registering the model).
-            self._end(JobStatus.TIMED_OUT, "The time limit was reached; the checkpoint is kept.")
-        except JobCancelled:
-            self._end(JobStatus.CANCELLED, "Cancelled")
-        except Exception as exc:
-            log.exception("training job %s failed", job.pk)
-            self._end(JobStatus.FAILED, "Training failed", error=error_text(exc))
         finally:
             self.heartbeat = None
-            release_memory()
-            shutil.rmtree(self.work, ignore_errors=True)
 
     def _end(self, status: str, message: str, *, error: str = "") -> None:
         """Finish without a model (no-op if the job already ended elsewhere)."""

@@ -73,6 +73,8 @@ def trained_model_register(
     try:
         onnx_path = export_onnx(local_pt, imgsz, output=work / "model.onnx")
     except SoftTimeLimitExceeded:
+        # One of the two catches outside webapp.jobs, only to let it through: the limit is
+        # an Exception, and the one below would take it for a failed ONNX export.
         raise
     except Exception as exc:
         onnx_error = error_text(exc)

@@ -6,8 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from webapp.bounds import DB_INT32_MAX
-from webapp.jobs import RETRYABLE_STATUSES
-from webapp.models import TERMINAL_STATUSES
+from webapp.jobs.apis import JobOutputBase
 
 from .models import EpochMetric, TrainedModel, TrainingJob
 from .presets import PRESETS
@@ -58,14 +57,11 @@ class EpochOutput(serializers.ModelSerializer):
         ]
 
 
-class TrainingJobOutput(serializers.ModelSerializer):
-    status_display = serializers.CharField(source="get_status_display")
+class TrainingJobOutput(JobOutputBase):
     preset_label = serializers.SerializerMethodField()
     dataset_version_name = serializers.CharField(source="dataset_version.name")
     created_by = serializers.CharField(source="created_by.username", default=None)
     queue_position = serializers.SerializerMethodField()
-    can_cancel = serializers.SerializerMethodField()
-    can_retry = serializers.SerializerMethodField()
     model = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
 
@@ -116,12 +112,6 @@ class TrainingJobOutput(serializers.ModelSerializer):
     def get_queue_position(self, job) -> int | None:
         """Queued training jobs ahead of this one (all projects share the GPU workers)."""
         return self.context.get("queue_positions", {}).get(job.pk)
-
-    def get_can_cancel(self, job) -> bool:
-        return job.status not in TERMINAL_STATUSES and not job.cancel_requested
-
-    def get_can_retry(self, job) -> bool:
-        return job.status in RETRYABLE_STATUSES
 
     def get_model(self, job) -> dict | None:
         model = getattr(job, "model", None)

@@ -28,11 +28,11 @@ from labeling.models import DatasetVersion, Project
 from webapp.job_refs import job_label, jobs_active_referring_to
 from webapp.jobs import (
     BrokerUnavailable,
+    job_cancel,
     job_dispatch,
-    job_request_cancel,
-    job_requeue,
+    job_retry,
 )
-from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.models import JobStatus
 from webapp.storage import delete_quietly, scratch_tempdir, store_file
 
 from . import checkpoint_probe
@@ -272,9 +272,7 @@ def _dispatch(job: TrainingJob) -> None:
 
 def training_job_cancel(*, job: TrainingJob) -> TrainingJob:
     """Stop a job: a queued one at once, a running one within one epoch (best weights kept)."""
-    if job.status in TERMINAL_STATUSES:
-        raise ValidationError({"status": f"The job already ended ({job.get_status_display()})."})
-    job_request_cancel(job=job)
+    job_cancel(job=job, refuse_ended=True)
     if job.status == JobStatus.CANCELLED:
         training_job_log_append(job_id=job.pk, text="Cancelled before it started")
     return job
@@ -283,20 +281,12 @@ def training_job_cancel(*, job: TrainingJob) -> TrainingJob:
 def training_job_retry(*, job: TrainingJob) -> TrainingJob:
     """Queue a failed, timed-out or cancelled job again; it resumes from its checkpoint."""
     resume = f" (resumes after epoch {job.epochs_done})" if job.checkpoint else ""
-    try:
-        requeued = job_requeue(
-            job=job,
-            task=training_job_run,
-            message=f"Queued again{resume}",
-            extra_fields={"queued_at": timezone.now()},
-        )
-    except ValueError as exc:
-        raise ValidationError(
-            {
-                "status": f"Only failed, timed-out or cancelled jobs can be retried; this one is "
-                f"{exc}."
-            }
-        ) from None
+    requeued = job_retry(
+        job=job,
+        task=training_job_run,
+        message=f"Queued again{resume}",
+        extra_fields={"queued_at": timezone.now()},
+    )
     training_job_log_append(job_id=job.pk, text=f"Retry requested{resume}")
     return requeued
 

@@ -1,11 +1,11 @@
 """Freezing as a background job: a run's per-frame motion inside each box is measured on a
 worker (``default`` queue) instead of inside a request, stored, and reused.
 
-Declared like the other job kinds (``tracking.rendering``): the ``FreezingJob`` row (a
-``webapp.models.Job``), the Celery task ``behavior.tasks.freezing_job_execute_task`` with
-``webapp.celery.queue_task_options(QUEUE_DEFAULT)``, and ``webapp.jobs`` for the claim, the
-heartbeat (progress; raises on cancel), the finish, the dispatch after commit and the stale
-check (a killed worker's job is FAILED by ``jobs_fail_stale``; asking again starts anew).
+A job kind declared once (``behavior.jobs.FREEZING``): the ``FreezingJob`` row (a
+``webapp.models.Job``), the Celery task ``behavior.tasks.freezing_job_execute_task`` on the
+``default`` queue, and :func:`freezing_job_work`; ``webapp.jobs`` gives it the claim, cancel,
+the time limit, the finish, the dispatch after commit and the stale check (a killed worker's
+job is FAILED by ``jobs_fail_stale``; asking again starts anew).
 
 Cached per run and motion parameters: ``FreezingJob.key`` digests the run, its trajectory,
 its active edits and the motion parameters; a request whose key has a queued, running or
@@ -24,7 +24,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from celery.exceptions import SoftTimeLimitExceeded
 
 from django.db import transaction
 
@@ -32,7 +31,7 @@ from behavior.core.freezing import FreezingParams
 from behavior.freezing.motion import measure_motion, motion_key
 from behavior.models import FreezingJob
 from tracking.models import TrackingRun
-from webapp.jobs import JobCancelled, job_claim, job_dispatch, job_finish, job_heartbeat
+from webapp.jobs import JobRun, job_dispatch, job_heartbeat, job_run
 from webapp.models import JobStatus
 from webapp.storage import delete_quietly, local_copy, scratch_tempdir, store_file
 
@@ -116,46 +115,37 @@ def freezing_job_motion(*, job: FreezingJob) -> np.ndarray | None:
 
 
 def freezing_job_execute(*, job_id: int) -> None:
-    """Claim the job and measure the motion; a duplicate delivery returns at once."""
+    """Claim the job and measure the motion (:data:`behavior.jobs.FREEZING`); a duplicate
+    delivery returns at once."""
+    from behavior.jobs import FREEZING  # the kinds module imports this one
+
+    job_run(FREEZING, job_id=job_id)
+
+
+def freezing_job_work(job_run_: JobRun) -> str:
     from tracking.selectors import tracking_run_trajectory
 
-    job = job_claim(model=FreezingJob, job_id=job_id)
-    if job is None:
-        return
+    job = job_run_.job
     run = job.run
-    stored = ""
 
     def beat(done: int, total: int) -> None:
         if done % BEAT_EVERY_FRAMES == 0:
             job_heartbeat(job=job, progress=done / max(total, 1), message=f"Frame {done:,}")
 
-    try:
-        params = FreezingParams(**job.params).checked()
-        trajectory = tracking_run_trajectory(run=run)
-        motion = measure_motion(run=run, trajectory=trajectory, params=params, on_frame=beat)
-        buffer = io.BytesIO()
-        np.save(buffer, motion)
-        with scratch_tempdir() as tmp:
-            local = Path(tmp) / "motion.npy"
-            local.write_bytes(buffer.getvalue())
-            stored = store_file(
-                local_path=local, name=f"tracking/{run.project_id}/{run.pk}/motion-{job.pk}.npy"
-            )
-        FreezingJob.objects.filter(pk=job.pk).update(motion=stored)
-        job_finish(job=job, status=JobStatus.SUCCEEDED, message="Measured")
-    except JobCancelled:
-        delete_quietly(stored)
-        job_finish(job=job, status=JobStatus.CANCELLED, message="Cancelled")
-    except SoftTimeLimitExceeded:
-        delete_quietly(stored)
-        job_finish(
-            job=job,
-            status=JobStatus.TIMED_OUT,
-            error="The video took longer than the default queue's time limit to decode.",
+    params = FreezingParams(**job.params).checked()
+    trajectory = tracking_run_trajectory(run=run)
+    motion = measure_motion(run=run, trajectory=trajectory, params=params, on_frame=beat)
+    buffer = io.BytesIO()
+    np.save(buffer, motion)
+    with scratch_tempdir() as tmp:
+        local = Path(tmp) / "motion.npy"
+        local.write_bytes(buffer.getvalue())
+        stored = store_file(
+            local_path=local, name=f"tracking/{run.project_id}/{run.pk}/motion-{job.pk}.npy"
         )
-    except Exception as exc:
-        log.exception("freezing job %s failed", job.pk)
+    try:
+        FreezingJob.objects.filter(pk=job.pk).update(motion=stored)
+    except BaseException:
         delete_quietly(stored)
-        detail = exc.message_dict if hasattr(exc, "message_dict") else None
-        text = "; ".join(" ".join(v) for v in detail.values()) if detail else str(exc)
-        job_finish(job=job, status=JobStatus.FAILED, error=text[:2000])
+        raise
+    return "Measured"

@@ -15,6 +15,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobOutputBase, JobRetryApi
+
 from ..models import DatasetExportJob, DatasetImportJob, Role
 from ..selectors import object_for_user, project_for_user
 from . import job_services
@@ -43,8 +45,7 @@ def export_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> DatasetExpo
     )
 
 
-class _JobFields(serializers.ModelSerializer):
-    is_finished = serializers.BooleanField(read_only=True)
+class _JobFields(JobOutputBase):
     url = serializers.SerializerMethodField()
     cancel_url = serializers.SerializerMethodField()
 
@@ -132,26 +133,21 @@ class DatasetJobListApi(APIView):
         )
 
 
-class ImportJobDetailApi(APIView):
-    @extend_schema(request=None, responses=ImportJobOutput)
-    def get(self, request, job_id: int):
-        return Response(ImportJobOutput(import_job_for_user(user=request.user, job_id=job_id)).data)
+class ImportJobDetailApi(JobDetailApi):
+    output = ImportJobOutput
+    job_for = import_job_for_user
 
 
-class ImportJobCancelApi(APIView):
-    @extend_schema(request=None, responses={202: ImportJobOutput})
-    def post(self, request, job_id: int):
-        job = import_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = job_services.dataset_import_job_cancel(job=job)
-        return Response(ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+class ImportJobCancelApi(JobCancelApi):
+    output = ImportJobOutput
+    job_for = import_job_for_user
+    service = job_services.dataset_import_job_cancel
 
 
-class ImportJobRetryApi(APIView):
-    @extend_schema(request=None, responses={202: ImportJobOutput})
-    def post(self, request, job_id: int):
-        job = import_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = job_services.dataset_import_job_retry(job=job)
-        return Response(ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+class ImportJobRetryApi(JobRetryApi):
+    output = ImportJobOutput
+    job_for = import_job_for_user
+    service = job_services.dataset_import_job_retry
 
 
 class ExportJobInput(serializers.Serializer):
@@ -186,18 +182,15 @@ class ExportJobStartApi(APIView):
         return Response(ExportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ExportJobDetailApi(APIView):
-    @extend_schema(request=None, responses=ExportJobOutput)
-    def get(self, request, job_id: int):
-        return Response(ExportJobOutput(export_job_for_user(user=request.user, job_id=job_id)).data)
+class ExportJobDetailApi(JobDetailApi):
+    output = ExportJobOutput
+    job_for = export_job_for_user
 
 
-class ExportJobCancelApi(APIView):
-    @extend_schema(request=None, responses={202: ExportJobOutput})
-    def post(self, request, job_id: int):
-        job = export_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = job_services.dataset_export_job_cancel(job=job)
-        return Response(ExportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+class ExportJobCancelApi(JobCancelApi):
+    output = ExportJobOutput
+    job_for = export_job_for_user
+    service = job_services.dataset_export_job_cancel
 
 
 def export_job_file_response(job: DatasetExportJob) -> FileResponse:

@@ -32,29 +32,21 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from celery.exceptions import SoftTimeLimitExceeded
-
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, connection
-from django.utils import timezone
 from django.utils.text import slugify
 
 from webapp.jobs import (
     JobCancelled,
-    job_claim,
+    JobRun,
+    job_cancel,
     job_dispatch,
     job_finish,
-    job_heartbeat,
-    job_request_cancel,
+    job_run,
+    keep_alive,
 )
 from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, local_copy, scratch_workdir, store_file
@@ -93,65 +85,6 @@ _STAGE_WORDS = {
     "writing": "Writing image",
     "saving": "Saving the rows of",
 }
-
-
-def _error_text(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "\n".join(m for errors in exc.message_dict.values() for m in errors)
-    return "\n".join(exc.messages)
-
-
-@contextmanager
-def keep_alive(job, *, every_s: float | None = None) -> Iterator[None]:
-    """Beat ``job``'s heartbeat from a thread while the body runs: steps with no progress
-    hook (unpacking a 13,622-entry zip, parsing its annotations) can outlast
-    ``JOB_STALE_AFTER`` on a busy machine, and the stale check would fail a live job. The
-    thread only refreshes ``heartbeat_at`` of a RUNNING row (cancel is still seen by the
-    progress beats of the work itself)."""
-    every = every_s if every_s is not None else max(1.0, settings.JOB_STALE_AFTER / 4)
-    stop = threading.Event()
-    model = type(job)
-
-    def beat() -> None:
-        try:
-            while not stop.wait(every):
-                try:
-                    model.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-                        heartbeat_at=timezone.now()
-                    )
-                except DatabaseError:  # busy database: the next beat will do
-                    pass
-        finally:
-            connection.close()  # this thread's own connection
-
-    thread = threading.Thread(target=beat, name=f"keep-alive-{job.pk}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-
-
-class _Beats:
-    """Throttled heartbeats with progress; raises JobCancelled once a stop was asked."""
-
-    def __init__(self, job, stages: dict[str, tuple[float, float]]) -> None:
-        self.job = job
-        self.stages = stages
-        self.interval = min(1.0, float(settings.JOB_HEARTBEAT_INTERVAL))
-        self._last = 0.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self._last < self.interval:
-            return
-        self._last = now
-        low, high = self.stages.get(stage, (0.0, 0.99))
-        fraction = low + (high - low) * (done / total if total else 0.0)
-        word = _STAGE_WORDS.get(stage, stage.capitalize())
-        message = f"{word} {done:,} of {total:,}" if total else f"{word}…"
-        job_heartbeat(job=self.job, progress=fraction, message=message)
 
 
 # --- import -----------------------------------------------------------------------------
@@ -279,72 +212,55 @@ def _import_summary(result: ImportResult) -> str:
 
 
 def dataset_import_job_execute(*, job_id: int) -> None:
-    """Run an import job in a worker (see the module docstring)."""
-    job = job_claim(model=DatasetImportJob, job_id=job_id)
-    if job is None:
-        return
-    beats = _Beats(job, _IMPORT_STAGES)
+    """Run an import job in a worker (:data:`labeling.jobs.DATASET_IMPORT`)."""
+    from ..jobs import DATASET_IMPORT  # the kinds module imports this one
+
+    job_run(DATASET_IMPORT, job_id=job_id)
+
+
+def dataset_import_job_work(run: JobRun) -> str:
+    """Import the received zip (see the module docstring); the success message."""
+    job = run.job
+    dataset_import_job_sweep(job=job)  # what an earlier, killed attempt left
+    run.beat(progress=0.0, message="Unpacking…", force=True)
     try:
-        dataset_import_job_sweep(job=job)  # what an earlier, killed attempt left
-        job_heartbeat(job=job, progress=0.0, message="Unpacking…")
-        try:
-            with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
-                result = dataset_import(
-                    project=job.project,
-                    fmt=job.fmt,
-                    path=path,
-                    created_by=job.created_by,
-                    create_missing_classes=job.create_missing_classes,
-                    source_name=job.source_name,
-                    progress=beats,
-                    store_folder=import_job_folder(job),
-                    before_commit=upload_job_still_running(job),
-                )
-        finally:
-            # Before the job shows as ended (a killed worker skips this, and a redelivery
-            # then still finds the zip).
-            _drop_upload(job)
-        payload = {
-            "format": result.fmt,
-            "images": result.images,
-            "frames_created": result.frames_created,
-            "frames_updated": result.frames_updated,
-            "frames_unchanged": result.frames_unchanged,
-            "frames_left_unlabeled": result.frames_left_unlabeled,
-            "boxes": result.boxes,
-            "classes_created": list(result.classes_created),
-            "imageset_id": result.imageset_id,
-            "layout": result.layout,
-            "warnings": list(result.warnings),
-        }
-        DatasetImportJob.objects.filter(pk=job.pk).update(result=payload)
-        job_finish(job=job, status=JobStatus.SUCCEEDED, message=_import_summary(result))
-    except JobCancelled:
-        job_finish(job=job, status=JobStatus.CANCELLED, message="Cancelled; nothing was imported.")
-    except SoftTimeLimitExceeded:
-        job_finish(
-            job=job,
-            status=JobStatus.TIMED_OUT,
-            message="Nothing was imported.",
-            error="The import ran past the queue's time limit.",
-        )
-    except ValidationError as exc:
-        job_finish(
-            job=job, status=JobStatus.FAILED, error=_error_text(exc), message="Nothing imported."
-        )
-    except DatasetImportJob.DoesNotExist:
-        return  # the project, and with it the job, was deleted meanwhile
-    except Exception as exc:
-        log.exception("dataset import job %s failed", job.pk)
-        job_finish(
-            job=job,
-            status=JobStatus.FAILED,
-            message="Nothing was imported.",
-            error=f"Unexpected error: {type(exc).__name__}: {exc}",
-        )
+        with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
+            result = dataset_import(
+                project=job.project,
+                fmt=job.fmt,
+                path=path,
+                created_by=job.created_by,
+                create_missing_classes=job.create_missing_classes,
+                source_name=job.source_name,
+                progress=run.stages(_IMPORT_STAGES, _STAGE_WORDS),
+                store_folder=import_job_folder(job),
+                before_commit=upload_job_still_running(job),
+            )
     finally:
-        if DatasetImportJob.objects.filter(pk=job.pk, status__in=TERMINAL_STATUSES).exists():
-            _drop_upload(job)
+        # Before the job shows as ended (a killed worker skips this, and a redelivery
+        # then still finds the zip).
+        _drop_upload(job)
+    payload = {
+        "format": result.fmt,
+        "images": result.images,
+        "frames_created": result.frames_created,
+        "frames_updated": result.frames_updated,
+        "frames_unchanged": result.frames_unchanged,
+        "frames_left_unlabeled": result.frames_left_unlabeled,
+        "boxes": result.boxes,
+        "classes_created": list(result.classes_created),
+        "imageset_id": result.imageset_id,
+        "layout": result.layout,
+        "warnings": list(result.warnings),
+    }
+    DatasetImportJob.objects.filter(pk=job.pk).update(result=payload)
+    return _import_summary(result)
+
+
+def dataset_import_job_after(run: JobRun) -> None:
+    """However the attempt ended: an ended job keeps no received zip."""
+    if DatasetImportJob.objects.filter(pk=run.job.pk, status__in=TERMINAL_STATUSES).exists():
+        _drop_upload(run.job)
 
 
 # --- export -----------------------------------------------------------------------------
@@ -380,8 +296,7 @@ def dataset_export_job_start(**kwargs) -> DatasetExportJob:
 
 
 def dataset_export_job_cancel(*, job: DatasetExportJob) -> DatasetExportJob:
-    job_request_cancel(job=job)
-    return job
+    return job_cancel(job=job)
 
 
 def _download_name(job: DatasetExportJob) -> str:
@@ -392,15 +307,19 @@ def _download_name(job: DatasetExportJob) -> str:
 
 
 def dataset_export_job_execute(*, job_id: int) -> None:
-    """Run an export job in a worker (see the module docstring)."""
-    job = job_claim(model=DatasetExportJob, job_id=job_id)
-    if job is None:
-        return
-    beats = _Beats(job, {"writing": (0.0, 0.9)})
+    """Run an export job in a worker (:data:`labeling.jobs.DATASET_EXPORT`)."""
+    from ..jobs import DATASET_EXPORT  # the kinds module imports this one
+
+    job_run(DATASET_EXPORT, job_id=job_id)
+
+
+def dataset_export_job_work(run: JobRun) -> str:
+    """Write the zip in scratch space, store and record it; the success message."""
+    job = run.job
     work = scratch_workdir("exports", "export-job-")
     stored = ""
     try:
-        job_heartbeat(job=job, progress=0.0, message="Reading the frames…")
+        run.beat(progress=0.0, message="Reading the frames…", force=True)
         zip_path = work / "dataset.zip"
         with keep_alive(job):
             result = dataset_export(
@@ -409,9 +328,9 @@ def dataset_export_job_execute(*, job_id: int) -> None:
                 zip_path=zip_path,
                 split=job.split or None,
                 include_unlabeled=job.include_unlabeled,
-                progress=beats,
+                progress=run.stages({"writing": (0.0, 0.9)}, _STAGE_WORDS),
             )
-        job_heartbeat(job=job, progress=0.95, message="Storing the zip…")
+        run.beat(progress=0.95, message="Storing the zip…", force=True)
         size = zip_path.stat().st_size
         stored = store_file(
             local_path=zip_path,
@@ -440,22 +359,10 @@ def dataset_export_job_execute(*, job_id: int) -> None:
         )
         stored = ""  # kept
         dataset_exports_prune(project_id=job.project_id)
-    except JobCancelled:
-        job_finish(job=job, status=JobStatus.CANCELLED, message="Cancelled.")
-    except SoftTimeLimitExceeded:
-        job_finish(job=job, status=JobStatus.TIMED_OUT, error="The export ran past the time limit.")
-    except ValidationError as exc:
-        job_finish(job=job, status=JobStatus.FAILED, error=_error_text(exc))
-    except DatasetExportJob.DoesNotExist:
-        pass
-    except Exception as exc:
-        log.exception("dataset export job %s failed", job.pk)
-        job_finish(
-            job=job, status=JobStatus.FAILED, error=f"Unexpected error: {type(exc).__name__}: {exc}"
-        )
     finally:
         delete_quietly(stored)
         shutil.rmtree(work, ignore_errors=True)
+    return job.message
 
 
 def dataset_exports_prune(*, project_id: int) -> None:

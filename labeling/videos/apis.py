@@ -14,6 +14,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobOutputBase, JobRetryApi
 from webapp.parsers import DepthLimitedJSONParser
 
 from ..datasets import archives
@@ -83,9 +84,8 @@ class VideoOutput(serializers.ModelSerializer):
         return reverse("video-thumbnail", args=[video.project_id, video.pk])
 
 
-class SamplingJobOutput(serializers.ModelSerializer):
+class SamplingJobOutput(JobOutputBase):
     video = serializers.IntegerField(source="video_id")
-    is_finished = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = FrameSamplingJob
@@ -106,7 +106,7 @@ class SamplingJobOutput(serializers.ModelSerializer):
         ]
 
 
-class FileJobOutput(serializers.ModelSerializer):
+class FileJobOutput(JobOutputBase):
     """What every job turning an uploaded file into a frame source answers (image sets,
     chunked videos): status, progress, links. Subclasses name their ``Meta.model``, their
     ``KIND`` and ``URL_NAME`` (its cancel URL is ``URL_NAME + "-cancel"``), and list
@@ -130,7 +130,6 @@ class FileJobOutput(serializers.ModelSerializer):
     LINK_FIELDS = ("page_url", "url", "cancel_url", "created_at", "finished_at")
 
     kind = serializers.SerializerMethodField()
-    is_finished = serializers.BooleanField(read_only=True)
     url = serializers.SerializerMethodField()
     cancel_url = serializers.SerializerMethodField()
     page_url = serializers.SerializerMethodField()
@@ -400,19 +399,15 @@ class VideoSamplingJobListApi(APIView):
         return Response(SamplingJobOutput(jobs, many=True).data)
 
 
-class SamplingJobDetailApi(APIView):
-    @extend_schema(responses=SamplingJobOutput)
-    def get(self, request, job_id: int):
-        job = sampling_job_for_user(user=request.user, job_id=job_id)
-        return Response(SamplingJobOutput(job).data)
+class SamplingJobDetailApi(JobDetailApi):
+    output = SamplingJobOutput
+    job_for = sampling_job_for_user
 
 
-class SamplingJobCancelApi(APIView):
-    @extend_schema(request=None, responses={202: SamplingJobOutput})
-    def post(self, request, job_id: int):
-        job = sampling_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = sampling_services.sampling_job_cancel(job=job)
-        return Response(SamplingJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+class SamplingJobCancelApi(JobCancelApi):
+    output = SamplingJobOutput
+    job_for = sampling_job_for_user
+    service = sampling_services.sampling_job_cancel
 
 
 def imageset_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> ImageSetImportJob:
@@ -427,24 +422,18 @@ def imageset_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> ImageSetI
     )
 
 
-class ImageSetJobDetailApi(APIView):
-    @extend_schema(request=None, responses=ImageSetJobOutput)
-    def get(self, request, job_id: int):
-        job = imageset_job_for_user(user=request.user, job_id=job_id)
-        return Response(ImageSetJobOutput(job).data)
+class ImageSetJobDetailApi(JobDetailApi):
+    output = ImageSetJobOutput
+    job_for = imageset_job_for_user
 
 
-class ImageSetJobCancelApi(APIView):
-    @extend_schema(request=None, responses={202: ImageSetJobOutput})
-    def post(self, request, job_id: int):
-        job = imageset_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = imageset_jobs.imageset_job_cancel(job=job)
-        return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+class ImageSetJobCancelApi(JobCancelApi):
+    output = ImageSetJobOutput
+    job_for = imageset_job_for_user
+    service = imageset_jobs.imageset_job_cancel
 
 
-class ImageSetJobRetryApi(APIView):
-    @extend_schema(request=None, responses={202: ImageSetJobOutput})
-    def post(self, request, job_id: int):
-        job = imageset_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = imageset_jobs.imageset_job_retry(job=job)
-        return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+class ImageSetJobRetryApi(JobRetryApi):
+    output = ImageSetJobOutput
+    job_for = imageset_job_for_user
+    service = imageset_jobs.imageset_job_retry

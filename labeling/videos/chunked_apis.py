@@ -33,6 +33,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.jobs.apis import JobCancelApi, JobDetailApi
 from webapp.parsers import DepthLimitedJSONParser
 
 from ..models import ChunkedUpload, Role, VideoUploadJob
@@ -265,16 +266,12 @@ class ChunkedUploadCompleteApi(APIView):
         return Response(VideoUploadJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class VideoUploadJobDetailApi(APIView):
-    @extend_schema(request=None, responses=VideoUploadJobOutput)
-    def get(self, request, job_id: int):
-        job = video_upload_job_for_user(user=request.user, job_id=job_id)
-        return Response(VideoUploadJobOutput(job).data)
+class VideoUploadJobDetailApi(JobDetailApi):
+    output = VideoUploadJobOutput
+    job_for = video_upload_job_for_user
 
 
-class VideoUploadJobCancelApi(APIView):
-    @extend_schema(request=None, responses={202: VideoUploadJobOutput})
-    def post(self, request, job_id: int):
-        job = video_upload_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-        job = chunked_jobs.video_upload_job_cancel(job=job)
-        return Response(VideoUploadJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+class VideoUploadJobCancelApi(JobCancelApi):
+    output = VideoUploadJobOutput
+    job_for = video_upload_job_for_user
+    service = chunked_jobs.video_upload_job_cancel

@@ -20,23 +20,13 @@ import logging
 import shutil
 import uuid
 
-from celery.exceptions import SoftTimeLimitExceeded
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from webapp.jobs import (
-    BrokerUnavailable,
-    JobCancelled,
-    job_claim,
-    job_dispatch,
-    job_finish,
-    job_heartbeat,
-)
+from webapp.jobs import BrokerUnavailable, JobRun, job_dispatch, job_finish, job_run, keep_alive
 from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, local_copy, store_file
 
-from ..datasets.job_services import _error_text, keep_alive
 from ..models import ChunkedUpload, VideoUploadJob
 from ..upload_jobs import upload_job_cancel, upload_job_drop_upload
 from .chunked import part_path, upload_locked
@@ -146,49 +136,47 @@ def video_upload_job_forget(*, job: VideoUploadJob) -> None:
 
 
 def video_upload_job_execute(*, job_id: int) -> None:
-    job = job_claim(model=VideoUploadJob, job_id=job_id)
-    if job is None:
-        return
+    """Run a chunked upload's check in a worker (:data:`labeling.jobs.VIDEO_UPLOAD`)."""
+    from ..jobs import VIDEO_UPLOAD  # the kinds module imports this one
+
+    job_run(VIDEO_UPLOAD, job_id=job_id)
+
+
+def video_upload_job_work(run: JobRun) -> str | None:
+    """Decode-check the received file and make it a video (all or nothing)."""
+    job = run.job
 
     def step(name: str) -> None:
         progress, message = _STEPS[name]
-        job_heartbeat(job=job, progress=progress, message=message)
+        run.beat(progress=progress, message=message, force=True)
 
-    video = None
+    step("checking")
     try:
-        step("checking")
-        try:
-            with keep_alive(job), local_copy(job.upload.name) as path:
-                incoming = IncomingFile(path=path, name=job.source_name, size=job.upload_bytes)
-                video = frame_source_upload(
-                    project=job.project,
-                    user=job.created_by,
-                    files=[incoming],
-                    move=True,
-                    on_step=step,
-                )
-        finally:
-            upload_job_drop_upload(job=job)  # moved into the video, or refused: gone
-        _added(job, video)
-    except JobCancelled:
-        _undo(video)
-        job_finish(job=job, status=JobStatus.CANCELLED, message="Cancelled; nothing was added.")
-    except SoftTimeLimitExceeded:
-        _undo(video)
-        job_finish(job=job, status=JobStatus.TIMED_OUT, error="The job ran past the time limit.")
-    except ValidationError as exc:
-        _undo(video)
-        job_finish(job=job, status=JobStatus.FAILED, error=_error_text(exc))
-    except VideoUploadJob.DoesNotExist:
-        return
-    except Exception as exc:
-        log.exception("video upload job %s failed", job.pk)
-        _undo(video)
-        job_finish(job=job, status=JobStatus.FAILED, error=f"Unexpected error: {exc}")
+        with keep_alive(job), local_copy(job.upload.name) as path:
+            incoming = IncomingFile(path=path, name=job.source_name, size=job.upload_bytes)
+            run.state["video"] = frame_source_upload(
+                project=job.project,
+                user=job.created_by,
+                files=[incoming],
+                move=True,
+                on_step=step,
+            )
     finally:
-        ended = VideoUploadJob.objects.filter(pk=job.pk, status__in=TERMINAL_STATUSES)
-        if ended.exclude(status=JobStatus.SUCCEEDED).exists():
-            video_upload_job_forget(job=job)
+        upload_job_drop_upload(job=job)  # moved into the video, or refused: gone
+    _added(job, run.state["video"])
+    return None  # _added finished it
+
+
+def video_upload_job_undo(run: JobRun) -> None:
+    """A video made before the job failed (it was cancelled or its row vanished while
+    finishing) goes again: the job's outcome is all or nothing."""
+    _undo(run.state.get("video"))
+
+
+def video_upload_job_after(run: JobRun) -> None:
+    ended = VideoUploadJob.objects.filter(pk=run.job.pk, status__in=TERMINAL_STATUSES)
+    if ended.exclude(status=JobStatus.SUCCEEDED).exists():
+        video_upload_job_forget(job=run.job)
 
 
 def _added(job: VideoUploadJob, video) -> None:

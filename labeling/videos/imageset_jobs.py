@@ -25,22 +25,14 @@ import uuid
 import zipfile
 from pathlib import Path
 
-from celery.exceptions import SoftTimeLimitExceeded
-
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
-from webapp.jobs import (
-    JobCancelled,
-    job_claim,
-    job_finish,
-    job_heartbeat,
-)
-from webapp.models import TERMINAL_STATUSES, JobStatus
+from webapp.jobs import JobRun, job_run, keep_alive
+from webapp.models import TERMINAL_STATUSES
 from webapp.storage import delete_quietly, local_copy, scratch_workdir, store_file
 
 from ..datasets import archives
-from ..datasets.job_services import _Beats, _error_text, keep_alive
 from ..models import Frame, ImageSetImportJob, Project, Video
 from ..upload_jobs import (
     upload_job_cancel,
@@ -191,47 +183,39 @@ def _drop_upload(job: ImageSetImportJob) -> None:
 
 
 def imageset_job_execute(*, job_id: int) -> None:
-    job = job_claim(model=ImageSetImportJob, job_id=job_id)
-    if job is None:
-        return
-    beats = _Beats(job, {"storing": (0.3, 0.99)})
-    try:
-        video = job.video
-        if video is None:
-            imageset_job_sweep(job=job)  # what an earlier, killed attempt left
-            video = _make_set(job, beats)
-        else:
-            _drop_upload(job)  # an earlier attempt wrote the rows, then was killed
-        job_finish(
-            job=job,
-            status=JobStatus.SUCCEEDED,
-            message=f"Image set added: {video.frame_count} frames.",
-        )
-    except JobCancelled:
-        job_finish(job=job, status=JobStatus.CANCELLED, message="Cancelled; nothing was added.")
-    except SoftTimeLimitExceeded:
-        job_finish(job=job, status=JobStatus.TIMED_OUT, error="The job ran past the time limit.")
-    except ValidationError as exc:
-        job_finish(job=job, status=JobStatus.FAILED, error=_error_text(exc))
-    except ImageSetImportJob.DoesNotExist:
-        return
-    except Exception as exc:
-        log.exception("image set job %s failed", job.pk)
-        job_finish(job=job, status=JobStatus.FAILED, error=f"Unexpected error: {exc}")
-    finally:
-        if ImageSetImportJob.objects.filter(pk=job.pk, status__in=TERMINAL_STATUSES).exists():
-            _drop_upload(job)
+    """Run an image-set job in a worker (:data:`labeling.jobs.IMAGESET_IMPORT`)."""
+    from ..jobs import IMAGESET_IMPORT  # the kinds module imports this one
+
+    job_run(IMAGESET_IMPORT, job_id=job_id)
 
 
-def _make_set(job: ImageSetImportJob, beats: _Beats) -> Video:
-    job_heartbeat(job=job, progress=0.0, message="Unpacking and checking every image…")
+def imageset_job_work(run: JobRun) -> str:
+    job = run.job
+    video = job.video
+    if video is None:
+        imageset_job_sweep(job=job)  # what an earlier, killed attempt left
+        video = _make_set(job, run)
+    else:
+        _drop_upload(job)  # an earlier attempt wrote the rows, then was killed
+    return f"Image set added: {video.frame_count} frames."
+
+
+def imageset_job_after(run: JobRun) -> None:
+    """However the attempt ended: an ended job keeps no received zip."""
+    if ImageSetImportJob.objects.filter(pk=run.job.pk, status__in=TERMINAL_STATUSES).exists():
+        _drop_upload(run.job)
+
+
+def _make_set(job: ImageSetImportJob, run: JobRun) -> Video:
+    run.beat(progress=0.0, message="Unpacking and checking every image…", force=True)
+    storing = run.stages({"storing": (0.3, 0.99)}, {"storing": "Storing image"})
     try:
         with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
             return imageset_upload(
                 project=job.project,
                 user=job.created_by,
                 files=[IncomingFile(path=path, name=job.source_name, size=job.upload_bytes)],
-                progress=lambda done, total: beats("storing", done, total),
+                progress=lambda done, total: storing("storing", done, total),
                 store_folders=imageset_job_folders(job),
                 before_commit=_commit_guard(job),
             )

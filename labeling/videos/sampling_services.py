@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import io
 import logging
-import time
 import uuid
 from pathlib import Path
 
 import numpy as np
-from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image
 
 from django.conf import settings
@@ -38,12 +36,12 @@ from media.sampling import (
 from webapp.jobs import (
     BrokerUnavailable,
     JobCancelled,
-    job_claim,
+    JobFailed,
+    JobRun,
+    job_cancel,
     job_dispatch,
-    job_finish,
-    job_heartbeat,
+    job_run,
 )
-from webapp.models import JobStatus
 from webapp.storage import delete_quietly
 
 from ..models import Frame, FrameSamplingJob, Video
@@ -165,55 +163,47 @@ def sampling_job_start_after_upload(
 
 
 def sampling_job_execute(*, job_id: int) -> None:
-    """Run a sampling job in a worker: claim it, decode the wanted frames, store each new
-    one, beat with progress, stop on cancel. Safe to run twice: a second delivery finds
-    the job claimed or finished, and frames already stored are never decoded again."""
-    job = job_claim(model=FrameSamplingJob, job_id=job_id)
-    if job is None:
-        return
-    run = _SamplingRun(job)
+    """Run a sampling job in a worker (:data:`labeling.jobs.FRAME_SAMPLING`). Safe to run
+    twice: a second delivery finds the job claimed or finished, and frames already stored
+    are never decoded again."""
+    from ..jobs import FRAME_SAMPLING  # the kinds module imports this one
+
+    job_run(FRAME_SAMPLING, job_id=job_id)
+
+
+def sampling_job_work(run: JobRun) -> str:
+    """Decode the wanted frames, store each new one, beat with progress."""
+    job = run.job
+    progress = run.state["sampling"] = _SamplingRun(run)
     try:
         video = Video.objects.get(pk=job.video_id)
+    except Video.DoesNotExist:
+        raise JobCancelled("The video was deleted.") from None
+    try:
         with video_local_path(video=video) as path:
             existing = set(video.frames.values_list("frame_index", flat=True))
-            for sampled in _sampler(job, path, skip=existing, progress=run.on_progress):
+            for sampled in _sampler(job, path, skip=existing, progress=progress.on_progress):
                 if frame_store(video=video, sampled=sampled) is not None:
-                    run.created += 1
-                run.beat()
-        run.beat(force=True)
-        _finish(job, status=JobStatus.SUCCEEDED, message=run.summary(done=True))
-    except JobCancelled:
-        _finish(job, status=JobStatus.CANCELLED, message=run.summary(done=False))
-    except SoftTimeLimitExceeded:
-        _finish(
-            job,
-            status=JobStatus.TIMED_OUT,
-            message=run.summary(done=False),
-            error="The job ran past the queue's time limit.",
-        )
+                    progress.created += 1
+                progress.beat()
     except VideoError as exc:
         if exc.detail:
             log.warning("sampling job %s: %s (%s)", job.pk, exc, exc.detail[-500:])
-        _finish(job, status=JobStatus.FAILED, error=str(exc), message=run.summary(False))
-    except Video.DoesNotExist:
-        _finish(job, status=JobStatus.CANCELLED, message="The video was deleted.")
-    except Exception as exc:
-        log.exception("sampling job %s failed", job.pk)
-        _finish(
-            job,
-            status=JobStatus.FAILED,
-            message=run.summary(done=False),
-            error=f"Unexpected error: {type(exc).__name__}: {exc}",
+        raise JobFailed(str(exc)) from exc
+    progress.beat(force=True)
+    return progress.summary(done=True)
+
+
+def sampling_job_stopped(run: JobRun) -> str:
+    """The message of a job that did not finish: what it stored until then."""
+    return run.state["sampling"].summary(done=False)
+
+
+def sampling_job_after(run: JobRun) -> None:
+    if "sampling" in run.state:
+        FrameSamplingJob.objects.filter(pk=run.job.pk).update(
+            frames_created=run.state["sampling"].created
         )
-    finally:
-        FrameSamplingJob.objects.filter(pk=job.pk).update(frames_created=run.created)
-
-
-def _finish(job: FrameSamplingJob, **kwargs) -> None:
-    try:
-        job_finish(job=job, **kwargs)
-    except FrameSamplingJob.DoesNotExist:
-        pass  # the video, and with it the job, was deleted while it ran
 
 
 def frame_store(*, video: Video, sampled: SampledFrame) -> Frame | None:
@@ -249,10 +239,7 @@ def frame_store(*, video: Video, sampled: SampledFrame) -> Frame | None:
 
 
 def sampling_job_cancel(*, job: FrameSamplingJob) -> FrameSamplingJob:
-    from webapp.jobs import job_request_cancel
-
-    job_request_cancel(job=job)
-    return job
+    return job_cancel(job=job)
 
 
 def _sampler(job: FrameSamplingJob, path: Path, *, skip: set[int], progress):
@@ -279,16 +266,15 @@ class _SamplingRun:
     """Progress and heartbeats of one sampling job (beats are throttled: each one is
     two queries, and the page polls about once a second)."""
 
-    def __init__(self, job: FrameSamplingJob) -> None:
-        self.job = job
+    def __init__(self, run: JobRun) -> None:
+        self.run = run
+        job = self.job = run.job
         self.created = 0
         self.progress = 0.0
         self.similar = 0
         self.failed = 0
         self.frames_read = ""
         self.kmeans = job.strategy == FrameSamplingJob.Strategy.KMEANS
-        self.interval = min(1.0, float(settings.JOB_HEARTBEAT_INTERVAL))
-        self._last = 0.0
 
     def on_progress(self, report: SampleProgress) -> None:
         fraction = report.frames_done / report.frame_count if report.frame_count else 0.0
@@ -303,13 +289,11 @@ class _SamplingRun:
         self.beat()
 
     def beat(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < self.interval:
-            return
-        self._last = now
-        FrameSamplingJob.objects.filter(pk=self.job.pk).update(frames_created=self.created)
+        def counted() -> None:
+            FrameSamplingJob.objects.filter(pk=self.job.pk).update(frames_created=self.created)
+
         message = f"{self.frames_read}: {self.created} new frames" if self.frames_read else None
-        job_heartbeat(job=self.job, progress=self.progress, message=message)
+        self.run.beat(progress=self.progress, message=message, force=force, before=counted)
 
     def summary(self, done: bool) -> str:
         parts = [f"{self.created} new frame{'s' if self.created != 1 else ''}"]

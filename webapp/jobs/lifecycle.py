@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import TERMINAL_STATUSES, Job, JobStatus
+from webapp.models import TERMINAL_STATUSES, Job, JobStatus
 
 log = logging.getLogger(__name__)
 J = TypeVar("J", bound=Job)
@@ -141,14 +141,18 @@ def job_heartbeat(*, job: Job, progress: float | None = None, message: str | Non
 
 
 def job_finish(*, job: Job, status: str, error: str = "", message: str | None = None) -> None:
-    """Move a running job to a terminal status (no-op when it already ended)."""
+    """Move a running job to a terminal status (no-op when it already ended, or when its
+    row was deleted meanwhile: with its project, say; a worker must not crash on that)."""
     fields: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "error": error}
     if status == JobStatus.SUCCEEDED:
         fields["progress"] = 1.0
     if message is not None:
         fields["message"] = message[:500]
     type(job).objects.filter(pk=job.pk).exclude(status__in=TERMINAL_STATUSES).update(**fields)
-    job.refresh_from_db()
+    try:
+        job.refresh_from_db()
+    except type(job).DoesNotExist:
+        log.info("%s %s was deleted while it ran", type(job).__name__, job.pk)
 
 
 def job_request_cancel(*, job: Job) -> None:

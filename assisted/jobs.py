@@ -1,0 +1,42 @@
+"""The assisted app's background job kinds, each declared once (see :mod:`webapp.jobs`).
+
+A pre-label job is one model with two tasks: the bootstrap (no model: the ``default``
+queue) and a trained model (the ``gpu`` queue); both kinds share the work function.
+"""
+
+from __future__ import annotations
+
+from webapp.celery import QUEUE_DEFAULT, QUEUE_GPU
+from webapp.jobs import JobKind
+
+from . import execution, hardframe_services
+from .models import HardFrameJob, PrelabelJob
+
+PRELABEL_BOOTSTRAP = JobKind(
+    name="pre-label job",
+    model=PrelabelJob,
+    task="assisted.tasks.prelabel_bootstrap_run",
+    queue=QUEUE_DEFAULT,
+    work=execution.prelabel_job_work,
+    cancelled="Stopped.",
+    after=execution.prelabel_job_after,
+)
+
+PRELABEL_MODEL = JobKind(
+    name="pre-label job",
+    model=PrelabelJob,
+    task="assisted.tasks.prelabel_model_run",
+    queue=QUEUE_GPU,
+    work=execution.prelabel_job_work,
+    cancelled="Stopped.",
+    after=execution.prelabel_job_after,
+)
+
+HARD_FRAMES = JobKind(
+    name="hard-frame job",
+    model=HardFrameJob,
+    task="assisted.tasks.hard_frames_run",
+    queue=QUEUE_DEFAULT,
+    work=hardframe_services.hard_frames_job_work,
+    cancelled="Stopped.",
+)

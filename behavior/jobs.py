@@ -1,0 +1,25 @@
+"""The behaviour app's background job kind, declared once (see :mod:`webapp.jobs`)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from tracking.jobs import own_words
+from webapp.celery import QUEUE_DEFAULT
+from webapp.jobs import JobKind
+
+from .core.errors import BehaviorInputError
+from .freezing import jobs as freezing_jobs
+from .models import FreezingJob
+
+FREEZING = JobKind(
+    name="freezing job",
+    model=FreezingJob,
+    # The task keeps the name it had in the tracking app (see behavior.tasks).
+    task="tracking.tasks.freezing_job_execute",
+    queue=QUEUE_DEFAULT,
+    work=freezing_jobs.freezing_job_work,
+    failures=(BehaviorInputError, ValidationError),
+    cancelled="Cancelled",
+    explain=own_words,
+)

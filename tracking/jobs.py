@@ -1,0 +1,42 @@
+"""The tracking app's background job kinds, each declared once (see :mod:`webapp.jobs`).
+
+A tracking run ends itself (success, or FAILED at the frame where the video stopped
+decoding, with the frames before it kept); the runner gives it cancel, the time limit and
+unexpected errors. It resumes from its stored chunks (``TrackingRun.resume_task``).
+"""
+
+from __future__ import annotations
+
+from webapp.celery import QUEUE_DEFAULT, QUEUE_GPU
+from webapp.jobs import JobKind
+
+from . import execution, rendering
+from .models import TrackingRender, TrackingRun
+
+
+def own_words(exc: BaseException) -> str:
+    # The engine's and decoder's messages are written for the person who started the run.
+    return (str(exc) or type(exc).__name__)[:2000]
+
+
+TRACKING = JobKind(
+    name="run",
+    model=TrackingRun,
+    task="tracking.tasks.tracking_run_execute",
+    queue=QUEUE_GPU,
+    work=execution.tracking_run_work,
+    cancelled="Cancelled",
+    after=execution.tracking_run_after,
+    explain=own_words,
+    timed_out_note="; Retry resumes where it stopped",
+)
+
+RENDER = JobKind(
+    name="render",
+    model=TrackingRender,
+    task="tracking.tasks.tracking_render_execute",
+    queue=QUEUE_DEFAULT,
+    work=rendering.tracking_render_work,
+    cancelled="Cancelled",
+    explain=own_words,
+)
