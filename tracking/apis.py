@@ -81,13 +81,6 @@ class _RunLookup:
     job_for = tracking_run_for_user
     lookup_kwarg = "run_id"
 
-    @extend_schema(request=None, responses={204: None})
-    def delete(self, request, run_id: int):
-        """204; 400 saying why while the run may not go (queued, running, in use)."""
-        run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
-        services.tracking_run_delete(run=run)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
 
 def _cancel(*, job):
     return services.tracking_run_cancel(run=job)
@@ -99,6 +92,13 @@ def _retry(*, job):
 
 class TrackingRunDetailApi(_RunLookup, JobDetailApi):
     output = TrackingRunOutput
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, run_id: int):
+        """204; 400 saying why while the run may not go (queued, running, in use)."""
+        run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
+        services.tracking_run_delete(run=run)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TrackingRunCancelApi(_RunLookup, JobCancelApi):

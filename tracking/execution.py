@@ -184,7 +184,11 @@ def tracking_run_work(job_run_: JobRun) -> None:
     run_dir = job_scratch_folder(run)
     try:
         _execute(run, run_dir)
-    except RunGone:
+    except Exception:
+        # However the deletion surfaced (a heartbeat answering "cancelled", a chunk
+        # upload refused, a failed query), a run whose row is gone just stops.
+        if TrackingRun.objects.filter(pk=run.pk).exists():
+            raise
         _forget(run, run_dir)
         raise TrackingRun.DoesNotExist(f"tracking run {run.pk} was deleted") from None
     job_run_.state["ended"] = True
