@@ -3,15 +3,18 @@
     .venv/bin/python bench/train_overhead.py [--frames 60] [--epochs 10] [--imgsz 320]
                                              [--batch 16] [--preset yolov3-tiny]
 
-Three trainings of the same model YAML on the same data with the same hyper-parameters
-(SGD, lr0, momentum, weight decay, patience, seed, no plots, ``workers=0``), one after the
+Four trainings of the same model YAML on the same data with the same hyper-parameters
+(SGD, lr0, momentum, weight decay, patience, seed, no plots, ``workers=0``, images kept in
+RAM), one after the
 other on this machine:
 
 1. **cli**: the Ultralytics command line (``yolo train ...``) in a child process, as a lab
    would run it by hand (Ultralytics then uses ``cpu_count - 1`` torch threads);
 2. **core**: ``training.trainer.train`` in this process (the app's Ultralytics wrapper with
    its callbacks, the app's threads: ``MOUSETRACK_CPU_THREADS``, all cores by default);
-3. **job**: a real ``TrainingJob`` executed by ``training.execution.training_job_execute`` in
+3. **core, images from disk**: the same with ``cache_images=False`` (every epoch decodes
+   each JPEG again), to show what the RAM image cache saves;
+4. **job**: a real ``TrainingJob`` executed by ``training.execution.training_job_execute`` in
    this process, in a fresh SQLite database and media folder of its own, with an embedded
    Redis: everything a worker does (dataset version written to scratch, per-epoch metrics
    rows, checkpoint copies to storage, heartbeats, the model's registration).
@@ -58,6 +61,7 @@ def hyperparameters(args: argparse.Namespace) -> dict:
         "workers": 0,
         "device": "cpu",
         "augment": True,
+        "cache_images": True,
     }
 
 
@@ -70,6 +74,7 @@ def run_cli(data_yaml: Path, model_yaml: str, hp: dict) -> float:
     cmd += ["optimizer=SGD", f"nbs={hp['batch']}", "plots=False", "verbose=False", "amp=False"]
     cmd += [f"{k}={hp[k]}" for k in ("epochs", "imgsz", "batch", "lr0", "momentum")]
     cmd += [f"{k}={hp[k]}" for k in ("weight_decay", "patience", "seed", "workers", "device")]
+    cmd += [f"cache={'ram' if hp['cache_images'] else False}"]
     env = {**os.environ, "YOLO_CONFIG_DIR": str(ROOT / "var" / "ultralytics"), "YOLO_OFFLINE": "1"}
     started = time.monotonic()
     done = subprocess.run(cmd, cwd=OUT, env=env, capture_output=True, text=True)
@@ -79,13 +84,13 @@ def run_cli(data_yaml: Path, model_yaml: str, hp: dict) -> float:
     return seconds
 
 
-def run_core(data_yaml: Path, preset: str, hp: dict) -> float:
+def run_core(data_yaml: Path, preset: str, hp: dict, name: str = "core") -> float:
     from training import trainer
     from training.presets import Hyperparameters
     from training.ultralytics_setup import configure_offline
 
     configure_offline(ROOT / "var")
-    project = OUT / "core"
+    project = OUT / name
     shutil.rmtree(project, ignore_errors=True)
     started = time.monotonic()
     trainer.train(
@@ -179,6 +184,10 @@ def main() -> None:
     print(f"cli  (yolo train)          {times['cli']:7.1f} s", flush=True)
     times["core"] = run_core(data_yaml, args.preset, hp)
     print(f"core (training.trainer)    {times['core']:7.1f} s", flush=True)
+    times["core_from_disk"] = run_core(
+        data_yaml, args.preset, {**hp, "cache_images": False}, name="core-from-disk"
+    )
+    print(f"core, images from disk     {times['core_from_disk']:7.1f} s", flush=True)
     prepare_django()
     times["job"], extra = run_job(data_yaml.parent, args.preset, hp)
     print(f"job  (TrainingJob, worker) {times['job']:7.1f} s", flush=True)
@@ -191,13 +200,16 @@ def main() -> None:
         "job_over_core": round(times["job"] / times["core"], 3),
         "job_over_cli": round(times["job"] / times["cli"], 3),
         "core_over_cli": round(times["core"] / times["cli"], 3),
+        # What keeping the decoded images in RAM saves (both runs are the app's trainer).
+        "in_memory_over_from_disk": round(times["core"] / times["core_from_disk"], 3),
         "cpu_threads": {"cli": max(1, (os.cpu_count() or 1) - 1), "app": os.cpu_count()},
         "load_average": os.getloadavg()[0],
         **extra,
     }
     print(
         f"job / core {summary['job_over_core']:.3f} (the job's own overhead)   "
-        f"job / cli {summary['job_over_cli']:.3f}   core / cli {summary['core_over_cli']:.3f}"
+        f"job / cli {summary['job_over_cli']:.3f}   core / cli {summary['core_over_cli']:.3f}   "
+        f"in memory / from disk {summary['in_memory_over_from_disk']:.3f}"
     )
     print(json.dumps(summary))
 

@@ -313,6 +313,12 @@ class _Run:
         if result is not None:
             for warning in result.warnings[-20:]:
                 self.log(f"Ultralytics: {warning}")
+            if result.images_in_memory is not None:
+                self.log(
+                    "Training images were kept in memory"
+                    if result.images_in_memory
+                    else "Training images were read from disk each epoch"
+                )
             if result.resume_checkpoint is not None:
                 # The end of training stripped last.pt; the resumable copy replaces it.
                 old = job.checkpoint.name

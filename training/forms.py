@@ -65,6 +65,7 @@ HYPERPARAMETER_FIELDS = (
     "patience",
     "seed",
     "augment",
+    "cache_images",
     "device",
 )
 
@@ -100,6 +101,9 @@ class TrainingForm(forms.Form):
     )
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1)
     augment = forms.BooleanField(required=False, label="Augmentation (mosaic, flips, colour)")
+    cache_images = forms.BooleanField(
+        required=False, label="Keep images in memory (when they fit)"
+    )
     device = forms.ChoiceField(choices=DEVICE_CHOICES)
 
     def __init__(self, *args, project, devices=None, **kwargs):

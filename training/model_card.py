@@ -45,6 +45,7 @@ _HP_LABELS = (
     ("patience", "Early-stopping patience (epochs)"),
     ("seed", "Random seed"),
     ("augment", "Augmentation"),
+    ("cache_images", "Images kept in memory"),
     ("device", "Device requested"),
     ("workers", "Data-loader workers"),
 )

@@ -50,6 +50,10 @@ class Hyperparameters:
     patience: int = 50  # epochs without validation improvement before stopping; 0 = never
     seed: int = 0
     augment: bool = True
+    # Decoded training images kept in RAM across epochs when they fit (Ultralytics measures
+    # the need against free memory and reads from disk otherwise): on a CPU worker every
+    # epoch otherwise decodes each JPEG again.
+    cache_images: bool = True
     device: str = "auto"  # 'auto' | 'cpu' | 'mps' | a CUDA index such as '0'
     workers: int = 4  # dataloader processes; Ultralytics uses 0 on CPU anyway
 
@@ -91,6 +95,8 @@ class Hyperparameters:
         check_int("seed", 0, 2**31 - 1)
         if not isinstance(self.augment, bool):
             errors["augment"] = "must be true or false"
+        if not isinstance(self.cache_images, bool):
+            errors["cache_images"] = "must be true or false"
         if not isinstance(self.device, str) or not _DEVICE_RE.match(self.device):
             errors["device"] = (
                 "must be 'auto', 'cpu', 'mps' or one GPU index such as '0' "

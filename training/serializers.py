@@ -22,6 +22,7 @@ HYPERPARAMETER_FIELDS = (
     "patience",
     "seed",
     "augment",
+    "cache_images",
     "device",
     "workers",
 )
@@ -175,6 +176,7 @@ class TrainingJobCreateInput(serializers.Serializer):
     )
     # allow_null: a multipart form that leaves it out means "the default", not False.
     augment = serializers.BooleanField(required=False, allow_null=True, default=None)
+    cache_images = serializers.BooleanField(required=False, allow_null=True, default=None)
     device = serializers.CharField(max_length=8, required=False, allow_null=True)
     workers = serializers.IntegerField(required=False, allow_null=True)
 

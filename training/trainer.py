@@ -106,6 +106,9 @@ class TrainResult:
     save_dir: Path  # = project_dir: weights/, results.csv, args.yaml
     class_names: list[str]
     warnings: list[str] = field(default_factory=list)  # Ultralytics' warnings during the run
+    # Whether the training images were held in RAM (``Hyperparameters.cache_images`` and they
+    # fit); None when training ended before its data loader was built.
+    images_in_memory: bool | None = None
 
 
 def train(
@@ -181,6 +184,9 @@ def train(
         "save_dir": str(project_dir),
         "plots": plots,
         "verbose": False,
+        # Ultralytics checks the need (with a 100% margin) against free memory and reads from
+        # disk when it does not fit, with a warning the job log shows.
+        "cache": "ram" if hyperparameters.cache_images else False,
     }
     if resume_from is not None:
         args = {**common, "resume": True}
@@ -255,9 +261,11 @@ class _Monitor:
         self.final_metrics: DetectionMetrics | None = None
         self.last_metrics: DetectionMetrics | None = None
         self.resume_checkpoint: Path | None = None
+        self.images_in_memory: bool | None = None
 
     def callbacks(self) -> dict[str, Callable[[Any], None]]:
         return {
+            "on_train_start": self._train_start,
             "on_train_epoch_start": self._epoch_start,
             "on_train_batch_end": self._batch_end,
             "on_train_epoch_end": self._train_epoch_end,
@@ -270,6 +278,10 @@ class _Monitor:
         if self.should_stop():
             self.cancelled = True
             trainer.stop = True  # Ultralytics ends the epoch after this batch, validates, saves
+
+    def _train_start(self, trainer: Any) -> None:
+        dataset = getattr(getattr(trainer, "train_loader", None), "dataset", None)
+        self.images_in_memory = getattr(dataset, "cache", None) == "ram"
 
     def _epoch_start(self, trainer: Any) -> None:
         self.batches = 0
@@ -377,6 +389,7 @@ class _Monitor:
             if isinstance(names, dict)
             else [str(n) for n in names],
             warnings=warnings,
+            images_in_memory=self.images_in_memory,
         )
 
 
@@ -396,6 +409,11 @@ class _WarningCollector(logging.Handler):
         self.sink, self.limit = sink, limit
 
     def emit(self, record: logging.LogRecord) -> None:
+        # Ultralytics warns that a RAM cache "may produce non-deterministic training results"
+        # whenever deterministic=True; with the app's seeded, single-process loading the runs
+        # repeat (tests/training), so the warning would only alarm the user.
+        if "may produce non-deterministic" in record.getMessage():
+            return
         if len(self.sink) < self.limit:
             self.sink.append(strip_ansi(record.getMessage()).strip())
 

@@ -420,3 +420,28 @@ def test_reported_losses_are_the_figures_of_results_csv(trained):
     for row, report in zip(rows, reports, strict=True):
         for name in ("box_loss", "cls_loss", "dfl_loss"):
             assert getattr(report, name) == pytest.approx(float(row[f"train/{name}"]), abs=1e-5)
+
+
+def test_training_images_are_kept_in_memory_and_runs_repeat(offline, dataset, trained, tmp_path):
+    """The RAM image cache is on by default; with it, the same seed gives the same training."""
+    result, _ = trained
+    assert result.images_in_memory is True
+    assert checkpoints.load_checkpoint_check(result.best).train_args["cache"] == "ram"
+    assert not any("non-deterministic" in w for w in result.warnings)
+
+    augmented = replace(HP, epochs=1, augment=True)
+    runs = [
+        _train(dataset, tmp_path / name, hyperparameters=augmented, should_stop=lambda: False)
+        for name in ("one", "two")
+    ]
+    assert all(run.images_in_memory is True for run, _ in runs)
+    (_, first), (_, second) = runs
+    assert [(r.box_loss, r.cls_loss, r.dfl_loss, r.map50_95) for r in first] == [
+        (r.box_loss, r.cls_loss, r.dfl_loss, r.map50_95) for r in second
+    ]
+
+    from_disk, _ = _train(
+        dataset, tmp_path / "disk", hyperparameters=replace(HP, epochs=1, cache_images=False)
+    )
+    assert from_disk.images_in_memory is False
+    assert checkpoints.load_checkpoint_check(from_disk.best).train_args["cache"] is False
