@@ -11,7 +11,7 @@ other on this machine:
    would run it by hand (Ultralytics then uses ``cpu_count - 1`` torch threads);
 2. **core**: ``training.trainer.train`` in this process (the app's Ultralytics wrapper with
    its callbacks, the app's threads: ``MOUSETRACK_CPU_THREADS``, all cores by default);
-3. **job**: a real ``TrainingJob`` executed by ``training.execution.training_job_execute`` in
+3. **job**: a real ``TrainingJob`` executed by ``training.training_work.training_job_execute`` in
    this process, in a fresh SQLite database and media folder of its own, with an embedded
    Redis: everything a worker does (dataset version written to scratch, per-epoch metrics
    rows, checkpoint copies to storage, heartbeats, the model's registration).
@@ -127,9 +127,9 @@ def run_job(dataset_dir: Path, preset: str, hp: dict) -> tuple[float, dict]:
 
     from labeling.datasets.importing import dataset_import
     from labeling.services import project_create
-    from training.execution import training_job_execute
     from training.models import TrainingJob
     from training.services import training_job_create
+    from training.training_work import training_job_execute
     from webapp.embedded_redis import start_embedded_redis
     from webapp.models import JobStatus
 
