@@ -9,7 +9,7 @@ from __future__ import annotations
 from webapp.celery import QUEUE_DEFAULT, QUEUE_GPU
 from webapp.jobs import JobKind
 
-from . import execution, hardframe_services
+from . import hardframe_work, prelabel_work
 from .models import HardFrameJob, PrelabelJob
 
 PRELABEL_BOOTSTRAP = JobKind(
@@ -17,9 +17,9 @@ PRELABEL_BOOTSTRAP = JobKind(
     model=PrelabelJob,
     task="assisted.tasks.prelabel_bootstrap_run",
     queue=QUEUE_DEFAULT,
-    work=execution.prelabel_job_work,
+    work=prelabel_work.prelabel_job_work,
     cancelled="Stopped.",
-    after=execution.prelabel_job_after,
+    after=prelabel_work.prelabel_job_after,
 )
 
 PRELABEL_MODEL = JobKind(
@@ -27,9 +27,9 @@ PRELABEL_MODEL = JobKind(
     model=PrelabelJob,
     task="assisted.tasks.prelabel_model_run",
     queue=QUEUE_GPU,
-    work=execution.prelabel_job_work,
+    work=prelabel_work.prelabel_job_work,
     cancelled="Stopped.",
-    after=execution.prelabel_job_after,
+    after=prelabel_work.prelabel_job_after,
 )
 
 HARD_FRAMES = JobKind(
@@ -37,6 +37,6 @@ HARD_FRAMES = JobKind(
     model=HardFrameJob,
     task="assisted.tasks.hard_frames_run",
     queue=QUEUE_DEFAULT,
-    work=hardframe_services.hard_frames_job_work,
+    work=hardframe_work.hard_frames_job_work,
     cancelled="Stopped.",
 )

@@ -1,5 +1,5 @@
 """Writes of assisted labeling: storing proposals, accepting and rejecting them, and the
-pre-label jobs that make them (their execution is in :mod:`assisted.execution`).
+pre-label jobs that make them (their execution is in :mod:`assisted.prelabel_work`).
 
 Boxes are in original-image pixels, ``(x, y)`` top-left corner plus ``w``/``h``. Accepting
 goes through :func:`labeling.annotations.services.annotation_save`, so it is versioned (a stale

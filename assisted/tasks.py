@@ -4,7 +4,7 @@ from celery import shared_task
 
 from webapp.celery import QUEUE_DEFAULT, QUEUE_GPU, queue_task_options
 
-from .execution import prelabel_job_execute
+from .prelabel_work import prelabel_job_execute
 
 
 @shared_task(name="assisted.tasks.prelabel_bootstrap_run", **queue_task_options(QUEUE_DEFAULT))
@@ -22,6 +22,6 @@ def prelabel_model_run(job_id: int) -> None:
 @shared_task(name="assisted.tasks.hard_frames_run", **queue_task_options(QUEUE_DEFAULT))
 def hard_frames_run(job_id: int) -> None:
     """Add the hard frames of one :class:`assisted.models.HardFrameJob` to labeling."""
-    from .hardframe_services import hard_frames_job_execute
+    from .hardframe_work import hard_frames_job_execute
 
     hard_frames_job_execute(job_id=job_id)

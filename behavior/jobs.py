@@ -9,7 +9,7 @@ from webapp.celery import QUEUE_DEFAULT
 from webapp.jobs import JobKind
 
 from .core.errors import BehaviorInputError
-from .freezing import jobs as freezing_jobs
+from .freezing import freezing_work
 from .models import FreezingJob
 
 FREEZING = JobKind(
@@ -18,7 +18,7 @@ FREEZING = JobKind(
     # The task keeps the name it had in the tracking app (see behavior.tasks).
     task="tracking.tasks.freezing_job_execute",
     queue=QUEUE_DEFAULT,
-    work=freezing_jobs.freezing_job_work,
+    work=freezing_work.freezing_job_work,
     failures=(BehaviorInputError, ValidationError),
     cancelled="Cancelled",
     explain=own_words,

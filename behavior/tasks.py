@@ -12,7 +12,7 @@ from webapp.celery import QUEUE_DEFAULT, queue_task_options
 @shared_task(name="tracking.tasks.freezing_job_execute", **queue_task_options(QUEUE_DEFAULT))
 def freezing_job_execute_task(job_id: int) -> None:
     # Imported here: the behaviour core pulls in SciPy, which the modules importing this
-    # one (behavior.freezing.jobs, so the URLs) should not pay for.
-    from .freezing.jobs import freezing_job_execute
+    # one (behavior.freezing.services, so the URLs) should not pay for.
+    from .freezing.freezing_work import freezing_job_execute
 
     freezing_job_execute(job_id=job_id)

@@ -14,7 +14,7 @@ other on this machine:
    its callbacks, the app's threads: ``MOUSETRACK_CPU_THREADS``, all cores by default);
 3. **core, images from disk**: the same with ``cache_images=False`` (every epoch decodes
    each JPEG again), to show what the RAM image cache saves;
-4. **job**: a real ``TrainingJob`` executed by ``training.execution.training_job_execute`` in
+4. **job**: a real ``TrainingJob`` executed by ``training.training_work.training_job_execute`` in
    this process, in a fresh SQLite database and media folder of its own, with an embedded
    Redis: everything a worker does (dataset version written to scratch, per-epoch metrics
    rows, checkpoint copies to storage, heartbeats, the model's registration).
@@ -132,9 +132,9 @@ def run_job(dataset_dir: Path, preset: str, hp: dict) -> tuple[float, dict]:
 
     from labeling.datasets.importing import dataset_import
     from labeling.services import project_create
-    from training.execution import training_job_execute
     from training.models import TrainingJob
     from training.services import training_job_create
+    from training.training_work import training_job_execute
     from webapp.embedded_redis import start_embedded_redis
     from webapp.models import JobStatus
 

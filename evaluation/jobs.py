@@ -5,7 +5,7 @@ from __future__ import annotations
 from webapp.celery import QUEUE_GPU
 from webapp.jobs import JobKind
 
-from . import execution
+from . import evaluation_work
 from .models import EvaluationRun
 
 EVALUATION = JobKind(
@@ -13,8 +13,8 @@ EVALUATION = JobKind(
     model=EvaluationRun,
     task="evaluation.tasks.evaluation_run_task",
     queue=QUEUE_GPU,
-    work=execution.evaluation_run_work,
-    failures=(execution.EvaluationError,),
-    on_stop=execution.evaluation_run_abandon,
-    after=execution.evaluation_run_after,
+    work=evaluation_work.evaluation_run_work,
+    failures=(evaluation_work.EvaluationError,),
+    on_stop=evaluation_work.evaluation_run_abandon,
+    after=evaluation_work.evaluation_run_after,
 )

@@ -2,7 +2,7 @@
 
 ``evaluation_run_create`` checks the input and records a QUEUED run;
 ``evaluation_run_dispatch`` hands it to the ``gpu`` queue after commit, where
-:func:`evaluation.execution.evaluation_run_execute` runs it.
+:func:`evaluation.evaluation_work.evaluation_run_execute` runs it.
 ``evaluation_run_after_training`` is what a finished training job calls.
 """
 

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from webapp.celery import QUEUE_GPU, queue_task_options
 
-from .execution import evaluation_run_execute
+from .evaluation_work import evaluation_run_execute
 
 
 @shared_task(name="evaluation.tasks.evaluation_run_task", **queue_task_options(QUEUE_GPU))

@@ -2,7 +2,8 @@
 
 Every app keeps its kinds in ``<app>/jobs.py``: one place lists what the app runs in the
 background, with its model, Celery task and queue; the work functions stay beside the
-code they use (``videos/sampling_services.py``, ``datasets/job_services.py``...).
+code they use, each in a ``<kind>_work.py`` module (``videos/sampling_work.py``,
+``datasets/import_work.py``...).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from webapp.celery import QUEUE_DEFAULT
 from webapp.jobs import JobKind
 
-from .datasets import job_services
+from .datasets import export_work, import_work
 from .models import (
     DatasetExportJob,
     DatasetImportJob,
@@ -18,17 +19,17 @@ from .models import (
     ImageSetImportJob,
     VideoUploadJob,
 )
-from .videos import chunked_jobs, imageset_jobs, sampling_services
+from .videos import imageset_work, sampling_work, upload_work
 
 FRAME_SAMPLING = JobKind(
     name="sampling job",
     model=FrameSamplingJob,
     task="labeling.tasks.frame_sampling_run",
     queue=QUEUE_DEFAULT,
-    work=sampling_services.sampling_job_work,
-    cancelled=sampling_services.sampling_job_stopped,
-    not_done=sampling_services.sampling_job_stopped,
-    after=sampling_services.sampling_job_after,
+    work=sampling_work.sampling_job_work,
+    cancelled=sampling_work.sampling_job_stopped,
+    not_done=sampling_work.sampling_job_stopped,
+    after=sampling_work.sampling_job_after,
 )
 
 IMAGESET_IMPORT = JobKind(
@@ -36,9 +37,9 @@ IMAGESET_IMPORT = JobKind(
     model=ImageSetImportJob,
     task="labeling.tasks.imageset_import_run",
     queue=QUEUE_DEFAULT,
-    work=imageset_jobs.imageset_job_work,
+    work=imageset_work.imageset_job_work,
     cancelled="Cancelled; nothing was added.",
-    after=imageset_jobs.imageset_job_after,
+    after=imageset_work.imageset_job_after,
     typed_errors=False,
 )
 
@@ -47,10 +48,10 @@ VIDEO_UPLOAD = JobKind(
     model=VideoUploadJob,
     task="labeling.tasks.video_upload_run",
     queue=QUEUE_DEFAULT,
-    work=chunked_jobs.video_upload_job_work,
+    work=upload_work.video_upload_job_work,
     cancelled="Cancelled; nothing was added.",
-    on_stop=chunked_jobs.video_upload_job_undo,
-    after=chunked_jobs.video_upload_job_after,
+    on_stop=upload_work.video_upload_job_undo,
+    after=upload_work.video_upload_job_after,
     typed_errors=False,
 )
 
@@ -59,10 +60,10 @@ DATASET_IMPORT = JobKind(
     model=DatasetImportJob,
     task="labeling.tasks.dataset_import_run",
     queue=QUEUE_DEFAULT,
-    work=job_services.dataset_import_job_work,
+    work=import_work.dataset_import_job_work,
     cancelled="Cancelled; nothing was imported.",
     not_done="Nothing was imported.",
-    after=job_services.dataset_import_job_after,
+    after=import_work.dataset_import_job_after,
 )
 
 DATASET_EXPORT = JobKind(
@@ -70,5 +71,5 @@ DATASET_EXPORT = JobKind(
     model=DatasetExportJob,
     task="labeling.tasks.dataset_export_run",
     queue=QUEUE_DEFAULT,
-    work=job_services.dataset_export_job_work,
+    work=export_work.dataset_export_job_work,
 )

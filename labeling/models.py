@@ -381,8 +381,8 @@ class ImageSetImportJob(Job):
 
     def after_stale_failure(self) -> None:
         """Its worker died: delete the images the dead attempt stored (its own folders; see
-        :mod:`labeling.videos.imageset_jobs`). The received zip stays for a retry."""
-        from .videos.imageset_jobs import imageset_job_sweep
+        :mod:`labeling.videos.imageset_services`). The received zip stays for a retry."""
+        from .videos.imageset_services import imageset_job_sweep
 
         imageset_job_sweep(job=self)
 
@@ -416,8 +416,8 @@ class VideoUploadJob(Job):
 
     def after_stale_failure(self) -> None:
         """Its worker died before a video was made: the received bytes and the upload go
-        (see :mod:`labeling.videos.chunked_jobs`), not only when the browser asks again."""
-        from .videos.chunked_jobs import video_upload_job_forget
+        (see :mod:`labeling.videos.chunked_services`), not only when the browser asks again."""
+        from .videos.chunked_services import video_upload_job_forget
 
         if self.video_id is None:
             video_upload_job_forget(job=self)

@@ -4,10 +4,11 @@ from celery import shared_task
 
 from webapp.celery import QUEUE_DEFAULT, queue_task_options
 
-from .datasets.job_services import dataset_export_job_execute, dataset_import_job_execute
-from .videos.chunked_jobs import video_upload_job_execute
-from .videos.imageset_jobs import imageset_job_execute
-from .videos.sampling_services import sampling_job_execute
+from .datasets.export_work import dataset_export_job_execute
+from .datasets.import_work import dataset_import_job_execute
+from .videos.imageset_work import imageset_job_execute
+from .videos.sampling_work import sampling_job_execute
+from .videos.upload_work import video_upload_job_execute
 
 
 @shared_task(name="labeling.tasks.frame_sampling_run", **queue_task_options(QUEUE_DEFAULT))

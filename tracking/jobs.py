@@ -10,7 +10,7 @@ from __future__ import annotations
 from webapp.celery import QUEUE_DEFAULT, QUEUE_GPU
 from webapp.jobs import JobKind
 
-from . import execution, rendering
+from . import render_work, run_work
 from .models import TrackingRender, TrackingRun
 
 
@@ -24,9 +24,9 @@ TRACKING = JobKind(
     model=TrackingRun,
     task="tracking.tasks.tracking_run_execute",
     queue=QUEUE_GPU,
-    work=execution.tracking_run_work,
+    work=run_work.tracking_run_work,
     cancelled="Cancelled",
-    after=execution.tracking_run_after,
+    after=run_work.tracking_run_after,
     explain=own_words,
     timed_out_note="; Retry resumes where it stopped",
 )
@@ -36,7 +36,7 @@ RENDER = JobKind(
     model=TrackingRender,
     task="tracking.tasks.tracking_render_execute",
     queue=QUEUE_DEFAULT,
-    work=rendering.tracking_render_work,
+    work=render_work.tracking_render_work,
     cancelled="Cancelled",
     explain=own_words,
 )

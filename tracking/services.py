@@ -1,4 +1,4 @@
-"""Every write of the tracking app except the run itself (see ``tracking.execution``).
+"""Every write of the tracking app except the run itself (see ``tracking.run_work``).
 
 ``tracking_runs_create`` checks a request (model, videos, animals, parameters) and queues
 one run per video on the ``gpu`` queue; ``tracking_run_cancel`` / ``tracking_run_retry``

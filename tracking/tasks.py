@@ -6,8 +6,8 @@ from celery import shared_task
 
 from webapp.celery import QUEUE_DEFAULT, QUEUE_GPU, queue_task_options
 
-from .execution import tracking_run_execute
-from .rendering import tracking_render_execute
+from .render_work import tracking_render_execute
+from .run_work import tracking_run_execute
 
 
 @shared_task(name="tracking.tasks.tracking_run_execute", **queue_task_options(QUEUE_GPU))

@@ -1,7 +1,7 @@
 """A training job's log tail: its last lines, each stamped with the time, shown on its page.
 
 Written by the buttons (:mod:`training.services`) and by the run on the worker
-(:mod:`training.execution`, which keeps its own copy of the lines while it runs).
+(:mod:`training.training_work`, which keeps its own copy of the lines while it runs).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 starting weights), stores an uploaded checkpoint, creates the row and hands it to the ``gpu``
 queue after the commit; ``training_job_cancel`` and ``training_job_retry`` are the buttons.
 
-What the worker then does lives beside this module: :mod:`training.execution` runs a
+What the worker then does lives beside this module: :mod:`training.training_work` runs a
 claimed job (``training_job_execute``, importable from here too), :mod:`training.registry`
 turns its weights into a :class:`TrainedModel`, :mod:`training.joblog` keeps its log tail.
 """
@@ -36,11 +36,11 @@ from webapp.models import JobStatus
 from webapp.storage import delete_quietly, scratch_tempdir, store_file
 
 from . import checkpoint_probe
-from .execution import training_job_execute as training_job_execute  # re-exported
 from .joblog import log_line, training_job_log_append
 from .models import TrainedModel, TrainingJob
 from .presets import PRESETS, HyperparameterError, Hyperparameters, imgsz_problem, preset_get
 from .tasks import training_job_run
+from .training_work import training_job_execute as training_job_execute  # re-exported
 
 # Short names for the seed paper's two models (the `train` command and the API accept them).
 PRESET_ALIASES = {"tiny": "yolov3-tiny", "full": "yolov3"}

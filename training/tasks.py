@@ -6,7 +6,7 @@ from celery import shared_task
 
 from webapp.celery import QUEUE_GPU, queue_task_options
 
-from .execution import training_job_execute
+from .training_work import training_job_execute
 
 
 @shared_task(name="training.tasks.training_job_run", **queue_task_options(QUEUE_GPU))

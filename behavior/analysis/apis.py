@@ -40,7 +40,7 @@ class RunAnalysisApi(APIView):
         run = tracking_run_for_user(user=request.user, run_id=run_id)
         params, _ = analysis_query(request)
         # Freezing is never measured inside a request: it comes from a finished
-        # background job (behavior.freezing.jobs), or the answer says where that job is.
+        # background job (behavior.freezing.services), or the answer says where that job is.
         return Response(_analysis().run_analysis(run=run, params=params, freezing_jobs=True))
 
 

@@ -352,7 +352,7 @@ def run_analysis(
     ``params``: overrides of the project's settings (or ready AnalysisParams), and the
     freezing parameters (``behavior.freezing.motion``); ``zones`` / ``px_per_cm``: used
     instead of the video's arena when given. ``freezing_jobs``: freezing comes only from
-    a finished ``FreezingJob`` (``behavior.freezing.jobs``; what requests use: they never
+    a finished ``FreezingJob`` (``behavior.freezing.services``; what requests use: they never
     decode the video); without one the measures come without freezing and
     ``freezing_job`` says where it stands.
     """
@@ -368,7 +368,11 @@ def run_analysis(
         )
     job_state, motion = None, None
     if freezing_jobs and freezing.params is not None:
-        from behavior.freezing.jobs import freezing_job_dict, freezing_job_for, freezing_job_motion
+        from behavior.freezing.services import (
+            freezing_job_dict,
+            freezing_job_for,
+            freezing_job_motion,
+        )
 
         job = freezing_job_for(run=run, params=freezing.params)
         motion = freezing_job_motion(job=job) if job else None

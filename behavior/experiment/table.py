@@ -106,7 +106,7 @@ def trust_figures(trust: Any, animal: int) -> dict[str, float]:
 def _freezing_motions(runs: Sequence[TrackingRun], params: Any) -> dict[int, Any]:
     """Each run's measured motion from its finished FreezingJob; a ValidationError naming
     ``freezing`` lists the videos still waiting for one."""
-    from behavior.freezing.jobs import freezing_job_for, freezing_job_motion
+    from behavior.freezing.services import freezing_job_for, freezing_job_motion
 
     motions, missing = {}, []
     for run in runs:

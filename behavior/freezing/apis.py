@@ -1,4 +1,4 @@
-"""REST endpoints of freezing as a background job (``behavior.freezing.jobs``): a run's
+"""REST endpoints of freezing as a background job (``behavior.freezing.services``): a run's
 job for given motion parameters (read it; start it), a job's progress and its cancel, and
 the same for every run of a project's experiment table at once.
 
@@ -44,9 +44,9 @@ _BODY = FreezingInput
 
 def _jobs():
     # Imported on first use: the behaviour core (SciPy) is not for loading the URLs.
-    from behavior.freezing import jobs
+    from behavior.freezing import services
 
-    return jobs
+    return services
 
 
 def _params(data: Any):

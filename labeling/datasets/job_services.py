@@ -25,66 +25,36 @@ transaction that first locks the job row and checks the job is still running, so
 attempt the stale check gave up on cannot write rows whose files the sweep removed. Such a
 job keeps its received zip, and :func:`dataset_import_job_retry` runs it again. (The sweep,
 the commit check and the retry live in :mod:`labeling.upload_jobs`, shared with image-set
-jobs.)
+jobs.) The worker side is :mod:`labeling.datasets.import_work` and
+:mod:`labeling.datasets.export_work`.
 """
 
 from __future__ import annotations
 
-import logging
-import shutil
 import uuid
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.utils.text import slugify
 
-from webapp.jobs import (
-    JobCancelled,
-    JobRun,
-    job_cancel,
-    job_dispatch,
-    job_finish,
-    job_run,
-    keep_alive,
-)
-from webapp.models import TERMINAL_STATUSES, JobStatus
-from webapp.storage import delete_quietly, local_copy, scratch_workdir, store_file
+from webapp.jobs import job_cancel, job_dispatch
+from webapp.storage import delete_quietly, store_file
 
 from ..models import DatasetExportJob, DatasetImportJob, Frame, Project
 from ..upload_jobs import (
     upload_job_cancel,
     upload_job_dispatch,
-    upload_job_drop_upload,
     upload_job_retry,
     upload_job_retryable,
-    upload_job_still_running,
     upload_job_sweep,
 )
 from . import archives
 from .exchange import AUTO, EXPORT_SPLITS, check_format, problem_messages
-from .exporting import dataset_export
 from .import_matching import imported_folder
-from .importing import ImportResult, dataset_display_name, dataset_import, import_archive_limits
-
-log = logging.getLogger(__name__)
+from .importing import dataset_display_name, import_archive_limits
 
 #: Finished exports of a project whose zip is kept (older ones' files are deleted).
 EXPORTS_KEPT = 5
-#: How an import's stages share its progress bar (checking every image dominates).
-_IMPORT_STAGES = {
-    "unpacking": (0.0, 0.05),
-    "checking": (0.05, 0.7),
-    "storing": (0.7, 0.97),
-    "saving": (0.97, 0.99),
-}
-_STAGE_WORDS = {
-    "unpacking": "Unpacking",
-    "checking": "Checking image",
-    "storing": "Storing image",
-    "writing": "Writing image",
-    "saving": "Saving the rows of",
-}
 
 
 # --- import -----------------------------------------------------------------------------
@@ -153,10 +123,6 @@ def dataset_import_job_cancel(*, job: DatasetImportJob) -> DatasetImportJob:
     return upload_job_cancel(job=job)
 
 
-def _drop_upload(job: DatasetImportJob) -> None:
-    upload_job_drop_upload(job=job)
-
-
 def dataset_import_job_retryable(*, job: DatasetImportJob) -> bool:
     return upload_job_retryable(job=job)
 
@@ -188,79 +154,6 @@ def dataset_import_job_sweep(*, job: DatasetImportJob) -> int:
     folder = import_job_folder(job)
     kept = Frame.all_objects.filter(image__startswith=f"{folder}/").values_list("image", flat=True)
     return upload_job_sweep(job=job, folder=folder, kept=kept)
-
-
-def _import_summary(result: ImportResult) -> str:
-    parts = [
-        f"{result.frames_created} new frames",
-        f"{result.frames_updated} updated",
-        f"{result.frames_unchanged} unchanged",
-    ]
-    if result.frames_left_unlabeled:
-        parts.append(f"{result.frames_left_unlabeled} left unlabeled")
-    text = (
-        f"Imported {result.images} images ({result.fmt.upper()}): {', '.join(parts)}; "
-        f"{result.boxes} boxes."
-    )
-    if result.classes_created:
-        text += f" New classes: {', '.join(result.classes_created)}."
-    if result.layout:
-        text += f" Layout: {result.layout}."
-    for warning in result.warnings:
-        text += f" Note: {warning}."
-    return text
-
-
-def dataset_import_job_execute(*, job_id: int) -> None:
-    """Run an import job in a worker (:data:`labeling.jobs.DATASET_IMPORT`)."""
-    from ..jobs import DATASET_IMPORT  # the kinds module imports this one
-
-    job_run(DATASET_IMPORT, job_id=job_id)
-
-
-def dataset_import_job_work(run: JobRun) -> str:
-    """Import the received zip (see the module docstring); the success message."""
-    job = run.job
-    dataset_import_job_sweep(job=job)  # what an earlier, killed attempt left
-    run.beat(progress=0.0, message="Unpacking…", force=True)
-    try:
-        with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
-            result = dataset_import(
-                project=job.project,
-                fmt=job.fmt,
-                path=path,
-                created_by=job.created_by,
-                create_missing_classes=job.create_missing_classes,
-                source_name=job.source_name,
-                progress=run.stages(_IMPORT_STAGES, _STAGE_WORDS),
-                store_folder=import_job_folder(job),
-                before_commit=upload_job_still_running(job),
-            )
-    finally:
-        # Before the job shows as ended (a killed worker skips this, and a redelivery
-        # then still finds the zip).
-        _drop_upload(job)
-    payload = {
-        "format": result.fmt,
-        "images": result.images,
-        "frames_created": result.frames_created,
-        "frames_updated": result.frames_updated,
-        "frames_unchanged": result.frames_unchanged,
-        "frames_left_unlabeled": result.frames_left_unlabeled,
-        "boxes": result.boxes,
-        "classes_created": list(result.classes_created),
-        "imageset_id": result.imageset_id,
-        "layout": result.layout,
-        "warnings": list(result.warnings),
-    }
-    DatasetImportJob.objects.filter(pk=job.pk).update(result=payload)
-    return _import_summary(result)
-
-
-def dataset_import_job_after(run: JobRun) -> None:
-    """However the attempt ended: an ended job keeps no received zip."""
-    if DatasetImportJob.objects.filter(pk=run.job.pk, status__in=TERMINAL_STATUSES).exists():
-        _drop_upload(run.job)
 
 
 # --- export -----------------------------------------------------------------------------
@@ -299,72 +192,6 @@ def dataset_export_job_cancel(*, job: DatasetExportJob) -> DatasetExportJob:
     return job_cancel(job=job)
 
 
-def _download_name(job: DatasetExportJob) -> str:
-    parts = [slugify(job.project.name) or f"project-{job.project_id}", job.fmt]
-    if job.split:
-        parts.append(job.split)
-    return "-".join(parts) + ".zip"
-
-
-def dataset_export_job_execute(*, job_id: int) -> None:
-    """Run an export job in a worker (:data:`labeling.jobs.DATASET_EXPORT`)."""
-    from ..jobs import DATASET_EXPORT  # the kinds module imports this one
-
-    job_run(DATASET_EXPORT, job_id=job_id)
-
-
-def dataset_export_job_work(run: JobRun) -> str:
-    """Write the zip in scratch space, store and record it; the success message."""
-    job = run.job
-    work = scratch_workdir("exports", "export-job-")
-    stored = ""
-    try:
-        run.beat(progress=0.0, message="Reading the frames…", force=True)
-        zip_path = work / "dataset.zip"
-        with keep_alive(job):
-            result = dataset_export(
-                project=job.project,
-                fmt=job.fmt,
-                zip_path=zip_path,
-                split=job.split or None,
-                include_unlabeled=job.include_unlabeled,
-                progress=run.stages({"writing": (0.0, 0.9)}, _STAGE_WORDS),
-            )
-        run.beat(progress=0.95, message="Storing the zip…", force=True)
-        size = zip_path.stat().st_size
-        stored = store_file(
-            local_path=zip_path,
-            name=f"exports/{job.project_id}/{uuid.uuid4().hex}.zip",
-            move=True,
-        )
-        updated = DatasetExportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-            file=stored,
-            file_bytes=size,
-            download_name=_download_name(job),
-            result={
-                "images": result.images,
-                "boxes": result.boxes,
-                "negatives": result.negatives,
-                "unlabeled": result.unlabeled,
-            },
-        )
-        if not updated:
-            raise JobCancelled()
-        unlabeled = f", {result.unlabeled} unlabeled" if result.unlabeled else ""
-        job_finish(
-            job=job,
-            status=JobStatus.SUCCEEDED,
-            message=f"{result.images} images ({result.negatives} negatives{unlabeled}), "
-            f"{result.boxes} boxes.",
-        )
-        stored = ""  # kept
-        dataset_exports_prune(project_id=job.project_id)
-    finally:
-        delete_quietly(stored)
-        shutil.rmtree(work, ignore_errors=True)
-    return job.message
-
-
 def dataset_exports_prune(*, project_id: int) -> None:
     """Delete the zips of a project's finished exports beyond the newest
     :data:`EXPORTS_KEPT` of each person: counted per person, so one member's exports never
@@ -392,13 +219,11 @@ __all__ = [
     "dataset_export_job_cancel",
     "dataset_export_job_create",
     "dataset_export_job_dispatch",
-    "dataset_export_job_execute",
     "dataset_export_job_start",
     "dataset_exports_prune",
     "dataset_import_job_cancel",
     "dataset_import_job_create",
     "dataset_import_job_dispatch",
-    "dataset_import_job_execute",
     "dataset_import_job_retry",
     "dataset_import_job_retryable",
     "dataset_import_job_start",

@@ -21,7 +21,7 @@ from ..datasets import archives
 from ..models import FrameSamplingJob, ImageSetImportJob, Role, Video
 from ..selectors import project_for_user
 from ..uploads import ProjectUploadMixin, upload_temp_path
-from . import imageset_jobs, sampling_services, services
+from . import imageset_services, sampling_services, services
 from .deletion import confirm_parse
 from .selectors import (
     sampling_job_for_user,
@@ -171,7 +171,7 @@ class ImageSetJobOutput(FileJobOutput):
         return job.video.frame_count if job.video_id else None
 
     def get_retry_url(self, job) -> str | None:
-        if not imageset_jobs.imageset_job_retryable(job=job):
+        if not imageset_services.imageset_job_retryable(job=job):
             return None
         return reverse("api-imageset-job-retry", args=[job.pk])
 
@@ -292,7 +292,7 @@ class VideoListApi(ProjectUploadMixin, APIView):
             ]
             if len(files) == 1 and archives.is_zip(files[0].path):
                 # A zip of images: every image is decoded in a job (202, follow its url).
-                job = imageset_jobs.imageset_job_start(
+                job = imageset_services.imageset_job_start(
                     project=project,
                     user=request.user,
                     path=files[0].path,
@@ -304,7 +304,7 @@ class VideoListApi(ProjectUploadMixin, APIView):
                 files
             ):
                 # Many loose images: checked and stored by a job too, as a zip of them.
-                job = imageset_jobs.imageset_job_start_for_images(
+                job = imageset_services.imageset_job_start_for_images(
                     project=project, user=request.user, files=files
                 )
                 return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
@@ -430,10 +430,10 @@ class ImageSetJobDetailApi(JobDetailApi):
 class ImageSetJobCancelApi(JobCancelApi):
     output = ImageSetJobOutput
     job_for = imageset_job_for_user
-    service = imageset_jobs.imageset_job_cancel
+    service = imageset_services.imageset_job_cancel
 
 
 class ImageSetJobRetryApi(JobRetryApi):
     output = ImageSetJobOutput
     job_for = imageset_job_for_user
-    service = imageset_jobs.imageset_job_retry
+    service = imageset_services.imageset_job_retry

@@ -6,7 +6,7 @@ a dropped connection or a closed laptop the client asks for the offset (``HEAD``
 sends the rest from there. Once every byte is in, a job finishes it: a zip of images
 becomes an image set (:func:`chunked_upload_complete_as_imageset_job`), anything else goes
 through :func:`labeling.videos.services.frame_source_upload` in a job of
-:mod:`labeling.videos.chunked_jobs`, exactly as a one-request upload: probed by decoding it
+:mod:`labeling.videos.upload_work`, exactly as a one-request upload: probed by decoding it
 in the sandbox, stored under a generated name, and on any problem the job fails with the
 reason and nothing is left behind (the received bytes and the upload's row go too).
 
@@ -181,7 +181,7 @@ def chunked_upload_complete_as_imageset_job(*, upload: ChunkedUpload, user):
     """When the assembled file is a zip, queue the job that makes it an image set and
     forget the upload (its bytes move into the job); None when it is not a zip."""
     from ..datasets import archives
-    from .imageset_jobs import imageset_job_start
+    from .imageset_services import imageset_job_start
 
     with upload_locked(upload) as path:
         if not archives.is_zip(path) or path.stat().st_size != upload.size:

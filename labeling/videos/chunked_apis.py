@@ -38,7 +38,7 @@ from webapp.parsers import DepthLimitedJSONParser
 
 from ..models import ChunkedUpload, Role, VideoUploadJob
 from ..selectors import object_for_user, project_for_user, projects_visible_to, require_role
-from . import chunked, chunked_jobs
+from . import chunked, chunked_services
 from .apis import FileJobOutput, ImageSetJobOutput, VideoOutput, VideoUploadOutput
 from .selectors import video_with_counts
 
@@ -259,7 +259,7 @@ class ChunkedUploadCompleteApi(APIView):
                 )
                 if job is not None:
                     return Response(ImageSetJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
-            job = chunked_jobs.chunked_upload_complete(upload=upload, user=request.user)
+            job = chunked_services.chunked_upload_complete(upload=upload, user=request.user)
         except chunked.UploadBusy:
             upload.refresh_from_db()
             return _busy(upload)
@@ -274,4 +274,4 @@ class VideoUploadJobDetailApi(JobDetailApi):
 class VideoUploadJobCancelApi(JobCancelApi):
     output = VideoUploadJobOutput
     job_for = video_upload_job_for_user
-    service = chunked_jobs.video_upload_job_cancel
+    service = chunked_services.video_upload_job_cancel

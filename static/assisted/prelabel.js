@@ -4,7 +4,7 @@
 // to the frames with proposals to decide.
 import { firstError, postJson } from "../webapp/api.js";
 import { $ } from "../webapp/dom.js";
-import { FINISHED, jobUrl, pollJob, setProgress } from "../webapp/jobs.js";
+import { FINISHED, jobUrl, pollJob, setProgress, wireCancel } from "../webapp/jobs.js";
 
 function initPrelabel() {
   const panel = document.getElementById("prelabel-panel");
@@ -102,18 +102,7 @@ function initPrelabel() {
       start({ model: Number($("prelabel-model").value) });
     });
   }
-  const cancel = $("prelabel-cancel");
-  if (cancel) {
-    cancel.addEventListener("click", function () {
-      const id = panel.dataset.jobId;
-      if (!id) return;
-      cancel.disabled = true;
-      postJson(jobUrl(panel.dataset.cancelUrlTemplate, id)).then(function () {
-        cancel.disabled = false;
-        poll(id);
-      });
-    });
-  }
+  wireCancel($("prelabel-cancel"), panel, (result, id) => poll(id));
   if (panel.dataset.jobId) poll(panel.dataset.jobId);
 }
 

@@ -92,6 +92,19 @@ export function chart(id, config) {
   return instance;
 }
 
+// Fetch url, then draw(data) and mark root data-charts-ready; a failed fetch or drawing
+// says so at the top of root (both dashboards word it the same).
+export function drawFrom(root, url, draw) {
+  return fetchJson(url).then((data) => {
+    draw(data);
+    root.dataset.chartsReady = "1";
+  }).catch((err) => {
+    root.insertAdjacentHTML("afterbegin",
+      '<div class="col-12"><div class="alert alert-warning mb-0">The charts could not be loaded.</div></div>');
+    console.warn(err);
+  });
+}
+
 export function emptyNote(id, text) {
   const canvas = document.getElementById(id);
   if (!canvas) return;

@@ -90,15 +90,10 @@ function initCompare() {
     });
   }
 
-  E.fetchJson(root.dataset.compareUrl).then((data) => {
+  E.drawFrom(root, root.dataset.compareUrl, (data) => {
     drawTimes(data.models);
     drawEpochs(data.models);
     drawPr(data.models);
-    root.dataset.chartsReady = "1";
-  }).catch((err) => {
-    root.insertAdjacentHTML("afterbegin",
-      '<div class="col-12"><div class="alert alert-warning mb-0">The charts could not be loaded.</div></div>');
-    console.warn(err);
   });
 }
 

@@ -126,16 +126,11 @@ function initModelDashboard() {
     });
   }
 
-  E.fetchJson(root.dataset.detailUrl).then((run) => {
+  E.drawFrom(root, root.dataset.detailUrl, (run) => {
     drawPr(run.metrics);
     drawF1(run.metrics, run.conf_threshold);
     drawTimes(run.timing);
     drawEpochs((run.training && run.training.epochs) || []);
-    root.dataset.chartsReady = "1";
-  }).catch((err) => {
-    root.insertAdjacentHTML("afterbegin",
-      '<div class="col-12"><div class="alert alert-warning mb-0">The charts could not be loaded.</div></div>');
-    console.warn(err);
   });
 }
 

@@ -1,6 +1,6 @@
 import { firstError, postJson } from "../webapp/api.js";
 import { $, applyWidths } from "../webapp/dom.js";
-import { jobUrl, pollJob, setProgress } from "../webapp/jobs.js";
+import { jobUrl, pollJob, setProgress, wireCancel } from "../webapp/jobs.js";
 
 // One video's page: the player and its frame scrubber, "take this frame", the sampling
 // form and the progress of the running sampling job (polled from the job API).
@@ -47,19 +47,10 @@ function initVideoPage() {
 
   if (progress && progress.dataset.jobId) poll(progress.dataset.jobId);
 
-  const cancelButton = $("job-cancel");
-  if (cancelButton) {
-    cancelButton.addEventListener("click", function () {
-      const id = progress.dataset.jobId;
-      if (!id) return;
-      cancelButton.disabled = true;
-      postJson(jobUrl(progress.dataset.cancelUrlTemplate, id)).then(function (result) {
-        cancelButton.disabled = false;
-        if (result.status === 202) showJob(result.body);
-        poll(id);
-      });
-    });
-  }
+  wireCancel($("job-cancel"), progress, (result, id) => {
+    if (result.status === 202) showJob(result.body);
+    poll(id);
+  });
 
   function startJob(url, payload, errorBox) {
     if (errorBox) errorBox.textContent = "";

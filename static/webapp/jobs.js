@@ -1,4 +1,5 @@
 // Background jobs seen from a page: the progress bar and the poller of a job's API.
+import { postJson } from "./api.js";
 
 export const FINISHED = ["succeeded", "failed", "cancelled", "timed_out"];
 export const ACTIVE = ["queued", "running"];
@@ -10,6 +11,22 @@ export function isFinished(job) {
 // A job API url from the page's template of it ("/api/x/0/" -> "/api/x/42/").
 export function jobUrl(template, id) {
   return template.replace("/0/", `/${id}/`);
+}
+
+// A Cancel button for the job `holder.dataset.jobId` names (its cancel API from
+// `holder.dataset.cancelUrlTemplate`): disabled while the request is out, then
+// `onSent(result, id)` (the page follows the job again).
+export function wireCancel(button, holder, onSent) {
+  if (!button) return;
+  button.addEventListener("click", () => {
+    const id = holder.dataset.jobId;
+    if (!id) return;
+    button.disabled = true;
+    postJson(jobUrl(holder.dataset.cancelUrlTemplate, id)).then((result) => {
+      button.disabled = false;
+      onSent(result, id);
+    });
+  });
 }
 
 // A progress bar's width from a fraction in [0, 1].

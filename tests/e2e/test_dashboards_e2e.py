@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation import execution, services
+from evaluation import evaluation_work, services
 from tests.conftest import login, screenshot
 from tests.evaluation.helpers import register_model, store_dataset, tiny_model
 from webapp.models import JobStatus
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 def _evaluate(model, **kwargs):
     run = services.evaluation_run_create(model=model, **kwargs)
-    execution.evaluation_run_execute(run_id=run.pk)
+    evaluation_work.evaluation_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == JobStatus.SUCCEEDED, run.error
     return run

@@ -145,7 +145,7 @@ def test_a_labeled_tracked_video_is_deleted_from_its_page_saying_what_goes(
     page, project, owner, clip_video
 ):
     from labeling.models import Frame, Video
-    from tests.labeling.test_videos_api import _frame
+    from tests.labeling.videos.test_videos_api import _frame
 
     for index in (0, 5):
         _frame(clip_video, index, boxes=1, status=Frame.Status.LABELED)

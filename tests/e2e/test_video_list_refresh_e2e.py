@@ -7,7 +7,7 @@ import pytest
 
 from labeling.models import Frame, FrameSamplingJob
 from tests.conftest import login, screenshot
-from tests.labeling.test_videos_api import _frame, _stored_video
+from tests.labeling.videos.test_videos_api import _frame, _stored_video
 
 pytestmark = pytest.mark.e2e
 

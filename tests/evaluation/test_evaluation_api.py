@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from evaluation import execution, services
+from evaluation import evaluation_work, services
 from evaluation.models import EvaluationRun
 from tests.evaluation.helpers import SPLITS, register_model, store_dataset, tiny_model
 from webapp.models import JobStatus
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def run(trained_model):
     """A finished evaluation whose weak boxes are kept (low threshold): frames differ."""
     created = services.evaluation_run_create(model=trained_model, conf_threshold=0.001)
-    execution.evaluation_run_execute(run_id=created.pk)
+    evaluation_work.evaluation_run_execute(run_id=created.pk)
     created.refresh_from_db()
     assert created.status == JobStatus.SUCCEEDED, created.error
     return created
@@ -152,7 +152,7 @@ def test_a_run_on_another_projects_frames_needs_both_memberships(
 
     member_set(project=other, username=annotator.username, role="viewer")
     run = services.evaluation_run_create(model=trained_model, dataset_version=version)
-    execution.evaluation_run_execute(run_id=run.pk)
+    evaluation_work.evaluation_run_execute(run_id=run.pk)
     assert client.get(f"/api/evaluations/{run.pk}/").status_code == 200
     # A member of the model's project only sees neither the run nor its frames.
     viewer = api_client_for(people["viewer"])
@@ -275,7 +275,7 @@ def test_compare_lays_out_two_models_like_the_papers_tables(
         project=project, dataset_version=version, tiny=tiny_model(), name="later"
     )
     second = services.evaluation_run_create(model=tiny)
-    execution.evaluation_run_execute(run_id=second.pk)
+    evaluation_work.evaluation_run_execute(run_id=second.pk)
 
     client = api_client_for(owner)
     ids = f"{tiny.pk},{run.model_id},{unevaluated.pk}"

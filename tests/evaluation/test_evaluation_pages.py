@@ -9,7 +9,7 @@ import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
 
-from evaluation import execution, services
+from evaluation import evaluation_work, services
 from evaluation.models import EvaluationRun
 from tests.conftest import PASSWORD
 from webapp.models import JobStatus
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def run(trained_model):
     created = services.evaluation_run_create(model=trained_model)
-    execution.evaluation_run_execute(run_id=created.pk)
+    evaluation_work.evaluation_run_execute(run_id=created.pk)
     created.refresh_from_db()
     assert created.status == JobStatus.SUCCEEDED, created.error
     return created

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
-from evaluation import execution, services
+from evaluation import evaluation_work, services
 from evaluation.inference import class_mapping, timing_summary
 from evaluation.models import EvaluationRun, FramePrediction
 from tests.conftest import wait_for
@@ -40,7 +40,7 @@ TIMING_KEYS = {
 
 def _run(model, **kwargs) -> EvaluationRun:
     run = services.evaluation_run_create(model=model, **kwargs)
-    execution.evaluation_run_execute(run_id=run.pk)
+    evaluation_work.evaluation_run_execute(run_id=run.pk)
     run.refresh_from_db()
     return run
 
@@ -101,7 +101,7 @@ def test_per_frame_counts_add_up_to_the_run_totals(trained_model):
 def test_a_second_delivery_does_nothing(trained_model):
     run = _run(trained_model)
     finished_at = run.finished_at
-    execution.evaluation_run_execute(run_id=run.pk)
+    evaluation_work.evaluation_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.finished_at == finished_at and run.attempts == 1
     assert FramePrediction.objects.filter(run=run).count() == SPLITS["test"]
@@ -123,7 +123,7 @@ def test_deleting_a_running_evaluation_stops_it_and_leaves_nothing(
     trained_model, monkeypatch, settings
 ):
     run = services.evaluation_run_create(model=trained_model)
-    real = execution.run_inference
+    real = evaluation_work.run_inference
 
     def delete_midway(*args, on_image, **kwargs):
         def beat(done, total):
@@ -133,9 +133,9 @@ def test_deleting_a_running_evaluation_stops_it_and_leaves_nothing(
 
         return real(*args, on_image=beat, **kwargs)
 
-    monkeypatch.setattr(execution, "run_inference", delete_midway)
+    monkeypatch.setattr(evaluation_work, "run_inference", delete_midway)
     settings.JOB_HEARTBEAT_INTERVAL = 0  # beat on every image
-    execution.evaluation_run_execute(run_id=run.pk)  # no exception
+    evaluation_work.evaluation_run_execute(run_id=run.pk)  # no exception
     assert not EvaluationRun.objects.exists() and not FramePrediction.objects.exists()
 
 
@@ -145,7 +145,7 @@ def test_a_cancelled_queued_evaluation_never_runs(trained_model):
 
     run = services.evaluation_run_create(model=trained_model)
     job_request_cancel(job=run)
-    execution.evaluation_run_execute(run_id=run.pk)
+    evaluation_work.evaluation_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == JobStatus.CANCELLED and run.attempts == 0 and run.metrics == {}
 
@@ -191,7 +191,7 @@ def test_an_empty_test_split_is_refused_unless_falling_back_to_val(
     assert (run.split, run.requested_split) == ("val", "test")
     assert "test split is empty" in run.message
 
-    execution.evaluation_run_execute(run_id=run.pk)
+    evaluation_work.evaluation_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert run.frame_count == SPLITS["val"]

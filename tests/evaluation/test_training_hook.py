@@ -1,4 +1,4 @@
-"""Every successful training job ends with an evaluation (the hook in training.execution)."""
+"""Every successful training job ends with an evaluation (the hook in training.training_work)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import pytest
 
 from django.utils import timezone
 
-from evaluation import execution as evaluation_execution
+from evaluation import evaluation_work
 from evaluation import services as evaluation_services
 from evaluation.models import EvaluationRun
 from labeling.datasets.versions import dataset_version_create
 from tests.training.helpers import make_frames, record_dispatch
-from training.execution import training_job_execute
 from training.models import TrainedModel, TrainingJob
 from training.presets import Hyperparameters
+from training.training_work import training_job_execute
 from webapp.models import JobStatus
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,7 @@ def test_a_finished_training_job_queues_its_evaluation(project, owner, monkeypat
     assert run.split == expected and run.requested_split == "test"
     assert f"Evaluation #{run.pk} queued" in job.log_tail
 
-    evaluation_execution.evaluation_run_execute(run_id=run.pk)
+    evaluation_work.evaluation_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert run.frame_count == version.frame_counts[expected]

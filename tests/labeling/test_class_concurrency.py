@@ -11,7 +11,7 @@ from django.db import IntegrityError
 
 from labeling.models import LabelClass
 from labeling.services import label_class_add
-from tests.labeling.test_annotation_concurrency import run_in_threads
+from tests.labeling.annotations.test_annotation_concurrency import run_in_threads
 
 THREADS = 10
 

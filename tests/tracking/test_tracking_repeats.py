@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from tests.labeling.test_annotation_concurrency import run_in_threads
+from tests.labeling.annotations.test_annotation_concurrency import run_in_threads
 from tests.tracking.run_helpers import _placeholder_model, make_tracked_run, make_trajectory
 from tests.tracking.run_helpers import make_video as make_video_row
 from tracking.models import TrackingBatch, TrackingEdit, TrackingRun

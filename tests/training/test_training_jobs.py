@@ -23,7 +23,7 @@ from django.utils import timezone
 from labeling.datasets.versions import dataset_version_create
 from tests.conftest import wait_for
 from tests.training.helpers import FAST_HP, make_frames, record_dispatch
-from training import execution, services, tasks
+from training import services, tasks, training_work
 from training.checkpoints import load_checkpoint_check
 from training.models import EpochMetric, TrainedModel, TrainingJob
 from training.runtime import Detector
@@ -86,7 +86,7 @@ def test_soft_time_limit_keeps_checkpoint_then_retry_resumes_and_finishes(
         return real_train(**{**kwargs, "on_epoch_end": on_epoch_end})
 
     monkeypatch.setattr(trainer, "train", train_until_the_limit)
-    execution.training_job_execute(job_id=job.pk)
+    training_work.training_job_execute(job_id=job.pk)
 
     job.refresh_from_db()
     assert job.status == JobStatus.TIMED_OUT, job.error or job.log_tail
@@ -107,7 +107,7 @@ def test_soft_time_limit_keeps_checkpoint_then_retry_resumes_and_finishes(
     assert no_dispatch == [job.pk]
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED and job.attempts == 0
-    execution.training_job_execute(job_id=job.pk)
+    training_work.training_job_execute(job_id=job.pk)
 
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error or job.log_tail
@@ -129,7 +129,7 @@ def test_soft_time_limit_keeps_checkpoint_then_retry_resumes_and_finishes(
         dataset_version=job.dataset_version,
     )
     assert tuned.preset == "yolo11n" and no_dispatch[-1] == tuned.pk
-    execution.training_job_execute(job_id=tuned.pk)
+    training_work.training_job_execute(job_id=tuned.pk)
     tuned.refresh_from_db()
     assert tuned.status == JobStatus.SUCCEEDED, tuned.error or tuned.log_tail
     assert TrainedModel.objects.get(job=tuned).start_weights.startswith(

@@ -15,7 +15,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from evaluation.execution import evaluation_run_execute
+from evaluation.evaluation_work import evaluation_run_execute
 from evaluation.models import EvaluationRun
 from evaluation.services import SPLITS, evaluation_run_create, evaluation_run_dispatch
 from labeling.models import DatasetVersion

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from labeling import tasks
 from labeling.models import Frame, ImageSetImportJob, Video
-from labeling.videos import imageset_jobs, services
+from labeling.videos import imageset_services, imageset_work, services
 from tests.conftest import wait_for
 from tests.labeling.dataset_helpers import image_bytes, make_frame, make_source, media_files
 from tests.labeling.job_kill import (
@@ -45,7 +45,7 @@ def images_zip(n: int = IMAGES) -> bytes:
 
 
 def stored_by(job) -> set[str]:
-    folders = imageset_jobs.imageset_job_folders(job)
+    folders = imageset_services.imageset_job_folders(job)
     return {n for n in media_files() if any(n.startswith(f + "/") for f in folders)}
 
 
@@ -64,7 +64,7 @@ class RunHere:
     id = "in-process"
 
     def __call__(self, args, **kwargs):
-        imageset_jobs.imageset_job_execute(job_id=args[0])
+        imageset_work.imageset_job_execute(job_id=args[0])
         return self
 
 
@@ -118,7 +118,9 @@ def test_a_worker_killed_mid_store_leaves_no_orphans_and_a_retry_makes_the_set(
 def queued_job(project, owner, tmp_path, n: int):
     path = tmp_path / "set.zip"
     path.write_bytes(images_zip(n))
-    job = imageset_jobs.imageset_job_create(project=project, user=owner, path=path, name="set.zip")
+    job = imageset_services.imageset_job_create(
+        project=project, user=owner, path=path, name="set.zip"
+    )
     ImageSetImportJob.objects.filter(pk=job.pk).update(celery_task_id="in-process")
     return job
 
@@ -141,10 +143,10 @@ def test_an_attempt_the_stale_check_gave_up_on_writes_no_rows(
         return stored
 
     monkeypatch.setattr(services, "_store_set_image", store_then_go_stale)
-    imageset_jobs.imageset_job_execute(job_id=job.pk)
+    imageset_work.imageset_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and job.video_id is None
-    images, _ = imageset_jobs.imageset_job_folders(job)
+    images, _ = imageset_services.imageset_job_folders(job)
     assert len(seen) == 4 and all(name.startswith(images + "/") for name in seen)
     assert not image_sets(project).exists() and not Frame.all_objects.exists()
     assert not stored_by(job)
@@ -166,7 +168,7 @@ def test_a_retry_after_a_kill_past_the_commit_keeps_the_one_set(
         # The job is marked done by the shared runner (webapp.jobs.kinds).
         patch.setattr(kinds, "job_finish", lambda **kwargs: (_ for _ in ()).throw(Killed))
         with pytest.raises(Killed):
-            imageset_jobs.imageset_job_execute(job_id=job.pk)
+            imageset_work.imageset_job_execute(job_id=job.pk)
     video = image_sets(project).get()
     job.refresh_from_db()
     assert job.status == JobStatus.RUNNING and job.video_id == video.pk
@@ -180,7 +182,7 @@ def test_a_retry_after_a_kill_past_the_commit_keeps_the_one_set(
     assert job.status == JobStatus.FAILED and stored_by(job) == kept
 
     monkeypatch.setattr(tasks.imageset_import_run, "apply_async", RunHere())
-    job = imageset_jobs.imageset_job_retry(job=job)
+    job = imageset_services.imageset_job_retry(job=job)
     assert job.status == JobStatus.SUCCEEDED and job.video_id == video.pk
     assert image_sets(project).count() == 1 and Frame.all_objects.count() == 3
     assert stored_by(job) == kept and not job.upload
@@ -196,7 +198,7 @@ def test_the_stale_check_sweeps_only_files_nothing_refers_to(project, owner, set
         heartbeat_at=timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER + 5),
         created_by=owner,
     )
-    images, thumbs = imageset_jobs.imageset_job_folders(job)
+    images, thumbs = imageset_services.imageset_job_folders(job)
 
     def save(name: str, seed: int) -> str:
         return default_storage.save(name, ContentFile(image_bytes(seed)))
@@ -218,7 +220,7 @@ def test_the_stale_check_sweeps_only_files_nothing_refers_to(project, owner, set
         for name in (used, thumb, neighbour):
             assert default_storage.exists(name), name
         assert not default_storage.exists(orphan) and not default_storage.exists(orphan_thumb)
-        assert imageset_jobs.imageset_job_sweep(job=job) == 0  # nothing more to do
+        assert imageset_services.imageset_job_sweep(job=job) == 0  # nothing more to do
     finally:
         # The rows roll back, the files would stay: a later job with the same ids would
         # find them in its folders.
@@ -230,9 +232,9 @@ def test_a_retry_needs_the_received_zip(project, owner):
     job = ImageSetImportJob.objects.create(
         project=project, status=JobStatus.FAILED, created_by=owner
     )
-    assert not imageset_jobs.imageset_job_retryable(job=job)
+    assert not imageset_services.imageset_job_retryable(job=job)
     with pytest.raises(ValidationError, match="upload the zip again"):
-        imageset_jobs.imageset_job_retry(job=job)
+        imageset_services.imageset_job_retry(job=job)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -240,13 +242,13 @@ def test_an_attempt_first_sweeps_what_a_killed_one_left(project, owner, tmp_path
     """A redelivery (the killed worker's message given to another one before any stale
     check) finds the dead attempt's files in the job's folders and removes them first."""
     job = queued_job(project, owner, tmp_path, n=2)
-    images, thumbs = imageset_jobs.imageset_job_folders(job)
+    images, thumbs = imageset_services.imageset_job_folders(job)
     left = [
         default_storage.save(f"{images}/000000.jpg", ContentFile(image_bytes(1))),
         default_storage.save(f"{images}/000001.jpg", ContentFile(image_bytes(2))),
         default_storage.save(f"{thumbs}/{'c' * 32}.jpg", ContentFile(image_bytes(3))),
     ]
-    imageset_jobs.imageset_job_execute(job_id=job.pk)
+    imageset_work.imageset_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error
     frames = Frame.all_objects.filter(video=job.video)

@@ -10,7 +10,7 @@ import pytest
 
 from labeling.models import ChunkedUpload, Video, VideoUploadJob
 from labeling.services import project_create
-from labeling.videos.chunked_jobs import video_upload_job_execute
+from labeling.videos.upload_work import video_upload_job_execute
 from tests.labeling.video_helpers import files_on_disk, table_counts, upload, write_video
 
 pytestmark = pytest.mark.django_db

@@ -732,7 +732,7 @@ def test_an_unknown_project_or_video_is_404(client, owner, project):
 def run_imageset_jobs(monkeypatch) -> None:
     """Run image-set jobs here, at once, instead of publishing them (the real worker path
     is tests/e2e/test_videos_e2e.py's)."""
-    from labeling.videos.imageset_jobs import imageset_job_execute
+    from labeling.videos.imageset_work import imageset_job_execute
 
     class Result:
         id = "in-process"

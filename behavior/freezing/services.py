@@ -3,9 +3,10 @@ worker (``default`` queue) instead of inside a request, stored, and reused.
 
 A job kind declared once (``behavior.jobs.FREEZING``): the ``FreezingJob`` row (a
 ``webapp.models.Job``), the Celery task ``behavior.tasks.freezing_job_execute_task`` on the
-``default`` queue, and :func:`freezing_job_work`; ``webapp.jobs`` gives it the claim, cancel,
-the time limit, the finish, the dispatch after commit and the stale check (a killed worker's
-job is FAILED by ``jobs_fail_stale``; asking again starts anew).
+``default`` queue, and :func:`behavior.freezing.freezing_work.freezing_job_work`;
+``webapp.jobs`` gives it the claim, cancel, the time limit, the finish, the dispatch after
+commit and the stale check (a killed worker's job is FAILED by ``jobs_fail_stale``; asking
+again starts anew).
 
 Cached per run and motion parameters: ``FreezingJob.key`` digests the run, its trajectory,
 its active edits and the motion parameters; a request whose key has a queued, running or
@@ -18,24 +19,19 @@ spends a worker for a while, though it writes no user data).
 
 from __future__ import annotations
 
-import io
-import logging
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 
 from django.db import transaction
 
 from behavior.core.freezing import FreezingParams
-from behavior.freezing.motion import measure_motion, motion_key
+from behavior.freezing.motion import motion_key
 from behavior.models import FreezingJob
 from tracking.models import TrackingRun
-from webapp.jobs import JobRun, job_dispatch, job_heartbeat, job_run
+from webapp.jobs import job_dispatch
 from webapp.models import JobStatus
-from webapp.storage import delete_quietly, local_copy, scratch_tempdir, store_file
-
-log = logging.getLogger(__name__)
+from webapp.storage import local_copy
 
 # A job in one of these answers a request with its key; a failed or cancelled one does not.
 REUSABLE = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED)
@@ -112,40 +108,3 @@ def freezing_job_motion(*, job: FreezingJob) -> np.ndarray | None:
         return None
     with local_copy(job.motion.name, suffix=".npy") as path:
         return np.load(path, allow_pickle=False)
-
-
-def freezing_job_execute(*, job_id: int) -> None:
-    """Claim the job and measure the motion (:data:`behavior.jobs.FREEZING`); a duplicate
-    delivery returns at once."""
-    from behavior.jobs import FREEZING  # the kinds module imports this one
-
-    job_run(FREEZING, job_id=job_id)
-
-
-def freezing_job_work(job_run_: JobRun) -> str:
-    from tracking.selectors import tracking_run_trajectory
-
-    job = job_run_.job
-    run = job.run
-
-    def beat(done: int, total: int) -> None:
-        if done % BEAT_EVERY_FRAMES == 0:
-            job_heartbeat(job=job, progress=done / max(total, 1), message=f"Frame {done:,}")
-
-    params = FreezingParams(**job.params).checked()
-    trajectory = tracking_run_trajectory(run=run)
-    motion = measure_motion(run=run, trajectory=trajectory, params=params, on_frame=beat)
-    buffer = io.BytesIO()
-    np.save(buffer, motion)
-    with scratch_tempdir() as tmp:
-        local = Path(tmp) / "motion.npy"
-        local.write_bytes(buffer.getvalue())
-        stored = store_file(
-            local_path=local, name=f"tracking/{run.project_id}/{run.pk}/motion-{job.pk}.npy"
-        )
-    try:
-        FreezingJob.objects.filter(pk=job.pk).update(motion=stored)
-    except BaseException:
-        delete_quietly(stored)
-        raise
-    return "Measured"

@@ -14,12 +14,12 @@ stores into folders of its own, ``frames/{project}/set-job-{id}/`` and
 :func:`imageset_job_sweep` deletes what no row refers to there when the stale check fails
 the job (``ImageSetImportJob.after_stale_failure``) and before every attempt. The rows'
 transaction first checks the job still runs and records its video, so an attempt killed
-after the commit is not made twice by a retry. See :mod:`labeling.upload_jobs`.
+after the commit is not made twice by a retry. See :mod:`labeling.upload_jobs`; the worker
+side is :mod:`labeling.videos.imageset_work`.
 """
 
 from __future__ import annotations
 
-import logging
 import shutil
 import uuid
 import zipfile
@@ -28,25 +28,19 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
-from webapp.jobs import JobRun, job_run, keep_alive
-from webapp.models import TERMINAL_STATUSES
-from webapp.storage import delete_quietly, local_copy, scratch_workdir, store_file
+from webapp.storage import delete_quietly, scratch_workdir, store_file
 
 from ..datasets import archives
 from ..models import Frame, ImageSetImportJob, Project, Video
 from ..upload_jobs import (
     upload_job_cancel,
     upload_job_dispatch,
-    upload_job_drop_upload,
     upload_job_retry,
     upload_job_retryable,
-    upload_job_still_running,
     upload_job_sweep,
 )
 from . import imagesets
-from .services import IncomingFile, display_name, imageset_upload
-
-log = logging.getLogger(__name__)
+from .services import IncomingFile, display_name
 
 
 def imageset_zip_check(*, path: Path) -> None:
@@ -164,60 +158,3 @@ def imageset_job_sweep(*, job: ImageSetImportJob) -> int:
     ) + upload_job_sweep(
         job=job, folder=thumbs, kept=kept_thumbs.values_list("thumbnail", flat=True)
     )
-
-
-def _commit_guard(job: ImageSetImportJob):
-    """Inside the rows' transaction: stop unless ``job`` still runs, then record its video
-    (with the rows: a retry of an attempt killed after its commit only finishes it)."""
-    still_running = upload_job_still_running(job)
-
-    def check(video: Video) -> None:
-        still_running()
-        ImageSetImportJob.objects.filter(pk=job.pk).update(video=video)
-
-    return check
-
-
-def _drop_upload(job: ImageSetImportJob) -> None:
-    upload_job_drop_upload(job=job)
-
-
-def imageset_job_execute(*, job_id: int) -> None:
-    """Run an image-set job in a worker (:data:`labeling.jobs.IMAGESET_IMPORT`)."""
-    from ..jobs import IMAGESET_IMPORT  # the kinds module imports this one
-
-    job_run(IMAGESET_IMPORT, job_id=job_id)
-
-
-def imageset_job_work(run: JobRun) -> str:
-    job = run.job
-    video = job.video
-    if video is None:
-        imageset_job_sweep(job=job)  # what an earlier, killed attempt left
-        video = _make_set(job, run)
-    else:
-        _drop_upload(job)  # an earlier attempt wrote the rows, then was killed
-    return f"Image set added: {video.frame_count} frames."
-
-
-def imageset_job_after(run: JobRun) -> None:
-    """However the attempt ended: an ended job keeps no received zip."""
-    if ImageSetImportJob.objects.filter(pk=run.job.pk, status__in=TERMINAL_STATUSES).exists():
-        _drop_upload(run.job)
-
-
-def _make_set(job: ImageSetImportJob, run: JobRun) -> Video:
-    run.beat(progress=0.0, message="Unpacking and checking every image…", force=True)
-    storing = run.stages({"storing": (0.3, 0.99)}, {"storing": "Storing image"})
-    try:
-        with keep_alive(job), local_copy(job.upload.name, suffix=".zip") as path:
-            return imageset_upload(
-                project=job.project,
-                user=job.created_by,
-                files=[IncomingFile(path=path, name=job.source_name, size=job.upload_bytes)],
-                progress=lambda done, total: storing("storing", done, total),
-                store_folders=imageset_job_folders(job),
-                before_commit=_commit_guard(job),
-            )
-    finally:
-        _drop_upload(job)  # before the job shows as ended; a killed worker keeps it

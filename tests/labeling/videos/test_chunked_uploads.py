@@ -18,7 +18,7 @@ from django.utils import timezone
 from labeling import tasks
 from labeling.models import ChunkedUpload, FrameSamplingJob, Role, Video, VideoUploadJob
 from labeling.videos import chunked
-from labeling.videos.chunked_jobs import video_upload_job_execute
+from labeling.videos.upload_work import video_upload_job_execute
 from tests.labeling.dataset_helpers import media_files
 from tests.labeling.video_helpers import write_video
 

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from labeling.datasets import importing, job_services
+from labeling.datasets import export_work, import_work, importing, job_services
 from labeling.datasets.exporting import dataset_export
 from labeling.models import DatasetExportJob, DatasetImportJob, Frame, Role
 from labeling.services import project_create
@@ -139,7 +139,7 @@ def test_cancelling_an_import_midway_stores_nothing(
         return name
 
     monkeypatch.setattr(importing, "_store_image", store_then_cancel)
-    job_services.dataset_import_job_execute(job_id=job.pk)
+    import_work.dataset_import_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "cancelled" and "nothing was imported" in job.message
     assert len(stored) == 3
@@ -155,7 +155,7 @@ def test_a_job_cancelled_before_it_starts_never_runs(celery_worker, project, own
     job_services.dataset_import_job_cancel(job=job)
     assert job.status == "cancelled"
     job_services.dataset_import_job_dispatch(job=job)  # a late delivery does nothing
-    job_services.dataset_import_job_execute(job_id=job.pk)
+    import_work.dataset_import_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "cancelled" and job.attempts == 0
     assert not project.frames.exists() and not imported_uploads(project)
@@ -277,7 +277,7 @@ def test_cancelling_an_export_midway_keeps_no_file(project, owner, monkeypatch, 
 
     monkeypatch.setattr(exporting._StoredImages, "__call__", call_then_cancel)
     before_scratch = scratch_files()
-    job_services.dataset_export_job_execute(job_id=job.pk)
+    export_work.dataset_export_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "cancelled" and not job.file
     assert not [p for p in media_files() if p.startswith(f"exports/{project.pk}/")]
@@ -336,7 +336,7 @@ def test_keep_alive_beats_while_a_step_has_no_progress_hook(project, owner, expo
     request.addfinalizer(lambda: delete_quietly(job.upload.name))
     job = job_claim(model=DatasetImportJob, job_id=job.pk)
     first = job.heartbeat_at
-    with job_services.keep_alive(job, every_s=0.05):
+    with import_work.keep_alive(job, every_s=0.05):
         time.sleep(0.5)
     job.refresh_from_db()
     assert job.heartbeat_at > first

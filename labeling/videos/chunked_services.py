@@ -12,35 +12,24 @@ No trace of a refused file: the job deletes the received bytes whatever the outc
 video service stores nothing it did not accept, and the upload's row goes with a failure
 (the job's row stays as the record of what happened). A broker outage at dispatch puts the
 bytes back and the upload in ``receiving`` (503): completing again needs no new upload.
+The worker side is :mod:`labeling.videos.upload_work`.
 """
 
 from __future__ import annotations
 
-import logging
 import shutil
 import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from webapp.jobs import BrokerUnavailable, JobRun, job_dispatch, job_finish, job_run, keep_alive
+from webapp.jobs import BrokerUnavailable, job_dispatch
 from webapp.models import TERMINAL_STATUSES, JobStatus
 from webapp.storage import delete_quietly, local_copy, store_file
 
 from ..models import ChunkedUpload, VideoUploadJob
 from ..upload_jobs import upload_job_cancel, upload_job_drop_upload
 from .chunked import part_path, upload_locked
-from .sampling_services import sampling_job_start_after_upload
-from .services import IncomingFile, frame_source_upload, video_delete
-
-log = logging.getLogger(__name__)
-
-#: Progress shown for each step (the probe has no progress of its own: it runs in the
-#: sandbox child and says nothing until it is done).
-_STEPS = {
-    "checking": (0.05, "Checking the video (decoding it)…"),
-    "storing": (0.85, "Storing the video and making its thumbnail…"),
-}
 
 
 def chunked_upload_complete(*, upload: ChunkedUpload, user) -> VideoUploadJob:
@@ -133,71 +122,3 @@ def video_upload_job_forget(*, job: VideoUploadJob) -> None:
         if upload is not None:
             part_path(upload).unlink(missing_ok=True)
             upload.delete()
-
-
-def video_upload_job_execute(*, job_id: int) -> None:
-    """Run a chunked upload's check in a worker (:data:`labeling.jobs.VIDEO_UPLOAD`)."""
-    from ..jobs import VIDEO_UPLOAD  # the kinds module imports this one
-
-    job_run(VIDEO_UPLOAD, job_id=job_id)
-
-
-def video_upload_job_work(run: JobRun) -> str | None:
-    """Decode-check the received file and make it a video (all or nothing)."""
-    job = run.job
-
-    def step(name: str) -> None:
-        progress, message = _STEPS[name]
-        run.beat(progress=progress, message=message, force=True)
-
-    step("checking")
-    try:
-        with keep_alive(job), local_copy(job.upload.name) as path:
-            incoming = IncomingFile(path=path, name=job.source_name, size=job.upload_bytes)
-            run.state["video"] = frame_source_upload(
-                project=job.project,
-                user=job.created_by,
-                files=[incoming],
-                move=True,
-                on_step=step,
-            )
-    finally:
-        upload_job_drop_upload(job=job)  # moved into the video, or refused: gone
-    _added(job, run.state["video"])
-    return None  # _added finished it
-
-
-def video_upload_job_undo(run: JobRun) -> None:
-    """A video made before the job failed (it was cancelled or its row vanished while
-    finishing) goes again: the job's outcome is all or nothing."""
-    _undo(run.state.get("video"))
-
-
-def video_upload_job_after(run: JobRun) -> None:
-    ended = VideoUploadJob.objects.filter(pk=run.job.pk, status__in=TERMINAL_STATUSES)
-    if ended.exclude(status=JobStatus.SUCCEEDED).exists():
-        video_upload_job_forget(job=run.job)
-
-
-def _added(job: VideoUploadJob, video) -> None:
-    """Record the video on the job and the upload, start sampling if asked, finish."""
-    VideoUploadJob.objects.filter(pk=job.pk).update(video=video)
-    if job.chunked_upload_id:
-        ChunkedUpload.objects.filter(pk=job.chunked_upload_id).update(
-            status=ChunkedUpload.Status.COMPLETE, video=video
-        )
-    sampling, error = sampling_job_start_after_upload(
-        video=video, user=job.created_by, seconds=job.sample_every
-    )
-    VideoUploadJob.objects.filter(pk=job.pk).update(
-        sampling_job=sampling, sampling_error=(error or "")[:500]
-    )
-    size = f"{video.width}×{video.height}, {video.frame_count} frames"
-    job_finish(job=job, status=JobStatus.SUCCEEDED, message=f"Added ({size}).")
-
-
-def _undo(video) -> None:
-    """A video made before the job failed (it was cancelled or its row vanished while
-    finishing) goes again: the job's outcome is all or nothing."""
-    if video is not None:
-        video_delete(video=video)

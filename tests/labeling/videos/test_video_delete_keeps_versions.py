@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from labeling.annotations.services import annotation_save
 from labeling.datasets.versions import dataset_version_create, dataset_version_write_yolo
 from labeling.models import Frame, Split, Video
-from tests.labeling.test_videos_api import _frame, _stored_video
+from tests.labeling.videos.test_videos_api import _frame, _stored_video
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from labeling import tasks
-from labeling.datasets import job_services
+from labeling.datasets import import_work, job_services
 from labeling.models import DatasetImportJob, Frame
 from tests.conftest import wait_for
 from tests.labeling.dataset_helpers import (
@@ -158,7 +158,7 @@ def test_an_attempt_the_stale_check_gave_up_on_writes_no_rows(
         return name
 
     monkeypatch.setattr(importing, "_store_image", store_then_go_stale)
-    job_services.dataset_import_job_execute(job_id=job.pk)
+    import_work.dataset_import_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert len(seen) == 4 and all(n.startswith(job_services.import_job_folder(job)) for n in seen)

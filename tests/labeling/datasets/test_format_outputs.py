@@ -13,7 +13,7 @@ import pytest
 
 from labeling.datasets.formats import FORMATS, Dataset, DatasetBox, DatasetImage, FormatError
 from labeling.datasets.formats.outputs import ZipOutput
-from tests.labeling.test_formats import FORMAT_NAMES, png_source, sample_dataset
+from tests.labeling.datasets.test_formats import FORMAT_NAMES, png_source, sample_dataset
 
 
 def folder_files(root: Path) -> dict[str, bytes]:

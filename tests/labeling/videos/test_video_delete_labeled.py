@@ -15,7 +15,7 @@ from behavior.models import ArenaSetup
 from labeling.datasets.versions import dataset_version_create
 from labeling.models import Box, Frame, Split, Video
 from labeling.videos.deletion import video_deletion_preview
-from tests.labeling.test_videos_api import _frame, _stored_video
+from tests.labeling.videos.test_videos_api import _frame, _stored_video
 from tests.tracking.run_helpers import make_tracked_run, make_trajectory
 from tracking.models import TrackingRun
 from training.models import TrainedModel

@@ -116,7 +116,7 @@ def test_export_bad_parameters_are_400_naming_the_field(project, owner, api_clie
     assert empty.status_code == 400 and "no labeled frames" in empty.json()["split"][0]
 
 
-# --- import (the job itself: tests/labeling/test_dataset_jobs.py) ----------------------
+# --- import (the job itself: tests/labeling/datasets/test_dataset_jobs.py) ----------------------
 @pytest.mark.django_db
 def test_import_over_the_size_limit_is_413_and_stores_nothing(
     project, owner, api_client_for, exported_zip, settings

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from labeling.datasets.split_services import frames_assign_splits
 from labeling.datasets.splits import SPLITS, assign_splits, split_targets
 from labeling.models import Frame
-
-from .dataset_helpers import make_frame, make_source
+from tests.labeling.dataset_helpers import make_frame, make_source
 
 ratios_st = st.tuples(st.integers(0, 100), st.integers(0, 100), st.integers(0, 100)).filter(
     lambda r: sum(r) > 0

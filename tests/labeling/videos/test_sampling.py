@@ -14,7 +14,7 @@ from PIL import Image
 from django.core.files.storage import default_storage
 
 from labeling.models import Box, Frame, FrameSamplingJob, Video
-from labeling.videos import sampling_services, services
+from labeling.videos import sampling_services, sampling_work, services
 from labeling.videos.services import IncomingFile
 from tests.conftest import wait_for
 from tests.labeling.video_helpers import files_on_disk, upload, write_video
@@ -46,7 +46,7 @@ def _run(video: Video, strategy: str, **params) -> FrameSamplingJob:
     job = sampling_services.sampling_job_create(
         video=video, user=None, strategy=strategy, params=params
     )
-    sampling_services.sampling_job_execute(job_id=job.pk)
+    sampling_work.sampling_job_execute(job_id=job.pk)
     job.refresh_from_db()
     return job
 
@@ -78,7 +78,7 @@ def test_a_redelivered_job_does_nothing(project, tiny_path):
     video = _video(project, tiny_path)
     job = _run(video, "every_seconds", seconds=0.5)
     before = list(video.frames.values_list("id", "image"))
-    sampling_services.sampling_job_execute(job_id=job.pk)  # the same message again
+    sampling_work.sampling_job_execute(job_id=job.pk)  # the same message again
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and job.attempts == 1
     assert list(video.frames.values_list("id", "image")) == before
@@ -142,7 +142,7 @@ def test_a_job_cancelled_before_it_starts_samples_nothing(project, tiny_path):
         video=video, user=None, strategy="uniform", params={"n": 5}
     )
     job_request_cancel(job=job)
-    sampling_services.sampling_job_execute(job_id=job.pk)
+    sampling_work.sampling_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and not video.frames.exists()
 
@@ -156,15 +156,15 @@ def test_a_job_cancelled_while_running_stops_and_keeps_what_it_stored(
     job = sampling_services.sampling_job_create(
         video=video, user=None, strategy="uniform", params={"n": 12}
     )
-    real_store = sampling_services.frame_store
+    real_store = sampling_work.frame_store
 
     def store_then_cancel(**kwargs):
         frame = real_store(**kwargs)
         job_request_cancel(job=FrameSamplingJob.objects.get(pk=job.pk))
         return frame
 
-    monkeypatch.setattr(sampling_services, "frame_store", store_then_cancel)
-    sampling_services.sampling_job_execute(job_id=job.pk)
+    monkeypatch.setattr(sampling_work, "frame_store", store_then_cancel)
+    sampling_work.sampling_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
     assert job.frames_created == 1 and _indices(video) == [0]
@@ -181,15 +181,15 @@ def test_deleting_the_video_while_it_is_sampled_leaves_no_frame_files(
     job = sampling_services.sampling_job_create(
         video=video, user=None, strategy="uniform", params={"n": 12}
     )
-    real_store = sampling_services.frame_store
+    real_store = sampling_work.frame_store
 
     def store_then_delete(**kwargs):
         frame = real_store(**kwargs)
         services.video_delete(video=Video.objects.get(pk=video.pk))
         return frame
 
-    monkeypatch.setattr(sampling_services, "frame_store", store_then_delete)
-    sampling_services.sampling_job_execute(job_id=job.pk)
+    monkeypatch.setattr(sampling_work, "frame_store", store_then_delete)
+    sampling_work.sampling_job_execute(job_id=job.pk)
     assert not FrameSamplingJob.objects.filter(pk=job.pk).exists()
     assert not Frame.objects.exists()
     left = files_on_disk() - before
