@@ -368,11 +368,12 @@ def run_analysis(
         )
     job_state, motion = None, None
     if freezing_jobs and freezing.params is not None:
-        from behavior.freezing.jobs import freezing_job_dict, freezing_job_for, freezing_job_motion
+        from behavior.freezing.jobs import freezing_job_for, freezing_job_motion
+        from behavior.freezing.serializers import freezing_job_state
 
         job = freezing_job_for(run=run, params=freezing.params)
         motion = freezing_job_motion(job=job) if job else None
-        job_state = freezing_job_dict(job)
+        job_state = freezing_job_state(job)
         if motion is None:
             freezing = FreezingRequest(None)  # not measured yet: the rest of the measures
     results = run_results(
