@@ -29,7 +29,7 @@ from labeling.annotations.selectors import SPLIT_FILTERS, frame_for_user
 from labeling.annotations.services import AnnotationConflict
 from labeling.models import Frame, Role
 from labeling.selectors import project_for_user
-from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobOutputBase
+from webapp.jobs.apis import JobOutputBase, job_apis
 from webapp.parsers import DepthLimitedJSONParser
 
 from . import services
@@ -268,15 +268,12 @@ class PrelabelJobListApi(APIView):
         return Response(PrelabelJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class PrelabelJobDetailApi(JobDetailApi):
-    output = PrelabelJobOutput
-    job_for = prelabel_job_for_user
-
-
-class PrelabelJobCancelApi(JobCancelApi):
-    output = PrelabelJobOutput
-    job_for = prelabel_job_for_user
-    service = services.prelabel_job_cancel
+PrelabelJobDetailApi, PrelabelJobCancelApi = job_apis(
+    "PrelabelJob",
+    output=PrelabelJobOutput,
+    job_for=prelabel_job_for_user,
+    cancel=services.prelabel_job_cancel,
+)
 
 
 # --- hard frames and "improve this model" ----------------------------------------------------
@@ -339,9 +336,9 @@ class EvaluationHardFramesApi(_HardFramesStartApi):
         return self._start(request, evaluation_run=run)
 
 
-class HardFrameJobDetailApi(JobDetailApi):
-    output = HardFrameJobOutput
-    job_for = hard_frame_job_for_user
+(HardFrameJobDetailApi,) = job_apis(
+    "HardFrameJob", output=HardFrameJobOutput, job_for=hard_frame_job_for_user
+)
 
 
 class ImproveInput(serializers.Serializer):

@@ -109,7 +109,7 @@ urlpatterns = [
     ),
     path(
         "freezing-jobs/<id:job_id>/",
-        freezing_apis.FreezingJobApi.as_view(),
+        freezing_apis.FreezingJobDetailApi.as_view(),
         name="api-freezing-job",
     ),
     path(

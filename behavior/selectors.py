@@ -3,8 +3,8 @@ run choice and subjects are in :mod:`behavior.experiment.selectors`)."""
 
 from __future__ import annotations
 
-from labeling.models import Project, Role
-from labeling.selectors import object_for_user
+from labeling.models import Project
+from labeling.selectors import RowForUser
 
 from .models import SETTINGS_FIELDS, AnalysisSettings, FreezingJob
 
@@ -23,14 +23,9 @@ def analysis_settings_values(*, project: Project) -> dict:
     return {name: getattr(row, name) for name in SETTINGS_FIELDS}
 
 
-def freezing_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -> FreezingJob:
-    """A freezing job of a run in one of ``user``'s projects (404 to others, 403 below
-    ``role``)."""
-    return object_for_user(
-        FreezingJob.objects.select_related("run"),
-        user=user,
-        pk=job_id,
-        role=role,
-        what="freezing job",
-        project_path="run__project",
-    )
+freezing_job_for_user = RowForUser(
+    FreezingJob.objects.select_related("run"),
+    id_name="job_id",
+    what="freezing job",
+    project_path="run__project",
+)

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from behavior.api_base import BehaviorJSONParser
 from behavior.models import ArenaSetup, ArenaTemplate
 from labeling.models import Role, Video
-from labeling.selectors import object_for_user, project_for_user
+from labeling.selectors import RowForUser, project_for_user
 from tracking.selectors import tracked_video_for_user
 
 from .serializers import (
@@ -132,14 +132,9 @@ class ArenaPresetApi(APIView):
 
 
 # --- templates ------------------------------------------------------------------------
-def _template_for_user(request, template_id: int, role: str = Role.VIEWER) -> ArenaTemplate:
-    return object_for_user(
-        ArenaTemplate.objects.select_related("project"),
-        user=request.user,
-        pk=template_id,
-        role=role,
-        what="arena template",
-    )
+template_for_user = RowForUser(
+    ArenaTemplate.objects.select_related("project"), id_name="template_id", what="arena template"
+)
 
 
 class ArenaTemplateListApi(APIView):
@@ -172,11 +167,14 @@ class ArenaTemplateListApi(APIView):
 class ArenaTemplateDetailApi(APIView):
     @extend_schema(responses=ArenaTemplateOutput)
     def get(self, request, template_id: int):
-        return Response(ArenaTemplateOutput(_template_for_user(request, template_id)).data)
+        template = template_for_user(user=request.user, template_id=template_id)
+        return Response(ArenaTemplateOutput(template).data)
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, template_id: int):
-        template = _template_for_user(request, template_id, Role.ANNOTATOR)
+        template = template_for_user(
+            user=request.user, template_id=template_id, role=Role.ANNOTATOR
+        )
         _services().arena_template_delete(template=template)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -191,7 +189,9 @@ class ArenaTemplateApplyApi(APIView):
         "All or nothing: a video it does not fit is a 400 naming videos[i].",
     )
     def post(self, request, template_id: int):
-        template = _template_for_user(request, template_id, Role.ANNOTATOR)
+        template = template_for_user(
+            user=request.user, template_id=template_id, role=Role.ANNOTATOR
+        )
         payload = ArenaTemplateApplyInput(data=request.data)
         payload.is_valid(raise_exception=True)
         ids, nudges = [], {}

@@ -25,7 +25,7 @@ from labeling.models import Role
 from labeling.selectors import project_for_user
 from tracking.selectors import tracking_run_for_user
 from webapp.jobs import job_cancel
-from webapp.jobs.apis import JobCancelApi, JobDetailApi
+from webapp.jobs.apis import job_apis
 
 MOTION_KEYS = ("motion_cutoff",)
 _PARAMETERS = [
@@ -101,16 +101,14 @@ class RunFreezingApi(APIView):
         return Response(freezing_job_state(job), status=code)
 
 
-class FreezingJobApi(JobDetailApi):
-    output = FreezingJobOutput
-    job_for = freezing_job_for_user
-
-
-class FreezingJobCancelApi(JobCancelApi):
-    output = FreezingJobOutput
-    job_for = freezing_job_for_user
-    service = partial(job_cancel, what="freezing job")
-    status_code = status.HTTP_200_OK
+# Cancel answers 200 with the job, as it did before the job base classes.
+FreezingJobDetailApi, FreezingJobCancelApi = job_apis(
+    "FreezingJob",
+    output=FreezingJobOutput,
+    job_for=freezing_job_for_user,
+    cancel=partial(job_cancel, what="freezing job"),
+    status_code=status.HTTP_200_OK,
+)
 
 
 class ProjectFreezingApi(APIView):

@@ -14,7 +14,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobOutputBase, JobRetryApi
+from webapp.jobs.apis import JobOutputBase, job_apis
 from webapp.parsers import DepthLimitedJSONParser
 
 from ..datasets import archives
@@ -24,6 +24,7 @@ from ..uploads import ProjectUploadMixin, upload_temp_path
 from . import imageset_jobs, sampling_services, services
 from .deletion import confirm_parse
 from .selectors import (
+    imageset_job_for_user,
     sampling_job_for_user,
     video_for_user,
     video_list_with_counts,
@@ -399,41 +400,18 @@ class VideoSamplingJobListApi(APIView):
         return Response(SamplingJobOutput(jobs, many=True).data)
 
 
-class SamplingJobDetailApi(JobDetailApi):
-    output = SamplingJobOutput
-    job_for = sampling_job_for_user
+SamplingJobDetailApi, SamplingJobCancelApi = job_apis(
+    "SamplingJob",
+    output=SamplingJobOutput,
+    job_for=sampling_job_for_user,
+    cancel=sampling_services.sampling_job_cancel,
+)
 
 
-class SamplingJobCancelApi(JobCancelApi):
-    output = SamplingJobOutput
-    job_for = sampling_job_for_user
-    service = sampling_services.sampling_job_cancel
-
-
-def imageset_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> ImageSetImportJob:
-    from ..selectors import object_for_user
-
-    return object_for_user(
-        ImageSetImportJob.objects.select_related("project", "video"),
-        user=user,
-        pk=job_id,
-        role=role,
-        what="image set job",
-    )
-
-
-class ImageSetJobDetailApi(JobDetailApi):
-    output = ImageSetJobOutput
-    job_for = imageset_job_for_user
-
-
-class ImageSetJobCancelApi(JobCancelApi):
-    output = ImageSetJobOutput
-    job_for = imageset_job_for_user
-    service = imageset_jobs.imageset_job_cancel
-
-
-class ImageSetJobRetryApi(JobRetryApi):
-    output = ImageSetJobOutput
-    job_for = imageset_job_for_user
-    service = imageset_jobs.imageset_job_retry
+ImageSetJobDetailApi, ImageSetJobCancelApi, ImageSetJobRetryApi = job_apis(
+    "ImageSetJob",
+    output=ImageSetJobOutput,
+    job_for=imageset_job_for_user,
+    cancel=imageset_jobs.imageset_job_cancel,
+    retry=imageset_jobs.imageset_job_retry,
+)

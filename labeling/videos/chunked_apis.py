@@ -33,14 +33,14 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.jobs.apis import JobCancelApi, JobDetailApi
+from webapp.jobs.apis import job_apis
 from webapp.parsers import DepthLimitedJSONParser
 
 from ..models import ChunkedUpload, Role, VideoUploadJob
-from ..selectors import object_for_user, project_for_user, projects_visible_to, require_role
+from ..selectors import project_for_user, projects_visible_to, require_role
 from . import chunked, chunked_jobs
 from .apis import FileJobOutput, ImageSetJobOutput, VideoOutput, VideoUploadOutput
-from .selectors import video_with_counts
+from .selectors import video_upload_job_for_user, video_with_counts
 
 
 class ChunkedUploadInput(serializers.Serializer):
@@ -107,16 +107,6 @@ class VideoUploadJobOutput(FileJobOutput):
 
 #: The only body type a chunk may have (tus' ``PATCH``).
 CHUNK_MEDIA_TYPE = "application/offset+octet-stream"
-
-
-def video_upload_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> VideoUploadJob:
-    return object_for_user(
-        VideoUploadJob.objects.select_related("project", "video"),
-        user=user,
-        pk=job_id,
-        role=role,
-        what="upload job",
-    )
 
 
 def upload_for_user(*, user, upload_id, role: str = Role.ANNOTATOR) -> ChunkedUpload:
@@ -266,12 +256,9 @@ class ChunkedUploadCompleteApi(APIView):
         return Response(VideoUploadJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class VideoUploadJobDetailApi(JobDetailApi):
-    output = VideoUploadJobOutput
-    job_for = video_upload_job_for_user
-
-
-class VideoUploadJobCancelApi(JobCancelApi):
-    output = VideoUploadJobOutput
-    job_for = video_upload_job_for_user
-    service = chunked_jobs.video_upload_job_cancel
+VideoUploadJobDetailApi, VideoUploadJobCancelApi = job_apis(
+    "VideoUploadJob",
+    output=VideoUploadJobOutput,
+    job_for=video_upload_job_for_user,
+    cancel=chunked_jobs.video_upload_job_cancel,
+)

@@ -10,6 +10,7 @@ permission-scoped lookup: 404 to non-members, 403 below the role) and, for Cance
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -118,3 +119,27 @@ class JobCancelApi(JobActionApi):
 # POST: queue a failed, timed-out or cancelled job again.
 class JobRetryApi(JobActionApi):
     pass
+
+
+def job_apis(
+    name: str,
+    *,
+    output: type[serializers.Serializer],
+    job_for: Callable[..., Any],
+    cancel: Callable[..., Any] | None = None,
+    retry: Callable[..., Any] | None = None,
+    status_code: int = status.HTTP_202_ACCEPTED,
+) -> tuple[type[_JobApi], ...]:
+    """A kind's views declared at once: ``<name>DetailApi``, then ``<name>CancelApi`` when
+    it has a ``cancel`` service and ``<name>RetryApi`` when it has a ``retry`` one (their
+    answers: ``status_code``). A kind whose views need more (a context, another lookup)
+    subclasses the base classes itself."""
+    # The views belong to the module declaring them (as if written there as classes).
+    module = sys._getframe(1).f_globals["__name__"]
+    shared = {"output": output, "job_for": job_for, "__module__": module}
+    views: list[type[_JobApi]] = [type(f"{name}DetailApi", (JobDetailApi,), dict(shared))]
+    for base, suffix, service in ((JobCancelApi, "Cancel", cancel), (JobRetryApi, "Retry", retry)):
+        if service is not None:
+            own = {"service": service, "status_code": status_code}
+            views.append(type(f"{name}{suffix}Api", (base,), shared | own))
+    return tuple(views)
