@@ -27,6 +27,7 @@ from behavior.selectors import analysis_settings_for
 from labeling.models import Role, Video
 from labeling.selectors import project_for_user
 from tracking.selectors import tracked_video_for_user
+from webapp.api import validated
 
 from .serializers import (
     AnalysisSettingsInput,
@@ -65,9 +66,8 @@ class SubjectInfoApi(APIView):
     @extend_schema(request=SubjectInput, responses=SubjectOutput)
     def put(self, request, video_id: int):
         video = tracked_video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
-        payload = SubjectInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        info = _experiment_services().subject_info_save(video=video, **payload.validated_data)
+        data = validated(SubjectInput, request.data)
+        info = _experiment_services().subject_info_save(video=video, **data)
         return Response(SubjectOutput(subject_dict(video, info)).data)
 
 
@@ -94,11 +94,8 @@ class SubjectImportApi(APIView):
     )
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = SubjectImportInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        result = _experiment_services().subject_info_import_csv(
-            project=project, file=payload.validated_data["file"]
-        )
+        data = validated(SubjectImportInput, request.data)
+        result = _experiment_services().subject_info_import_csv(project=project, file=data["file"])
         body = {
             "created": result.created,
             "updated": result.updated,
@@ -127,11 +124,8 @@ class AnalysisSettingsApi(APIView):
     @extend_schema(request=AnalysisSettingsInput, responses=AnalysisSettingsOutput)
     def put(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = AnalysisSettingsInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        row = _experiment_services().analysis_settings_save(
-            project=project, **payload.validated_data
-        )
+        data = validated(AnalysisSettingsInput, request.data)
+        row = _experiment_services().analysis_settings_save(project=project, **data)
         return Response(AnalysisSettingsOutput(_settings_dict(row)).data)
 
 

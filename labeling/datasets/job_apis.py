@@ -15,6 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.api import validated
 from webapp.jobs.apis import JobOutputBase, job_apis
 
 from ..models import DatasetExportJob, DatasetImportJob, Role
@@ -149,9 +150,7 @@ class ExportJobStartApi(APIView):
         # Annotators and up: a project keeps only its newest exports, so a viewer's export
         # would push out someone's finished zip (docs/ROLES.md).
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = ExportJobInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
+        data = validated(ExportJobInput, request.data)
         job = job_services.dataset_export_job_start(
             project=project,
             user=request.user,

@@ -14,6 +14,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.api import validated
 from webapp.jobs.apis import JobOutputBase, job_apis
 from webapp.parsers import DepthLimitedJSONParser
 
@@ -326,13 +327,10 @@ class VideoRegisterApi(APIView):
     @extend_schema(request=VideoRegisterInput, responses={201: VideoRegisterOutput})
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = VideoRegisterInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        video = services.video_register(
-            project=project, user=request.user, path=payload.validated_data["path"]
-        )
+        data = validated(VideoRegisterInput, request.data)
+        video = services.video_register(project=project, user=request.user, path=data["path"])
         job, error = _start_sampling(
-            video=video, user=request.user, seconds=payload.validated_data.get("sample_every")
+            video=video, user=request.user, seconds=data.get("sample_every")
         )
         context = {"sampling_job": job, "sampling_error": error}
         out = VideoRegisterOutput(video_with_counts(video=video), context=context)
@@ -382,9 +380,7 @@ class VideoSampleApi(APIView):
     @extend_schema(request=SamplingInput, responses={202: SamplingJobOutput})
     def post(self, request, video_id: int):
         video = video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
-        payload = SamplingInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        params = dict(payload.validated_data)
+        params = dict(validated(SamplingInput, request.data))
         strategy = params.pop("strategy")
         job = sampling_services.sampling_job_start(
             video=video, user=request.user, strategy=strategy, params=params

@@ -33,6 +33,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.api import validated
 from webapp.jobs.apis import job_apis
 from webapp.parsers import DepthLimitedJSONParser
 
@@ -134,11 +135,8 @@ class ChunkedUploadStartApi(APIView):
     @extend_schema(request=ChunkedUploadInput, responses={201: ChunkedUploadOutput})
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = ChunkedUploadInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        upload = chunked.chunked_upload_create(
-            project=project, user=request.user, **payload.validated_data
-        )
+        data = validated(ChunkedUploadInput, request.data)
+        upload = chunked.chunked_upload_create(project=project, user=request.user, **data)
         return Response(ChunkedUploadOutput(upload).data, status=status.HTTP_201_CREATED)
 
 
