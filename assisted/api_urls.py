@@ -1,47 +1,34 @@
-from django.urls import path
+from django.urls import include, path
+
+from webapp.jobs.apis import job_urls
 
 from . import apis
 
-urlpatterns = [
+frame_routes = [
+    path("", apis.FrameProposalsApi.as_view(), name="api-frame-proposals"),
+    path("accept/", apis.FrameProposalsAcceptApi.as_view(), name="api-frame-proposals-accept"),
+    path("reject/", apis.FrameProposalsRejectApi.as_view(), name="api-frame-proposals-reject"),
+]
+
+project_routes = [
+    path("proposals/frames/", apis.ProposalFrameListApi.as_view(), name="api-proposal-frame-list"),
     path(
-        "frames/<id:frame_id>/proposals/",
-        apis.FrameProposalsApi.as_view(),
-        name="api-frame-proposals",
-    ),
-    path(
-        "frames/<id:frame_id>/proposals/accept/",
-        apis.FrameProposalsAcceptApi.as_view(),
-        name="api-frame-proposals-accept",
-    ),
-    path(
-        "frames/<id:frame_id>/proposals/reject/",
-        apis.FrameProposalsRejectApi.as_view(),
-        name="api-frame-proposals-reject",
-    ),
-    path(
-        "projects/<id:project_id>/proposals/frames/",
-        apis.ProposalFrameListApi.as_view(),
-        name="api-proposal-frame-list",
-    ),
-    path(
-        "projects/<id:project_id>/proposals/accept-above/",
+        "proposals/accept-above/",
         apis.ProposalAcceptAboveApi.as_view(),
         name="api-proposal-accept-above",
     ),
-    path(
-        "projects/<id:project_id>/prelabel-jobs/",
-        apis.PrelabelJobListApi.as_view(),
-        name="api-prelabel-job-list",
-    ),
-    path(
+    path("prelabel-jobs/", apis.PrelabelJobListApi.as_view(), name="api-prelabel-job-list"),
+]
+
+urlpatterns = [
+    path("frames/<id:frame_id>/proposals/", include(frame_routes)),
+    path("projects/<id:project_id>/", include(project_routes)),
+    job_urls(
         "prelabel-jobs/<id:job_id>/",
-        apis.PrelabelJobDetailApi.as_view(),
-        name="api-prelabel-job-detail",
-    ),
-    path(
-        "prelabel-jobs/<id:job_id>/cancel/",
-        apis.PrelabelJobCancelApi.as_view(),
-        name="api-prelabel-job-cancel",
+        "api-prelabel-job",
+        apis.PrelabelJobDetailApi,
+        apis.PrelabelJobCancelApi,
+        detail_name="api-prelabel-job-detail",
     ),
     path(
         "tracking-runs/<id:run_id>/hard-frames/",
@@ -53,10 +40,11 @@ urlpatterns = [
         apis.EvaluationHardFramesApi.as_view(),
         name="api-evaluation-hard-frames",
     ),
-    path(
+    job_urls(
         "hard-frame-jobs/<id:job_id>/",
-        apis.HardFrameJobDetailApi.as_view(),
-        name="api-hard-frame-job-detail",
+        "api-hard-frame-job",
+        apis.HardFrameJobDetailApi,
+        detail_name="api-hard-frame-job-detail",
     ),
     path("models/<id:model_id>/improve/", apis.ModelImproveApi.as_view(), name="api-model-improve"),
 ]

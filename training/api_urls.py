@@ -1,6 +1,14 @@
-from django.urls import path
+from django.urls import include, path
+
+from webapp.jobs.apis import job_urls
 
 from . import apis
+
+model_routes = [
+    path("", apis.TrainedModelDetailApi.as_view(), name="api-model-detail"),
+    path("download/", apis.TrainedModelDownloadApi.as_view(), name="api-model-download"),
+    path("card/", apis.TrainedModelCardApi.as_view(), name="api-model-card"),
+]
 
 urlpatterns = [
     path("training-presets/", apis.PresetListApi.as_view(), name="api-training-presets"),
@@ -9,31 +17,18 @@ urlpatterns = [
         apis.TrainingJobListApi.as_view(),
         name="api-training-job-list",
     ),
-    path(
+    job_urls(
         "training-jobs/<id:job_id>/",
-        apis.TrainingJobDetailApi.as_view(),
-        name="api-training-job-detail",
-    ),
-    path(
-        "training-jobs/<id:job_id>/cancel/",
-        apis.TrainingJobCancelApi.as_view(),
-        name="api-training-job-cancel",
-    ),
-    path(
-        "training-jobs/<id:job_id>/retry/",
-        apis.TrainingJobRetryApi.as_view(),
-        name="api-training-job-retry",
+        "api-training-job",
+        apis.TrainingJobDetailApi,
+        apis.TrainingJobCancelApi,
+        apis.TrainingJobRetryApi,
+        detail_name="api-training-job-detail",
     ),
     path(
         "projects/<id:project_id>/models/",
         apis.TrainedModelListApi.as_view(),
         name="api-model-list",
     ),
-    path("models/<id:model_id>/", apis.TrainedModelDetailApi.as_view(), name="api-model-detail"),
-    path(
-        "models/<id:model_id>/download/",
-        apis.TrainedModelDownloadApi.as_view(),
-        name="api-model-download",
-    ),
-    path("models/<id:model_id>/card/", apis.TrainedModelCardApi.as_view(), name="api-model-card"),
+    path("models/<id:model_id>/", include(model_routes)),
 ]

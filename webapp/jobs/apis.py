@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from django.urls import URLPattern, include, path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -143,3 +144,18 @@ def job_apis(
             own = {"service": service, "status_code": status_code}
             views.append(type(f"{name}{suffix}Api", (base,), shared | own))
     return tuple(views)
+
+
+def job_urls(route: str, name: str, *views: type[_JobApi], detail_name: str = "") -> URLPattern:
+    """A kind's views routed under ``route`` (``"sampling-jobs/<id:job_id>/"``): the detail
+    at it (named ``detail_name`` or ``name``), cancel at ``cancel/`` (``<name>-cancel``)
+    and retry at ``retry/`` (``<name>-retry``)."""
+    routes = []
+    for view in views:
+        if issubclass(view, JobCancelApi):
+            routes.append(path("cancel/", view.as_view(), name=f"{name}-cancel"))
+        elif issubclass(view, JobRetryApi):
+            routes.append(path("retry/", view.as_view(), name=f"{name}-retry"))
+        else:
+            routes.append(path("", view.as_view(), name=detail_name or name))
+    return path(route, include(routes))
