@@ -1,28 +1,40 @@
-from django.urls import include, path
+from django.urls import path
 
 from webapp.jobs.apis import job_urls
 
 from . import apis
 
-frame_routes = [
-    path("", apis.FrameProposalsApi.as_view(), name="api-frame-proposals"),
-    path("accept/", apis.FrameProposalsAcceptApi.as_view(), name="api-frame-proposals-accept"),
-    path("reject/", apis.FrameProposalsRejectApi.as_view(), name="api-frame-proposals-reject"),
-]
-
-project_routes = [
-    path("proposals/frames/", apis.ProposalFrameListApi.as_view(), name="api-proposal-frame-list"),
+urlpatterns = [
     path(
-        "proposals/accept-above/",
+        "frames/<id:frame_id>/proposals/",
+        apis.FrameProposalsApi.as_view(),
+        name="api-frame-proposals",
+    ),
+    path(
+        "frames/<id:frame_id>/proposals/accept/",
+        apis.FrameProposalsAcceptApi.as_view(),
+        name="api-frame-proposals-accept",
+    ),
+    path(
+        "frames/<id:frame_id>/proposals/reject/",
+        apis.FrameProposalsRejectApi.as_view(),
+        name="api-frame-proposals-reject",
+    ),
+    path(
+        "projects/<id:project_id>/proposals/frames/",
+        apis.ProposalFrameListApi.as_view(),
+        name="api-proposal-frame-list",
+    ),
+    path(
+        "projects/<id:project_id>/proposals/accept-above/",
         apis.ProposalAcceptAboveApi.as_view(),
         name="api-proposal-accept-above",
     ),
-    path("prelabel-jobs/", apis.PrelabelJobListApi.as_view(), name="api-prelabel-job-list"),
-]
-
-urlpatterns = [
-    path("frames/<id:frame_id>/proposals/", include(frame_routes)),
-    path("projects/<id:project_id>/", include(project_routes)),
+    path(
+        "projects/<id:project_id>/prelabel-jobs/",
+        apis.PrelabelJobListApi.as_view(),
+        name="api-prelabel-job-list",
+    ),
     job_urls(
         "prelabel-jobs/<id:job_id>/",
         "api-prelabel-job",

@@ -1,21 +1,6 @@
-from django.urls import include, path
+from django.urls import path
 
 from . import apis
-
-run_routes = [
-    path("", apis.EvaluationRunDetailApi.as_view(), name="api-evaluation-detail"),
-    path(
-        "predictions/",
-        apis.EvaluationPredictionListApi.as_view(),
-        name="api-evaluation-predictions",
-    ),
-    path("metrics.csv", apis.EvaluationMetricsCsvApi.as_view(), name="api-evaluation-metrics-csv"),
-    path(
-        "metrics.json",
-        apis.EvaluationMetricsJsonApi.as_view(),
-        name="api-evaluation-metrics-json",
-    ),
-]
 
 urlpatterns = [
     path(
@@ -23,7 +8,26 @@ urlpatterns = [
         apis.ModelEvaluationListApi.as_view(),
         name="api-model-evaluations",
     ),
-    path("evaluations/<id:run_id>/", include(run_routes)),
+    path(
+        "evaluations/<id:run_id>/",
+        apis.EvaluationRunDetailApi.as_view(),
+        name="api-evaluation-detail",
+    ),
+    path(
+        "evaluations/<id:run_id>/predictions/",
+        apis.EvaluationPredictionListApi.as_view(),
+        name="api-evaluation-predictions",
+    ),
+    path(
+        "evaluations/<id:run_id>/metrics.csv",
+        apis.EvaluationMetricsCsvApi.as_view(),
+        name="api-evaluation-metrics-csv",
+    ),
+    path(
+        "evaluations/<id:run_id>/metrics.json",
+        apis.EvaluationMetricsJsonApi.as_view(),
+        name="api-evaluation-metrics-json",
+    ),
     path(
         "projects/<id:project_id>/compare/",
         apis.ProjectCompareApi.as_view(),

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 
 from webapp.jobs.apis import job_urls
 
@@ -10,64 +10,41 @@ from .datasets import version_apis as dataset_version_apis
 from .videos import apis as video_apis
 from .videos import chunked_apis
 
-# Routes under projects/<id:project_id>/.
-project_routes = [
-    path("", apis.ProjectDetailApi.as_view(), name="api-project-detail"),
-    path("members/", apis.MemberListApi.as_view(), name="api-member-list"),
-    path("accounts/", apis.MemberAccountCreateApi.as_view(), name="api-member-account-create"),
-    path("members/<id:user_id>/", apis.MemberDetailApi.as_view(), name="api-member-detail"),
-    path("classes/", apis.LabelClassListApi.as_view(), name="api-class-list"),
-    path("classes/<id:class_id>/", apis.LabelClassDetailApi.as_view(), name="api-class-detail"),
-    # The labeling editor's frame list and counts.
-    path("frames/", annotation_apis.FrameListApi.as_view(), name="api-frame-list"),
-    path("frames/counts/", annotation_apis.FrameCountsApi.as_view(), name="api-frame-counts"),
-    # Frame sources (videos, image sets).
-    path("videos/", video_apis.VideoListApi.as_view(), name="api-video-list"),
-    path("videos/register/", video_apis.VideoRegisterApi.as_view(), name="api-video-register"),
-    # Dataset versions (labeling.datasets.versions).
-    path(
-        "dataset-versions/",
-        dataset_version_apis.DatasetVersionListApi.as_view(),
-        name="api-dataset-version-list",
-    ),
-    # Dataset export (zip), import (zip upload) and counts (labeling.datasets).
-    path("dataset/export/", dataset_apis.DatasetExportApi.as_view(), name="api-dataset-export"),
-    path("dataset/import/", dataset_apis.DatasetImportApi.as_view(), name="api-dataset-import"),
-    path("dataset/stats/", dataset_apis.DatasetStatsApi.as_view(), name="api-dataset-stats"),
-    # Dataset import and export jobs (labeling.datasets.job_apis).
-    path("dataset/jobs/", dataset_job_apis.DatasetJobListApi.as_view(), name="api-dataset-jobs"),
-    path(
-        "dataset/exports/",
-        dataset_job_apis.ExportJobStartApi.as_view(),
-        name="api-dataset-export-start",
-    ),
-    # Resumable chunked uploads (labeling.videos.chunked).
-    path("uploads/", chunked_apis.ChunkedUploadStartApi.as_view(), name="api-chunked-upload-start"),
-]
-
-video_routes = [
-    path("", video_apis.VideoDetailApi.as_view(), name="api-video-detail"),
-    path("sample/", video_apis.VideoSampleApi.as_view(), name="api-video-sample"),
-    path(
-        "sampling-jobs/",
-        video_apis.VideoSamplingJobListApi.as_view(),
-        name="api-video-sampling-jobs",
-    ),
-]
-
-upload_routes = [
-    path("", chunked_apis.ChunkedUploadApi.as_view(), name="api-chunked-upload"),
-    path(
-        "complete/",
-        chunked_apis.ChunkedUploadCompleteApi.as_view(),
-        name="api-chunked-upload-complete",
-    ),
-]
-
 urlpatterns = [
     path("projects/", apis.ProjectListApi.as_view(), name="api-project-list"),
-    path("projects/<id:project_id>/", include(project_routes)),
-    # The labeling editor: one frame's annotation and image.
+    path("projects/<id:project_id>/", apis.ProjectDetailApi.as_view(), name="api-project-detail"),
+    path("projects/<id:project_id>/members/", apis.MemberListApi.as_view(), name="api-member-list"),
+    path(
+        "projects/<id:project_id>/accounts/",
+        apis.MemberAccountCreateApi.as_view(),
+        name="api-member-account-create",
+    ),
+    path(
+        "projects/<id:project_id>/members/<id:user_id>/",
+        apis.MemberDetailApi.as_view(),
+        name="api-member-detail",
+    ),
+    path(
+        "projects/<id:project_id>/classes/",
+        apis.LabelClassListApi.as_view(),
+        name="api-class-list",
+    ),
+    path(
+        "projects/<id:project_id>/classes/<id:class_id>/",
+        apis.LabelClassDetailApi.as_view(),
+        name="api-class-detail",
+    ),
+    # The labeling editor: frames, counts, one frame's annotation and image.
+    path(
+        "projects/<id:project_id>/frames/",
+        annotation_apis.FrameListApi.as_view(),
+        name="api-frame-list",
+    ),
+    path(
+        "projects/<id:project_id>/frames/counts/",
+        annotation_apis.FrameCountsApi.as_view(),
+        name="api-frame-counts",
+    ),
     path(
         "frames/<id:frame_id>/annotation/",
         annotation_apis.FrameAnnotationApi.as_view(),
@@ -78,8 +55,28 @@ urlpatterns = [
         annotation_apis.FrameImageApi.as_view(),
         name="api-frame-image",
     ),
-    # Frame sources and frame sampling.
-    path("videos/<id:video_id>/", include(video_routes)),
+    # Frame sources (videos, image sets) and frame sampling.
+    path(
+        "projects/<id:project_id>/videos/",
+        video_apis.VideoListApi.as_view(),
+        name="api-video-list",
+    ),
+    path(
+        "projects/<id:project_id>/videos/register/",
+        video_apis.VideoRegisterApi.as_view(),
+        name="api-video-register",
+    ),
+    path("videos/<id:video_id>/", video_apis.VideoDetailApi.as_view(), name="api-video-detail"),
+    path(
+        "videos/<id:video_id>/sample/",
+        video_apis.VideoSampleApi.as_view(),
+        name="api-video-sample",
+    ),
+    path(
+        "videos/<id:video_id>/sampling-jobs/",
+        video_apis.VideoSamplingJobListApi.as_view(),
+        name="api-video-sampling-jobs",
+    ),
     job_urls(
         "sampling-jobs/<id:job_id>/",
         "api-sampling-job",
@@ -87,10 +84,43 @@ urlpatterns = [
         video_apis.SamplingJobCancelApi,
         detail_name="api-sampling-job-detail",
     ),
+    # Dataset versions (labeling.datasets.versions).
+    path(
+        "projects/<id:project_id>/dataset-versions/",
+        dataset_version_apis.DatasetVersionListApi.as_view(),
+        name="api-dataset-version-list",
+    ),
     path(
         "dataset-versions/<id:version_id>/",
         dataset_version_apis.DatasetVersionDetailApi.as_view(),
         name="api-dataset-version-detail",
+    ),
+    # Dataset export (zip), import (zip upload) and counts (labeling.datasets).
+    path(
+        "projects/<id:project_id>/dataset/export/",
+        dataset_apis.DatasetExportApi.as_view(),
+        name="api-dataset-export",
+    ),
+    path(
+        "projects/<id:project_id>/dataset/import/",
+        dataset_apis.DatasetImportApi.as_view(),
+        name="api-dataset-import",
+    ),
+    path(
+        "projects/<id:project_id>/dataset/stats/",
+        dataset_apis.DatasetStatsApi.as_view(),
+        name="api-dataset-stats",
+    ),
+    # Dataset import and export jobs (labeling.datasets.job_apis).
+    path(
+        "projects/<id:project_id>/dataset/jobs/",
+        dataset_job_apis.DatasetJobListApi.as_view(),
+        name="api-dataset-jobs",
+    ),
+    path(
+        "projects/<id:project_id>/dataset/exports/",
+        dataset_job_apis.ExportJobStartApi.as_view(),
+        name="api-dataset-export-start",
     ),
     job_urls(
         "dataset-import-jobs/<id:job_id>/",
@@ -110,7 +140,22 @@ urlpatterns = [
         dataset_job_apis.ExportJobDownloadApi.as_view(),
         name="api-dataset-export-job-download",
     ),
-    path("uploads/<uuid:upload_id>/", include(upload_routes)),
+    # Resumable chunked uploads (labeling.videos.chunked).
+    path(
+        "projects/<id:project_id>/uploads/",
+        chunked_apis.ChunkedUploadStartApi.as_view(),
+        name="api-chunked-upload-start",
+    ),
+    path(
+        "uploads/<uuid:upload_id>/",
+        chunked_apis.ChunkedUploadApi.as_view(),
+        name="api-chunked-upload",
+    ),
+    path(
+        "uploads/<uuid:upload_id>/complete/",
+        chunked_apis.ChunkedUploadCompleteApi.as_view(),
+        name="api-chunked-upload-complete",
+    ),
     job_urls(
         "video-upload-jobs/<id:job_id>/",
         "api-video-upload-job",

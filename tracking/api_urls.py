@@ -1,14 +1,8 @@
-from django.urls import include, path, re_path
+from django.urls import path, re_path
 
 from webapp.jobs.apis import job_urls
 
 from . import apis
-
-run_routes = [
-    path("track/", apis.TrackingRunTrackApi.as_view(), name="api-tracking-run-track"),
-    path("edits/", apis.TrackingEditListApi.as_view(), name="api-tracking-edit-list"),
-    path("renders/", apis.TrackingRenderListApi.as_view(), name="api-tracking-render-list"),
-]
 
 urlpatterns = [
     path(
@@ -29,16 +23,30 @@ urlpatterns = [
         apis.TrackingRunRetryApi,
         detail_name="api-tracking-run-detail",
     ),
-    path("tracking-runs/<id:run_id>/", include(run_routes)),
+    path(
+        "tracking-runs/<id:run_id>/track/",
+        apis.TrackingRunTrackApi.as_view(),
+        name="api-tracking-run-track",
+    ),
     re_path(
         r"^tracking-runs/(?P<run_id>[0-9]{1,18})/trajectory\.(?P<fmt>csv|nwb|mot\.txt|json|parquet)$",
         apis.TrackingRunExportApi.as_view(),
         name="api-tracking-run-export",
     ),
     path(
+        "tracking-runs/<id:run_id>/edits/",
+        apis.TrackingEditListApi.as_view(),
+        name="api-tracking-edit-list",
+    ),
+    path(
         "tracking-edits/<id:edit_id>/revert/",
         apis.TrackingEditRevertApi.as_view(),
         name="api-tracking-edit-revert",
+    ),
+    path(
+        "tracking-runs/<id:run_id>/renders/",
+        apis.TrackingRenderListApi.as_view(),
+        name="api-tracking-render-list",
     ),
     path(
         "tracking-renders/<id:render_id>/download/",

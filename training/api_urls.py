@@ -1,14 +1,8 @@
-from django.urls import include, path
+from django.urls import path
 
 from webapp.jobs.apis import job_urls
 
 from . import apis
-
-model_routes = [
-    path("", apis.TrainedModelDetailApi.as_view(), name="api-model-detail"),
-    path("download/", apis.TrainedModelDownloadApi.as_view(), name="api-model-download"),
-    path("card/", apis.TrainedModelCardApi.as_view(), name="api-model-card"),
-]
 
 urlpatterns = [
     path("training-presets/", apis.PresetListApi.as_view(), name="api-training-presets"),
@@ -30,5 +24,11 @@ urlpatterns = [
         apis.TrainedModelListApi.as_view(),
         name="api-model-list",
     ),
-    path("models/<id:model_id>/", include(model_routes)),
+    path("models/<id:model_id>/", apis.TrainedModelDetailApi.as_view(), name="api-model-detail"),
+    path(
+        "models/<id:model_id>/download/",
+        apis.TrainedModelDownloadApi.as_view(),
+        name="api-model-download",
+    ),
+    path("models/<id:model_id>/card/", apis.TrainedModelCardApi.as_view(), name="api-model-card"),
 ]
