@@ -17,13 +17,14 @@ from rest_framework.views import APIView
 
 from labeling.annotations.apis import (
     FRAME_CURSOR_PARAMETERS,
+    FRAME_FILTERS,
     AnnotationConflictOutput,
     AnnotationOutput,
     FrameOutput,
-    FramePagination,
     StrictFloatField,
     StrictIntegerField,
     flat_errors,
+    frame_page,
 )
 from labeling.annotations.selectors import SPLIT_FILTERS, frame_for_user
 from labeling.annotations.services import AnnotationConflict
@@ -201,20 +202,8 @@ class ProposalFrameListApi(APIView):
         responses=FrameOutput(many=True),
     )
     def get(self, request, project_id: int):
-        project = project_for_user(user=request.user, project_id=project_id)
-        params = request.query_params
-        frames = assisted_frame_list(
-            project=project,
-            proposals=params.get("proposals", "pending"),
-            status=params.get("status", ""),
-            video=params.get("video", ""),
-            split=params.get("split", ""),
-            ordering=params.get("ordering", ""),
-            hard_job=params.get("hard_job", ""),
-        )
-        paginator = FramePagination(scope=project.frames)
-        page = paginator.paginate_queryset(frames, request, view=self)
-        return paginator.get_paginated_response(FrameOutput(page, many=True).data)
+        filters = {"proposals": "pending", "hard_job": "", **FRAME_FILTERS}
+        return frame_page(self, request, project_id, assisted_frame_list, **filters)
 
 
 class ProposalAcceptAboveApi(APIView):

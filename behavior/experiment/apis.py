@@ -10,7 +10,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -170,39 +170,46 @@ class ExperimentApi(APIView):
         return Response(experiment.as_dict())
 
 
-class ExperimentCsvApi(DownloadView):
-    @extend_schema(
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class _ExperimentFileApi(DownloadView):
+    # The experiment table as a file: ``experiment_<suffix>`` of behavior.experiment.table.
+    suffix = ""
+    content_type = ""
+
+    def get(self, request, project_id: int):
+        project, experiment, _ = _experiment(request, project_id)
+        write = getattr(_experiment_tables(), f"experiment_{self.suffix}")
+        return file_response(
+            write(experiment),
+            content_type=self.content_type,
+            filename=f"project-{project.pk}-experiment.{self.suffix}",
+        )
+
+
+@extend_schema_view(
+    get=extend_schema(
         operation_id="projects_experiment_csv",
         parameters=_EXPERIMENT_PARAMETERS,
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
-    def get(self, request, project_id: int):
-        project, experiment, _ = _experiment(request, project_id)
-        return file_response(
-            _experiment_tables().experiment_csv(experiment),
-            content_type="text/csv; charset=utf-8",
-            filename=f"project-{project.pk}-experiment.csv",
-        )
+)
+class ExperimentCsvApi(_ExperimentFileApi):
+    suffix = "csv"
+    content_type = "text/csv; charset=utf-8"
 
 
-class ExperimentXlsxApi(DownloadView):
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         operation_id="projects_experiment_xlsx",
         parameters=_EXPERIMENT_PARAMETERS,
-        responses={
-            (
-                200,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ): OpenApiTypes.BINARY
-        },
+        responses={(200, XLSX): OpenApiTypes.BINARY},
     )
-    def get(self, request, project_id: int):
-        project, experiment, _ = _experiment(request, project_id)
-        return file_response(
-            _experiment_tables().experiment_xlsx(experiment),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            filename=f"project-{project.pk}-experiment.xlsx",
-        )
+)
+class ExperimentXlsxApi(_ExperimentFileApi):
+    suffix = "xlsx"
+    content_type = XLSX
 
 
 class ExperimentPlotApi(DownloadView):

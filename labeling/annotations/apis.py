@@ -312,6 +312,21 @@ FRAME_CURSOR_PARAMETERS = [
 ]
 
 
+#: The filters of every frame list, and their defaults (none: every frame).
+FRAME_FILTERS = {"status": "", "video": "", "split": "", "ordering": ""}
+
+
+def frame_page(view: APIView, request, project_id: int, frames_of, **filters: str) -> Response:
+    """A page of a project's frame list (cursor pagination): ``frames_of(project=...,
+    <filter>=...)`` with each of ``filters`` (name: default) read from the query string."""
+    project = project_for_user(user=request.user, project_id=project_id)
+    params = request.query_params
+    frames = frames_of(project=project, **{k: params.get(k, d) for k, d in filters.items()})
+    paginator = FramePagination(scope=project.frames)
+    page = paginator.paginate_queryset(frames, request, view=view)
+    return paginator.get_paginated_response(FrameOutput(page, many=True).data)
+
+
 # --- endpoints --------------------------------------------------------------------------
 class FrameListApi(APIView):
     @extend_schema(
@@ -325,18 +340,7 @@ class FrameListApi(APIView):
         responses=FrameOutput(many=True),
     )
     def get(self, request, project_id: int):
-        project = project_for_user(user=request.user, project_id=project_id)
-        params = request.query_params
-        frames = frame_list(
-            project=project,
-            status=params.get("status", ""),
-            video=params.get("video", ""),
-            split=params.get("split", ""),
-            ordering=params.get("ordering", ""),
-        )
-        paginator = FramePagination(scope=project.frames)
-        page = paginator.paginate_queryset(frames, request, view=self)
-        return paginator.get_paginated_response(FrameOutput(page, many=True).data)
+        return frame_page(self, request, project_id, frame_list, **FRAME_FILTERS)
 
 
 class FrameCountsApi(APIView):
