@@ -10,6 +10,7 @@ from webapp.celery import QUEUE_GPU
 
 from .models import TrainingJob
 from .presets import DEFAULT_PRESET, PRESETS
+from .presets import HYPERPARAMETER_FIELDS as PRESET_HYPERPARAMETERS
 
 AUTO_DEVICE = ("auto", "Auto (first GPU, else CPU)")
 DEVICE_CHOICES = [AUTO_DEVICE, ("cpu", "CPU")]
@@ -55,18 +56,8 @@ def queue_note(report) -> str:
     )
 
 
-HYPERPARAMETER_FIELDS = (
-    "epochs",
-    "imgsz",
-    "batch",
-    "lr0",
-    "momentum",
-    "weight_decay",
-    "patience",
-    "seed",
-    "augment",
-    "device",
-)
+# The page leaves the data loader's worker count at its default (the API may set it).
+HYPERPARAMETER_FIELDS = tuple(f for f in PRESET_HYPERPARAMETERS if f != "workers")
 
 
 class TrainingForm(forms.Form):

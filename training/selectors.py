@@ -65,17 +65,7 @@ def epoch_series(*, job_id: int) -> list[dict]:
     return list(
         EpochMetric.objects.filter(job_id=job_id)
         .order_by("epoch")
-        .values(
-            "epoch",
-            "box_loss",
-            "cls_loss",
-            "dfl_loss",
-            "precision",
-            "recall",
-            "map50",
-            "map50_95",
-            "epoch_time_s",
-        )
+        .values(*EpochMetric.SERIES_FIELDS)
     )
 
 
