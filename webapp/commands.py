@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from webapp.models import TERMINAL_STATUSES, Job
+
+if TYPE_CHECKING:
+    from labeling.models import Project
 
 J = TypeVar("J", bound=Job)
 
@@ -42,3 +45,14 @@ def validation_text(exc: ValidationError) -> str:
     if hasattr(exc, "message_dict"):
         return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
     return " ".join(exc.messages)
+
+
+def project_named(name: str) -> Project:
+    """The project a command's ``--project`` names (case does not matter, nor spaces around
+    it); a ``CommandError`` when there is none."""
+    from labeling.models import Project
+
+    project = Project.objects.filter(name__iexact=name.strip()).first()
+    if project is None:
+        raise CommandError(f"No project named “{name.strip()}”.")
+    return project

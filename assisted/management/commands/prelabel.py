@@ -19,8 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from assisted import services
 from assisted.models import PrelabelJob
-from labeling.models import Project
-from webapp.commands import follow_jobs, validation_text
+from webapp.commands import follow_jobs, project_named, validation_text
 from webapp.jobs import BrokerUnavailable
 from webapp.models import JobStatus
 
@@ -38,9 +37,7 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="Follow the job until it ends")
 
     def handle(self, *args, **options):
-        project = Project.objects.filter(name=options["project"]).first()
-        if project is None:
-            raise CommandError(f"No project named “{options['project']}”.")
+        project = project_named(options["project"])
         model = None
         if options["model"] is not None:
             from training.models import TrainedModel

@@ -23,7 +23,7 @@ from labeling.videos.duplicates import video_with_same_content
 from tracking import services
 from tracking.models import TrackingRun
 from training.models import TrainedModel
-from webapp.commands import follow_jobs, validation_text
+from webapp.commands import follow_jobs, project_named, validation_text
 from webapp.jobs import BrokerUnavailable
 from webapp.models import JobStatus
 
@@ -42,9 +42,7 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="Follow the runs until they end")
 
     def handle(self, *args, **options) -> None:
-        project = Project.objects.filter(name__iexact=options["project"].strip()).first()
-        if project is None:
-            raise CommandError(f"No project named {options['project']!r}.")
+        project = project_named(options["project"])
         model = TrainedModel.objects.filter(project=project, pk=options["model"]).first()
         if model is None:
             raise CommandError(f"Project “{project}” has no model {options['model']}.")

@@ -15,12 +15,12 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.models import DatasetVersion, Project
+from labeling.models import DatasetVersion
 from training import services
 from training.models import TrainingJob
 from training.presets import PRESETS
 from webapp.celery import QUEUE_GPU
-from webapp.commands import follow_jobs, validation_text
+from webapp.commands import follow_jobs, project_named, validation_text
 from webapp.jobs import BrokerUnavailable
 from webapp.models import JobStatus
 from webapp.worker_devices import no_worker_hint
@@ -47,9 +47,7 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=2.0, help=argparse_hidden())
 
     def handle(self, *args, **options):
-        project = Project.objects.filter(name=options["project"]).first()
-        if project is None:
-            raise CommandError(f"No project named “{options['project']}”.")
+        project = project_named(options["project"])
         version = None
         if options["dataset_version"] is not None:
             version = DatasetVersion.objects.filter(
