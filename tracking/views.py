@@ -12,6 +12,7 @@ from labeling.access import can_write, project_page, project_render
 from labeling.models import Role, Video
 from training.models import TrainedModel
 from webapp.jobs import BrokerUnavailable
+from webapp.jobs.pages import job_page_action
 
 from . import services
 from .selectors import tracking_run_for_user, tracking_runs_of_project
@@ -101,15 +102,9 @@ def tracking_run_detail(request, run_id: int):
 
 def _run_action(request, run_id: int, action, done: str):
     run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
-    try:
-        action(run=run)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except BrokerUnavailable as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, done)
-    return redirect("tracking-run-detail", run.pk)
+    return job_page_action(
+        request, lambda: action(run=run), done=done, back=("tracking-run-detail", run.pk)
+    )
 
 
 @login_required

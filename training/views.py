@@ -14,6 +14,7 @@ from labeling.datasets.splits import split_size_warnings
 from labeling.models import DatasetVersion, Frame, Role
 from labeling.uploads import LimitedUploadHandler, UploadTooLarge
 from webapp.jobs import BrokerUnavailable
+from webapp.jobs.pages import job_page_action
 from webapp.worker_devices import workers_report
 
 from . import services
@@ -165,26 +166,25 @@ def training_job_detail(request, job_id: int):
 @require_POST
 def training_job_cancel(request, job_id: int):
     job = training_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-    try:
-        services.training_job_cancel(job=job)
-        messages.info(request, "Cancel requested: training stops after the current batch.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    return redirect("training-job-detail", job.pk)
+    return job_page_action(
+        request,
+        lambda: services.training_job_cancel(job=job),
+        done="Cancel requested: training stops after the current batch.",
+        back=("training-job-detail", job.pk),
+        level=messages.INFO,
+    )
 
 
 @login_required
 @require_POST
 def training_job_retry(request, job_id: int):
     job = training_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-    try:
-        services.training_job_retry(job=job)
-        messages.success(request, "Queued again.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except BrokerUnavailable as exc:
-        messages.error(request, str(exc))
-    return redirect("training-job-detail", job.pk)
+    return job_page_action(
+        request,
+        lambda: services.training_job_retry(job=job),
+        done="Queued again.",
+        back=("training-job-detail", job.pk),
+    )
 
 
 @login_required
