@@ -250,10 +250,15 @@ class SamplingInput(serializers.Serializer):
     )
 
 
-def _start_sampling(*, video: Video, user, seconds: float | None):
-    return sampling_services.sampling_job_start_after_upload(
+def _added(output: type[VideoUploadOutput], *, video: Video, user, seconds: float | None):
+    """201 with the new frame source, and the sampling job started on it every ``seconds``
+    (or why it could not start)."""
+    job, error = sampling_services.sampling_job_start_after_upload(
         video=video, user=user, seconds=seconds
     )
+    context = {"sampling_job": job, "sampling_error": error}
+    out = output(video_with_counts(video=video), context=context)
+    return Response(out.data, status=status.HTTP_201_CREATED)
 
 
 # --- views ----------------------------------------------------------------------------
@@ -313,12 +318,8 @@ class VideoListApi(ProjectUploadMixin, APIView):
             video = services.frame_source_upload(project=project, user=request.user, files=files)
         finally:
             self.release_uploads(uploads)
-        job, error = _start_sampling(
-            video=video, user=request.user, seconds=payload.validated_data.get("sample_every")
-        )
-        context = {"sampling_job": job, "sampling_error": error}
-        out = VideoUploadOutput(video_with_counts(video=video), context=context)
-        return Response(out.data, status=status.HTTP_201_CREATED)
+        seconds = payload.validated_data.get("sample_every")
+        return _added(VideoUploadOutput, video=video, user=request.user, seconds=seconds)
 
 
 class VideoRegisterApi(APIView):
@@ -329,12 +330,8 @@ class VideoRegisterApi(APIView):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
         data = validated(VideoRegisterInput, request.data)
         video = services.video_register(project=project, user=request.user, path=data["path"])
-        job, error = _start_sampling(
-            video=video, user=request.user, seconds=data.get("sample_every")
-        )
-        context = {"sampling_job": job, "sampling_error": error}
-        out = VideoRegisterOutput(video_with_counts(video=video), context=context)
-        return Response(out.data, status=status.HTTP_201_CREATED)
+        seconds = data.get("sample_every")
+        return _added(VideoRegisterOutput, video=video, user=request.user, seconds=seconds)
 
 
 class VideoDeletionOutput(serializers.Serializer):
