@@ -83,6 +83,10 @@ class ArenaFields(models.Model):
     class Meta:
         abstract = True
 
+    def arena_fields(self) -> dict:
+        """The fields' stored values (to copy this arena onto another row)."""
+        return {f.name: getattr(self, f.name) for f in ArenaFields._meta.local_fields}
+
     def arena_dict(self) -> dict:
         """The fields as the API writes and reads them."""
         return {
