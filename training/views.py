@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from labeling.access import project_page, project_render
 from labeling.datasets.splits import split_size_warnings
-from labeling.models import DatasetVersion, Frame, Role
+from labeling.models import Frame, Role
 from labeling.uploads import LimitedUploadHandler, UploadTooLarge
 from webapp.jobs import BrokerUnavailable
 from webapp.jobs.pages import job_page_action
@@ -20,7 +20,6 @@ from webapp.worker_devices import workers_report
 from . import services
 from .forms import TrainingForm, device_choices, queue_note
 from .model_card import card_outline
-from .models import TrainedModel
 from .presets import PRESETS
 from .selectors import (
     epoch_series,
@@ -31,7 +30,7 @@ from .selectors import (
     training_jobs_of_project,
     training_queue_positions,
 )
-from .services import MAX_CHECKPOINT_BYTES, IncomingCheckpoint
+from .services import MAX_CHECKPOINT_BYTES
 
 
 @project_page(Role.VIEWER)
@@ -80,28 +79,12 @@ def _training_new(request, project):
         status = 413
     if request.method == "POST" and status == 200 and form.is_valid():
         data = form.cleaned_data
-        version = (
-            DatasetVersion.objects.filter(project=project, pk=data["dataset_version"]).first()
-            if data["dataset_version"]
-            else None
-        )
-        start_model = (
-            TrainedModel.objects.filter(project=project, pk=data["start_model"]).first()
-            if data["start_model"]
-            else None
-        )
         try:
-            job = services.training_job_create(
+            job = services.training_job_submit(
                 project=project,
                 created_by=request.user,
-                preset=data["preset"],
+                data=data,
                 hyperparameters=form.hyperparameters(),
-                dataset_version=version,
-                start_from=data["start_from"],
-                start_model=start_model,
-                checkpoint=IncomingCheckpoint.from_upload(data.get("checkpoint")),
-                start_weights_name=data["start_weights_name"],
-                name=data["name"],
             )
         except ValidationError as exc:
             _apply_errors(form, exc)
