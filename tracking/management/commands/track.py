@@ -23,8 +23,7 @@ from labeling.videos.duplicates import video_with_same_content
 from tracking import services
 from tracking.models import TrackingRun
 from training.models import TrainedModel
-from webapp.commands import follow_jobs, project_named, validation_text
-from webapp.jobs import BrokerUnavailable
+from webapp.commands import follow_jobs, project_named, service_errors
 from webapp.models import JobStatus
 
 
@@ -52,7 +51,7 @@ class Command(BaseCommand):
             params["conf"] = options["conf"]
         if options["device"]:
             params["device"] = options["device"]
-        try:
+        with service_errors():
             batch = services.tracking_runs_create(
                 project=project,
                 created_by=None,
@@ -61,10 +60,6 @@ class Command(BaseCommand):
                 n_animals=options["animals"],
                 params=params,
             )
-        except ValidationError as exc:
-            raise CommandError(validation_text(exc)) from None
-        except BrokerUnavailable as exc:
-            raise CommandError(str(exc)) from None
         runs = list(batch.runs.order_by("pk"))
         for run in runs:
             self.stderr.write(f"Queued tracking run {run.pk}: “{run.video.original_name}”")

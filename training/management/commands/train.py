@@ -10,9 +10,6 @@ so at once (on stderr), with how to start one.
 
 from __future__ import annotations
 
-import json
-
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.models import DatasetVersion
@@ -20,9 +17,7 @@ from training import services
 from training.models import TrainingJob
 from training.presets import PRESETS
 from webapp.celery import QUEUE_GPU
-from webapp.commands import follow_jobs, project_named, validation_text
-from webapp.jobs import BrokerUnavailable
-from webapp.models import JobStatus
+from webapp.commands import follow_jobs, job_summary, project_named, service_errors
 from webapp.worker_devices import no_worker_hint
 
 
@@ -62,7 +57,7 @@ class Command(BaseCommand):
             for key in ("epochs", "imgsz", "batch", "device")
             if options[key] is not None
         }
-        try:
+        with service_errors():
             job = services.training_job_create(
                 project=project,
                 created_by=None,
@@ -71,10 +66,6 @@ class Command(BaseCommand):
                 dataset_version=version,
                 name=options["name"],
             )
-        except ValidationError as exc:
-            raise CommandError(validation_text(exc)) from None
-        except BrokerUnavailable as exc:
-            raise CommandError(str(exc)) from None
         self.stdout.write(
             f"Queued training job {job.pk}: {job.preset}, {job.epochs_total} epochs, "
             f"dataset version {job.dataset_version_id} “{job.dataset_version.name}”"
@@ -111,11 +102,7 @@ class Command(BaseCommand):
             "metrics": model.metrics if model else {},
             "training_time_s": job.training_time_s,
         }
-        if job.error:
-            summary["error"] = job.error.splitlines()[0]
-        self.stdout.write(json.dumps(summary))
-        if job.status != JobStatus.SUCCEEDED:
-            raise CommandError(f"Training job {job.pk} ended {job.get_status_display().lower()}.")
+        job_summary(self.stdout, job, summary, what="Training job")
 
 
 def argparse_hidden():
