@@ -46,49 +46,52 @@ from .services import (
 
 
 # --- strict JSON fields: "12" is not a number and 1 is not a boolean here -----------------
-@extend_schema_field(OpenApiTypes.NUMBER)
-class StrictFloatField(serializers.Field):
-    default_error_messages = {"invalid": "Must be a finite number."}
+class StrictField(serializers.Field):
+    """A JSON value taken as it is when ``accepts`` it (no coercion from strings or other
+    types), else the field's "invalid" error; answered as it is."""
+
+    def accepts(self, data) -> bool:
+        raise NotImplementedError
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float):
+        if not self.accepts(data):
             self.fail("invalid")
-        try:
-            value = float(data)
-        except OverflowError:
-            self.fail("invalid")
-        if not math.isfinite(value):
-            self.fail("invalid")
-        return value
+        return data
 
     def to_representation(self, value):
         return value
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class StrictFloatField(StrictField):
+    default_error_messages = {"invalid": "Must be a finite number."}
+
+    def accepts(self, data) -> bool:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            return False
+        try:
+            return math.isfinite(float(data))
+        except OverflowError:  # an int too large for a float
+            return False
+
+    def to_internal_value(self, data):
+        return float(super().to_internal_value(data))
 
 
 @extend_schema_field(OpenApiTypes.INT)
-class StrictIntegerField(serializers.Field):
+class StrictIntegerField(StrictField):
     default_error_messages = {"invalid": "Must be an integer from 0 to 2^63-1."}
 
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data < 2**63:
-            self.fail("invalid")
-        return data
-
-    def to_representation(self, value):
-        return value
+    def accepts(self, data) -> bool:
+        return not isinstance(data, bool) and isinstance(data, int) and 0 <= data < 2**63
 
 
 @extend_schema_field(OpenApiTypes.BOOL)
-class StrictBooleanField(serializers.Field):
+class StrictBooleanField(StrictField):
     default_error_messages = {"invalid": "Must be true or false."}
 
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-    def to_representation(self, value):
-        return value
+    def accepts(self, data) -> bool:
+        return isinstance(data, bool)
 
 
 class AnnotationJSONParser(DepthLimitedJSONParser):
