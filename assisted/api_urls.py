@@ -1,5 +1,7 @@
 from django.urls import path
 
+from webapp.jobs.apis import job_urls
+
 from . import apis
 
 urlpatterns = [
@@ -33,15 +35,12 @@ urlpatterns = [
         apis.PrelabelJobListApi.as_view(),
         name="api-prelabel-job-list",
     ),
-    path(
+    job_urls(
         "prelabel-jobs/<id:job_id>/",
-        apis.PrelabelJobDetailApi.as_view(),
-        name="api-prelabel-job-detail",
-    ),
-    path(
-        "prelabel-jobs/<id:job_id>/cancel/",
-        apis.PrelabelJobCancelApi.as_view(),
-        name="api-prelabel-job-cancel",
+        "api-prelabel-job",
+        apis.PrelabelJobDetailApi,
+        apis.PrelabelJobCancelApi,
+        detail_name="api-prelabel-job-detail",
     ),
     path(
         "tracking-runs/<id:run_id>/hard-frames/",
@@ -53,10 +52,11 @@ urlpatterns = [
         apis.EvaluationHardFramesApi.as_view(),
         name="api-evaluation-hard-frames",
     ),
-    path(
+    job_urls(
         "hard-frame-jobs/<id:job_id>/",
-        apis.HardFrameJobDetailApi.as_view(),
-        name="api-hard-frame-job-detail",
+        "api-hard-frame-job",
+        apis.HardFrameJobDetailApi,
+        detail_name="api-hard-frame-job-detail",
     ),
     path("models/<id:model_id>/improve/", apis.ModelImproveApi.as_view(), name="api-model-improve"),
 ]

@@ -17,19 +17,20 @@ from rest_framework.views import APIView
 
 from labeling.annotations.apis import (
     FRAME_CURSOR_PARAMETERS,
+    FRAME_FILTERS,
     AnnotationConflictOutput,
     AnnotationOutput,
     FrameOutput,
-    FramePagination,
     StrictFloatField,
     StrictIntegerField,
     flat_errors,
+    frame_page,
 )
 from labeling.annotations.selectors import SPLIT_FILTERS, frame_for_user
 from labeling.annotations.services import AnnotationConflict
 from labeling.models import Frame, Role
 from labeling.selectors import project_for_user
-from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobOutputBase
+from webapp.jobs.apis import JobOutputBase, job_apis
 from webapp.parsers import DepthLimitedJSONParser
 
 from . import services
@@ -201,20 +202,8 @@ class ProposalFrameListApi(APIView):
         responses=FrameOutput(many=True),
     )
     def get(self, request, project_id: int):
-        project = project_for_user(user=request.user, project_id=project_id)
-        params = request.query_params
-        frames = assisted_frame_list(
-            project=project,
-            proposals=params.get("proposals", "pending"),
-            status=params.get("status", ""),
-            video=params.get("video", ""),
-            split=params.get("split", ""),
-            ordering=params.get("ordering", ""),
-            hard_job=params.get("hard_job", ""),
-        )
-        paginator = FramePagination(scope=project.frames)
-        page = paginator.paginate_queryset(frames, request, view=self)
-        return paginator.get_paginated_response(FrameOutput(page, many=True).data)
+        filters = {"proposals": "pending", "hard_job": "", **FRAME_FILTERS}
+        return frame_page(self, request, project_id, assisted_frame_list, **filters)
 
 
 class ProposalAcceptAboveApi(APIView):
@@ -268,15 +257,12 @@ class PrelabelJobListApi(APIView):
         return Response(PrelabelJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class PrelabelJobDetailApi(JobDetailApi):
-    output = PrelabelJobOutput
-    job_for = prelabel_job_for_user
-
-
-class PrelabelJobCancelApi(JobCancelApi):
-    output = PrelabelJobOutput
-    job_for = prelabel_job_for_user
-    service = services.prelabel_job_cancel
+PrelabelJobDetailApi, PrelabelJobCancelApi = job_apis(
+    "PrelabelJob",
+    output=PrelabelJobOutput,
+    job_for=prelabel_job_for_user,
+    cancel=services.prelabel_job_cancel,
+)
 
 
 # --- hard frames and "improve this model" ----------------------------------------------------
@@ -339,9 +325,9 @@ class EvaluationHardFramesApi(_HardFramesStartApi):
         return self._start(request, evaluation_run=run)
 
 
-class HardFrameJobDetailApi(JobDetailApi):
-    output = HardFrameJobOutput
-    job_for = hard_frame_job_for_user
+(HardFrameJobDetailApi,) = job_apis(
+    "HardFrameJob", output=HardFrameJobOutput, job_for=hard_frame_job_for_user
+)
 
 
 class ImproveInput(serializers.Serializer):

@@ -6,6 +6,8 @@ queue) and a trained model (the ``gpu`` queue); both kinds share the work functi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from webapp.celery import QUEUE_DEFAULT, QUEUE_GPU
 from webapp.jobs import JobKind
 
@@ -22,14 +24,9 @@ PRELABEL_BOOTSTRAP = JobKind(
     after=prelabel_work.prelabel_job_after,
 )
 
-PRELABEL_MODEL = JobKind(
-    name="pre-label job",
-    model=PrelabelJob,
-    task="assisted.tasks.prelabel_model_run",
-    queue=QUEUE_GPU,
-    work=prelabel_work.prelabel_job_work,
-    cancelled="Stopped.",
-    after=prelabel_work.prelabel_job_after,
+# The same kind with a trained model: its own task, on the GPU queue.
+PRELABEL_MODEL = replace(
+    PRELABEL_BOOTSTRAP, task="assisted.tasks.prelabel_model_run", queue=QUEUE_GPU
 )
 
 HARD_FRAMES = JobKind(

@@ -7,12 +7,11 @@ Proposals are never ground truth: exports, dataset versions and training read
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from labeling.models import Frame, LabelClass, Project, Video
-from webapp.models import Job
+from webapp.models import Job, user_ref
 
 
 class ProposalSource(models.TextChoices):
@@ -80,9 +79,7 @@ class Proposal(models.Model):
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    decided_by = user_ref()
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -114,9 +111,7 @@ class MachineLabel(models.Model):
     source = models.CharField(max_length=16, choices=ProposalSource.choices)
     model_ref = models.CharField(max_length=200, blank=True)
     min_score = models.FloatField()  # the lowest score among the accepted proposals
-    accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    accepted_by = user_ref()
     accepted_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from labeling.annotations.selectors import frame_list
-from labeling.models import Frame, Project, Role, Video
-from labeling.selectors import object_for_user
+from labeling.models import Frame, Project, Video
+from labeling.selectors import RowForUser
 from webapp.bounds import bounded_int
 
 from .models import HardFrameJob, MachineLabel, PrelabelJob, Proposal
@@ -78,20 +78,12 @@ def assisted_frame_list(
     return frames.filter(Exists(pending) | Exists(machine))
 
 
-def prelabel_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -> PrelabelJob:
-    return object_for_user(
-        PrelabelJob.objects.select_related("project", "model"),
-        user=user,
-        pk=job_id,
-        role=role,
-        what="pre-label job",
-    )
-
-
-def hard_frame_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -> HardFrameJob:
-    return object_for_user(
-        HardFrameJob.objects.all(), user=user, pk=job_id, role=role, what="hard-frame job"
-    )
+prelabel_job_for_user = RowForUser(
+    PrelabelJob.objects.select_related("project", "model"), id_name="job_id", what="pre-label job"
+)
+hard_frame_job_for_user = RowForUser(
+    HardFrameJob.objects.all(), id_name="job_id", what="hard-frame job"
+)
 
 
 def prelabel_jobs_of_project(*, project: Project) -> QuerySet[PrelabelJob]:

@@ -12,8 +12,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from labeling.access import project_render
 from labeling.models import Role
-from labeling.selectors import has_role, object_for_user
+from labeling.selectors import object_for_user
 from webapp.jobs import BrokerUnavailable
 
 from .hardframe_services import hard_frames_job_start
@@ -65,16 +66,13 @@ def hard_frame_job(request, job_id: int):
         what="hard-frame job",
     )
     editor = reverse("label-editor", args=[job.project_id]) + f"?proposals=hard&hard_job={job.pk}"
-    return render(
+    return project_render(
         request,
         "assisted/hard_frame_job.html",
-        {
-            "project": job.project,
-            "nav": "label",
-            "job": job,
-            "editor_url": editor,
-            "can_write": has_role(user=request.user, project=job.project, role=Role.ANNOTATOR),
-        },
+        project=job.project,
+        nav="label",
+        job=job,
+        editor_url=editor,
     )
 
 

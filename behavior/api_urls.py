@@ -3,6 +3,8 @@ names as they were under the tracking app)."""
 
 from django.urls import path
 
+from webapp.jobs.apis import job_urls
+
 from .analysis import apis as analysis_apis
 from .arenas import apis as arena_apis
 from .experiment import apis as experiment_apis
@@ -107,15 +109,11 @@ urlpatterns = [
         freezing_apis.RunFreezingApi.as_view(),
         name="api-run-freezing",
     ),
-    path(
+    job_urls(
         "freezing-jobs/<id:job_id>/",
-        freezing_apis.FreezingJobApi.as_view(),
-        name="api-freezing-job",
-    ),
-    path(
-        "freezing-jobs/<id:job_id>/cancel/",
-        freezing_apis.FreezingJobCancelApi.as_view(),
-        name="api-freezing-job-cancel",
+        "api-freezing-job",
+        freezing_apis.FreezingJobDetailApi,
+        freezing_apis.FreezingJobCancelApi,
     ),
     path(
         "projects/<id:project_id>/freezing/",

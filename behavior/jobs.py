@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from tracking.jobs import own_words
+from tracking.jobs import RUN_ENDINGS
 from webapp.celery import QUEUE_DEFAULT
 from webapp.jobs import JobKind
 
@@ -20,6 +20,5 @@ FREEZING = JobKind(
     queue=QUEUE_DEFAULT,
     work=freezing_work.freezing_job_work,
     failures=(BehaviorInputError, ValidationError),
-    cancelled="Cancelled",
-    explain=own_words,
+    **RUN_ENDINGS,
 )

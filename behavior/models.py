@@ -14,11 +14,10 @@ migration (``behavior/migrations/0001_initial.py``, ``tracking/migrations/0002_.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
 from labeling.models import Project, Video
-from webapp.models import Job
+from webapp.models import Job, user_ref
 
 # The parameters of behavior.core.AnalysisParams a project keeps (AnalysisSettings).
 SETTINGS_FIELDS = (
@@ -84,6 +83,10 @@ class ArenaFields(models.Model):
     class Meta:
         abstract = True
 
+    def arena_fields(self) -> dict:
+        """The fields' stored values (to copy this arena onto another row)."""
+        return {f.name: getattr(self, f.name) for f in ArenaFields._meta.local_fields}
+
     def arena_dict(self) -> dict:
         """The fields as the API writes and reads them."""
         return {
@@ -109,9 +112,7 @@ class ArenaTemplate(ArenaFields):
     name = models.CharField(max_length=120)
     frame_width = models.PositiveIntegerField()
     frame_height = models.PositiveIntegerField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_ref()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -137,9 +138,7 @@ class ArenaSetup(ArenaFields):
         ArenaTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="setups"
     )
     nudge = models.JSONField(null=True, blank=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    updated_by = user_ref()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -238,9 +237,7 @@ class ExperimentRunChoice(models.Model):
 
     video = models.OneToOneField(Video, on_delete=models.CASCADE, related_name="experiment_run")
     run = models.ForeignKey("tracking.TrackingRun", on_delete=models.CASCADE, related_name="+")
-    chosen_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    chosen_by = user_ref()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -4,8 +4,9 @@ run choice and subjects are in :mod:`behavior.experiment.selectors`)."""
 from __future__ import annotations
 
 from labeling.models import Project
+from labeling.selectors import RowForUser
 
-from .models import SETTINGS_FIELDS, AnalysisSettings
+from .models import SETTINGS_FIELDS, AnalysisSettings, FreezingJob
 
 
 def analysis_settings_for(*, project: Project) -> AnalysisSettings:
@@ -20,3 +21,11 @@ def analysis_settings_values(*, project: Project) -> dict:
     pages show them."""
     row = analysis_settings_for(project=project)
     return {name: getattr(row, name) for name in SETTINGS_FIELDS}
+
+
+freezing_job_for_user = RowForUser(
+    FreezingJob.objects.select_related("run"),
+    id_name="job_id",
+    what="freezing job",
+    project_path="run__project",
+)

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from labeling.models import Role
 from labeling.selectors import project_for_user
 from training.selectors import trained_model_for_user
+from webapp.api import validated
 
 from . import selectors, services
 from .exports import comparison_csv, metrics_csv
@@ -78,9 +79,7 @@ class ModelEvaluationListApi(APIView):
     @extend_schema(request=EvaluationRunCreateInput, responses={201: EvaluationRunOutput})
     def post(self, request, model_id: int):
         model = trained_model_for_user(user=request.user, model_id=model_id, role=Role.ANNOTATOR)
-        payload = EvaluationRunCreateInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = dict(payload.validated_data)
+        data = dict(validated(EvaluationRunCreateInput, request.data))
         if "dataset_version" in data:
             version = selectors.dataset_version_for_user(
                 user=request.user, dataset_version_id=data["dataset_version"]
@@ -117,9 +116,8 @@ class EvaluationPredictionListApi(APIView):
     )
     def get(self, request, run_id: int):
         run = selectors.evaluation_run_for_user(user=request.user, run_id=run_id)
-        params = PredictionListInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        q = params.validated_data
+        params_data = validated(PredictionListInput, request.query_params)
+        q = params_data
         predictions = selectors.predictions_of_run(
             run=run, order=q["order"], errors_only=q["errors"]
         )
@@ -166,10 +164,9 @@ class EvaluationMetricsJsonApi(_DownloadView):
 
 def _comparison(request, project_id: int):
     project = project_for_user(user=request.user, project_id=project_id)
-    params = CompareInput(data=request.query_params)
-    params.is_valid(raise_exception=True)
+    data = validated(CompareInput, request.query_params)
     try:
-        ids = selectors.parse_model_ids(params.validated_data["models"])
+        ids = selectors.parse_model_ids(data["models"])
         return selectors.comparison(user=request.user, project=project, model_ids=ids)
     except ValueError as exc:
         raise ValidationError({"models": str(exc)}) from None

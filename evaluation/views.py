@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from labeling.access import can_write, project_page
+from labeling.access import project_page, project_render
 from labeling.models import DatasetVersion, Role
 from labeling.selectors import projects_visible_to, role_of
 from training.selectors import trained_model_for_user, trained_models_of_project
@@ -77,17 +77,14 @@ def evaluation_home(request: HttpRequest, project):
         if "yolov3" in by_preset and "yolov3-tiny" in by_preset
         else None
     )
-    return render(
+    return project_render(
         request,
         "evaluation/home.html",
-        {
-            "project": project,
-            "nav": "evaluate",
-            "rows": [(m, latest.get(m.pk)) for m in models],
-            "recent": recent,
-            "paper_pair": ",".join(map(str, paper_pair)) if paper_pair else "",
-            "can_write": can_write(request),
-        },
+        project=project,
+        nav="evaluate",
+        rows=[(m, latest.get(m.pk)) for m in models],
+        recent=recent,
+        paper_pair=",".join(map(str, paper_pair)) if paper_pair else "",
     )
 
 
@@ -256,16 +253,14 @@ def evaluation_errors(request: HttpRequest, run_id: int):
         false_positives=Sum("false_positives"),
         misses=Sum("misses"),
     )
-    return render(
+    return project_render(
         request,
         "evaluation/errors.html",
-        {
-            "project": run.project,
-            "nav": "evaluate",
-            "run": run,
-            "model": run.model,
-            "counts": counts,
-            "low_iou": selectors.LOW_IOU,
-            "orders": list(selectors.PREDICTION_ORDERS),
-        },
+        project=run.project,
+        nav="evaluate",
+        run=run,
+        model=run.model,
+        counts=counts,
+        low_iou=selectors.LOW_IOU,
+        orders=list(selectors.PREDICTION_ORDERS),
     )

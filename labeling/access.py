@@ -10,10 +10,11 @@ import functools
 from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
-from .models import Role
-from .selectors import project_for_user, role_of
+from .models import Project, Role
+from .selectors import has_role, project_for_user, role_of
 
 
 def project_page(role: str = Role.VIEWER) -> Callable:
@@ -37,3 +38,16 @@ def project_page(role: str = Role.VIEWER) -> Callable:
 
 def can_write(request: HttpRequest) -> bool:
     return getattr(request, "project_role", None) in (Role.ANNOTATOR, Role.OWNER)
+
+
+def project_render(
+    request: HttpRequest, template: str, *, project: Project, nav: str, status: int = 200, **context
+) -> HttpResponse:
+    """A page of ``project`` under the ``nav`` tab: the template gets ``project``, ``nav``
+    and ``can_write`` (annotator or owner) besides ``context``."""
+    if hasattr(request, "project_role"):  # the page came through project_page
+        writes = can_write(request)
+    else:
+        writes = has_role(user=request.user, project=project, role=Role.ANNOTATOR)
+    page = {"project": project, "nav": nav, "can_write": writes, **context}
+    return render(request, template, page, status=status)

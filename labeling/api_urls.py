@@ -1,5 +1,7 @@
 from django.urls import path
 
+from webapp.jobs.apis import job_urls
+
 from . import apis
 from .annotations import apis as annotation_apis
 from .datasets import apis as dataset_apis
@@ -75,15 +77,12 @@ urlpatterns = [
         video_apis.VideoSamplingJobListApi.as_view(),
         name="api-video-sampling-jobs",
     ),
-    path(
+    job_urls(
         "sampling-jobs/<id:job_id>/",
-        video_apis.SamplingJobDetailApi.as_view(),
-        name="api-sampling-job-detail",
-    ),
-    path(
-        "sampling-jobs/<id:job_id>/cancel/",
-        video_apis.SamplingJobCancelApi.as_view(),
-        name="api-sampling-job-cancel",
+        "api-sampling-job",
+        video_apis.SamplingJobDetailApi,
+        video_apis.SamplingJobCancelApi,
+        detail_name="api-sampling-job-detail",
     ),
     # Dataset versions (labeling.datasets.versions).
     path(
@@ -123,30 +122,18 @@ urlpatterns = [
         dataset_job_apis.ExportJobStartApi.as_view(),
         name="api-dataset-export-start",
     ),
-    path(
+    job_urls(
         "dataset-import-jobs/<id:job_id>/",
-        dataset_job_apis.ImportJobDetailApi.as_view(),
-        name="api-dataset-import-job",
+        "api-dataset-import-job",
+        dataset_job_apis.ImportJobDetailApi,
+        dataset_job_apis.ImportJobCancelApi,
+        dataset_job_apis.ImportJobRetryApi,
     ),
-    path(
-        "dataset-import-jobs/<id:job_id>/cancel/",
-        dataset_job_apis.ImportJobCancelApi.as_view(),
-        name="api-dataset-import-job-cancel",
-    ),
-    path(
-        "dataset-import-jobs/<id:job_id>/retry/",
-        dataset_job_apis.ImportJobRetryApi.as_view(),
-        name="api-dataset-import-job-retry",
-    ),
-    path(
+    job_urls(
         "dataset-export-jobs/<id:job_id>/",
-        dataset_job_apis.ExportJobDetailApi.as_view(),
-        name="api-dataset-export-job",
-    ),
-    path(
-        "dataset-export-jobs/<id:job_id>/cancel/",
-        dataset_job_apis.ExportJobCancelApi.as_view(),
-        name="api-dataset-export-job-cancel",
+        "api-dataset-export-job",
+        dataset_job_apis.ExportJobDetailApi,
+        dataset_job_apis.ExportJobCancelApi,
     ),
     path(
         "dataset-export-jobs/<id:job_id>/download/",
@@ -169,29 +156,17 @@ urlpatterns = [
         chunked_apis.ChunkedUploadCompleteApi.as_view(),
         name="api-chunked-upload-complete",
     ),
-    path(
+    job_urls(
         "video-upload-jobs/<id:job_id>/",
-        chunked_apis.VideoUploadJobDetailApi.as_view(),
-        name="api-video-upload-job",
+        "api-video-upload-job",
+        chunked_apis.VideoUploadJobDetailApi,
+        chunked_apis.VideoUploadJobCancelApi,
     ),
-    path(
-        "video-upload-jobs/<id:job_id>/cancel/",
-        chunked_apis.VideoUploadJobCancelApi.as_view(),
-        name="api-video-upload-job-cancel",
-    ),
-    path(
+    job_urls(
         "imageset-jobs/<id:job_id>/",
-        video_apis.ImageSetJobDetailApi.as_view(),
-        name="api-imageset-job",
-    ),
-    path(
-        "imageset-jobs/<id:job_id>/cancel/",
-        video_apis.ImageSetJobCancelApi.as_view(),
-        name="api-imageset-job-cancel",
-    ),
-    path(
-        "imageset-jobs/<id:job_id>/retry/",
-        video_apis.ImageSetJobRetryApi.as_view(),
-        name="api-imageset-job-retry",
+        "api-imageset-job",
+        video_apis.ImageSetJobDetailApi,
+        video_apis.ImageSetJobCancelApi,
+        video_apis.ImageSetJobRetryApi,
     ),
 ]

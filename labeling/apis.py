@@ -8,6 +8,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.api import validated
+
 from . import account_services, services
 from .models import ProjectMembership, Role
 from .selectors import project_for_user, projects_visible_to
@@ -38,9 +40,8 @@ class ProjectListApi(APIView):
 
     @extend_schema(request=ProjectCreateInput, responses={201: ProjectOutput})
     def post(self, request):
-        payload = ProjectCreateInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        project = services.project_create(owner=request.user, **payload.validated_data)
+        data = validated(ProjectCreateInput, request.data)
+        project = services.project_create(owner=request.user, **data)
         out = ProjectOutput(project, context={"roles": {project.pk: Role.OWNER}})
         return Response(out.data, status=status.HTTP_201_CREATED)
 
@@ -54,9 +55,8 @@ class ProjectDetailApi(APIView):
     @extend_schema(request=ProjectUpdateInput, responses=ProjectOutput)
     def patch(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
-        payload = ProjectUpdateInput(data=request.data, partial=True)
-        payload.is_valid(raise_exception=True)
-        project = services.project_update(project=project, **payload.validated_data)
+        data = validated(ProjectUpdateInput, request.data, partial=True)
+        project = services.project_update(project=project, **data)
         return Response(ProjectOutput(project, context={"roles": _roles(request.user)}).data)
 
     @extend_schema(request=None, responses={204: None})
@@ -76,9 +76,8 @@ class MemberListApi(APIView):
     @extend_schema(request=MemberSetInput, responses={201: MembershipOutput})
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
-        payload = MemberSetInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        membership = services.member_set(project=project, **payload.validated_data)
+        data = validated(MemberSetInput, request.data)
+        membership = services.member_set(project=project, **data)
         return Response(MembershipOutput(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -91,9 +90,8 @@ class MemberAccountCreateApi(APIView):
     )
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
-        payload = MemberAccountInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        account = account_services.member_account_create(project=project, **payload.validated_data)
+        data = validated(MemberAccountInput, request.data)
+        account = account_services.member_account_create(project=project, **data)
         response = Response(MemberAccountOutput(account).data, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"  # the answer may hold a password
         return response
@@ -104,10 +102,9 @@ class MemberDetailApi(APIView):
     def patch(self, request, project_id: int, user_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
         membership = get_object_or_404(project.memberships.select_related("user"), user_id=user_id)
-        payload = MemberRoleInput(data=request.data)
-        payload.is_valid(raise_exception=True)
+        data = validated(MemberRoleInput, request.data)
         membership = services.member_set(
-            project=project, username=membership.user.username, role=payload.validated_data["role"]
+            project=project, username=membership.user.username, role=data["role"]
         )
         return Response(MembershipOutput(membership).data)
 
@@ -128,9 +125,8 @@ class LabelClassListApi(APIView):
     @extend_schema(request=LabelClassInput, responses={201: LabelClassOutput})
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
-        payload = LabelClassInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        label_class = services.label_class_add(project=project, **payload.validated_data)
+        data = validated(LabelClassInput, request.data)
+        label_class = services.label_class_add(project=project, **data)
         return Response(LabelClassOutput(label_class).data, status=status.HTTP_201_CREATED)
 
 
@@ -139,11 +135,8 @@ class LabelClassDetailApi(APIView):
     def patch(self, request, project_id: int, class_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
         label_class = get_object_or_404(project.classes, pk=class_id)
-        payload = LabelClassInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        label_class = services.label_class_rename(
-            label_class=label_class, name=payload.validated_data["name"]
-        )
+        data = validated(LabelClassInput, request.data)
+        label_class = services.label_class_rename(label_class=label_class, name=data["name"])
         return Response(LabelClassOutput(label_class).data)
 
     @extend_schema(request=None, responses={204: None})

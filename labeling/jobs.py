@@ -32,27 +32,31 @@ FRAME_SAMPLING = JobKind(
     after=sampling_work.sampling_job_after,
 )
 
+# What the jobs turning an uploaded file into a frame source share: all or nothing, and
+# a decoding failure told in the checker's own words (it names the file and the reason).
+FILE_TO_SOURCE = {
+    "queue": QUEUE_DEFAULT,
+    "cancelled": "Cancelled; nothing was added.",
+    "typed_errors": False,
+}
+
 IMAGESET_IMPORT = JobKind(
     name="image set import",
     model=ImageSetImportJob,
     task="labeling.tasks.imageset_import_run",
-    queue=QUEUE_DEFAULT,
     work=imageset_work.imageset_job_work,
-    cancelled="Cancelled; nothing was added.",
     after=imageset_work.imageset_job_after,
-    typed_errors=False,
+    **FILE_TO_SOURCE,
 )
 
 VIDEO_UPLOAD = JobKind(
     name="video upload",
     model=VideoUploadJob,
     task="labeling.tasks.video_upload_run",
-    queue=QUEUE_DEFAULT,
     work=upload_work.video_upload_job_work,
-    cancelled="Cancelled; nothing was added.",
     on_stop=upload_work.video_upload_job_undo,
     after=upload_work.video_upload_job_after,
-    typed_errors=False,
+    **FILE_TO_SOURCE,
 )
 
 DATASET_IMPORT = JobKind(

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from webapp.models import Job
+from webapp.models import Job, user_ref
 
 
 class Role(models.TextChoices):
@@ -31,9 +31,7 @@ class Project(models.Model):
     split_test = models.PositiveSmallIntegerField(default=25)
     split_seed = models.PositiveIntegerField(default=0)
     split_by_video = models.BooleanField(default=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_ref(blank=False)
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="ProjectMembership", related_name="projects"
@@ -127,9 +125,7 @@ class Video(models.Model):
     # each content once (the constraint settles two uploads racing).
     sha256 = models.CharField(max_length=64, blank=True)
     thumbnail = models.ImageField(max_length=500, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_ref(blank=False)
     created_at = models.DateTimeField(auto_now_add=True)
     hidden_at = models.DateTimeField(null=True, blank=True)
 
@@ -205,9 +201,7 @@ class Frame(models.Model):
     # Optimistic concurrency: every accepted save increments the version.
     annotation_version = models.PositiveIntegerField(default=0)
     last_request_id = models.CharField(max_length=64, blank=True)
-    annotated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    annotated_by = user_ref()
     annotated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Set with its video's hidden_at on the frames a dataset version still lists.
@@ -266,9 +260,7 @@ class DatasetVersion(models.Model):
     classes = models.JSONField(default=list)  # class names by index
     frame_counts = models.JSONField(default=dict)  # {"train": n, "val": n, "test": n}
     box_count = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_ref(blank=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -341,9 +333,7 @@ class ChunkedUpload(models.Model):
 
     id = models.UUIDField(primary_key=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="chunked_uploads")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_ref(blank=False)
     file_name = models.CharField(max_length=255)  # display text only
     size = models.BigIntegerField()  # declared total, bytes
     offset = models.BigIntegerField(default=0)  # bytes received and written

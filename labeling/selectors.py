@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
@@ -88,6 +88,34 @@ def object_for_user(
     if role != Role.VIEWER:  # being a member, which the filter checked, is enough to read
         require_role(user=user, project=_project_id_of(obj, project_path), role=role)
     return obj
+
+
+class RowForUser(Generic[M]):
+    """A permission-scoped lookup declared once: ``lookup(user=..., <id_name>=...,
+    role=...)`` is :func:`object_for_user` on ``queryset`` (404 "No such <what>." to
+    non-members, 403 below ``role``). Every ``<thing>_for_user`` of the apps is one of
+    these, so each says only what it looks up, its id's name and its path to the project.
+    """
+
+    def __init__(
+        self, queryset: QuerySet[M], *, id_name: str, what: str, project_path: str = "project"
+    ) -> None:
+        self.queryset = queryset
+        self.id_name = id_name
+        self.what = what
+        self.project_path = project_path
+
+    def __call__(self, *, user, role: str = Role.VIEWER, **row_id: int | str) -> M:
+        if set(row_id) != {self.id_name}:
+            raise TypeError(f"Looking up a {self.what} takes user, {self.id_name} and role.")
+        return object_for_user(
+            self.queryset,
+            user=user,
+            pk=row_id[self.id_name],
+            role=role,
+            what=self.what,
+            project_path=self.project_path,
+        )
 
 
 def _project_id_of(obj: Model, project_path: str) -> int:

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -83,28 +84,45 @@ def project_detail(request, project):
     return render(request, "labeling/project_detail.html", _project_context(request, project))
 
 
-@require_POST
-@project_page(Role.OWNER)
-def member_add(request, project):
-    form = MemberForm(request.POST)
+def _project_form_post(request, project, form_class, *, form_key: str, act):
+    """A project page form posted: ``act(cleaned_data)`` gives the success message (then
+    back to the page) or a response of its own; a refused form (invalid, or the service's
+    ValidationError) shows the page again with the form's errors, status 400."""
+    form = form_class(request.POST)
     if form.is_valid():
         try:
-            services.member_set(project=project, **form.cleaned_data)
+            done = act(form.cleaned_data)
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
-            messages.success(
-                request,
-                f"{form.cleaned_data['username']} is now "
-                f"{form.cleaned_data['role']} of this project.",
-            )
+            if isinstance(done, HttpResponse):
+                return done
+            messages.success(request, done)
             return redirect("project-detail", project.pk)
-    return render(
-        request,
-        "labeling/project_detail.html",
-        _project_context(request, project, member_form=form),
-        status=400,
-    )
+    context = _project_context(request, project, **{form_key: form})
+    return render(request, "labeling/project_detail.html", context, status=400)
+
+
+def _project_row_delete(request, project, act) -> HttpResponse:
+    """A project page's delete button: ``act()`` gives the success message; a refusal
+    (ValidationError) is shown as an error message."""
+    try:
+        done = act()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done)
+    return redirect("project-detail", project.pk)
+
+
+@require_POST
+@project_page(Role.OWNER)
+def member_add(request, project):
+    def act(data: dict) -> str:
+        services.member_set(project=project, **data)
+        return f"{data['username']} is now {data['role']} of this project."
+
+    return _project_form_post(request, project, MemberForm, form_key="member_form", act=act)
 
 
 @require_POST
@@ -112,94 +130,64 @@ def member_add(request, project):
 def member_account_create(request, project):
     """Create a labmate's account; the page shows a generated password this once (it is
     rendered, not redirected, so it is kept in no session or message store)."""
-    form = MemberAccountForm(request.POST)
-    if form.is_valid():
-        try:
-            account = account_services.member_account_create(project=project, **form.cleaned_data)
-        except ValidationError as exc:
-            _apply_errors(form, exc)
-        else:
-            new_account = {
-                "username": account.membership.user.username,
-                "role": account.membership.get_role_display(),
-                "temporary_password": account.temporary_password,
-            }
-            context = _project_context(request, project, new_account=new_account)
-            response = render(request, "labeling/project_detail.html", context)
-            response["Cache-Control"] = "no-store"  # the page holds a password
-            return response
-    return render(
-        request,
-        "labeling/project_detail.html",
-        _project_context(request, project, account_form=form),
-        status=400,
-    )
+
+    def act(data: dict) -> HttpResponse:
+        account = account_services.member_account_create(project=project, **data)
+        new_account = {
+            "username": account.membership.user.username,
+            "role": account.membership.get_role_display(),
+            "temporary_password": account.temporary_password,
+        }
+        context = _project_context(request, project, new_account=new_account)
+        response = render(request, "labeling/project_detail.html", context)
+        response["Cache-Control"] = "no-store"  # the page holds a password
+        return response
+
+    return _project_form_post(request, project, MemberAccountForm, form_key="account_form", act=act)
 
 
 @require_POST
 @project_page(Role.OWNER)
 def member_remove(request, project, user_id: int):
     membership = get_object_or_404(project.memberships, user_id=user_id)
-    try:
+
+    def act() -> str:
         services.member_remove(project=project, user_id=membership.user_id)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"{membership.user.username} was removed from the project.")
-    return redirect("project-detail", project.pk)
+        return f"{membership.user.username} was removed from the project."
+
+    return _project_row_delete(request, project, act)
 
 
 @require_POST
 @project_page(Role.OWNER)
 def label_class_add(request, project):
-    form = LabelClassForm(request.POST)
-    if form.is_valid():
-        try:
-            services.label_class_add(project=project, name=form.cleaned_data["name"])
-        except ValidationError as exc:
-            _apply_errors(form, exc)
-        else:
-            messages.success(request, f"Class “{form.cleaned_data['name']}” added.")
-            return redirect("project-detail", project.pk)
-    return render(
-        request,
-        "labeling/project_detail.html",
-        _project_context(request, project, class_form=form),
-        status=400,
-    )
+    def act(data: dict) -> str:
+        services.label_class_add(project=project, name=data["name"])
+        return f"Class “{data['name']}” added."
+
+    return _project_form_post(request, project, LabelClassForm, form_key="class_form", act=act)
 
 
 @require_POST
 @project_page(Role.OWNER)
 def label_class_delete(request, project, class_id: int):
     label_class = get_object_or_404(project.classes, pk=class_id)
-    try:
+
+    def act() -> str:
         services.label_class_delete(label_class=label_class)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Class “{label_class.name}” deleted.")
-    return redirect("project-detail", project.pk)
+        return f"Class “{label_class.name}” deleted."
+
+    return _project_row_delete(request, project, act)
 
 
 @require_POST
 @project_page(Role.OWNER)
 def project_split_settings(request, project):
-    form = SplitForm(request.POST)
-    if form.is_valid():
-        try:
-            services.project_update(project=project, **form.cleaned_data)
-        except ValidationError as exc:
-            _apply_errors(form, exc)
-        else:
-            messages.success(request, "Split settings saved.")
-            return redirect("project-detail", project.pk)
-    return render(
-        request,
-        "labeling/project_detail.html",
-        _project_context(request, project, split_form=form),
-        status=400,
-    )
+    def act(data: dict) -> str:
+        services.project_update(project=project, **data)
+        return "Split settings saved."
+
+    return _project_form_post(request, project, SplitForm, form_key="split_form", act=act)
 
 
 @project_page(Role.VIEWER)

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_SAMPLE_TIMEOUT_S",
     "KMEANS_THUMB_WIDTH",
     "ProgressCallback",
+    "SampleOptions",
     "SampleProgress",
     "SampledFrame",
     "indices_every_seconds",
@@ -87,15 +88,18 @@ ProgressCallback = Callable[[SampleProgress], None]
 # Public API
 
 
+class SampleOptions(TypedDict, total=False):
+    """The options every sampler takes, all optional (see ``sample_indices``)."""
+
+    skip_indices: Collection[int]  # default: none
+    skip_similar: float | None  # default: None (keep every frame)
+    progress: ProgressCallback | None
+    timeout_s: float  # default: DEFAULT_SAMPLE_TIMEOUT_S
+    memory_limit_bytes: int  # default: DEFAULT_MEMORY_LIMIT_BYTES
+
+
 def sample_every_seconds(
-    path: str | os.PathLike[str],
-    seconds: float = 1.5,
-    *,
-    skip_indices: Collection[int] = (),
-    skip_similar: float | None = None,
-    progress: ProgressCallback | None = None,
-    timeout_s: float = DEFAULT_SAMPLE_TIMEOUT_S,
-    memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
+    path: str | os.PathLike[str], seconds: float = 1.5, **options: Unpack[SampleOptions]
 ) -> Iterator[SampledFrame]:
     """Yield the frames nearest to 0, ``seconds``, 2 * ``seconds``, ... by timestamp.
 
@@ -104,53 +108,23 @@ def sample_every_seconds(
     seconds = float(seconds)
     if not (math.isfinite(seconds) and seconds > 0):
         raise ValueError("seconds must be a positive number")
-    return _sample(
-        path,
-        {"kind": "every_seconds", "seconds": seconds},
-        skip_indices=skip_indices,
-        skip_similar=skip_similar,
-        progress=progress,
-        timeout_s=timeout_s,
-        memory_limit_bytes=memory_limit_bytes,
-    )
+    return _sample(path, {"kind": "every_seconds", "seconds": seconds}, **options)
 
 
 def sample_uniform(
-    path: str | os.PathLike[str],
-    n: int,
-    *,
-    skip_indices: Collection[int] = (),
-    skip_similar: float | None = None,
-    progress: ProgressCallback | None = None,
-    timeout_s: float = DEFAULT_SAMPLE_TIMEOUT_S,
-    memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
+    path: str | os.PathLike[str], n: int, **options: Unpack[SampleOptions]
 ) -> Iterator[SampledFrame]:
     """Yield ``n`` frames spread evenly over the video (see ``indices_uniform``)."""
     _check_count(n)
-    return _sample(
-        path,
-        {"kind": "uniform", "n": int(n)},
-        skip_indices=skip_indices,
-        skip_similar=skip_similar,
-        progress=progress,
-        timeout_s=timeout_s,
-        memory_limit_bytes=memory_limit_bytes,
-    )
+    return _sample(path, {"kind": "uniform", "n": int(n)}, **options)
 
 
 def sample_indices(
-    path: str | os.PathLike[str],
-    indices: Iterable[int],
-    *,
-    skip_indices: Collection[int] = (),
-    skip_similar: float | None = None,
-    progress: ProgressCallback | None = None,
-    timeout_s: float = DEFAULT_SAMPLE_TIMEOUT_S,
-    memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
+    path: str | os.PathLike[str], indices: Iterable[int], **options: Unpack[SampleOptions]
 ) -> Iterator[SampledFrame]:
     """Yield the frames at ``indices`` ("take this frame"), in increasing index order.
 
-    Common options of every sampler:
+    Common options of every sampler (:class:`SampleOptions`):
     - ``skip_indices``: frames not to yield (already sampled, e.g. when a job resumes);
       they are not decoded unless ``skip_similar`` needs them as the reference.
     - ``skip_similar``: drop a frame whose mean absolute difference from the last kept
@@ -169,15 +143,7 @@ def sample_indices(
     wanted = sorted({check_index(i) for i in indices})
     if not wanted:
         raise ValueError("indices must name at least one frame")
-    return _sample(
-        path,
-        {"kind": "indices", "indices": wanted},
-        skip_indices=skip_indices,
-        skip_similar=skip_similar,
-        progress=progress,
-        timeout_s=timeout_s,
-        memory_limit_bytes=memory_limit_bytes,
-    )
+    return _sample(path, {"kind": "indices", "indices": wanted}, **options)
 
 
 def sample_kmeans(
@@ -187,11 +153,7 @@ def sample_kmeans(
     scan_frames: int = 1000,
     thumb_width: int = KMEANS_THUMB_WIDTH,
     seed: int = 0,
-    skip_indices: Collection[int] = (),
-    skip_similar: float | None = None,
-    progress: ProgressCallback | None = None,
-    timeout_s: float = DEFAULT_SAMPLE_TIMEOUT_S,
-    memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
+    **options: Unpack[SampleOptions],
 ) -> Iterator[SampledFrame]:
     """Yield up to ``n`` visually diverse frames, DeepLabCut's "kmeans" way.
 
@@ -207,23 +169,15 @@ def sample_kmeans(
     _check_count(scan_frames)
     if not 4 <= thumb_width <= 256:
         raise ValueError("thumb_width must be between 4 and 256")
-    check_options(
-        skip_indices=skip_indices,
-        skip_similar=skip_similar,
-        timeout_s=timeout_s,
-        memory_limit_bytes=memory_limit_bytes,
-    )
+    # Checked now, not at the first next(), so a bad call fails where it is made.
+    _checked_options(options)
     return _kmeans(
         path,
         n,
         scan_frames=max(int(scan_frames), int(n)),
         thumb_width=int(thumb_width),
         seed=seed,
-        skip_indices=skip_indices,
-        skip_similar=skip_similar,
-        progress=progress,
-        timeout_s=timeout_s,
-        memory_limit_bytes=memory_limit_bytes,
+        options=options,
     )
 
 
@@ -268,37 +222,56 @@ def _check_count(n: Any) -> None:
         raise ValueError("n must be a positive whole number")
 
 
+def _checked_options(options: SampleOptions) -> dict[str, Any]:
+    """The options with their defaults, checked (unknown names: TypeError); ``skip``: the
+    frames to skip as the worker takes them."""
+    unknown = set(options) - set(SampleOptions.__annotations__)
+    if unknown:
+        raise TypeError(f"Unknown sampling options: {', '.join(sorted(unknown))}")
+    given: dict[str, Any] = {
+        "skip_indices": (),
+        "skip_similar": None,
+        "progress": None,
+        "timeout_s": DEFAULT_SAMPLE_TIMEOUT_S,
+        "memory_limit_bytes": DEFAULT_MEMORY_LIMIT_BYTES,
+        **options,
+    }
+    given["skip"] = check_options(
+        skip_indices=given["skip_indices"],
+        skip_similar=given["skip_similar"],
+        timeout_s=given["timeout_s"],
+        memory_limit_bytes=given["memory_limit_bytes"],
+    )
+    return given
+
+
 def _sample(
     path: str | os.PathLike[str],
     plan: dict[str, Any],
     *,
-    skip_indices: Collection[int],
-    skip_similar: float | None,
-    progress: ProgressCallback | None,
-    timeout_s: float,
-    memory_limit_bytes: int,
     output: str = "bgr",
     thumb_width: int = DEDUP_THUMB_WIDTH,
     phase: str = "sample",
+    **options: Unpack[SampleOptions],
 ) -> Iterator[SampledFrame]:
     # Checked now, not at the first next(), so a bad call fails where it is made.
-    skip = check_options(
-        skip_indices=skip_indices,
-        skip_similar=skip_similar,
-        timeout_s=timeout_s,
-        memory_limit_bytes=memory_limit_bytes,
-    )
+    given = _checked_options(options)
     request = {
         "op": "sample",
         "path": None,
         "plan": plan,
-        "skip": skip,
-        "skip_similar": skip_similar,
+        "skip": given["skip"],
+        "skip_similar": given["skip_similar"],
         "output": output,
         "thumb_width": thumb_width,
     }
     return _sample_iter(
-        path, request, progress, phase, timeout_s=timeout_s, memory=memory_limit_bytes
+        path,
+        request,
+        given["progress"],
+        phase,
+        timeout_s=given["timeout_s"],
+        memory=given["memory_limit_bytes"],
     )
 
 
@@ -335,26 +308,22 @@ def _kmeans(
     scan_frames: int,
     thumb_width: int,
     seed: int,
-    skip_indices: Collection[int],
-    skip_similar: float | None,
-    progress: ProgressCallback | None,
-    timeout_s: float,
-    memory_limit_bytes: int,
+    options: SampleOptions,
 ) -> Iterator[SampledFrame]:
     started = time.monotonic()
+    timeout_s = options.get("timeout_s", DEFAULT_SAMPLE_TIMEOUT_S)
     indices: list[int] = []
     thumbs: list[np.ndarray] = []
+    scan_options: SampleOptions = {
+        k: v for k, v in options.items() if k in ("progress", "timeout_s", "memory_limit_bytes")
+    }
     for thumb in _sample(
         path,
         {"kind": "uniform", "n": scan_frames},
-        skip_indices=(),
-        skip_similar=None,
-        progress=progress,
-        timeout_s=timeout_s,
-        memory_limit_bytes=memory_limit_bytes,
         output="gray",
         thumb_width=thumb_width,
         phase="scan",
+        **scan_options,
     ):
         indices.append(thumb.index)
         thumbs.append(thumb.image.astype(np.float32).ravel() / 255.0)
@@ -362,12 +331,4 @@ def _kmeans(
         return
     chosen = pick_kmeans_indices(indices, np.stack(thumbs), n, seed=seed)
     remaining = max(1.0, timeout_s - (time.monotonic() - started))
-    yield from sample_indices(
-        path,
-        chosen,
-        skip_indices=skip_indices,
-        skip_similar=skip_similar,
-        progress=progress,
-        timeout_s=remaining,
-        memory_limit_bytes=memory_limit_bytes,
-    )
+    yield from sample_indices(path, chosen, **{**options, "timeout_s": remaining})

@@ -1,5 +1,7 @@
 from django.urls import path, re_path
 
+from webapp.jobs.apis import job_urls
+
 from . import apis
 
 urlpatterns = [
@@ -13,20 +15,13 @@ urlpatterns = [
         apis.TrackingBatchDetailApi.as_view(),
         name="api-tracking-batch-detail",
     ),
-    path(
+    job_urls(
         "tracking-runs/<id:run_id>/",
-        apis.TrackingRunDetailApi.as_view(),
-        name="api-tracking-run-detail",
-    ),
-    path(
-        "tracking-runs/<id:run_id>/cancel/",
-        apis.TrackingRunCancelApi.as_view(),
-        name="api-tracking-run-cancel",
-    ),
-    path(
-        "tracking-runs/<id:run_id>/retry/",
-        apis.TrackingRunRetryApi.as_view(),
-        name="api-tracking-run-retry",
+        "api-tracking-run",
+        apis.TrackingRunDetailApi,
+        apis.TrackingRunCancelApi,
+        apis.TrackingRunRetryApi,
+        detail_name="api-tracking-run-detail",
     ),
     path(
         "tracking-runs/<id:run_id>/track/",

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from labeling.models import Role, Video
 from labeling.selectors import project_for_user
 from training.models import TrainedModel
+from webapp.api import validated
 from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobRetryApi
 
 from . import exporting, services
@@ -48,9 +49,7 @@ class TrackingRunListApi(APIView):
     @extend_schema(request=TrackingRunCreateInput, responses={201: TrackingBatchOutput})
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = TrackingRunCreateInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
+        data = validated(TrackingRunCreateInput, request.data)
         model = TrainedModel.objects.filter(project=project, pk=data["model"]).first()
         if model is None:
             raise ValidationError({"model": "No such model in this project."})
@@ -151,11 +150,8 @@ class TrackingEditListApi(APIView):
     def post(self, request, run_id: int):
         """201 with a new edit; 200 with the identical active edit already stored."""
         run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
-        payload = TrackingEditInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        edit, created = services.tracking_edit_swap(
-            run=run, created_by=request.user, **payload.validated_data
-        )
+        data = validated(TrackingEditInput, request.data)
+        edit, created = services.tracking_edit_swap(run=run, created_by=request.user, **data)
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(TrackingEditOutput(edit).data, status=code)
 

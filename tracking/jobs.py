@@ -19,16 +19,19 @@ def own_words(exc: BaseException) -> str:
     return (str(exc) or type(exc).__name__)[:2000]
 
 
+#: How the kinds working on a run (and behaviour's freezing) end when stopped or broken.
+RUN_ENDINGS = {"cancelled": "Cancelled", "explain": own_words}
+
+
 TRACKING = JobKind(
     name="run",
     model=TrackingRun,
     task="tracking.tasks.tracking_run_execute",
     queue=QUEUE_GPU,
     work=run_work.tracking_run_work,
-    cancelled="Cancelled",
     after=run_work.tracking_run_after,
-    explain=own_words,
     timed_out_note="; Retry resumes where it stopped",
+    **RUN_ENDINGS,
 )
 
 RENDER = JobKind(
@@ -37,6 +40,5 @@ RENDER = JobKind(
     task="tracking.tasks.tracking_render_execute",
     queue=QUEUE_DEFAULT,
     work=render_work.tracking_render_work,
-    cancelled="Cancelled",
-    explain=own_words,
+    **RUN_ENDINGS,
 )

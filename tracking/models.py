@@ -8,12 +8,11 @@ suspected swaps). Boxes and positions everywhere are pixels of the original vide
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
 from labeling.models import Project, Video
 from training.models import TrainedModel
-from webapp.models import Job
+from webapp.models import Job, user_ref
 
 
 class TrackingBatch(models.Model):
@@ -21,9 +20,7 @@ class TrackingBatch(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tracking_batches")
     model = models.ForeignKey(TrainedModel, on_delete=models.PROTECT, related_name="+")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_ref(blank=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -95,9 +92,7 @@ class TrackingEdit(models.Model):
     animal_b = models.PositiveSmallIntegerField()
     from_frame = models.PositiveIntegerField()
     to_frame = models.PositiveIntegerField(null=True, blank=True)  # inclusive; None = to the end
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_ref(blank=False)
     created_at = models.DateTimeField(auto_now_add=True)
     reverted_at = models.DateTimeField(null=True, blank=True)
 

@@ -8,23 +8,19 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from labeling.models import Project, Role, Video
-from labeling.selectors import object_for_user
+from labeling.models import Project, Video
+from labeling.selectors import RowForUser
 from webapp.models import JobStatus
 
 from .engine.trajectory import Trajectory
 from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
 
-
-def tracked_video_for_user(*, user, video_id: int | str, role: str = Role.VIEWER) -> Video:
-    """A video (not an image set) if ``user`` holds at least ``role`` in its project."""
-    return object_for_user(
-        Video.objects.select_related("project").filter(kind=Video.Kind.VIDEO),
-        user=user,
-        pk=video_id,
-        role=role,
-        what="video",
-    )
+# A video (not an image set).
+tracked_video_for_user = RowForUser(
+    Video.objects.select_related("project").filter(kind=Video.Kind.VIDEO),
+    id_name="video_id",
+    what="video",
+)
 
 
 def finished_runs_of_project(*, project: Project) -> QuerySet[TrackingRun]:
@@ -53,45 +49,28 @@ def active_edit_state(*, run: TrackingRun) -> list[tuple[int, bool]]:
     ]
 
 
-def tracking_run_for_user(*, user, run_id: int | str, role: str = Role.VIEWER) -> TrackingRun:
-    """The run if ``user`` holds at least ``role`` in its project (404 / 403 otherwise)."""
-    return object_for_user(
-        TrackingRun.objects.select_related("project", "video", "model", "batch"),
-        user=user,
-        pk=run_id,
-        role=role,
-        what="tracking run",
-    )
-
-
-def tracking_batch_for_user(*, user, batch_id: int | str) -> TrackingBatch:
-    return object_for_user(
-        TrackingBatch.objects.select_related("project", "model"),
-        user=user,
-        pk=batch_id,
-        what="tracking batch",
-    )
-
-
-def tracking_edit_for_user(*, user, edit_id: int | str, role: str = Role.VIEWER) -> TrackingEdit:
-    return object_for_user(
-        TrackingEdit.objects.select_related("run", "run__project"),
-        user=user,
-        pk=edit_id,
-        role=role,
-        what="edit",
-        project_path="run__project",
-    )
-
-
-def tracking_render_for_user(*, user, render_id: int | str) -> TrackingRender:
-    return object_for_user(
-        TrackingRender.objects.select_related("run", "run__project"),
-        user=user,
-        pk=render_id,
-        what="render",
-        project_path="run__project",
-    )
+tracking_run_for_user = RowForUser(
+    TrackingRun.objects.select_related("project", "video", "model", "batch"),
+    id_name="run_id",
+    what="tracking run",
+)
+tracking_batch_for_user = RowForUser(
+    TrackingBatch.objects.select_related("project", "model"),
+    id_name="batch_id",
+    what="tracking batch",
+)
+tracking_edit_for_user = RowForUser(
+    TrackingEdit.objects.select_related("run", "run__project"),
+    id_name="edit_id",
+    what="edit",
+    project_path="run__project",
+)
+tracking_render_for_user = RowForUser(
+    TrackingRender.objects.select_related("run", "run__project"),
+    id_name="render_id",
+    what="render",
+    project_path="run__project",
+)
 
 
 def tracking_runs_of_project(*, project: Project) -> QuerySet[TrackingRun]:

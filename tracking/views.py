@@ -5,14 +5,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from labeling.access import can_write, project_page
+from labeling.access import can_write, project_page, project_render
 from labeling.models import Role, Video
-from labeling.selectors import has_role
 from training.models import TrainedModel
 from webapp.jobs import BrokerUnavailable
+from webapp.jobs.pages import job_page_action
 
 from . import services
 from .selectors import tracking_run_for_user, tracking_runs_of_project
@@ -70,19 +70,16 @@ def tracking_home(request, project):
                 return redirect("tracking-run-detail", batch.runs.get().pk)
             return redirect("tracking-home", project.pk)
     runs = list(tracking_runs_of_project(project=project)[:200])
-    return render(
+    return project_render(
         request,
         "tracking/home.html",
-        {
-            "project": project,
-            "nav": "track",
-            "models": models,
-            "videos": videos,
-            "runs": runs,
-            "errors": errors,
-            "posted": request.POST if request.method == "POST" else None,
-            "can_write": can_write(request),
-        },
+        project=project,
+        nav="track",
+        models=models,
+        videos=videos,
+        runs=runs,
+        errors=errors,
+        posted=request.POST if request.method == "POST" else None,
         status=status,
     )
 
@@ -91,32 +88,23 @@ def tracking_home(request, project):
 def tracking_run_detail(request, run_id: int):
     run = tracking_run_for_user(user=request.user, run_id=run_id)
     project = run.project
-    return render(
+    return project_render(
         request,
         "tracking/run_detail.html",
-        {
-            "project": project,
-            "nav": "track",
-            "run": run,
-            "edits": list(run.edits.select_related("created_by")),
-            "renders": list(run.renders.all()[:5]),
-            "can_write": has_role(user=request.user, project=project, role=Role.ANNOTATOR),
-            "animal_range": range(1, run.n_animals + 1),
-        },
+        project=project,
+        nav="track",
+        run=run,
+        edits=list(run.edits.select_related("created_by")),
+        renders=list(run.renders.all()[:5]),
+        animal_range=range(1, run.n_animals + 1),
     )
 
 
 def _run_action(request, run_id: int, action, done: str):
     run = tracking_run_for_user(user=request.user, run_id=run_id, role=Role.ANNOTATOR)
-    try:
-        action(run=run)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except BrokerUnavailable as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, done)
-    return redirect("tracking-run-detail", run.pk)
+    return job_page_action(
+        request, lambda: action(run=run), done=done, back=("tracking-run-detail", run.pk)
+    )
 
 
 @login_required

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from webapp.jobs.apis import job_urls
+
 from . import apis
 
 urlpatterns = [
@@ -9,20 +11,13 @@ urlpatterns = [
         apis.TrainingJobListApi.as_view(),
         name="api-training-job-list",
     ),
-    path(
+    job_urls(
         "training-jobs/<id:job_id>/",
-        apis.TrainingJobDetailApi.as_view(),
-        name="api-training-job-detail",
-    ),
-    path(
-        "training-jobs/<id:job_id>/cancel/",
-        apis.TrainingJobCancelApi.as_view(),
-        name="api-training-job-cancel",
-    ),
-    path(
-        "training-jobs/<id:job_id>/retry/",
-        apis.TrainingJobRetryApi.as_view(),
-        name="api-training-job-retry",
+        "api-training-job",
+        apis.TrainingJobDetailApi,
+        apis.TrainingJobCancelApi,
+        apis.TrainingJobRetryApi,
+        detail_name="api-training-job-detail",
     ),
     path(
         "projects/<id:project_id>/models/",

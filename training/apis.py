@@ -22,7 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.models import DatasetVersion, Role
+from labeling.models import Role
 from labeling.selectors import project_for_user
 from labeling.uploads import ProjectUploadMixin
 from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobRetryApi
@@ -47,7 +47,7 @@ from .serializers import (
     TrainingJobDetailOutput,
     TrainingJobOutput,
 )
-from .services import MAX_CHECKPOINT_BYTES, IncomingCheckpoint
+from .services import MAX_CHECKPOINT_BYTES
 
 
 class PresetListApi(APIView):
@@ -92,31 +92,11 @@ class TrainingJobListApi(ProjectUploadMixin, APIView):
         payload = TrainingJobCreateInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        version = None
-        if data["dataset_version"] is not None:
-            version = DatasetVersion.objects.filter(
-                project=project, pk=data["dataset_version"]
-            ).first()
-            if version is None:
-                raise ValidationError({"dataset_version": "No such dataset version here."})
-        start_model = None
-        if data["start_model"] is not None:
-            start_model = TrainedModel.objects.filter(
-                project=project, pk=data["start_model"]
-            ).first()
-            if start_model is None:
-                raise ValidationError({"start_model": "No such model in this project."})
-        job = services.training_job_create(
+        job = services.training_job_submit(
             project=project,
             created_by=request.user,
-            preset=data["preset"],
+            data=data,
             hyperparameters=payload.hyperparameters(),
-            dataset_version=version,
-            start_from=data["start_from"],
-            start_model=start_model,
-            checkpoint=IncomingCheckpoint.from_upload(data["checkpoint"]),
-            start_weights_name=data["start_weights_name"],
-            name=data["name"],
         )
         context = {"queue_positions": training_queue_positions([job])}
         return Response(

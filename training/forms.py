@@ -10,6 +10,7 @@ from webapp.celery import QUEUE_GPU
 
 from .models import TrainingJob
 from .presets import DEFAULT_PRESET, PRESETS
+from .presets import HYPERPARAMETER_FIELDS as PRESET_HYPERPARAMETERS
 
 AUTO_DEVICE = ("auto", "Auto (first GPU, else CPU)")
 DEVICE_CHOICES = [AUTO_DEVICE, ("cpu", "CPU")]
@@ -55,19 +56,8 @@ def queue_note(report) -> str:
     )
 
 
-HYPERPARAMETER_FIELDS = (
-    "epochs",
-    "imgsz",
-    "batch",
-    "lr0",
-    "momentum",
-    "weight_decay",
-    "patience",
-    "seed",
-    "augment",
-    "cache_images",
-    "device",
-)
+# The page leaves the data loader's worker count at its default (the API may set it).
+HYPERPARAMETER_FIELDS = tuple(f for f in PRESET_HYPERPARAMETERS if f != "workers")
 
 
 class TrainingForm(forms.Form):
@@ -101,9 +91,7 @@ class TrainingForm(forms.Form):
     )
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1)
     augment = forms.BooleanField(required=False, label="Augmentation (mosaic, flips, colour)")
-    cache_images = forms.BooleanField(
-        required=False, label="Keep images in memory (when they fit)"
-    )
+    cache_images = forms.BooleanField(required=False, label="Keep images in memory (when they fit)")
     device = forms.ChoiceField(choices=DEVICE_CHOICES)
 
     def __init__(self, *args, project, devices=None, **kwargs):

@@ -24,6 +24,7 @@ Metrics are those of the registered weights on the dataset version's validation 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,13 +93,8 @@ def _code(text: Any) -> str:
 
 
 def _num(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}".rstrip("0").rstrip(".") if value else "0"
-    return _md(value)
+    """``value`` in Markdown (what :func:`_plain` writes, other values escaped)."""
+    return _plain(value, digits, other=_md)
 
 
 def _size(n: Any) -> str:
@@ -209,14 +205,16 @@ class CardSection:
     note: str = ""
 
 
-def _plain(value: Any, digits: int = 3) -> str:
+def _plain(value: Any, digits: int = 3, *, other: Callable[[Any], str] = str) -> str:
+    """A card value as text: – for none, on/off, a float to ``digits`` places without
+    trailing zeros; anything else through ``other``."""
     if value is None:
         return "–"
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, float):
         return f"{value:.{digits}f}".rstrip("0").rstrip(".") if value else "0"
-    return str(value)
+    return other(value)
 
 
 def card_outline(card: dict[str, Any], *, model_id: int | None = None) -> list[CardSection]:

@@ -66,6 +66,19 @@ class TrainingJob(Job):
 class EpochMetric(models.Model):
     """Validation and loss figures Ultralytics reports at the end of each epoch."""
 
+    #: The figures the curves and the API show, in their order.
+    SERIES_FIELDS = (
+        "epoch",
+        "box_loss",
+        "cls_loss",
+        "dfl_loss",
+        "precision",
+        "recall",
+        "map50",
+        "map50_95",
+        "epoch_time_s",
+    )
+
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="epoch_metrics")
     epoch = models.PositiveIntegerField()  # 1-based
     box_loss = models.FloatField(null=True)

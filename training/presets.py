@@ -129,6 +129,10 @@ class Hyperparameters:
         return replace(base or cls(), **data).validate()
 
 
+#: What a user may set for a run (the fields of :class:`Hyperparameters`, in order).
+HYPERPARAMETER_FIELDS = tuple(f.name for f in fields(Hyperparameters))
+
+
 @dataclass(frozen=True)
 class Preset:
     """One choice in the "new training" form.

@@ -10,36 +10,27 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from labeling.models import Project, Role
-from labeling.selectors import object_for_user
+from labeling.models import Project
+from labeling.selectors import RowForUser
 from webapp.models import JobStatus
 
 from .convergence import convergence, convergence_text
 from .models import EpochMetric, TrainedModel, TrainingJob
 
+training_job_for_user = RowForUser(
+    TrainingJob.objects.select_related(
+        "project", "dataset_version", "start_model", "created_by", "model"
+    ),
+    id_name="job_id",
+    what="training job",
+)
 
-def training_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -> TrainingJob:
-    """The job if ``user`` holds at least ``role`` in its project (404 / 403 otherwise)."""
-    return object_for_user(
-        TrainingJob.objects.select_related(
-            "project", "dataset_version", "start_model", "created_by", "model"
-        ),
-        user=user,
-        pk=job_id,
-        role=role,
-        what="training job",
-    )
-
-
-def trained_model_for_user(*, user, model_id: int | str, role: str = Role.VIEWER) -> TrainedModel:
-    """The registered model if ``user`` holds at least ``role`` in its project."""
-    return object_for_user(
-        TrainedModel.objects.select_related("project", "dataset_version", "job"),
-        user=user,
-        pk=model_id,
-        role=role,
-        what="model",
-    )
+# The registered model.
+trained_model_for_user = RowForUser(
+    TrainedModel.objects.select_related("project", "dataset_version", "job"),
+    id_name="model_id",
+    what="model",
+)
 
 
 def training_jobs_of_project(*, project: Project) -> QuerySet[TrainingJob]:
@@ -74,17 +65,7 @@ def epoch_series(*, job_id: int) -> list[dict]:
     return list(
         EpochMetric.objects.filter(job_id=job_id)
         .order_by("epoch")
-        .values(
-            "epoch",
-            "box_loss",
-            "cls_loss",
-            "dfl_loss",
-            "precision",
-            "recall",
-            "map50",
-            "map50_95",
-            "epoch_time_s",
-        )
+        .values(*EpochMetric.SERIES_FIELDS)
     )
 
 

@@ -9,23 +9,8 @@ from webapp.bounds import DB_INT32_MAX
 from webapp.jobs.apis import JobOutputBase
 
 from .models import EpochMetric, TrainedModel, TrainingJob
-from .presets import PRESETS
+from .presets import HYPERPARAMETER_FIELDS, PRESETS
 from .selectors import training_job_convergence_text
-
-HYPERPARAMETER_FIELDS = (
-    "epochs",
-    "imgsz",
-    "batch",
-    "lr0",
-    "momentum",
-    "weight_decay",
-    "patience",
-    "seed",
-    "augment",
-    "cache_images",
-    "device",
-    "workers",
-)
 
 
 def _preset_label(key: str) -> str:
@@ -45,17 +30,7 @@ class PresetOutput(serializers.Serializer):
 class EpochOutput(serializers.ModelSerializer):
     class Meta:
         model = EpochMetric
-        fields = [
-            "epoch",
-            "box_loss",
-            "cls_loss",
-            "dfl_loss",
-            "precision",
-            "recall",
-            "map50",
-            "map50_95",
-            "epoch_time_s",
-        ]
+        fields = list(EpochMetric.SERIES_FIELDS)
 
 
 class TrainingJobOutput(JobOutputBase):

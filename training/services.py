@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,47 @@ def training_job_create(
                 delete_quietly(manifest)
         raise
     return job
+
+
+def training_job_submit(
+    *, project: Project, created_by, data: Mapping[str, Any], hyperparameters: dict[str, Any]
+) -> TrainingJob:
+    """:func:`training_job_create` from what the page's form or the API checked: the ids of
+    the project's dataset version and start model (an id not in the project is a
+    ValidationError naming it) and the rest as given."""
+    version = _row_of(
+        project.dataset_versions,
+        data.get("dataset_version"),
+        dataset_version="No such dataset version here.",
+    )
+    start_model = _row_of(
+        project.trained_models,
+        data.get("start_model"),
+        start_model="No such model in this project.",
+    )
+    return training_job_create(
+        project=project,
+        created_by=created_by,
+        preset=data["preset"],
+        hyperparameters=hyperparameters,
+        dataset_version=version,
+        start_from=data["start_from"],
+        start_model=start_model,
+        checkpoint=IncomingCheckpoint.from_upload(data.get("checkpoint")),
+        start_weights_name=data["start_weights_name"],
+        name=data["name"],
+    )
+
+
+def _row_of(rows, pk: Any, **missing: str):
+    # The row ``pk`` of ``rows`` (None for none given); else a ValidationError, ``missing``
+    # naming the field and saying why.
+    if pk is None or pk == "":
+        return None
+    row = rows.filter(pk=pk).first()
+    if row is None:
+        raise ValidationError(missing)
+    return row
 
 
 def _refuse_unlearnable_imgsz(*, preset: str, imgsz: int, version: DatasetVersion) -> None:

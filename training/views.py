@@ -5,22 +5,21 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from labeling.access import can_write, project_page
+from labeling.access import project_page, project_render
 from labeling.datasets.splits import split_size_warnings
-from labeling.models import DatasetVersion, Frame, Role
-from labeling.selectors import has_role
+from labeling.models import Frame, Role
 from labeling.uploads import LimitedUploadHandler, UploadTooLarge
 from webapp.jobs import BrokerUnavailable
+from webapp.jobs.pages import job_page_action
 from webapp.worker_devices import workers_report
 
 from . import services
 from .forms import TrainingForm, device_choices, queue_note
 from .model_card import card_outline
-from .models import TrainedModel
 from .presets import PRESETS
 from .selectors import (
     epoch_series,
@@ -31,7 +30,7 @@ from .selectors import (
     training_jobs_of_project,
     training_queue_positions,
 )
-from .services import MAX_CHECKPOINT_BYTES, IncomingCheckpoint
+from .services import MAX_CHECKPOINT_BYTES
 
 
 @project_page(Role.VIEWER)
@@ -40,17 +39,14 @@ def training_list(request, project):
     positions = training_queue_positions(jobs)
     for job in jobs:
         job.queue_ahead = positions.get(job.pk)
-    return render(
+    return project_render(
         request,
         "training/training_list.html",
-        {
-            "project": project,
-            "nav": "train",
-            "jobs": jobs,
-            "models": trained_models_of_project(project=project),
-            "can_write": can_write(request),
-            "presets": PRESETS,
-        },
+        project=project,
+        nav="train",
+        jobs=jobs,
+        models=trained_models_of_project(project=project),
+        presets=PRESETS,
     )
 
 
@@ -83,28 +79,12 @@ def _training_new(request, project):
         status = 413
     if request.method == "POST" and status == 200 and form.is_valid():
         data = form.cleaned_data
-        version = (
-            DatasetVersion.objects.filter(project=project, pk=data["dataset_version"]).first()
-            if data["dataset_version"]
-            else None
-        )
-        start_model = (
-            TrainedModel.objects.filter(project=project, pk=data["start_model"]).first()
-            if data["start_model"]
-            else None
-        )
         try:
-            job = services.training_job_create(
+            job = services.training_job_submit(
                 project=project,
                 created_by=request.user,
-                preset=data["preset"],
+                data=data,
                 hyperparameters=form.hyperparameters(),
-                dataset_version=version,
-                start_from=data["start_from"],
-                start_model=start_model,
-                checkpoint=IncomingCheckpoint.from_upload(data.get("checkpoint")),
-                start_weights_name=data["start_weights_name"],
-                name=data["name"],
             )
         except ValidationError as exc:
             _apply_errors(form, exc)
@@ -119,31 +99,29 @@ def _training_new(request, project):
     elif request.method == "POST" and status == 200:
         status = 400
     labeled = project.frames.exclude(status=Frame.Status.UNLABELED).count()
-    return render(
+    return project_render(
         request,
         "training/training_new.html",
-        {
-            "project": project,
-            "nav": "train",
-            "form": form,
-            "queue_note": queue_note(workers),
-            "hp_fields": [
-                form[name]
-                for name in (
-                    "epochs",
-                    "imgsz",
-                    "batch",
-                    "patience",
-                    "lr0",
-                    "momentum",
-                    "weight_decay",
-                    "seed",
-                )
-            ],
-            "presets": PRESETS.values(),
-            "preset_defaults": TrainingForm.preset_defaults_json(),
-            "labeled_frames": labeled,
-        },
+        project=project,
+        nav="train",
+        form=form,
+        queue_note=queue_note(workers),
+        hp_fields=[
+            form[name]
+            for name in (
+                "epochs",
+                "imgsz",
+                "batch",
+                "patience",
+                "lr0",
+                "momentum",
+                "weight_decay",
+                "seed",
+            )
+        ],
+        presets=PRESETS.values(),
+        preset_defaults=TrainingForm.preset_defaults_json(),
+        labeled_frames=labeled,
         status=status,
     )
 
@@ -152,21 +130,18 @@ def _training_new(request, project):
 def training_job_detail(request, job_id: int):
     job = training_job_for_user(user=request.user, job_id=job_id)
     project = job.project
-    return render(
+    return project_render(
         request,
         "training/job_detail.html",
-        {
-            "project": project,
-            "nav": "train",
-            "job": job,
-            "preset": PRESETS.get(job.preset),
-            "epochs": epoch_series(job_id=job.pk),
-            "convergence": training_job_convergence_text(job=job),
-            "queue_ahead": training_queue_positions([job]).get(job.pk),
-            "can_write": has_role(user=request.user, project=project, role=Role.ANNOTATOR),
-            "model": getattr(job, "model", None),
-            "split_warnings": split_size_warnings(job.dataset_version.frame_counts or {}),
-        },
+        project=project,
+        nav="train",
+        job=job,
+        preset=PRESETS.get(job.preset),
+        epochs=epoch_series(job_id=job.pk),
+        convergence=training_job_convergence_text(job=job),
+        queue_ahead=training_queue_positions([job]).get(job.pk),
+        model=getattr(job, "model", None),
+        split_warnings=split_size_warnings(job.dataset_version.frame_counts or {}),
     )
 
 
@@ -174,26 +149,25 @@ def training_job_detail(request, job_id: int):
 @require_POST
 def training_job_cancel(request, job_id: int):
     job = training_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-    try:
-        services.training_job_cancel(job=job)
-        messages.info(request, "Cancel requested: training stops after the current batch.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    return redirect("training-job-detail", job.pk)
+    return job_page_action(
+        request,
+        lambda: services.training_job_cancel(job=job),
+        done="Cancel requested: training stops after the current batch.",
+        back=("training-job-detail", job.pk),
+        level=messages.INFO,
+    )
 
 
 @login_required
 @require_POST
 def training_job_retry(request, job_id: int):
     job = training_job_for_user(user=request.user, job_id=job_id, role=Role.ANNOTATOR)
-    try:
-        services.training_job_retry(job=job)
-        messages.success(request, "Queued again.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except BrokerUnavailable as exc:
-        messages.error(request, str(exc))
-    return redirect("training-job-detail", job.pk)
+    return job_page_action(
+        request,
+        lambda: services.training_job_retry(job=job),
+        done="Queued again.",
+        back=("training-job-detail", job.pk),
+    )
 
 
 @login_required
@@ -215,18 +189,15 @@ def trained_model_detail(request, model_id: int):
     from assisted.improve import comparison_url
 
     model = trained_model_for_user(user=request.user, model_id=model_id)
-    return render(
+    return project_render(
         request,
         "training/model_detail.html",
-        {
-            "project": model.project,
-            "nav": "train",
-            "model": model,
-            "preset": PRESETS.get(model.preset),
-            "card_sections": card_outline(model.card, model_id=model.pk),
-            "hyperparameters": sorted((model.hyperparameters or {}).items()),
-            # "Improve this model" (assisted labeling): retrain from it, compare the two.
-            "can_write": has_role(user=request.user, project=model.project, role=Role.ANNOTATOR),
-            "comparison_url": comparison_url(model=model),
-        },
+        project=model.project,
+        nav="train",
+        model=model,
+        preset=PRESETS.get(model.preset),
+        card_sections=card_outline(model.card, model_id=model.pk),
+        hyperparameters=sorted((model.hyperparameters or {}).items()),
+        # "Improve this model" (assisted labeling): retrain from it, compare the two.
+        comparison_url=comparison_url(model=model),
     )

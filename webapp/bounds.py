@@ -9,6 +9,8 @@ raises OverflowError and PostgreSQL a DataError: both were 500s.
 
 from __future__ import annotations
 
+import math
+
 from django.core.exceptions import ValidationError
 
 DB_INT_MAX = 2**63 - 1  # BigAutoField / BigIntegerField
@@ -55,3 +57,13 @@ class IdConverter:
 
     def to_url(self, value: int | str) -> str:
         return str(value)
+
+
+def finite_float(value: object) -> float | None:
+    """``value`` as a finite float (a number or a numeric string), else None: what the
+    pages' number filters show, "–" or nothing standing for None."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

@@ -3,14 +3,19 @@ turning a service's ``ValidationError`` into one line for a ``CommandError``."""
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from webapp.models import TERMINAL_STATUSES, Job
+from webapp.models import TERMINAL_STATUSES, Job, JobStatus
+
+if TYPE_CHECKING:
+    from labeling.models import Project
 
 J = TypeVar("J", bound=Job)
 
@@ -42,3 +47,38 @@ def validation_text(exc: ValidationError) -> str:
     if hasattr(exc, "message_dict"):
         return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
     return " ".join(exc.messages)
+
+
+def project_named(name: str) -> Project:
+    """The project a command's ``--project`` names (case does not matter, nor spaces around
+    it); a ``CommandError`` when there is none."""
+    from labeling.models import Project
+
+    project = Project.objects.filter(name__iexact=name.strip()).first()
+    if project is None:
+        raise CommandError(f"No project named “{name.strip()}”.")
+    return project
+
+
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """A service's refusal (``ValidationError``, one line naming each field) or a broker
+    outage (``BrokerUnavailable``) as the command's error."""
+    from webapp.jobs import BrokerUnavailable
+
+    try:
+        yield
+    except ValidationError as exc:
+        raise CommandError(validation_text(exc)) from None
+    except BrokerUnavailable as exc:
+        raise CommandError(str(exc)) from None
+
+
+def job_summary(stdout, job: Job, summary: dict[str, Any], *, what: str) -> None:
+    """Write how a followed job ended as one JSON line (``summary`` and the first line of
+    its error); a ``CommandError`` (non-zero exit) unless it succeeded."""
+    if job.error:
+        summary["error"] = job.error.splitlines()[0]
+    stdout.write(json.dumps(summary))
+    if job.status != JobStatus.SUCCEEDED:
+        raise CommandError(f"{what} {job.pk} ended {job.get_status_display().lower()}.")

@@ -22,6 +22,18 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
+def user_ref(*, blank: bool = True) -> models.ForeignKey:
+    """Who made or changed a row (``created_by``, ``updated_by``...): kept as null when the
+    account is deleted, with no reverse accessor on the user."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=blank,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+
 class Job(models.Model):
     """A unit of background work whose state lives in the database, not in Redis.
 
@@ -45,9 +57,7 @@ class Job(models.Model):
     cancel_requested = models.BooleanField(default=False)
     celery_task_id = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=255, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_ref()
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

@@ -79,21 +79,21 @@ def _image(request, run_id: int, kind: str) -> HttpResponse:
     )
 
 
-class RunHeatmapApi(DownloadView):
-    @extend_schema(
-        operation_id="tracking_runs_heatmap_png",
-        parameters=_IMAGE_PARAMETERS,
-        responses={(200, "image/png"): OpenApiTypes.BINARY},
-    )
-    def get(self, request, run_id: int):
-        return _image(request, run_id, "heatmap")
+def _image_api(kind: str, name: str) -> type[DownloadView]:
+    """The view ``name`` answering a run's ``kind`` image (``tracking-runs/<id>/<kind>.png``)."""
+
+    class RunImageApi(DownloadView):
+        @extend_schema(
+            operation_id=f"tracking_runs_{kind}_png",
+            parameters=_IMAGE_PARAMETERS,
+            responses={(200, "image/png"): OpenApiTypes.BINARY},
+        )
+        def get(self, request, run_id: int):
+            return _image(request, run_id, kind)
+
+    RunImageApi.__name__ = RunImageApi.__qualname__ = name
+    return RunImageApi
 
 
-class RunTrajectoryImageApi(DownloadView):
-    @extend_schema(
-        operation_id="tracking_runs_trajectory_png",
-        parameters=_IMAGE_PARAMETERS,
-        responses={(200, "image/png"): OpenApiTypes.BINARY},
-    )
-    def get(self, request, run_id: int):
-        return _image(request, run_id, "trajectory")
+RunHeatmapApi = _image_api("heatmap", "RunHeatmapApi")
+RunTrajectoryImageApi = _image_api("trajectory", "RunTrajectoryImageApi")

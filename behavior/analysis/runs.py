@@ -368,15 +368,12 @@ def run_analysis(
         )
     job_state, motion = None, None
     if freezing_jobs and freezing.params is not None:
-        from behavior.freezing.services import (
-            freezing_job_dict,
-            freezing_job_for,
-            freezing_job_motion,
-        )
+        from behavior.freezing.serializers import freezing_job_state
+        from behavior.freezing.services import freezing_job_for, freezing_job_motion
 
         job = freezing_job_for(run=run, params=freezing.params)
         motion = freezing_job_motion(job=job) if job else None
-        job_state = freezing_job_dict(job)
+        job_state = freezing_job_state(job)
         if motion is None:
             freezing = FreezingRequest(None)  # not measured yet: the rest of the measures
     results = run_results(
@@ -472,35 +469,24 @@ def run_image_png(
         xy = smooth_positions(
             track.xy, p.smoothing, window=p.smoothing_window, polyorder=p.savgol_polyorder
         )
+        # Both images: the frame, the analysis window and the calibration.
+        frame = {
+            "frame_width": video.width,
+            "frame_height": video.height,
+            "start_s": p.start_s,
+            "end_s": p.end_s,
+            "calibration": arena.calibration,
+        }
         if kind == "heatmap":
-            occupancy = occupancy_grid(
-                time_s,
-                xy,
-                frame_width=video.width,
-                frame_height=video.height,
-                cell_size=cell,
-                calibration=arena.calibration,
-                start_s=p.start_s,
-                end_s=p.end_s,
-                sigma_cells=sigma,
-            )
+            occupancy = occupancy_grid(time_s, xy, cell_size=cell, sigma_cells=sigma, **frame)
             png = render_heatmap_png(
                 occupancy,
                 background=background,
                 title=f"Animal {track.animal}: occupancy ({occupancy.total_s:.1f} s tracked)",
             )
         else:
-            png = render_trajectory_png(
-                time_s,
-                xy,
-                frame_width=video.width,
-                frame_height=video.height,
-                background=background,
-                start_s=p.start_s,
-                end_s=p.end_s,
-                title=f"Animal {track.animal}: trajectory",
-                calibration=arena.calibration,
-            )
+            title = f"Animal {track.animal}: trajectory"
+            png = render_trajectory_png(time_s, xy, background=background, title=title, **frame)
     except BehaviorInputError as exc:
         raise invalid(exc) from None
     cache.set(key, png, CACHE_SECONDS)

@@ -18,8 +18,9 @@ from rest_framework.views import APIView
 from behavior.api_base import BehaviorJSONParser
 from behavior.models import ArenaSetup, ArenaTemplate
 from labeling.models import Role, Video
-from labeling.selectors import object_for_user, project_for_user
+from labeling.selectors import RowForUser, project_for_user
 from tracking.selectors import tracked_video_for_user
+from webapp.api import validated
 
 from .serializers import (
     ArenaInput,
@@ -91,9 +92,8 @@ class ArenaSetupApi(APIView):
     )
     def put(self, request, video_id: int):
         video = tracked_video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
-        payload = ArenaInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        _services().arena_setup_save(video=video, updated_by=request.user, **payload.validated_data)
+        data = validated(ArenaInput, request.data)
+        _services().arena_setup_save(video=video, updated_by=request.user, **data)
         return Response(ArenaOutput(_arena_output(video)).data)
 
     @extend_schema(request=None, responses={204: None})
@@ -114,16 +114,15 @@ class ArenaPresetApi(APIView):
     )
     def post(self, request, video_id: int):
         video = tracked_video_for_user(user=request.user, video_id=video_id)
-        payload = ArenaPresetInput(data=request.data)
-        payload.is_valid(raise_exception=True)
+        data = validated(ArenaPresetInput, request.data)
         zones, params, unions = _services().preset_zones(
-            preset=payload.validated_data["preset"],
-            params=payload.validated_data.get("preset_params"),
+            preset=data["preset"],
+            params=data.get("preset_params"),
             frame_width=video.width or None,
             frame_height=video.height or None,
         )
         body = {
-            "preset": payload.validated_data["preset"],
+            "preset": data["preset"],
             "preset_params": params,
             "zones": [z.to_json() for z in zones],
             "unions": unions,
@@ -132,14 +131,9 @@ class ArenaPresetApi(APIView):
 
 
 # --- templates ------------------------------------------------------------------------
-def _template_for_user(request, template_id: int, role: str = Role.VIEWER) -> ArenaTemplate:
-    return object_for_user(
-        ArenaTemplate.objects.select_related("project"),
-        user=request.user,
-        pk=template_id,
-        role=role,
-        what="arena template",
-    )
+template_for_user = RowForUser(
+    ArenaTemplate.objects.select_related("project"), id_name="template_id", what="arena template"
+)
 
 
 class ArenaTemplateListApi(APIView):
@@ -154,9 +148,7 @@ class ArenaTemplateListApi(APIView):
     @extend_schema(request=ArenaTemplateCreateInput, responses={201: ArenaTemplateOutput})
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = ArenaTemplateCreateInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = dict(payload.validated_data)
+        data = dict(validated(ArenaTemplateCreateInput, request.data))
         video_id = data.pop("video", None)
         video = None
         if video_id is not None:
@@ -172,11 +164,14 @@ class ArenaTemplateListApi(APIView):
 class ArenaTemplateDetailApi(APIView):
     @extend_schema(responses=ArenaTemplateOutput)
     def get(self, request, template_id: int):
-        return Response(ArenaTemplateOutput(_template_for_user(request, template_id)).data)
+        template = template_for_user(user=request.user, template_id=template_id)
+        return Response(ArenaTemplateOutput(template).data)
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, template_id: int):
-        template = _template_for_user(request, template_id, Role.ANNOTATOR)
+        template = template_for_user(
+            user=request.user, template_id=template_id, role=Role.ANNOTATOR
+        )
         _services().arena_template_delete(template=template)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -191,11 +186,12 @@ class ArenaTemplateApplyApi(APIView):
         "All or nothing: a video it does not fit is a 400 naming videos[i].",
     )
     def post(self, request, template_id: int):
-        template = _template_for_user(request, template_id, Role.ANNOTATOR)
-        payload = ArenaTemplateApplyInput(data=request.data)
-        payload.is_valid(raise_exception=True)
+        template = template_for_user(
+            user=request.user, template_id=template_id, role=Role.ANNOTATOR
+        )
+        data = validated(ArenaTemplateApplyInput, request.data)
         ids, nudges = [], {}
-        for i, item in enumerate(payload.validated_data["videos"]):
+        for i, item in enumerate(data["videos"]):
             raw = item.get("id", item.get("video")) if isinstance(item, dict) else item
             if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw < 2**62:
                 raise ValidationError(

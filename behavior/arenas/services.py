@@ -389,20 +389,7 @@ def arena_template_create(
         setup = ArenaSetup.objects.filter(video=from_video).first()
         if setup is None:
             raise ValidationError({"video": "That video has no arena yet; save one first."})
-        fields = {
-            k: getattr(setup, k)
-            for k in (
-                "calibration_method",
-                "ruler",
-                "arena",
-                "px_per_cm",
-                "zones",
-                "unions",
-                "preset",
-                "preset_params",
-                "membership",
-            )
-        }
+        fields = setup.arena_fields()
         width, height = from_video.width, from_video.height
     else:
         width = _size(frame_width, "frame_width")

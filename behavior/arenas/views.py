@@ -7,11 +7,11 @@ static/tracking/arena.js (no inline script: the CSP forbids it).
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_safe
 
 from behavior.models import ArenaTemplate, CalibrationMethod, Membership
-from labeling.access import can_write, project_page
+from labeling.access import project_page, project_render
 from labeling.models import Role, Video
 from tracking.selectors import finished_runs_of_project
 
@@ -25,19 +25,16 @@ def arena_page(request: HttpRequest, project, video_id: int):
     """Draw a video's zones and calibration over a still of it."""
     video = get_object_or_404(project.videos, pk=video_id, kind=Video.Kind.VIDEO)
     run = finished_runs_of_project(project=project).filter(video=video).first()
-    return render(
+    return project_render(
         request,
         "tracking/arena.html",
-        {
-            "project": project,
-            "nav": NAV,
-            "video": video,
-            "run": run,
-            "templates": ArenaTemplate.objects.filter(project=project),
-            "can_write": can_write(request),
-            "calibration_methods": CalibrationMethod.choices,
-            "memberships": Membership.choices,
-        },
+        project=project,
+        nav=NAV,
+        video=video,
+        run=run,
+        templates=ArenaTemplate.objects.filter(project=project),
+        calibration_methods=CalibrationMethod.choices,
+        memberships=Membership.choices,
     )
 
 

@@ -58,6 +58,19 @@ class Occupancy:
         return float(self.seconds.sum())
 
 
+def _checked_path(
+    time_s: np.ndarray, xy: np.ndarray, frame_width: float, frame_height: float
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The times (F,), positions (F, 2) in px and frame size, checked (the field named)."""
+    t = validate_time(time_s)
+    pos = np.asarray(xy, dtype=np.float64)
+    if pos.shape != (t.shape[0], 2):
+        raise BehaviorInputError("xy", f"must have shape ({t.shape[0]}, 2), got {pos.shape}")
+    width = positive_number(frame_width, "frame_width")
+    height = positive_number(frame_height, "frame_height")
+    return t, pos, width, height
+
+
 def occupancy_grid(
     time_s: np.ndarray,
     xy: np.ndarray,
@@ -72,12 +85,7 @@ def occupancy_grid(
 ) -> Occupancy:
     """Seconds per cell over the analysis window (default cell: see the module docs)."""
     calibration = calibration or Calibration()
-    t = validate_time(time_s)
-    pos = np.asarray(xy, dtype=np.float64)
-    if pos.shape != (t.shape[0], 2):
-        raise BehaviorInputError("xy", f"must have shape ({t.shape[0]}, 2), got {pos.shape}")
-    width = positive_number(frame_width, "frame_width")
-    height = positive_number(frame_height, "frame_height")
+    t, pos, width, height = _checked_path(time_s, xy, frame_width, frame_height)
     if cell_size is None and calibration.px_per_cm:
         cell_px = calibration.to_px(DEFAULT_CELL_CM)
     elif cell_size is None:
@@ -204,12 +212,7 @@ def trajectory_figure(
 ) -> Figure:
     """The path over the window, each segment coloured by its start time; missing frames
     break the line. Axes in cm when ``calibration`` has a scale."""
-    t = validate_time(time_s)
-    pos = np.asarray(xy, dtype=np.float64)
-    if pos.shape != (t.shape[0], 2):
-        raise BehaviorInputError("xy", f"must have shape ({t.shape[0]}, 2), got {pos.shape}")
-    width = positive_number(frame_width, "frame_width")
-    height = positive_number(frame_height, "frame_height")
+    t, pos, width, height = _checked_path(time_s, xy, frame_width, frame_height)
     window = resolve_window(t, start_s, end_s)
     ok = window.analysed & np.isfinite(pos).all(axis=1)
     pair = ok[:-1] & ok[1:]

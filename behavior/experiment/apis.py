@@ -10,7 +10,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,6 +27,7 @@ from behavior.selectors import analysis_settings_for
 from labeling.models import Role, Video
 from labeling.selectors import project_for_user
 from tracking.selectors import tracked_video_for_user
+from webapp.api import validated
 
 from .serializers import (
     AnalysisSettingsInput,
@@ -65,9 +66,8 @@ class SubjectInfoApi(APIView):
     @extend_schema(request=SubjectInput, responses=SubjectOutput)
     def put(self, request, video_id: int):
         video = tracked_video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
-        payload = SubjectInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        info = _experiment_services().subject_info_save(video=video, **payload.validated_data)
+        data = validated(SubjectInput, request.data)
+        info = _experiment_services().subject_info_save(video=video, **data)
         return Response(SubjectOutput(subject_dict(video, info)).data)
 
 
@@ -94,11 +94,8 @@ class SubjectImportApi(APIView):
     )
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = SubjectImportInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        result = _experiment_services().subject_info_import_csv(
-            project=project, file=payload.validated_data["file"]
-        )
+        data = validated(SubjectImportInput, request.data)
+        result = _experiment_services().subject_info_import_csv(project=project, file=data["file"])
         body = {
             "created": result.created,
             "updated": result.updated,
@@ -127,11 +124,8 @@ class AnalysisSettingsApi(APIView):
     @extend_schema(request=AnalysisSettingsInput, responses=AnalysisSettingsOutput)
     def put(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = AnalysisSettingsInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        row = _experiment_services().analysis_settings_save(
-            project=project, **payload.validated_data
-        )
+        data = validated(AnalysisSettingsInput, request.data)
+        row = _experiment_services().analysis_settings_save(project=project, **data)
         return Response(AnalysisSettingsOutput(_settings_dict(row)).data)
 
 
@@ -176,39 +170,46 @@ class ExperimentApi(APIView):
         return Response(experiment.as_dict())
 
 
-class ExperimentCsvApi(DownloadView):
-    @extend_schema(
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class _ExperimentFileApi(DownloadView):
+    # The experiment table as a file: ``experiment_<suffix>`` of behavior.experiment.table.
+    suffix = ""
+    content_type = ""
+
+    def get(self, request, project_id: int):
+        project, experiment, _ = _experiment(request, project_id)
+        write = getattr(_experiment_tables(), f"experiment_{self.suffix}")
+        return file_response(
+            write(experiment),
+            content_type=self.content_type,
+            filename=f"project-{project.pk}-experiment.{self.suffix}",
+        )
+
+
+@extend_schema_view(
+    get=extend_schema(
         operation_id="projects_experiment_csv",
         parameters=_EXPERIMENT_PARAMETERS,
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
-    def get(self, request, project_id: int):
-        project, experiment, _ = _experiment(request, project_id)
-        return file_response(
-            _experiment_tables().experiment_csv(experiment),
-            content_type="text/csv; charset=utf-8",
-            filename=f"project-{project.pk}-experiment.csv",
-        )
+)
+class ExperimentCsvApi(_ExperimentFileApi):
+    suffix = "csv"
+    content_type = "text/csv; charset=utf-8"
 
 
-class ExperimentXlsxApi(DownloadView):
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         operation_id="projects_experiment_xlsx",
         parameters=_EXPERIMENT_PARAMETERS,
-        responses={
-            (
-                200,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ): OpenApiTypes.BINARY
-        },
+        responses={(200, XLSX): OpenApiTypes.BINARY},
     )
-    def get(self, request, project_id: int):
-        project, experiment, _ = _experiment(request, project_id)
-        return file_response(
-            _experiment_tables().experiment_xlsx(experiment),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            filename=f"project-{project.pk}-experiment.xlsx",
-        )
+)
+class ExperimentXlsxApi(_ExperimentFileApi):
+    suffix = "xlsx"
+    content_type = XLSX
 
 
 class ExperimentPlotApi(DownloadView):

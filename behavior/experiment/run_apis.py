@@ -14,6 +14,7 @@ from behavior.experiment.selectors import experiment_runs
 from behavior.models import AnimalSubject
 from labeling.models import Role, Video
 from tracking.selectors import tracked_video_for_user
+from webapp.api import validated
 
 
 class RunCandidateOutput(serializers.Serializer):
@@ -95,10 +96,9 @@ class ExperimentRunApi(APIView):
     @extend_schema(request=ExperimentRunInput, responses=ExperimentRunOutput)
     def put(self, request, video_id: int):
         video = tracked_video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
-        payload = ExperimentRunInput(data=request.data)
-        payload.is_valid(raise_exception=True)
+        data = validated(ExperimentRunInput, request.data)
         _services().experiment_run_choose(
-            video=video, run_id=payload.validated_data.get("run"), chosen_by=request.user
+            video=video, run_id=data.get("run"), chosen_by=request.user
         )
         return Response(ExperimentRunOutput(experiment_run_dict(video)).data)
 
@@ -142,7 +142,6 @@ class AnimalSubjectApi(APIView):
     @extend_schema(request=AnimalSubjectInput, responses=AnimalSubjectOutput)
     def put(self, request, video_id: int, animal: int):
         video = tracked_video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
-        payload = AnimalSubjectInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        row = _services().animal_subject_save(video=video, animal=animal, **payload.validated_data)
+        data = validated(AnimalSubjectInput, request.data)
+        row = _services().animal_subject_save(video=video, animal=animal, **data)
         return Response(AnimalSubjectOutput(animal_dict(video, row.animal, row)).data)

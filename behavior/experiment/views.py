@@ -8,13 +8,11 @@ the CSP forbids it).
 from __future__ import annotations
 
 from django.http import HttpRequest
-from django.shortcuts import render
 
 from behavior.models import AnalysisSettings, ArenaSetup, ArenaTemplate, SubjectInfo
 from behavior.selectors import analysis_settings_values
-from labeling.access import project_page
+from labeling.access import project_page, project_render
 from labeling.models import Role, Video
-from labeling.selectors import role_of
 
 from .selectors import animal_subjects, experiment_runs
 
@@ -52,18 +50,14 @@ def experiment_page(request: HttpRequest, project):
                 else [],
             }
         )
-    return render(
+    return project_render(
         request,
         "tracking/experiment.html",
-        {
-            "project": project,
-            "nav": NAV,
-            "rows": rows,
-            "run_count": len(runs),
-            "templates": ArenaTemplate.objects.filter(project=project),
-            "settings": analysis_settings_values(project=project),
-            "smoothing_choices": AnalysisSettings.Smoothing.choices,
-            "can_write": role_of(user=request.user, project=project)
-            in (Role.ANNOTATOR, Role.OWNER),
-        },
+        project=project,
+        nav=NAV,
+        rows=rows,
+        run_count=len(runs),
+        templates=ArenaTemplate.objects.filter(project=project),
+        settings=analysis_settings_values(project=project),
+        smoothing_choices=AnalysisSettings.Smoothing.choices,
     )

@@ -7,6 +7,7 @@ Viewers read; starting and cancelling need annotator (a job spends a worker's ti
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,10 +19,13 @@ from rest_framework.views import APIView
 
 from behavior.api_base import BehaviorJSONParser
 from behavior.experiment.selectors import experiment_runs
-from behavior.models import FreezingJob
+from behavior.freezing.serializers import FreezingJobOutput, freezing_job_state
+from behavior.selectors import freezing_job_for_user
 from labeling.models import Role
-from labeling.selectors import object_for_user, project_for_user
+from labeling.selectors import project_for_user
 from tracking.selectors import tracking_run_for_user
+from webapp.jobs import job_cancel
+from webapp.jobs.apis import job_apis
 
 MOTION_KEYS = ("motion_cutoff",)
 _PARAMETERS = [
@@ -78,7 +82,7 @@ class RunFreezingApi(APIView):
     def get(self, request, run_id: int):
         run = tracking_run_for_user(user=request.user, run_id=run_id)
         job = _jobs().freezing_job_for(run=run, params=_params(request.query_params))
-        return Response(_jobs().freezing_job_dict(job))
+        return Response(freezing_job_state(job))
 
     @extend_schema(
         request=_BODY,
@@ -94,34 +98,17 @@ class RunFreezingApi(APIView):
             run=run, params=_params(request.data), created_by=request.user
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(_jobs().freezing_job_dict(job), status=code)
+        return Response(freezing_job_state(job), status=code)
 
 
-def _job_for_user(request, job_id: int, role: str = Role.VIEWER) -> FreezingJob:
-    return object_for_user(
-        FreezingJob.objects.select_related("run"),
-        user=request.user,
-        pk=job_id,
-        role=role,
-        what="freezing job",
-        project_path="run__project",
-    )
-
-
-class FreezingJobApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, description="A freezing job's progress.")
-    def get(self, request, job_id: int):
-        return Response(_jobs().freezing_job_dict(_job_for_user(request, job_id)))
-
-
-class FreezingJobCancelApi(APIView):
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
-    def post(self, request, job_id: int):
-        from webapp.jobs import job_request_cancel
-
-        job = _job_for_user(request, job_id, Role.ANNOTATOR)
-        job_request_cancel(job=job)
-        return Response(_jobs().freezing_job_dict(job))
+# Cancel answers 200 with the job, as it did before the job base classes.
+FreezingJobDetailApi, FreezingJobCancelApi = job_apis(
+    "FreezingJob",
+    output=FreezingJobOutput,
+    job_for=freezing_job_for_user,
+    cancel=partial(job_cancel, what="freezing job"),
+    status_code=status.HTTP_200_OK,
+)
 
 
 class ProjectFreezingApi(APIView):
@@ -136,7 +123,7 @@ class ProjectFreezingApi(APIView):
         project = project_for_user(user=request.user, project_id=project_id)
         params = _params(request.query_params)
         jobs = [
-            _jobs().freezing_job_dict(_jobs().freezing_job_for(run=t.run, params=params))
+            freezing_job_state(_jobs().freezing_job_for(run=t.run, params=params))
             | {"run": t.run.pk, "video": t.video_id}
             for t in experiment_runs(project=project).values()
             if t.run is not None
@@ -158,5 +145,5 @@ class ProjectFreezingApi(APIView):
             job, _ = _jobs().freezing_job_start(
                 run=table.run, params=params, created_by=request.user
             )
-            jobs.append(_jobs().freezing_job_dict(job) | {"video": table.video_id})
+            jobs.append(freezing_job_state(job) | {"video": table.video_id})
         return Response({"jobs": jobs})

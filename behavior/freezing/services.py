@@ -80,28 +80,6 @@ def freezing_job_start(
     return job, True
 
 
-def freezing_job_dict(job: FreezingJob | None) -> dict:
-    """Where a job stands, for the API and the pages (``status`` "none": no job yet)."""
-    from django.urls import reverse
-
-    if job is None:
-        return {"id": None, "status": "none", "progress": 0.0, "message": "", "error": ""}
-    return {
-        "id": job.pk,
-        "run": job.run_id,
-        "status": job.status,
-        "is_finished": job.is_finished,
-        "progress": job.progress,
-        "message": job.message,
-        "error": job.error,
-        "params": job.params,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-        "url": reverse("api-freezing-job", args=[job.pk]),
-        "cancel_url": reverse("api-freezing-job-cancel", args=[job.pk]),
-    }
-
-
 def freezing_job_motion(*, job: FreezingJob) -> np.ndarray | None:
     """float64 (F, N): a finished job's motion; None when it has none (yet)."""
     if job.status != JobStatus.SUCCEEDED or not job.motion:

@@ -46,49 +46,52 @@ from .services import (
 
 
 # --- strict JSON fields: "12" is not a number and 1 is not a boolean here -----------------
-@extend_schema_field(OpenApiTypes.NUMBER)
-class StrictFloatField(serializers.Field):
-    default_error_messages = {"invalid": "Must be a finite number."}
+class StrictField(serializers.Field):
+    """A JSON value taken as it is when ``accepts`` it (no coercion from strings or other
+    types), else the field's "invalid" error; answered as it is."""
+
+    def accepts(self, data) -> bool:
+        raise NotImplementedError
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float):
+        if not self.accepts(data):
             self.fail("invalid")
-        try:
-            value = float(data)
-        except OverflowError:
-            self.fail("invalid")
-        if not math.isfinite(value):
-            self.fail("invalid")
-        return value
+        return data
 
     def to_representation(self, value):
         return value
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class StrictFloatField(StrictField):
+    default_error_messages = {"invalid": "Must be a finite number."}
+
+    def accepts(self, data) -> bool:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            return False
+        try:
+            return math.isfinite(float(data))
+        except OverflowError:  # an int too large for a float
+            return False
+
+    def to_internal_value(self, data):
+        return float(super().to_internal_value(data))
 
 
 @extend_schema_field(OpenApiTypes.INT)
-class StrictIntegerField(serializers.Field):
+class StrictIntegerField(StrictField):
     default_error_messages = {"invalid": "Must be an integer from 0 to 2^63-1."}
 
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data < 2**63:
-            self.fail("invalid")
-        return data
-
-    def to_representation(self, value):
-        return value
+    def accepts(self, data) -> bool:
+        return not isinstance(data, bool) and isinstance(data, int) and 0 <= data < 2**63
 
 
 @extend_schema_field(OpenApiTypes.BOOL)
-class StrictBooleanField(serializers.Field):
+class StrictBooleanField(StrictField):
     default_error_messages = {"invalid": "Must be true or false."}
 
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-    def to_representation(self, value):
-        return value
+    def accepts(self, data) -> bool:
+        return isinstance(data, bool)
 
 
 class AnnotationJSONParser(DepthLimitedJSONParser):
@@ -312,6 +315,21 @@ FRAME_CURSOR_PARAMETERS = [
 ]
 
 
+#: The filters of every frame list, and their defaults (none: every frame).
+FRAME_FILTERS = {"status": "", "video": "", "split": "", "ordering": ""}
+
+
+def frame_page(view: APIView, request, project_id: int, frames_of, **filters: str) -> Response:
+    """A page of a project's frame list (cursor pagination): ``frames_of(project=...,
+    <filter>=...)`` with each of ``filters`` (name: default) read from the query string."""
+    project = project_for_user(user=request.user, project_id=project_id)
+    params = request.query_params
+    frames = frames_of(project=project, **{k: params.get(k, d) for k, d in filters.items()})
+    paginator = FramePagination(scope=project.frames)
+    page = paginator.paginate_queryset(frames, request, view=view)
+    return paginator.get_paginated_response(FrameOutput(page, many=True).data)
+
+
 # --- endpoints --------------------------------------------------------------------------
 class FrameListApi(APIView):
     @extend_schema(
@@ -325,18 +343,7 @@ class FrameListApi(APIView):
         responses=FrameOutput(many=True),
     )
     def get(self, request, project_id: int):
-        project = project_for_user(user=request.user, project_id=project_id)
-        params = request.query_params
-        frames = frame_list(
-            project=project,
-            status=params.get("status", ""),
-            video=params.get("video", ""),
-            split=params.get("split", ""),
-            ordering=params.get("ordering", ""),
-        )
-        paginator = FramePagination(scope=project.frames)
-        page = paginator.paginate_queryset(frames, request, view=self)
-        return paginator.get_paginated_response(FrameOutput(page, many=True).data)
+        return frame_page(self, request, project_id, frame_list, **FRAME_FILTERS)
 
 
 class FrameCountsApi(APIView):

@@ -17,6 +17,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.api import validated
+
 from ..models import Role
 from ..selectors import has_role, project_for_user
 from ..uploads import ProjectUploadMixin, upload_temp_path
@@ -73,14 +75,13 @@ class DatasetExportApi(APIView):
     )
     def get(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id)
-        query = DatasetExportQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        split = query.validated_data["split"]
+        data = validated(DatasetExportQuery, request.query_params)
+        split = data["split"]
         handle, filename = dataset_export_download(
             project=project,
-            fmt=query.validated_data["format"],
+            fmt=data["format"],
             split=None if split in ("", "all") else split,
-            include_unlabeled=query.validated_data["include_unlabeled"],
+            include_unlabeled=data["include_unlabeled"],
         )
         return FileResponse(
             handle, as_attachment=True, filename=filename, content_type="application/zip"

@@ -15,34 +15,23 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobOutputBase, JobRetryApi
+from webapp.api import validated
+from webapp.jobs.apis import JobOutputBase, job_apis
 
 from ..models import DatasetExportJob, DatasetImportJob, Role
-from ..selectors import object_for_user, project_for_user
+from ..selectors import RowForUser, project_for_user
 from . import job_services
 from .exchange import EXPORT_SPLITS, FORMAT_NAMES
 
 RECENT_JOBS = 10
 
 
-def import_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> DatasetImportJob:
-    return object_for_user(
-        DatasetImportJob.objects.select_related("project"),
-        user=user,
-        pk=job_id,
-        role=role,
-        what="import job",
-    )
-
-
-def export_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> DatasetExportJob:
-    return object_for_user(
-        DatasetExportJob.objects.select_related("project"),
-        user=user,
-        pk=job_id,
-        role=role,
-        what="export job",
-    )
+import_job_for_user = RowForUser(
+    DatasetImportJob.objects.select_related("project"), id_name="job_id", what="import job"
+)
+export_job_for_user = RowForUser(
+    DatasetExportJob.objects.select_related("project"), id_name="job_id", what="export job"
+)
 
 
 class _JobFields(JobOutputBase):
@@ -133,21 +122,13 @@ class DatasetJobListApi(APIView):
         )
 
 
-class ImportJobDetailApi(JobDetailApi):
-    output = ImportJobOutput
-    job_for = import_job_for_user
-
-
-class ImportJobCancelApi(JobCancelApi):
-    output = ImportJobOutput
-    job_for = import_job_for_user
-    service = job_services.dataset_import_job_cancel
-
-
-class ImportJobRetryApi(JobRetryApi):
-    output = ImportJobOutput
-    job_for = import_job_for_user
-    service = job_services.dataset_import_job_retry
+ImportJobDetailApi, ImportJobCancelApi, ImportJobRetryApi = job_apis(
+    "ImportJob",
+    output=ImportJobOutput,
+    job_for=import_job_for_user,
+    cancel=job_services.dataset_import_job_cancel,
+    retry=job_services.dataset_import_job_retry,
+)
 
 
 class ExportJobInput(serializers.Serializer):
@@ -169,9 +150,7 @@ class ExportJobStartApi(APIView):
         # Annotators and up: a project keeps only its newest exports, so a viewer's export
         # would push out someone's finished zip (docs/ROLES.md).
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = ExportJobInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
+        data = validated(ExportJobInput, request.data)
         job = job_services.dataset_export_job_start(
             project=project,
             user=request.user,
@@ -182,15 +161,12 @@ class ExportJobStartApi(APIView):
         return Response(ExportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ExportJobDetailApi(JobDetailApi):
-    output = ExportJobOutput
-    job_for = export_job_for_user
-
-
-class ExportJobCancelApi(JobCancelApi):
-    output = ExportJobOutput
-    job_for = export_job_for_user
-    service = job_services.dataset_export_job_cancel
+ExportJobDetailApi, ExportJobCancelApi = job_apis(
+    "ExportJob",
+    output=ExportJobOutput,
+    job_for=export_job_for_user,
+    cancel=job_services.dataset_export_job_cancel,
+)
 
 
 def export_job_file_response(job: DatasetExportJob) -> FileResponse:

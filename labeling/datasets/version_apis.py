@@ -7,6 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.api import validated
+
 from ..models import DatasetVersion, Role
 from ..selectors import project_for_user
 from .splits import split_size_warnings
@@ -52,10 +54,9 @@ class DatasetVersionListApi(APIView):
     @extend_schema(request=DatasetVersionCreateInput, responses={201: DatasetVersionOutput})
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = DatasetVersionCreateInput(data=request.data)
-        payload.is_valid(raise_exception=True)
+        data = validated(DatasetVersionCreateInput, request.data)
         version = dataset_version_create(
-            project=project, name=payload.validated_data["name"], created_by=request.user
+            project=project, name=data["name"], created_by=request.user
         )
         return Response(DatasetVersionOutput(version).data, status=status.HTTP_201_CREATED)
 

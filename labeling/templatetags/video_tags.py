@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from django import template
+
+from webapp.bounds import finite_float
 
 register = template.Library()
 
@@ -12,11 +12,8 @@ register = template.Library()
 @register.filter
 def duration(seconds) -> str:
     """77.67 -> "1:18"; 3725 -> "1:02:05"; empty for nothing."""
-    try:
-        total = float(seconds)
-    except (TypeError, ValueError):
-        return ""
-    if not math.isfinite(total) or total <= 0:
+    total = finite_float(seconds)
+    if total is None or total <= 0:
         return ""
     total = round(total)
     hours, rest = divmod(total, 3600)

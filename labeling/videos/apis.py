@@ -14,7 +14,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.jobs.apis import JobCancelApi, JobDetailApi, JobOutputBase, JobRetryApi
+from webapp.api import validated
+from webapp.jobs.apis import JobOutputBase, job_apis
 from webapp.parsers import DepthLimitedJSONParser
 
 from ..datasets import archives
@@ -24,6 +25,7 @@ from ..uploads import ProjectUploadMixin, upload_temp_path
 from . import imageset_services, sampling_services, services
 from .deletion import confirm_parse
 from .selectors import (
+    imageset_job_for_user,
     sampling_job_for_user,
     video_for_user,
     video_list_with_counts,
@@ -248,10 +250,15 @@ class SamplingInput(serializers.Serializer):
     )
 
 
-def _start_sampling(*, video: Video, user, seconds: float | None):
-    return sampling_services.sampling_job_start_after_upload(
+def _added(output: type[VideoUploadOutput], *, video: Video, user, seconds: float | None):
+    """201 with the new frame source, and the sampling job started on it every ``seconds``
+    (or why it could not start)."""
+    job, error = sampling_services.sampling_job_start_after_upload(
         video=video, user=user, seconds=seconds
     )
+    context = {"sampling_job": job, "sampling_error": error}
+    out = output(video_with_counts(video=video), context=context)
+    return Response(out.data, status=status.HTTP_201_CREATED)
 
 
 # --- views ----------------------------------------------------------------------------
@@ -311,12 +318,8 @@ class VideoListApi(ProjectUploadMixin, APIView):
             video = services.frame_source_upload(project=project, user=request.user, files=files)
         finally:
             self.release_uploads(uploads)
-        job, error = _start_sampling(
-            video=video, user=request.user, seconds=payload.validated_data.get("sample_every")
-        )
-        context = {"sampling_job": job, "sampling_error": error}
-        out = VideoUploadOutput(video_with_counts(video=video), context=context)
-        return Response(out.data, status=status.HTTP_201_CREATED)
+        seconds = payload.validated_data.get("sample_every")
+        return _added(VideoUploadOutput, video=video, user=request.user, seconds=seconds)
 
 
 class VideoRegisterApi(APIView):
@@ -325,17 +328,10 @@ class VideoRegisterApi(APIView):
     @extend_schema(request=VideoRegisterInput, responses={201: VideoRegisterOutput})
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = VideoRegisterInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        video = services.video_register(
-            project=project, user=request.user, path=payload.validated_data["path"]
-        )
-        job, error = _start_sampling(
-            video=video, user=request.user, seconds=payload.validated_data.get("sample_every")
-        )
-        context = {"sampling_job": job, "sampling_error": error}
-        out = VideoRegisterOutput(video_with_counts(video=video), context=context)
-        return Response(out.data, status=status.HTTP_201_CREATED)
+        data = validated(VideoRegisterInput, request.data)
+        video = services.video_register(project=project, user=request.user, path=data["path"])
+        seconds = data.get("sample_every")
+        return _added(VideoRegisterOutput, video=video, user=request.user, seconds=seconds)
 
 
 class VideoDeletionOutput(serializers.Serializer):
@@ -381,9 +377,7 @@ class VideoSampleApi(APIView):
     @extend_schema(request=SamplingInput, responses={202: SamplingJobOutput})
     def post(self, request, video_id: int):
         video = video_for_user(user=request.user, video_id=video_id, role=Role.ANNOTATOR)
-        payload = SamplingInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        params = dict(payload.validated_data)
+        params = dict(validated(SamplingInput, request.data))
         strategy = params.pop("strategy")
         job = sampling_services.sampling_job_start(
             video=video, user=request.user, strategy=strategy, params=params
@@ -399,41 +393,18 @@ class VideoSamplingJobListApi(APIView):
         return Response(SamplingJobOutput(jobs, many=True).data)
 
 
-class SamplingJobDetailApi(JobDetailApi):
-    output = SamplingJobOutput
-    job_for = sampling_job_for_user
+SamplingJobDetailApi, SamplingJobCancelApi = job_apis(
+    "SamplingJob",
+    output=SamplingJobOutput,
+    job_for=sampling_job_for_user,
+    cancel=sampling_services.sampling_job_cancel,
+)
 
 
-class SamplingJobCancelApi(JobCancelApi):
-    output = SamplingJobOutput
-    job_for = sampling_job_for_user
-    service = sampling_services.sampling_job_cancel
-
-
-def imageset_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> ImageSetImportJob:
-    from ..selectors import object_for_user
-
-    return object_for_user(
-        ImageSetImportJob.objects.select_related("project", "video"),
-        user=user,
-        pk=job_id,
-        role=role,
-        what="image set job",
-    )
-
-
-class ImageSetJobDetailApi(JobDetailApi):
-    output = ImageSetJobOutput
-    job_for = imageset_job_for_user
-
-
-class ImageSetJobCancelApi(JobCancelApi):
-    output = ImageSetJobOutput
-    job_for = imageset_job_for_user
-    service = imageset_services.imageset_job_cancel
-
-
-class ImageSetJobRetryApi(JobRetryApi):
-    output = ImageSetJobOutput
-    job_for = imageset_job_for_user
-    service = imageset_services.imageset_job_retry
+ImageSetJobDetailApi, ImageSetJobCancelApi, ImageSetJobRetryApi = job_apis(
+    "ImageSetJob",
+    output=ImageSetJobOutput,
+    job_for=imageset_job_for_user,
+    cancel=imageset_services.imageset_job_cancel,
+    retry=imageset_services.imageset_job_retry,
+)

@@ -33,14 +33,15 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.jobs.apis import JobCancelApi, JobDetailApi
+from webapp.api import validated
+from webapp.jobs.apis import job_apis
 from webapp.parsers import DepthLimitedJSONParser
 
 from ..models import ChunkedUpload, Role, VideoUploadJob
-from ..selectors import object_for_user, project_for_user, projects_visible_to, require_role
+from ..selectors import project_for_user, projects_visible_to, require_role
 from . import chunked, chunked_services
 from .apis import FileJobOutput, ImageSetJobOutput, VideoOutput, VideoUploadOutput
-from .selectors import video_with_counts
+from .selectors import video_upload_job_for_user, video_with_counts
 
 
 class ChunkedUploadInput(serializers.Serializer):
@@ -109,16 +110,6 @@ class VideoUploadJobOutput(FileJobOutput):
 CHUNK_MEDIA_TYPE = "application/offset+octet-stream"
 
 
-def video_upload_job_for_user(*, user, job_id, role: str = Role.VIEWER) -> VideoUploadJob:
-    return object_for_user(
-        VideoUploadJob.objects.select_related("project", "video"),
-        user=user,
-        pk=job_id,
-        role=role,
-        what="upload job",
-    )
-
-
 def upload_for_user(*, user, upload_id, role: str = Role.ANNOTATOR) -> ChunkedUpload:
     upload = (
         ChunkedUpload.objects.select_related("project", "video")
@@ -144,11 +135,8 @@ class ChunkedUploadStartApi(APIView):
     @extend_schema(request=ChunkedUploadInput, responses={201: ChunkedUploadOutput})
     def post(self, request, project_id: int):
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
-        payload = ChunkedUploadInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        upload = chunked.chunked_upload_create(
-            project=project, user=request.user, **payload.validated_data
-        )
+        data = validated(ChunkedUploadInput, request.data)
+        upload = chunked.chunked_upload_create(project=project, user=request.user, **data)
         return Response(ChunkedUploadOutput(upload).data, status=status.HTTP_201_CREATED)
 
 
@@ -266,12 +254,9 @@ class ChunkedUploadCompleteApi(APIView):
         return Response(VideoUploadJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class VideoUploadJobDetailApi(JobDetailApi):
-    output = VideoUploadJobOutput
-    job_for = video_upload_job_for_user
-
-
-class VideoUploadJobCancelApi(JobCancelApi):
-    output = VideoUploadJobOutput
-    job_for = video_upload_job_for_user
-    service = chunked_services.video_upload_job_cancel
+VideoUploadJobDetailApi, VideoUploadJobCancelApi = job_apis(
+    "VideoUploadJob",
+    output=VideoUploadJobOutput,
+    job_for=video_upload_job_for_user,
+    cancel=chunked_services.video_upload_job_cancel,
+)

@@ -7,30 +7,29 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from webapp.models import TERMINAL_STATUSES
 
-from ..models import Box, Frame, FrameSamplingJob, Project, Role, Video
-from ..selectors import object_for_user
+from ..models import Box, Frame, FrameSamplingJob, ImageSetImportJob, Project, Video, VideoUploadJob
+from ..selectors import RowForUser
 
-
-def video_for_user(*, user, video_id: int | str, role: str = Role.VIEWER) -> Video:
-    """The frame source if ``user`` holds at least ``role`` in its project."""
-    return object_for_user(
-        Video.objects.select_related("project", "created_by"),
-        user=user,
-        pk=video_id,
-        role=role,
-        what="video",
-    )
-
-
-def sampling_job_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -> FrameSamplingJob:
-    return object_for_user(
-        FrameSamplingJob.objects.select_related("video", "video__project"),
-        user=user,
-        pk=job_id,
-        role=role,
-        what="sampling job",
-        project_path="video__project",
-    )
+# The frame source (a video or an image set).
+video_for_user = RowForUser(
+    Video.objects.select_related("project", "created_by"), id_name="video_id", what="video"
+)
+sampling_job_for_user = RowForUser(
+    FrameSamplingJob.objects.select_related("video", "video__project"),
+    id_name="job_id",
+    what="sampling job",
+    project_path="video__project",
+)
+imageset_job_for_user = RowForUser(
+    ImageSetImportJob.objects.select_related("project", "video"),
+    id_name="job_id",
+    what="image set job",
+)
+video_upload_job_for_user = RowForUser(
+    VideoUploadJob.objects.select_related("project", "video"),
+    id_name="job_id",
+    what="upload job",
+)
 
 
 def video_list_with_counts(*, project: Project) -> QuerySet[Video]:

@@ -12,12 +12,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST, require_safe
 
 from webapp.ranged import local_file_ranges, ranged_response, stored_file_ranges
 
-from ..access import can_write, project_page
+from ..access import can_write, project_page, project_render
 from ..models import FrameSamplingJob, Role, Video
 from . import sampling_services, services
 from .deletion import confirm_parse, video_deletion_preview
@@ -49,22 +49,19 @@ VIDEO_CONTENT_TYPES = {
 @project_page(Role.VIEWER)
 def video_list(request, project):
     videos = list(video_list_with_counts(project=project))
-    return render(
+    return project_render(
         request,
         "labeling/video_list.html",
-        {
-            "project": project,
-            "nav": "videos",
-            "videos": videos,
-            # The page polls itself while frames are being sampled (static/labeling/videos.js).
-            "sampling": any(v.active_jobs for v in videos),
-            "can_write": can_write(request),
-            "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
-            "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
-            "can_register": bool(settings.SHARED_VIDEO_ROOTS),
-            "shared_roots": [str(r) for r in settings.SHARED_VIDEO_ROOTS],
-            "default_seconds": sampling_services.DEFAULT_SAMPLE_SECONDS,
-        },
+        project=project,
+        nav="videos",
+        videos=videos,
+        # The page polls itself while frames are being sampled (static/labeling/videos.js).
+        sampling=any(v.active_jobs for v in videos),
+        max_upload_bytes=settings.MAX_UPLOAD_BYTES,
+        max_files=settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+        can_register=bool(settings.SHARED_VIDEO_ROOTS),
+        shared_roots=[str(r) for r in settings.SHARED_VIDEO_ROOTS],
+        default_seconds=sampling_services.DEFAULT_SAMPLE_SECONDS,
     )
 
 
@@ -76,27 +73,24 @@ def video_detail(request, project, video_id: int):
     )
     active = active_sampling_job(video=video)
     annotated = video_annotated_frame_count(video=video)
-    return render(
+    return project_render(
         request,
         "labeling/video_detail.html",
-        {
-            "project": project,
-            "nav": "videos",
-            "video": video,
-            "frames_page": frames_page,
-            "jobs": sampling_jobs_of(video=video),
-            "active_job": active,
-            "annotated_count": annotated,
-            "deletion": (
-                video_deletion_preview(video=video, labeled_frames=annotated)
-                if can_write(request)
-                else None
-            ),
-            "can_write": can_write(request),
-            "strategies": FrameSamplingJob.Strategy,
-            "default_seconds": sampling_services.DEFAULT_SAMPLE_SECONDS,
-            "reach_warnings": video_reach_warnings(video=video),
-        },
+        project=project,
+        nav="videos",
+        video=video,
+        frames_page=frames_page,
+        jobs=sampling_jobs_of(video=video),
+        active_job=active,
+        annotated_count=annotated,
+        deletion=(
+            video_deletion_preview(video=video, labeled_frames=annotated)
+            if can_write(request)
+            else None
+        ),
+        strategies=FrameSamplingJob.Strategy,
+        default_seconds=sampling_services.DEFAULT_SAMPLE_SECONDS,
+        reach_warnings=video_reach_warnings(video=video),
     )
 
 

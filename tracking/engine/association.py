@@ -26,8 +26,23 @@ from tracking.engine.params import TrackerConfig
 from tracking.engine.trajectory import FrameDetections
 
 
+class RowSpan:
+    """The first and last frame row of something that holds ``rows`` (int64, increasing):
+    a tracklet, or a piece of one while identities are assigned."""
+
+    rows: np.ndarray
+
+    @property
+    def start(self) -> int:
+        return int(self.rows[0])
+
+    @property
+    def end(self) -> int:
+        return int(self.rows[-1])
+
+
 @dataclass(frozen=True)
-class Tracklet:
+class Tracklet(RowSpan):
     """One tracker id over time.
 
     rows: int64 (K,) increasing row indices into the detection sequence (not frame numbers);
@@ -43,14 +58,6 @@ class Tracklet:
     boxes: np.ndarray
     scores: np.ndarray
     appearance: np.ndarray | None = None
-
-    @property
-    def start(self) -> int:
-        return int(self.rows[0])
-
-    @property
-    def end(self) -> int:
-        return int(self.rows[-1])
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tracking.engine.association import Tracklet
+from tracking.engine.association import RowSpan, Tracklet
 from tracking.engine.identity_looks import SlotLooks
 from tracking.engine.params import TrackingParams
 from tracking.engine.trajectory import Status, Trajectory
@@ -90,20 +90,12 @@ class SuspectedSwap:
 
 
 @dataclass
-class _Segment:
+class _Segment(RowSpan):
     track_id: int
     rows: np.ndarray
     boxes: np.ndarray
     scores: np.ndarray
     appearance: np.ndarray | None = None
-
-    @property
-    def start(self) -> int:
-        return int(self.rows[0])
-
-    @property
-    def end(self) -> int:
-        return int(self.rows[-1])
 
     def tail(self, first_row: int) -> _Segment:
         return self._where(self.rows >= first_row)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from django import template
+
+from webapp.bounds import finite_float
 
 register = template.Library()
 
@@ -27,11 +27,8 @@ def status_class(status: str) -> str:
 @register.filter
 def filesize(n) -> str:
     """12345678 -> "11.8 MB"."""
-    try:
-        n = float(n)
-    except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(n) or n <= 0:
+    n = finite_float(n)
+    if n is None or n <= 0:
         return "–"
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -43,11 +40,8 @@ def filesize(n) -> str:
 @register.filter
 def seconds(value) -> str:
     """83 -> "1 min 23 s"; 7322 -> "2 h 2 min"."""
-    try:
-        total = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(total) or total < 0:
+    total = finite_float(value)
+    if total is None or total < 0:
         return "–"
     total = round(total)
     hours, rest = divmod(total, 3600)
@@ -62,11 +56,8 @@ def seconds(value) -> str:
 @register.filter
 def metric(value, digits: int = 3) -> str:
     """A metric in [0, 1] with 3 decimals; "–" when missing."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    return f"{value:.{int(digits)}f}" if math.isfinite(value) else "–"
+    value = finite_float(value)
+    return "–" if value is None else f"{value:.{int(digits)}f}"
 
 
 @register.filter

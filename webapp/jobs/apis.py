@@ -10,9 +10,11 @@ permission-scoped lookup: 404 to non-members, 403 below the role) and, for Cance
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from django.urls import URLPattern, include, path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -118,3 +120,42 @@ class JobCancelApi(JobActionApi):
 # POST: queue a failed, timed-out or cancelled job again.
 class JobRetryApi(JobActionApi):
     pass
+
+
+def job_apis(
+    name: str,
+    *,
+    output: type[serializers.Serializer],
+    job_for: Callable[..., Any],
+    cancel: Callable[..., Any] | None = None,
+    retry: Callable[..., Any] | None = None,
+    status_code: int = status.HTTP_202_ACCEPTED,
+) -> tuple[type[_JobApi], ...]:
+    """A kind's views declared at once: ``<name>DetailApi``, then ``<name>CancelApi`` when
+    it has a ``cancel`` service and ``<name>RetryApi`` when it has a ``retry`` one (their
+    answers: ``status_code``). A kind whose views need more (a context, another lookup)
+    subclasses the base classes itself."""
+    # The views belong to the module declaring them (as if written there as classes).
+    module = sys._getframe(1).f_globals["__name__"]
+    shared = {"output": output, "job_for": job_for, "__module__": module}
+    views: list[type[_JobApi]] = [type(f"{name}DetailApi", (JobDetailApi,), dict(shared))]
+    for base, suffix, service in ((JobCancelApi, "Cancel", cancel), (JobRetryApi, "Retry", retry)):
+        if service is not None:
+            own = {"service": service, "status_code": status_code}
+            views.append(type(f"{name}{suffix}Api", (base,), shared | own))
+    return tuple(views)
+
+
+def job_urls(route: str, name: str, *views: type[_JobApi], detail_name: str = "") -> URLPattern:
+    """A kind's views routed under ``route`` (``"sampling-jobs/<id:job_id>/"``): the detail
+    at it (named ``detail_name`` or ``name``), cancel at ``cancel/`` (``<name>-cancel``)
+    and retry at ``retry/`` (``<name>-retry``)."""
+    routes = []
+    for view in views:
+        if issubclass(view, JobCancelApi):
+            routes.append(path("cancel/", view.as_view(), name=f"{name}-cancel"))
+        elif issubclass(view, JobRetryApi):
+            routes.append(path("retry/", view.as_view(), name=f"{name}-retry"))
+        else:
+            routes.append(path("", view.as_view(), name=detail_name or name))
+    return path(route, include(routes))

@@ -12,17 +12,11 @@ is 0 only if the job succeeded.
 
 from __future__ import annotations
 
-import json
-
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from assisted import services
 from assisted.models import PrelabelJob
-from labeling.models import Project
-from webapp.commands import follow_jobs, validation_text
-from webapp.jobs import BrokerUnavailable
-from webapp.models import JobStatus
+from webapp.commands import follow_jobs, job_summary, project_named, service_errors
 
 
 class Command(BaseCommand):
@@ -38,9 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="Follow the job until it ends")
 
     def handle(self, *args, **options):
-        project = Project.objects.filter(name=options["project"]).first()
-        if project is None:
-            raise CommandError(f"No project named “{options['project']}”.")
+        project = project_named(options["project"])
         model = None
         if options["model"] is not None:
             from training.models import TrainedModel
@@ -48,7 +40,7 @@ class Command(BaseCommand):
             model = TrainedModel.objects.filter(project=project, pk=options["model"]).first()
             if model is None:
                 raise CommandError(f"Project “{project}” has no model {options['model']}.")
-        try:
+        with service_errors():
             job = services.prelabel_job_start(
                 project=project,
                 user=None,
@@ -58,10 +50,6 @@ class Command(BaseCommand):
                 conf=options["conf"],
                 accept_above=options["accept_above"],
             )
-        except ValidationError as exc:
-            raise CommandError(validation_text(exc)) from None
-        except BrokerUnavailable as exc:
-            raise CommandError(str(exc)) from None
         what = f"model #{model.pk} “{model.name}”" if model else "the background bootstrap"
         self.stdout.write(f"Queued pre-label job {job.pk}: {what}")
         if options["wait"]:
@@ -86,8 +74,4 @@ class Command(BaseCommand):
             "proposals": job.proposals_created,
             "accepted": job.frames_accepted,
         }
-        if job.error:
-            summary["error"] = job.error.splitlines()[0]
-        self.stdout.write(json.dumps(summary))
-        if job.status != JobStatus.SUCCEEDED:
-            raise CommandError(f"Pre-label job {job.pk} ended {job.get_status_display().lower()}.")
+        job_summary(self.stdout, job, summary, what="Pre-label job")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from evaluation.evaluation_work import evaluation_run_execute
@@ -21,8 +20,7 @@ from evaluation.services import SPLITS, evaluation_run_create, evaluation_run_di
 from labeling.models import DatasetVersion
 from training.models import TrainedModel
 from webapp.celery import QUEUE_GPU
-from webapp.commands import follow_jobs, validation_text
-from webapp.jobs import BrokerUnavailable
+from webapp.commands import follow_jobs, service_errors
 from webapp.models import JobStatus
 from webapp.worker_devices import no_worker_hint
 
@@ -84,7 +82,7 @@ class Command(BaseCommand):
             version = DatasetVersion.objects.filter(pk=options["dataset_version"]).first()
             if version is None:
                 raise CommandError(f"No dataset version with id {options['dataset_version']}.")
-        try:
+        with service_errors():
             run = evaluation_run_create(
                 model=model,
                 dataset_version=version,
@@ -95,16 +93,12 @@ class Command(BaseCommand):
                 device=options["device"],
                 origin=EvaluationRun.Origin.COMMAND,
             )
-        except ValidationError as exc:
-            raise CommandError(validation_text(exc)) from None
         if options["here"]:
             evaluation_run_execute(run_id=run.pk)
             run.refresh_from_db()
         else:
-            try:
+            with service_errors():
                 evaluation_run_dispatch(run=run)
-            except BrokerUnavailable as exc:
-                raise CommandError(str(exc)) from None
             self.stderr.write(f"Queued evaluation {run.pk} of model {model.pk} ({run.split} split)")
             hint = no_worker_hint(QUEUE_GPU)
             if hint:

@@ -15,11 +15,11 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.models import FrameSamplingJob, Project
+from labeling.models import FrameSamplingJob
 from labeling.videos import sampling_services, services
 from labeling.videos.selectors import video_reach_warnings
 from webapp.celery import QUEUE_DEFAULT
-from webapp.commands import follow_jobs
+from webapp.commands import follow_jobs, project_named
 from webapp.jobs import BrokerUnavailable
 from webapp.models import JobStatus
 from webapp.worker_devices import no_worker_hint
@@ -62,9 +62,7 @@ class Command(BaseCommand):
         poll: float = 1.0,
         **options,
     ) -> None:
-        target = Project.objects.filter(name__iexact=project.strip()).first()
-        if target is None:
-            raise CommandError(f"No project named {project!r}.")
+        target = project_named(project)
         if sample_every is not None and not 0.01 <= sample_every <= 3600:
             raise CommandError("--sample-every must be between 0.01 and 3600 seconds.")
         if wait and sample_every is None:

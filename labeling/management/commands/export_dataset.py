@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from labeling.datasets.exchange import EXPORT_SPLITS, FORMAT_NAMES
 from labeling.datasets.exporting import dataset_export
 from labeling.management.commands.import_dataset import error_text
-from labeling.models import Project
+from webapp.commands import project_named
 
 
 class Command(BaseCommand):
@@ -32,10 +32,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        name = options["project"].strip()
-        project = Project.objects.filter(name__iexact=name).first()
-        if project is None:
-            raise CommandError(f"No project named “{name}”.")
+        project = project_named(options["project"])
         out = Path(options["out"])
         is_zip = out.suffix.lower() == ".zip"
         if is_zip and not out.parent.is_dir():

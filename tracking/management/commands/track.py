@@ -23,8 +23,7 @@ from labeling.videos.duplicates import video_with_same_content
 from tracking import services
 from tracking.models import TrackingRun
 from training.models import TrainedModel
-from webapp.commands import follow_jobs, validation_text
-from webapp.jobs import BrokerUnavailable
+from webapp.commands import follow_jobs, project_named, service_errors
 from webapp.models import JobStatus
 
 
@@ -42,9 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="Follow the runs until they end")
 
     def handle(self, *args, **options) -> None:
-        project = Project.objects.filter(name__iexact=options["project"].strip()).first()
-        if project is None:
-            raise CommandError(f"No project named {options['project']!r}.")
+        project = project_named(options["project"])
         model = TrainedModel.objects.filter(project=project, pk=options["model"]).first()
         if model is None:
             raise CommandError(f"Project “{project}” has no model {options['model']}.")
@@ -54,7 +51,7 @@ class Command(BaseCommand):
             params["conf"] = options["conf"]
         if options["device"]:
             params["device"] = options["device"]
-        try:
+        with service_errors():
             batch = services.tracking_runs_create(
                 project=project,
                 created_by=None,
@@ -63,10 +60,6 @@ class Command(BaseCommand):
                 n_animals=options["animals"],
                 params=params,
             )
-        except ValidationError as exc:
-            raise CommandError(validation_text(exc)) from None
-        except BrokerUnavailable as exc:
-            raise CommandError(str(exc)) from None
         runs = list(batch.runs.order_by("pk"))
         for run in runs:
             self.stderr.write(f"Queued tracking run {run.pk}: “{run.video.original_name}”")

@@ -11,8 +11,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.models import Project
 from training.model_import import trained_model_import
+from webapp.commands import project_named
 
 
 class Command(BaseCommand):
@@ -24,9 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="Name shown in the app")
 
     def handle(self, *args, file: str, project: str, name: str, **options) -> None:
-        target = Project.objects.filter(name__iexact=project.strip()).first()
-        if target is None:
-            raise CommandError(f"No project named {project!r}.")
+        target = project_named(project)
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"{file}: no such file.")

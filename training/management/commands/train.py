@@ -10,19 +10,14 @@ so at once (on stderr), with how to start one.
 
 from __future__ import annotations
 
-import json
-
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.models import DatasetVersion, Project
+from labeling.models import DatasetVersion
 from training import services
 from training.models import TrainingJob
 from training.presets import PRESETS
 from webapp.celery import QUEUE_GPU
-from webapp.commands import follow_jobs, validation_text
-from webapp.jobs import BrokerUnavailable
-from webapp.models import JobStatus
+from webapp.commands import follow_jobs, job_summary, project_named, service_errors
 from webapp.worker_devices import no_worker_hint
 
 
@@ -47,9 +42,7 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=2.0, help=argparse_hidden())
 
     def handle(self, *args, **options):
-        project = Project.objects.filter(name=options["project"]).first()
-        if project is None:
-            raise CommandError(f"No project named “{options['project']}”.")
+        project = project_named(options["project"])
         version = None
         if options["dataset_version"] is not None:
             version = DatasetVersion.objects.filter(
@@ -64,7 +57,7 @@ class Command(BaseCommand):
             for key in ("epochs", "imgsz", "batch", "device")
             if options[key] is not None
         }
-        try:
+        with service_errors():
             job = services.training_job_create(
                 project=project,
                 created_by=None,
@@ -73,10 +66,6 @@ class Command(BaseCommand):
                 dataset_version=version,
                 name=options["name"],
             )
-        except ValidationError as exc:
-            raise CommandError(validation_text(exc)) from None
-        except BrokerUnavailable as exc:
-            raise CommandError(str(exc)) from None
         self.stdout.write(
             f"Queued training job {job.pk}: {job.preset}, {job.epochs_total} epochs, "
             f"dataset version {job.dataset_version_id} “{job.dataset_version.name}”"
@@ -113,11 +102,7 @@ class Command(BaseCommand):
             "metrics": model.metrics if model else {},
             "training_time_s": job.training_time_s,
         }
-        if job.error:
-            summary["error"] = job.error.splitlines()[0]
-        self.stdout.write(json.dumps(summary))
-        if job.status != JobStatus.SUCCEEDED:
-            raise CommandError(f"Training job {job.pk} ended {job.get_status_display().lower()}.")
+        job_summary(self.stdout, job, summary, what="Training job")
 
 
 def argparse_hidden():
