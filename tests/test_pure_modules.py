@@ -26,7 +26,7 @@ PURE = {
         "labeling.datasets.formats.voc", "labeling.datasets.formats.yolo",
         "labeling.datasets.formats.outputs", "labeling.datasets.archives",
         "labeling.datasets.splits",
-        "labeling.annotations.geometry",
+        "labeling.annotations.geometry", "labeling.annotations.keypoints",
     ],
     "evaluation metrics": [
         "evaluation.metrics", "evaluation.matching", "evaluation.average_precision",
