@@ -27,6 +27,8 @@ PURE = {
         "labeling.datasets.formats.outputs", "labeling.datasets.archives",
         "labeling.datasets.splits",
         "labeling.annotations.geometry", "labeling.annotations.keypoints",
+        "labeling.datasets.formats.pose", "labeling.datasets.formats.dlc",
+        "labeling.datasets.formats.sleap",
     ],
     "evaluation metrics": [
         "evaluation.metrics", "evaluation.matching", "evaluation.average_precision",

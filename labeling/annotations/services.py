@@ -74,8 +74,7 @@ def _same_content(
 ) -> bool:
     """Whether a save would store exactly ``state``'s boxes, flag and status."""
     stored = sorted(
-        (b["class_id"], b["x"], b["y"], b["w"], b["h"], b.get("keypoints", []))
-        for b in state.boxes
+        (b["class_id"], b["x"], b["y"], b["w"], b["h"], b.get("keypoints", [])) for b in state.boxes
     )
     sent = sorted(
         (class_id, b.x, b.y, b.w, b.h, kp)
