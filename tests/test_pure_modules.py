@@ -32,7 +32,7 @@ PURE = {
     ],
     "evaluation metrics": [
         "evaluation.metrics", "evaluation.matching", "evaluation.average_precision",
-        "evaluation.curves", "evaluation.coco_io",
+        "evaluation.curves", "evaluation.coco_io", "evaluation.keypoints",
     ],
     "model runtime": [
         "training.runtime", "training.presets", "training.yolo_ops", "training.model_card",
