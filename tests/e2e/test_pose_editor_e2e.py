@@ -92,4 +92,13 @@ def test_define_a_skeleton_and_label_keypoints_with_clicks_and_keys(
     wait_saved(page)
     (points,) = keypoints_of(api, frames[0])
     assert_points(points, [[260, 210, 2], [240, 190, 2], [0, 0, 0], [130, 230, 1]])
+
+    # C on the next frame copies the previous frame's box with its keypoints.
+    page.keyboard.press("d")
+    wait_ready(page, frames[1])
+    page.keyboard.press("c")
+    box_count_is(page, 1)
+    wait_saved(page)
+    (copied,) = keypoints_of(api, frames[1])
+    assert_points(copied, [[260, 210, 2], [240, 190, 2], [0, 0, 0], [130, 230, 1]])
     assert not unexpected_errors(page)
