@@ -19,6 +19,7 @@ class ProposalSource(models.TextChoices):
     MODEL = "model", "Model pre-label"
     TRACKING = "tracking", "Tracking run (hard frame)"
     EVALUATION = "evaluation", "Evaluation (hard frame)"
+    IMPORT = "import", "Imported predictions (SLEAP)"
 
 
 class PrelabelJob(Job):
@@ -71,6 +72,9 @@ class Proposal(models.Model):
     h = models.FloatField()
     score = models.FloatField()  # 0..1: detector confidence, or the bootstrap's contrast
     source = models.CharField(max_length=16, choices=ProposalSource.choices)
+    # Pose: predicted keypoints as Box.keypoints holds them ([[x, y, v], ...] in the
+    # project's skeleton order, image pixels); [] for a box-only proposal.
+    keypoints = models.JSONField(default=list, blank=True)
     # What made it, as display text ("model #3 “mice-v2”", "tracking run #7: low confidence").
     model_ref = models.CharField(max_length=200, blank=True)
     job = models.ForeignKey(

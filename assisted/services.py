@@ -118,7 +118,7 @@ def _accept(frame: Frame, pending: list[Proposal], *, user, version: int) -> Ann
     # A proposal on a box a person drew (same class, IoU >= DUPLICATE_IOU) would label the
     # animal twice: the person's box stays and the proposal only counts as accepted.
     added = [
-        BoxInput(p.label_class_id, p.x, p.y, p.w, p.h)
+        BoxInput(p.label_class_id, p.x, p.y, p.w, p.h, keypoints=p.keypoints or None)
         for p in pending
         if not any(
             b.class_id == p.label_class_id

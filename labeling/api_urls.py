@@ -4,6 +4,7 @@ from webapp.jobs.apis import job_urls
 
 from . import apis
 from .annotations import apis as annotation_apis
+from .annotations import skeleton_apis
 from .datasets import apis as dataset_apis
 from .datasets import job_apis as dataset_job_apis
 from .datasets import version_apis as dataset_version_apis
@@ -33,6 +34,11 @@ urlpatterns = [
         "projects/<id:project_id>/classes/<id:class_id>/",
         apis.LabelClassDetailApi.as_view(),
         name="api-class-detail",
+    ),
+    path(
+        "projects/<id:project_id>/skeleton/",
+        skeleton_apis.SkeletonApi.as_view(),
+        name="api-project-skeleton",
     ),
     # The labeling editor: frames, counts, one frame's annotation and image.
     path(

@@ -230,6 +230,10 @@ class Box(models.Model):
     y = models.FloatField()
     w = models.FloatField()
     h = models.FloatField()
+    # Pose: the animal's keypoints in its project's skeleton order, [[x, y, v], ...] in
+    # original-image pixels, v as COCO (0 not labeled, 1 occluded, 2 visible); [] = none
+    # (see labeling.annotations.keypoints).
+    keypoints = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["frame", "id"]
@@ -239,6 +243,21 @@ class Box(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label_class_id} at ({self.x:.0f}, {self.y:.0f}, {self.w:.0f}, {self.h:.0f})"
+
+
+class Skeleton(models.Model):
+    """A project's pose skeleton: keypoint names in order, drawing edges and left/right
+    pairs (index pairs; see :class:`labeling.annotations.keypoints.SkeletonSpec`). A
+    project without one labels boxes only."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="skeleton")
+    keypoints = models.JSONField(default=list)  # ["snout", "ear_left", ...]
+    edges = models.JSONField(default=list)  # [[0, 1], ...]
+    flip_pairs = models.JSONField(default=list)  # [[1, 2], ...] left/right
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"skeleton of {self.project_id}: {', '.join(self.keypoints)}"
 
 
 class DatasetVersion(models.Model):

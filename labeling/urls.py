@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .annotations import skeleton_views
 from .datasets import views as dataset_views
 from .videos import views as video_views
 
@@ -25,6 +26,11 @@ urlpatterns = [
         name="class-delete",
     ),
     path("projects/<id:project_id>/split/", views.project_split_settings, name="project-split"),
+    path(
+        "projects/<id:project_id>/skeleton/",
+        skeleton_views.project_skeleton_settings,
+        name="project-skeleton",
+    ),
     path("projects/<id:project_id>/videos/", video_views.video_list, name="video-list"),
     path(
         "projects/<id:project_id>/videos/<id:video_id>/",

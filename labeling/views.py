@@ -210,6 +210,8 @@ def label_editor(request, project):
             "can_write": can_write(request),
             "role": request.project_role,
             "classes": classes,
+            # Pose: the skeleton the editor places keypoints by (None: boxes only).
+            "skeleton": _skeleton_json(project),
             "videos": project.videos.order_by("original_name", "id").only(
                 "id", "project", "original_name"
             ),
@@ -225,3 +227,10 @@ def label_editor(request, project):
             "accept_above_url": reverse("api-proposal-accept-above", args=[project.pk]),
         },
     )
+
+
+def _skeleton_json(project) -> dict | None:
+    from .annotations.skeletons import skeleton_spec
+
+    spec = skeleton_spec(project=project)
+    return spec.to_dict() if spec else None

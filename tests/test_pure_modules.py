@@ -26,11 +26,13 @@ PURE = {
         "labeling.datasets.formats.voc", "labeling.datasets.formats.yolo",
         "labeling.datasets.formats.outputs", "labeling.datasets.archives",
         "labeling.datasets.splits",
-        "labeling.annotations.geometry",
+        "labeling.annotations.geometry", "labeling.annotations.keypoints",
+        "labeling.datasets.formats.pose", "labeling.datasets.formats.dlc",
+        "labeling.datasets.formats.sleap",
     ],
     "evaluation metrics": [
         "evaluation.metrics", "evaluation.matching", "evaluation.average_precision",
-        "evaluation.curves", "evaluation.coco_io",
+        "evaluation.curves", "evaluation.coco_io", "evaluation.keypoints",
     ],
     "model runtime": [
         "training.runtime", "training.presets", "training.yolo_ops", "training.model_card",

@@ -38,8 +38,10 @@ class CheckpointInfo:
     ultralytics_version: str
 
 
-def load_checkpoint_check(path: Path) -> CheckpointInfo:
+def load_checkpoint_check(path: Path, *, allow_pose: bool = False) -> CheckpointInfo:
     """Check that ``path`` is an Ultralytics YOLO *detection* checkpoint; raise ``CheckpointError``.
+    ``allow_pose``: a pose checkpoint (boxes + keypoints) is accepted too (a pose training's
+    own weights: registering, resuming, starting from them).
 
     Security: a .pt file is a pickle, and ``torch.load(weights_only=False)`` on a pickle runs any
     code its author put in it. This function (and every load after ``configure_offline``) uses
@@ -57,7 +59,7 @@ def load_checkpoint_check(path: Path) -> CheckpointInfo:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     import torch
-    from ultralytics.nn.tasks import DetectionModel, guess_model_task, torch_safe_load
+    from ultralytics.nn.tasks import DetectionModel, PoseModel, guess_model_task, torch_safe_load
 
     try:
         ckpt, _ = torch_safe_load(str(path), safe_only=True)
@@ -71,7 +73,8 @@ def load_checkpoint_check(path: Path) -> CheckpointInfo:
         raise CheckpointError(f"{path.name} holds no Ultralytics model")
     task = getattr(model, "task", None) or guess_model_task(model)
     # Segment/pose/OBB models subclass DetectionModel: test the exact type and the task.
-    if type(model) is not DetectionModel or task != "detect":
+    pose_ok = allow_pose and type(model) is PoseModel and task == "pose"
+    if not pose_ok and (type(model) is not DetectionModel or task != "detect"):
         raise CheckpointError(
             f"{path.name} is a {task or type(model).__name__} model; a detection model is needed"
         )
@@ -129,6 +132,11 @@ def resolve_model_yaml(name: str) -> str:
     """
     if Path(name).is_file():
         return name
+    from .presets import MODEL_YAML_DIR
+
+    ours = MODEL_YAML_DIR / name
+    if ours.is_file():  # a YAML this app ships (the Tiny pose model)
+        return str(ours)
     from ultralytics.utils.checks import check_yaml
 
     unified = re.sub(r"(\d+)([nslmx])(.+)?$", r"\1\3", name)  # as ultralytics.nn.tasks does

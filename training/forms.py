@@ -6,6 +6,7 @@ import json
 
 from django import forms
 
+from labeling.models import Skeleton
 from webapp.celery import QUEUE_GPU
 
 from .models import TrainingJob
@@ -98,6 +99,11 @@ class TrainingForm(forms.Form):
         super().__init__(*args, **kwargs)
         if devices is not None:
             self.fields["device"].choices = devices
+        # Pose presets (boxes + keypoints) only where the project has a skeleton.
+        has_skeleton = Skeleton.objects.filter(project_id=project.pk).exists()
+        self.fields["preset"].choices = [
+            (p.key, p.label) for p in PRESETS.values() if p.task == "detect" or has_skeleton
+        ]
         defaults = PRESETS[DEFAULT_PRESET].hyperparameters
         for field in HYPERPARAMETER_FIELDS:
             self.fields[field].initial = getattr(defaults, field)

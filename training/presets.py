@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 # 'auto' = first GPU if there is one, else CPU. Only one device: multi-GPU (DDP) training runs
@@ -148,6 +149,7 @@ class Preset:
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     paper: bool = False  # one of the seed paper's two models
     min_stride: int = 8  # the finest detection level's stride in network pixels (P3/8)
+    task: str = "detect"  # "detect" (boxes) or "pose" (boxes + keypoints: needs a skeleton)
 
 
 PRESETS: dict[str, Preset] = {
@@ -193,10 +195,43 @@ PRESETS: dict[str, Preset] = {
             description="Newest family, about 2.6M parameters, NMS-free; as fast as YOLO11 nano "
             "and a little more accurate.",
         ),
+        # Pose: the same machinery, Ultralytics' Pose head (boxes + keypoints), from YAML.
+        Preset(
+            key="yolo11n-pose",
+            label="YOLO11 nano pose",
+            model_yaml="yolo11n-pose.yaml",
+            description="Boxes and keypoints, about 2.9M parameters; usable on a CPU.",
+            task="pose",
+        ),
+        Preset(
+            key="yolov8n-pose",
+            label="YOLOv8 nano pose",
+            model_yaml="yolov8n-pose.yaml",
+            description="Boxes and keypoints, about 3.3M parameters; the model most pose "
+            "tutorials use.",
+            task="pose",
+        ),
+        Preset(
+            key="yolov3-tiny-pose",
+            label="YOLOv3 Tiny pose",
+            # Ours (Ultralytics ships no tiny pose YAML): the Tiny preset with a Pose head,
+            # in training/model_yamls/ (see MODEL_YAML_DIR).
+            model_yaml="yolov3-tinyu-pose.yaml",
+            description="The paper's fast model with a keypoint head; coarser points (its "
+            "finest grid is 16 px).",
+            hyperparameters=Hyperparameters(imgsz=416, batch=16),
+            min_stride=16,
+            task="pose",
+        ),
     )
 }
 # The form starts on the paper's fast model (Tiny), the one its results are compared with.
 DEFAULT_PRESET = "yolov3-tiny"
+#: Model YAMLs of ours (looked up before Ultralytics' own by checkpoints.resolve_model_yaml).
+MODEL_YAML_DIR = Path(__file__).with_name("model_yamls")
+#: ``manage.py train --task pose`` without ``--preset``.
+DEFAULT_POSE_PRESET = "yolo11n-pose"
+TASKS = ("detect", "pose")
 
 
 # Why a preset cannot learn at some image sizes (Ultralytics' TaskAlignedAssigner, measured

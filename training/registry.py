@@ -62,7 +62,8 @@ def trained_model_register(
     local_pt = work / "model.pt.part"
     shutil.copyfile(weights, local_pt)
     local_pt = local_pt.rename(work / "model.pt")
-    info = load_checkpoint_check(local_pt)
+    preset = PRESETS.get(job.preset)
+    info = load_checkpoint_check(local_pt, allow_pose=preset is not None and preset.task == "pose")
     imgsz = int(info.train_args.get("imgsz") or hp.imgsz)
     parameters = gflops = None
     try:

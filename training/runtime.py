@@ -550,3 +550,31 @@ def predict(
 ) -> list[Detections]:
     """One-off inference; for many calls with the same model, keep a ``Detector``."""
     return Detector(weights, device=device).predict(images, imgsz=imgsz, conf=conf)
+
+
+def pose_predict(
+    weights: str | Path, images: Sequence[ImageInput], *, imgsz: int = 640, device: str = "cpu"
+) -> list[list[tuple[tuple[float, float, float, float], list[list[float]], float]]]:
+    """A pose model's animals per image: ``(box (x, y, w, h), [[x, y, conf], ...], score)``
+    in original-image pixels. PyTorch through Ultralytics' predict (the ``Detector`` and
+    its ONNX decoding are for detection models only)."""
+    require_offline()
+    load_checkpoint_check(Path(weights), allow_pose=True)
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights), task="pose")
+    out = []
+    for image in images:
+        (result,) = model.predict(
+            _as_image(image), imgsz=imgsz, conf=0.001, device=resolve_device(device), verbose=False
+        )
+        boxes = result.boxes.xyxy.cpu().numpy().tolist()
+        scores = result.boxes.conf.cpu().numpy().tolist()
+        points = result.keypoints.data.cpu().numpy().tolist() if result.keypoints else []
+        out.append(
+            [
+                ((x1, y1, x2 - x1, y2 - y1), kp, score)
+                for (x1, y1, x2, y2), kp, score in zip(boxes, points, scores, strict=True)
+            ]
+        )
+    return out

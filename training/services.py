@@ -182,6 +182,7 @@ def training_job_create(
                     project=project, name="", created_by=created_by
                 )
             _refuse_unlearnable_imgsz(preset=preset, imgsz=hp.imgsz, version=dataset_version)
+            _refuse_pose_without_keypoints(preset=preset, version=dataset_version)
             job = TrainingJob.objects.create(
                 project=project,
                 dataset_version=dataset_version,
@@ -262,6 +263,30 @@ def _row_of(rows, pk: Any, **missing: str):
     if row is None:
         raise ValidationError(missing)
     return row
+
+
+def _refuse_pose_without_keypoints(*, preset: str, version: DatasetVersion) -> None:
+    """A pose preset needs a version with a skeleton and keypoints on its train frames."""
+    if preset not in PRESETS or PRESETS[preset].task != "pose":
+        return
+    manifest = dataset_version_manifest(version=version)
+    if "skeleton" not in manifest:
+        raise ValidationError(
+            {
+                "preset": f"{PRESETS[preset].label} learns keypoints: give the project a "
+                "skeleton (its settings) and label keypoints first."
+            }
+        )
+    labeled = any(
+        box.get("keypoints")
+        for frame in manifest["frames"]
+        if frame["split"] == "train"
+        for box in frame["boxes"]
+    )
+    if not labeled:
+        raise ValidationError(
+            {"preset": "No train frame of this dataset version has keypoints labeled."}
+        )
 
 
 def _refuse_unlearnable_imgsz(*, preset: str, imgsz: int, version: DatasetVersion) -> None:

@@ -162,7 +162,7 @@ def train(
     if not data_yaml.is_file():
         raise FileNotFoundError(f"Dataset YAML {data_yaml} does not exist")
     if resume_from is not None:
-        if not load_checkpoint_check(Path(resume_from)).resumable:
+        if not load_checkpoint_check(Path(resume_from), allow_pose=True).resumable:
             raise CheckpointError(
                 f"{Path(resume_from).name} can't be resumed: it holds no optimizer state or its "
                 "training already finished"
@@ -229,7 +229,7 @@ def _resolve_start(preset_or_model: str | Path) -> str:
         return resolve_model_yaml(name)
     if suffix == ".pt":
         path = resolve_start_weights(name)
-        load_checkpoint_check(path)
+        load_checkpoint_check(path, allow_pose=True)
         return str(path)
     raise ValueError(f"{name!r} is neither a preset ({', '.join(PRESETS)}), a .yaml nor a .pt")
 
@@ -320,7 +320,9 @@ class _Monitor:
             f"train/{k}": v for k, v in losses.items() if k not in _MAIN_LOSSES and v is not None
         }
         for k, v in {**(trainer.metrics or {}), **(getattr(trainer, "lr", None) or {})}.items():
-            if not k.startswith("metrics/") and (value := _scalar(v)) is not None:
+            # A pose model's keypoint metrics ("metrics/mAP50-95(P)") are kept too.
+            keep = not k.startswith("metrics/") or k.endswith("(P)")
+            if keep and (value := _scalar(v)) is not None:
                 extra[k] = value
         report = EpochReport(
             epoch=epoch,

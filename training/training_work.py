@@ -47,7 +47,7 @@ from webapp.storage import delete_quietly, local_copy, store_file
 
 from .joblog import log_lines_with
 from .models import EpochMetric, TrainingJob
-from .presets import Hyperparameters
+from .presets import PRESETS, Hyperparameters
 from .registry import trained_model_register
 from .ultralytics_setup import configure_offline, release_memory
 
@@ -245,8 +245,11 @@ class _Run:
                 self.heartbeat = heartbeat
                 self.log(f"Attempt {job.attempt_number} on {socket.gethostname()}")
                 heartbeat.beat(message="Writing the dataset")
+                preset = PRESETS.get(job.preset)
                 data_yaml = dataset_version_write_yolo(
-                    version=job.dataset_version, out_dir=self.work / "dataset"
+                    version=job.dataset_version,
+                    out_dir=self.work / "dataset",
+                    pose=preset is not None and preset.task == "pose",
                 )
                 counts = job.dataset_version.frame_counts
                 self.log(

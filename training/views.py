@@ -119,7 +119,7 @@ def _training_new(request, project):
                 "seed",
             )
         ],
-        presets=PRESETS.values(),
+        presets=[p for p in PRESETS.values() if p.key in dict(form.fields["preset"].choices)],
         preset_defaults=TrainingForm.preset_defaults_json(),
         labeled_frames=labeled,
         status=status,

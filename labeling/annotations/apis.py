@@ -25,6 +25,7 @@ from webapp.parsers import DepthLimitedJSONParser
 from ..models import Frame, Role
 from ..selectors import project_for_user
 from .geometry import EDITOR_MIN_BOX_SIDE_PX
+from .keypoints import MAX_KEYPOINTS
 from .selectors import (
     FRAME_ORDERINGS,
     SPLIT_FILTERS,
@@ -131,14 +132,40 @@ def flat_errors(errors, prefix: str = "") -> dict[str, list[str]]:
 
 
 # --- serializers ------------------------------------------------------------------------
+@extend_schema_field(
+    {"type": "array", "items": {"type": "array", "items": {"type": "number"}, "example": [1, 2, 2]}}
+)
+class KeypointsField(serializers.Field):
+    """``[[x, y, v], ...]`` in skeleton order (the service checks count, range, visibility)."""
+
+    default_error_messages = {"invalid": "Must be a list of [x, y, visibility] triples."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list) or len(data) > MAX_KEYPOINTS:
+            self.fail("invalid")
+        if not all(isinstance(p, list) and len(p) == 3 for p in data):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
 class BoxSerializer(serializers.Serializer):
-    """A box in original-image pixels: top-left ``(x, y)``, size ``(w, h)``."""
+    """A box in original-image pixels: top-left ``(x, y)``, size ``(w, h)``; with a
+    skeleton, its keypoints (omitted: the stored box's are kept)."""
 
     class_id = StrictIntegerField()
     x = StrictFloatField()
     y = StrictFloatField()
     w = StrictFloatField()
     h = StrictFloatField()
+    keypoints = KeypointsField(
+        required=False,
+        help_text="[[x, y, v], ...] in the skeleton's order, original-image pixels; v: 0 not "
+        "labeled, 1 occluded, 2 visible; [] none. Omitted: the keypoints of the stored box "
+        "of the same class this box overlaps most (IoU >= 0.5) are kept.",
+    )
 
 
 class AnnotationPutInput(serializers.Serializer):

@@ -1,8 +1,9 @@
 """Writes to a frame's annotation: versioned, idempotent, all-or-nothing.
 
-A frame's annotation is its boxes plus ``is_negative`` and ``status``; every accepted save
-replaces all of them at once and increments ``Frame.annotation_version``. Boxes are in
-original-image pixels, ``(x, y)`` top-left corner plus ``w``/``h``.
+A frame's annotation is its boxes (with their keypoints, in a project with a skeleton) plus
+``is_negative`` and ``status``; every accepted save replaces all of them at once and
+increments ``Frame.annotation_version``. Boxes are in original-image pixels, ``(x, y)``
+top-left corner plus ``w``/``h``; keypoints as :mod:`labeling.annotations.keypoints` says.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from django.utils import timezone
 
 from ..models import Box, Frame
 from .geometry import PixelBox, clip_box, short_sides
+from .keypoints import carried_keypoints, keypoints_clean
+from .skeletons import skeleton_spec
 
 MAX_BOXES_PER_FRAME = 1000
 
@@ -29,6 +32,9 @@ class BoxInput:
     y: float
     w: float
     h: float
+    # [[x, y, v], ...] in skeleton order; [] none; None (not sent): keep the stored box's
+    # (see keypoints.carried_keypoints).
+    keypoints: list | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class AnnotationState:
 
     frame_id: int
     version: int
-    boxes: list[dict]  # [{"class_id", "x", "y", "w", "h"}], original-image pixels
+    boxes: list[dict]  # [{"class_id", "x", "y", "w", "h"[, "keypoints"]}], image pixels
     is_negative: bool
     status: str
     request_id: str
@@ -59,17 +65,36 @@ class AnnotationConflict(Exception):
 
 
 def _same_content(
-    state: AnnotationState, *, clipped: list[tuple[int, PixelBox]], is_negative: bool, status: str
+    state: AnnotationState,
+    *,
+    clipped: list[tuple[int, PixelBox]],
+    points: list[list],
+    is_negative: bool,
+    status: str,
 ) -> bool:
     """Whether a save would store exactly ``state``'s boxes, flag and status."""
-    stored = sorted((b["class_id"], b["x"], b["y"], b["w"], b["h"]) for b in state.boxes)
-    sent = sorted((class_id, b.x, b.y, b.w, b.h) for class_id, b in clipped)
+    stored = sorted(
+        (b["class_id"], b["x"], b["y"], b["w"], b["h"], b.get("keypoints", [])) for b in state.boxes
+    )
+    sent = sorted(
+        (class_id, b.x, b.y, b.w, b.h, kp)
+        for (class_id, b), kp in zip(clipped, points, strict=True)
+    )
     return (stored, state.is_negative, state.status) == (sent, is_negative, status)
 
 
 def annotation_state(*, frame: Frame) -> AnnotationState:
     boxes = [
-        {"class_id": b.label_class_id, "x": b.x, "y": b.y, "w": b.w, "h": b.h}
+        # "keypoints" only on a box that has some: a boxes-only project's answers stay as
+        # they were before pose.
+        {
+            "class_id": b.label_class_id,
+            "x": b.x,
+            "y": b.y,
+            "w": b.w,
+            "h": b.h,
+            **({"keypoints": b.keypoints} if b.keypoints else {}),
+        }
         for b in Box.objects.filter(frame_id=frame.pk).order_by("id")
     ]
     return AnnotationState(
@@ -105,6 +130,50 @@ def _validated_boxes(*, frame: Frame, boxes: list[BoxInput]) -> list[tuple[int, 
     if errors:
         raise ValidationError(errors)
     return clipped
+
+
+def _validated_keypoints(*, frame: Frame, boxes: list[BoxInput]) -> list[list | None]:
+    """Each box's keypoints checked against the project's skeleton (None: not sent)."""
+    if all(b.keypoints is None for b in boxes):
+        return [None] * len(boxes)
+    skeleton = skeleton_spec(project=frame.project)
+    errors: dict[str, str] = {}
+    out: list[list | None] = []
+    for i, box in enumerate(boxes):
+        if box.keypoints is None:
+            out.append(None)
+            continue
+        if skeleton is None and box.keypoints:
+            errors[f"boxes[{i}].keypoints"] = "This project has no skeleton (boxes only)."
+            continue
+        count = len(skeleton.keypoints) if skeleton else 0
+        try:
+            out.append(
+                keypoints_clean(box.keypoints, count=count, width=frame.width, height=frame.height)
+            )
+        except ValueError as exc:
+            errors[f"boxes[{i}].keypoints"] = str(exc)
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _resolved_keypoints(
+    *, frame: Frame, clipped: list[tuple[int, PixelBox]], sent: list[list | None]
+) -> list[list]:
+    if all(kp is not None for kp in sent):
+        return list(sent)
+    stored = [
+        (b.label_class_id, (b.x, b.y, b.w, b.h), b.keypoints)
+        for b in Box.objects.filter(frame_id=frame.pk).exclude(keypoints=[])
+    ]
+    return carried_keypoints(
+        [
+            (class_id, (b.x, b.y, b.w, b.h), kp)
+            for (class_id, b), kp in zip(clipped, sent, strict=True)
+        ],
+        stored,
+    )
 
 
 def _check_new_box_sizes(
@@ -170,6 +239,7 @@ def annotation_save(
     :class:`ValidationError` naming ``boxes[i].w``/``.h``.
     """
     clipped = _validated_boxes(frame=frame, boxes=boxes)
+    sent_points = _validated_keypoints(frame=frame, boxes=boxes)
     if is_negative and clipped:
         raise ValidationError({"is_negative": "A frame marked “no animal” cannot have boxes."})
     status = _validated_status(status=status, has_content=bool(clipped) or is_negative)
@@ -184,9 +254,12 @@ def annotation_save(
             .select_related("annotated_by")
             .get(pk=frame.pk)
         )
+        points = _resolved_keypoints(frame=locked, clipped=clipped, sent=sent_points)
         if request_id and locked.last_request_id == request_id:
             stored = annotation_state(frame=locked)
-            same = _same_content(stored, clipped=clipped, is_negative=is_negative, status=status)
+            same = _same_content(
+                stored, clipped=clipped, points=points, is_negative=is_negative, status=status
+            )
             if not same or stored.version != version + 1:
                 raise AnnotationConflict(stored, replayed=True)
             return stored
@@ -197,8 +270,16 @@ def annotation_save(
             _check_new_box_sizes(frame=locked, clipped=clipped, min_side=min_new_side_px)
         Box.objects.filter(frame_id=locked.pk).delete()
         Box.objects.bulk_create(
-            Box(frame_id=locked.pk, label_class_id=class_id, x=b.x, y=b.y, w=b.w, h=b.h)
-            for class_id, b in clipped
+            Box(
+                frame_id=locked.pk,
+                label_class_id=class_id,
+                x=b.x,
+                y=b.y,
+                w=b.w,
+                h=b.h,
+                keypoints=kp,
+            )
+            for (class_id, b), kp in zip(clipped, points, strict=True)
         )
         locked.annotation_version = version + 1
         locked.is_negative = is_negative

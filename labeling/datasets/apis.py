@@ -22,7 +22,7 @@ from webapp.api import validated
 from ..models import Role
 from ..selectors import has_role, project_for_user
 from ..uploads import ProjectUploadMixin, upload_temp_path
-from .exchange import AUTO, EXPORT_SPLITS, FORMAT_NAMES
+from .exchange import AUTO, EXPORT_FORMAT_NAMES, EXPORT_SPLITS, FORMAT_NAMES
 from .exporting import dataset_export_download
 from .job_apis import ImportJobOutput
 from .job_services import dataset_import_job_start
@@ -41,7 +41,7 @@ class DatasetFormatNegotiation(DefaultContentNegotiation):
 
 # --- export ---------------------------------------------------------------------------
 class DatasetExportQuery(serializers.Serializer):
-    format = serializers.ChoiceField(choices=FORMAT_NAMES)
+    format = serializers.ChoiceField(choices=EXPORT_FORMAT_NAMES)
     split = serializers.ChoiceField(choices=[*EXPORT_SPLITS, "", "all"], required=False, default="")
     include_unlabeled = serializers.BooleanField(required=False, default=False)
 
@@ -52,7 +52,11 @@ class DatasetExportApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "format", str, enum=list(FORMAT_NAMES), required=True, description="Dataset format."
+                "format",
+                str,
+                enum=list(EXPORT_FORMAT_NAMES),
+                required=True,
+                description="Dataset format.",
             ),
             OpenApiParameter(
                 "split",

@@ -25,16 +25,19 @@ from pathlib import PurePosixPath
 from django.core.exceptions import ValidationError
 
 from ..models import Frame
-from .formats import ACCEPTED_LAYOUTS, FORMATS
+from .formats import ACCEPTED_LAYOUTS, EXPORT_ONLY_FORMATS, FORMATS
 from .formats.files import path_problem
 
 FORMAT_NAMES = tuple(FORMATS)  # ("yolo", "coco", "voc", "cvat")
+#: What an export may write: the formats read, and DeepLabCut (pose, single animal).
+EXPORT_FORMAT_NAMES = (*FORMAT_NAMES, *EXPORT_ONLY_FORMATS)
 AUTO = "auto"
 FORMAT_LABELS = {
     "yolo": "YOLO (Ultralytics)",
     "coco": "COCO JSON",
     "voc": "Pascal VOC XML",
     "cvat": "CVAT for images 1.1",
+    "dlc": "DeepLabCut project (pose, single animal; export only)",
 }
 EXPORT_SPLITS = ("train", "val", "test")
 #: How many problems an import or export error lists (the count of all comes first).
@@ -113,6 +116,6 @@ def problem_messages(
 
 
 def check_format(fmt: str, *, allow_auto: bool) -> None:
-    allowed = (*FORMAT_NAMES, AUTO) if allow_auto else FORMAT_NAMES
+    allowed = (*FORMAT_NAMES, AUTO) if allow_auto else EXPORT_FORMAT_NAMES
     if fmt not in allowed:
         raise ValidationError({"format": f"Format must be one of {', '.join(allowed)}."})

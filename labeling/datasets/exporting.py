@@ -25,9 +25,10 @@ from django.utils.text import slugify
 
 from webapp.storage import local_copy, scratch_workdir
 
+from ..annotations.skeletons import skeleton_spec
 from ..models import Box, Frame, Project
 from .exchange import EXPORT_SPLITS, check_format, export_file_names, problem_messages
-from .formats import FORMATS, Dataset, DatasetBox, DatasetImage, FormatError
+from .formats import EXPORT_ONLY_FORMATS, FORMATS, Dataset, DatasetBox, DatasetImage, FormatError
 from .formats.outputs import ZipOutput
 from .selectors import dataset_frames
 
@@ -74,10 +75,10 @@ def dataset_for_export(
     # classes) took most of an export's time before the first image was written.
     boxes_of: dict[int, list[DatasetBox]] = defaultdict(list)
     rows = Box.objects.filter(frame__in=selected.values("pk")).order_by("frame_id", "id")
-    for frame_id, name, x, y, w, h in rows.values_list(
-        "frame_id", "label_class__name", "x", "y", "w", "h"
+    for frame_id, name, x, y, w, h, points in rows.values_list(
+        "frame_id", "label_class__name", "x", "y", "w", "h", "keypoints"
     ):
-        boxes_of[frame_id].append(DatasetBox(name, x, y, w, h))
+        boxes_of[frame_id].append(DatasetBox(name, x, y, w, h, points))
     names = export_file_names(frames, fmt)
     for frame in frames:
         boxes = boxes_of.get(frame.pk, [])
@@ -95,7 +96,9 @@ def dataset_for_export(
             )
         )
         stored[name] = frame.image.name
-    return Dataset(classes=classes, images=images), stored
+    # Pose: the formats that can hold keypoints (COCO, YOLO) write them with the skeleton.
+    skeleton = skeleton_spec(project=project)
+    return Dataset(classes=classes, images=images, skeleton=skeleton), stored
 
 
 class _StoredImages:
@@ -162,7 +165,7 @@ def dataset_export(
     if not dataset.images:
         which = f"in the {split} split" if split else "in this project"
         raise ValidationError({"split": f"There are no labeled frames {which} to export."})
-    writer = FORMATS[fmt]
+    writer = {**FORMATS, **EXPORT_ONLY_FORMATS}[fmt]
     options: dict = {"absolute_path": zip_path is None} if fmt == "yolo" else {}
     source = _StoredImages(stored, progress)
     try:

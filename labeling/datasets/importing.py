@@ -81,6 +81,7 @@ from .formats import (
 from .formats.files import pillow_open
 from .import_images import IncomingImage, Progress, inspect_images
 from .import_matching import content_name, id_chunks, imported_folder, match_frames
+from .pose_import import pose_import_plan, pose_skeleton_create
 
 MAX_BOXES_PER_IMAGE = 1000  # as the editor allows per frame
 MAX_CLASS_NAME_CHARS = 64
@@ -212,6 +213,7 @@ def dataset_import(
                     f"{fmt.upper()} layouts accepted: {'; '.join(LAYOUTS_BY_FORMAT[fmt])}"
                 )
             raise ValidationError({"file": problem_messages(problems, exc.total)}) from None
+        new_skeleton = pose_import_plan(project=project, dataset=dataset)
         incoming, to_create = _plan(
             project=project,
             dataset=dataset,
@@ -230,6 +232,7 @@ def dataset_import(
             scratch_folders=tuple(f for f in (work, decoded) if f is not None),
             store_folder=store_folder or imported_folder(project),
             before_commit=before_commit,
+            new_skeleton=new_skeleton,
         )
         return replace(result, layout=dataset.layout, warnings=tuple(dataset.warnings))
     finally:
@@ -362,6 +365,7 @@ def _apply(
     scratch_folders: tuple[Path, ...] = (),
     store_folder: str,
     before_commit: Callable[[], None] | None = None,
+    new_skeleton=None,
 ) -> ImportResult:
     new = [item for item in incoming if item.frame is None]
     # Files the import unpacked itself (not a caller's folder) are moved into storage rather
@@ -381,6 +385,7 @@ def _apply(
         with transaction.atomic():
             if before_commit is not None:
                 before_commit()
+            pose_skeleton_create(project=project, skeleton=new_skeleton)
             result = _write_rows(
                 project=project,
                 fmt=fmt,
@@ -411,7 +416,7 @@ def _write_rows(
     class_ids = {c.casefold(): pk for pk, c in project.classes.values_list("pk", "name")}
     for item in incoming:
         item.boxes = sorted(
-            (class_ids[b.class_name.strip().casefold()], b.x, b.y, b.w, b.h)
+            (class_ids[b.class_name.strip().casefold()], b.x, b.y, b.w, b.h, b.keypoints)
             for b in item.image.boxes
         )
     now = timezone.now()
@@ -437,9 +442,9 @@ def _write_rows(
         )
         Box.objects.bulk_create(
             [
-                Box(frame=frame, label_class_id=c, x=x, y=y, w=w, h=h)
+                Box(frame=frame, label_class_id=c, x=x, y=y, w=w, h=h, keypoints=kp)
                 for frame, item in zip(frames, new, strict=True)
-                for c, x, y, w, h in item.boxes
+                for c, x, y, w, h, kp in item.boxes
             ],
             batch_size=_ID_CHUNK,
         )
@@ -486,7 +491,8 @@ def _new_frame(imageset: Video, index: int, item: IncomingImage, *, created_by, 
 
 
 def _box_key(box: tuple) -> tuple:
-    return (box[0], *(round(v, 2) for v in box[1:]))
+    """(class, x, y, w, h rounded, keypoints)."""
+    return (box[0], *(round(v, 2) for v in box[1:5]), box[5])
 
 
 def _update_frames(*, incoming: list[IncomingImage], created_by, now) -> tuple[int, int, int]:
@@ -499,7 +505,7 @@ def _update_frames(*, incoming: list[IncomingImage], created_by, now) -> tuple[i
     for chunk in id_chunks(ids):
         locked.update(Frame.objects.select_for_update().in_bulk(chunk))
         for row in Box.objects.filter(frame_id__in=chunk).values_list(
-            "frame_id", "label_class_id", "x", "y", "w", "h"
+            "frame_id", "label_class_id", "x", "y", "w", "h", "keypoints"
         ):
             current[row[0]].append(row[1:])
     replaced: list[Frame] = []
@@ -543,7 +549,8 @@ def _update_frames(*, incoming: list[IncomingImage], created_by, now) -> tuple[i
         frame.annotated_at = now
         replaced.append(frame)
         new_boxes += [
-            Box(frame=frame, label_class_id=c, x=x, y=y, w=w, h=h) for c, x, y, w, h in item.boxes
+            Box(frame=frame, label_class_id=c, x=x, y=y, w=w, h=h, keypoints=kp)
+            for c, x, y, w, h, kp in item.boxes
         ]
     for chunk in id_chunks([f.pk for f in replaced]):
         Box.objects.filter(frame_id__in=chunk).delete()

@@ -21,7 +21,7 @@ from webapp.jobs.apis import JobOutputBase, job_apis
 from ..models import DatasetExportJob, DatasetImportJob, Role
 from ..selectors import RowForUser, project_for_user
 from . import job_services
-from .exchange import EXPORT_SPLITS, FORMAT_NAMES
+from .exchange import EXPORT_FORMAT_NAMES, EXPORT_SPLITS
 
 RECENT_JOBS = 10
 
@@ -132,7 +132,7 @@ ImportJobDetailApi, ImportJobCancelApi, ImportJobRetryApi = job_apis(
 
 
 class ExportJobInput(serializers.Serializer):
-    format = serializers.ChoiceField(choices=FORMAT_NAMES)
+    format = serializers.ChoiceField(choices=EXPORT_FORMAT_NAMES)
     # Checked by the service (a ChoiceField here would collide with Frame.split's enum name).
     split = serializers.CharField(
         required=False,

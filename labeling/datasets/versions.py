@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from django.core.exceptions import ValidationError
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from webapp.storage import delete_quietly, local_copy, scratch_tempdir, store_file
 
+from ..annotations.skeletons import skeleton_spec
 from ..models import Box, DatasetVersion, Frame, Project
 from .formats import yolo
 from .formats.base import Dataset, DatasetImage
@@ -44,11 +46,13 @@ def _build_manifest(*, project: Project) -> dict:
     boxes: dict[int, list[dict]] = {}
     box_rows = Box.objects.filter(
         frame__project=project, frame__status__in=LABELED_STATUSES
-    ).values_list("frame_id", "label_class__index", "x", "y", "w", "h")
-    for frame_id, class_index, x, y, w, h in box_rows.order_by("frame_id", "id"):
-        boxes.setdefault(frame_id, []).append(
-            {"class_index": index_of[class_index], "x": x, "y": y, "w": w, "h": h}
-        )
+    ).values_list("frame_id", "label_class__index", "x", "y", "w", "h", "keypoints")
+    skeleton = skeleton_spec(project=project)
+    for frame_id, class_index, x, y, w, h, points in box_rows.order_by("frame_id", "id"):
+        box = {"class_index": index_of[class_index], "x": x, "y": y, "w": w, "h": h}
+        if points and skeleton is not None:
+            box["keypoints"] = points
+        boxes.setdefault(frame_id, []).append(box)
     frames = []
     frame_rows = project.frames.filter(status__in=LABELED_STATUSES).order_by("id")
     for frame in frame_rows.only("id", "image", "width", "height", "split", "video_id"):
@@ -63,7 +67,10 @@ def _build_manifest(*, project: Project) -> dict:
                 "boxes": boxes.get(frame.pk, []),
             }
         )
-    return {"classes": [name for name, _ in classes], "frames": frames}
+    manifest = {"classes": [name for name, _ in classes], "frames": frames}
+    if skeleton is not None:
+        manifest["skeleton"] = skeleton.to_dict()
+    return manifest
 
 
 def _counts(manifest: dict) -> tuple[dict[str, int], int]:
@@ -158,9 +165,13 @@ def dataset_versions_listing_frames(*, project_id: int, frame_ids) -> dict[str, 
     return listing
 
 
-def dataset_version_write_yolo(*, version: DatasetVersion, out_dir: Path) -> Path:
+def dataset_version_write_yolo(
+    *, version: DatasetVersion, out_dir: Path, pose: bool = False
+) -> Path:
     """Write ``version`` in the YOLO layout into ``out_dir`` (absent or empty); return
-    its ``data.yaml``.
+    its ``data.yaml``. ``pose``: with the keypoints and ``kpt_shape`` (a pose model's
+    training); else boxes only, as a detector's training needs them (Ultralytics refuses
+    label rows longer than 5 values there).
 
     Frame images are fetched through :func:`webapp.storage.local_copy`, so this works on a
     worker whose media live in object storage. Images are named ``<frame id><ext>``: stored
@@ -182,7 +193,7 @@ def dataset_version_write_yolo(*, version: DatasetVersion, out_dir: Path) -> Pat
                 width=image.width,
                 height=image.height,
                 split=image.split,
-                boxes=list(image.boxes),
+                boxes=[b if pose else replace(b, keypoints=[]) for b in image.boxes],
                 is_negative=image.is_negative,
             )
         )
@@ -194,7 +205,8 @@ def dataset_version_write_yolo(*, version: DatasetVersion, out_dir: Path) -> Pat
             return path.read_bytes()
 
     out_dir = Path(out_dir)
-    yolo.write(Dataset(classes=dataset.classes, images=images), out_dir, image_bytes)
+    skeleton = dataset.skeleton if pose else None
+    yolo.write(Dataset(dataset.classes, images, skeleton=skeleton), out_dir, image_bytes)
     return out_dir / yolo.YAML_NAME
 
 

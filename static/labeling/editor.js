@@ -15,6 +15,7 @@
 // at load, which the other modules' listeners use.
 import "./editor/context.js";
 import "./editor/stage.js";
+import "./editor/keypoints.js"; // before pointer.js: in keypoint mode a click places a point
 import "./editor/pointer.js";
 import "./editor/keyboard.js";
 import { startEditor } from "./editor/controls.js";

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from . import coco, cvat, voc, yolo
+from . import coco, cvat, dlc, voc, yolo
 from .base import SPLITS, Dataset, DatasetBox, DatasetImage, FormatError
 from .files import path_problem
 
 FORMATS: dict[str, ModuleType] = {"yolo": yolo, "coco": coco, "voc": voc, "cvat": cvat}
+#: Formats written but not read (a pose export for DeepLabCut users).
+EXPORT_ONLY_FORMATS: dict[str, ModuleType] = {"dlc": dlc}
 
 #: The layouts each reader accepts, in words (an unknown layout's error lists them).
 LAYOUTS_BY_FORMAT: dict[str, tuple[str, ...]] = {
@@ -60,6 +62,7 @@ def detect_format(path: Path) -> str | None:
 
 __all__ = [
     "ACCEPTED_LAYOUTS",
+    "EXPORT_ONLY_FORMATS",
     "FORMATS",
     "LAYOUTS_BY_FORMAT",
     "Layout",

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labeling.annotations.keypoints import SkeletonSpec
+
 SPLITS = ("train", "val", "test")
 #: Allowed values of :attr:`DatasetImage.split`; ``""`` means not assigned.
 SPLIT_VALUES = ("train", "val", "test", "")
@@ -54,6 +56,9 @@ class DatasetBox:
     y: float
     w: float
     h: float
+    #: Pose: ``[[x, y, v], ...]`` in the dataset's skeleton order, image pixels; ``[]`` none
+    #: (see :mod:`.pose`).
+    keypoints: list = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +97,8 @@ class Dataset:
     images: list[DatasetImage]
     layout: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: Pose datasets: the keypoint names, edges and left/right pairs; None for boxes only.
+    skeleton: SkeletonSpec | None = None
 
 
 class FormatError(ValueError):

@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
+from labeling.annotations.keypoints import SkeletonSpec
+
 from .base import (
     COORD_DECIMALS,
     EDGE_TOLERANCE_PX,
@@ -23,6 +25,7 @@ from .base import (
     Problems,
 )
 from .files import path_problem
+from .pose import pose_problems, snapped
 
 # ---------------------------------------------------------------------------------------------
 # Numbers and boxes
@@ -166,6 +169,7 @@ def dataset_problems(dataset: Dataset, tolerance: float = EDGE_TOLERANCE_PX) -> 
                 problems,
                 tolerance,
             )
+    problems.extend(pose_problems(dataset))
     return problems
 
 
@@ -179,9 +183,10 @@ def validated(dataset: Dataset) -> Dataset:
             x1, y1 = max(box.x, 0.0), max(box.y, 0.0)
             x2 = min(box.x + box.w, float(image.width))
             y2 = min(box.y + box.h, float(image.height))
-            boxes.append(DatasetBox(box.class_name, x1, y1, x2 - x1, y2 - y1))
+            points = snapped(box.keypoints, image.width, image.height)
+            boxes.append(DatasetBox(box.class_name, x1, y1, x2 - x1, y2 - y1, points))
         images.append(replace(image, boxes=boxes, is_negative=not boxes))
-    return Dataset(classes=list(dataset.classes), images=images)
+    return Dataset(classes=list(dataset.classes), images=images, skeleton=dataset.skeleton)
 
 
 def finish_read(
@@ -189,8 +194,10 @@ def finish_read(
     images: list[DatasetImage],
     imposed: list[str] | None,
     problems: Problems,
+    skeleton: SkeletonSpec | None = None,
 ) -> Dataset:
-    """Apply an imposed class list, check duplicates, sort, raise if anything was wrong."""
+    """Apply an imposed class list, check duplicates, sort, raise if anything was wrong.
+    With a ``skeleton`` (pose), the boxes' keypoints are checked and snapped too."""
     classes = list(file_classes)
     if imposed is not None:
         classes = check_classes(list(imposed), problems, "imposed classes")
@@ -208,9 +215,14 @@ def finish_read(
             problems.add(f"{image.file_name}: listed more than once")
         seen.add(image.file_name)
         image.is_negative = not image.boxes and not image.unlabeled
+    dataset = Dataset(classes=classes, images=images, skeleton=skeleton)
+    problems.extend(pose_problems(dataset))
     problems.raise_if_any()
+    for image in images:
+        for box in image.boxes:
+            box.keypoints = snapped(box.keypoints, image.width, image.height)
     images.sort(key=lambda im: im.file_name)
-    return Dataset(classes=classes, images=images)
+    return dataset
 
 
 def make_resolver(paths: dict[str, Path]) -> ImageResolver:

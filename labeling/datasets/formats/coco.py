@@ -66,6 +66,7 @@ from .files import (
     resolve_inside,
 )
 from .outputs import ZipOutput, open_output
+from .pose import coco_annotation_fields, coco_category_fields, coco_points, coco_skeleton
 
 ANNOTATIONS_DIR = "annotations"
 IMAGES_DIR = "images"
@@ -86,8 +87,11 @@ def write(
     absent or empty folder, or a :class:`ZipOutput`)."""
     dataset = validated(dataset)
     category_id = {name: i + 1 for i, name in enumerate(dataset.classes)}
+    skeleton = dataset.skeleton
+    pose = coco_category_fields(skeleton) if skeleton else {}
     categories = [
-        {"id": category_id[name], "name": name, "supercategory": ""} for name in dataset.classes
+        {"id": category_id[name], "name": name, "supercategory": "", **pose}
+        for name in dataset.classes
     ]
     subsets: dict[str, list[DatasetImage]] = {}
     for image in dataset.images:
@@ -125,6 +129,11 @@ def write(
                             "area": box.w * box.h,
                             "iscrowd": 0,
                             "segmentation": [],
+                            **(
+                                coco_annotation_fields(box.keypoints, len(skeleton.keypoints))
+                                if skeleton
+                                else {}
+                            ),
                         }
                     )
                 rel = f"{IMAGES_DIR}/{subset}/{image.file_name}"
@@ -277,6 +286,10 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
     pairs = [(lb, doc) for lb, _, doc in files]
     skip = _unused_supercategories(pairs) if roboflow else set()
     names_by_id, file_classes = _categories(pairs, problems, skip)
+    pose_problems: list[str] = []
+    skeleton = coco_skeleton([c for _, doc in pairs for c in doc["categories"]], pose_problems)
+    problems.extend(pose_problems)
+    kpt_count = len(skeleton.keypoints) if skeleton else 0
 
     # The same file name in several subsets (two splits' folders): those images are told
     # apart by their subset folder.
@@ -329,9 +342,9 @@ def read(path: Path, *, classes: list[str] | None = None) -> tuple[Dataset, Imag
             by_id[entry["id"]] = image
             images.append(image)
             paths[key] = file
-        _annotations(label, doc, by_id, names_by_id, problems)
+        _annotations(label, doc, by_id, names_by_id, problems, kpt_count)
 
-    dataset = finish_read(file_classes, images, classes, problems)
+    dataset = finish_read(file_classes, images, classes, problems, skeleton)
     dataset.layout = LAYOUT_ROBOFLOW if roboflow else (LAYOUT_MMDET if top_level else LAYOUT_COCO)
     return dataset, make_resolver(paths)
 
@@ -352,6 +365,7 @@ def _annotations(
     by_id: dict[object, DatasetImage],
     names_by_id: dict[object, str],
     problems: Problems,
+    kpt_count: int = 0,
 ) -> None:
     listed = {
         entry.get("id")
@@ -389,5 +403,9 @@ def _annotations(
             f"{where} ({image.file_name})",
             problems,
         )
+        if box is not None and kpt_count:
+            found: list[str] = []
+            box.keypoints = coco_points(ann, kpt_count, f"{where} ({image.file_name})", found)
+            problems.extend(found)
         if box is not None:
             image.boxes.append(box)

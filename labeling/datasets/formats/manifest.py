@@ -10,6 +10,10 @@
                  "video_id": 3,                      # frame source; int, str or null
                  "boxes": [{"class_index": 0, "x": 10.0, "y": 20.0, "w": 30.0, "h": 40.0}]}]}
 
+A pose project's manifest also holds ``"skeleton": {"keypoints": [...], "edges": [[i, j]],
+"flip_pairs": [[i, j]]}`` and, on each box that has them, ``"keypoints": [[x, y, v], ...]``
+(see :mod:`.pose`); a boxes-only manifest has neither, so its hash is what it was.
+
 Boxes are in original-image pixels, (x, y) the top-left corner; a frame without boxes is a
 labeled negative. Extra keys are allowed and hashed.
 
@@ -26,9 +30,12 @@ import json
 import math
 from typing import Any
 
+from labeling.annotations.keypoints import SkeletonError, SkeletonSpec, skeleton_from
+
 from .base import SPLIT_VALUES, Dataset, DatasetBox, DatasetImage, FormatError, Problems
 from .checks import check_classes, dataset_problems, is_number, is_positive_int
 from .files import path_problem
+from .pose import point_problems
 
 
 def _canonical(value: Any) -> Any:
@@ -84,6 +91,8 @@ def manifest_to_dataset(manifest: dict) -> Dataset:
     if not isinstance(manifest, dict):
         raise FormatError(["manifest: not an object"])
     classes = check_classes(manifest.get("classes"), problems)
+    skeleton = _manifest_skeleton(manifest.get("skeleton"), problems)
+    count = len(skeleton.keypoints) if skeleton else 0
     frames = manifest.get("frames")
     if not isinstance(frames, list):
         problems.add("frames: not a list")
@@ -137,11 +146,37 @@ def manifest_to_dataset(manifest: dict) -> Dataset:
             if not all(is_number(v) for v in coords):
                 problems.add(f"{at}: x, y, w and h must be finite numbers")
                 continue
-            image.boxes.append(DatasetBox(classes[index], *(float(v) for v in coords)))
+            points = box.get("keypoints", [])
+            found = point_problems(points, count, width, height, at) if skeleton else []
+            if points and not skeleton:
+                found = [f"{at}: keypoints without a skeleton"]
+            if found:
+                problems.extend(found)
+                continue
+            image.boxes.append(
+                DatasetBox(classes[index], *(float(v) for v in coords), [list(p) for p in points])
+            )
         image.is_negative = not image.boxes
         images.append(image)
     problems.raise_if_any()
-    dataset = Dataset(classes=list(classes), images=images)
+    dataset = Dataset(classes=list(classes), images=images, skeleton=skeleton)
     # Geometry and duplicate image paths: the same checks every writer applies.
     dataset_problems(dataset).raise_if_any()
     return dataset
+
+
+def _manifest_skeleton(raw: object, problems: Problems) -> SkeletonSpec | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problems.add("skeleton: not an object")
+        return None
+    try:
+        return skeleton_from(
+            keypoints=raw.get("keypoints"),
+            edges=raw.get("edges", []),
+            flip_pairs=raw.get("flip_pairs", []),
+        )
+    except SkeletonError as exc:
+        problems.extend(f"skeleton: {field}: {reason}" for field, reason in exc.errors.items())
+        return None

@@ -82,6 +82,7 @@ from .files import (
     walk_files,
 )
 from .outputs import ZipOutput, open_output
+from .pose import yolo_points, yolo_row_values, yolo_skeleton, yolo_yaml_fields
 
 YAML_NAME = "data.yaml"
 DECIMALS = 8
@@ -139,6 +140,8 @@ def write(
 
     index = {name: i for i, name in enumerate(dataset.classes)}
     used = {image.split or "train" for image in dataset.images}
+    skeleton = dataset.skeleton
+    kpt_count = len(skeleton.keypoints) if skeleton else 0
     with open_output(out) as out:
         for split in SPLITS:
             if split in ("train", "val") or split in used:
@@ -152,7 +155,13 @@ def write(
                 cx = (box.x + box.w / 2) / image.width
                 cy = (box.y + box.h / 2) / image.height
                 w, h = box.w / image.width, box.h / image.height
-                lines.append(f"{index[box.class_name]} {_fmt(cx)} {_fmt(cy)} {_fmt(w)} {_fmt(h)}\n")
+                row = f"{index[box.class_name]} {_fmt(cx)} {_fmt(cy)} {_fmt(w)} {_fmt(h)}"
+                if kpt_count:
+                    values = yolo_row_values(
+                        box.keypoints, kpt_count, image.width, image.height, _fmt
+                    )
+                    row = " ".join([row, *values])
+                lines.append(row + "\n")
             out.write_text(label_path_for(rel), "".join(lines))
             out.place_image(rel, image, image_source, link)
         data: dict[str, object] = {}
@@ -164,6 +173,8 @@ def write(
             data["test"] = "images/test"
         data["nc"] = len(dataset.classes)
         data["names"] = dict(enumerate(dataset.classes))
+        if skeleton:
+            data.update(yolo_yaml_fields(skeleton, len(dataset.classes)))
         out.write_text(YAML_NAME, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
@@ -238,14 +249,23 @@ def _parse_label(
     classes: list[str],
     where: str,
     problems: Problems,
+    kpt: tuple[int, int] = (0, 0),
 ) -> None:
+    """``kpt``: (keypoints, dims) of a pose dataset's rows (``kpt_shape``), (0, 0) else."""
+    expected = 5 + kpt[0] * kpt[1]
+    what = "'class cx cy w h'" + (f" + {kpt[0]}x{kpt[1]} keypoint values" if kpt[0] else "")
     for lineno, line in enumerate(text.splitlines(), 1):
         fields = line.split()
         if not fields:
             continue
         at = f"{where}:{lineno}"
-        if len(fields) != 5:
-            problems.add(f"{at}: expected 5 values 'class cx cy w h', got {len(fields)}")
+        if len(fields) != expected:
+            problems.add(f"{at}: expected {expected} values {what}, got {len(fields)}")
+            continue
+        tail = [parse_number(v) for v in fields[5:]]
+        fields = fields[:5]
+        if any(v is None for v in tail):
+            problems.add(f"{at}: keypoint values are not finite numbers")
             continue
         cls = parse_int(fields[0])
         values = [parse_number(v) for v in fields[1:]]
@@ -271,6 +291,8 @@ def _parse_label(
             problems,
         )
         if box is not None:
+            if kpt[0]:
+                box.keypoints = yolo_points(tail, kpt[1], image.width, image.height)
             image.boxes.append(box)
 
 
@@ -345,11 +367,15 @@ def _read_yaml(
         raise FormatError([f"{yaml_path.name}: not a mapping"])
 
     file_classes = _names(data, problems)
+    pose_found: list[str] = []
+    skeleton = yolo_skeleton(data, pose_found)
+    problems.extend(pose_found)
+    kpt = (len(skeleton.keypoints), data["kpt_shape"][1]) if skeleton else (0, 0)
     found: list[tuple[DatasetImage, Path]] = []
     for split, rel_dir, folder in _split_dirs(data, root, problems):
-        _read_folder(root, split, rel_dir, folder, file_classes, found, problems)
+        _read_folder(root, split, rel_dir, folder, file_classes, found, problems, kpt=kpt)
     images, paths = _named_apart(found)
-    dataset = finish_read(file_classes or [], images, classes, problems)
+    dataset = finish_read(file_classes or [], images, classes, problems, skeleton)
     dataset.layout = LAYOUT_YAML
     return dataset, make_resolver(paths)
 
@@ -363,6 +389,7 @@ def _read_folder(
     found: list[tuple[DatasetImage, Path]],
     problems: Problems,
     skip: frozenset[str] = frozenset(),
+    kpt: tuple[int, int] = (0, 0),
 ) -> None:
     """Images of one split folder (names relative to it) with their Ultralytics label files,
     added to ``found`` with their files (see :func:`_named_apart`).
@@ -384,7 +411,7 @@ def _read_folder(
         found.append((image, file))
         label_rel = label_path_for(f"{rel_dir}/{name}")
         labels_used.add(label_rel)
-        _read_label(root, label_rel, image, file_classes, problems)
+        _read_label(root, label_rel, image, file_classes, problems, kpt)
     _check_orphan_labels(root, rel_dir, labels_used, problems, skip)
 
 
@@ -420,6 +447,7 @@ def _read_label(
     image: DatasetImage,
     file_classes: list[str] | None,
     problems: Problems,
+    kpt: tuple[int, int] = (0, 0),
 ) -> None:
     label_path, reason = resolve_inside(root, label_rel)
     if label_path is None:
@@ -436,7 +464,7 @@ def _read_label(
         problems.add(f"{label_rel}: not UTF-8 text")
         return
     if file_classes is not None:
-        _parse_label(text, image, file_classes, label_rel, problems)
+        _parse_label(text, image, file_classes, label_rel, problems, kpt)
 
 
 def _read_names(root: Path, rel: str, problems: Problems) -> list[str] | None:

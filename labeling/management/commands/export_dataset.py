@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeling.datasets.exchange import EXPORT_SPLITS, FORMAT_NAMES
+from labeling.datasets.exchange import EXPORT_FORMAT_NAMES, EXPORT_SPLITS
 from labeling.datasets.exporting import dataset_export
 from labeling.management.commands.import_dataset import error_text
 from webapp.commands import project_named
@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("out", help="output folder (new or empty) or a new .zip file")
         parser.add_argument("--project", required=True, help="project name")
-        parser.add_argument("--format", required=True, choices=FORMAT_NAMES)
+        parser.add_argument("--format", required=True, choices=EXPORT_FORMAT_NAMES)
         parser.add_argument("--split", choices=EXPORT_SPLITS, help="only this split")
         parser.add_argument(
             "--include-unlabeled",

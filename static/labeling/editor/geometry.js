@@ -60,9 +60,10 @@ export function iou(a, b) {
 // An annotation's comparable part: {boxes, is_negative, status}.
 export function annOf(source) {
   return {
-    boxes: (source.boxes || []).map((b) => ({
+    // keypoints (pose) only when the box has them: a box sent without keeps the server's.
+    boxes: (source.boxes || []).map((b) => Object.assign({
       class_id: b.class_id, x: b.x, y: b.y, w: b.w, h: b.h,
-    })),
+    }, Array.isArray(b.keypoints) ? { keypoints: b.keypoints.map((p) => p.slice()) } : {})),
     is_negative: Boolean(source.is_negative),
     status: source.status || "unlabeled",
   };
@@ -71,7 +72,8 @@ export function annOf(source) {
 function annKey(ann) {
   return JSON.stringify([
     ann.is_negative, ann.status,
-    ann.boxes.map((b) => [b.class_id, round2(b.x), round2(b.y), round2(b.w), round2(b.h)]),
+    ann.boxes.map((b) => [b.class_id, round2(b.x), round2(b.y), round2(b.w), round2(b.h),
+      (b.keypoints || []).map((p) => [round2(p[0]), round2(p[1]), p[2]])]),
   ]);
 }
 

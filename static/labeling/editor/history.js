@@ -161,8 +161,15 @@ export async function copyPrevious() {
     }
   }
   if (currentSaver() !== saver) return; // the user moved on meanwhile
-  const boxes = source.boxes.map((b) => clampBox(b, frame.width, frame.height))
-    .filter(Boolean);
+  const boxes = source.boxes.map((b) => {
+    const copy = clampBox(b, frame.width, frame.height);
+    // Pose: the keypoints come along (kept inside this frame).
+    if (copy && b.keypoints && b.keypoints.length) {
+      copy.keypoints = b.keypoints.map((p) => (p[2] ? [Math.min(Math.max(p[0], 0), frame.width),
+        Math.min(Math.max(p[1], 0), frame.height), p[2]] : [0, 0, 0]));
+    }
+    return copy;
+  }).filter(Boolean);
   // Boxes under the minimum size (imports may have them) are not copied: new ones that
   // small are refused.
   const skipped = source.boxes.length - boxes.length;

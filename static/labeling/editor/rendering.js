@@ -1,8 +1,9 @@
 // Drawing the shown frame's boxes and labels, and the selection.
-import { MIN_BOX_PX, clampBox } from "./geometry.js";
+import { MIN_BOX_PX, clampBox, round2 } from "./geometry.js";
 import { cfg, classById, colorOf, currentFrame, currentSaver, rgba, root, state, toast } from "./context.js";
 import { boxGroup, labelGroup, layer, proposalGroup, transformer, updateLabels, wrap } from "./stage.js";
 import { drawProposals, drawTheirs } from "./proposals.js";
+import { drawKeypoints } from "./keypoints.js";
 import { commit } from "./history.js";
 import { updateClassPanel, updatePanels } from "./panels.js";
 
@@ -68,6 +69,7 @@ export function render() {
   });
   highlightSelection();
   updateLabels();
+  drawKeypoints();
   layer.batchDraw();
   updatePanels();
 }
@@ -91,6 +93,7 @@ export function select(index) {
   const box = saver && saver.local.boxes[index];
   if (box) state.activeClassId = box.class_id;
   highlightSelection();
+  drawKeypoints(); // only the selected box's points can be dragged
   updateClassPanel();
 }
 
@@ -110,6 +113,15 @@ function commitRect(rect) {
     return;
   }
   const boxes = saver.local.boxes.slice();
+  if (old.keypoints && old.keypoints.length) {
+    // A moved box takes its keypoints along; a resized one leaves them where they are.
+    const same = Math.abs(moved.w - old.w) < 0.01 && Math.abs(moved.h - old.h) < 0.01;
+    const dx = same ? moved.x - old.x : 0;
+    const dy = same ? moved.y - old.y : 0;
+    moved.keypoints = old.keypoints.map((p) => (p[2] ? [
+      Math.min(Math.max(round2(p[0] + dx), 0), frame.width),
+      Math.min(Math.max(round2(p[1] + dy), 0), frame.height), p[2]] : p.slice()));
+  }
   boxes[index] = moved;
   commit(Object.assign({}, saver.local, { boxes: boxes }), { selected: index });
 }

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from labeling.models import DatasetVersion
 from training import services
 from training.models import TrainingJob
-from training.presets import PRESETS
+from training.presets import DEFAULT_POSE_PRESET, PRESETS, TASKS
 from webapp.celery import QUEUE_GPU
 from webapp.commands import follow_jobs, job_summary, project_named, service_errors
 from webapp.worker_devices import no_worker_hint
@@ -28,9 +28,15 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True, help="Project name")
         parser.add_argument(
             "--preset",
-            required=True,
             choices=[*services.PRESET_ALIASES, *PRESETS],
-            help="tiny = YOLOv3-tiny, full = YOLOv3 (the seed paper's two models), or a preset",
+            help="tiny = YOLOv3-tiny, full = YOLOv3 (the seed paper's two models), or a preset; "
+            f"with --task pose it defaults to {DEFAULT_POSE_PRESET}",
+        )
+        parser.add_argument(
+            "--task",
+            choices=TASKS,
+            default="detect",
+            help="detect: boxes; pose: boxes and keypoints (the project needs a skeleton)",
         )
         parser.add_argument("--epochs", type=int)
         parser.add_argument("--imgsz", type=int)
@@ -52,6 +58,7 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"Project “{project}” has no dataset version {options['dataset_version']}."
                 )
+        preset = self._preset(options)
         hyperparameters = {
             key: options[key]
             for key in ("epochs", "imgsz", "batch", "device")
@@ -61,7 +68,7 @@ class Command(BaseCommand):
             job = services.training_job_create(
                 project=project,
                 created_by=None,
-                preset=options["preset"],
+                preset=preset,
                 hyperparameters=hyperparameters,
                 dataset_version=version,
                 name=options["name"],
@@ -76,6 +83,22 @@ class Command(BaseCommand):
         if not options["wait"]:
             return
         self._follow(job, poll=max(0.2, options["poll"]))
+
+    @staticmethod
+    def _preset(options) -> str:
+        """The preset, checked against --task (a pose preset for pose, and the reverse)."""
+        task, preset = options["task"], options["preset"]
+        if preset is None:
+            if task == "pose":
+                return DEFAULT_POSE_PRESET
+            raise CommandError("Give --preset (e.g. tiny), or --task pose.")
+        key = services.PRESET_ALIASES.get(preset, preset)
+        if PRESETS[key].task != task:
+            raise CommandError(
+                f"Preset {key} is a {PRESETS[key].task} model, not {task}; "
+                f"pose presets: {', '.join(k for k, p in PRESETS.items() if p.task == 'pose')}."
+            )
+        return preset
 
     def _follow(self, job: TrainingJob, *, poll: float) -> None:
         reported = 0
