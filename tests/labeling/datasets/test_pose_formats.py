@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from labeling.annotations.keypoints import SkeletonSpec
 from labeling.datasets.formats import FORMATS, Dataset, DatasetBox, DatasetImage, FormatError
 from labeling.datasets.formats.pose import guess_flip_pairs
-from tests.labeling.test_formats import png_source
+from tests.labeling.datasets.test_formats import png_source
 
 POSE_FORMATS = ["coco", "yolo"]
 SKELETON = SkeletonSpec(
