@@ -1,0 +1,105 @@
+"""The capture side: newest frame only, drops counted, paced files, sources that fail."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tracking.live.sources import (
+    CapturedFrame,
+    CaptureThread,
+    LatestFrame,
+    PacedFile,
+    SourceError,
+    SyntheticCamera,
+    draw_frame,
+    open_source,
+    read_index,
+    source_key,
+)
+
+
+def test_the_bar_code_gives_the_frame_index_back():
+    for index in (0, 1, 5, 1023, 123_456):
+        assert read_index(draw_frame(index, (320, 240), (100, 120))) == index
+
+
+def test_the_slot_keeps_only_the_newest_frame_and_counts_the_dropped_ones():
+    slot = LatestFrame()
+    image = np.zeros((2, 2, 3), np.uint8)
+    for i in range(5):
+        slot.put(CapturedFrame(i, time.monotonic_ns(), image))
+    frame = slot.take(timeout=0.1)
+    assert frame is not None and frame.index == 4
+    assert (slot.offered, slot.dropped) == (5, 4)
+    assert slot.take(timeout=0.01) is None  # nothing newer: a stall, not the old frame again
+    slot.end("gone")
+    assert slot.take(timeout=5) is None and slot.ended and slot.error == "gone"
+
+
+def test_a_slow_consumer_loses_frames_as_with_a_camera_and_sees_them_in_order():
+    capture = CaptureThread(SyntheticCamera(fps=200.0, n_frames=60)).start()
+    seen = []
+    while True:
+        frame = capture.slot.take(timeout=1.0)
+        if frame is None and capture.slot.ended:
+            break
+        if frame is not None:
+            assert read_index(frame.image) == frame.index
+            seen.append(frame.index)
+            time.sleep(0.02)  # four frame intervals of the camera
+    capture.stop()
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)
+    assert capture.slot.offered == 60
+    assert capture.slot.dropped > 0 and len(seen) < 60
+    assert capture.slot.offered == len(seen) + capture.slot.dropped + (0 if seen[-1] == 59 else 1)
+
+
+def test_capture_timestamps_are_taken_at_the_grab():
+    capture = CaptureThread(SyntheticCamera(fps=100.0, n_frames=5)).start()
+    before = time.monotonic_ns()
+    frame = capture.slot.take(timeout=2.0)
+    capture.stop()
+    assert frame is not None and frame.capture_ns <= time.monotonic_ns()
+    assert frame.capture_ns >= before - 10**9
+
+
+def test_a_vanishing_camera_ends_the_capture_with_its_reason():
+    capture = CaptureThread(SyntheticCamera(fps=500.0, vanish_at=3)).start()
+    deadline = time.monotonic() + 10
+    while not capture.slot.ended and time.monotonic() < deadline:
+        capture.slot.take(timeout=0.1)
+    capture.stop()
+    assert capture.slot.ended and "unplugged" in capture.slot.error
+
+
+def test_a_paced_file_delivers_its_frames_and_ends(tiny_video: Path):
+    source = PacedFile(tiny_video, fps=400.0)
+    frames = []
+    while (image := source.read()) is not None:
+        frames.append(image)
+    source.close()
+    assert len(frames) > 5 and source.size == (frames[0].shape[1], frames[0].shape[0])
+
+
+def test_sources_that_do_not_open_are_refused_clearly(tmp_path: Path):
+    with pytest.raises(SourceError, match="no such file"):
+        open_source(str(tmp_path / "missing.mp4"), paced=True)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all")
+    with pytest.raises(SourceError, match="cannot be opened"):
+        open_source(str(junk), paced=True)
+    with pytest.raises(SourceError, match="--paced"):
+        open_source(str(junk))
+    with pytest.raises(SourceError, match="cannot be opened"):
+        open_source("/dev/video97")
+
+
+def test_one_camera_has_one_key_however_it_is_named(tmp_path: Path):
+    assert source_key("0") == source_key("/dev/video0")
+    assert source_key("rtsp://cam/1") == "rtsp://cam/1"
+    video = tmp_path / "a.mp4"
+    assert source_key(str(video)) == source_key(str(tmp_path / "." / "a.mp4"))
