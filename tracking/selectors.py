@@ -13,7 +13,7 @@ from labeling.selectors import object_for_user
 from webapp.models import JobStatus
 
 from .engine.trajectory import Trajectory
-from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
+from .models import LiveSession, TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
 
 
 def tracked_video_for_user(*, user, video_id: int | str, role: str = Role.VIEWER) -> Video:
@@ -125,3 +125,14 @@ def tracking_run_trajectory(*, run: TrackingRun) -> Trajectory:
         if e.kind == TrackingEdit.Kind.SWAP and max(e.animal_a, e.animal_b) <= trajectory.n_animals
     ]
     return apply_edits(trajectory, edits)
+
+
+def live_session_for_user(*, user, job_id: int | str, role: str = Role.VIEWER) -> LiveSession:
+    """The session if ``user`` holds at least ``role`` in its project (404 / 403)."""
+    return object_for_user(
+        LiveSession.objects.select_related("project", "model"),
+        user=user,
+        pk=job_id,
+        role=role,
+        what="live session",
+    )
