@@ -197,9 +197,10 @@ def build_outputs(data: Any) -> list[Output]:
 
 @dataclass(frozen=True)
 class SentRecord:
-    """One event as it went out (or failed to): the event log's line."""
+    """One event as it went out (or failed to): the event log's line (``output`` None: the
+    session's own event, logged only)."""
 
-    output: str
+    output: str | None
     event: dict[str, Any]
     capture_ns: int
     handed_ns: int
@@ -221,6 +222,15 @@ class SentRecord:
 
 _SAFE = "safe"
 _STOP = "stop"
+_SAFE_EVENT = {
+    "kind": "safe_state",
+    "rule": None,
+    "zone": None,
+    "animal": None,
+    "frame": None,
+    "time_s": None,
+    "value": None,
+}
 
 
 class _Worker:
@@ -261,7 +271,8 @@ class _Worker:
                 error = str(e) or type(e).__name__
                 log.warning("output %s failed: %s", self.output.name, error)
             if kind == _SAFE:
-                event = {"kind": "safe_state", "reason": item[1]}
+                # The same keys as a rule's event (the log's lines all have them).
+                event = dict(_SAFE_EVENT, reason=item[1])
                 record = SentRecord(
                     self.output.name, event, item[2], item[3], time.monotonic_ns(), error
                 )

@@ -351,8 +351,13 @@ class LiveSession:
         counts: dict[str, int],
         recent: list[dict[str, Any]],
     ) -> int:
-        handed = self.hub.hand(events, capture_ns=capture_ns)
+        # Rules' events go to the outputs; the session's own (no data, data back) only to
+        # the log: losing the animal must not pulse a TTL (the safe state follows instead).
+        handed = self.hub.hand([e for e in events if e.rule is not None], capture_ns=capture_ns)
         for event in events:
+            if event.rule is None:
+                record = SentRecord(None, event.to_dict(), capture_ns, handed, handed)
+                self._log_sent(record)
             counts[event.kind] = counts.get(event.kind, 0) + 1
             recent.append(event.to_dict())
         del recent[:-20]
