@@ -112,7 +112,9 @@ function show(session) {
   drawState(session);
   showFigures(session);
   const runLink = $("live-run-link");
-  runLink.classList.toggle("d-none", !session.run_url);
+  // The run is built from the recording once the session stopped: linked when it is done.
+  const runReady = Boolean(session.run_url) && isFinished(session);
+  runLink.classList.toggle("d-none", !runReady);
   if (session.run_url) runLink.href = session.run_url;
   const eventsLink = $("live-events-link");
   eventsLink.classList.toggle("d-none", !session.events_url);

@@ -232,6 +232,7 @@ class LiveSession:
         error: str | None = None
         ended = "stopped"
         describe_looks = p.n_animals > 1
+        self._warm_up(frame_size)
         self._running = True
         capture.start()
         watchdog.start()
@@ -343,6 +344,18 @@ class LiveSession:
         )
         (self.run_dir / "live.json").write_text(json.dumps(summary.to_dict(), indent=1))
         return summary
+
+    def _warm_up(self, frame_size: tuple[int, int]) -> None:
+        """A few calls on a blank frame before the camera starts: a model's first calls
+        allocate and compile (seconds on a CPU), and frames captured meanwhile would only
+        be dropped and count against the session's latency."""
+        blank = np.zeros((frame_size[1], frame_size[0], 3), np.uint8)
+        dp = self.params.detect
+        for _ in range(3):
+            self.detector.predict(
+                [blank], imgsz=dp.imgsz, conf=dp.conf, iou=dp.iou, max_det=dp.max_det,
+                batch_size=1,
+            )  # fmt: skip
 
     def _hand(
         self,

@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from django.core.management import CommandError, call_command
@@ -113,3 +114,63 @@ def test_a_second_session_on_a_camera_in_use_is_refused(project, openfield_video
         allow_files=True, paced=True,
     )  # fmt: skip
     assert again.status == JobStatus.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_and_offline_agree_on_the_recording(openfield_weights, project, tmp_path):
+    """The issue's agreement check: the recorded video tracked offline (decoded again from
+    the H.264 file, the engine's runner) finds the live boxes (IoU >= 0.9 on >= 99 % of the
+    frames where both found the mouse), and the zone entries of the live session equal
+    (+-1) those counted on the run's trajectory as the offline analysis counts them."""
+    from behavior.core.zones import parse_zones, zone_membership
+    from labeling.videos.services import video_local_path
+    from tracking.engine.cropping import CropParams
+    from tracking.engine.frames import OpenCVSource
+    from tracking.engine.runner import DetectParams, TrackParams, detect_video
+    from tracking.engine.scoring import iou_matrix
+    from tracking.selectors import tracking_run_trajectory
+    from training.runtime import Detector
+
+    model = register_openfield_model(project=project, weights=openfield_weights)
+    video = clip(tmp_path / "cross.mp4", frames=150, start_s=11.0)  # the mouse crosses
+    line = _live(
+        "--project", project.name, "--model", str(model.pk), "--source", str(video), "--paced",
+        "--zones", _zones(tmp_path, HALVES), "--json",
+    )  # fmt: skip
+    session = LiveSession.objects.get(pk=line["session"])
+    run = TrackingRun.objects.get(pk=line["run"])
+    live_entries = session.summary["events_by_kind"].get("zone_entry", 0)
+
+    trajectory = tracking_run_trajectory(run=run)
+    centres = trajectory.centres()[:, 0, :]
+    inside = zone_membership(parse_zones(HALVES), centres)
+    offline_entries = 0
+    for name in ("left", "right"):
+        known = [
+            bool(v) for v, c in zip(inside[name], centres, strict=True) if np.isfinite(c).all()
+        ]
+        offline_entries += sum(1 for a, b in zip(known, known[1:], strict=False) if b and not a)
+    assert abs(live_entries - offline_entries) <= 1, (live_entries, offline_entries)
+
+    detector = Detector(openfield_weights, device="cpu")
+    with video_local_path(video=run.video) as path:
+        stored, _ = detect_video(
+            OpenCVSource(path),
+            detector,
+            n_animals=1,
+            params=TrackParams(
+                detect=DetectParams(imgsz=run.params["imgsz"]), crop=CropParams(enabled=True)
+            ),  # fmt: skip
+            run_dir=tmp_path / "offline",
+        )
+    assert stored.n_frames == run.frames_done
+    boxes = trajectory.boxes[:, 0, :]
+    detected = trajectory.status[:, 0] == 1  # Status.DETECTED: found live, not interpolated
+    both = matched = 0
+    for det, live_box, seen in zip(stored.detections, boxes, detected, strict=True):
+        if not len(det.boxes_xyxy) or not seen:
+            continue
+        both += 1
+        best = det.boxes_xyxy[int(np.argmax(det.scores))][None]
+        matched += float(iou_matrix(best, live_box[None])[0, 0]) >= 0.9
+    assert both >= 0.8 * run.frames_done and matched >= 0.99 * both, (matched, both)
