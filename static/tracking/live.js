@@ -79,7 +79,7 @@ function drawState(session) {
 function showFigures(session) {
   const state = session.state || {};
   const summary = session.summary || {};
-  $("live-frame").textContent = state.frame ?? summary.frames_recorded ?? "—";
+  $("live-frame").textContent = summary.frames_recorded ?? state.frame ?? "—";
   $("live-latency").textContent = latencyText(summary.latency_ms || state.latency_ms);
   const processed = summary.frames_processed ?? state.frames_processed;
   const dropped = summary.frames_dropped ?? state.frames_dropped;

@@ -235,6 +235,7 @@ class LiveSession:
         self._warm_up(frame_size)
         self._running = True
         capture.start()
+        last_frame_ns = self._beat_ns = time.monotonic_ns()  # stalls count from here
         watchdog.start()
         try:
             while not self._stop.is_set():
