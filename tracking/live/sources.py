@@ -114,12 +114,13 @@ class StreamSource:
     def __init__(self, url: str, *, open_timeout_s: float = 10.0):
         import av
 
+        # RTSP: over TCP (no lost packets), without the demuxer's buffering (latency).
+        # ``nobuffer`` only there: on a file served over HTTP it corrupts the decoded frames.
+        options = {"flags": "low_delay"}
+        if url.startswith(("rtsp://", "rtsps://")):
+            options.update(rtsp_transport="tcp", fflags="nobuffer")
         try:
-            self.container = av.open(
-                url,
-                options={"rtsp_transport": "tcp", "fflags": "nobuffer", "flags": "low_delay"},
-                timeout=(open_timeout_s, 5.0),
-            )
+            self.container = av.open(url, options=options, timeout=(open_timeout_s, 5.0))
             stream = self.container.streams.video[0]
         except Exception as e:  # noqa: BLE001 - PyAV raises many kinds; all mean "cannot open"
             raise SourceError(f"{url}: the stream cannot be opened ({e})") from e

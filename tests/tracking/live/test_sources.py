@@ -103,3 +103,32 @@ def test_one_camera_has_one_key_however_it_is_named(tmp_path: Path):
     assert source_key("rtsp://cam/1") == "rtsp://cam/1"
     video = tmp_path / "a.mp4"
     assert source_key(str(video)) == source_key(str(tmp_path / "." / "a.mp4"))
+
+
+def test_a_network_stream_is_read_through_pyav(tiny_video: Path):
+    """PyAV's path (what rtsp:// and http:// cameras use), over HTTP on localhost: frames
+    come in order and a broken-off stream ends; a URL that does not answer is refused."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tiny_video.parent))
+    handler.log_message = lambda *a: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{tiny_video.name}"
+        source = open_source(url)
+        assert source.size == (320, 240)
+        frames = []
+        while (image := source.read()) is not None:
+            frames.append(image)
+        source.close()
+        assert len(frames) == 40 and frames[0].shape == (240, 320, 3)
+        blob_x = [float(np.flatnonzero(f[120, :, 0] < 100).mean()) for f in frames[:20]]
+        assert blob_x == sorted(blob_x)  # the blob moves right, frame after frame: in order
+        with pytest.raises(SourceError, match="cannot be opened"):
+            open_source(f"http://127.0.0.1:{server.server_address[1]}/missing.mp4")
+    finally:
+        server.shutdown()
+        server.server_close()
