@@ -40,7 +40,7 @@ class LiveSessionCreateInput(serializers.Serializer):
 
 
 class LiveSessionOutput(JobOutputBase):
-    model_name = serializers.CharField(source="model.name")
+    model_name = serializers.CharField(source="model.name", allow_null=True, default=None)
     events_url = serializers.SerializerMethodField()
     run_url = serializers.SerializerMethodField()
 

@@ -138,7 +138,10 @@ class LiveSession(Job):
     scratch_area, scratch_prefix = "live", ""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="live_sessions")
-    model = models.ForeignKey(TrainedModel, on_delete=models.PROTECT, related_name="+")
+    # The run it became keeps the model (PROTECT there); a finished session does not hold it.
+    model = models.ForeignKey(
+        TrainedModel, null=True, on_delete=models.SET_NULL, related_name="live_sessions"
+    )
     source = models.CharField(max_length=500)  # as given: /dev/video0, rtsp://..., a file
     source_key = models.CharField(max_length=500)
     paced = models.BooleanField(default=False)  # a file played at its frame rate
