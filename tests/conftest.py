@@ -191,7 +191,7 @@ def _wait_for_ping(queue: str, worker: WorkerProcess, timeout: float = 90.0) -> 
     from webapp.models import WorkerPing
 
     token = uuid.uuid4().hex
-    task = tasks.ping_gpu if queue == "gpu" else tasks.ping_default
+    task = {"gpu": tasks.ping_gpu, "live": tasks.ping_live}.get(queue, tasks.ping_default)
     task.apply_async(args=[token])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

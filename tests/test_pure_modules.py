@@ -44,6 +44,11 @@ PURE = {
         "tracking.engine.exports.csv", "tracking.engine.exports.nwb",
         "tracking.engine.exports.mot", "tracking.engine.exports.parquet",
     ],
+    "live tracking": [
+        "tracking.live", "tracking.live.sources", "tracking.live.identity", "tracking.live.rules",
+        "tracking.live.outputs", "tracking.live.recording", "tracking.live.session",
+        "tracking.live.config",
+    ],
     "behaviour measures": [
         "behavior.core.measures", "behavior.core.zones", "behavior.core.calibration",
         "behavior.core.heatmap", "behavior.core.experiment", "behavior.core.report",

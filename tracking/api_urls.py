@@ -2,7 +2,7 @@ from django.urls import path, re_path
 
 from webapp.jobs.apis import job_urls
 
-from . import apis
+from . import apis, live_apis
 
 urlpatterns = [
     path(
@@ -52,5 +52,25 @@ urlpatterns = [
         "tracking-renders/<id:render_id>/download/",
         apis.TrackingRenderDownloadApi.as_view(),
         name="api-tracking-render-download",
+    ),
+    path(
+        "projects/<id:project_id>/live-sessions/",
+        live_apis.LiveSessionListApi.as_view(),
+        name="api-live-session-list",
+    ),
+    path(
+        "live-sessions/<id:job_id>/",
+        live_apis.LiveSessionDetailApi.as_view(),
+        name="api-live-session-detail",
+    ),
+    path(
+        "live-sessions/<id:job_id>/stop/",
+        live_apis.LiveSessionStopApi.as_view(),
+        name="api-live-session-stop",
+    ),
+    path(
+        "live-sessions/<id:job_id>/events.jsonl",
+        live_apis.LiveSessionEventsApi.as_view(),
+        name="api-live-session-events",
     ),
 ]

@@ -7,11 +7,11 @@ unexpected errors. It resumes from its stored chunks (``TrackingRun.resume_task`
 
 from __future__ import annotations
 
-from webapp.celery import QUEUE_DEFAULT, QUEUE_GPU
+from webapp.celery import QUEUE_DEFAULT, QUEUE_GPU, QUEUE_LIVE
 from webapp.jobs import JobKind
 
-from . import render_work, run_work
-from .models import TrackingRender, TrackingRun
+from . import live_work, render_work, run_work
+from .models import LiveSession, TrackingRender, TrackingRun
 
 
 def own_words(exc: BaseException) -> str:
@@ -41,4 +41,17 @@ RENDER = JobKind(
     queue=QUEUE_DEFAULT,
     work=render_work.tracking_render_work,
     **RUN_ENDINGS,
+)
+
+# A live session on the camera machine's ``live`` queue; it ends itself FAILED when the
+# camera vanished or stalled (what was recorded before kept as a run), and is never
+# delivered again after a lost worker (a trial happens once).
+LIVE = JobKind(
+    name="live session",
+    model=LiveSession,
+    task="tracking.tasks.live_session_execute",
+    queue=QUEUE_LIVE,
+    work=live_work.live_session_work,
+    cancelled="Stopped",
+    explain=own_words,
 )

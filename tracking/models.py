@@ -115,3 +115,53 @@ class TrackingRender(Job):
 
     def __str__(self) -> str:
         return f"Render #{self.pk} of run {self.run_id}"
+
+
+class LiveSession(Job):
+    """Live tracking from a camera on the ``live`` queue (the machine the camera is on).
+
+    One session per camera: a queued or running session holds its ``source_key`` (the
+    device path, URL or file path, :func:`tracking.live.sources.source_key`) through a
+    unique constraint on active rows, so a second start on that camera is refused by the
+    database itself, even from two web nodes at once; the row ending (stopped, failed, or
+    failed by the stale check when the process died) frees the camera. Stop is the job's
+    cancel (``cancel_requested``). When it ends, what it recorded becomes an ordinary
+    tracking run (``run``: its video, detections and trajectory) and ``events`` keeps the
+    event log (JSONL).
+    """
+
+    scratch_area, scratch_prefix = "live", ""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="live_sessions")
+    # The run it became keeps the model (PROTECT there); a finished session does not hold it.
+    model = models.ForeignKey(
+        TrainedModel, null=True, on_delete=models.SET_NULL, related_name="live_sessions"
+    )
+    source = models.CharField(max_length=500)  # as given: /dev/video0, rtsp://..., a file
+    source_key = models.CharField(max_length=500)
+    paced = models.BooleanField(default=False)  # a file played at its frame rate
+    n_animals = models.PositiveSmallIntegerField(default=1)
+    setup = models.JSONField(default=dict)  # zones, rules, outputs, px_per_cm
+    params = models.JSONField(default=dict)  # imgsz, conf, duration_s, start_on_detection
+    # The page's view of the session, refreshed about twice a second while it runs: frame,
+    # per-animal boxes (original-video pixels x1, y1, x2, y2), zones, speed, latency, drops,
+    # recent events, and a small JPEG preview (base64).
+    state = models.JSONField(default=dict)
+    summary = models.JSONField(default=dict)  # tracking.live.session.LiveSummary
+    run = models.ForeignKey(
+        TrackingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="live_sessions"
+    )
+    events = models.FileField(max_length=500, blank=True)  # the event log, JSONL
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_key"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_live_session_per_source",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Live session #{self.pk} on {self.source}"

@@ -13,7 +13,7 @@ from labeling.selectors import RowForUser
 from webapp.models import JobStatus
 
 from .engine.trajectory import Trajectory
-from .models import TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
+from .models import LiveSession, TrackingBatch, TrackingEdit, TrackingRender, TrackingRun
 
 # A video (not an image set).
 tracked_video_for_user = RowForUser(
@@ -104,3 +104,9 @@ def tracking_run_trajectory(*, run: TrackingRun) -> Trajectory:
         if e.kind == TrackingEdit.Kind.SWAP and max(e.animal_a, e.animal_b) <= trajectory.n_animals
     ]
     return apply_edits(trajectory, edits)
+
+
+# A live session (the session's page, status and stop).
+live_session_for_user = RowForUser(
+    LiveSession.objects.select_related("project", "model"), id_name="job_id", what="live session"
+)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from webapp.celery import QUEUE_DEFAULT, QUEUE_GPU, queue_task_options
+from webapp.celery import QUEUE_DEFAULT, QUEUE_GPU, QUEUE_LIVE, queue_task_options
 
+from .live_work import live_session_execute
 from .render_work import tracking_render_execute
 from .run_work import tracking_run_execute
 
@@ -18,3 +19,8 @@ def tracking_run_execute_task(run_id: int) -> None:
 @shared_task(name="tracking.tasks.tracking_render_execute", **queue_task_options(QUEUE_DEFAULT))
 def tracking_render_execute_task(render_id: int) -> None:
     tracking_render_execute(render_id=render_id)
+
+
+@shared_task(name="tracking.tasks.live_session_execute", **queue_task_options(QUEUE_LIVE))
+def live_session_execute_task(session_id: int) -> None:
+    live_session_execute(session_id=session_id)

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from . import views
+from . import live_views, views
 
 urlpatterns = [
     path("projects/<id:project_id>/tracking/", views.tracking_home, name="tracking-home"),
+    path("projects/<id:project_id>/live/", live_views.live_home, name="live-home"),
     path("tracking-runs/<id:run_id>/", views.tracking_run_detail, name="tracking-run-detail"),
     path(
         "tracking-runs/<id:run_id>/cancel/",

@@ -2,7 +2,9 @@
 
 ``default`` takes CPU work (frame sampling, imports, exports); ``gpu`` takes training,
 evaluation and whole-video inference. Start a GPU node's worker with
-``celery -A webapp worker -Q gpu -c 1 --prefetch-multiplier 1``.
+``celery -A webapp worker -Q gpu -c 1 --prefetch-multiplier 1``. ``live`` takes live
+sessions and is consumed only on the machine the camera is plugged into
+(``-Q live -c 1 --prefetch-multiplier 1``: one slot per camera).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 QUEUE_DEFAULT = "default"
 QUEUE_GPU = "gpu"
-QUEUES = (QUEUE_DEFAULT, QUEUE_GPU)
+QUEUE_LIVE = "live"
+QUEUES = (QUEUE_DEFAULT, QUEUE_GPU, QUEUE_LIVE)
 
 app = Celery("webapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -56,6 +59,16 @@ def queue_task_options(queue: str) -> dict[str, Any]:
         soft, hard = settings.GPU_QUEUE_SOFT_TIME_LIMIT, settings.GPU_QUEUE_TIME_LIMIT
     elif queue == QUEUE_DEFAULT:
         soft, hard = settings.DEFAULT_QUEUE_SOFT_TIME_LIMIT, settings.DEFAULT_QUEUE_TIME_LIMIT
+    elif queue == QUEUE_LIVE:
+        # A live session is a trial in time: a lost worker's session is never delivered
+        # again (it would be another trial, on a camera someone else may hold by then).
+        return {
+            "mousetrack_queue": queue,
+            "acks_late": False,
+            "reject_on_worker_lost": False,
+            "soft_time_limit": settings.LIVE_QUEUE_SOFT_TIME_LIMIT,
+            "time_limit": settings.LIVE_QUEUE_TIME_LIMIT,
+        }
     else:
         raise ValueError(f"unknown queue {queue!r}; expected one of {QUEUES}")
     return {

@@ -1,5 +1,6 @@
-"""`make run`: the embedded Redis (when REDIS_URL is unset), one Celery worker on both
-queues (with the beat that fails stale jobs), and the web server. Ctrl-C stops them all."""
+"""`make run`: the embedded Redis (when REDIS_URL is unset), one Celery worker on the default
+and gpu queues (with the beat that fails stale jobs), one on the live queue (this machine's
+cameras), and the web server. Ctrl-C stops them all."""
 
 from __future__ import annotations
 
@@ -96,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
             str(settings.VAR_DIR / "celerybeat-schedule"),
         ]
     )
+    # Live sessions hold their worker for the whole trial: their own worker (this machine's
+    # cameras), so that tracking and sampling jobs do not wait behind one.
+    spawn(
+        [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "live", "-c", "1",
+         "--prefetch-multiplier", "1", "-n", "live@%h", "-l", "INFO"]
+    )  # fmt: skip
     web = [sys.executable, "manage.py", "runserver", f"{args.host}:{args.port}", "--noreload"]
     spawn(web)
     print(

@@ -149,10 +149,15 @@ DEFAULT_QUEUE_SOFT_TIME_LIMIT = env.int("DEFAULT_QUEUE_SOFT_TIME_LIMIT", default
 DEFAULT_QUEUE_TIME_LIMIT = env.int("DEFAULT_QUEUE_TIME_LIMIT", default=2 * 3600 + 300)
 GPU_QUEUE_SOFT_TIME_LIMIT = env.int("GPU_QUEUE_SOFT_TIME_LIMIT", default=7 * 24 * 3600)
 GPU_QUEUE_TIME_LIMIT = env.int("GPU_QUEUE_TIME_LIMIT", default=7 * 24 * 3600 + 900)
+# A live session (the camera machine's ``live`` queue) lasts a trial, a day at most; its
+# soft limit ends it like a stop (what was recorded becomes a run).
+LIVE_QUEUE_SOFT_TIME_LIMIT = env.int("LIVE_QUEUE_SOFT_TIME_LIMIT", default=24 * 3600)
+LIVE_QUEUE_TIME_LIMIT = env.int("LIVE_QUEUE_TIME_LIMIT", default=24 * 3600 + 900)
 # Redis redelivers an unacknowledged task after visibility_timeout: it must exceed the
 # longest hard time limit or a training job still running would be started again.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": max(GPU_QUEUE_TIME_LIMIT, DEFAULT_QUEUE_TIME_LIMIT) + 3600,
+    "visibility_timeout": max(GPU_QUEUE_TIME_LIMIT, DEFAULT_QUEUE_TIME_LIMIT, LIVE_QUEUE_TIME_LIMIT)
+    + 3600,
     "socket_connect_timeout": 3,
     "socket_timeout": 10,
 }

@@ -1,7 +1,7 @@
 from celery import shared_task
 from celery.signals import worker_ready
 
-from .celery import QUEUE_DEFAULT, QUEUE_GPU, queue_task_options
+from .celery import QUEUE_DEFAULT, QUEUE_GPU, QUEUE_LIVE, queue_task_options
 from .jobs import jobs_fail_stale as _jobs_fail_stale
 from .storage import scratch_sweep_dead
 
@@ -29,6 +29,11 @@ def ping_default(token: str) -> str:
 @shared_task(name="webapp.tasks.ping_gpu", **queue_task_options(QUEUE_GPU))
 def ping_gpu(token: str) -> str:
     return _ping(token, QUEUE_GPU)
+
+
+@shared_task(name="webapp.tasks.ping_live", **queue_task_options(QUEUE_LIVE))
+def ping_live(token: str) -> str:
+    return _ping(token, QUEUE_LIVE)
 
 
 def _ping(token: str, queue: str) -> str:

@@ -17,6 +17,7 @@ NODES = {  # compose service -> systemd unit
     "web": "mousetrack-web.service",
     "default-worker": "mousetrack-worker-default.service",
     "gpu-worker": "mousetrack-worker-gpu.service",
+    "live-worker": "mousetrack-worker-live.service",
 }
 
 

@@ -23,7 +23,15 @@ def _validate(doc: dict) -> list[str]:
 
 def test_the_compose_file_is_valid_compose_with_every_node():
     names = _validate(compose())
-    assert {"postgres", "redis", "minio", "web", "default-worker", "gpu-worker"} <= set(names)
+    assert {
+        "postgres",
+        "redis",
+        "minio",
+        "web",
+        "default-worker",
+        "gpu-worker",
+        "live-worker",
+    } <= set(names)
 
 
 def test_the_validator_refuses_what_compose_would_refuse():
@@ -47,6 +55,21 @@ def test_the_gpu_worker_gets_a_gpu_and_takes_one_job_at_a_time():
     command = node_command("gpu-worker")
     assert command[command.index("-Q") + 1] == "gpu"
     assert command[command.index("-c") + 1] == "1" and "--prefetch-multiplier" in command
+
+
+def test_the_live_worker_takes_only_live_sessions_one_at_a_time_with_the_camera():
+    """Live sessions run on the machine the camera is on: its worker consumes only the
+    ``live`` queue (webapp/celery.py), no other worker consumes it, and it gets the devices."""
+    from webapp.celery import QUEUE_LIVE
+
+    command = node_command("live-worker")
+    assert command[command.index("-Q") + 1] == QUEUE_LIVE
+    assert command[command.index("-c") + 1] == "1" and "--prefetch-multiplier" in command
+    for other in ("default-worker", "gpu-worker"):
+        queues = node_command(other)[node_command(other).index("-Q") + 1].split(",")
+        assert QUEUE_LIVE not in queues, other
+    devices = compose()["services"]["live-worker"]["devices"]
+    assert any(d.startswith("/dev/video") for d in devices)
 
 
 @pytest.mark.parametrize("service", sorted(NODES))

@@ -84,6 +84,7 @@ def test_run_serves_the_login_page_with_embedded_services_and_stops_cleanly(tmp_
         assert health["broker"]["embedded"] is True
         assert health["database"]["vendor"] == "sqlite"
         assert health["queues"]["default"]["ok"] and health["queues"]["gpu"]["ok"]
+        assert health["queues"]["live"]["ok"]  # the live queue has its own worker
 
         status, body = _get(f"http://127.0.0.1:{port}/accounts/login/")
         assert status == 200 and b"Log in to MouseTrack Studio" in body

@@ -89,16 +89,21 @@ def test_visibility_timeout_exceeds_every_hard_time_limit(settings):
     timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     assert timeout > settings.GPU_QUEUE_TIME_LIMIT
     assert timeout > settings.DEFAULT_QUEUE_TIME_LIMIT
+    assert timeout > settings.LIVE_QUEUE_TIME_LIMIT
 
 
 def test_every_task_is_late_acked_and_routed_to_a_known_queue():
-    from webapp.celery import QUEUES, app
+    """All but the live queue's: a live session is a trial in time, never redelivered."""
+    from webapp.celery import QUEUE_LIVE, QUEUES, app
 
     app.loader.import_default_modules()
     ours = {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
     assert ours
     for name, task in ours.items():
         if name == "webapp.tasks.jobs_fail_stale":
+            continue
+        if getattr(task, "mousetrack_queue", None) == QUEUE_LIVE:
+            assert not task.acks_late and not task.reject_on_worker_lost, name
             continue
         assert task.acks_late and task.reject_on_worker_lost, name
         assert getattr(task, "mousetrack_queue", None) in QUEUES, name

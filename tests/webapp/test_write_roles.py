@@ -68,7 +68,7 @@ def world(owner, project, member_of, make_user):
         VideoUploadJob,
     )
     from tests.training.helpers import fake_model, make_frames
-    from tracking.models import TrackingEdit, TrackingRun
+    from tracking.models import LiveSession, TrackingEdit, TrackingRun
     from training.models import TrainingJob
 
     frames = make_frames(project, splits=["train", "val"])
@@ -101,6 +101,13 @@ def world(owner, project, member_of, make_user):
         "tracking-runs": run,
         "evaluations": evaluation,
         "freezing-jobs": FreezingJob.objects.create(run=run, key="k", params={}),
+        "live-sessions": LiveSession.objects.create(
+            project=project,
+            model=model,
+            source="/dev/video0",
+            source_key="/dev/video0",
+            status="running",
+        ),
     }
     kinds["training/jobs"] = kinds["training-jobs"]
     members = {role: member_of(make_user(f"m-{role}"), role) for role in PROJECT_ROLES[:2]}

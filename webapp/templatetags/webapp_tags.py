@@ -15,6 +15,7 @@ NAV_SECTIONS = (
     ("train", "Train", "training-list"),
     ("evaluate", "Evaluate", "evaluation-home"),
     ("track", "Track", "tracking-home"),
+    ("live", "Live", "live-home"),
     ("experiment", "Experiment", "experiment"),
 )
 
