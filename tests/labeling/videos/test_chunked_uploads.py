@@ -60,6 +60,12 @@ def parts() -> set[str]:
     return {p.name for p in (Path(settings.SCRATCH_DIR) / "chunked-uploads").glob("*.part")}
 
 
+def stored_uploads() -> set[str]:
+    """Received files waiting in media storage (``imports/``). Tests compare with what was
+    there before them: a dataset import whose worker was killed keeps its zip for a retry."""
+    return {f for f in media_files() if f.startswith("imports/")}
+
+
 class _Sent:
     id = "in-process"
 
@@ -95,6 +101,7 @@ def send_all(client, body: dict, data: bytes) -> None:
 def test_an_interrupted_upload_resumes_and_assembles_the_same_bytes(
     project, owner, api_client_for, openfield_video, run_upload_jobs
 ):
+    uploads_before = stored_uploads()
     data = openfield_video.read_bytes()
     client = api_client_for(owner)
     before_parts = parts()  # tests that ran before may have left theirs
@@ -135,7 +142,7 @@ def test_an_interrupted_upload_resumes_and_assembles_the_same_bytes(
     with default_storage.open(video.file.name, "rb") as fh:
         assert hashlib.sha256(fh.read()).hexdigest() == hashlib.sha256(data).hexdigest()
     assert parts() == before_parts, "the partial file is removed once the video is stored"
-    assert not {f for f in media_files() if f.startswith("imports/")}, "the job's copy too"
+    assert stored_uploads() == uploads_before, "the job's copy too"
     assert ChunkedUpload.objects.get().status == "complete"
     # Completing again: the video, and no second job.
     again = client.post(body["complete_url"])
@@ -183,6 +190,7 @@ def test_a_refused_file_fails_its_job_with_the_reason_and_leaves_no_trace(
 def test_an_accepted_video_is_added_by_its_job_and_sampling_starts(
     project, owner, api_client_for, run_upload_jobs, tmp_path
 ):
+    uploads_before = stored_uploads()
     data = write_video(tmp_path / "cage.mp4", frames=30, faststart=True).read_bytes()
     client = api_client_for(owner)
     body = start(client, project, name="cage 7.mp4", size=len(data), sample_every=0.5).json()
@@ -196,13 +204,14 @@ def test_an_accepted_video_is_added_by_its_job_and_sampling_starts(
     assert job["sampling_job"] == sampling.pk and job["sampling_error"] == ""
     assert sampling.video == video and sampling.params == {"seconds": 0.5}
     assert ChunkedUpload.objects.get().video == video
-    assert not {f for f in media_files() if f.startswith("imports/")}
+    assert stored_uploads() == uploads_before
 
 
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_completion_is_503_and_the_upload_can_complete_later(
     project, owner, api_client_for, tmp_path, request
 ):
+    uploads_before = stored_uploads()
     data = write_video(tmp_path / "cage.mp4", frames=12).read_bytes()
     client = api_client_for(owner)
     body = start(client, project, name="cage.mp4", size=len(data)).json()
@@ -215,7 +224,7 @@ def test_with_the_broker_down_completion_is_503_and_the_upload_can_complete_late
     upload = ChunkedUpload.objects.get()
     assert upload.status == "receiving" and upload.offset == len(data)
     assert chunked.part_path(upload).read_bytes() == data
-    assert not {f for f in media_files() if f.startswith("imports/")}
+    assert stored_uploads() == uploads_before
 
 
 @pytest.mark.django_db(transaction=True)
@@ -247,13 +256,14 @@ def test_completing_while_a_chunk_is_written_is_a_409(project, owner, api_client
 def test_a_queued_upload_job_can_be_cancelled_and_only_members_see_it(
     project, owner, api_client_for, make_user, member_of, monkeypatch
 ):
+    uploads_before = stored_uploads()
     monkeypatch.setattr(tasks.video_upload_run, "apply_async", lambda args, **kw: _Sent())
     client = api_client_for(owner)
     body = start(client, project, name="x.mp4", size=10).json()
     send_all(client, body, b"0123456789")
     job = client.post(body["complete_url"]).json()
     assert job["status"] == "queued" and ChunkedUpload.objects.get().status == "checking"
-    assert {f for f in media_files() if f.startswith("imports/")}, "the bytes wait in storage"
+    assert stored_uploads() - uploads_before, "the bytes wait in storage"
     # Completing again while it waits answers with the same job.
     assert client.post(body["complete_url"]).json()["id"] == job["id"]
     viewer = api_client_for(member_of(make_user("vic"), Role.VIEWER))
@@ -265,7 +275,7 @@ def test_a_queued_upload_job_can_be_cancelled_and_only_members_see_it(
     assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled"
     assert not ChunkedUpload.objects.exists()
     assert f"{body['id'].replace('-', '')}.part" not in parts()
-    assert not {f for f in media_files() if f.startswith("imports/")}
+    assert stored_uploads() == uploads_before
     # A worker that picks the message up later does nothing.
     video_upload_job_execute(job_id=job["id"])
     assert not Video.objects.exists()
@@ -328,6 +338,7 @@ def test_abandoned_uploads_expire_when_a_new_one_starts(project, owner, api_clie
 
 @pytest.mark.django_db(transaction=True)
 def test_a_job_whose_worker_died_leaves_nothing_behind(project, owner, api_client_for, monkeypatch):
+    uploads_before = stored_uploads()
     from webapp.jobs import jobs_fail_stale
 
     monkeypatch.setattr(tasks.video_upload_run, "apply_async", lambda args, **kw: _Sent())
@@ -342,7 +353,7 @@ def test_a_job_whose_worker_died_leaves_nothing_behind(project, owner, api_clien
     assert jobs_fail_stale() == 1
     # The stale check itself removes what the dead attempt left: no browser needed.
     assert not ChunkedUpload.objects.exists()
-    assert not {f for f in media_files() if f.startswith("imports/")}
+    assert stored_uploads() == uploads_before
     # The job keeps the reason; the upload is gone, and asking to complete it says so.
     shown = client.get(f"/api/video-upload-jobs/{job['id']}/")
     assert shown.status_code == 200 and shown.json()["status"] == "failed"
